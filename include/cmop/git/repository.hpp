@@ -1,0 +1,66 @@
+#pragma once
+// Git sync: keeps one local checkout of a remote repository up to date (libgit2).
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cmop::git {
+
+struct Credentials {
+  // HTTP(S): token or basic auth. A token alone is sent as password with
+  // username "x-access-token" (GitHub/GitLab/Gitea accept that form).
+  std::string username;
+  std::string password;
+  // SSH: key files (private key required, public optional) + passphrase.
+  std::string ssh_private_key_file;
+  std::string ssh_public_key_file;
+  std::string ssh_passphrase;
+};
+
+struct SyncOptions {
+  std::string url;  // https://, http://, git://, ssh://, scp-like user@host:path, file:// (only if allow_local)
+  std::string ref;  // branch, tag or full/abbreviated commit; empty = remote's default branch
+  Credentials credentials;
+  bool allow_local = false;  // permit file:// URLs and local paths
+  std::string ca_file;       // extra CA bundle for https
+};
+
+struct SyncResult {
+  std::string commit;                // checked-out commit id (40 hex)
+  bool changed = false;              // false when the ref still points at the previous commit
+  std::filesystem::path worktree;    // directory holding the checked-out files
+};
+
+// Throws Error(forbidden) for file:// or local paths unless allow_local, and
+// Error(invalid_argument) for unsupported schemes or malformed URLs.
+void validate_url(std::string_view url, bool allow_local);
+
+// One mirror directory per git repo. Layout inside `dir` is private to this class.
+// Contract: a failed sync leaves the previous worktree and commit untouched.
+class Repository {
+ public:
+  explicit Repository(std::filesystem::path dir);
+  ~Repository();
+  Repository(const Repository&) = delete;
+  Repository& operator=(const Repository&) = delete;
+
+  // Clones on first use, fetches afterwards; resolves ref; checks out when it moved.
+  // Throws Error(git|forbidden|invalid_argument|not_found) with the URL and libgit2's reason.
+  SyncResult sync(const SyncOptions& options);
+
+  // Commit of the current worktree, if any sync has succeeded.
+  std::optional<std::string> current_commit() const;
+  std::filesystem::path worktree() const;
+
+  // Git tree id of `subdir` (relative, '/'-separated, "" = root) at the current
+  // commit: a cheap content key for a chart folder. Empty if it does not exist.
+  std::string tree_id(std::string_view subdir) const;
+
+ private:
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace cmop::git

@@ -1,0 +1,66 @@
+#pragma once
+// A small synchronous HTTP/1.1 client (http and https) for the core and the roles.
+// Beast stays inside src/net; callers see only these plain types.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cmop::net {
+
+struct TlsOptions {
+  std::string ca_file;          // PEM bundle; empty = system default paths
+  std::string ca_pem;           // PEM text (kubeconfig certificate-authority-data)
+  std::string client_cert_pem;  // client certificate (PEM text)
+  std::string client_key_pem;   // client key (PEM text)
+  bool insecure_skip_verify = false;
+};
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;  // absolute http:// or https:// URL
+  Headers headers;
+  std::string body;
+  std::chrono::milliseconds timeout{30000};  // whole exchange
+  std::size_t max_response_body = 256u << 20;
+  int max_redirects = 5;  // followed for GET/HEAD only
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  // Case-insensitive header lookup; empty when absent.
+  std::string header(std::string_view name) const;
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(TlsOptions tls = {});
+
+  // Throws Error(network) when no response could be had (DNS, connect, TLS,
+  // timeout, oversized body); any HTTP status is returned, not thrown.
+  Response send(const Request& req) const;
+
+  // Streams the response body to on_chunk as it arrives (watch streams, large
+  // downloads). Returns the response with an empty body. on_chunk returning false
+  // stops reading and closes the connection.
+  Response stream(const Request& req, const std::function<bool(std::string_view chunk)>& on_chunk) const;
+
+ private:
+  TlsOptions tls_;
+};
+
+// Percent-encodes one path segment or query value.
+std::string url_encode(std::string_view s);
+
+// Resolves a possibly relative reference against a base URL (RFC 3986), as index.yaml
+// chart URLs are resolved against the repository URL.
+std::string resolve_url(std::string_view base, std::string_view reference);
+
+}  // namespace cmop::net

@@ -1,0 +1,52 @@
+#pragma once
+// Packaging a chart folder as `helm package` would, but reproducibly.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cmop/chart/metadata.hpp"
+
+namespace cmop::package {
+
+struct Limits {
+  std::uint64_t max_file_bytes = 5ull << 20;     // Helm's loader: a single file
+  std::uint64_t max_total_bytes = 100ull << 20;  // Helm's loader: decompressed chart
+};
+
+// A dependency fetched for the chart, placed in charts/ of the package. Helm
+// unpacks subcharts into charts/<name>/ when it saves, and so do we.
+struct SubchartArchive {
+  std::string name;     // chart name inside the archive
+  std::string version;
+  std::string tgz;      // the downloaded .tgz bytes
+};
+
+struct SubchartDir {
+  std::filesystem::path dir;  // absolute path of a file:// dependency, inside the clone
+};
+
+struct PackageInput {
+  std::filesystem::path clone_root;  // nothing outside it is ever read
+  std::string chart_dir;             // relative to clone_root, '/'-separated
+  std::vector<SubchartArchive> archives;
+  std::vector<SubchartDir> local_subcharts;
+  // Chart.lock content to embed (Helm writes it when dependencies were resolved); empty = keep as found.
+  std::string lock_yaml;
+};
+
+struct Package {
+  chart::Metadata metadata;
+  std::string filename;  // "<name>-<version>.tgz"
+  std::string bytes;     // the .tgz
+  std::string digest;    // sha256 hex of bytes
+  std::vector<std::string> files;  // archive member names, in archive order
+};
+
+// Loads the chart like Helm's loader (honouring .helmignore, limits, v1
+// requirements.yaml), validates it and writes the archive like chartutil.Save.
+// Throws Error(invalid_chart|forbidden|too_large) naming the chart dir and the file
+// at fault; a symlink that resolves outside clone_root is Error(forbidden).
+Package package_chart(const PackageInput& input, const Limits& limits = {});
+
+}  // namespace cmop::package

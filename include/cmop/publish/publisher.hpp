@@ -1,0 +1,40 @@
+#pragma once
+// Where packaged charts go. Two backends: a ChartMuseum server and a local folder
+// that is itself a Helm chart repository.
+#include <memory>
+#include <string>
+
+#include "cmop/net/http_client.hpp"
+#include "cmop/package/packager.hpp"
+
+namespace cmop::publish {
+
+class Publisher {
+ public:
+  virtual ~Publisher() = default;
+  // Uploads the package. With `replace`, an existing name+version is overwritten
+  // (ChartMuseum `?force`), otherwise an existing one is Error(conflict).
+  // Throws Error(network|upstream|unauthorized|io) on failure.
+  virtual void publish(const package::Package& pkg, bool replace) = 0;
+  // Deletes name+version; a missing chart is not an error (idempotent).
+  virtual void remove(const std::string& name, const std::string& version) = 0;
+  // Human-readable target, for logs and state ("chartmuseum http://...", "local /srv/charts").
+  virtual std::string describe() const = 0;
+};
+
+struct ChartMuseumOptions {
+  std::string url;          // base URL, e.g. http://localhost:8080
+  std::string tenant_path;  // multi-tenant prefix ("org/repo"), "" for single tenant
+  std::string username, password;  // basic auth
+  std::string bearer_token;        // bearer auth (takes precedence)
+  net::TlsOptions tls;
+};
+
+std::unique_ptr<Publisher> make_chartmuseum_publisher(ChartMuseumOptions options);
+
+// Writes <dir>/<name>-<version>.tgz and regenerates <dir>/index.yaml atomically
+// (digests, created times kept for unchanged entries, urls relative to base_url or
+// plain file names). The layout matches ChartMuseum's local storage.
+std::unique_ptr<Publisher> make_local_publisher(std::string dir, std::string base_url = "");
+
+}  // namespace cmop::publish

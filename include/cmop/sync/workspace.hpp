@@ -1,0 +1,97 @@
+#pragma once
+// The core's front door: named git repos, named dependency chart repos, and what
+// each git repo published, all persisted in a state dir. serve/operate/trigger
+// are thin layers over this.
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cmop/deps/resolver.hpp"
+#include "cmop/git/repository.hpp"
+#include "cmop/publish/ledger.hpp"
+#include "cmop/publish/publisher.hpp"
+
+namespace cmop::sync {
+
+struct RepoSpec {
+  std::string name;  // DNS-1123 label
+  std::string git;   // URL
+  std::string ref;   // branch/tag/commit, "" = default branch
+  std::string path;  // sub-path to search for charts, "" = whole repo
+  std::vector<deps::NamedRepository> dependencies;  // registered along with the repo
+  git::Credentials credentials;
+
+  bool operator==(const RepoSpec&) const = default;
+};
+
+struct ChartOutcome {
+  enum class Status { published, unchanged, failed, removed };
+  std::string path;  // chart folder in the repo
+  std::string name, version, digest;
+  Status status = Status::failed;
+  std::string reason;  // for failed
+};
+std::string to_string(ChartOutcome::Status s);
+
+struct SyncReport {
+  std::string repo;
+  std::string commit;
+  bool fetched_changes = false;
+  std::vector<ChartOutcome> charts;
+  std::string error;  // repo-level failure (clone, publish target down); charts may still be listed
+  double seconds = 0;
+  bool ok() const;  // no repo error and no failed chart
+  std::size_t count(ChartOutcome::Status s) const;
+};
+
+struct RepoState {
+  RepoSpec spec;
+  std::string last_commit;
+  std::string last_sync_time;     // RFC 3339 of the last attempt
+  std::string last_success_time;  // RFC 3339
+  std::string last_error;
+  std::vector<ChartOutcome> last_charts;  // outcome of the last sync
+  std::vector<publish::Publication> published;
+  std::map<std::string, std::string> chart_keys;  // chart path -> content key last published
+};
+
+struct WorkspaceOptions {
+  bool allow_local_git = false;
+  net::TlsOptions tls;  // for dependency repos
+  std::string git_ca_file;
+};
+
+class Workspace {
+ public:
+  Workspace(std::filesystem::path state_dir, std::shared_ptr<publish::Publisher> publisher,
+            WorkspaceOptions options = {});
+  ~Workspace();
+
+  // Adds or replaces a named chart repository (persisted).
+  void put_dependency_repo(const deps::NamedRepository& repo);
+  std::vector<deps::NamedRepository> dependency_repos() const;
+
+  // Registers or changes the spec (persisted first), then syncs. The same spec again
+  // re-syncs cheaply (nothing changed → nothing uploaded).
+  SyncReport apply(const RepoSpec& spec);
+  // Fetches and re-syncs what changed. Error(not_found) for an unknown name.
+  SyncReport update(const std::string& name);
+  // Deletes exactly what the repo published, its clone and its state.
+  // Error(not_found) for an unknown name; a publisher failure leaves the state in
+  // place (so a retry can finish the job).
+  void remove(const std::string& name);
+
+  std::optional<RepoState> get(const std::string& name) const;
+  std::vector<RepoState> list() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmop::sync

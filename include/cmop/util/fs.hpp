@@ -1,0 +1,29 @@
+#pragma once
+// Filesystem helpers with the durability contracts the state dir relies on.
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace cmop::util {
+
+// Reads a whole file; throws Error(io) naming the path.
+std::string read_file(const std::filesystem::path& path);
+
+// Writes via a temp file in the same directory + fsync + rename + fsync(dir),
+// so readers see either the old or the new content, even after kill -9 or power loss.
+void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// A fresh directory removed (recursively) on destruction.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "cmop-");
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const noexcept { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace cmop::util

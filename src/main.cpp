@@ -1,0 +1,22 @@
+// cmop: one binary, three roles (serve, operate, trigger) over one core library.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cmop/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"cmop - turns git repositories of Helm charts into a served chart repository"};
+  app.set_version_flag("--version", std::string("cmop ") + CMOP_VERSION);
+  app.require_subcommand(1);
+  // Each role registers its subcommand here.
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const cmop::Error& e) {
+    std::cerr << "cmop: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

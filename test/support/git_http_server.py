@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""Serves bare git repos over smart HTTP by running the real `git http-backend`
+as a CGI program (RFC 3875 environment), optionally behind HTTP basic auth."""
+import argparse
+import base64
+import http.server
+import os
+import socketserver
+import subprocess
+import sys
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--basic-auth", default="")
+    args = ap.parse_args()
+    backend = subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout.strip()
+    backend = os.path.join(backend, "git-http-backend")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):
+            sys.stderr.write("git-http: " + (fmt % a) + "\n")
+
+        def _handle(self):
+            if args.basic_auth:
+                want = "Basic " + base64.b64encode(args.basic_auth.encode()).decode()
+                if self.headers.get("Authorization") != want:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+            path, _, query = self.path.partition("?")
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                body = self._read_chunked()
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "GIT_PROJECT_ROOT": args.root,
+                "GIT_HTTP_EXPORT_ALL": "1",
+                "REQUEST_METHOD": self.command,
+                "PATH_INFO": path,
+                "QUERY_STRING": query,
+                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+                "CONTENT_LENGTH": str(len(body)),
+                "REMOTE_ADDR": self.client_address[0],
+                "REMOTE_USER": args.basic_auth.split(":")[0] if args.basic_auth else "",
+                "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+                "GIT_CONFIG_NOSYSTEM": "1",
+                "HOME": "/nonexistent",
+            }
+            proto = self.headers.get("Git-Protocol")
+            if proto:
+                env["GIT_PROTOCOL"] = proto
+            out = subprocess.run([backend], input=body, capture_output=True, env=env).stdout
+            head, _, payload = out.partition(b"\r\n\r\n")
+            if not _:
+                head, _, payload = out.partition(b"\n\n")
+            status = 200
+            headers = []
+            for line in head.decode("latin-1").splitlines():
+                if not line:
+                    continue
+                k, _, v = line.partition(":")
+                if k.lower() == "status":
+                    status = int(v.strip().split()[0])
+                else:
+                    headers.append((k, v.strip()))
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _read_chunked(self):
+            data = b""
+            while True:
+                size = int(self.rfile.readline().strip(), 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return data
+                data += self.rfile.read(size)
+                self.rfile.readline()
+
+        do_GET = _handle
+        do_POST = _handle
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    Server(("127.0.0.1", args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
