@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libgit2-dev libyaml-cpp-dev rapidjson-dev libcli11-dev catch2
   zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev
-  python3 ca-certificates curl
+  python3 python3-yaml ca-certificates curl
 )
 
 missing=()
