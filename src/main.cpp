@@ -3,12 +3,14 @@
 #include <iostream>
 
 #include "cmop/error.hpp"
+#include "cmop/trigger/trigger.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"cmop - turns git repositories of Helm charts into a served chart repository"};
   app.set_version_flag("--version", std::string("cmop ") + CMOP_VERSION);
   app.require_subcommand(1);
   // Each role registers its subcommand here.
+  cmop::trigger::add_command(app);
 
   try {
     app.parse(argc, argv);

@@ -17,6 +17,8 @@ struct NamedRepository {
   std::string url;
   std::string username;  // optional basic auth for the chart repo
   std::string password;
+
+  bool operator==(const NamedRepository&) const = default;
 };
 
 struct ResolvedDependency {

@@ -17,6 +17,8 @@ struct Credentials {
   std::string ssh_private_key_file;
   std::string ssh_public_key_file;
   std::string ssh_passphrase;
+
+  bool operator==(const Credentials&) const = default;
 };
 
 struct SyncOptions {

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Configures and builds cmop (and its tests) into ${CMOP_BUILD_DIR:-build}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+BUILD_DIR="${CMOP_BUILD_DIR:-build}"
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMOP_BUILD_TYPE:-RelWithDebInfo}" "$@"
+fi
+# CMOP_TARGETS limits the build (e.g. "cmop"); default: everything.
+ninja -C "$BUILD_DIR" -j"$(nproc)" ${CMOP_TARGETS:-}

@@ -1,0 +1,242 @@
+#include "cmop/sync/serialize.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "cmop/error.hpp"
+
+namespace cmop::sync {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void str(Writer& w, const char* key, const std::string& value) {
+  w.Key(key);
+  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void write_outcome(Writer& w, const ChartOutcome& c) {
+  w.StartObject();
+  str(w, "path", c.path);
+  str(w, "name", c.name);
+  str(w, "version", c.version);
+  str(w, "digest", c.digest);
+  str(w, "status", to_string(c.status));
+  if (!c.reason.empty()) str(w, "reason", c.reason);
+  w.EndObject();
+}
+
+void write_report_body(Writer& w, const SyncReport& r, bool with_repo) {
+  if (with_repo) str(w, "repo", r.repo);
+  str(w, "commit", r.commit);
+  w.Key("changed");
+  w.Bool(r.fetched_changes);
+  w.Key("ok");
+  w.Bool(r.ok());
+  w.Key("seconds");
+  w.Double(r.seconds);
+  w.Key("charts");
+  w.StartArray();
+  for (auto& c : r.charts) write_outcome(w, c);
+  w.EndArray();
+  str(w, "error", r.error);
+}
+
+void write_dependency(Writer& w, const deps::NamedRepository& d, bool secrets) {
+  w.StartObject();
+  str(w, "name", d.name);
+  str(w, "url", d.url);
+  if (secrets) {
+    if (!d.username.empty()) str(w, "username", d.username);
+    if (!d.password.empty()) str(w, "password", d.password);
+  }
+  w.EndObject();
+}
+
+void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
+  w.StartObject();
+  str(w, "git", s.git);
+  str(w, "ref", s.ref);
+  str(w, "path", s.path);
+  w.Key("dependencies");
+  w.StartArray();
+  for (auto& d : s.dependencies) write_dependency(w, d, secrets);
+  w.EndArray();
+  if (secrets) {
+    w.Key("auth");
+    w.StartObject();
+    str(w, "username", s.credentials.username);
+    str(w, "password", s.credentials.password);
+    str(w, "sshPrivateKeyFile", s.credentials.ssh_private_key_file);
+    str(w, "sshPublicKeyFile", s.credentials.ssh_public_key_file);
+    str(w, "sshPassphrase", s.credentials.ssh_passphrase);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+void write_publications(Writer& w, const std::vector<publish::Publication>& pubs) {
+  w.StartArray();
+  for (auto& p : pubs) {
+    w.StartObject();
+    str(w, "name", p.name);
+    str(w, "version", p.version);
+    str(w, "digest", p.digest);
+    str(w, "path", p.chart_path);
+    w.EndObject();
+  }
+  w.EndArray();
+}
+
+void write_state(Writer& w, const RepoState& s, bool secrets) {
+  w.StartObject();
+  str(w, "name", s.spec.name);
+  w.Key("spec");
+  write_spec(w, s.spec, secrets);
+  str(w, "lastCommit", s.last_commit);
+  str(w, "lastSyncTime", s.last_sync_time);
+  str(w, "lastSuccessTime", s.last_success_time);
+  str(w, "lastError", s.last_error);
+  w.Key("lastSync");
+  w.StartObject();
+  w.Key("charts");
+  w.StartArray();
+  for (auto& c : s.last_charts) write_outcome(w, c);
+  w.EndArray();
+  w.EndObject();
+  w.Key("charts");
+  write_publications(w, s.published);
+  if (secrets) {
+    w.Key("chartKeys");
+    w.StartObject();
+    for (auto& [path, key] : s.chart_keys) str(w, path.c_str(), key);
+    w.EndObject();
+  }
+  w.EndObject();
+}
+
+// --- reading -----------------------------------------------------------------
+
+std::string get_str(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject()) return {};
+  auto it = obj.FindMember(key);
+  if (it == obj.MemberEnd() || !it->value.IsString()) return {};
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+const rapidjson::Value* get(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject()) return nullptr;
+  auto it = obj.FindMember(key);
+  return it == obj.MemberEnd() ? nullptr : &it->value;
+}
+
+rapidjson::Document parse(const std::string& json, const std::string& origin) {
+  rapidjson::Document doc;
+  doc.Parse(json.data(), json.size());
+  if (doc.HasParseError())
+    throw Error(Errc::invalid_argument, origin,
+                std::string("corrupt JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +
+                    rapidjson::GetParseError_En(doc.GetParseError()));
+  return doc;
+}
+
+deps::NamedRepository read_dependency(const rapidjson::Value& v) {
+  return {get_str(v, "name"), get_str(v, "url"), get_str(v, "username"), get_str(v, "password")};
+}
+
+ChartOutcome::Status status_from(const std::string& s) {
+  if (s == "published") return ChartOutcome::Status::published;
+  if (s == "unchanged") return ChartOutcome::Status::unchanged;
+  if (s == "removed") return ChartOutcome::Status::removed;
+  return ChartOutcome::Status::failed;
+}
+
+}  // namespace
+
+std::string report_to_json(const SyncReport& report) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  write_report_body(w, report, true);
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::string state_to_json(const RepoState& state) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  write_state(w, state, false);
+  return buf.GetString();
+}
+
+std::string to_state_file(const RepoState& state) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  write_state(w, state, true);
+  return buf.GetString();
+}
+
+RepoState from_state_file(const std::string& json, const std::string& origin) {
+  auto doc = parse(json, origin);
+  if (!doc.IsObject()) throw Error(Errc::invalid_argument, origin, "expected a JSON object");
+  RepoState s;
+  s.spec.name = get_str(doc, "name");
+  if (auto* spec = get(doc, "spec")) {
+    s.spec.git = get_str(*spec, "git");
+    s.spec.ref = get_str(*spec, "ref");
+    s.spec.path = get_str(*spec, "path");
+    if (auto* d = get(*spec, "dependencies"); d && d->IsArray())
+      for (auto& v : d->GetArray()) s.spec.dependencies.push_back(read_dependency(v));
+    if (auto* a = get(*spec, "auth")) {
+      s.spec.credentials.username = get_str(*a, "username");
+      s.spec.credentials.password = get_str(*a, "password");
+      s.spec.credentials.ssh_private_key_file = get_str(*a, "sshPrivateKeyFile");
+      s.spec.credentials.ssh_public_key_file = get_str(*a, "sshPublicKeyFile");
+      s.spec.credentials.ssh_passphrase = get_str(*a, "sshPassphrase");
+    }
+  }
+  s.last_commit = get_str(doc, "lastCommit");
+  s.last_sync_time = get_str(doc, "lastSyncTime");
+  s.last_success_time = get_str(doc, "lastSuccessTime");
+  s.last_error = get_str(doc, "lastError");
+  if (auto* ls = get(doc, "lastSync"))
+    if (auto* cs = get(*ls, "charts"); cs && cs->IsArray())
+      for (auto& v : cs->GetArray())
+        s.last_charts.push_back({get_str(v, "path"), get_str(v, "name"), get_str(v, "version"),
+                                 get_str(v, "digest"), status_from(get_str(v, "status")), get_str(v, "reason")});
+  if (auto* ps = get(doc, "charts"); ps && ps->IsArray())
+    for (auto& v : ps->GetArray())
+      s.published.push_back({s.spec.name, get_str(v, "name"), get_str(v, "version"), get_str(v, "digest"),
+                             get_str(v, "path")});
+  if (auto* keys = get(doc, "chartKeys"); keys && keys->IsObject())
+    for (auto& m : keys->GetObject())
+      if (m.value.IsString()) s.chart_keys[m.name.GetString()] = m.value.GetString();
+  if (s.spec.name.empty() || s.spec.git.empty())
+    throw Error(Errc::invalid_argument, origin, "state file lacks name or spec.git");
+  return s;
+}
+
+std::string dependencies_to_json(const std::vector<deps::NamedRepository>& repos, bool include_secrets) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.StartObject();
+  w.Key("dependencies");
+  w.StartArray();
+  for (auto& d : repos) write_dependency(w, d, include_secrets);
+  w.EndArray();
+  w.EndObject();
+  return buf.GetString();
+}
+
+std::vector<deps::NamedRepository> dependencies_from_json(const std::string& json, const std::string& origin) {
+  auto doc = parse(json, origin);
+  std::vector<deps::NamedRepository> out;
+  auto* arr = get(doc, "dependencies");
+  if (!arr || !arr->IsArray()) throw Error(Errc::invalid_argument, origin, "expected {\"dependencies\": [...]}");
+  for (auto& v : arr->GetArray()) out.push_back(read_dependency(v));
+  return out;
+}
+
+}  // namespace cmop::sync

@@ -1,0 +1,432 @@
+#include "cmop/sync/workspace.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "cmop/chart/discovery.hpp"
+#include "cmop/chart/metadata.hpp"
+#include "cmop/error.hpp"
+#include "cmop/package/packager.hpp"
+#include "cmop/sync/serialize.hpp"
+#include "cmop/util/fs.hpp"
+#include "cmop/util/hash.hpp"
+#include "cmop/util/names.hpp"
+
+namespace cmop::sync {
+namespace fs = std::filesystem;
+
+std::string to_string(ChartOutcome::Status s) {
+  switch (s) {
+    case ChartOutcome::Status::published: return "published";
+    case ChartOutcome::Status::unchanged: return "unchanged";
+    case ChartOutcome::Status::failed: return "failed";
+    case ChartOutcome::Status::removed: return "removed";
+  }
+  return "failed";
+}
+
+bool SyncReport::ok() const { return error.empty() && count(ChartOutcome::Status::failed) == 0; }
+
+std::size_t SyncReport::count(ChartOutcome::Status s) const {
+  return static_cast<std::size_t>(
+      std::count_if(charts.begin(), charts.end(), [s](const ChartOutcome& c) { return c.status == s; }));
+}
+
+namespace {
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void validate_spec(const RepoSpec& spec, bool allow_local) {
+  util::require_dns1123_label("repo name", spec.name);
+  if (spec.git.empty()) throw Error(Errc::invalid_argument, "repo " + spec.name, "git URL is required");
+  git::validate_url(spec.git, allow_local);
+  if (spec.path.find("..") != std::string::npos || (!spec.path.empty() && spec.path.front() == '/'))
+    throw Error(Errc::invalid_argument, "repo " + spec.name + " path \"" + spec.path + "\"",
+                "must be a relative path inside the repository without '..'");
+  std::set<std::string> seen;
+  for (auto& d : spec.dependencies) {
+    if (d.name.empty() || d.url.empty())
+      throw Error(Errc::invalid_argument, "repo " + spec.name, "every dependency needs a name and a url");
+    if (!seen.insert(d.name).second)
+      throw Error(Errc::invalid_argument, "repo " + spec.name, "dependency \"" + d.name + "\" is listed twice");
+  }
+}
+
+void validate_dependency_repo(const deps::NamedRepository& r) {
+  if (r.name.empty() || r.name.size() > 253 || r.name.find_first_of("/\\ \t\r\n") != std::string::npos)
+    throw Error(Errc::invalid_argument, "dependency repository \"" + r.name + "\"",
+                "name must be non-empty, without '/', '\\' or whitespace");
+  if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
+    throw Error(Errc::invalid_argument, "dependency repository \"" + r.name + "\"",
+                "url must start with http:// or https://, got \"" + r.url + "\"");
+}
+
+// The content key of one chart: its git tree plus whatever else changes the
+// package (resolved dependencies). Symlinks may pull content from outside the
+// chart folder, so a chart holding any is keyed on the whole commit's root tree.
+std::string chart_key(git::Repository& repo, const fs::path& worktree, const std::string& chart_path,
+                      const deps::Resolution& resolution) {
+  std::string material = "tree:" + repo.tree_id(chart_path) + "\n";
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(worktree / chart_path, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_symlink(ec)) {
+      material += "root:" + repo.tree_id("") + "\n";
+      break;
+    }
+  }
+  for (auto& d : resolution.resolved) material += "dep:" + d.name + "@" + d.version + ":" + d.digest + "\n";
+  return util::sha256_hex(material);
+}
+
+}  // namespace
+
+struct Workspace::Impl {
+  fs::path dir;
+  std::shared_ptr<publish::Publisher> publisher;
+  WorkspaceOptions options;
+  deps::Resolver resolver;
+
+  mutable std::mutex mu;  // guards everything below
+  std::map<std::string, RepoState> repos;
+  std::vector<deps::NamedRepository> dependency_repos;
+  publish::Ledger ledger;
+  std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
+
+  Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
+      : dir(std::move(d)), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls) {}
+
+  fs::path repos_dir() const { return dir / "repos"; }
+  fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
+  fs::path clone_dir(const std::string& name) const { return dir / "clones" / name; }
+  fs::path dependencies_file() const { return dir / "dependencies.json"; }
+
+  void load() {
+    fs::create_directories(repos_dir());
+    fs::create_directories(dir / "clones");
+    ::chmod(dir.c_str(), 0700);  // credentials live here
+    if (fs::exists(dependencies_file()))
+      dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
+    for (auto& entry : fs::directory_iterator(repos_dir())) {
+      auto p = entry.path();
+      if (p.extension() != ".json" || p.filename().string().front() == '.') continue;
+      RepoState s = from_state_file(util::read_file(p), p.string());
+      for (auto& pub : s.published) ledger.record(pub);
+      repos.emplace(s.spec.name, std::move(s));
+    }
+  }
+
+  void persist(const RepoState& s) { util::write_file_atomic(state_file(s.spec.name), to_state_file(s)); }
+
+  std::shared_ptr<std::mutex> lock_for(const std::string& name) {
+    std::lock_guard lk(mu);
+    auto& m = repo_locks[name];
+    if (!m) m = std::make_shared<std::mutex>();
+    return m;
+  }
+
+  std::vector<deps::NamedRepository> repositories_for(const RepoSpec& spec) {
+    std::lock_guard lk(mu);
+    std::vector<deps::NamedRepository> out = spec.dependencies;
+    for (auto& g : dependency_repos)
+      if (std::none_of(out.begin(), out.end(), [&](auto& d) { return d.name == g.name; })) out.push_back(g);
+    return out;
+  }
+
+  // Runs one sync of `name` (caller holds the repo's lock).
+  SyncReport sync(const std::string& name);
+  void publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
+                     ChartOutcome& outcome);
+  void remove_publication(RepoState& state, const publish::Publication& pub);
+};
+
+void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
+  publisher->remove(pub.name, pub.version);
+  std::lock_guard lk(mu);
+  ledger.erase(pub.name, pub.version);
+  auto& v = state.published;
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [&](auto& p) { return p.name == pub.name && p.version == pub.version; }),
+          v.end());
+}
+
+void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
+                                    ChartOutcome& outcome) {
+  const auto& name = pkg.metadata.name;
+  const auto& version = pkg.metadata.version;
+  bool already_ours = false;
+  {
+    // Claim name+version for this repo before uploading, and persist the claim:
+    // after a crash mid-upload the next sync knows the chart is ours to replace.
+    std::lock_guard lk(mu);
+    if (auto owner = ledger.find(name, version)) {
+      if (owner->repo != state.spec.name)
+        throw Error(Errc::conflict, name + "-" + version,
+                    "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
+      if (owner->chart_path != chart_path)
+        throw Error(Errc::conflict, name + "-" + version,
+                    "also defined by " + owner->chart_path + " in this repository");
+      already_ours = true;
+    }
+    publish::Publication pub{state.spec.name, name, version, pkg.digest, chart_path};
+    ledger.record(pub);
+    auto it = std::find_if(state.published.begin(), state.published.end(),
+                           [&](auto& p) { return p.name == name && p.version == version; });
+    if (it == state.published.end())
+      state.published.push_back(pub);
+    else
+      *it = pub;
+  }
+  persist(state);
+  try {
+    publisher->publish(pkg, already_ours);
+  } catch (const Error& e) {
+    if (!already_ours) {
+      // Not uploaded, so not ours: release the claim.
+      std::lock_guard lk(mu);
+      ledger.erase(name, version);
+      auto& v = state.published;
+      v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
+              v.end());
+    }
+    persist(state);
+    throw;
+  }
+  outcome.status = ChartOutcome::Status::published;
+}
+
+SyncReport Workspace::Impl::sync(const std::string& name) {
+  auto started = std::chrono::steady_clock::now();
+  RepoState state;
+  {
+    std::lock_guard lk(mu);
+    auto it = repos.find(name);
+    if (it == repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
+    state = it->second;
+  }
+  SyncReport report;
+  report.repo = name;
+  state.last_sync_time = now_rfc3339();
+
+  auto finish = [&]() {
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    state.last_error = report.error;
+    if (report.error.empty()) state.last_success_time = state.last_sync_time;
+    state.last_charts = report.charts;
+    if (!report.commit.empty()) state.last_commit = report.commit;
+    persist(state);
+    std::lock_guard lk(mu);
+    repos[name] = state;
+    return report;
+  };
+
+  git::Repository repo(clone_dir(name));
+  fs::path worktree;
+  std::vector<std::string> chart_paths;
+  try {
+    git::SyncOptions opts{state.spec.git, state.spec.ref, state.spec.credentials, options.allow_local_git,
+                          options.git_ca_file};
+    auto result = repo.sync(opts);
+    report.commit = result.commit;
+    report.fetched_changes = result.changed;
+    worktree = result.worktree;
+    chart_paths = chart::discover_charts(worktree, state.spec.path);
+  } catch (const Error& e) {
+    report.error = e.what();
+    return finish();
+  } catch (const std::exception& e) {
+    report.error = std::string("internal error: ") + e.what();
+    return finish();
+  }
+
+  auto repositories = repositories_for(state.spec);
+  std::set<std::string> present(chart_paths.begin(), chart_paths.end());
+  bool publisher_down = false;
+
+  for (auto& path : chart_paths) {
+    ChartOutcome outcome;
+    outcome.path = path;
+    if (publisher_down) {
+      outcome.reason = "not attempted: " + report.error;
+      report.charts.push_back(outcome);
+      continue;
+    }
+    try {
+      fs::path chart_dir = worktree / path;
+      auto md = chart::parse_chart_yaml(util::read_file(chart_dir / "Chart.yaml"), path + "/Chart.yaml");
+      outcome.name = md.name;
+      outcome.version = md.version;
+      auto resolution = resolver.resolve(md, chart_dir, worktree, repositories);
+      std::string key = chart_key(repo, worktree, path, resolution);
+      auto published = std::find_if(state.published.begin(), state.published.end(), [&](auto& p) {
+        return p.chart_path == path && p.name == md.name && p.version == md.version;
+      });
+      auto known = state.chart_keys.find(path);
+      if (known != state.chart_keys.end() && known->second == key && published != state.published.end()) {
+        outcome.digest = published->digest;
+        outcome.status = ChartOutcome::Status::unchanged;
+      } else {
+        package::PackageInput in{worktree, path, resolution.archives, resolution.local_subcharts,
+                                 resolution.lock_yaml};
+        auto pkg = package::package_chart(in);
+        outcome.name = pkg.metadata.name;
+        outcome.version = pkg.metadata.version;
+        outcome.digest = pkg.digest;
+        if (published != state.published.end() && published->digest == pkg.digest) {
+          outcome.status = ChartOutcome::Status::unchanged;  // e.g. a commit touching only ignored files
+        } else {
+          try {
+            publish_chart(state, path, pkg, outcome);
+          } catch (const Error& e) {
+            if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::upstream ||
+                e.code() == Errc::io) {
+              // The publish target is unreachable or refusing us: the rest would fail
+              // the same way. Report it once at repo level; the next sync retries all.
+              publisher_down = true;
+              report.error = "publishing to " + publisher->describe() + " failed: " + e.what();
+            }
+            throw;
+          }
+        }
+        state.chart_keys[path] = key;
+        persist(state);
+      }
+    } catch (const Error& e) {
+      outcome.status = ChartOutcome::Status::failed;
+      outcome.reason = e.what();
+    } catch (const std::exception& e) {
+      outcome.status = ChartOutcome::Status::failed;
+      outcome.reason = std::string("internal error: ") + e.what();
+    }
+    report.charts.push_back(std::move(outcome));
+  }
+
+  // A chart folder that disappeared from the repo (or from spec.path) takes its
+  // published versions with it. Version bumps keep earlier versions: chart repos
+  // are append-only by convention and pinned installs must keep working.
+  if (!publisher_down) {
+    auto published = state.published;
+    for (auto& pub : published) {
+      if (present.count(pub.chart_path)) continue;
+      ChartOutcome outcome{pub.chart_path, pub.name, pub.version, pub.digest, ChartOutcome::Status::removed, ""};
+      try {
+        remove_publication(state, pub);
+        state.chart_keys.erase(pub.chart_path);
+      } catch (const Error& e) {
+        outcome.status = ChartOutcome::Status::failed;
+        outcome.reason = std::string("removing: ") + e.what();
+      }
+      report.charts.push_back(std::move(outcome));
+    }
+  }
+  return finish();
+}
+
+Workspace::Workspace(fs::path state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options)
+    : impl_(std::make_unique<Impl>(std::move(state_dir), std::move(publisher), std::move(options))) {
+  if (!impl_->publisher) throw Error(Errc::invalid_argument, "workspace", "a publisher is required");
+  impl_->load();
+}
+
+Workspace::~Workspace() = default;
+
+void Workspace::put_dependency_repo(const deps::NamedRepository& repo) {
+  validate_dependency_repo(repo);
+  std::lock_guard lk(impl_->mu);
+  auto next = impl_->dependency_repos;
+  auto it = std::find_if(next.begin(), next.end(), [&](auto& d) { return d.name == repo.name; });
+  if (it == next.end())
+    next.push_back(repo);
+  else
+    *it = repo;
+  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true));
+  impl_->dependency_repos = std::move(next);
+}
+
+std::vector<deps::NamedRepository> Workspace::dependency_repos() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->dependency_repos;
+}
+
+SyncReport Workspace::apply(const RepoSpec& spec) {
+  validate_spec(spec, impl_->options.allow_local_git);
+  for (auto& d : spec.dependencies) validate_dependency_repo(d);
+  auto lock = impl_->lock_for(spec.name);
+  std::lock_guard repo_lk(*lock);
+  {
+    std::lock_guard lk(impl_->mu);
+    auto it = impl_->repos.find(spec.name);
+    RepoState state = it == impl_->repos.end() ? RepoState{} : it->second;
+    if (it == impl_->repos.end() || !(state.spec == spec)) {
+      state.spec = spec;
+      impl_->persist(state);
+      impl_->repos[spec.name] = state;
+    }
+  }
+  return impl_->sync(spec.name);
+}
+
+SyncReport Workspace::update(const std::string& name) {
+  util::require_dns1123_label("repo name", name);
+  auto lock = impl_->lock_for(name);
+  std::lock_guard repo_lk(*lock);
+  return impl_->sync(name);
+}
+
+void Workspace::remove(const std::string& name) {
+  util::require_dns1123_label("repo name", name);
+  auto lock = impl_->lock_for(name);
+  std::lock_guard repo_lk(*lock);
+  RepoState state;
+  {
+    std::lock_guard lk(impl_->mu);
+    auto it = impl_->repos.find(name);
+    if (it == impl_->repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
+    state = it->second;
+  }
+  auto published = state.published;
+  for (auto& pub : published) {
+    try {
+      impl_->remove_publication(state, pub);
+    } catch (...) {
+      // Keep what is left on record so a retry finishes the job.
+      impl_->persist(state);
+      std::lock_guard lk(impl_->mu);
+      impl_->repos[name] = state;
+      throw;
+    }
+  }
+  std::error_code ec;
+  fs::remove(impl_->state_file(name), ec);
+  if (ec) throw Error(Errc::io, impl_->state_file(name).string(), ec.message());
+  fs::remove_all(impl_->clone_dir(name), ec);
+  std::lock_guard lk(impl_->mu);
+  impl_->repos.erase(name);
+}
+
+std::optional<RepoState> Workspace::get(const std::string& name) const {
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->repos.find(name);
+  if (it == impl_->repos.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<RepoState> Workspace::list() const {
+  std::lock_guard lk(impl_->mu);
+  std::vector<RepoState> out;
+  for (auto& [n, s] : impl_->repos) out.push_back(s);
+  return out;
+}
+
+}  // namespace cmop::sync
