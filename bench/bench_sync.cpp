@@ -1,0 +1,136 @@
+// Sync benchmark: a generated git repo of N charts (realistic sizes, some with
+// dependencies from a served chart repo), synced through the core to the local
+// chart-repo publisher. Reports cold sync, no-change update and one-chart-change
+// times beside the baseline a CI pipeline would run (`git clone` + `tar czf` per
+// chart) in the same run, and peak RSS.
+//
+//   build/bench/bench_sync [charts=100]
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "cmop/sync/workspace.hpp"
+#include "cmop/util/fs.hpp"
+#include "support/git_fixture.hpp"
+#include "support/process.hpp"
+
+using namespace cmop;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string filler(std::size_t bytes, int seed) {
+  std::string s;
+  int line = 0;
+  while (s.size() < bytes)
+    s += "  # " + std::to_string(seed) + " line " + std::to_string(line++) + " of generated template text\n";
+  return s;
+}
+
+void write_bench_chart(test::GitWorkRepo& repo, int i, bool with_dep, const std::string& dep_repo_url) {
+  std::string name = "chart" + std::to_string(i);
+  std::string dir = "charts/" + name;
+  std::string chart_yaml = "apiVersion: v2\nname: " + name + "\nversion: 1.0." + std::to_string(i) +
+                           "\nappVersion: \"2." + std::to_string(i) + "\"\ndescription: benchmark chart\n";
+  if (with_dep)
+    chart_yaml += "dependencies:\n- name: common\n  version: ^1.0.0\n  repository: " + dep_repo_url + "\n";
+  repo.write(dir + "/Chart.yaml", chart_yaml);
+  repo.write(dir + "/values.yaml", "replicaCount: 1\nimage:\n  repository: nginx\n" + filler(3000, i));
+  repo.write(dir + "/.helmignore", ".git/\n*.swp\n*.bak\n");
+  repo.write(dir + "/README.md", "# " + name + "\n" + filler(2000, i));
+  for (const char* t : {"deployment", "service", "ingress", "configmap", "hpa", "serviceaccount"})
+    repo.write(dir + "/templates/" + t + ".yaml",
+               "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" + filler(2500, i));
+  repo.write(dir + "/templates/_helpers.tpl", "{{- define \"x.name\" -}}x{{- end -}}\n" + filler(1500, i));
+  repo.write(dir + "/templates/NOTES.txt", "Installed " + name + "\n");
+}
+
+long peak_rss_kib() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int charts = argc > 1 ? std::stoi(argv[1]) : 100;
+  util::TempDir tmp("cmop-bench-");
+
+  // A dependency chart repo served over HTTP.
+  fs::path dep_dir = tmp.path() / "deprepo";
+  {
+    test::GitWorkRepo common(tmp.path() / "common-src");
+    test::write_chart(common, "common", "common", "1.2.0");
+    fs::create_directories(dep_dir);
+    test::run_ok({"tar", "czf", (dep_dir / "common-1.2.0.tgz").string(), "-C", common.dir().string(), "common"});
+    std::string digest = test::run_ok({"sh", "-c", "sha256sum " + (dep_dir / "common-1.2.0.tgz").string() + " | cut -d' ' -f1"});
+    digest.erase(digest.find_last_not_of("\n") + 1);
+    util::write_file_atomic(dep_dir / "index.yaml",
+                            "apiVersion: v1\nentries:\n  common:\n  - apiVersion: v2\n    name: common\n"
+                            "    version: 1.2.0\n    digest: " + digest + "\n    urls:\n    - common-1.2.0.tgz\n"
+                            "generated: \"2026-01-01T00:00:00Z\"\n");
+  }
+  auto dep_server = test::start_python_peer("static_http_server.py", {"--root", dep_dir.string()});
+
+  test::GitWorkRepo work(tmp.path() / "work");
+  for (int i = 0; i < charts; ++i) write_bench_chart(work, i, i % 10 == 0, dep_server.url());
+  work.commit("generated charts");
+  fs::path served = tmp.path() / "served";
+  fs::path bare = test::make_bare(work, served, "bench.git");
+  test::GitDaemon daemon(served);
+
+  // Baseline: what a CI job per repo does — clone, then tar czf each chart.
+  auto t0 = Clock::now();
+  fs::path baseline = tmp.path() / "baseline";
+  test::run_ok({"git", "clone", "-q", daemon.url("bench.git"), baseline.string()});
+  fs::create_directories(tmp.path() / "baseline-out");
+  for (int i = 0; i < charts; ++i) {
+    std::string name = "chart" + std::to_string(i);
+    test::run_ok({"tar", "czf", (tmp.path() / "baseline-out" / (name + ".tgz")).string(), "-C",
+                  (baseline / "charts").string(), name});
+  }
+  double baseline_s = seconds_since(t0);
+
+  fs::path out = tmp.path() / "out";
+  fs::create_directories(out);
+  sync::Workspace ws(tmp.path() / "state", publish::make_local_publisher(out.string()));
+  sync::RepoSpec spec;
+  spec.name = "bench";
+  spec.git = daemon.url("bench.git");
+
+  t0 = Clock::now();
+  auto cold = ws.apply(spec);
+  double cold_s = seconds_since(t0);
+  if (!cold.ok()) {
+    std::cerr << "cold sync failed: " << cold.error << "\n";
+    for (auto& c : cold.charts)
+      if (!c.reason.empty()) std::cerr << "  " << c.path << ": " << c.reason << "\n";
+    return 1;
+  }
+
+  t0 = Clock::now();
+  auto nochange = ws.update("bench");
+  double nochange_s = seconds_since(t0);
+
+  work.write("charts/chart7/templates/configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: changed\n");
+  work.commit("change one chart");
+  test::push_to_bare(work, bare);
+  t0 = Clock::now();
+  auto one = ws.update("bench");
+  double one_s = seconds_since(t0);
+
+  std::printf("charts: %d (%d with a dependency)\n", charts, (charts + 9) / 10);
+  std::printf("baseline git clone + tar czf per chart: %.3f s\n", baseline_s);
+  std::printf("cmop cold sync:        %.3f s  (%zu published)\n", cold_s, cold.count(sync::ChartOutcome::Status::published));
+  std::printf("cmop no-change update: %.3f s  (%zu published)\n", nochange_s, nochange.count(sync::ChartOutcome::Status::published));
+  std::printf("cmop one-chart change: %.3f s  (%zu published)\n", one_s, one.count(sync::ChartOutcome::Status::published));
+  std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
+  return 0;
+}

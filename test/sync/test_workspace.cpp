@@ -1,0 +1,197 @@
+// End to end through the core: real git repos served by `git daemon`, charts
+// packaged and published to the local chart-repo folder, state on disk.
+#include <catch2/catch.hpp>
+
+#include "cmop/deps/repo_index.hpp"
+#include "cmop/error.hpp"
+#include "cmop/sync/workspace.hpp"
+#include "cmop/util/fs.hpp"
+#include "support/git_fixture.hpp"
+
+using namespace cmop;
+using Status = sync::ChartOutcome::Status;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Fixture {
+  util::TempDir tmp;
+  fs::path served = tmp.path() / "served";
+  fs::path repo_dir = tmp.path() / "charts-repo";
+  fs::path state = tmp.path() / "state";
+  fs::path out = tmp.path() / "out";
+  test::GitWorkRepo work{tmp.path() / "work"};
+  fs::path bare;
+  std::unique_ptr<test::GitDaemon> daemon;
+
+  Fixture() {
+    test::write_chart(work, "charts/alpha", "alpha", "1.0.0");
+    test::write_chart(work, "charts/beta", "beta", "0.2.0");
+    work.commit("initial");
+    bare = test::make_bare(work, served, "mycharts.git");
+    daemon = std::make_unique<test::GitDaemon>(served);
+    fs::create_directories(out);
+  }
+
+  std::unique_ptr<sync::Workspace> workspace() {
+    return std::make_unique<sync::Workspace>(state, publish::make_local_publisher(out.string()));
+  }
+
+  sync::RepoSpec spec(const std::string& name = "mycharts") {
+    sync::RepoSpec s;
+    s.name = name;
+    s.git = daemon->url("mycharts.git");
+    return s;
+  }
+
+  void push() { test::push_to_bare(work, bare); }
+
+  deps::RepoIndex index() { return deps::RepoIndex::parse(util::read_file(out / "index.yaml"), "index.yaml"); }
+};
+
+const sync::ChartOutcome& outcome(const sync::SyncReport& r, const std::string& path) {
+  for (auto& c : r.charts)
+    if (c.path == path) return c;
+  FAIL("no outcome for " << path);
+  throw;
+}
+
+}  // namespace
+
+TEST_CASE("a repo is cloned, every chart packaged and published, a broken chart reported") {
+  Fixture f;
+  f.work.write("charts/broken/Chart.yaml", "apiVersion: v2\nname: broken\n");  // no version
+  f.work.commit("add broken chart");
+  f.push();
+  auto ws = f.workspace();
+  auto report = ws->apply(f.spec());
+  INFO(report.error);
+  CHECK(report.error.empty());
+  CHECK(report.commit == f.work.head());
+  CHECK(outcome(report, "charts/alpha").status == Status::published);
+  CHECK(outcome(report, "charts/beta").status == Status::published);
+  auto& broken = outcome(report, "charts/broken");
+  CHECK(broken.status == Status::failed);
+  CHECK_THAT(broken.reason, Catch::Contains("charts/broken/Chart.yaml"));
+  CHECK_FALSE(report.ok());
+
+  CHECK(fs::exists(f.out / "alpha-1.0.0.tgz"));
+  CHECK(fs::exists(f.out / "beta-0.2.0.tgz"));
+  auto idx = f.index();
+  REQUIRE(idx.entries.count("alpha") == 1);
+  CHECK(idx.entries["alpha"].front().digest == outcome(report, "charts/alpha").digest);
+
+  auto state = ws->get("mycharts");
+  REQUIRE(state);
+  CHECK(state->published.size() == 2);
+  CHECK(state->last_commit == f.work.head());
+}
+
+TEST_CASE("an update with nothing changed packages and uploads nothing; one change publishes one chart") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec()).ok());
+  auto index_before = util::read_file(f.out / "index.yaml");
+
+  auto again = ws->update("mycharts");
+  CHECK(again.ok());
+  CHECK_FALSE(again.fetched_changes);
+  CHECK(again.count(Status::unchanged) == 2);
+  CHECK(util::read_file(f.out / "index.yaml") == index_before);
+
+  f.work.write("charts/beta/templates/extra.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: x\n");
+  f.work.write("charts/beta/Chart.yaml", "apiVersion: v2\nname: beta\nversion: 0.3.0\n");
+  f.work.commit("bump beta");
+  f.push();
+  auto changed = ws->update("mycharts");
+  CHECK(changed.fetched_changes);
+  CHECK(outcome(changed, "charts/alpha").status == Status::unchanged);
+  CHECK(outcome(changed, "charts/beta").status == Status::published);
+  CHECK(changed.count(Status::published) == 1);
+  // Earlier versions stay published: pinned installs keep working.
+  auto idx = f.index();
+  CHECK(idx.entries["beta"].size() == 2);
+}
+
+TEST_CASE("a chart folder removed from git takes its published versions with it") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec()).ok());
+  f.work.remove("charts/beta");
+  f.work.commit("drop beta");
+  f.push();
+  auto report = ws->update("mycharts");
+  CHECK(report.ok());
+  CHECK(outcome(report, "charts/beta").status == Status::removed);
+  CHECK_FALSE(fs::exists(f.out / "beta-0.2.0.tgz"));
+  CHECK(f.index().entries.count("beta") == 0);
+}
+
+TEST_CASE("two repos publishing the same chart and version is a reported conflict") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec("first")).ok());
+  auto digest = f.index().entries["alpha"].front().digest;
+
+  auto second = ws->apply(f.spec("second"));
+  CHECK_FALSE(second.ok());
+  auto& alpha = outcome(second, "charts/alpha");
+  CHECK(alpha.status == Status::failed);
+  CHECK_THAT(alpha.reason, Catch::Contains("already published by repo \"first\""));
+  CHECK(f.index().entries["alpha"].front().digest == digest);
+
+  // Removing the second repo must not touch what the first published.
+  ws->remove("second");
+  CHECK(fs::exists(f.out / "alpha-1.0.0.tgz"));
+  ws->remove("first");
+  CHECK_FALSE(fs::exists(f.out / "alpha-1.0.0.tgz"));
+  CHECK(f.index().entries.empty());
+  CHECK_THROWS_AS(ws->remove("first"), Error);
+}
+
+TEST_CASE("state survives a restart: the next update publishes nothing again") {
+  Fixture f;
+  {
+    auto ws = f.workspace();
+    REQUIRE(ws->apply(f.spec()).ok());
+    ws->put_dependency_repo({"stable", "https://charts.example.invalid/stable", "", ""});
+  }
+  auto ws = f.workspace();
+  auto state = ws->get("mycharts");
+  REQUIRE(state);
+  CHECK(state->published.size() == 2);
+  REQUIRE(ws->dependency_repos().size() == 1);
+  CHECK(ws->dependency_repos()[0].name == "stable");
+  auto report = ws->update("mycharts");
+  CHECK(report.ok());
+  CHECK(report.count(Status::unchanged) == 2);
+}
+
+TEST_CASE("bad specs are refused before anything touches the disk") {
+  Fixture f;
+  auto ws = f.workspace();
+  auto bad = f.spec("../etc");
+  CHECK_THROWS_AS(ws->apply(bad), Error);
+  auto local = f.spec();
+  local.git = "file://" + f.work.dir().string();
+  try {
+    ws->apply(local);
+    FAIL("file:// accepted without allow_local_git");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::forbidden);
+  }
+  CHECK(ws->list().empty());
+  CHECK_THROWS_AS(ws->update("unknown"), Error);
+}
+
+TEST_CASE("a git server that is down is a repo-level error and keeps what was published") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec()).ok());
+  f.daemon.reset();
+  auto report = ws->update("mycharts");
+  CHECK_FALSE(report.error.empty());
+  CHECK(ws->get("mycharts")->last_error == report.error);
+  CHECK(fs::exists(f.out / "alpha-1.0.0.tgz"));
+  CHECK(ws->get("mycharts")->published.size() == 2);
+}
