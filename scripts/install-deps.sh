@@ -8,6 +8,7 @@ PACKAGES=(
   libboost1.81-dev libgit2-dev libyaml-cpp-dev rapidjson-dev libcli11-dev catch2
   zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev
   python3 python3-yaml ca-certificates curl
+  openssh-server openssh-client
 )
 
 missing=()

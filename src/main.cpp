@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "cmop/error.hpp"
+#include "cmop/operate/command.hpp"
+#include "cmop/serve/command.hpp"
 #include "cmop/trigger/trigger.hpp"
 
 int main(int argc, char** argv) {
@@ -10,6 +12,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("cmop ") + CMOP_VERSION);
   app.require_subcommand(1);
   // Each role registers its subcommand here.
+  cmop::operate::add_command(app);
+  cmop::serve::add_command(app);
   cmop::trigger::add_command(app);
 
   try {

@@ -1,6 +1,6 @@
 #include "support/git_fixture.hpp"
 
-#include <catch2/catch.hpp>
+#include <stdexcept>
 #include <fstream>
 
 namespace cmop::test {
@@ -64,7 +64,7 @@ GitDaemon::GitDaemon(fs::path base_dir)
     : port_(free_port()),
       process_({git(), "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
                 "--port=" + std::to_string(port_), "--base-path=" + base_dir.string(), base_dir.string()}) {
-  if (!wait_for_port(port_)) FAIL("git daemon did not start");
+  if (!wait_for_port(port_)) throw std::runtime_error("git daemon did not start");
 }
 
 std::string GitDaemon::url(const std::string& repo_name) const {

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Serves bare git repos over smart HTTP by running the real `git http-backend`
-as a CGI program (RFC 3875 environment), optionally behind HTTP basic auth."""
+as a CGI program (RFC 3875 environment), optionally behind HTTP basic auth and
+optionally over TLS (--tls-cert/--tls-key, PEM)."""
 import argparse
 import base64
 import http.server
 import os
 import socketserver
+import ssl
 import subprocess
 import sys
 
@@ -15,6 +17,8 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--basic-auth", default="")
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
     args = ap.parse_args()
     backend = subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout.strip()
     backend = os.path.join(backend, "git-http-backend")
@@ -26,6 +30,12 @@ def main():
             sys.stderr.write("git-http: " + (fmt % a) + "\n")
 
         def _handle(self):
+            # The body is consumed before any answer (even a 401), otherwise its
+            # bytes would be parsed as the next request on a keep-alive connection.
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                body = self._read_chunked()
             if args.basic_auth:
                 want = "Basic " + base64.b64encode(args.basic_auth.encode()).decode()
                 if self.headers.get("Authorization") != want:
@@ -35,10 +45,6 @@ def main():
                     self.end_headers()
                     return
             path, _, query = self.path.partition("?")
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                body = self._read_chunked()
             env = {
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "GIT_PROJECT_ROOT": args.root,
@@ -69,7 +75,7 @@ def main():
                 k, _, v = line.partition(":")
                 if k.lower() == "status":
                     status = int(v.strip().split()[0])
-                else:
+                elif k.lower() != "content-length":  # recomputed below from the payload
                     headers.append((k, v.strip()))
             self.send_response(status)
             for k, v in headers:
@@ -95,7 +101,12 @@ def main():
         daemon_threads = True
         allow_reuse_address = True
 
-    Server(("127.0.0.1", args.port), Handler).serve_forever()
+    server = Server(("127.0.0.1", args.port), Handler)
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key or None)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <catch2/catch.hpp>
+#include <sstream>
+#include <stdexcept>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -134,7 +135,7 @@ std::string run_ok(const std::vector<std::string>& argv, const fs::path& cwd,
   if (rc != 0) {
     std::string cmd;
     for (auto& a : argv) cmd += a + " ";
-    FAIL("command failed (" << rc << "): " << cmd << "\n" << out);
+    throw std::runtime_error("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
   }
   return out;
 }
@@ -181,7 +182,7 @@ Peer start_python_peer(const std::string& script, std::vector<std::string> args)
   argv.push_back("--port");
   argv.push_back(std::to_string(port));
   Peer peer{Process(argv), port};
-  if (!wait_for_port(port)) FAIL("peer " << script << " did not start listening on " << port);
+  if (!wait_for_port(port)) throw std::runtime_error("peer " + script + " did not start listening on " + std::to_string(port));
   return peer;
 }
 

@@ -19,7 +19,9 @@ struct Dependency {
   std::vector<std::string> tags;
   bool enabled_set = false;
   bool enabled = true;
-  std::vector<std::string> import_values;  // kept verbatim as YAML strings
+  // Kept verbatim: a string entry as written, a {child, parent} mapping entry as
+  // flow YAML text ("{child: a, parent: b}"); entries starting with '{' are mappings.
+  std::vector<std::string> import_values;
   std::string alias;
 };
 
@@ -44,17 +46,34 @@ struct Metadata {
 };
 
 // Parses Chart.yaml text. Throws Error(invalid_chart) with `origin` (a path) as subject
-// when the YAML is malformed or a field has the wrong type.
+// when the YAML is malformed or a field has the wrong type ("field X: expected ..."),
+// Error(too_large) past 4 MiB. Decodes as Helm does (field names matched
+// case-insensitively, a later key overrides an earlier one, unknown keys ignored),
+// except that a number or bool given for a string field keeps its text as written
+// (`appVersion: 1.10` is "1.10"; Helm's float round trip would turn it into "1.1").
+// Only known fields are visited, so YAML alias bombs are never expanded.
 Metadata parse_chart_yaml(std::string_view yaml, std::string_view origin);
 
-// Helm's chartutil validation: apiVersion, name (no path separators, Helm's
-// charset), SemVer 2 version, type, dependency names/aliases, maintainers.
+// Helm's chart.Metadata.Validate, plus the lint-time rules that keep a chart
+// servable: apiVersion required and v1|v2; name required, not "."/"..", no '/' or
+// '\\', nothing sanitizeString would change; version a semantic version as Helm
+// checks it (Masterminds' lenient NewVersion: "1.0" and "v1.2.3" pass, like Helm);
+// type empty|application|library; every maintainer named; every dependency named
+// like a chart, its alias matching ^[a-zA-Z0-9_-]+$, no two with the same name/alias.
+// Helm only *sanitizes* free-text fields (descriptions, URLs); so does to_helm_yaml.
 // Throws Error(invalid_chart) with `origin` as subject and the first failing rule.
 void validate(const Metadata& md, std::string_view origin);
 
 // Serializes as `helm package` writes Chart.yaml into the archive: the Go struct
 // marshalled through JSON (sigs.k8s.io/yaml), i.e. keys sorted, empty fields omitted,
-// strings quoted exactly where go-yaml quotes them.
+// strings quoted exactly where go-yaml v2 quotes them, long lines folded at 80
+// columns, after Helm's sanitizeString of the fields Validate sanitizes.
 std::string to_helm_yaml(const Metadata& md);
+
+// Helm's sanitizeString: Unicode white space becomes ' ', non-printable characters
+// are dropped, invalid UTF-8 becomes U+FFFD.
+std::string sanitize_string(std::string_view s);
+// Applies sanitize_string to exactly the fields Helm's Validate sanitizes.
+void sanitize(Metadata& md);
 
 }  // namespace cmop::chart

@@ -16,6 +16,7 @@ struct IndexEntry {
   std::vector<std::string> urls;
   std::string digest;
   std::string created;          // RFC 3339
+  bool removed = false;         // index.yaml `removed: true`: kept listed, never chosen
 };
 
 struct RepoIndex {

@@ -26,7 +26,12 @@ struct SyncOptions {
   std::string ref;  // branch, tag or full/abbreviated commit; empty = remote's default branch
   Credentials credentials;
   bool allow_local = false;  // permit file:// URLs and local paths
-  std::string ca_file;       // extra CA bundle for https
+  std::string ca_file;       // extra CA bundle (PEM) for https, trusted for this repository only,
+                             // in addition to the system CAs (never installed process-wide)
+  // SSH: OpenSSH known_hosts content (plain or hashed host entries). When set, the
+  // server's host key must match an entry for the host ("[host]:port" off port 22);
+  // when empty, SSH host keys are not verified.
+  std::string ssh_known_hosts = {};
 };
 
 struct SyncResult {

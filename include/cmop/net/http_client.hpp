@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,7 +54,9 @@ class HttpClient {
   Response stream(const Request& req, const std::function<bool(std::string_view chunk)>& on_chunk) const;
 
  private:
+  struct TlsState;  // the TLS context, built on first https use and shared by copies
   TlsOptions tls_;
+  std::shared_ptr<TlsState> tls_state_;
 };
 
 // Percent-encodes one path segment or query value.

@@ -8,6 +8,11 @@
 
 namespace cmop::package {
 
+// The mtime stamped on every entry: 1980-01-01T00:00:00Z, the conventional
+// reproducible-build epoch (the ZIP/DOS epoch; also what many SOURCE_DATE_EPOCH
+// defaults use). Helm stamps time.Now(), which makes its archives unreproducible.
+inline constexpr std::int64_t kArchiveMtime = 315532800;
+
 // Every entry gets the same fixed mtime, uid/gid 0, empty user/group names, mode
 // 0644 (files) — so the same entries in the same order give byte-identical output.
 // The gzip header has mtime 0, no file name, OS=255, and Helm's Extra/Comment
@@ -34,10 +39,16 @@ struct TarEntry {
   char type = '0';  // '0' file, '5' dir, '2' symlink, ...
   std::string content;
   std::uint32_t mode = 0644;
+  std::string link_target;  // for '1' (hard link) and '2' (symlink) entries
 };
 
 // Reads a .tgz (e.g. a downloaded dependency). Throws Error(invalid_chart) on
-// corrupt input, absolute or '..' names, or when limits are exceeded.
+// corrupt input, absolute or '..' names, and Error(too_large) when an entry is
+// larger than max_file_bytes or all entries together exceed max_total_bytes.
+// Sizes are checked from the headers before anything is allocated, and the
+// decompressed stream as a whole is bounded, so a gzip bomb cannot exhaust
+// memory. Names are returned cleaned ('/'-separated, no "." components, no
+// trailing '/'). Concatenated gzip members are read as one stream, like Go does.
 std::vector<TarEntry> read_tgz(std::string_view tgz, std::uint64_t max_file_bytes, std::uint64_t max_total_bytes);
 
 }  // namespace cmop::package

@@ -47,6 +47,11 @@ struct Package {
 // requirements.yaml), validates it and writes the archive like chartutil.Save.
 // Throws Error(invalid_chart|forbidden|too_large) naming the chart dir and the file
 // at fault; a symlink that resolves outside clone_root is Error(forbidden).
+// Archive layout: Chart.yaml (re-serialized), Chart.lock (v2), values.yaml,
+// values.schema.json, templates/*, other files (directory-walk order), then each
+// subchart as charts/<name>/... sorted by name. `archives` and `local_subcharts`
+// supersede a vendored charts/*.tgz of the same chart name; a `.git` directly in
+// clone_root is never read. Same input tree => byte-identical bytes and digest.
 Package package_chart(const PackageInput& input, const Limits& limits = {});
 
 }  // namespace cmop::package

@@ -1,6 +1,7 @@
 #pragma once
 // Where packaged charts go. Two backends: a ChartMuseum server and a local folder
 // that is itself a Helm chart repository.
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,10 @@ class Publisher {
   virtual void remove(const std::string& name, const std::string& version) = 0;
   // Human-readable target, for logs and state ("chartmuseum http://...", "local /srv/charts").
   virtual std::string describe() const = 0;
+  // Checks that the target is usable right now (ChartMuseum: GET /health with the
+  // configured credentials; local: the folder is writable). Throws like publish().
+  // The default accepts, so other implementations (test doubles) need not care.
+  virtual void probe() {}
 };
 
 struct ChartMuseumOptions {
@@ -28,6 +33,9 @@ struct ChartMuseumOptions {
   std::string username, password;  // basic auth
   std::string bearer_token;        // bearer auth (takes precedence)
   net::TlsOptions tls;
+  // Whole-exchange limits: an upload carries the package over possibly slow links.
+  std::chrono::milliseconds upload_timeout{120000};
+  std::chrono::milliseconds request_timeout{30000};  // deletes and health checks
 };
 
 std::unique_ptr<Publisher> make_chartmuseum_publisher(ChartMuseumOptions options);

@@ -1,0 +1,173 @@
+{{/* Chart name, truncated to the 63 characters of a DNS-1123 label. */}}
+{{- define "chartmuseum.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+Fully qualified app name: the release name alone when it already contains the
+chart name, else <release>-<chart>. Suffixed names (-operator) stay under 63.
+*/}}
+{{- define "chartmuseum.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 54 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 54 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 54 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chartmuseum.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels every object carries. */}}
+{{- define "chartmuseum.labels" -}}
+helm.sh/chart: {{ include "chartmuseum.chart" . }}
+app.kubernetes.io/name: {{ include "chartmuseum.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: chartmuseum
+{{- end -}}
+
+{{/* Selector labels of the ChartMuseum pods (immutable once deployed). */}}
+{{- define "chartmuseum.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "chartmuseum.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: server
+{{- end -}}
+
+{{/* Selector labels of the operator pods. */}}
+{{- define "chartmuseum.operatorSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "chartmuseum.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "chartmuseum.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "chartmuseum.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chartmuseum.operatorFullname" -}}
+{{- printf "%s-operator" (include "chartmuseum.fullname" .) -}}
+{{- end -}}
+
+{{- define "chartmuseum.operatorServiceAccountName" -}}
+{{- if .Values.operator.operate.serviceAccount.create -}}
+{{- default (include "chartmuseum.operatorFullname" .) .Values.operator.operate.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.operator.operate.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chartmuseum.image" -}}
+{{- printf "%s:%s" .Values.image.repository (toString .Values.image.tag) -}}
+{{- end -}}
+
+{{- define "chartmuseum.operatorImage" -}}
+{{- printf "%s:%s" .Values.operator.image.repository (toString .Values.operator.image.tag) -}}
+{{- end -}}
+
+{{/* The Secret holding the sidecar's bearer token, and its key. */}}
+{{- define "chartmuseum.tokenSecretName" -}}
+{{- if .Values.operator.existingTokenSecret -}}
+{{- .Values.operator.existingTokenSecret -}}
+{{- else -}}
+{{- printf "%s-cmop-token" (include "chartmuseum.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chartmuseum.tokenSecretKey" -}}
+{{- if .Values.operator.existingTokenSecret -}}
+{{- default "token" .Values.operator.existingTokenSecretKey -}}
+{{- else -}}
+token
+{{- end -}}
+{{- end -}}
+
+{{/* ChartMuseum's context path ("" or "/prefix", no trailing slash). */}}
+{{- define "chartmuseum.contextPath" -}}
+{{- $path := toString (default "" .Values.env.open.CONTEXT_PATH) | trimSuffix "/" -}}
+{{- if and $path (not (hasPrefix "/" $path)) -}}
+{{- printf "/%s" $path -}}
+{{- else -}}
+{{- $path -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "chartmuseum.storageRoot" -}}
+{{- default "/storage" .Values.env.open.STORAGE_LOCAL_ROOTDIR -}}
+{{- end -}}
+
+{{/*
+Where the variable KEY (BASIC_AUTH_USER, ...) of ChartMuseum comes from, as a
+secretKeyRef dict {name, key}, or an empty dict when it is not set. Both
+ChartMuseum and the cmop sidecar use it, so they always agree on credentials.
+*/}}
+{{- define "chartmuseum.secretEnvRef" -}}
+{{- $root := index . 0 -}}
+{{- $var := index . 1 -}}
+{{- $v := $root.Values.env -}}
+{{- if $v.existingSecret -}}
+{{- $key := index (default dict $v.existingSecretMappings) $var -}}
+{{- if $key -}}
+{{- dict "name" $v.existingSecret "key" $key | toJson -}}
+{{- else -}}
+{{- dict | toJson -}}
+{{- end -}}
+{{- else if index (default dict $v.secret) $var -}}
+{{- dict "name" (include "chartmuseum.fullname" $root) "key" $var | toJson -}}
+{{- else -}}
+{{- dict | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* True ("true") when the chart creates the env.secret Secret. */}}
+{{- define "chartmuseum.createsEnvSecret" -}}
+{{- $any := false -}}
+{{- if not .Values.env.existingSecret -}}
+{{- range $k, $val := .Values.env.secret -}}
+{{- if $val -}}{{- $any = true -}}{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if $any -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Refuses value combinations that would deploy something broken, before any
+object is rendered.
+*/}}
+{{- define "chartmuseum.validate" -}}
+{{- if .Values.operator.enabled -}}
+{{- $open := .Values.env.open -}}
+{{- if eq (toString $open.DISABLE_API) "true" -}}
+{{- fail "operator.enabled=true needs ChartMuseum's API: the cmop sidecar uploads charts through it. Set env.open.DISABLE_API=false." -}}
+{{- end -}}
+{{- if eq (toString $open.DISABLE_DELETE) "true" -}}
+{{- fail "operator.enabled=true needs ChartMuseum's DELETE route: cmop removes the charts of deleted repos and chart folders. Set env.open.DISABLE_DELETE=false." -}}
+{{- end -}}
+{{- if gt (int .Values.replicaCount) 1 -}}
+{{- fail "operator.enabled=true needs replicaCount=1: every ChartMuseum pod carries its own cmop sidecar and the operator drives only one of them." -}}
+{{- end -}}
+{{- if and (gt (int (default 0 $open.DEPTH)) 0) (not .Values.operator.serve.tenant) -}}
+{{- fail "env.open.DEPTH > 0 makes ChartMuseum multi-tenant: set operator.serve.tenant (org/repo) so cmop knows where to publish." -}}
+{{- end -}}
+{{- if and (gt (int .Values.operator.operate.replicaCount) 1) (not .Values.operator.leaderElect) -}}
+{{- fail "operator.operate.replicaCount > 1 needs operator.leaderElect=true: two active operators would fight over the same resources." -}}
+{{- end -}}
+{{- if and .Values.operator.existingTokenSecret .Values.operator.token -}}
+{{- fail "set either operator.token or operator.existingTokenSecret, not both" -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.persistence.enabled (eq (toString .Values.env.open.STORAGE) "local") (gt (int .Values.replicaCount) 1) (eq .Values.persistence.accessMode "ReadWriteOnce") -}}
+{{- fail "replicaCount > 1 with STORAGE=local needs a ReadWriteMany volume (persistence.accessMode)" -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,99 @@
+#pragma once
+// The Chartmuseum controller: list+watch Chartmuseums into a work queue, N workers
+// reconciling each key level-triggered against the sidecar and the CronJob.
+#include <rapidjson/document.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "cmop/operate/kube_client.hpp"
+#include "cmop/operate/work_queue.hpp"
+
+namespace cmop::operate {
+
+inline constexpr const char* kFinalizer = "cm.bitnami.com/cleanup";
+inline constexpr const char* kApiVersion = "cm.bitnami.com/v1alpha1";
+inline constexpr const char* kKind = "Chartmuseum";
+
+// A stop flag that sleepers can wait on.
+class StopSignal {
+ public:
+  void request_stop();
+  bool stop_requested() const { return stopped_.load(); }
+  // Sleeps up to d; returns false when stop was requested.
+  bool sleep_for(std::chrono::milliseconds d);
+
+ private:
+  std::atomic<bool> stopped_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
+
+struct ControllerOptions {
+  std::string sidecar_url = "http://127.0.0.1:8081";
+  std::string sidecar_token;
+  std::string watch_namespace;       // empty = all namespaces
+  std::string image;                 // the CronJobs' image (runs `cmop trigger NAME`)
+  std::string token_secret_name;     // Secret (in the CR's namespace) holding the sidecar token
+  std::string token_secret_key;
+  std::string trigger_endpoint;      // sidecar URL as seen from CronJob pods
+  int workers = 2;
+  std::chrono::milliseconds resync_period{std::chrono::minutes(5)};
+  int watch_timeout_seconds = 300;
+  std::chrono::milliseconds retry_base{std::chrono::seconds(1)};
+  std::chrono::milliseconds retry_max{std::chrono::minutes(5)};
+  int successful_jobs_history = 3;
+  int failed_jobs_history = 3;
+  int job_backoff_limit = 2;
+  std::string instance = "cmop-operator";  // reportingInstance of Events
+};
+
+// Counters exported on /metrics (Prometheus text format).
+struct ControllerMetrics {
+  std::atomic<long> reconcile_success{0};
+  std::atomic<long> reconcile_error{0};
+  std::atomic<long> reconcile_micros{0};
+  std::atomic<long> sidecar_applies{0};
+  std::atomic<long> status_writes{0};
+  std::atomic<long> relists{0};
+  std::atomic<long> watch_restarts{0};
+  std::atomic<long> watch_errors{0};
+  std::atomic<bool> synced{false};
+};
+
+class Controller {
+ public:
+  Controller(const KubeClient& kube, ControllerOptions options);
+
+  // Runs the informer and the workers until stop is requested.
+  void run(StopSignal& stop);
+  // Reconciles one object now (what a worker does for a key). Throws on failures
+  // that must be retried with backoff.
+  void reconcile(const std::string& ns, const std::string& name);
+
+  const ControllerMetrics& metrics() const { return metrics_; }
+  std::size_t queue_depth() const { return queue_.depth(); }
+  std::string render_metrics() const;
+
+ private:
+  void informer_loop(StopSignal& stop);
+  void worker_loop();
+  void resync_loop(StopSignal& stop);
+
+  const KubeClient& kube_;
+  ControllerOptions options_;
+  WorkQueue queue_;
+  ControllerMetrics metrics_;
+  std::mutex known_mutex_;
+  std::set<std::string> known_keys_;
+};
+
+// One log line on stderr ("text" or JSON lines per set_log_format).
+void log_line(const std::string& level, const std::string& message);
+void set_log_format(const std::string& format);
+
+}  // namespace cmop::operate

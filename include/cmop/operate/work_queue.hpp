@@ -1,0 +1,54 @@
+#pragma once
+// The controller's work queue, with the guarantees client-go's queue gives:
+// - a key is queued at most once however often it is added (dedup);
+// - a key is never handed to two workers at once; one added while being processed is
+//   processed again after done() (no lost update, no concurrent reconcile of one object);
+// - add_rate_limited() delays a key exponentially per consecutive failure, with jitter,
+//   until forget() resets it.
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+
+namespace cmop::operate {
+
+class WorkQueue {
+ public:
+  using Clock = std::chrono::steady_clock;
+  explicit WorkQueue(std::chrono::milliseconds base_delay = std::chrono::seconds(1),
+                     std::chrono::milliseconds max_delay = std::chrono::minutes(5));
+
+  void add(const std::string& key);
+  void add_after(const std::string& key, std::chrono::milliseconds delay);
+  // Returns the delay chosen: base * 2^failures (capped), plus up to 10% jitter.
+  std::chrono::milliseconds add_rate_limited(const std::string& key);
+  void forget(const std::string& key);
+  int failures(const std::string& key) const;
+
+  // Blocks until a key is ready or shutdown(); nullopt after shutdown.
+  std::optional<std::string> get();
+  void done(const std::string& key);
+  void shutdown();
+  std::size_t depth() const;
+
+ private:
+  void promote_due_locked(Clock::time_point now);
+
+  mutable std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  std::set<std::string> dirty_;       // queued or to be re-queued after processing
+  std::set<std::string> processing_;
+  std::multimap<Clock::time_point, std::string> delayed_;
+  std::map<std::string, int> failures_;
+  std::chrono::milliseconds base_delay_, max_delay_;
+  std::mt19937 rng_{std::random_device{}()};
+  bool shutting_down_ = false;
+};
+
+}  // namespace cmop::operate

@@ -1,0 +1,72 @@
+#pragma once
+// `cmop serve` as a library: the sidecar HTTP API of docs/sidecar-api.md over one
+// sync::Workspace. The binary's subcommand and the tests both drive this.
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "cmop/publish/publisher.hpp"
+#include "cmop/util/log.hpp"
+
+namespace cmop::serve {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8081";  // host:port; port 0 = any free port
+  std::filesystem::path state_dir = "./cmop-state";
+
+  // Publishing: a ChartMuseum when chartmuseum_url is set, else the embedded local
+  // chart repo in local_repo_dir ("" = <state_dir>/charts), served under /charts/.
+  std::string chartmuseum_url;
+  std::string chartmuseum_username, chartmuseum_password;
+  std::string chartmuseum_token;
+  std::string chartmuseum_tenant;
+  std::filesystem::path local_repo_dir;
+  // Replaces the publisher chosen above (tests: slow or failing publishers).
+  // /charts/ is served only when the embedded local repo is the publisher.
+  std::shared_ptr<publish::Publisher> publisher;
+
+  std::string token;  // non-empty: mutations need "Authorization: Bearer <token>"
+  bool allow_local_git = false;
+  int workers = 4;     // concurrent syncs (and deletes)
+  int io_threads = 2;  // HTTP threads; they never run a sync
+
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  // Receiving one request (headers and body) and writing one response must each
+  // finish within this; an idle keep-alive connection is closed after it.
+  std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+  // How often readiness re-probes the publisher until it answered once.
+  std::chrono::milliseconds probe_interval{std::chrono::seconds(2)};
+};
+
+class Server {
+ public:
+  // Loads the state dir, builds the publisher and binds the listen address.
+  // Throws Error(invalid_argument) for bad options, Error(io) when it cannot bind
+  // or load the state.
+  explicit Server(ServerOptions options);
+  // Stops (waiting for running syncs) if still running.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Starts serving on background threads; returns at once.
+  void start();
+  int port() const;
+  std::string url() const;  // http://127.0.0.1:<port> (or the bound host)
+
+  // Graceful stop: closes the listener and idle connections, lets in-flight
+  // requests (and the syncs they wait for) finish until `grace` elapses, then closes
+  // what is left. Returns true when everything finished in time; false means
+  // syncs are still running on the worker threads (the destructor will wait for
+  // them; a process may instead exit: the state dir is crash-safe).
+  bool shutdown(std::chrono::milliseconds grace);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmop::serve

@@ -1,0 +1,337 @@
+// index.yaml as Helm's pkg/repo reads and writes it.
+#include "cmop/deps/repo_index.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+
+#include "cmop/chart/semver.hpp"
+#include "cmop/error.hpp"
+#include "deps/yaml_emit.hpp"
+
+namespace cmop::deps {
+
+namespace {
+
+using detail::Value;
+
+// Reads typed fields out of YAML, naming the field path and the document in errors.
+class Reader {
+ public:
+  explicit Reader(std::string_view origin) : origin_(origin) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& why) const {
+    throw Error(Errc::invalid_argument, origin_, path + ": " + why);
+  }
+
+  std::string scalar(const YAML::Node& n, const std::string& path) const {
+    if (!n || n.IsNull()) return {};
+    if (!n.IsScalar()) fail(path, "expected a string");
+    return n.Scalar();
+  }
+
+  bool boolean(const YAML::Node& n, const std::string& path) const {
+    if (!n || n.IsNull()) return false;
+    if (n.IsScalar()) {
+      const std::string& s = n.Scalar();
+      if (s == "true" || s == "True" || s == "TRUE") return true;
+      if (s == "false" || s == "False" || s == "FALSE") return false;
+    }
+    fail(path, "expected true or false");
+  }
+
+  std::vector<std::string> strings(const YAML::Node& n, const std::string& path) const {
+    std::vector<std::string> out;
+    if (!n || n.IsNull()) return out;
+    if (!n.IsSequence()) fail(path, "expected a list of strings");
+    for (std::size_t i = 0; i < n.size(); ++i) out.push_back(scalar(n[i], path + "[" + std::to_string(i) + "]"));
+    return out;
+  }
+
+  std::map<std::string, std::string> string_map(const YAML::Node& n, const std::string& path) const {
+    std::map<std::string, std::string> out;
+    if (!n || n.IsNull()) return out;
+    if (!n.IsMap()) fail(path, "expected a mapping of strings");
+    for (const auto& kv : n) {
+      std::string key = scalar(kv.first, path);
+      out[key] = scalar(kv.second, path + "." + key);
+    }
+    return out;
+  }
+
+  chart::Dependency dependency(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsMap()) fail(path, "expected a mapping");
+    chart::Dependency d;
+    d.name = scalar(n["name"], path + ".name");
+    d.version = scalar(n["version"], path + ".version");
+    d.repository = scalar(n["repository"], path + ".repository");
+    d.condition = scalar(n["condition"], path + ".condition");
+    d.tags = strings(n["tags"], path + ".tags");
+    if (n["enabled"] && !n["enabled"].IsNull()) {
+      d.enabled_set = true;
+      d.enabled = boolean(n["enabled"], path + ".enabled");
+    }
+    if (const auto iv = n["import-values"]; iv && !iv.IsNull()) {
+      if (!iv.IsSequence()) fail(path + ".import-values", "expected a list");
+      for (const auto& item : iv) {
+        if (item.IsScalar()) {
+          d.import_values.push_back(item.Scalar());
+        } else {
+          // Same convention as chart::parse_chart_yaml: a mapping is kept as flow YAML.
+          YAML::Emitter e;
+          e << YAML::Flow << item;
+          d.import_values.push_back(e.c_str());
+        }
+      }
+    }
+    d.alias = scalar(n["alias"], path + ".alias");
+    return d;
+  }
+
+  IndexEntry entry(const YAML::Node& n, const std::string& path) const {
+    if (!n.IsMap()) fail(path, "expected a mapping");
+    IndexEntry e;
+    chart::Metadata& md = e.metadata;
+    md.api_version = scalar(n["apiVersion"], path + ".apiVersion");
+    if (md.api_version.empty()) md.api_version = "v1";  // as Helm defaults it when loading an index
+    md.name = scalar(n["name"], path + ".name");
+    md.home = scalar(n["home"], path + ".home");
+    md.sources = strings(n["sources"], path + ".sources");
+    md.version = scalar(n["version"], path + ".version");
+    md.description = scalar(n["description"], path + ".description");
+    md.keywords = strings(n["keywords"], path + ".keywords");
+    if (const auto ms = n["maintainers"]; ms && !ms.IsNull()) {
+      if (!ms.IsSequence()) fail(path + ".maintainers", "expected a list");
+      for (std::size_t i = 0; i < ms.size(); ++i) {
+        std::string p = path + ".maintainers[" + std::to_string(i) + "]";
+        if (!ms[i].IsMap()) fail(p, "expected a mapping");
+        md.maintainers.push_back({scalar(ms[i]["name"], p + ".name"), scalar(ms[i]["email"], p + ".email"),
+                                  scalar(ms[i]["url"], p + ".url")});
+      }
+    }
+    md.icon = scalar(n["icon"], path + ".icon");
+    md.condition = scalar(n["condition"], path + ".condition");
+    md.tags = scalar(n["tags"], path + ".tags");
+    md.app_version = scalar(n["appVersion"], path + ".appVersion");
+    md.deprecated = boolean(n["deprecated"], path + ".deprecated");
+    md.annotations = string_map(n["annotations"], path + ".annotations");
+    md.kube_version = scalar(n["kubeVersion"], path + ".kubeVersion");
+    if (const auto ds = n["dependencies"]; ds && !ds.IsNull()) {
+      if (!ds.IsSequence()) fail(path + ".dependencies", "expected a list");
+      for (std::size_t i = 0; i < ds.size(); ++i)
+        md.dependencies.push_back(dependency(ds[i], path + ".dependencies[" + std::to_string(i) + "]"));
+    }
+    md.type = scalar(n["type"], path + ".type");
+    e.urls = strings(n["urls"], path + ".urls");
+    e.digest = scalar(n["digest"], path + ".digest");
+    e.created = scalar(n["created"], path + ".created");
+    e.removed = boolean(n["removed"], path + ".removed");
+    return e;
+  }
+
+ private:
+  std::string origin_;
+};
+
+// Newest first by SemVer precedence, as Helm's SortEntries; unparsable versions last.
+bool newer(const IndexEntry& a, const IndexEntry& b) {
+  auto va = chart::Version::parse(a.metadata.version);
+  auto vb = chart::Version::parse(b.metadata.version);
+  if (!va || !vb) return va.has_value() && !vb.has_value();
+  return chart::compare(*va, *vb) > 0;
+}
+
+void sort_versions(std::vector<IndexEntry>& versions) { std::stable_sort(versions.begin(), versions.end(), newer); }
+
+void put(Value& map, const char* key, const std::string& s) {
+  if (!s.empty()) map.add(key, Value::str(s));
+}
+
+void put_list(Value& map, const char* key, const std::vector<std::string>& items) {
+  if (items.empty()) return;
+  Value& seq = map.add(key, Value::seq());
+  for (const auto& i : items) seq.push(Value::str(i));
+}
+
+}  // namespace
+
+Value detail::dependency_value(const chart::Dependency& d) {
+  Value v = Value::map();
+  v.add("name", Value::str(d.name));
+  put(v, "version", d.version);
+  v.add("repository", Value::str(d.repository));
+  put(v, "condition", d.condition);
+  put_list(v, "tags", d.tags);
+  if (d.enabled_set && d.enabled) v.add("enabled", Value::raw("true"));
+  if (!d.import_values.empty()) {
+    Value& iv = v.add("import-values", Value::seq());
+    // Entries are strings, or {child, parent} mappings kept as flow YAML text.
+    for (const auto& text : d.import_values) {
+      YAML::Node node;
+      if (!text.empty() && text.front() == '{') {
+        try {
+          node = YAML::Load(text);
+        } catch (const YAML::Exception&) {
+        }
+      }
+      iv.push(node.IsMap() ? detail::from_yaml_node(node) : Value::str(text));
+    }
+  }
+  put(v, "alias", d.alias);
+  return v;
+}
+
+chart::Dependency detail::read_dependency(const YAML::Node& node, std::string_view origin, const std::string& path) {
+  return Reader(origin).dependency(node, path);
+}
+
+namespace {
+
+Value entry_value(const IndexEntry& e) {
+  const chart::Metadata& md = e.metadata;
+  Value v = Value::map();
+  put(v, "name", md.name);
+  put(v, "home", md.home);
+  put_list(v, "sources", md.sources);
+  put(v, "version", md.version);
+  put(v, "description", md.description);
+  put_list(v, "keywords", md.keywords);
+  if (!md.maintainers.empty()) {
+    Value& ms = v.add("maintainers", Value::seq());
+    for (const auto& m : md.maintainers) {
+      Value mv = Value::map();
+      put(mv, "name", m.name);
+      put(mv, "email", m.email);
+      put(mv, "url", m.url);
+      ms.push(std::move(mv));
+    }
+  }
+  put(v, "icon", md.icon);
+  put(v, "apiVersion", md.api_version);
+  put(v, "condition", md.condition);
+  put(v, "tags", md.tags);
+  put(v, "appVersion", md.app_version);
+  if (md.deprecated) v.add("deprecated", Value::raw("true"));
+  if (!md.annotations.empty()) {
+    Value& an = v.add("annotations", Value::map());
+    for (const auto& [k, val] : md.annotations) an.add(k, Value::str(val));
+  }
+  put(v, "kubeVersion", md.kube_version);
+  if (!md.dependencies.empty()) {
+    Value& ds = v.add("dependencies", Value::seq());
+    for (const auto& d : md.dependencies) ds.push(detail::dependency_value(d));
+  }
+  put(v, "type", md.type);
+  Value& urls = v.add("urls", Value::seq());
+  for (const auto& u : e.urls) urls.push(Value::str(u));
+  // Go's time.Time has no empty value: Helm writes the zero time when unset.
+  v.add("created", Value::str(e.created.empty() ? "0001-01-01T00:00:00Z" : e.created));
+  if (e.removed) v.add("removed", Value::raw("true"));
+  put(v, "digest", e.digest);
+  return v;
+}
+
+}  // namespace
+
+RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin) {
+  Reader r(origin);
+  if (yaml.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    throw Error(Errc::invalid_argument, std::string(origin), "empty index.yaml file");
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_argument, std::string(origin), std::string("invalid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) throw Error(Errc::invalid_argument, std::string(origin), "not a chart repository index: expected a mapping");
+
+  RepoIndex index;
+  try {
+    index.api_version = r.scalar(root["apiVersion"], "apiVersion");
+    if (index.api_version.empty())
+      throw Error(Errc::invalid_argument, std::string(origin), "no API version specified");
+    index.generated = r.scalar(root["generated"], "generated");
+    const YAML::Node entries = root["entries"];
+    if (entries && !entries.IsNull()) {
+      if (!entries.IsMap()) r.fail("entries", "expected a mapping of chart names");
+      for (const auto& kv : entries) {
+        const std::string name = r.scalar(kv.first, "entries");
+        const std::string path = "entries." + name;
+        auto& versions = index.entries[name];
+        if (kv.second.IsNull()) continue;
+        if (!kv.second.IsSequence()) r.fail(path, "expected a list of chart versions");
+        for (std::size_t i = 0; i < kv.second.size(); ++i) {
+          const YAML::Node item = kv.second[i];
+          if (!item || item.IsNull()) continue;  // Helm skips empty entries
+          IndexEntry e = r.entry(item, path + "[" + std::to_string(i) + "]");
+          // Like Helm, an entry that could never be installed is skipped, not fatal:
+          // indexes from other tools carry such records.
+          if (e.metadata.name.empty() || !chart::Version::parse(e.metadata.version)) continue;
+          versions.push_back(std::move(e));
+        }
+        sort_versions(versions);
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_argument, std::string(origin), std::string("invalid index: ") + e.what());
+  }
+  return index;
+}
+
+std::string RepoIndex::to_yaml() const {
+  Value root = Value::map();
+  root.add("apiVersion", Value::str(api_version.empty() ? "v1" : api_version));
+  Value& es = root.add("entries", Value::map());
+  for (const auto& [name, versions] : entries) {
+    if (versions.empty()) continue;
+    std::vector<IndexEntry> sorted = versions;
+    sort_versions(sorted);
+    Value& seq = es.add(name, Value::seq());
+    for (const auto& e : sorted) seq.push(entry_value(e));
+  }
+  root.add("generated", Value::str(generated.empty() ? detail::rfc3339_now() : generated));
+  return detail::to_yaml(root);
+}
+
+std::optional<IndexEntry> RepoIndex::best_match(const std::string& name, const std::string& constraint) const {
+  auto it = entries.find(name);
+  if (it == entries.end()) return std::nullopt;
+  const chart::Constraint c = chart::Constraint::parse(constraint.empty() ? "*" : constraint);
+  const IndexEntry* best = nullptr;
+  std::optional<chart::Version> best_version;
+  for (const auto& e : it->second) {
+    // Helm's resolver skips records without a download URL: they are not installable.
+    if (e.removed || e.urls.empty()) continue;
+    auto v = chart::Version::parse(e.metadata.version);
+    if (!v || !c.matches(*v)) continue;
+    if (!best || chart::compare(*v, *best_version) > 0) {
+      best = &e;
+      best_version = std::move(v);
+    }
+  }
+  if (!best) return std::nullopt;
+  return *best;
+}
+
+void RepoIndex::add(IndexEntry entry) {
+  auto& versions = entries[entry.metadata.name];
+  auto same = std::find_if(versions.begin(), versions.end(),
+                           [&](const IndexEntry& e) { return e.metadata.version == entry.metadata.version; });
+  if (same != versions.end()) *same = std::move(entry);
+  else versions.push_back(std::move(entry));
+  sort_versions(versions);
+}
+
+bool RepoIndex::remove(const std::string& name, const std::string& version) {
+  auto it = entries.find(name);
+  if (it == entries.end()) return false;
+  auto& versions = it->second;
+  auto same = std::find_if(versions.begin(), versions.end(),
+                           [&](const IndexEntry& e) { return e.metadata.version == version; });
+  if (same == versions.end()) return false;
+  versions.erase(same);
+  if (versions.empty()) entries.erase(it);
+  return true;
+}
+
+}  // namespace cmop::deps

@@ -1,0 +1,549 @@
+// Dependency resolution with Helm's semantics (pkg/downloader/manager.go,
+// internal/resolver/resolver.go): repository forms, Chart.lock digests, index.yaml
+// lookup, chart download and digest verification — plus caches Helm does not have
+// (conditional index revalidation, archives by digest).
+#include "cmop/deps/resolver.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+#include "cmop/chart/semver.hpp"
+#include "cmop/deps/repo_index.hpp"
+#include "cmop/error.hpp"
+#include "cmop/package/archive.hpp"
+#include "cmop/util/fs.hpp"
+#include "cmop/util/hash.hpp"
+#include "deps/yaml_emit.hpp"
+
+namespace cmop::deps {
+
+namespace fs = std::filesystem;
+using detail::Value;
+
+namespace {
+
+constexpr std::size_t kMaxIndexBytes = 256u << 20;    // large public indexes run to tens of MiB
+constexpr std::size_t kMaxArchiveBytes = 100u << 20;  // Helm's loader limit for a whole chart
+constexpr std::chrono::milliseconds kFetchTimeout{120000};
+// A Chart.lock needs a `generated` time; resolutions built only from vendored and
+// file:// charts use the archive epoch so identical inputs give identical bytes.
+constexpr const char* kEpoch = "1980-01-01T00:00:00Z";
+
+std::string base64(std::string_view in) {
+  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+std::string trim_trailing_slash(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// "scheme://host:port" of a URL, lower-cased; empty when it has none.
+std::string origin_of(const std::string& url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return {};
+  auto host_end = url.find_first_of("/?#", scheme_end + 3);
+  std::string authority = url.substr(scheme_end + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme_end - 3);
+  if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
+  return lower(url.substr(0, scheme_end)) + "://" + lower(authority);
+}
+
+// Helm's urlutil.Equal: the same URL up to a trailing slash and the case of
+// scheme and host.
+std::string normalized_url(const std::string& url) {
+  std::string t = trim_trailing_slash(url);
+  auto scheme_end = t.find("://");
+  if (scheme_end == std::string::npos) return t;
+  auto host_end = t.find_first_of("/?#", scheme_end + 3);
+  if (host_end == std::string::npos) host_end = t.size();
+  return lower(t.substr(0, host_end)) + t.substr(host_end);
+}
+
+bool same_url(const std::string& a, const std::string& b) { return normalized_url(a) == normalized_url(b); }
+
+std::string without_userinfo(const std::string& url) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) return url;
+  auto host_end = url.find_first_of("/?#", scheme_end + 3);
+  auto at = url.find('@', scheme_end + 3);
+  if (at == std::string::npos || (host_end != std::string::npos && at > host_end)) return url;
+  return url.substr(0, scheme_end + 3) + url.substr(at + 1);
+}
+
+struct Remote {
+  std::string url;  // repository URL (what index.yaml is relative to)
+  std::string username, password;
+};
+
+struct CachedIndex {
+  std::string etag, last_modified, body;
+};
+
+// Cache file layout: "etag <v>\nlast-modified <v>\n\n<index.yaml bytes>" — one file
+// so the validators and the body they describe are replaced together, atomically.
+std::optional<CachedIndex> read_cached_index(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return std::nullopt;
+  std::string data;
+  try {
+    data = util::read_file(path);
+  } catch (const Error&) {
+    return std::nullopt;  // a cache that cannot be read is simply refetched
+  }
+  auto sep = data.find("\n\n");
+  if (sep == std::string::npos) return std::nullopt;
+  CachedIndex c;
+  std::string head = data.substr(0, sep + 1);
+  std::size_t pos = 0;
+  while (pos < head.size()) {
+    auto nl = head.find('\n', pos);
+    std::string line = head.substr(pos, nl - pos);
+    if (starts_with(line, "etag ")) c.etag = line.substr(5);
+    if (starts_with(line, "last-modified ")) c.last_modified = line.substr(14);
+    pos = nl + 1;
+  }
+  c.body = data.substr(sep + 2);
+  return c;
+}
+
+void write_cached_index(const fs::path& path, const CachedIndex& c) {
+  fs::create_directories(path.parent_path());
+  util::write_file_atomic(path, "etag " + c.etag + "\nlast-modified " + c.last_modified + "\n\n" + c.body);
+}
+
+std::string hash_req(const std::vector<chart::Dependency>& req, const std::vector<chart::Dependency>& lock) {
+  Value pair = Value::seq();
+  for (const auto* list : {&req, &lock}) {
+    Value deps = Value::seq();
+    for (const auto& d : *list) deps.push(detail::dependency_value(d));
+    // Go marshals a nil slice as null; Helm's req is never nil when this runs.
+    pair.push(std::move(deps));
+  }
+  return "sha256:" + util::sha256_hex(detail::to_go_json(pair));
+}
+
+// Helm v2's requirements.lock digest: sha256 of {"dependencies": req}.
+std::string hash_v2_req(const std::vector<chart::Dependency>& req) {
+  Value root = Value::map();
+  Value& deps = root.add("dependencies", Value::seq());
+  for (const auto& d : req) deps.push(detail::dependency_value(d));
+  return "sha256:" + util::sha256_hex(detail::to_go_json(root));
+}
+
+struct LockFile {
+  std::string digest;
+  std::vector<chart::Dependency> dependencies;
+  std::string text;
+};
+
+std::optional<LockFile> read_lock(const fs::path& chart_dir, const std::string& api_version) {
+  fs::path path = chart_dir / "Chart.lock";
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    if (api_version != "v1") return std::nullopt;
+    path = chart_dir / "requirements.lock";
+    if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  }
+  LockFile lock;
+  lock.text = util::read_file(path);
+  const std::string origin = path.string();
+  YAML::Node root;
+  try {
+    root = YAML::Load(lock.text);
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_chart, origin, std::string("invalid YAML: ") + e.what());
+  }
+  if (!root.IsMap()) throw Error(Errc::invalid_chart, origin, "expected a mapping with digest and dependencies");
+  try {
+    if (root["digest"] && root["digest"].IsScalar()) lock.digest = root["digest"].Scalar();
+    if (const auto ds = root["dependencies"]; ds && !ds.IsNull()) {
+      if (!ds.IsSequence()) throw Error(Errc::invalid_chart, origin, "dependencies: expected a list");
+      for (std::size_t i = 0; i < ds.size(); ++i)
+        lock.dependencies.push_back(detail::read_dependency(ds[i], origin, "dependencies[" + std::to_string(i) + "]"));
+    }
+  } catch (const Error& e) {
+    if (e.code() == Errc::invalid_chart) throw;
+    throw Error(Errc::invalid_chart, origin, e.reason());
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_chart, origin, e.what());
+  }
+  return lock;
+}
+
+// The file:// dependency's tree as a key: relative paths and contents in a fixed
+// order; symlinks contribute their target text and are never followed.
+std::string tree_key(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none); it != fs::recursive_directory_iterator(); ++it) {
+    if (it->is_symlink() || it->is_regular_file()) files.push_back(it->path());
+    if (it->is_symlink() && it->is_directory()) it.disable_recursion_pending();
+  }
+  std::sort(files.begin(), files.end());
+  util::Sha256 h;
+  for (const auto& f : files) {
+    std::string rel = fs::relative(f, dir).generic_string();
+    h.update(rel);
+    h.update(std::string_view("\0", 1));
+    if (fs::is_symlink(f)) {
+      h.update("symlink:" + fs::read_symlink(f).string());
+    } else {
+      h.update(util::read_file(f));
+    }
+    h.update(std::string_view("\0", 1));
+  }
+  return h.hex();
+}
+
+bool path_within(const fs::path& inner, const fs::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // trailing separator
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+std::string describe_available(const std::vector<IndexEntry>& versions) {
+  std::string out;
+  std::size_t shown = 0;
+  // Oldest first reads naturally; the index keeps newest first.
+  std::vector<std::string> names;
+  for (const auto& e : versions)
+    if (!e.removed && !e.urls.empty()) names.push_back(e.metadata.version);
+  std::reverse(names.begin(), names.end());
+  const std::size_t limit = 30;
+  std::size_t skip = names.size() > limit ? names.size() - limit : 0;
+  for (std::size_t i = skip; i < names.size(); ++i, ++shown) out += (shown ? ", " : "") + names[i];
+  if (skip) out = "... " + out;
+  return out.empty() ? "none" : out;
+}
+
+bool versions_equal(const std::string& a, const std::string& b) {
+  if (a == b) return true;
+  auto va = chart::Version::parse(a), vb = chart::Version::parse(b);
+  return va && vb && chart::compare(*va, *vb) == 0;
+}
+
+}  // namespace
+
+struct Resolver::Impl {
+  fs::path cache_dir;
+  net::HttpClient http;
+
+  // Per resolve() call: each index URL is fetched (or revalidated) at most once.
+  struct Session {
+    std::map<std::string, std::shared_ptr<const RepoIndex>> indexes;
+  };
+
+  net::Headers auth_headers(const Remote& remote) const {
+    if (remote.username.empty() && remote.password.empty()) return {};
+    return {{"Authorization", "Basic " + base64(remote.username + ":" + remote.password)}};
+  }
+
+  std::shared_ptr<const RepoIndex> index_for(Session& session, const Remote& remote, const std::string& subject) {
+    const std::string index_url = trim_trailing_slash(remote.url) + "/index.yaml";
+    const std::string key = index_url + "\n" + remote.username;
+    if (auto it = session.indexes.find(key); it != session.indexes.end()) return it->second;
+
+    const fs::path cache_file = cache_dir / "index" / (util::sha256_hex(key) + ".yaml");
+    std::optional<CachedIndex> cached = read_cached_index(cache_file);
+
+    net::Request req;
+    req.url = index_url;
+    req.headers = auth_headers(remote);
+    req.timeout = kFetchTimeout;
+    req.max_response_body = kMaxIndexBytes;
+    if (cached) {
+      if (!cached->etag.empty()) req.headers.emplace_back("If-None-Match", cached->etag);
+      if (!cached->last_modified.empty()) req.headers.emplace_back("If-Modified-Since", cached->last_modified);
+    }
+    const std::string shown_url = without_userinfo(index_url);
+    net::Response res;
+    try {
+      res = http.send(req);
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject, "fetching " + shown_url + ": " + e.reason());
+    }
+
+    std::string body;
+    if (res.status == 304 && cached) {
+      body = std::move(cached->body);
+    } else if (res.status == 200) {
+      body = std::move(res.body);
+      CachedIndex fresh{res.header("ETag"), res.header("Last-Modified"), body};
+      if (!fresh.etag.empty() || !fresh.last_modified.empty()) write_cached_index(cache_file, fresh);
+    } else {
+      std::string why = "fetching " + shown_url + ": HTTP " + std::to_string(res.status);
+      if (res.status == 401 || res.status == 403) why += " (credentials missing or refused)";
+      if (res.status == 404) why += " (not a chart repository?)";
+      throw Error(Errc::dependency, subject, why);
+    }
+
+    std::shared_ptr<const RepoIndex> index;
+    try {
+      index = std::make_shared<const RepoIndex>(RepoIndex::parse(body, shown_url));
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject, "invalid index " + e.subject() + ": " + e.reason());
+    }
+    session.indexes.emplace(key, index);
+    return index;
+  }
+
+  std::string download(const Remote& remote, const IndexEntry& entry, const std::string& subject) {
+    const std::string expected = lower(starts_with(entry.digest, "sha256:") ? entry.digest.substr(7) : entry.digest);
+    const fs::path cache_file = cache_dir / "charts" / (expected + ".tgz");
+    if (!expected.empty()) {
+      std::error_code ec;
+      if (fs::is_regular_file(cache_file, ec)) {
+        std::string bytes = util::read_file(cache_file);
+        if (util::sha256_hex(bytes) == expected) return bytes;
+      }
+    }
+    if (entry.urls.empty())
+      throw Error(Errc::dependency, subject, "index entry " + entry.metadata.version + " has no download URL");
+
+    // Relative chart URLs are relative to the repository URL taken as a directory,
+    // as Helm's ResolveReferenceURL does.
+    std::string base = remote.url;
+    if (auto q = base.find('?'); q != std::string::npos) base.resize(q);
+    base = trim_trailing_slash(base) + "/";
+    std::string url;
+    try {
+      url = net::resolve_url(base, entry.urls.front());
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject, "invalid chart URL " + entry.urls.front() + ": " + e.reason());
+    }
+    net::Request req;
+    req.url = url;
+    req.timeout = kFetchTimeout;
+    req.max_response_body = kMaxArchiveBytes;
+    // Credentials go only to the repository's own origin (Helm's default, passCredentialsAll off).
+    if (origin_of(url) == origin_of(remote.url)) req.headers = auth_headers(remote);
+    const std::string shown_url = without_userinfo(url);
+    net::Response res;
+    try {
+      res = http.send(req);
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject, "download failed: " + shown_url + ": " + e.reason());
+    }
+    if (res.status != 200) {
+      std::string why = "download failed: " + shown_url + ": HTTP " + std::to_string(res.status);
+      if (res.status == 401 || res.status == 403) why += " (credentials missing or refused)";
+      throw Error(Errc::dependency, subject, why);
+    }
+    const std::string actual = util::sha256_hex(res.body);
+    if (!expected.empty()) {
+      if (actual != expected)
+        throw Error(Errc::dependency, subject,
+                    "digest mismatch: index.yaml says sha256 " + expected + ", " + shown_url + " has " + actual);
+      fs::create_directories(cache_file.parent_path());
+      util::write_file_atomic(cache_file, res.body);
+    }
+    return std::move(res.body);
+  }
+
+  // The archive must hold the chart it claims to: <name>/Chart.yaml naming it.
+  void check_archive(const std::string& tgz, const std::string& name, const std::string& subject) {
+    std::vector<package::TarEntry> entries;
+    try {
+      entries = package::read_tgz(tgz, 5ull << 20, 100ull << 20);
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject, "downloaded archive is unreadable: " + e.reason());
+    }
+    for (const auto& e : entries) {
+      auto slash = e.name.find('/');
+      if (slash != std::string::npos && e.name.substr(slash + 1) == "Chart.yaml") {
+        const std::string top = e.name.substr(0, slash);
+        if (top != name)
+          throw Error(Errc::dependency, subject, "downloaded archive holds chart '" + top + "', not '" + name + "'");
+        return;
+      }
+    }
+    throw Error(Errc::dependency, subject, "downloaded archive has no Chart.yaml");
+  }
+};
+
+Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls) : impl_(std::make_unique<Impl>()) {
+  impl_->cache_dir = std::move(cache_dir);
+  impl_->http = net::HttpClient(std::move(tls));
+}
+
+Resolver::~Resolver() = default;
+
+Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_dir, const fs::path& clone_root,
+                             const std::vector<NamedRepository>& repositories) {
+  Resolution out;
+  if (md.dependencies.empty()) return out;
+
+  const fs::path root = fs::weakly_canonical(clone_root);
+  Impl::Session session;
+
+  // Helm hashes the dependencies after replacing @name / alias:name with the URL.
+  std::vector<chart::Dependency> req = md.dependencies;
+  std::vector<std::optional<Remote>> remotes(req.size());
+  auto subject_of = [&](const chart::Dependency& d) {
+    return md.name + " dependency " + d.name + " (" + (d.version.empty() ? "*" : d.version) + ") from " +
+           (d.repository.empty() ? "charts/" : d.repository);
+  };
+
+  for (std::size_t i = 0; i < req.size(); ++i) {
+    chart::Dependency& d = req[i];
+    const std::string subject = subject_of(md.dependencies[i]);
+    const std::string& repo = d.repository;
+    if (repo.empty() || starts_with(repo, "file://")) continue;
+    if (starts_with(repo, "@") || starts_with(repo, "alias:")) {
+      const std::string name = repo.substr(repo[0] == '@' ? 1 : 6);
+      auto it = std::find_if(repositories.begin(), repositories.end(),
+                             [&](const NamedRepository& r) { return r.name == name; });
+      if (it == repositories.end())
+        throw Error(Errc::dependency, subject, "repository " + repo + " is not registered");
+      remotes[i] = Remote{it->url, it->username, it->password};
+      d.repository = it->url;
+      continue;
+    }
+    if (starts_with(lower(repo), "oci://"))
+      throw Error(Errc::dependency, subject, "OCI registries are not supported; use an HTTP(S) chart repository");
+    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://"))
+      throw Error(Errc::dependency, subject,
+                  "repository must be an http(s) URL, @name, alias:name or file://path (did you mean @" + repo + "?)");
+    Remote remote{repo, {}, {}};
+    for (const auto& r : repositories)
+      if (same_url(r.url, repo)) {
+        remote.username = r.username;
+        remote.password = r.password;
+        break;
+      }
+    remotes[i] = remote;
+  }
+
+  // A Chart.lock is honoured only while its digest still matches the dependencies.
+  std::optional<LockFile> lock = read_lock(chart_dir, md.api_version);
+  bool lock_in_sync = false;
+  if (lock && lock->dependencies.size() == req.size()) {
+    lock_in_sync = hash_req(req, lock->dependencies) == lock->digest ||
+                   (md.api_version == "v1" && hash_v2_req(md.dependencies) == lock->digest);
+    for (std::size_t i = 0; lock_in_sync && i < req.size(); ++i)
+      if (lock->dependencies[i].name != req[i].name) lock_in_sync = false;
+  }
+
+  std::vector<chart::Dependency> locked;
+  std::string latest_created;
+  for (std::size_t i = 0; i < req.size(); ++i) {
+    const chart::Dependency& d = req[i];
+    const std::string subject = subject_of(md.dependencies[i]);
+    chart::Dependency lk;
+    lk.name = d.name;
+    lk.repository = d.repository;
+
+    if (d.repository.empty()) {  // vendored in charts/: the packager takes it as found
+      lk.version = d.version;
+      locked.push_back(std::move(lk));
+      continue;
+    }
+
+    if (starts_with(d.repository, "file://")) {
+      const std::string rel = d.repository.substr(7);
+      fs::path target = fs::path(rel).is_absolute() ? fs::path(rel) : chart_dir / rel;
+      target = fs::weakly_canonical(target);
+      if (!path_within(target, root))
+        throw Error(Errc::forbidden, subject, "file:// path resolves outside the repository being published");
+      std::error_code ec;
+      if (!fs::is_directory(target, ec) || !fs::is_regular_file(target / "Chart.yaml", ec))
+        throw Error(Errc::dependency, subject, "directory " + rel + " not found or has no Chart.yaml");
+      chart::Metadata sub = chart::parse_chart_yaml(util::read_file(target / "Chart.yaml"), (target / "Chart.yaml").string());
+      auto v = chart::Version::parse(sub.version);
+      if (!v) throw Error(Errc::dependency, subject, "local chart has an invalid version '" + sub.version + "'");
+      std::optional<chart::Constraint> constraint;
+      try {
+        constraint = chart::Constraint::parse(d.version.empty() ? "*" : d.version);
+      } catch (const Error& e) {
+        throw Error(Errc::dependency, subject, "invalid version constraint: " + e.reason());
+      }
+      if (!constraint->matches(*v))
+        throw Error(Errc::dependency, subject, "local chart version " + sub.version + " does not satisfy the constraint");
+      out.local_subcharts.push_back({target});
+      out.resolved.push_back({d.name, sub.version, md.dependencies[i].repository, tree_key(target)});
+      lk.version = sub.version;
+      locked.push_back(std::move(lk));
+      continue;
+    }
+
+    const Remote& remote = *remotes[i];
+    auto index = impl_->index_for(session, remote, subject);
+    auto versions = index->entries.find(d.name);
+    if (versions == index->entries.end() || versions->second.empty())
+      throw Error(Errc::dependency, subject, "chart " + d.name + " not found in the repository index");
+
+    std::optional<IndexEntry> chosen;
+    if (lock_in_sync) {
+      const std::string& want = lock->dependencies[i].version;
+      for (const auto& e : versions->second)
+        if (!e.removed && !e.urls.empty() && versions_equal(e.metadata.version, want)) {
+          chosen = e;
+          break;
+        }
+      if (!chosen)
+        throw Error(Errc::dependency, subject,
+                    "version " + want + " locked in Chart.lock is not in the repository; available: " +
+                        describe_available(versions->second));
+    } else {
+      try {
+        chosen = index->best_match(d.name, d.version);
+      } catch (const Error& e) {
+        throw Error(Errc::dependency, subject, "invalid version constraint: " + e.reason());
+      }
+      if (!chosen)
+        throw Error(Errc::dependency, subject, "no version matches; available: " + describe_available(versions->second));
+    }
+
+    std::string tgz = impl_->download(remote, *chosen, subject);
+    impl_->check_archive(tgz, d.name, subject);
+    const std::string digest = util::sha256_hex(tgz);
+    out.archives.push_back({d.name, chosen->metadata.version, std::move(tgz)});
+    out.resolved.push_back({d.name, chosen->metadata.version, md.dependencies[i].repository, digest});
+    if (chosen->created > latest_created) latest_created = chosen->created;
+    lk.version = chosen->metadata.version;
+    locked.push_back(std::move(lk));
+  }
+
+  if (lock_in_sync) {
+    out.lock_yaml = lock->text;  // Helm leaves an in-sync lock untouched
+  } else {
+    Value doc = Value::map();
+    Value& deps = doc.add("dependencies", Value::seq());
+    for (const auto& l : locked) deps.push(detail::dependency_value(l));
+    doc.add("digest", Value::str(hash_req(req, locked)));
+    // Derived from the inputs (newest `created` of what was chosen) rather than the
+    // clock, so re-resolving unchanged inputs yields the same Chart.lock bytes.
+    doc.add("generated", Value::str(latest_created.empty() ? kEpoch : latest_created));
+    out.lock_yaml = detail::to_yaml(doc);
+  }
+  return out;
+}
+
+}  // namespace cmop::deps

@@ -1,0 +1,62 @@
+#pragma once
+// Output side of Helm's files (index.yaml, Chart.lock) and the JSON Helm hashes for
+// Chart.lock digests. Helm marshals Go structs through JSON into YAML
+// (sigs.k8s.io/yaml), so YAML keys come out sorted and strings are quoted where
+// go-yaml quotes them; JSON keeps the struct field order and Go's escaping.
+#include <yaml-cpp/yaml.h>
+
+#include "cmop/chart/metadata.hpp"
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cmop::deps::detail {
+
+struct Value {
+  enum class Kind { string, raw, seq, map } kind = Kind::string;
+  std::string text;  // string: the characters; raw: YAML/JSON literal (true, 3, null)
+  std::vector<Value> items;
+  std::vector<std::pair<std::string, Value>> fields;  // in struct order (JSON); YAML sorts
+
+  static Value str(std::string s) { return {Kind::string, std::move(s), {}, {}}; }
+  static Value raw(std::string s) { return {Kind::raw, std::move(s), {}, {}}; }
+  static Value seq() { return {Kind::seq, {}, {}, {}}; }
+  static Value map() { return {Kind::map, {}, {}, {}}; }
+  Value& add(std::string key, Value v) {
+    fields.emplace_back(std::move(key), std::move(v));
+    return fields.back().second;
+  }
+  void push(Value v) { items.push_back(std::move(v)); }
+};
+
+// A YAML document in go-yaml v2's block style (2-space indent, sequences flush
+// with their key, keys sorted).
+std::string to_yaml(const Value& root);
+
+// One scalar as go-yaml would write it: plain when it reads back as the same
+// string, double-quoted when plain would read back as another type (1.0, true,
+// null, a date), single-quoted when YAML syntax forbids it plain.
+std::string yaml_scalar(std::string_view s);
+
+// Go's encoding/json output (no spaces, HTML-safe escaping of <, >, &).
+std::string to_go_json(const Value& v);
+
+// A parsed YAML node as a Value: plain scalars that YAML resolves to booleans,
+// numbers or null become raw literals, everything else strings.
+Value from_yaml_node(const YAML::Node& node);
+
+// A Chart.yaml / index.yaml / Chart.lock dependency record. Throws
+// Error(invalid_argument) naming origin and the field path on wrong types.
+chart::Dependency read_dependency(const YAML::Node& node, std::string_view origin, const std::string& path);
+
+// helm's chart.Dependency as Go marshals it: fields in struct order (name, version,
+// repository, condition, tags, enabled, import-values, alias), empty ones omitted
+// except name and repository.
+Value dependency_value(const chart::Dependency& d);
+
+// The current time as Go's time.RFC3339Nano in UTC.
+std::string rfc3339_now();
+
+}  // namespace cmop::deps::detail

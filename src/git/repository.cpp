@@ -1,0 +1,699 @@
+// Git sync with libgit2.
+//
+// Layout of a Repository directory (private to this file):
+//   repo.git/             bare mirror; branches are fetched to refs/remotes/origin/*
+//                         and tags to refs/tags/* (forced, pruned)
+//   checkouts/<commit>/   complete worktrees; only the current one survives a sync
+//   current               symlink -> checkouts/<commit>, replaced by rename(2)
+//   sync.lock             flock(2)-held for the duration of a sync
+//
+// Crash safety: a worktree is written under checkouts/.tmp-*, flushed to disk, renamed
+// to checkouts/<commit>, and only then does `current` flip (atomic rename of a fresh
+// symlink). A crash at any point leaves `current` on the last complete worktree; the
+// next sync (holding sync.lock, so no live writer exists) deletes half-written
+// checkouts, pointer temp files and stale libgit2 *.lock files before it starts.
+#include "cmop/git/repository.hpp"
+
+#include <fcntl.h>
+#include <git2.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <openssl/x509_vfy.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "cmop/error.hpp"
+#include "git/known_hosts.hpp"
+
+namespace cmop::git {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kBranchRefspec = "+refs/heads/*:refs/remotes/origin/*";
+constexpr const char* kTagRefspec = "+refs/tags/*:refs/tags/*";
+constexpr std::string_view kRemoteBranchPrefix = "refs/remotes/origin/";
+constexpr std::string_view kPointerTempPrefix = ".current.tmp-";
+constexpr std::string_view kCheckoutTempPrefix = ".tmp-";
+
+// libgit2 is initialised once and never shut down: shutting down while another
+// thread still uses a repository is undefined, and the process lives for the job.
+void ensure_libgit2() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (git_libgit2_init() < 0) {
+      const git_error* e = git_error_last();
+      throw Error(Errc::internal, "libgit2", e ? e->message : "git_libgit2_init failed");
+    }
+    // The mirror directory is private to cmop; a volume restored under another uid
+    // must not make libgit2 refuse our own repository ("not owned by current user").
+    git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+  });
+}
+
+template <typename T, void (*Free)(T*)>
+class Owned {
+ public:
+  Owned() = default;
+  Owned(const Owned&) = delete;
+  Owned& operator=(const Owned&) = delete;
+  Owned(Owned&& other) noexcept : ptr_(other.ptr_) { other.ptr_ = nullptr; }
+  ~Owned() { reset(); }
+  T** out() {
+    reset();
+    return &ptr_;
+  }
+  T* get() const { return ptr_; }
+  void reset() {
+    if (ptr_) Free(ptr_);
+    ptr_ = nullptr;
+  }
+
+ private:
+  T* ptr_ = nullptr;
+};
+
+using RepoPtr = Owned<git_repository, git_repository_free>;
+using RemotePtr = Owned<git_remote, git_remote_free>;
+using ReferencePtr = Owned<git_reference, git_reference_free>;
+using ObjectPtr = Owned<git_object, git_object_free>;
+using CommitPtr = Owned<git_commit, git_commit_free>;
+using TreePtr = Owned<git_tree, git_tree_free>;
+using TreeEntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
+using IndexPtr = Owned<git_index, git_index_free>;
+using ConfigPtr = Owned<git_config, git_config_free>;
+using X509StorePtr = Owned<X509_STORE, X509_STORE_free>;
+
+std::string git_message(int rc) {
+  const git_error* e = git_error_last();
+  if (e && e->message && *e->message) return e->message;
+  return "libgit2 error code " + std::to_string(rc);
+}
+
+std::string oid_hex(const git_oid& oid) {
+  char buf[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(buf, sizeof buf, &oid);
+  return buf;
+}
+
+bool is_hex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) return false;
+  }
+  return true;
+}
+
+bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_hex(s); }
+
+// The URL as it may appear in errors and logs: a password in the userinfo is masked.
+std::string redact_url(std::string_view url) {
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return std::string(url);
+  size_t start = sep + 3;
+  size_t end = url.find('/', start);
+  std::string_view authority = url.substr(start, end == std::string_view::npos ? url.npos : end - start);
+  size_t at = authority.rfind('@');
+  if (at == std::string_view::npos) return std::string(url);
+  size_t colon = authority.find(':');
+  if (colon == std::string_view::npos || colon > at) return std::string(url);
+  std::string out(url.substr(0, start + colon + 1));
+  out += "***";
+  out += url.substr(start + at);
+  return out;
+}
+
+std::string unique_suffix() {
+  static std::atomic<unsigned> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
+}
+
+[[noreturn]] void throw_io(const fs::path& path, std::string_view what, int err) {
+  throw Error(Errc::io, path.string(), std::string(what) + ": " + std::strerror(err));
+}
+
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_io(dir, "open directory", errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_io(dir, "fsync directory", err);
+}
+
+// Flushes the filesystem holding `dir` (a worktree is thousands of files; one
+// syncfs is far cheaper than fsyncing each) so the pointer never names a
+// worktree whose contents are still only in the page cache.
+void sync_filesystem(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_io(dir, "open directory", errno);
+  int rc = ::syncfs(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw_io(dir, "syncfs", err);
+}
+
+// Serialises syncs of one mirror directory across threads and processes. flock
+// locks belong to the open file description, so two Repository objects on the same
+// directory inside one process exclude each other too.
+class DirLock {
+ public:
+  explicit DirLock(const fs::path& file) {
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw_io(file, "open lock file", errno);
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd_);
+      throw_io(file, "flock", err);
+    }
+  }
+  ~DirLock() { ::close(fd_); }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
+// State shared with libgit2's transport callbacks for one sync.
+struct TransportState {
+  const Credentials* credentials = nullptr;
+  X509_STORE* extra_cas = nullptr;  // from SyncOptions::ca_file; null when unset
+  std::string ca_file;
+  std::string_view known_hosts;  // SyncOptions::ssh_known_hosts
+  int ssh_port = 22;
+  bool offered_userpass = false;
+  bool offered_ssh_key = false;
+  bool offered_username = false;
+  std::string auth_failure;  // set when we stopped libgit2's credential retry loop
+  std::string cert_failure;
+
+  int reject(std::string why) {
+    auth_failure = std::move(why);
+    git_error_set_str(GIT_ERROR_NET, auth_failure.c_str());
+    return GIT_EUSER;
+  }
+};
+
+std::string describe_allowed(unsigned allowed) {
+  std::vector<std::string> kinds;
+  if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) kinds.push_back("username/password");
+  if (allowed & (GIT_CREDENTIAL_SSH_KEY | GIT_CREDENTIAL_SSH_MEMORY | GIT_CREDENTIAL_SSH_CUSTOM))
+    kinds.push_back("SSH key");
+  if (allowed & GIT_CREDENTIAL_SSH_INTERACTIVE) kinds.push_back("keyboard-interactive");
+  if (allowed & GIT_CREDENTIAL_DEFAULT) kinds.push_back("Negotiate/NTLM");
+  if (allowed & GIT_CREDENTIAL_USERNAME) kinds.push_back("username");
+  std::string out;
+  for (const auto& k : kinds) out += (out.empty() ? "" : ", ") + k;
+  return out.empty() ? "unknown" : out;
+}
+
+// libgit2 calls this again after every rejected attempt and would loop forever if we
+// kept offering the same secret; each kind of credential is therefore offered once.
+int acquire_credentials(git_credential** out, const char* /*url*/, const char* username_from_url,
+                        unsigned int allowed, void* payload) {
+  auto* state = static_cast<TransportState*>(payload);
+  const Credentials& creds = *state->credentials;
+  std::string user = (username_from_url && *username_from_url) ? username_from_url : creds.username;
+
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) && !creds.ssh_private_key_file.empty()) {
+    if (state->offered_ssh_key)
+      return state->reject("the SSH server rejected key " + creds.ssh_private_key_file + " for user '" +
+                           (user.empty() ? "git" : user) + "'");
+    state->offered_ssh_key = true;
+    return git_credential_ssh_key_new(out, user.empty() ? "git" : user.c_str(),
+                                      creds.ssh_public_key_file.empty() ? nullptr : creds.ssh_public_key_file.c_str(),
+                                      creds.ssh_private_key_file.c_str(),
+                                      creds.ssh_passphrase.empty() ? nullptr : creds.ssh_passphrase.c_str());
+  }
+  if (allowed & GIT_CREDENTIAL_USERNAME) {
+    if (state->offered_username)
+      return state->reject("the SSH server rejected user name '" + (user.empty() ? "git" : user) + "'");
+    state->offered_username = true;
+    return git_credential_username_new(out, user.empty() ? "git" : user.c_str());
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && (!creds.password.empty() || !creds.username.empty())) {
+    if (state->offered_userpass)
+      return state->reject("the server rejected the configured " +
+                           std::string(creds.username.empty() ? "token" : "username/password"));
+    state->offered_userpass = true;
+    if (user.empty()) user = "x-access-token";
+    return git_credential_userpass_plaintext_new(out, user.c_str(), creds.password.c_str());
+  }
+  return state->reject("the server requires authentication (" + describe_allowed(allowed) +
+                       ") but no matching credentials are configured");
+}
+
+// Verifies a TLS leaf certificate against the CA bundle of this repository only.
+// GIT_OPT_SET_SSL_CERT_LOCATIONS would be process-global (and with the mbedTLS
+// backend it replaces the system CAs for every other repository), so extra CAs are
+// applied here, per sync, and only when libgit2's own verification failed.
+// PARTIAL_CHAIN lets the bundle hold the issuing intermediate or the server's own
+// self-signed certificate, since libgit2 only hands us the leaf.
+bool verify_with_extra_cas(X509_STORE* store, const git_cert_x509& cert, const char* host) {
+  const unsigned char* der = static_cast<const unsigned char*>(cert.data);
+  X509* leaf = d2i_X509(nullptr, &der, static_cast<long>(cert.len));
+  if (!leaf) return false;
+  X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+  bool ok = false;
+  if (ctx && X509_STORE_CTX_init(ctx, store, leaf, nullptr) == 1) {
+    X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
+    X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_SERVER);
+    std::string_view h = host ? host : "";
+    bool host_ok = !h.empty() && (X509_VERIFY_PARAM_set1_ip_asc(param, host) == 1 ||
+                                  X509_VERIFY_PARAM_set1_host(param, host, 0) == 1);
+    ok = host_ok && X509_verify_cert(ctx) == 1;
+  }
+  X509_STORE_CTX_free(ctx);
+  X509_free(leaf);
+  return ok;
+}
+
+int check_certificate(git_cert* cert, int valid, const char* host, void* payload) {
+  auto* state = static_cast<TransportState*>(payload);
+  if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
+    // libgit2 1.5 never verifies host keys itself (`valid` is always 0 here).
+    // Without configured known_hosts the key is accepted, as libgit2 does without
+    // a callback; with them, it must match.
+    if (state->known_hosts.empty()) return 0;
+    const auto* hostkey = reinterpret_cast<const git_cert_hostkey*>(cert);
+    std::string shown = std::string(host ? host : "?") +
+                        (state->ssh_port == 22 ? "" : ":" + std::to_string(state->ssh_port));
+    if (!(hostkey->type & GIT_CERT_SSH_RAW)) {
+      state->cert_failure = "cannot verify the SSH host key of " + shown + ": libgit2 did not provide the raw key";
+    } else {
+      auto check = detail::check_known_host(state->known_hosts, host ? host : "", state->ssh_port,
+                                            std::string_view(hostkey->hostkey, hostkey->hostkey_len));
+      if (check == detail::HostKeyCheck::match) return 0;
+      state->cert_failure = check == detail::HostKeyCheck::unknown_host
+                                ? "SSH host " + shown + " is not listed in the configured known_hosts"
+                                : "SSH host key of " + shown +
+                                      " does not match the configured known_hosts (possible man-in-the-middle)";
+    }
+    git_error_set_str(GIT_ERROR_SSH, state->cert_failure.c_str());
+    return GIT_ECERTIFICATE;
+  }
+  if (valid) return 0;
+  if (cert->cert_type == GIT_CERT_X509 && state->extra_cas &&
+      verify_with_extra_cas(state->extra_cas, *reinterpret_cast<const git_cert_x509*>(cert), host))
+    return 0;
+  state->cert_failure = std::string("TLS certificate of ") + (host ? host : "the server") +
+                        " is not trusted by the system CAs" +
+                        (state->ca_file.empty() ? "" : " nor by " + state->ca_file) +
+                        " (or does not match the host name)";
+  git_error_set_str(GIT_ERROR_SSL, state->cert_failure.c_str());
+  return GIT_ECERTIFICATE;
+}
+
+// The port libgit2 connects to for ssh:// and scp-like URLs (for "[host]:port"
+// known_hosts entries).
+int ssh_port_of(std::string_view url) {
+  size_t sep = url.find("://");
+  if (sep == std::string_view::npos) return 22;
+  std::string_view authority = url.substr(sep + 3);
+  authority = authority.substr(0, authority.find('/'));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  size_t colon = authority.rfind(':');
+  size_t bracket = authority.rfind(']');
+  if (colon == std::string_view::npos || (bracket != std::string_view::npos && colon < bracket)) return 22;
+  int port = 0;
+  for (char c : authority.substr(colon + 1)) {
+    if (c < '0' || c > '9' || port > 65535) return 22;
+    port = port * 10 + (c - '0');
+  }
+  return port > 0 && port <= 65535 ? port : 22;
+}
+
+X509StorePtr load_ca_file(const std::string& ca_file) {
+  X509StorePtr store;
+  if (ca_file.empty()) return store;
+  std::error_code ec;
+  if (!fs::is_regular_file(ca_file, ec)) throw Error(Errc::io, ca_file, "CA bundle does not exist or is not a file");
+  *store.out() = X509_STORE_new();
+  if (!store.get() || X509_STORE_load_file(store.get(), ca_file.c_str()) != 1)
+    throw Error(Errc::invalid_argument, ca_file, "cannot load CA bundle: not a PEM file of certificates");
+  return store;
+}
+
+std::optional<std::string> read_pointer(const fs::path& dir) {
+  std::error_code ec;
+  fs::path target = fs::read_symlink(dir / "current", ec);
+  if (ec) return std::nullopt;
+  std::string commit = target.filename().string();
+  if (!is_commit_id(commit)) return std::nullopt;
+  if (!fs::is_directory(dir / "checkouts" / commit, ec)) return std::nullopt;
+  return commit;
+}
+
+RepoPtr open_repository(const fs::path& git_dir) {
+  RepoPtr repo;
+  int rc = git_repository_open_ext(repo.out(), git_dir.c_str(),
+                                   GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE, nullptr);
+  if (rc < 0) throw Error(Errc::git, git_dir.string(), "open mirror: " + git_message(rc));
+  return repo;
+}
+
+}  // namespace
+
+struct Repository::Impl {
+  fs::path dir;
+  std::mutex sync_mutex;
+
+  fs::path git_dir() const { return dir / "repo.git"; }
+  fs::path checkouts_dir() const { return dir / "checkouts"; }
+  fs::path pointer() const { return dir / "current"; }
+
+  void recover_leftovers(const std::optional<std::string>& current) const;
+  RepoPtr open_or_init(const std::string& subject) const;
+  std::string fetch(git_repository* repo, const std::string& url, TransportState& state, const std::string& subject,
+                    std::string_view step) const;
+  git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
+                  const std::string& subject) const;
+  fs::path checkout(git_repository* repo, const git_oid& commit, const std::string& subject) const;
+  void switch_pointer(const std::string& commit) const;
+  void remove_checkouts_except(const std::string& keep) const;
+};
+
+void Repository::Impl::recover_leftovers(const std::optional<std::string>& current) const {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().starts_with(kPointerTempPrefix)) fs::remove(entry.path(), ec);
+  }
+  remove_checkouts_except(current.value_or(""));
+  // A crash inside libgit2 can leave ref/config lock files that would make every
+  // later fetch fail with "failed to lock file". We hold sync.lock, so none is live.
+  fs::path gd = git_dir();
+  if (!fs::is_directory(gd, ec)) return;
+  for (auto it = fs::recursive_directory_iterator(gd, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->path().filename() == "objects" && it.depth() == 0) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    if (it->path().extension() == ".lock" && it->is_regular_file(ec)) fs::remove(it->path(), ec);
+  }
+}
+
+void Repository::Impl::remove_checkouts_except(const std::string& keep) const {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(checkouts_dir(), ec)) {
+    if (entry.path().filename() == keep) continue;
+    std::error_code rm_ec;
+    fs::remove_all(entry.path(), rm_ec);
+    if (rm_ec) throw Error(Errc::io, entry.path().string(), "remove old checkout: " + rm_ec.message());
+  }
+}
+
+RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
+  RepoPtr repo;
+  fs::path gd = git_dir();
+  std::error_code ec;
+  if (fs::exists(gd, ec)) {
+    int rc = git_repository_open_ext(repo.out(), gd.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH | GIT_REPOSITORY_OPEN_BARE,
+                                     nullptr);
+    if (rc == 0 && git_repository_is_bare(repo.get())) return repo;
+    // Unusable leftover (a crash during the very first clone, or a damaged
+    // directory): objects can always be fetched again, so start over.
+    repo.reset();
+    fs::remove_all(gd, ec);
+    if (ec) throw Error(Errc::io, gd.string(), "remove damaged mirror: " + ec.message());
+  }
+  int rc = git_repository_init(repo.out(), gd.c_str(), /*is_bare=*/1);
+  if (rc < 0) throw Error(Errc::git, subject, "clone: create mirror " + gd.string() + ": " + git_message(rc));
+  ConfigPtr config;
+  rc = git_repository_config(config.out(), repo.get());
+  if (rc == 0) rc = git_config_set_bool(config.get(), "core.symlinks", 1);
+  if (rc < 0) throw Error(Errc::git, subject, "clone: configure mirror: " + git_message(rc));
+  return repo;
+}
+
+// Connects once, reads the remote's default branch from the advertisement, downloads
+// branches and tags, updates and prunes local refs. Returns the default branch
+// ("refs/heads/x") or "" when the remote advertises none.
+//
+// The remote is in-memory (nothing in the mirror's config), built from the URL of
+// this sync, so a changed URL simply takes effect; refs/remotes/origin/* is our
+// namespace regardless. url.<base>.insteadOf rewriting is skipped on purpose: the
+// URL configured for cmop is the one fetched, and libgit2 1.5.1 leaks PCRE2 match
+// data (~20 KiB) for every config entry it scans while applying insteadOf, which a
+// long-running operator syncing on a timer cannot afford.
+std::string Repository::Impl::fetch(git_repository* repo, const std::string& url, TransportState& state,
+                                    const std::string& subject, std::string_view step) const {
+  RemotePtr remote;
+  auto fail = [&](int rc) -> void {
+    std::string message = git_message(rc);
+    if (remote.get()) git_remote_disconnect(remote.get());
+    if (!state.auth_failure.empty()) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + state.auth_failure);
+    if (rc == GIT_EAUTH) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + message);
+    throw Error(Errc::git, subject, std::string(step) + ": " + message);
+  };
+  git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  create.repository = repo;
+  create.name = nullptr;
+  create.fetchspec = kBranchRefspec;
+  create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  int rc = git_remote_create_with_opts(remote.out(), url.c_str(), &create);
+  if (rc < 0) fail(rc);
+  const char* refspec_list[] = {kBranchRefspec, kTagRefspec};
+  git_strarray refspecs{const_cast<char**>(refspec_list), 2};
+
+  git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
+  callbacks.credentials = acquire_credentials;
+  callbacks.certificate_check = check_certificate;
+  callbacks.payload = &state;
+  git_proxy_options proxy = GIT_PROXY_OPTIONS_INIT;
+  proxy.type = GIT_PROXY_AUTO;  // http.proxy / https_proxy like the git CLI
+
+  if ((rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, &proxy, nullptr)) < 0) fail(rc);
+
+  std::string default_branch;
+  git_buf head = GIT_BUF_INIT;
+  rc = git_remote_default_branch(&head, remote.get());
+  if (rc == 0) {
+    default_branch.assign(head.ptr, head.size);
+    git_buf_dispose(&head);
+  } else if (rc != GIT_ENOTFOUND) {
+    fail(rc);
+  }
+
+  git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
+  options.callbacks = callbacks;
+  options.proxy_opts = proxy;
+  options.prune = GIT_FETCH_PRUNE;
+  options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the explicit forced tag refspec fetches them all
+  if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
+  if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
+    fail(rc);
+  if ((rc = git_remote_prune(remote.get(), &callbacks)) < 0) fail(rc);
+  git_remote_disconnect(remote.get());
+  return default_branch;
+}
+
+namespace {
+
+// Peels a local ref to a commit; nullopt when the ref does not exist.
+std::optional<git_oid> peel_ref(git_repository* repo, const std::string& name, const std::string& shown_ref,
+                                const std::string& subject) {
+  ReferencePtr ref;
+  int rc = git_reference_lookup(ref.out(), repo, name.c_str());
+  if (rc == GIT_ENOTFOUND) return std::nullopt;
+  if (rc == GIT_EINVALIDSPEC) throw Error(Errc::invalid_argument, subject, "ref '" + shown_ref + "' is not a valid git ref name");
+  if (rc < 0) throw Error(Errc::git, subject, "resolve ref '" + shown_ref + "': " + git_message(rc));
+  ObjectPtr commit;
+  rc = git_reference_peel(commit.out(), ref.get(), GIT_OBJECT_COMMIT);
+  if (rc < 0)
+    throw Error(Errc::invalid_argument, subject, "ref '" + shown_ref + "' does not point to a commit: " + git_message(rc));
+  return *git_object_id(commit.get());
+}
+
+}  // namespace
+
+git_oid Repository::Impl::resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
+                                  const std::string& subject) const {
+  auto remote_branch = [](std::string_view heads_ref) {
+    return std::string(kRemoteBranchPrefix) + std::string(heads_ref.substr(std::string_view("refs/heads/").size()));
+  };
+  if (ref.empty()) {
+    if (default_branch.empty() || !default_branch.starts_with("refs/heads/"))
+      throw Error(Errc::not_found, subject, "resolve ref: the remote advertises no default branch (empty repository?); set a ref");
+    if (auto oid = peel_ref(repo, remote_branch(default_branch), default_branch, subject)) return *oid;
+    throw Error(Errc::not_found, subject, "resolve ref: default branch " + default_branch + " was not fetched");
+  }
+  for (unsigned char c : ref) {
+    if (c <= 0x20 || c == 0x7f) throw Error(Errc::invalid_argument, subject, "ref contains whitespace or control characters");
+  }
+
+  std::vector<std::string> candidates;
+  if (ref.starts_with("refs/heads/")) {
+    candidates.push_back(remote_branch(ref));
+  } else if (ref.starts_with("refs/")) {
+    candidates.push_back(ref);
+  } else {
+    candidates.push_back(std::string(kRemoteBranchPrefix) + ref);
+    candidates.push_back("refs/tags/" + ref);
+  }
+  for (const auto& name : candidates) {
+    if (auto oid = peel_ref(repo, name, ref, subject)) return *oid;
+  }
+
+  if (ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref)) {
+    git_oid prefix;
+    int rc = git_oid_fromstrn(&prefix, ref.c_str(), ref.size());
+    ObjectPtr object;
+    if (rc == 0) rc = git_object_lookup_prefix(object.out(), repo, &prefix, ref.size(), GIT_OBJECT_ANY);
+    if (rc == GIT_EAMBIGUOUS)
+      throw Error(Errc::invalid_argument, subject, "ref '" + ref + "' is an ambiguous abbreviated commit id; use more digits");
+    if (rc == 0) {
+      ObjectPtr commit;
+      rc = git_object_peel(commit.out(), object.get(), GIT_OBJECT_COMMIT);
+      if (rc < 0) throw Error(Errc::invalid_argument, subject, "ref '" + ref + "' does not name a commit: " + git_message(rc));
+      return *git_object_id(commit.get());
+    }
+    if (rc != GIT_ENOTFOUND) throw Error(Errc::git, subject, "resolve ref '" + ref + "': " + git_message(rc));
+  }
+  throw Error(Errc::not_found, subject,
+              "resolve ref: '" + ref + "' is neither a branch nor a tag of the remote, nor a commit reachable from them");
+}
+
+fs::path Repository::Impl::checkout(git_repository* repo, const git_oid& commit_id, const std::string& subject) const {
+  const std::string hex = oid_hex(commit_id);
+  fs::path staging = checkouts_dir() / (std::string(kCheckoutTempPrefix) + hex + "-" + unique_suffix());
+  fs::path final_dir = checkouts_dir() / hex;
+  std::error_code ec;
+  fs::create_directories(staging, ec);
+  if (ec) throw Error(Errc::io, staging.string(), "create checkout directory: " + ec.message());
+  try {
+    CommitPtr commit;
+    int rc = git_commit_lookup(commit.out(), repo, &commit_id);
+    // An empty baseline makes libgit2 write every file of the tree into the empty
+    // target instead of diffing against the bare repository's HEAD.
+    IndexPtr empty_baseline;
+    if (rc == 0) rc = git_index_new(empty_baseline.out());
+    if (rc == 0) {
+      git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
+      options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_NO_REFRESH;
+      options.target_directory = staging.c_str();
+      options.baseline_index = empty_baseline.get();
+      rc = git_checkout_tree(repo, reinterpret_cast<const git_object*>(commit.get()), &options);
+    }
+    if (rc < 0) throw Error(Errc::git, subject, "checkout " + hex + ": " + git_message(rc));
+    sync_filesystem(staging);
+    fs::remove_all(final_dir, ec);
+    if (::rename(staging.c_str(), final_dir.c_str()) != 0) throw_io(final_dir, "rename checkout", errno);
+    fsync_dir(checkouts_dir());
+  } catch (...) {
+    fs::remove_all(staging, ec);
+    throw;
+  }
+  return final_dir;
+}
+
+void Repository::Impl::switch_pointer(const std::string& commit) const {
+  fs::path temp = dir / (std::string(kPointerTempPrefix) + unique_suffix());
+  std::string target = "checkouts/" + commit;
+  if (::symlink(target.c_str(), temp.c_str()) != 0) throw_io(temp, "create pointer symlink", errno);
+  if (::rename(temp.c_str(), pointer().c_str()) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    throw_io(pointer(), "switch pointer", err);
+  }
+  fsync_dir(dir);
+}
+
+Repository::Repository(fs::path dir) : impl_(new Impl{}) {
+  impl_->dir = std::move(dir);
+}
+
+Repository::~Repository() { delete impl_; }
+
+SyncResult Repository::sync(const SyncOptions& options) {
+  validate_url(options.url, options.allow_local);
+  const std::string subject = redact_url(options.url);
+  const Credentials& creds = options.credentials;
+  if (!creds.ssh_private_key_file.empty() && ::access(creds.ssh_private_key_file.c_str(), R_OK) != 0)
+    throw_io(creds.ssh_private_key_file, "SSH private key", errno);
+  if (!creds.ssh_public_key_file.empty() && ::access(creds.ssh_public_key_file.c_str(), R_OK) != 0)
+    throw_io(creds.ssh_public_key_file, "SSH public key", errno);
+  X509StorePtr extra_cas = load_ca_file(options.ca_file);
+  ensure_libgit2();
+
+  std::lock_guard guard(impl_->sync_mutex);
+  std::error_code ec;
+  fs::create_directories(impl_->checkouts_dir(), ec);
+  if (ec) throw Error(Errc::io, impl_->checkouts_dir().string(), "create mirror directory: " + ec.message());
+  DirLock lock(impl_->dir / "sync.lock");
+
+  const std::optional<std::string> current = read_pointer(impl_->dir);
+  impl_->recover_leftovers(current);
+
+  RepoPtr repo = impl_->open_or_init(subject);
+
+  TransportState state;
+  state.credentials = &creds;
+  state.extra_cas = extra_cas.get();
+  state.ca_file = options.ca_file;
+  state.known_hosts = options.ssh_known_hosts;
+  state.ssh_port = ssh_port_of(options.url);
+  std::string default_branch = impl_->fetch(repo.get(), options.url, state, subject, current ? "fetch" : "clone");
+
+  git_oid commit = impl_->resolve(repo.get(), options.ref, default_branch, subject);
+  std::string hex = oid_hex(commit);
+  if (current && *current == hex) return SyncResult{hex, false, impl_->checkouts_dir() / hex};
+
+  fs::path worktree = impl_->checkout(repo.get(), commit, subject);
+  impl_->switch_pointer(hex);
+  impl_->remove_checkouts_except(hex);
+  return SyncResult{hex, true, worktree};
+}
+
+std::optional<std::string> Repository::current_commit() const { return read_pointer(impl_->dir); }
+
+fs::path Repository::worktree() const {
+  auto commit = read_pointer(impl_->dir);
+  if (!commit) return {};
+  return impl_->checkouts_dir() / *commit;
+}
+
+std::string Repository::tree_id(std::string_view subdir) const {
+  auto commit_hex = read_pointer(impl_->dir);
+  if (!commit_hex) return "";
+  std::string path;
+  size_t pos = 0;
+  while (pos <= subdir.size()) {
+    size_t slash = subdir.find('/', pos);
+    std::string_view part = subdir.substr(pos, slash == std::string_view::npos ? subdir.npos : slash - pos);
+    if (part == "..") return "";
+    if (!part.empty() && part != ".") path += (path.empty() ? "" : "/") + std::string(part);
+    if (slash == std::string_view::npos) break;
+    pos = slash + 1;
+  }
+
+  ensure_libgit2();
+  RepoPtr repo = open_repository(impl_->git_dir());
+  const std::string subject = impl_->git_dir().string();
+  git_oid oid;
+  int rc = git_oid_fromstr(&oid, commit_hex->c_str());
+  CommitPtr commit;
+  if (rc == 0) rc = git_commit_lookup(commit.out(), repo.get(), &oid);
+  TreePtr tree;
+  if (rc == 0) rc = git_commit_tree(tree.out(), commit.get());
+  if (rc < 0) throw Error(Errc::git, subject, "tree of commit " + *commit_hex + ": " + git_message(rc));
+  if (path.empty()) return oid_hex(*git_tree_id(tree.get()));
+  TreeEntryPtr entry;
+  rc = git_tree_entry_bypath(entry.out(), tree.get(), path.c_str());
+  if (rc == GIT_ENOTFOUND) return "";
+  if (rc < 0) throw Error(Errc::git, subject, "tree entry " + path + " at " + *commit_hex + ": " + git_message(rc));
+  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return "";
+  return oid_hex(*git_tree_entry_id(entry.get()));
+}
+
+}  // namespace cmop::git

@@ -1,0 +1,494 @@
+// HttpClient over Boost.Beast. Each exchange owns its io_context and connection, so
+// concurrent calls share nothing mutable except the lazily built TLS context, which
+// OpenSSL allows many connections to use at once once it is configured.
+//
+// The exchange is written with Beast's asynchronous operations driven to completion
+// on a private io_context: that is what lets one deadline (the request's timeout)
+// cover DNS, connect, TLS handshake, write and read uniformly.
+#include "cmop/net/http_client.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/core/detail/base64.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/url.hpp>
+#include <cctype>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "cmop/error.hpp"
+
+namespace cmop::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------
+// TLS context, built once per client on first https use.
+
+struct HttpClient::TlsState {
+  std::once_flag once;
+  std::unique_ptr<ssl::context> context;
+  std::optional<Error> failure;  // a bad CA or key fails every https call the same way
+};
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+std::string openssl_reason(const boost::system::error_code& ec) {
+  std::string msg = ec.message();
+  if (ec.category() == asio::error::get_ssl_category()) {
+    const char* reason = ERR_reason_error_string(static_cast<unsigned long>(ec.value()));
+    if (reason) msg = reason;
+  }
+  return msg;
+}
+
+std::unique_ptr<ssl::context> build_tls_context(const TlsOptions& tls) {
+  auto ctx = std::make_unique<ssl::context>(ssl::context::tls_client);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  boost::system::error_code ec;
+  if (tls.insecure_skip_verify) {
+    ctx->set_verify_mode(ssl::verify_none);
+  } else {
+    ctx->set_verify_mode(ssl::verify_peer);
+    if (!tls.ca_file.empty()) {
+      ctx->load_verify_file(tls.ca_file, ec);
+      if (ec) throw Error(Errc::invalid_argument, tls.ca_file, "cannot load CA bundle: " + openssl_reason(ec));
+    }
+    if (!tls.ca_pem.empty()) {
+      ctx->add_certificate_authority(asio::buffer(tls.ca_pem), ec);
+      if (ec) throw Error(Errc::invalid_argument, "certificate authority data", "invalid PEM: " + openssl_reason(ec));
+    }
+    if (tls.ca_file.empty() && tls.ca_pem.empty()) {
+      ctx->set_default_verify_paths(ec);
+      if (ec) throw Error(Errc::io, "system CA paths", openssl_reason(ec));
+    }
+  }
+  if (!tls.client_cert_pem.empty() || !tls.client_key_pem.empty()) {
+    if (tls.client_cert_pem.empty() || tls.client_key_pem.empty())
+      throw Error(Errc::invalid_argument, "client certificate",
+                  "a client certificate and its key must be given together");
+    ctx->use_certificate_chain(asio::buffer(tls.client_cert_pem), ec);
+    if (ec) throw Error(Errc::invalid_argument, "client certificate", "invalid PEM: " + openssl_reason(ec));
+    // The key is secret: its parse error names only the field, never the content.
+    ctx->use_private_key(asio::buffer(tls.client_key_pem), ssl::context::pem, ec);
+    if (ec) throw Error(Errc::invalid_argument, "client key", "invalid PEM: " + openssl_reason(ec));
+  }
+  return ctx;
+}
+
+// ---------------------------------------------------------------------------
+// URLs
+
+struct Target {
+  bool https = false;
+  std::string host;       // without brackets
+  std::string port;
+  std::string host_header;
+  std::string path;       // origin-form request target
+  std::string basic_auth; // "user:pass" decoded, or empty
+  std::string display;    // the URL without userinfo, for messages
+};
+
+std::string strip_userinfo(std::string_view url) {
+  auto parsed = boost::urls::parse_uri_reference(url);
+  if (!parsed) return std::string(url.substr(0, url.find('?')));
+  boost::urls::url u(*parsed);
+  u.remove_userinfo();
+  return std::string(u.buffer());
+}
+
+Target parse_target(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) throw Error(Errc::invalid_argument, strip_userinfo(url), "not an absolute URL: " + parsed.error().message());
+  const boost::urls::url_view& u = *parsed;
+  Target t;
+  std::string scheme = u.scheme();
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (scheme == "https") t.https = true;
+  else if (scheme != "http") throw Error(Errc::invalid_argument, strip_userinfo(url), "unsupported scheme '" + scheme + "'");
+  if (!u.has_authority() || u.host().empty()) throw Error(Errc::invalid_argument, strip_userinfo(url), "URL has no host");
+  // Brackets of an IPv6 literal belong to the URL syntax, not to the address.
+  t.host = u.host_type() == boost::urls::host_type::ipv6 ? std::string(u.host_address()) : std::string(u.host());
+  const std::string default_port = t.https ? "443" : "80";
+  t.port = u.has_port() && !u.port().empty() ? std::string(u.port()) : default_port;
+  t.host_header = std::string(u.encoded_host_and_port());
+  if (u.has_port() && u.port() == default_port) t.host_header = std::string(u.encoded_host());
+  t.path = std::string(u.encoded_path());
+  if (t.path.empty()) t.path = "/";
+  if (u.has_query()) t.path += "?" + std::string(u.encoded_query());
+  if (u.has_userinfo()) t.basic_auth = std::string(u.user()) + ":" + std::string(u.password());
+  boost::urls::url shown(u);
+  shown.remove_userinfo();
+  shown.remove_fragment();
+  t.display = std::string(shown.buffer());
+  return t;
+}
+
+std::string base64(std::string_view in) {
+  std::string out(beast::detail::base64::encoded_size(in.size()), '\0');
+  out.resize(beast::detail::base64::encode(out.data(), in.data(), in.size()));
+  return out;
+}
+
+bool is_ip_literal(const std::string& host) {
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// ---------------------------------------------------------------------------
+// One exchange on one connection.
+
+class Exchange {
+ public:
+  Exchange(const Target& target, Clock::time_point deadline, std::chrono::milliseconds timeout, ssl::context* tls)
+      : target_(target), deadline_(deadline), timeout_(timeout) {
+    if (target.https) tls_stream_.emplace(ioc_, *tls);
+    else plain_stream_.emplace(ioc_);
+  }
+
+  ~Exchange() {
+    boost::system::error_code ignored;
+    tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp_stream().socket().close(ignored);
+  }
+
+  void connect() {
+    tcp::resolver resolver(ioc_);
+    tcp::resolver::results_type endpoints;
+    boost::system::error_code ec;
+    bool done = false;
+    resolver.async_resolve(target_.host, target_.port,
+                           [&](const boost::system::error_code& e, tcp::resolver::results_type r) {
+                             ec = e;
+                             endpoints = std::move(r);
+                             done = true;
+                           });
+    run_until(done, [&] { resolver.cancel(); });
+    if (ec) fail("resolving " + target_.host + ": " + ec.message());
+
+    tcp_stream().expires_at(deadline_);
+    done = false;
+    tcp_stream().async_connect(endpoints, [&](const boost::system::error_code& e, const tcp::endpoint&) {
+      ec = e;
+      done = true;
+    });
+    run_until(done);
+    if (ec) fail("connecting to " + target_.host + ":" + target_.port + ": " + ec.message());
+
+    if (tls_stream_) handshake();
+  }
+
+  void write(const http::request<http::string_body>& req) {
+    boost::system::error_code ec;
+    bool done = false;
+    tcp_stream().expires_at(deadline_);
+    auto handler = [&](const boost::system::error_code& e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    if (tls_stream_) http::async_write(*tls_stream_, req, handler);
+    else http::async_write(*plain_stream_, req, handler);
+    run_until(done);
+    if (ec) fail("sending request: " + describe(ec));
+  }
+
+  // The parser sees the Content-Length with the header, so body_limit can come from here.
+  template <class Parser>
+  boost::system::error_code read_header(Parser& parser) {
+    boost::system::error_code ec;
+    bool done = false;
+    tcp_stream().expires_at(deadline_);
+    auto handler = [&](const boost::system::error_code& e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    if (tls_stream_) http::async_read_header(*tls_stream_, buffer_, parser, handler);
+    else http::async_read_header(*plain_stream_, buffer_, parser, handler);
+    run_until(done);
+    return ec;
+  }
+
+  // Reads whatever is available (at least one byte from the peer unless already buffered).
+  template <class Parser>
+  boost::system::error_code read_some(Parser& parser) {
+    boost::system::error_code ec;
+    bool done = false;
+    tcp_stream().expires_at(deadline_);
+    auto handler = [&](const boost::system::error_code& e, std::size_t) {
+      ec = e;
+      done = true;
+    };
+    if (tls_stream_) http::async_read_some(*tls_stream_, buffer_, parser, handler);
+    else http::async_read_some(*plain_stream_, buffer_, parser, handler);
+    run_until(done);
+    return ec;
+  }
+
+  [[noreturn]] void fail(const std::string& reason) const {
+    throw Error(Errc::network, target_.display, reason);
+  }
+
+  std::string describe(const boost::system::error_code& ec) const {
+    if (ec == beast::error::timeout || ec == asio::error::operation_aborted) return timeout_message();
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == ssl::error::stream_truncated)
+      return "connection closed by peer";
+    return openssl_reason(ec);
+  }
+
+  std::string timeout_message() const { return "timed out after " + std::to_string(timeout_.count()) + " ms"; }
+
+ private:
+  beast::tcp_stream& tcp_stream() { return tls_stream_ ? beast::get_lowest_layer(*tls_stream_) : *plain_stream_; }
+
+  // Drives the private io_context until `done`; at the deadline cancels what is pending
+  // (the stream's own timer already does so for socket operations) and reports a timeout.
+  void run_until(bool& done, const std::function<void()>& cancel = {}) {
+    ioc_.restart();
+    while (!done) {
+      auto now = Clock::now();
+      if (now >= deadline_) {
+        if (cancel) cancel();
+        boost::system::error_code ignored;
+        tcp_stream().socket().cancel(ignored);
+        ioc_.restart();
+        ioc_.run();  // lets the cancelled handler run
+        fail(timeout_message());
+      }
+      if (ioc_.run_one_until(deadline_) == 0 && ioc_.stopped()) {
+        if (!done && Clock::now() < deadline_) throw Error(Errc::internal, target_.display, "I/O finished without completing");
+        ioc_.restart();
+      }
+    }
+  }
+
+  void handshake() {
+    SSL* ssl_handle = tls_stream_->native_handle();
+    if (!is_ip_literal(target_.host)) {
+      // SNI: servers hosting several names pick the certificate by it.
+      if (!SSL_set_tlsext_host_name(ssl_handle, target_.host.c_str()))
+        fail("TLS: cannot set server name indication");
+    }
+    tls_stream_->set_verify_callback(ssl::host_name_verification(target_.host));
+    boost::system::error_code ec;
+    bool done = false;
+    tcp_stream().expires_at(deadline_);
+    tls_stream_->async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e) {
+      ec = e;
+      done = true;
+    });
+    run_until(done);
+    if (ec) {
+      long verify = SSL_get_verify_result(ssl_handle);
+      std::string reason = "TLS handshake: " + describe(ec);
+      if (verify != X509_V_OK) reason += " (" + std::string(X509_verify_cert_error_string(verify)) + ")";
+      fail(reason);
+    }
+  }
+
+  const Target& target_;
+  Clock::time_point deadline_;
+  std::chrono::milliseconds timeout_;
+  asio::io_context ioc_;
+  std::optional<beast::tcp_stream> plain_stream_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream_;
+  beast::flat_buffer buffer_;
+};
+
+http::request<http::string_body> build_request(const Request& req, const Target& target, bool send_userinfo_auth) {
+  http::request<http::string_body> out;
+  out.version(11);
+  out.method_string(req.method);
+  out.target(target.path);
+  out.set(http::field::host, target.host_header);
+  out.set(http::field::user_agent, "cmop");
+  bool has_authorization = false;
+  for (const auto& [name, value] : req.headers) {
+    if (iequals(name, "Authorization")) has_authorization = true;
+    if (iequals(name, "Host") || iequals(name, "Content-Length")) continue;
+    out.insert(name, value);
+  }
+  if (!has_authorization && send_userinfo_auth && !target.basic_auth.empty()) {
+    out.set(http::field::authorization, "Basic " + base64(target.basic_auth));
+  }
+  out.body() = req.body;
+  if (!req.body.empty() || req.method == "POST" || req.method == "PUT" || req.method == "PATCH")
+    out.prepare_payload();
+  return out;
+}
+
+void copy_headers(const http::fields& fields, Response& res) {
+  for (const auto& f : fields) res.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+std::string host_of(const std::string& url) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) return {};
+  return std::string(parsed->scheme()) + "://" + std::string(parsed->encoded_host_and_port());
+}
+
+constexpr std::uint32_t kMaxHeaderBytes = 64 * 1024;
+
+std::string limit_text(std::size_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+std::string Response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return {};
+}
+
+HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)), tls_state_(std::make_shared<TlsState>()) {}
+
+Response HttpClient::send(const Request& req) const {
+  std::string body;
+  Response res = stream(req, [&](std::string_view chunk) {
+    body.append(chunk);
+    return true;
+  });
+  res.body = std::move(body);
+  return res;
+}
+
+Response HttpClient::stream(const Request& req, const std::function<bool(std::string_view)>& on_chunk) const {
+  const auto deadline = Clock::now() + req.timeout;
+  std::string url = req.url;
+  const std::string original_origin = host_of(url);
+  const bool follow = req.method == "GET" || req.method == "HEAD";
+  Request current = req;
+
+  for (int redirects = 0;; ++redirects) {
+    Target target = parse_target(url);
+    ssl::context* ctx = nullptr;
+    if (target.https) {
+      std::call_once(tls_state_->once, [&] {
+        try {
+          tls_state_->context = build_tls_context(tls_);
+        } catch (const Error& e) {
+          tls_state_->failure = e;
+        }
+      });
+      if (tls_state_->failure) throw *tls_state_->failure;
+      ctx = tls_state_->context.get();
+    }
+
+    Exchange ex(target, deadline, req.timeout, ctx);
+    ex.connect();
+    // Credentials never follow a redirect to another origin.
+    const bool same_origin = host_of(url) == original_origin;
+    Request to_send = current;
+    if (!same_origin)
+      to_send.headers.erase(std::remove_if(to_send.headers.begin(), to_send.headers.end(),
+                                           [](const auto& h) { return iequals(h.first, "Authorization"); }),
+                            to_send.headers.end());
+    ex.write(build_request(to_send, target, true));
+
+    http::response_parser<http::buffer_body> parser;
+    parser.header_limit(kMaxHeaderBytes);
+    parser.body_limit(req.max_response_body);
+    if (req.method == "HEAD") parser.skip(true);
+    auto too_large = [&] {
+      return Error(Errc::too_large, target.display,
+                   "response body exceeds the limit of " + limit_text(req.max_response_body));
+    };
+    if (auto ec = ex.read_header(parser)) {
+      if (ec == http::error::body_limit) throw too_large();
+      ex.fail("reading response header: " + ex.describe(ec));
+    }
+
+    Response res;
+    res.status = static_cast<int>(parser.get().result_int());
+    copy_headers(parser.get().base(), res);
+
+    if (follow && is_redirect(res.status) && !res.header("Location").empty()) {
+      if (redirects >= req.max_redirects)
+        throw Error(Errc::network, target.display,
+                    "too many redirects (more than " + std::to_string(req.max_redirects) + ")");
+      url = resolve_url(url, res.header("Location"));
+      // 303 turns the request into a GET; GET and HEAD stay what they are on 301-308.
+      if (res.status == 303 && current.method != "HEAD") current.method = "GET";
+      current.body.clear();
+      continue;
+    }
+
+    std::array<char, 16 * 1024> buf;
+    while (!parser.is_done()) {
+      parser.get().body().data = buf.data();
+      parser.get().body().size = buf.size();
+      auto ec = ex.read_some(parser);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec == http::error::body_limit) throw too_large();
+      if (ec) {
+        // A body delimited by connection close ends with eof, which the parser treats as done.
+        if ((ec == http::error::end_of_stream || ec == ssl::error::stream_truncated) && parser.is_done()) break;
+        ex.fail("reading response body: " + ex.describe(ec));
+      }
+      std::size_t got = buf.size() - parser.get().body().size;
+      if (got > 0 && !on_chunk(std::string_view(buf.data(), got))) return res;
+    }
+    return res;
+  }
+}
+
+std::string url_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size() * 3);
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string resolve_url(std::string_view base, std::string_view reference) {
+  auto base_view = boost::urls::parse_uri(base);
+  if (!base_view) throw Error(Errc::invalid_argument, strip_userinfo(base), "not an absolute URL");
+  auto ref_view = boost::urls::parse_uri_reference(reference);
+  if (!ref_view) throw Error(Errc::invalid_argument, strip_userinfo(reference), "not a valid URL reference");
+  boost::urls::url out;
+  auto result = boost::urls::resolve(*base_view, *ref_view, out);
+  if (!result) throw Error(Errc::invalid_argument, strip_userinfo(reference), "cannot resolve against " + strip_userinfo(base));
+  return std::string(out.buffer());
+}
+
+}  // namespace cmop::net

@@ -1,0 +1,146 @@
+#include "cmop/operate/command.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <random>
+#include <thread>
+
+#include "cmop/error.hpp"
+#include "cmop/operate/health_server.hpp"
+#include "cmop/operate/kube_client.hpp"
+#include "cmop/operate/leader_election.hpp"
+
+namespace cmop::operate {
+namespace {
+
+std::string make_identity() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::mt19937 rng(std::random_device{}());
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rng()));
+  return std::string(host) + "_" + suffix;
+}
+
+}  // namespace
+
+int run(OperateOptions o) {
+  set_log_format(o.log_format);
+  auto& c = o.controller;
+  if (c.image.empty())
+    throw Error(Errc::invalid_argument, "--image", "is required: the image the CronJobs run `cmop trigger` with");
+  if (!o.token_secret.empty()) {
+    auto slash = o.token_secret.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == o.token_secret.size())
+      throw Error(Errc::invalid_argument, "--token-secret", "must be NAME/KEY, got \"" + o.token_secret + "\"");
+    c.token_secret_name = o.token_secret.substr(0, slash);
+    c.token_secret_key = o.token_secret.substr(slash + 1);
+  }
+  if (c.sidecar_url.rfind("http://", 0) != 0 && c.sidecar_url.rfind("https://", 0) != 0)
+    throw Error(Errc::invalid_argument, "--sidecar-url", "must be an http:// or https:// URL");
+  if (c.trigger_endpoint.empty()) c.trigger_endpoint = c.sidecar_url;
+
+  // Signals are taken by one thread with sigwait; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  KubeClient kube(load_kube_config(o.kubeconfig));
+  if (o.lease_namespace.empty()) o.lease_namespace = kube.config().default_namespace;
+  const std::string identity = make_identity();
+  c.instance = identity;
+  Controller controller(kube, c);
+  StopSignal stop;
+  std::atomic<bool> leading{!o.leader_elect};
+
+  HealthServer health(o.listen, [&](const std::string& path) -> HealthResponse {
+    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    if (path == "/readyz") {
+      // A standby replica is ready: it serves its purpose by waiting for the Lease.
+      bool ready = !leading || controller.metrics().synced;
+      return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not synced yet\n"};
+    }
+    if (path == "/metrics")
+      return {200, "text/plain; version=0.0.4; charset=utf-8",
+              controller.render_metrics() + "# HELP cmop_operator_is_leader 1 when this replica reconciles.\n"
+                                            "# TYPE cmop_operator_is_leader gauge\ncmop_operator_is_leader " +
+                  std::to_string(leading ? 1 : 0) + "\n"};
+    return {404, "text/plain; charset=utf-8", "not found\n"};
+  });
+  log_line("info", "operator listening on port " + std::to_string(health.port()) + " for /healthz and /metrics; " +
+                       "watching " + (c.watch_namespace.empty() ? "all namespaces" : "namespace " + c.watch_namespace) +
+                       "; sidecar " + c.sidecar_url);
+
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log_line("info", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
+    stop.request_stop();
+  });
+  signal_thread.detach();
+
+  if (!o.leader_elect) {
+    controller.run(stop);
+    return 0;
+  }
+  LeaseOptions lo;
+  lo.name = o.lease_name;
+  lo.ns = o.lease_namespace;
+  lo.identity = identity;
+  LeaderElector elector(kube, lo);
+  if (!elector.acquire(stop)) return 0;
+  leading = true;
+  StopSignal controller_stop;
+  std::thread worker([&] { controller.run(controller_stop); });
+  bool clean = elector.hold(stop);
+  leading = false;
+  controller_stop.request_stop();
+  worker.join();
+  return clean ? 0 : 1;
+}
+
+void add_command(CLI::App& app) {
+  auto o = std::make_shared<OperateOptions>();
+  auto* cmd = app.add_subcommand("operate", "Run the Kubernetes operator for Chartmuseum resources");
+  auto& c = o->controller;
+  cmd->add_option("--sidecar-url", c.sidecar_url, "The cmop serve API")->envname("CMOP_SIDECAR_URL")->capture_default_str();
+  cmd->add_option("--token", c.sidecar_token, "Bearer token for the sidecar")->envname("CMOP_TOKEN");
+  cmd->add_option("--namespace", c.watch_namespace, "Watch one namespace (default: all)")->envname("CMOP_WATCH_NAMESPACE");
+  cmd->add_option("--kubeconfig", o->kubeconfig, "kubeconfig file (default: in-cluster)")->envname("KUBECONFIG");
+  cmd->add_option("--image", c.image, "Image the CronJobs run (`cmop trigger NAME`)")->envname("CMOP_IMAGE");
+  cmd->add_option("--token-secret", o->token_secret, "NAME/KEY of the Secret holding the sidecar token for CronJobs")
+      ->envname("CMOP_TOKEN_SECRET");
+  cmd->add_option("--trigger-endpoint", c.trigger_endpoint, "Sidecar URL as seen from CronJob pods (default: sidecar URL)")
+      ->envname("CMOP_TRIGGER_ENDPOINT");
+  cmd->add_flag("--leader-elect", o->leader_elect, "Lease-based leader election")->envname("CMOP_LEADER_ELECT");
+  cmd->add_option("--lease-name", o->lease_name, "Lease name")->envname("CMOP_LEASE_NAME")->capture_default_str();
+  cmd->add_option("--lease-namespace", o->lease_namespace, "Lease namespace (default: the pod's)")
+      ->envname("CMOP_LEASE_NAMESPACE");
+  cmd->add_option("--listen", o->listen, "Address for /healthz and /metrics")
+      ->envname("CMOP_OPERATOR_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("--log-format", o->log_format, "text or json")
+      ->envname("CMOP_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--workers", c.workers, "Concurrent reconciles")->check(CLI::Range(1, 64))->capture_default_str();
+  auto resync_seconds = std::make_shared<int>(300);
+  cmd->add_option("--resync-seconds", *resync_seconds, "Re-check every Chartmuseum this often")
+      ->check(CLI::Range(1, 86400))
+      ->capture_default_str();
+  auto watch_timeout = std::make_shared<int>(300);
+  cmd->add_option("--watch-timeout-seconds", *watch_timeout, "Renew watch streams this often")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->callback([o, resync_seconds, watch_timeout] {
+    o->controller.resync_period = std::chrono::seconds(*resync_seconds);
+    o->controller.watch_timeout_seconds = *watch_timeout;
+    std::exit(run(*o));
+  });
+}
+
+}  // namespace cmop::operate

@@ -1,0 +1,550 @@
+// Level-triggered reconcile of one Chartmuseum: finalizer, sidecar repo, CronJob, status.
+#include <rapidjson/document.h>
+
+#include <ctime>
+#include <optional>
+#include <vector>
+
+#include "cmop/operate/controller.hpp"
+#include "cmop/operate/schedule.hpp"
+#include "cmop/util/names.hpp"
+
+namespace cmop::operate {
+namespace {
+
+using rapidjson::Document;
+using rapidjson::Value;
+using Alloc = rapidjson::Document::AllocatorType;
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Value str(std::string_view s, Alloc& a) { return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a); }
+
+long int_at(const Value& v, std::string_view path, long fallback = 0) {
+  auto* p = value_at(v, path);
+  return p && p->IsInt64() ? static_cast<long>(p->GetInt64()) : fallback;
+}
+
+bool has_finalizer(const Value& cr) {
+  auto* f = value_at(cr, "metadata.finalizers");
+  if (!f || !f->IsArray()) return false;
+  for (auto& e : f->GetArray())
+    if (e.IsString() && std::string_view(e.GetString()) == kFinalizer) return true;
+  return false;
+}
+
+// The condition reasons the status uses; Stalled means "won't progress until the spec changes".
+struct Outcome {
+  bool ready = false;
+  std::string reason;   // Synced, ChartsFailed, SyncFailed, SidecarUnavailable, SidecarRejected, InvalidSpec, ...
+  std::string message;
+  bool stalled = false;
+  bool retrying = false;  // Reconciling=True: a retry with backoff is scheduled
+};
+
+struct Dependency {
+  std::string name, url;
+};
+
+struct Spec {
+  std::string git, ref, path, secret_name;
+  long every_minutes = 15;
+  bool suspend = false;
+  std::vector<Dependency> dependencies;
+};
+
+Spec parse_spec(const Value& cr, const std::string& name) {
+  util::require_dns1123_label("Chartmuseum name (the sidecar repo name)", name);
+  Spec s;
+  auto* spec = value_at(cr, "spec");
+  if (!spec || !spec->IsObject()) throw Error(Errc::invalid_argument, "spec", "is missing");
+  s.git = str_at(*spec, "git");
+  if (s.git.empty()) throw Error(Errc::invalid_argument, "spec.git", "is required");
+  s.ref = str_at(*spec, "ref");
+  s.path = str_at(*spec, "path");
+  if (auto* m = value_at(*spec, "updateEveryMinutes")) {
+    if (!m->IsInt64()) throw Error(Errc::invalid_argument, "spec.updateEveryMinutes", "must be an integer");
+    s.every_minutes = static_cast<long>(m->GetInt64());
+  }
+  schedule_for_minutes(s.every_minutes);  // validates
+  if (auto* b = value_at(*spec, "suspend"); b && b->IsBool()) s.suspend = b->GetBool();
+  s.secret_name = str_at(*spec, "secretRef.name");
+  if (auto* deps = value_at(*spec, "dependencies"); deps && deps->IsArray()) {
+    for (auto& d : deps->GetArray()) {
+      Dependency dep{str_at(d, "name"), str_at(d, "url")};
+      if (dep.name.empty() || dep.url.empty())
+        throw Error(Errc::invalid_argument, "spec.dependencies", "every entry needs a name and a url");
+      s.dependencies.push_back(dep);
+    }
+  }
+  return s;
+}
+
+// --- the sidecar ---------------------------------------------------------------------
+
+class Sidecar {
+ public:
+  Sidecar(const ControllerOptions& o) : base_(o.sidecar_url), token_(o.sidecar_token) {
+    while (!base_.empty() && base_.back() == '/') base_.pop_back();
+  }
+
+  // The repo's state, or nullopt when the sidecar does not know it.
+  std::optional<Document> get_repo(const std::string& name) const {
+    auto res = send("GET", "/repo/" + name, "");
+    if (res.status == 404) return std::nullopt;
+    return parse_ok(res, "GET /repo/" + name);
+  }
+  void add_dependency(const Dependency& d) const {
+    Document body(rapidjson::kObjectType);
+    body.AddMember("name", str(d.name, body.GetAllocator()), body.GetAllocator());
+    body.AddMember("url", str(d.url, body.GetAllocator()), body.GetAllocator());
+    parse_ok(send("POST", "/repo/dependency", to_json(body)), "POST /repo/dependency " + d.name);
+  }
+  // The sync report.
+  Document new_repo(const Value& body) const {
+    return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
+  }
+  // False when the sidecar did not know the repo.
+  bool delete_repo(const std::string& name) const {
+    auto res = send("DELETE", "/repo/" + name, "");
+    if (res.status == 404) return false;
+    parse_ok(res, "DELETE /repo/" + name);
+    return true;
+  }
+
+ private:
+  net::Response send(const std::string& method, const std::string& path, std::string body) const {
+    net::Request req;
+    req.method = method;
+    req.url = base_ + path;
+    req.body = std::move(body);
+    req.timeout = std::chrono::minutes(10);  // syncs are synchronous and may clone large repos
+    if (!req.body.empty()) req.headers.push_back({"Content-Type", "application/json"});
+    if (!token_.empty()) req.headers.push_back({"Authorization", "Bearer " + token_});
+    return http_.send(req);
+  }
+  Document parse_ok(const net::Response& res, const std::string& what) const {
+    if (res.status == 200) return parse_json(res.body, "sidecar " + what);
+    Document doc;
+    doc.Parse(res.body.c_str());
+    std::string error = !doc.HasParseError() && doc.IsObject() ? str_at(doc, "error") : res.body.substr(0, 300);
+    Errc code = res.status == 400 ? Errc::invalid_argument
+                : res.status == 401 ? Errc::unauthorized
+                : res.status == 403 ? Errc::forbidden
+                : res.status == 404 ? Errc::not_found
+                : res.status == 409 ? Errc::conflict
+                : res.status == 502 ? Errc::upstream
+                : res.status == 503 ? Errc::network
+                                    : Errc::internal;
+    throw Error(code, "sidecar " + what, "HTTP " + std::to_string(res.status) + ": " + error);
+  }
+
+  std::string base_, token_;
+  net::HttpClient http_;
+};
+
+Outcome outcome_for_sidecar_error(const Error& e) {
+  switch (e.code()) {
+    case Errc::network: return {false, "SidecarUnavailable", e.what(), false, true};
+    case Errc::invalid_argument: return {false, "InvalidSpec", e.what(), true, false};
+    case Errc::unauthorized:
+    case Errc::forbidden: return {false, "SidecarRejected", e.what(), false, true};
+    default: return {false, "SyncFailed", e.what(), false, true};
+  }
+}
+
+// Ready from the sidecar's state of the repo (lastError, lastSync.ok, failed charts).
+Outcome outcome_from_state(const Value& state) {
+  std::string last_error = str_at(state, "lastError");
+  if (!last_error.empty()) return {false, "SyncFailed", last_error, false, false};
+  auto* ok = value_at(state, "lastSync.ok");
+  if (ok && ok->IsBool() && !ok->GetBool()) {
+    std::string first;
+    int failed = 0;
+    if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
+      for (auto& c : charts->GetArray())
+        if (str_at(c, "status") == "failed") {
+          if (failed++ == 0) first = str_at(c, "path") + ": " + str_at(c, "reason");
+        }
+    std::string msg = std::to_string(failed) + " chart(s) failed to publish";
+    if (!first.empty()) msg += "; first: " + first;
+    return {false, "ChartsFailed", msg, false, false};
+  }
+  std::string commit = str_at(state, "lastCommit");
+  long charts = 0;
+  if (auto* c = value_at(state, "charts"); c && c->IsArray()) charts = c->Size();
+  return {true, "Synced", "synced commit " + commit.substr(0, 12) + ": " + std::to_string(charts) + " chart(s) published",
+          false, false};
+}
+
+// --- status --------------------------------------------------------------------------
+
+void add_condition(Value& conditions, const Value* old_conditions, const char* type, bool status,
+                   const std::string& reason, const std::string& message, long generation, Alloc& a) {
+  std::string status_text = status ? "True" : "False";
+  std::string transition = now_rfc3339();
+  if (old_conditions && old_conditions->IsArray())
+    for (auto& c : old_conditions->GetArray())
+      if (str_at(c, "type") == type && str_at(c, "status") == status_text && !str_at(c, "lastTransitionTime").empty())
+        transition = str_at(c, "lastTransitionTime");
+  Value c(rapidjson::kObjectType);
+  c.AddMember("type", str(type, a), a);
+  c.AddMember("status", str(status_text, a), a);
+  c.AddMember("reason", str(reason, a), a);
+  c.AddMember("message", str(message.substr(0, 1000), a), a);
+  c.AddMember("lastTransitionTime", str(transition, a), a);
+  c.AddMember("observedGeneration", Value(static_cast<int64_t>(generation)), a);
+  conditions.PushBack(c, a);
+}
+
+// Builds the new status: conditions from the outcome, sync facts from the sidecar state
+// (or kept from the old status when the sidecar could not be asked).
+Document build_status(const Value& cr, const Outcome& outcome, const Value* state, long observed_generation) {
+  Document st(rapidjson::kObjectType);
+  auto& a = st.GetAllocator();
+  const Value* old = value_at(cr, "status");
+  long generation = int_at(cr, "metadata.generation");
+  st.AddMember("observedGeneration", Value(static_cast<int64_t>(observed_generation)), a);
+  Value conditions(rapidjson::kArrayType);
+  const Value* old_conditions = old ? value_at(*old, "conditions") : nullptr;
+  add_condition(conditions, old_conditions, "Ready", outcome.ready, outcome.reason, outcome.message, generation, a);
+  add_condition(conditions, old_conditions, "Reconciling", outcome.retrying,
+                outcome.retrying ? "RetryScheduled" : "Idle",
+                outcome.retrying ? "retrying with backoff: " + outcome.message : "no work pending", generation, a);
+  add_condition(conditions, old_conditions, "Stalled", outcome.stalled, outcome.stalled ? outcome.reason : "Progressing",
+                outcome.stalled ? outcome.message : "not stalled", generation, a);
+  st.AddMember("conditions", conditions, a);
+  if (state) {
+    st.AddMember("lastCommit", str(str_at(*state, "lastCommit"), a), a);
+    Value published(rapidjson::kArrayType);
+    if (auto* charts = value_at(*state, "charts"); charts && charts->IsArray())
+      for (auto& c : charts->GetArray()) {
+        Value entry(rapidjson::kObjectType);
+        entry.AddMember("name", str(str_at(c, "name"), a), a);
+        entry.AddMember("version", str(str_at(c, "version"), a), a);
+        published.PushBack(entry, a);
+      }
+    st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
+    st.AddMember("publishedCharts", published, a);
+    st.AddMember("lastSyncTime", str(str_at(*state, "lastSyncTime"), a), a);
+  } else if (old && old->IsObject()) {
+    for (const char* key : {"lastCommit", "charts", "publishedCharts", "lastSyncTime"})
+      if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
+  }
+  return st;
+}
+
+// True when every member of `want` is present in `have` with an equal value (recursively).
+// Compares our intent with what the API server holds after its defaulting added fields.
+bool is_subset(const Value& want, const Value& have) {
+  if (want.IsObject()) {
+    if (!have.IsObject()) return false;
+    for (auto& m : want.GetObject()) {
+      auto it = have.FindMember(m.name);
+      if (it == have.MemberEnd() || !is_subset(m.value, it->value)) return false;
+    }
+    return true;
+  }
+  if (want.IsArray()) {
+    if (!have.IsArray() || want.Size() != have.Size()) return false;
+    for (rapidjson::SizeType i = 0; i < want.Size(); ++i)
+      if (!is_subset(want[i], have[i])) return false;
+    return true;
+  }
+  return want == have;
+}
+
+}  // namespace
+
+// --- the reconcile ---------------------------------------------------------------------
+
+void Controller::reconcile(const std::string& ns, const std::string& name) {
+  Document cr;
+  try {
+    cr = kube_.get(resources::chartmuseums, ns, name);
+  } catch (const KubeApiError& e) {
+    if (e.not_found()) return;  // gone: our finalizer already ran (or was never added)
+    throw;
+  }
+  Sidecar sidecar(options_);
+  const std::string uid = str_at(cr, "metadata.uid");
+  const long generation = int_at(cr, "metadata.generation");
+  const long observed = int_at(cr, "status.observedGeneration");
+
+  auto emit_event = [&](const std::string& type, const std::string& reason, const std::string& message) {
+    Document ev(rapidjson::kObjectType);
+    auto& a = ev.GetAllocator();
+    Value meta(rapidjson::kObjectType);
+    meta.AddMember("generateName", str(name + ".", a), a);
+    meta.AddMember("namespace", str(ns, a), a);
+    ev.AddMember("metadata", meta, a);
+    Value involved(rapidjson::kObjectType);
+    involved.AddMember("apiVersion", str(kApiVersion, a), a);
+    involved.AddMember("kind", str(kKind, a), a);
+    involved.AddMember("name", str(name, a), a);
+    involved.AddMember("namespace", str(ns, a), a);
+    involved.AddMember("uid", str(uid, a), a);
+    ev.AddMember("involvedObject", involved, a);
+    ev.AddMember("reason", str(reason, a), a);
+    ev.AddMember("message", str(message.substr(0, 1000), a), a);
+    ev.AddMember("type", str(type, a), a);
+    auto now = now_rfc3339();
+    ev.AddMember("firstTimestamp", str(now, a), a);
+    ev.AddMember("lastTimestamp", str(now, a), a);
+    ev.AddMember("count", 1, a);
+    Value source(rapidjson::kObjectType);
+    source.AddMember("component", "cmop-operator", a);
+    ev.AddMember("source", source, a);
+    ev.AddMember("reportingComponent", "cmop-operator", a);
+    ev.AddMember("reportingInstance", str(options_.instance, a), a);
+    try {
+      kube_.create(resources::events, ns, ev);
+    } catch (const Error& e) {
+      log_line("warn", ns + "/" + name + ": cannot record event " + reason + ": " + e.what());
+    }
+  };
+
+  // Writes the status only when it differs from what the object holds (steady state: 0 writes).
+  auto write_status = [&](const Outcome& outcome, const Value* state, long observed_generation) -> bool {
+    Document st = build_status(cr, outcome, state, observed_generation);
+    const Value* old = value_at(cr, "status");
+    if (old && *old == st) return false;
+    Document body;
+    body.CopyFrom(cr, body.GetAllocator());
+    if (body.HasMember("status")) body.RemoveMember("status");
+    body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
+    kube_.update_status(resources::chartmuseums, ns, name, body);
+    ++metrics_.status_writes;
+    return true;
+  };
+
+  // --- deletion: clean up, then let the object go -------------------------------------
+  if (value_at(cr, "metadata.deletionTimestamp")) {
+    if (!has_finalizer(cr)) return;
+    try {
+      bool existed = sidecar.delete_repo(name);
+      log_line("info", ns + "/" + name + ": " + (existed ? "removed repo from the sidecar" : "sidecar had no such repo"));
+    } catch (const Error& e) {
+      Outcome o = outcome_for_sidecar_error(e);
+      o.ready = false;
+      o.retrying = true;
+      o.stalled = false;
+      o.message = "cannot remove the repo from the sidecar, keeping the finalizer: " + std::string(e.what());
+      emit_event("Warning", "CleanupFailed", o.message);
+      try {
+        write_status(o, nullptr, observed);
+      } catch (const Error& se) {
+        log_line("warn", ns + "/" + name + ": cannot write status: " + se.what());
+      }
+      throw;
+    }
+    kube_.remove(resources::cronjobs, ns, name);
+    emit_event("Normal", "CleanedUp", "repo removed from the sidecar and CronJob deleted");
+    Document body;
+    body.CopyFrom(cr, body.GetAllocator());
+    auto& finalizers = body["metadata"]["finalizers"];
+    for (auto it = finalizers.Begin(); it != finalizers.End();) {
+      if (it->IsString() && std::string_view(it->GetString()) == kFinalizer) it = finalizers.Erase(it);
+      else ++it;
+    }
+    kube_.update(resources::chartmuseums, ns, name, body);  // resourceVersion precondition: 409 -> retry
+    return;
+  }
+
+  // --- our finalizer first, so a deletion can never skip the cleanup ---------------------
+  if (!has_finalizer(cr)) {
+    Document body;
+    body.CopyFrom(cr, body.GetAllocator());
+    auto& a = body.GetAllocator();
+    auto& meta = body["metadata"];
+    if (!meta.HasMember("finalizers") || !meta["finalizers"].IsArray())
+      meta.AddMember("finalizers", Value(rapidjson::kArrayType), a);
+    meta["finalizers"].PushBack(Value(kFinalizer, a), a);
+    cr = kube_.update(resources::chartmuseums, ns, name, body);
+  }
+
+  Spec spec;
+  try {
+    spec = parse_spec(cr, name);
+  } catch (const Error& e) {
+    Outcome o{false, "InvalidSpec", e.what(), true, false};
+    if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", e.what());
+    return;  // nothing to retry until the spec changes (which brings a watch event)
+  }
+
+  // --- the sidecar: cheap check, apply when the spec changed or the sidecar forgot -----
+  std::optional<Document> state;
+  std::optional<Document> report;
+  bool applied = false;
+  try {
+    state = sidecar.get_repo(name);
+    if (!state || generation != observed) {
+      Document body(rapidjson::kObjectType);
+      auto& a = body.GetAllocator();
+      body.AddMember("name", str(name, a), a);
+      body.AddMember("git", str(spec.git, a), a);
+      if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
+      if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
+      Value deps(rapidjson::kArrayType);
+      for (auto& d : spec.dependencies) {
+        sidecar.add_dependency(d);
+        Value dv(rapidjson::kObjectType);
+        dv.AddMember("name", str(d.name, a), a);
+        dv.AddMember("url", str(d.url, a), a);
+        deps.PushBack(dv, a);
+      }
+      body.AddMember("dependencies", deps, a);
+      if (!spec.secret_name.empty()) {
+        Document secret;
+        try {
+          secret = kube_.get(resources::secrets, ns, spec.secret_name);
+        } catch (const KubeApiError& e) {
+          if (!e.not_found()) throw;
+          throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
+        }
+        Value auth(rapidjson::kObjectType);
+        for (const char* key : {"username", "password", "sshPrivateKey", "sshPassphrase"}) {
+          auto encoded = str_at(secret, std::string("data.") + key);
+          if (!encoded.empty())
+            auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
+        }
+        body.AddMember("auth", auth, a);
+      }
+      log_line("info", ns + "/" + name + ": applying repo to the sidecar (generation " + std::to_string(generation) +
+                           (state ? ")" : ", sidecar did not know it)"));
+      report = sidecar.new_repo(body);
+      ++metrics_.sidecar_applies;
+      applied = true;
+      state = sidecar.get_repo(name);
+    }
+  } catch (const Error& e) {
+    Outcome o = e.code() == Errc::not_found && std::string_view(e.subject()) == "spec.secretRef"
+                    ? Outcome{false, "SecretNotFound", e.what(), false, true}
+                    : outcome_for_sidecar_error(e);
+    emit_event("Warning", o.reason, o.message);
+    write_status(o, nullptr, observed);
+    if (o.stalled) return;
+    throw;
+  }
+
+  // --- the CronJob ------------------------------------------------------------------------
+  Document desired(rapidjson::kObjectType);
+  {
+    auto& a = desired.GetAllocator();
+    Value labels(rapidjson::kObjectType);
+    labels.AddMember("app.kubernetes.io/managed-by", "cmop", a);
+    labels.AddMember("cm.bitnami.com/repo", str(name, a), a);
+    Value meta(rapidjson::kObjectType);
+    meta.AddMember("name", str(name, a), a);
+    meta.AddMember("namespace", str(ns, a), a);
+    meta.AddMember("labels", Value(labels, a), a);
+    Value owner(rapidjson::kObjectType);
+    owner.AddMember("apiVersion", str(kApiVersion, a), a);
+    owner.AddMember("kind", str(kKind, a), a);
+    owner.AddMember("name", str(name, a), a);
+    owner.AddMember("uid", str(uid, a), a);
+    owner.AddMember("controller", true, a);
+    owner.AddMember("blockOwnerDeletion", true, a);
+    Value owners(rapidjson::kArrayType);
+    owners.PushBack(owner, a);
+    meta.AddMember("ownerReferences", owners, a);
+    desired.AddMember("apiVersion", "batch/v1", a);
+    desired.AddMember("kind", "CronJob", a);
+    desired.AddMember("metadata", meta, a);
+
+    Value container(rapidjson::kObjectType);
+    container.AddMember("name", "trigger", a);
+    container.AddMember("image", str(options_.image, a), a);
+    Value command(rapidjson::kArrayType);
+    for (std::string arg : {std::string("cmop"), std::string("trigger"), name, std::string("--endpoint"),
+                            options_.trigger_endpoint.empty() ? options_.sidecar_url : options_.trigger_endpoint})
+      command.PushBack(str(arg, a), a);
+    container.AddMember("command", command, a);
+    if (!options_.token_secret_name.empty()) {
+      Value ref(rapidjson::kObjectType);
+      ref.AddMember("name", str(options_.token_secret_name, a), a);
+      ref.AddMember("key", str(options_.token_secret_key, a), a);
+      Value from(rapidjson::kObjectType);
+      from.AddMember("secretKeyRef", ref, a);
+      Value env(rapidjson::kObjectType);
+      env.AddMember("name", "CMOP_TOKEN", a);
+      env.AddMember("valueFrom", from, a);
+      Value envs(rapidjson::kArrayType);
+      envs.PushBack(env, a);
+      container.AddMember("env", envs, a);
+    }
+    Value containers(rapidjson::kArrayType);
+    containers.PushBack(container, a);
+    Value pod_spec(rapidjson::kObjectType);
+    pod_spec.AddMember("restartPolicy", "Never", a);
+    pod_spec.AddMember("containers", containers, a);
+    Value pod_meta(rapidjson::kObjectType);
+    pod_meta.AddMember("labels", Value(labels, a), a);
+    Value pod_template(rapidjson::kObjectType);
+    pod_template.AddMember("metadata", pod_meta, a);
+    pod_template.AddMember("spec", pod_spec, a);
+    Value job_spec(rapidjson::kObjectType);
+    job_spec.AddMember("backoffLimit", options_.job_backoff_limit, a);
+    job_spec.AddMember("template", pod_template, a);
+    Value job_meta(rapidjson::kObjectType);
+    job_meta.AddMember("labels", Value(labels, a), a);
+    Value job_template(rapidjson::kObjectType);
+    job_template.AddMember("metadata", job_meta, a);
+    job_template.AddMember("spec", job_spec, a);
+    Value cj_spec(rapidjson::kObjectType);
+    cj_spec.AddMember("schedule", str(schedule_for_minutes(spec.every_minutes), a), a);
+    cj_spec.AddMember("concurrencyPolicy", "Forbid", a);
+    cj_spec.AddMember("suspend", spec.suspend, a);
+    cj_spec.AddMember("successfulJobsHistoryLimit", options_.successful_jobs_history, a);
+    cj_spec.AddMember("failedJobsHistoryLimit", options_.failed_jobs_history, a);
+    cj_spec.AddMember("jobTemplate", job_template, a);
+    desired.AddMember("spec", cj_spec, a);
+  }
+  try {
+    Document existing = kube_.get(resources::cronjobs, ns, name);
+    bool same = is_subset(desired["spec"], existing["spec"]) &&
+                is_subset(desired["metadata"]["labels"], existing["metadata"]["labels"]) &&
+                is_subset(desired["metadata"]["ownerReferences"], existing["metadata"]["ownerReferences"]);
+    if (!same) {
+      auto& a = existing.GetAllocator();
+      existing["spec"].CopyFrom(desired["spec"], a);
+      auto& meta = existing["metadata"];
+      if (!meta.HasMember("labels")) meta.AddMember("labels", Value(rapidjson::kObjectType), a);
+      for (auto& l : desired["metadata"]["labels"].GetObject()) {
+        auto it = meta["labels"].FindMember(l.name);
+        if (it != meta["labels"].MemberEnd()) it->value.CopyFrom(l.value, a);
+        else meta["labels"].AddMember(Value(l.name, a), Value(l.value, a), a);
+      }
+      if (meta.HasMember("ownerReferences")) meta.RemoveMember("ownerReferences");
+      meta.AddMember("ownerReferences", Value(desired["metadata"]["ownerReferences"], a), a);
+      kube_.update(resources::cronjobs, ns, name, existing);
+      log_line("info", ns + "/" + name + ": updated CronJob");
+    }
+  } catch (const KubeApiError& e) {
+    if (!e.not_found()) throw;
+    kube_.create(resources::cronjobs, ns, desired);
+    log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes) + ")");
+  }
+
+  // --- status and events ----------------------------------------------------------------
+  Outcome outcome;
+  if (state) outcome = outcome_from_state(*state);
+  else if (report) outcome = outcome_from_state(*report);
+  const Value* facts = state ? static_cast<const Value*>(&*state) : nullptr;
+  write_status(outcome, facts, generation);
+  if (applied) {
+    bool changed = generation != observed || (report && value_at(*report, "changed") &&
+                                              (*report)["changed"].IsBool() && (*report)["changed"].GetBool());
+    if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
+    else if (changed) emit_event("Normal", "Synced", outcome.message);
+  }
+}
+
+}  // namespace cmop::operate

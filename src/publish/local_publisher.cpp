@@ -1,0 +1,297 @@
+// A folder that is itself a Helm chart repository: <name>-<version>.tgz files plus
+// index.yaml. The same folder works as ChartMuseum's local storage root
+// (`--storage=local --storage-local-rootdir`): ChartMuseum lists the top-level .tgz
+// files and ignores everything else (our lock file, temp files, index.yaml).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "cmop/chart/metadata.hpp"
+#include "cmop/deps/repo_index.hpp"
+#include "cmop/error.hpp"
+#include "cmop/package/archive.hpp"
+#include "cmop/package/packager.hpp"
+#include "cmop/publish/publisher.hpp"
+#include "cmop/util/fs.hpp"
+#include "cmop/util/hash.hpp"
+
+namespace cmop::publish {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kIndexFile = "index.yaml";
+// Hidden and not ending in .tgz, so neither Helm nor ChartMuseum ever sees it.
+constexpr const char* kLockFile = ".cmop-publish.lock";
+
+std::string rfc3339(std::chrono::system_clock::time_point tp) {
+  auto since_epoch = tp.time_since_epoch();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
+  std::time_t t = static_cast<std::time_t>(secs.count());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(nanos));
+  return buf;
+}
+
+std::string file_mtime_rfc3339(const fs::path& p) {
+  std::error_code ec;
+  auto ftime = fs::last_write_time(p, ec);
+  if (ec) return rfc3339(std::chrono::system_clock::now());
+  return rfc3339(std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(ftime)));
+}
+
+// Names become file names: refuse anything that could leave the folder.
+void require_safe_component(const std::string& what, const std::string& value) {
+  if (value.empty() || value == "." || value == ".." || value.find('/') != std::string::npos ||
+      value.find('\\') != std::string::npos || value.find('\0') != std::string::npos)
+    throw Error(Errc::invalid_argument, value, what + " cannot be used in a file name");
+}
+
+// Exclusive flock on the folder's lock file for the lifetime of the object, so
+// several cmop processes (or a restart overlapping the old pod) never interleave
+// their read-modify-write of index.yaml.
+class FolderLock {
+ public:
+  explicit FolderLock(const fs::path& lock_path) {
+    fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw Error(Errc::io, lock_path.string(), std::string("open lock file: ") + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd_);
+      throw Error(Errc::io, lock_path.string(), std::string("flock: ") + std::strerror(err));
+    }
+  }
+  FolderLock(const FolderLock&) = delete;
+  FolderLock& operator=(const FolderLock&) = delete;
+  ~FolderLock() {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class LocalPublisher final : public Publisher {
+ public:
+  LocalPublisher(std::string dir, std::string base_url) : dir_(std::move(dir)), base_url_(std::move(base_url)) {
+    while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw Error(Errc::io, dir_.string(), "create chart folder: " + ec.message());
+    if (!fs::is_directory(dir_)) throw Error(Errc::io, dir_.string(), "not a directory");
+    std::lock_guard lk(mu_);
+    FolderLock folder(dir_ / kLockFile);
+    deps::RepoIndex index = load_index();
+    if (reconcile(index)) save_index(index);
+  }
+
+  void publish(const package::Package& pkg, bool replace) override {
+    const auto& md = pkg.metadata;
+    require_safe_component("chart name", md.name);
+    require_safe_component("chart version", md.version);
+    const std::string filename = md.name + "-" + md.version + ".tgz";
+    const fs::path target = dir_ / filename;
+    const std::string digest = pkg.digest.empty() ? util::sha256_hex(pkg.bytes) : pkg.digest;
+
+    std::lock_guard lk(mu_);
+    FolderLock folder(dir_ / kLockFile);
+    deps::RepoIndex index = load_index();
+    bool reconciled = reconcile(index);
+
+    const deps::IndexEntry* existing = find_entry(index, md.name, md.version);
+    std::string existing_digest;
+    if (existing) {
+      existing_digest = existing->digest;
+    } else if (fs::exists(target)) {
+      existing_digest = util::sha256_hex(util::read_file(target));
+    }
+    std::string created = rfc3339(std::chrono::system_clock::now());
+    if (!existing_digest.empty()) {
+      if (existing_digest == digest) {
+        // Same bytes again: keep the original created time so index.yaml does not
+        // churn (Helm clients and caches compare it).
+        if (existing && !existing->created.empty()) created = existing->created;
+      } else if (!replace) {
+        throw Error(Errc::conflict, target.string(),
+                    md.name + " " + md.version + " is already published with digest " + existing_digest +
+                        " (new package has " + digest + ")");
+      }
+    }
+
+    bool file_current = fs::exists(target) && existing_digest == digest &&
+                        util::sha256_hex(util::read_file(target)) == digest;
+    if (!file_current) util::write_file_atomic(target, pkg.bytes);
+    // Nothing to say that the index does not already say: leave it (and its
+    // `generated` stamp) alone.
+    if (file_current && existing && existing->urls == std::vector<std::string>{url_for(filename)} && !reconciled)
+      return;
+
+    deps::IndexEntry entry;
+    entry.metadata = md;
+    entry.urls = {url_for(filename)};
+    entry.digest = digest;
+    entry.created = created;
+    index.add(std::move(entry));
+    save_index(index);
+  }
+
+  void remove(const std::string& name, const std::string& version) override {
+    require_safe_component("chart name", name);
+    require_safe_component("chart version", version);
+    const std::string filename = name + "-" + version + ".tgz";
+    std::lock_guard lk(mu_);
+    FolderLock folder(dir_ / kLockFile);
+    deps::RepoIndex index = load_index();
+    bool changed = reconcile(index);
+    // The package goes first: a crash after it leaves an index entry without its
+    // file, which reconcile() drops on the next call, so the removal sticks.
+    for (const std::string& f : {filename, filename + ".prov"}) {
+      std::error_code ec;
+      fs::remove(dir_ / f, ec);
+      if (ec) throw Error(Errc::io, (dir_ / f).string(), "delete: " + ec.message());
+    }
+    if (index.remove(name, version) || changed) save_index(index);
+  }
+
+  void probe() override {
+    std::lock_guard lk(mu_);
+    FolderLock folder(dir_ / kLockFile);
+    if (::access(dir_.c_str(), W_OK | X_OK) != 0)
+      throw Error(Errc::io, dir_.string(), std::string("chart folder not writable: ") + std::strerror(errno));
+  }
+
+  std::string describe() const override { return "local " + dir_.string(); }
+
+ private:
+  std::string url_for(const std::string& filename) const {
+    return base_url_.empty() ? filename : base_url_ + "/" + filename;
+  }
+
+  static const deps::IndexEntry* find_entry(const deps::RepoIndex& index, const std::string& name,
+                                            const std::string& version) {
+    auto it = index.entries.find(name);
+    if (it == index.entries.end()) return nullptr;
+    for (const auto& e : it->second)
+      if (e.metadata.version == version) return &e;
+    return nullptr;
+  }
+
+  // index.yaml as on disk; a missing or unreadable one starts empty and is rebuilt
+  // from the packages by reconcile() (the .tgz files are the source of truth).
+  deps::RepoIndex load_index() const {
+    const fs::path path = dir_ / kIndexFile;
+    if (!fs::exists(path)) return {};
+    std::string text = util::read_file(path);
+    try {
+      return deps::RepoIndex::parse(text, path.string());
+    } catch (const Error&) {
+      return {};
+    }
+  }
+
+  void save_index(deps::RepoIndex& index) const {
+    index.api_version = "v1";
+    index.generated = rfc3339(std::chrono::system_clock::now());
+    util::write_file_atomic(dir_ / kIndexFile, index.to_yaml());
+  }
+
+  // Makes the index agree with the packages in the folder: entries whose file is
+  // gone are dropped, packages without an entry are read and added (a crash
+  // between writing a package and its index, or a folder filled by other means).
+  // Returns whether anything changed.
+  bool reconcile(deps::RepoIndex& index) const {
+    bool changed = false;
+    std::set<std::string> indexed_files;
+    for (auto& [name, versions] : index.entries) {
+      for (auto it = versions.begin(); it != versions.end();) {
+        std::string filename = name + "-" + it->metadata.version + ".tgz";
+        if (!fs::exists(dir_ / filename)) {
+          it = versions.erase(it);
+          changed = true;
+        } else {
+          indexed_files.insert(filename);
+          ++it;
+        }
+      }
+    }
+    for (auto it = index.entries.begin(); it != index.entries.end();) {
+      if (it->second.empty())
+        it = index.entries.erase(it);
+      else
+        ++it;
+    }
+    std::error_code ec;
+    for (const auto& dirent : fs::directory_iterator(dir_, ec)) {
+      const std::string filename = dirent.path().filename().string();
+      if (filename.size() <= 4 || filename.compare(filename.size() - 4, 4, ".tgz") != 0 || filename[0] == '.')
+        continue;
+      if (!dirent.is_regular_file() || indexed_files.count(filename)) continue;
+      auto entry = entry_from_package(dirent.path());
+      if (!entry) continue;
+      index.add(std::move(*entry));
+      changed = true;
+    }
+    if (ec) throw Error(Errc::io, dir_.string(), "list chart folder: " + ec.message());
+    return changed;
+  }
+
+  // Reads Chart.yaml from a package file. A file that is not a valid chart
+  // package, or whose name does not match its metadata, is not part of the
+  // repository (ChartMuseum skips such files too).
+  std::optional<deps::IndexEntry> entry_from_package(const fs::path& path) const {
+    std::string bytes = util::read_file(path);
+    package::Limits limits;
+    try {
+      auto files = package::read_tgz(bytes, limits.max_file_bytes, limits.max_total_bytes);
+      for (const auto& f : files) {
+        auto slash = f.name.find('/');
+        if (slash == std::string::npos || f.name.substr(slash + 1) != "Chart.yaml" || f.type != '0') continue;
+        deps::IndexEntry entry;
+        entry.metadata = chart::parse_chart_yaml(f.content, path.string() + ":" + f.name);
+        if (entry.metadata.name.empty() || entry.metadata.version.empty()) return std::nullopt;
+        if (path.filename().string() != entry.metadata.name + "-" + entry.metadata.version + ".tgz")
+          return std::nullopt;
+        entry.urls = {url_for(path.filename().string())};
+        entry.digest = util::sha256_hex(bytes);
+        entry.created = file_mtime_rfc3339(path);
+        return entry;
+      }
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+    return std::nullopt;
+  }
+
+  fs::path dir_;
+  std::string base_url_;
+  std::mutex mu_;
+};
+
+}  // namespace
+
+std::unique_ptr<Publisher> make_local_publisher(std::string dir, std::string base_url) {
+  if (dir.empty()) throw Error(Errc::invalid_argument, "local publisher", "a chart folder is required");
+  return std::make_unique<LocalPublisher>(std::move(dir), std::move(base_url));
+}
+
+}  // namespace cmop::publish

@@ -1,0 +1,107 @@
+#include "cmop/serve/command.hpp"
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "cmop/error.hpp"
+#include "cmop/serve/server.hpp"
+#include "cmop/util/log.hpp"
+
+namespace cmop::serve {
+namespace {
+
+struct CommandOptions {
+  ServerOptions server;
+  std::string state_dir = "./cmop-state";
+  std::string local_repo_dir;
+  std::string log_format = "text";
+  std::string log_level = "info";
+  double shutdown_grace_seconds = 25;
+};
+
+int run(CommandOptions& o) {
+  namespace log = util::log;
+  log::set_format(log::parse_format(o.log_format));
+  log::set_level(log::parse_level(o.log_level));
+  o.server.state_dir = o.state_dir;
+  o.server.local_repo_dir = o.local_repo_dir;
+
+  // SIGTERM/SIGINT are taken by this thread with sigwait; every thread started
+  // from here on inherits the blocked mask, so no other thread is interrupted.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Server server(o.server);
+  server.start();
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  log::info("signal received, shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  auto grace = std::chrono::milliseconds(static_cast<long long>(o.shutdown_grace_seconds * 1000));
+  if (!server.shutdown(grace)) {
+    // Syncs still running past the deadline: leave without waiting for them. Every
+    // state write is atomic, so this is as safe as being killed, and the next
+    // start re-syncs whatever was interrupted.
+    log::warn("shutdown deadline passed with syncs still running; exiting", {});
+    std::fflush(nullptr);
+    std::_Exit(0);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_command(CLI::App& app) {
+  auto o = std::make_shared<CommandOptions>();
+  auto* cmd = app.add_subcommand("serve", "Serve the sidecar HTTP API: git repos of charts -> a chart repository");
+  auto& s = o->server;
+  cmd->add_option("--listen", s.listen, "address:port to serve the API on")->envname("CMOP_LISTEN")->capture_default_str();
+  cmd->add_option("--state-dir", o->state_dir, "repos, dependencies, clones, what was published")
+      ->envname("CMOP_STATE_DIR")
+      ->capture_default_str();
+  cmd->add_option("--chartmuseum-url", s.chartmuseum_url, "publish to this ChartMuseum (else the embedded local repo)")
+      ->envname("CMOP_CHARTMUSEUM_URL");
+  cmd->add_option("--chartmuseum-username", s.chartmuseum_username, "basic auth user for ChartMuseum")
+      ->envname("CMOP_CHARTMUSEUM_USERNAME");
+  cmd->add_option("--chartmuseum-password", s.chartmuseum_password, "basic auth password for ChartMuseum")
+      ->envname("CMOP_CHARTMUSEUM_PASSWORD");
+  cmd->add_option("--chartmuseum-token", s.chartmuseum_token, "bearer token for ChartMuseum")
+      ->envname("CMOP_CHARTMUSEUM_TOKEN");
+  cmd->add_option("--chartmuseum-tenant", s.chartmuseum_tenant, "multi-tenant prefix (org/repo)")
+      ->envname("CMOP_CHARTMUSEUM_TENANT");
+  cmd->add_option("--local-repo-dir", o->local_repo_dir, "the embedded local chart repo (default <state-dir>/charts)")
+      ->envname("CMOP_LOCAL_REPO_DIR");
+  cmd->add_option("--token", s.token, "bearer token required on mutating requests")->envname("CMOP_TOKEN");
+  cmd->add_flag("--allow-local-git", s.allow_local_git, "permit file:// and local paths as git URLs")
+      ->envname("CMOP_ALLOW_LOCAL_GIT");
+  cmd->add_option("--workers", s.workers, "concurrent repo syncs")
+      ->envname("CMOP_WORKERS")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--log-format", o->log_format, "text or json (JSON lines)")
+      ->envname("CMOP_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--log-level", o->log_level, "debug, info, warn or error")
+      ->envname("CMOP_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd->add_option("--shutdown-grace", o->shutdown_grace_seconds,
+                  "seconds to let in-flight requests finish after SIGTERM/SIGINT")
+      ->envname("CMOP_SHUTDOWN_GRACE")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->callback([o] {
+    int code = run(*o);
+    std::fflush(nullptr);
+    if (code != 0) std::exit(code);
+  });
+}
+
+}  // namespace cmop::serve

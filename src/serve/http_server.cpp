@@ -1,0 +1,395 @@
+#include "http_server.hpp"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include "cmop/error.hpp"
+
+namespace cmop::serve {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+HttpResponse json_error(int status, const std::string& message) {
+  rapidjson::StringBuffer sb;
+  rapidjson::Writer<rapidjson::StringBuffer> w(sb);
+  w.StartObject();
+  w.Key("error");
+  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  w.EndObject();
+  HttpResponse r;
+  r.status = status;
+  r.body = std::string(sb.GetString(), sb.GetSize());
+  return r;
+}
+
+namespace {
+class Session;
+}
+
+// Member order matters: `io` is destroyed before the session registry and its
+// mutex, because destroying io destroys pending handlers and with them sessions,
+// whose destructors deregister themselves.
+struct HttpServer::Impl {
+  HttpLimits limits;
+  Handler handler;
+  ResponseObserver observer;
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;  // guards the four below
+  std::condition_variable cv;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  int in_flight = 0;      // requests handed to the handler and not yet answered
+  int pending_stops = 0;  // stop notices posted to sessions and not yet run
+
+  asio::io_context io;
+  // Keeps the I/O threads alive while a request waits for a worker and no socket
+  // operation is pending (e.g. during shutdown, once the listener is closed).
+  asio::executor_work_guard<asio::io_context::executor_type> keep_running{io.get_executor()};
+  tcp::acceptor acceptor{asio::make_strand(io)};
+  std::vector<std::thread> threads;
+
+  void accept();
+  void request_started() {
+    std::lock_guard lk(mu);
+    ++in_flight;
+  }
+  void request_finished() {
+    std::lock_guard lk(mu);
+    --in_flight;
+    cv.notify_all();
+  }
+};
+
+namespace {
+
+std::string endpoint_text(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+// One connection. Everything runs on the connection's strand; the handler's
+// responder posts back onto it, so a response may come from a worker thread.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {
+    remote_ = endpoint_text(stream_.socket());
+  }
+  ~Session() {
+    std::lock_guard lk(server_->mu);
+    server_->sessions.erase(this);
+    server_->cv.notify_all();
+  }
+
+  void start() {
+    {
+      std::lock_guard lk(server_->mu);
+      server_->sessions[this] = weak_from_this();
+    }
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // From HttpServer::shutdown: idle connections close now, busy ones after answering.
+  void notice_stop() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->close_now();
+      std::lock_guard lk(self->server_->mu);
+      --self->server_->pending_stops;
+      self->server_->cv.notify_all();
+    });
+  }
+
+ private:
+  void read_header() {
+    if (server_->stopping) return close_now();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(server_->limits.max_header_bytes));
+    parser_->body_limit(server_->limits.max_body_bytes);
+    stream_.expires_after(server_->limits.io_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->on_header(ec);
+    });
+  }
+
+  void on_header(beast::error_code ec) {
+    started_ = Clock::now();
+    if (ec) return on_read_error(ec);
+    auto& req = parser_->get();
+    method_ = std::string(req.method_string());
+    target_ = std::string(req.target());
+    if (beast::iequals(req[http::field::expect], "100-continue")) {
+      auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
+      http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
+        if (ec) return self->close_now();
+        self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) return self->on_read_error(ec);
+      self->dispatch();
+    });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    // The peer went away, idled out, or we are stopping: nothing to answer.
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::eof || ec == http::error::partial_message)
+      return close_now();
+    if (ec == http::error::body_limit)
+      return respond_and_close(json_error(
+          413, "request body: larger than the limit of " + std::to_string(server_->limits.max_body_bytes) + " bytes"));
+    if (ec == http::error::header_limit)
+      return respond_and_close(json_error(431, "request header: larger than the limit of " +
+                                                   std::to_string(server_->limits.max_header_bytes) + " bytes"));
+    respond_and_close(json_error(400, "request: malformed HTTP: " + ec.message()));
+  }
+
+  void dispatch() {
+    busy_ = true;
+    server_->request_started();
+    stream_.expires_never();  // a sync may take minutes; the handler decides when to answer
+    auto& req = parser_->get();
+    keep_alive_ = req.keep_alive();
+    HttpRequest in;
+    in.method = method_;
+    in.target = target_;
+    in.authorization = std::string(req[http::field::authorization]);
+    in.content_type = std::string(req[http::field::content_type]);
+    in.body = std::move(req.body());
+    in.remote = remote_;
+    auto self = shared_from_this();
+    Responder respond = [self](HttpResponse r) {
+      asio::post(self->stream_.get_executor(),
+                 [self, r = std::move(r)]() mutable { self->write(std::move(r), false); });
+    };
+    try {
+      server_->handler(std::move(in), std::move(respond));
+    } catch (const std::exception& e) {
+      write(json_error(500, std::string("internal error: ") + e.what()), false);
+    }
+  }
+
+  void respond_and_close(HttpResponse r) {
+    method_ = method_.empty() ? "-" : method_;
+    write(std::move(r), true);
+  }
+
+  void write(HttpResponse r, bool close_after) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->version(11);
+    res->result(static_cast<unsigned>(r.status));
+    res->set(http::field::server, "cmop");
+    res->set(http::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    bool keep = keep_alive_ && !close_after && !server_->stopping;
+    res->keep_alive(keep);
+    std::size_t bytes = r.body.size();
+    if (method_ == "HEAD") {
+      res->content_length(bytes);
+    } else {
+      res->body() = std::move(r.body);
+      res->prepare_payload();
+    }
+    int status = r.status;
+    stream_.expires_after(server_->limits.io_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(), res, keep, close_after, status, bytes](beast::error_code ec,
+                                                                                          std::size_t) {
+                        self->after_write(ec, keep, close_after, status, bytes);
+                      });
+  }
+
+  void after_write(beast::error_code ec, bool keep, bool unread_input, int status, std::size_t bytes) {
+    double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (server_->observer) {
+      try {
+        server_->observer(method_, target_, status, bytes, seconds, remote_);
+      } catch (...) {
+        // Logging or metrics failing must not take the connection down.
+      }
+    }
+    if (busy_) {
+      busy_ = false;
+      server_->request_finished();
+    }
+    keep_alive_ = false;
+    method_.clear();
+    target_.clear();
+    if (ec) return close_now();
+    if (unread_input) return drain();
+    if (!keep) return close_gracefully();
+    read_header();
+  }
+
+  // After refusing a request whose body we did not read, closing at once would
+  // make the kernel reset the connection and the client could lose our answer.
+  // So: half-close, then discard what the client still sends for a little while.
+  void drain() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::chrono::seconds(5));
+    discard_some(0);
+  }
+  void discard_some(std::size_t total) {
+    if (total > 16u * 1024 * 1024) return close_now();
+    auto buf = std::make_shared<std::array<char, 65536>>();
+    stream_.async_read_some(asio::buffer(*buf), [self = shared_from_this(), buf, total](beast::error_code ec,
+                                                                                        std::size_t n) {
+      if (ec) return self->close_now();
+      self->discard_some(total + n);
+    });
+  }
+
+  void close_gracefully() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.socket().close(ignored);
+  }
+  void close_now() {
+    beast::error_code ignored;
+    stream_.socket().close(ignored);
+  }
+
+  beast::tcp_stream stream_;
+  HttpServer::Impl* server_;  // outlives every session (see Impl)
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string remote_, method_, target_;
+  Clock::time_point started_ = Clock::now();
+  bool busy_ = false;
+  bool keep_alive_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::accept() {
+  acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (stopping) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      return;
+    }
+    if (!ec) {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), this)->start();
+    }
+    accept();
+  });
+}
+
+HttpServer::HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->limits = limits;
+  impl_->handler = std::move(handler);
+  impl_->observer = std::move(observer);
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos)
+    throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "must be host:port");
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec)
+    throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "host is not an IP address: " + ec.message());
+  std::string port_text = listen.substr(colon + 1);
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(port_text, &used);
+    if (used != port_text.size() || port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "port must be a number 0-65535");
+  }
+  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw Error(Errc::io, "listen address \"" + listen + "\"", "cannot listen: " + ec.message());
+}
+
+HttpServer::~HttpServer() {
+  impl_->stopping = true;
+  impl_->io.stop();
+  for (auto& t : impl_->threads)
+    if (t.joinable()) t.join();
+}
+
+void HttpServer::start(int threads) {
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->accept(); });
+  for (int i = 0; i < std::max(1, threads); ++i) impl_->threads.emplace_back([impl = impl_.get()] { impl->io.run(); });
+}
+
+int HttpServer::port() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+std::string HttpServer::host() const {
+  beast::error_code ec;
+  auto ep = impl_->acceptor.local_endpoint(ec);
+  if (ec) return "127.0.0.1";
+  auto addr = ep.address();
+  if (addr.is_unspecified()) return addr.is_v6() ? "::1" : "127.0.0.1";
+  return addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+}
+
+bool HttpServer::shutdown(Clock::time_point deadline) {
+  auto* impl = impl_.get();
+  if (impl->stopping.exchange(true)) return true;
+  asio::post(impl->acceptor.get_executor(), [impl] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  {
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lk(impl->mu);
+      for (auto& [raw, weak] : impl->sessions)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+      impl->pending_stops += static_cast<int>(live.size());
+    }
+    for (auto& s : live) s->notice_stop();
+  }
+  bool drained;
+  {
+    std::unique_lock lk(impl->mu);
+    drained = impl->cv.wait_until(lk, deadline, [impl] { return impl->pending_stops == 0 && impl->in_flight == 0; });
+  }
+  // Let the last responses reach the wire before the threads stop.
+  if (drained) {
+    std::unique_lock lk(impl->mu);
+    impl->cv.wait_until(lk, std::min(deadline, Clock::now() + std::chrono::seconds(1)),
+                        [impl] { return impl->sessions.empty(); });
+  }
+  impl->io.stop();
+  for (auto& t : impl->threads)
+    if (t.joinable()) t.join();
+  return drained;
+}
+
+}  // namespace cmop::serve

@@ -1,0 +1,71 @@
+#pragma once
+// The HTTP/1.1 transport of `cmop serve` (Beast stays in http_server.cpp): accepts
+// connections, reads requests within limits and timeouts, hands each complete
+// request to a Handler, writes whatever the handler answers (possibly later, from
+// another thread), keeps connections alive, and shuts down gracefully.
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cmop::serve {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ... as sent
+  std::string target;  // origin-form, with query
+  std::string authorization;
+  std::string content_type;
+  std::string body;
+  std::string remote;  // peer ip:port
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Must be called exactly once, from any thread.
+using Responder = std::function<void(HttpResponse)>;
+using Handler = std::function<void(HttpRequest, Responder)>;
+// Called after each response was written (or failed to be): for logs and metrics.
+using ResponseObserver = std::function<void(const std::string& method, const std::string& target, int status,
+                                            std::size_t body_bytes, double seconds, const std::string& remote)>;
+
+struct HttpLimits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+};
+
+// An error answer in the API's shape: {"error": message}.
+HttpResponse json_error(int status, const std::string& message);
+
+class HttpServer {
+ public:
+  // Binds and listens on "host:port". Throws Error(invalid_argument|io).
+  HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  void start(int threads);
+  int port() const;
+  std::string host() const;
+
+  // Closes the listener and idle connections; connections with a request in
+  // flight are closed after their response. Waits until none is in flight or the
+  // deadline passes, then stops the I/O threads. True when all finished in time.
+  bool shutdown(std::chrono::steady_clock::time_point deadline);
+
+  struct Impl;  // opaque; public so the connection code in the .cpp can name it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmop::serve

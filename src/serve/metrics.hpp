@@ -1,0 +1,35 @@
+#pragma once
+// The counters behind GET /metrics (Prometheus text exposition format 0.0.4).
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <utility>
+
+namespace cmop::serve {
+
+class Metrics {
+ public:
+  // result: "success" (ok), "partial" (some charts failed), "error" (the repo
+  // itself could not be synced, or the request failed before syncing).
+  void record_sync(const std::string& repo, const std::string& result, double seconds, std::uint64_t published);
+  void record_http(int status);
+
+  // Gauges are sampled by the caller at scrape time.
+  std::string render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const;
+
+  static constexpr std::array<double, 12> kDurationBuckets{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> syncs_;  // (repo, result)
+  std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets_{};  // non-cumulative counts
+  std::uint64_t duration_count_ = 0;
+  double duration_sum_ = 0;
+  std::uint64_t charts_published_ = 0;
+  std::uint64_t sync_failures_ = 0;
+  std::map<int, std::uint64_t> http_;
+};
+
+}  // namespace cmop::serve

@@ -1,0 +1,79 @@
+#pragma once
+// Where syncs run: a bounded pool of worker threads (never the HTTP threads), and
+// in front of it one lane per repo that serializes that repo's jobs and lets
+// concurrent identical requests share one job.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_server.hpp"
+
+namespace cmop::serve {
+
+class WorkerPool {
+ public:
+  explicit WorkerPool(int threads);
+  ~WorkerPool();  // stop()
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void post(std::function<void()> task);
+  // Drops tasks not yet started and waits for the running ones.
+  void stop();
+  int running() const;
+
+ private:
+  void work();
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> tasks_;
+  std::vector<std::thread> threads_;
+  int running_ = 0;
+  bool stopping_ = false;
+};
+
+class RepoLanes {
+ public:
+  using Work = std::function<HttpResponse()>;
+  using Waiter = std::function<void(const HttpResponse&)>;
+
+  explicit RepoLanes(WorkerPool& pool) : pool_(pool) {}
+
+  // Queues `work` behind everything already queued or running for `repo`. When the
+  // last queued job of that repo has not started yet and carries the same non-empty
+  // `coalesce_key`, the request joins it instead: it waits for that job, which
+  // starts only after the running one finished, and gets the same answer.
+  // Returns true when it joined an existing job.
+  bool submit(const std::string& repo, const std::string& coalesce_key, Work work, Waiter waiter);
+
+  // Requests waiting for a job (running or queued).
+  std::size_t waiting() const;
+  // At shutdown: answers the waiters of jobs not started with `answer` and drops them.
+  void abandon_queued(const HttpResponse& answer);
+
+ private:
+  struct Job {
+    std::string key;
+    Work work;
+    std::vector<Waiter> waiters;
+  };
+  struct Lane {
+    bool running = false;
+    std::deque<std::shared_ptr<Job>> queued;
+  };
+  void start_next(const std::string& repo, Lane& lane);  // with mu_ held
+  void run(const std::string& repo, const std::shared_ptr<Job>& job);
+
+  WorkerPool& pool_;
+  mutable std::mutex mu_;
+  std::map<std::string, Lane> lanes_;
+  std::size_t waiting_ = 0;
+};
+
+}  // namespace cmop::serve

@@ -1,0 +1,540 @@
+// Git sync against real repositories served on 127.0.0.1 by `git daemon` and by
+// `git http-backend` (smart HTTP, optionally behind basic auth).
+#include "cmop/git/repository.hpp"
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include "cmop/error.hpp"
+#include "cmop/util/fs.hpp"
+#include "support/git_fixture.hpp"
+
+namespace fs = std::filesystem;
+using cmop::Errc;
+using cmop::Error;
+using cmop::git::Repository;
+using cmop::git::SyncOptions;
+using cmop::git::SyncResult;
+using cmop::test::GitDaemon;
+using cmop::test::GitHttpServer;
+using cmop::test::GitWorkRepo;
+
+namespace {
+
+// Runs `fn`, requires it to throw cmop::Error with `code`, returns the error.
+template <typename Fn>
+Error require_error(Errc code, Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    INFO("error: " << e.what() << " subject=" << e.subject() << " reason=" << e.reason());
+    REQUIRE(e.code() == code);
+    return e;
+  }
+  FAIL("expected cmop::Error(" << cmop::to_string(code) << ")");
+  throw std::logic_error("unreachable");
+}
+
+std::string read(const fs::path& p) { return cmop::util::read_file(p); }
+
+// A work repo with a chart and a plain folder, published as bare `name` under base.
+struct Served {
+  cmop::util::TempDir tmp{"cmop-git-test-"};
+  GitWorkRepo work{tmp.path() / "work"};
+  fs::path base = tmp.path() / "served";
+  fs::path bare;
+  std::string first_commit;
+
+  explicit Served(const std::string& name = "charts.git") {
+    cmop::test::write_chart(work, "charts/app", "app", "1.0.0");
+    work.write("docs/readme.txt", "hello v1\n");
+    first_commit = work.commit("initial");
+    bare = cmop::test::make_bare(work, base, name);
+  }
+  std::string publish(const std::string& message = "change") {
+    std::string id = work.commit(message);
+    cmop::test::push_to_bare(work, bare);
+    return id;
+  }
+  fs::path mirror(const std::string& name = "mirror") const { return tmp.path() / name; }
+};
+
+SyncOptions options_for(const std::string& url, const std::string& ref = "") {
+  SyncOptions o;
+  o.url = url;
+  o.ref = ref;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("validate_url accepts remote transports and gates local ones", "[git][url]") {
+  using cmop::git::validate_url;
+  for (const char* ok : {"https://github.com/org/charts.git", "http://127.0.0.1:8080/charts", "git://host/charts",
+                         "ssh://git@host:2222/org/charts.git", "git@github.com:org/charts.git",
+                         "HTTPS://Example.com/x", "host.example:charts"}) {
+    INFO(ok);
+    REQUIRE_NOTHROW(validate_url(ok, false));
+  }
+  for (const char* local : {"file:///srv/git/charts", "/srv/git/charts", "./charts", "../charts"}) {
+    INFO(local);
+    Error e = require_error(Errc::forbidden, [&] { validate_url(local, false); });
+    REQUIRE(e.reason().find("--allow-local-git") != std::string::npos);
+    REQUIRE_NOTHROW(validate_url(local, true));
+  }
+  for (const char* bad : {"", "ftp://host/repo", "ext::sh -c evil", "https://host/re po", "https://host/x\n",
+                          "https:///nohost", "https://host", "charts", "-uhttps://x/y", "git@host:",
+                          "@host:path", "ht\ttps://x/y"}) {
+    INFO(bad);
+    require_error(Errc::invalid_argument, [&] { validate_url(bad, true); });
+  }
+}
+
+TEST_CASE("clone over git://, no-change detection and new commits", "[git][daemon]") {
+  Served served;
+  GitDaemon daemon(served.base);
+  Repository repo(served.mirror());
+  REQUIRE_FALSE(repo.current_commit());
+  REQUIRE(repo.worktree().empty());
+  REQUIRE(repo.tree_id("") == "");
+
+  SyncResult first = repo.sync(options_for(daemon.url("charts.git")));
+  REQUIRE(first.changed);
+  REQUIRE(first.commit == served.first_commit);
+  REQUIRE(repo.current_commit() == served.first_commit);
+  REQUIRE(repo.worktree() == first.worktree);
+  REQUIRE(read(first.worktree / "docs/readme.txt") == "hello v1\n");
+  REQUIRE(read(first.worktree / "charts/app/Chart.yaml").find("name: app") != std::string::npos);
+  REQUIRE_FALSE(fs::exists(first.worktree / ".git"));
+
+  SyncResult again = repo.sync(options_for(daemon.url("charts.git")));
+  REQUIRE_FALSE(again.changed);
+  REQUIRE(again.commit == first.commit);
+  REQUIRE(again.worktree == first.worktree);
+
+  served.work.write("docs/readme.txt", "hello v2\n");
+  std::string second = served.publish("v2");
+  SyncResult next = repo.sync(options_for(daemon.url("charts.git")));
+  REQUIRE(next.changed);
+  REQUIRE(next.commit == second);
+  REQUIRE(read(next.worktree / "docs/readme.txt") == "hello v2\n");
+  REQUIRE(repo.current_commit() == second);
+  // Only the current worktree is kept.
+  REQUIRE_FALSE(fs::exists(first.worktree));
+
+  // A second Repository on the same directory sees the same state (it is on disk).
+  Repository reopened(served.mirror());
+  REQUIRE(reopened.current_commit() == second);
+  REQUIRE_FALSE(reopened.sync(options_for(daemon.url("charts.git"))).changed);
+}
+
+TEST_CASE("refs resolve as branch, tag, annotated tag and commit id", "[git][refs]") {
+  Served served;
+  served.work.git({"tag", "light-v1"});
+  served.work.git({"tag", "-a", "v1.0.0", "-m", "release 1.0.0"});
+  served.work.git({"checkout", "-q", "-b", "feature"});
+  served.work.write("docs/readme.txt", "feature\n");
+  std::string feature = served.work.commit("feature work");
+  served.work.git({"push", "-q", served.bare.string(), "feature"});
+  served.work.git({"checkout", "-q", "main"});
+  served.work.write("docs/readme.txt", "main v2\n");
+  std::string main_v2 = served.publish("main v2");
+  GitDaemon daemon(served.base);
+  const std::string url = daemon.url("charts.git");
+  Repository repo(served.mirror());
+
+  SECTION("empty ref is the remote's default branch") {
+    REQUIRE(repo.sync(options_for(url)).commit == main_v2);
+  }
+  SECTION("branch by short and full name") {
+    REQUIRE(repo.sync(options_for(url, "feature")).commit == feature);
+    REQUIRE(read(repo.worktree() / "docs/readme.txt") == "feature\n");
+    REQUIRE(repo.sync(options_for(url, "refs/heads/main")).commit == main_v2);
+  }
+  SECTION("lightweight and annotated tags peel to the commit") {
+    REQUIRE(repo.sync(options_for(url, "light-v1")).commit == served.first_commit);
+    REQUIRE_FALSE(repo.sync(options_for(url, "v1.0.0")).changed);
+    REQUIRE(repo.sync(options_for(url, "refs/tags/v1.0.0")).commit == served.first_commit);
+    REQUIRE(read(repo.worktree() / "docs/readme.txt") == "hello v1\n");
+  }
+  SECTION("full and abbreviated commit ids") {
+    REQUIRE(repo.sync(options_for(url, served.first_commit)).commit == served.first_commit);
+    REQUIRE(repo.sync(options_for(url, feature.substr(0, 10))).commit == feature);
+  }
+  SECTION("unknown refs are not_found and leave the worktree alone") {
+    SyncResult good = repo.sync(options_for(url));
+    Error e = require_error(Errc::not_found, [&] { repo.sync(options_for(url, "no-such-branch")); });
+    REQUIRE(e.subject() == url);
+    require_error(Errc::not_found, [&] { repo.sync(options_for(url, "0123456789abcdef0123456789abcdef01234567")); });
+    require_error(Errc::invalid_argument, [&] { repo.sync(options_for(url, "bad..ref")); });
+    REQUIRE(repo.current_commit() == good.commit);
+    REQUIRE(read(good.worktree / "docs/readme.txt") == "main v2\n");
+  }
+}
+
+TEST_CASE("smart HTTP with and without basic auth", "[git][http]") {
+  Served served;
+
+  SECTION("anonymous") {
+    GitHttpServer http(served.base);
+    SyncResult r = Repository(served.mirror()).sync(options_for(http.url("charts.git")));
+    REQUIRE(r.commit == served.first_commit);
+    REQUIRE(read(r.worktree / "docs/readme.txt") == "hello v1\n");
+  }
+  SECTION("basic auth: right password works, wrong or missing ones are unauthorized without hanging") {
+    GitHttpServer http(served.base, "alice:s3cret");
+    const std::string url = http.url("charts.git");
+    Repository repo(served.mirror());
+
+    SyncOptions wrong = options_for(url);
+    wrong.credentials.username = "alice";
+    wrong.credentials.password = "nope";
+    Error e = require_error(Errc::unauthorized, [&] { repo.sync(wrong); });
+    REQUIRE(e.subject() == url);
+    REQUIRE(e.reason().find("rejected") != std::string::npos);
+
+    Error none = require_error(Errc::unauthorized, [&] { repo.sync(options_for(url)); });
+    REQUIRE(none.reason().find("no matching credentials") != std::string::npos);
+    REQUIRE_FALSE(repo.current_commit());
+
+    SyncOptions right = options_for(url);
+    right.credentials.username = "alice";
+    right.credentials.password = "s3cret";
+    REQUIRE(repo.sync(right).commit == served.first_commit);
+
+    served.work.write("docs/readme.txt", "authed v2\n");
+    std::string second = served.publish();
+    REQUIRE(repo.sync(right).commit == second);
+  }
+  SECTION("a token alone is sent with user x-access-token") {
+    GitHttpServer http(served.base, "x-access-token:tok-123");
+    SyncOptions o = options_for(http.url("charts.git"));
+    o.credentials.password = "tok-123";
+    REQUIRE(Repository(served.mirror()).sync(o).commit == served.first_commit);
+  }
+  SECTION("credentials embedded in the URL are masked in errors") {
+    GitHttpServer http(served.base, "alice:s3cret");
+    std::string url = http.url("charts.git");
+    url.insert(std::string("http://").size(), "alice:wrong@");
+    Error e = require_error(Errc::unauthorized, [&] { Repository(served.mirror()).sync(options_for(url)); });
+    REQUIRE(e.subject().find("wrong") == std::string::npos);
+    REQUIRE(e.subject().find("alice:***@") != std::string::npos);
+  }
+}
+
+TEST_CASE("file:// and local paths need allow_local", "[git][local]") {
+  Served served;
+  Repository repo(served.mirror());
+  const std::string url = "file://" + served.bare.string();
+  Error e = require_error(Errc::forbidden, [&] { repo.sync(options_for(url)); });
+  REQUIRE(e.reason().find("--allow-local-git") != std::string::npos);
+  require_error(Errc::forbidden, [&] { repo.sync(options_for(served.bare.string())); });
+  REQUIRE_FALSE(repo.current_commit());
+
+  SyncOptions allowed = options_for(url);
+  allowed.allow_local = true;
+  REQUIRE(repo.sync(allowed).commit == served.first_commit);
+  allowed.url = served.bare.string();  // URL change: the remote is repointed, same history
+  REQUIRE_FALSE(repo.sync(allowed).changed);
+}
+
+TEST_CASE("a failed fetch keeps the previous worktree", "[git][failure]") {
+  Served served;
+  std::optional<GitDaemon> daemon(std::in_place, served.base);
+  const std::string url = daemon->url("charts.git");
+  Repository repo(served.mirror());
+  SyncResult good = repo.sync(options_for(url));
+
+  served.work.write("docs/readme.txt", "never seen\n");
+  served.publish();
+  daemon.reset();  // the server process is gone
+
+  Error e = require_error(Errc::git, [&] { repo.sync(options_for(url)); });
+  REQUIRE(e.subject() == url);
+  REQUIRE(e.reason().starts_with("fetch: "));
+  REQUIRE(repo.current_commit() == good.commit);
+  REQUIRE(repo.worktree() == good.worktree);
+  REQUIRE(read(good.worktree / "docs/readme.txt") == "hello v1\n");
+  REQUIRE(repo.tree_id("docs") != "");
+
+  // Never cloned: the step is reported as clone.
+  Repository fresh(served.mirror("fresh"));
+  Error clone = require_error(Errc::git, [&] { fresh.sync(options_for(url)); });
+  REQUIRE(clone.reason().starts_with("clone: "));
+  REQUIRE_FALSE(fresh.current_commit());
+}
+
+TEST_CASE("force-pushed history rewrites are followed", "[git][rewrite]") {
+  Served served;
+  served.work.write("docs/readme.txt", "v2 to be dropped\n");
+  std::string dropped = served.publish("v2");
+  GitDaemon daemon(served.base);
+  Repository repo(served.mirror());
+  REQUIRE(repo.sync(options_for(daemon.url("charts.git"))).commit == dropped);
+
+  served.work.git({"reset", "-q", "--hard", served.first_commit});
+  served.work.write("docs/readme.txt", "rewritten\n");
+  std::string rewritten = served.publish("rewrite");
+  SyncResult r = repo.sync(options_for(daemon.url("charts.git")));
+  REQUIRE(r.changed);
+  REQUIRE(r.commit == rewritten);
+  REQUIRE(read(r.worktree / "docs/readme.txt") == "rewritten\n");
+}
+
+TEST_CASE("tree_id is a per-folder content key", "[git][tree]") {
+  Served served;
+  cmop::test::write_chart(served.work, "charts/other", "other", "0.1.0");
+  served.publish("second chart");
+  GitDaemon daemon(served.base);
+  Repository repo(served.mirror());
+  repo.sync(options_for(daemon.url("charts.git")));
+
+  std::string app = repo.tree_id("charts/app");
+  std::string other = repo.tree_id("charts/other");
+  std::string root = repo.tree_id("");
+  REQUIRE(app.size() == 40);
+  REQUIRE(other.size() == 40);
+  REQUIRE(app != other);
+  REQUIRE(repo.tree_id("./charts/app/") == app);
+  REQUIRE(repo.tree_id("charts/missing") == "");
+  REQUIRE(repo.tree_id("docs/readme.txt") == "");  // a file is not a folder
+  REQUIRE(repo.tree_id("../charts") == "");
+
+  served.work.write("charts/other/values.yaml", "replicaCount: 3\n");
+  served.publish("bump other");
+  REQUIRE(repo.sync(options_for(daemon.url("charts.git"))).changed);
+  REQUIRE(repo.tree_id("charts/app") == app);
+  REQUIRE(repo.tree_id("charts/other") != other);
+  REQUIRE(repo.tree_id("") != root);
+}
+
+TEST_CASE("symlinks, executable bits and submodule entries", "[git][checkout]") {
+  Served served;
+  served.work.symlink("charts/app/link-inside", "values.yaml");
+  served.work.symlink("charts/app/link-escape", "../../../etc/passwd");
+  served.work.write("scripts/run.sh", "#!/bin/sh\necho hi\n");
+  fs::permissions(served.work.dir() / "scripts/run.sh", fs::perms::owner_exec, fs::perm_options::add);
+  // A gitlink (submodule entry) without .gitmodules: unsupported, must not fail.
+  served.work.git({"update-index", "--add", "--cacheinfo",
+                   "160000," + served.first_commit + ",vendor/sub"});
+  served.publish("links");
+  GitDaemon daemon(served.base);
+  Repository repo(served.mirror());
+  fs::path wt = repo.sync(options_for(daemon.url("charts.git"))).worktree;
+
+  REQUIRE(fs::is_symlink(wt / "charts/app/link-inside"));
+  REQUIRE(fs::read_symlink(wt / "charts/app/link-inside") == "values.yaml");
+  REQUIRE(fs::is_symlink(wt / "charts/app/link-escape"));
+  REQUIRE(fs::read_symlink(wt / "charts/app/link-escape") == "../../../etc/passwd");
+  REQUIRE((fs::status(wt / "scripts/run.sh").permissions() & fs::perms::owner_exec) != fs::perms::none);
+  REQUIRE(read(wt / "docs/readme.txt") == "hello v1\n");
+}
+
+TEST_CASE("leftovers of a crashed sync are cleaned up", "[git][recovery]") {
+  Served served;
+  GitDaemon daemon(served.base);
+  const std::string url = daemon.url("charts.git");
+  Repository repo(served.mirror());
+  SyncResult good = repo.sync(options_for(url));
+
+  // Simulate a crash mid-checkout, mid-pointer-switch and inside a ref update.
+  fs::path mirror = served.mirror();
+  fs::create_directories(mirror / "checkouts/.tmp-deadbeef-1/charts");
+  fs::create_directories(mirror / "checkouts/0000000000000000000000000000000000000000");
+  fs::create_symlink("checkouts/nowhere", mirror / ".current.tmp-99-0");
+  fs::create_directories(mirror / "repo.git/refs/remotes/origin");
+  { std::ofstream(mirror / "repo.git/refs/remotes/origin/main.lock") << "junk"; }
+  REQUIRE(repo.current_commit() == good.commit);
+
+  served.work.write("docs/readme.txt", "after crash\n");
+  std::string next = served.publish();
+  SyncResult r = repo.sync(options_for(url));
+  REQUIRE(r.commit == next);
+  REQUIRE(read(r.worktree / "docs/readme.txt") == "after crash\n");
+  REQUIRE_FALSE(fs::exists(mirror / "checkouts/.tmp-deadbeef-1"));
+  REQUIRE_FALSE(fs::exists(mirror / "checkouts/0000000000000000000000000000000000000000"));
+  REQUIRE_FALSE(fs::is_symlink(mirror / ".current.tmp-99-0"));
+  REQUIRE_FALSE(fs::exists(mirror / "repo.git/refs/remotes/origin/main.lock"));
+
+  // A mirror directory damaged beyond opening is re-cloned.
+  fs::remove_all(mirror / "repo.git");
+  fs::create_directories(mirror / "repo.git");
+  { std::ofstream(mirror / "repo.git/HEAD") << "garbage"; }
+  SyncResult recloned = repo.sync(options_for(url));
+  REQUIRE_FALSE(recloned.changed);
+  REQUIRE(recloned.commit == next);
+}
+
+TEST_CASE("different repositories sync concurrently", "[git][threads]") {
+  Served a("a.git");
+  Served b("b.git");
+  b.work.write("docs/readme.txt", "b\n");
+  std::string b_head = b.publish();
+  GitDaemon daemon_a(a.base);
+  GitHttpServer http_b(b.base);
+  Repository repo_a(a.mirror());
+  Repository repo_b(b.mirror());
+  std::string result_a, result_b, error;
+  std::mutex error_mutex;
+  auto run = [&](Repository& repo, const std::string& url, std::string& out) {
+    try {
+      for (int i = 0; i < 3; ++i) out = repo.sync(options_for(url)).commit;
+    } catch (const std::exception& e) {
+      std::lock_guard lock(error_mutex);
+      error = e.what();
+    }
+  };
+  std::thread ta(run, std::ref(repo_a), daemon_a.url("a.git"), std::ref(result_a));
+  std::thread tb(run, std::ref(repo_b), http_b.url("b.git"), std::ref(result_b));
+  ta.join();
+  tb.join();
+  REQUIRE(error == "");
+  REQUIRE(result_a == a.first_commit);
+  REQUIRE(result_b == b_head);
+}
+
+TEST_CASE("https trusts a per-repository CA bundle", "[git][https]") {
+  Served served;
+  auto self_signed = [&](const std::string& name, const std::string& san) {
+    fs::path cert = served.tmp.path() / (name + ".pem");
+    fs::path key = served.tmp.path() / (name + ".key");
+    cmop::test::run_ok({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.string(), "-out",
+                        cert.string(), "-days", "2", "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san});
+    return std::pair{cert, key};
+  };
+  auto [cert, key] = self_signed("git-server", "IP:127.0.0.1");
+  auto [stranger, stranger_key] = self_signed("stranger", "IP:127.0.0.1");
+  cmop::test::Peer server = cmop::test::start_python_peer(
+      "git_http_server.py", {"--root", served.base.string(), "--tls-cert", cert.string(), "--tls-key", key.string()});
+  const std::string url = "https://127.0.0.1:" + std::to_string(server.port) + "/charts.git";
+  Repository repo(served.mirror());
+
+  Error untrusted = require_error(Errc::git, [&] { repo.sync(options_for(url)); });
+  REQUIRE(untrusted.reason().find("certificate") != std::string::npos);
+
+  SyncOptions wrong_ca = options_for(url);
+  wrong_ca.ca_file = stranger.string();
+  require_error(Errc::git, [&] { repo.sync(wrong_ca); });
+
+  SyncOptions missing_ca = options_for(url);
+  missing_ca.ca_file = (served.tmp.path() / "missing.pem").string();
+  require_error(Errc::io, [&] { repo.sync(missing_ca); });
+  REQUIRE_FALSE(repo.current_commit());
+
+  SyncOptions trusted = options_for(url);
+  trusted.ca_file = cert.string();
+  SyncResult r = repo.sync(trusted);
+  REQUIRE(r.commit == served.first_commit);
+  REQUIRE(read(r.worktree / "docs/readme.txt") == "hello v1\n");
+  // The bundle is scoped to the sync that names it, not installed process-wide.
+  Repository other(served.mirror("other"));
+  require_error(Errc::git, [&] { other.sync(options_for(url)); });
+}
+
+TEST_CASE("ssh with a passphrase-protected key against a real sshd", "[git][ssh]") {
+  const fs::path sshd_binary = "/usr/sbin/sshd";
+  if (!fs::exists(sshd_binary)) {
+    WARN("openssh-server is not installed (scripts/install-deps.sh installs it); skipping the SSH test");
+    return;
+  }
+  Served served;
+  fs::path ssh_dir = served.tmp.path() / "ssh";
+  fs::create_directories(ssh_dir);
+  auto keygen = [&](const std::string& name, const std::string& passphrase) {
+    cmop::test::run_ok({"ssh-keygen", "-q", "-t", "ed25519", "-N", passphrase, "-C", "cmop-test", "-f",
+                        (ssh_dir / name).string()});
+  };
+  keygen("host_key", "");
+  keygen("client_key", "pass phrase");
+  keygen("stranger_key", "");
+  fs::copy_file(ssh_dir / "client_key.pub", ssh_dir / "authorized_keys");
+  int port = cmop::test::free_port();
+  {
+    std::ofstream config(ssh_dir / "sshd_config");
+    config << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey " << (ssh_dir / "host_key").string()
+           << "\nAuthorizedKeysFile " << (ssh_dir / "authorized_keys").string()
+           << "\nPidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+              "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n";
+  }
+  // sshd started as root insists on its privilege-separation directory, which only
+  // the distribution's service script creates.
+  if (::geteuid() == 0 && !fs::exists("/run/sshd")) fs::create_directories("/run/sshd");
+  cmop::test::Process sshd({sshd_binary.string(), "-D", "-e", "-f", (ssh_dir / "sshd_config").string()}, {}, {},
+                           ssh_dir / "sshd.log");
+  REQUIRE(cmop::test::wait_for_port(port));
+  const std::string user = ::getpwuid(::getuid())->pw_name;
+  const std::string url = "ssh://" + user + "@127.0.0.1:" + std::to_string(port) + served.bare.string();
+  Repository repo(served.mirror());
+
+  SyncOptions stranger = options_for(url);
+  stranger.credentials.ssh_private_key_file = (ssh_dir / "stranger_key").string();
+  require_error(Errc::unauthorized, [&] { repo.sync(stranger); });
+
+  Error no_key = require_error(Errc::unauthorized, [&] { repo.sync(options_for(url)); });
+  REQUIRE(no_key.reason().find("no matching credentials") != std::string::npos);
+
+  SyncOptions good = options_for(url);
+  good.credentials.ssh_private_key_file = (ssh_dir / "client_key").string();
+  good.credentials.ssh_public_key_file = (ssh_dir / "client_key.pub").string();
+  good.credentials.ssh_passphrase = "pass phrase";
+
+  // Host key verification against known_hosts ("[host]:port" entries off port 22).
+  auto known_hosts_line = [&](const std::string& pub_file) {
+    std::string pub = read(ssh_dir / pub_file);
+    return "[127.0.0.1]:" + std::to_string(port) + " " + pub.substr(0, pub.rfind(' ')) + "\n";
+  };
+  SyncOptions spoofed = good;
+  spoofed.ssh_known_hosts = known_hosts_line("stranger_key.pub");
+  Error mitm = require_error(Errc::git, [&] { repo.sync(spoofed); });
+  REQUIRE(mitm.reason().find("does not match the configured known_hosts") != std::string::npos);
+  SyncOptions unlisted = good;
+  unlisted.ssh_known_hosts = "other.example " + known_hosts_line("host_key.pub").substr(known_hosts_line("host_key.pub").find(' ') + 1);
+  Error unknown = require_error(Errc::git, [&] { repo.sync(unlisted); });
+  REQUIRE(unknown.reason().find("not listed") != std::string::npos);
+  REQUIRE_FALSE(repo.current_commit());
+
+  {  // hashed by OpenSSH itself
+    std::ofstream(ssh_dir / "known_hosts") << known_hosts_line("host_key.pub");
+  }
+  cmop::test::run_ok({"ssh-keygen", "-q", "-H", "-f", (ssh_dir / "known_hosts").string()});
+  REQUIRE(read(ssh_dir / "known_hosts").starts_with("|1|"));
+  good.ssh_known_hosts = read(ssh_dir / "known_hosts");
+  SyncResult r = repo.sync(good);
+  REQUIRE(r.commit == served.first_commit);
+  REQUIRE(read(r.worktree / "docs/readme.txt") == "hello v1\n");
+
+  served.work.write("docs/readme.txt", "over ssh\n");
+  std::string second = served.publish();
+  REQUIRE(repo.sync(good).commit == second);
+}
+
+TEST_CASE("deleted branches and moved tags follow the remote", "[git][refs]") {
+  Served served;
+  served.work.git({"tag", "stable"});
+  served.work.git({"branch", "short-lived"});
+  served.work.git({"push", "-q", served.bare.string(), "short-lived", "--tags"});
+  GitDaemon daemon(served.base);
+  const std::string url = daemon.url("charts.git");
+  Repository repo(served.mirror());
+  REQUIRE(repo.sync(options_for(url, "short-lived")).commit == served.first_commit);
+  REQUIRE(repo.sync(options_for(url, "stable")).commit == served.first_commit);
+
+  served.work.write("docs/readme.txt", "retagged\n");
+  std::string second = served.work.commit("second");
+  served.work.git({"tag", "-f", "stable"});
+  served.work.git({"push", "-q", "--force", served.bare.string(), "HEAD:refs/heads/main", "refs/tags/stable",
+                   ":refs/heads/short-lived"});
+
+  SyncResult moved = repo.sync(options_for(url, "stable"));
+  REQUIRE(moved.changed);
+  REQUIRE(moved.commit == second);
+  require_error(Errc::not_found, [&] { repo.sync(options_for(url, "short-lived")); });
+  REQUIRE(repo.current_commit() == second);
+}

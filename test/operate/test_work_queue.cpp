@@ -1,0 +1,55 @@
+#include <catch2/catch.hpp>
+#include <thread>
+
+#include "cmop/operate/work_queue.hpp"
+
+using cmop::operate::WorkQueue;
+using namespace std::chrono_literals;
+
+TEST_CASE("work queue: a key is queued once however often it is added") {
+  WorkQueue q;
+  q.add("ns/a");
+  q.add("ns/b");
+  q.add("ns/a");
+  CHECK(q.depth() == 2);
+  CHECK(*q.get() == "ns/a");
+  CHECK(*q.get() == "ns/b");
+}
+
+TEST_CASE("work queue: a key added while processing is handed out again only after done()") {
+  WorkQueue q;
+  q.add("ns/a");
+  auto key = q.get();
+  q.add("ns/a");  // an event arrives during the reconcile
+  q.add("ns/b");
+  CHECK(*q.get() == "ns/b");  // not ns/a: it is still being processed
+  q.done("ns/b");
+  q.done(*key);
+  CHECK(*q.get() == "ns/a");
+}
+
+TEST_CASE("work queue: rate-limited retries back off exponentially up to the cap; forget resets") {
+  WorkQueue q(100ms, 1s);
+  auto d1 = q.add_rate_limited("k");
+  auto d2 = q.add_rate_limited("k");
+  auto d3 = q.add_rate_limited("k");
+  for (int i = 0; i < 10; ++i) q.add_rate_limited("k");
+  auto capped = q.add_rate_limited("k");
+  CHECK(d1 >= 100ms);
+  CHECK(d1 <= 110ms);
+  CHECK(d2 >= 200ms);
+  CHECK(d3 >= 400ms);
+  CHECK(capped >= 1s);
+  CHECK(capped <= 1100ms);
+  CHECK(q.failures("k") == 14);
+  q.forget("k");
+  CHECK(q.failures("k") == 0);
+  CHECK(*q.get() == "k");  // the delayed add comes due
+}
+
+TEST_CASE("work queue: shutdown releases waiting workers") {
+  WorkQueue q;
+  std::thread worker([&] { CHECK_FALSE(q.get().has_value()); });
+  q.shutdown();
+  worker.join();
+}

@@ -1,0 +1,262 @@
+// The local-folder publisher: a Helm chart repository on disk, checked with
+// Python's YAML parser (independent of ours) and served by the fake ChartMuseum
+// from the same folder.
+#include <catch2/catch.hpp>
+
+#include <rapidjson/document.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+#include <vector>
+
+#include "cmop/error.hpp"
+#include "cmop/publish/publisher.hpp"
+#include "cmop/util/fs.hpp"
+#include "publish_fixtures.hpp"
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using namespace cmop;
+using test::capture_error;
+using test::make_package;
+
+namespace {
+
+// index.yaml through PyYAML: safe_load must accept it (what Helm-compatible tools
+// need), and BaseLoader gives every scalar as the exact string written.
+rapidjson::Document read_index(const fs::path& dir) {
+  const char* script =
+      "import json, sys, yaml\n"
+      "text = open(sys.argv[1]).read()\n"
+      "yaml.safe_load(text)\n"
+      "print(json.dumps(yaml.load(text, Loader=yaml.BaseLoader)))\n";
+  std::string out = test::run_ok({test::python3(), "-c", script, (dir / "index.yaml").string()});
+  rapidjson::Document doc;
+  doc.Parse(out.data(), out.size());
+  REQUIRE_FALSE(doc.HasParseError());
+  REQUIRE(doc.IsObject());
+  return doc;
+}
+
+const rapidjson::Value* entry(const rapidjson::Document& index, const std::string& name, const std::string& version) {
+  auto entries = index.FindMember("entries");
+  if (entries == index.MemberEnd() || !entries->value.IsObject()) return nullptr;
+  auto chart = entries->value.FindMember(name.c_str());
+  if (chart == entries->value.MemberEnd()) return nullptr;
+  for (const auto& e : chart->value.GetArray())
+    if (e["version"].GetString() == version) return &e;
+  return nullptr;
+}
+
+std::string str(const rapidjson::Value& v, const char* key) { return v[key].GetString(); }
+
+void write_bytes(const fs::path& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary);
+  out << data;
+}
+
+const std::regex kRfc3339Utc(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z)");
+
+}  // namespace
+
+TEST_CASE("local: publish writes the package and a valid index.yaml", "[local]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  auto web = make_package("web", "1.2.0");
+  auto db = make_package("db", "0.3.1");
+  publisher->publish(web, false);
+  publisher->publish(db, false);
+
+  CHECK(util::read_file(dir.path() / "web-1.2.0.tgz") == web.bytes);
+  CHECK(util::read_file(dir.path() / "db-0.3.1.tgz") == db.bytes);
+  auto index = read_index(dir.path());
+  CHECK(str(index, "apiVersion") == "v1");
+  CHECK(std::regex_match(str(index, "generated"), kRfc3339Utc));
+  auto* e = entry(index, "web", "1.2.0");
+  REQUIRE(e);
+  CHECK(str(*e, "name") == "web");
+  CHECK(str(*e, "digest") == web.digest);
+  CHECK(str(*e, "appVersion") == "1.0");
+  CHECK(str(*e, "description") == "test chart web");
+  REQUIRE((*e)["urls"].Size() == 1);
+  CHECK(std::string((*e)["urls"][0].GetString()) == "web-1.2.0.tgz");
+  CHECK(std::regex_match(str(*e, "created"), kRfc3339Utc));
+  REQUIRE(entry(index, "db", "0.3.1"));
+  CHECK(str(*entry(index, "db", "0.3.1"), "digest") == db.digest);
+  CHECK_THAT(publisher->describe(), Catch::Contains(dir.path().string()));
+  publisher->probe();
+  // Nothing but the packages, the index and the hidden lock file.
+  std::vector<std::string> names;
+  for (const auto& d : fs::directory_iterator(dir.path())) names.push_back(d.path().filename().string());
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{".cmop-publish.lock", "db-0.3.1.tgz", "index.yaml", "web-1.2.0.tgz"});
+}
+
+TEST_CASE("local: urls are absolute under base_url", "[local]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string(), "https://charts.example.org/stable/");
+  publisher->publish(make_package("web", "1.0.0"), false);
+  auto index = read_index(dir.path());
+  CHECK(std::string((*entry(index, "web", "1.0.0"))["urls"][0].GetString()) ==
+        "https://charts.example.org/stable/web-1.0.0.tgz");
+}
+
+TEST_CASE("local: same-digest republish keeps created, a different digest conflicts unless replaced", "[local]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  auto first = make_package("web", "1.0.0", "one");
+  auto second = make_package("web", "1.0.0", "two");
+  publisher->publish(first, false);
+  std::string created = str(*entry(read_index(dir.path()), "web", "1.0.0"), "created");
+
+  publisher->publish(first, false);
+  publisher->publish(first, true);
+  CHECK(str(*entry(read_index(dir.path()), "web", "1.0.0"), "created") == created);
+  // A new base URL rewrites the entry's urls but not its created time.
+  publish::make_local_publisher(dir.path().string(), "http://moved.example")->publish(first, false);
+  auto moved = read_index(dir.path());
+  CHECK(str(*entry(moved, "web", "1.0.0"), "created") == created);
+  CHECK(std::string((*entry(moved, "web", "1.0.0"))["urls"][0].GetString()) == "http://moved.example/web-1.0.0.tgz");
+
+  auto err = capture_error([&] { publisher->publish(second, false); });
+  CHECK(err.code() == Errc::conflict);
+  CHECK(err.subject() == (dir.path() / "web-1.0.0.tgz").string());
+  CHECK_THAT(err.reason(), Catch::Contains(first.digest) && Catch::Contains(second.digest));
+  CHECK(util::read_file(dir.path() / "web-1.0.0.tgz") == first.bytes);
+  CHECK(str(*entry(read_index(dir.path()), "web", "1.0.0"), "digest") == first.digest);
+
+  publisher->publish(second, true);
+  CHECK(util::read_file(dir.path() / "web-1.0.0.tgz") == second.bytes);
+  auto index = read_index(dir.path());
+  CHECK(str(*entry(index, "web", "1.0.0"), "digest") == second.digest);
+  CHECK(index["entries"]["web"].Size() == 1);
+}
+
+TEST_CASE("local: a package file without an index entry still guards against overwrite", "[local]") {
+  util::TempDir dir;
+  auto first = make_package("web", "1.0.0", "one");
+  write_bytes(dir.path() / "web-1.0.0.tgz", first.bytes);
+  write_bytes(dir.path() / "index.yaml", "apiVersion: v1\nentries: {}\ngenerated: \"2020-01-01T00:00:00Z\"\n");
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  CHECK(capture_error([&] { publisher->publish(make_package("web", "1.0.0", "two"), false); }).code() ==
+        Errc::conflict);
+  CHECK(str(*entry(read_index(dir.path()), "web", "1.0.0"), "digest") == first.digest);
+}
+
+TEST_CASE("local: remove deletes file and entry; removing a missing chart is fine", "[local]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  publisher->publish(make_package("web", "1.0.0"), false);
+  publisher->publish(make_package("web", "1.1.0"), false);
+  publisher->remove("web", "1.0.0");
+  CHECK_FALSE(fs::exists(dir.path() / "web-1.0.0.tgz"));
+  auto index = read_index(dir.path());
+  CHECK_FALSE(entry(index, "web", "1.0.0"));
+  CHECK(entry(index, "web", "1.1.0"));
+  publisher->remove("web", "1.0.0");
+  publisher->remove("ghost", "0.0.1");
+  publisher->remove("web", "1.1.0");
+  index = read_index(dir.path());
+  CHECK_FALSE(entry(index, "web", "1.1.0"));
+  CHECK(capture_error([&] { publisher->remove("../etc", "1.0.0"); }).code() == Errc::invalid_argument);
+}
+
+TEST_CASE("local: the index is rebuilt from the packages when missing", "[local]") {
+  util::TempDir dir;
+  auto web = make_package("web", "1.0.0");
+  auto db = make_package("db", "2.0.0-rc.1");
+  write_bytes(dir.path() / "web-1.0.0.tgz", web.bytes);
+  write_bytes(dir.path() / "db-2.0.0-rc.1.tgz", db.bytes);
+  write_bytes(dir.path() / "junk.tgz", "not a chart");
+  write_bytes(dir.path() / "renamed-9.9.9.tgz", make_package("other", "1.0.0").bytes);
+  REQUIRE_FALSE(fs::exists(dir.path() / "index.yaml"));
+
+  auto publisher = publish::make_local_publisher(dir.path().string(), "http://h/charts");
+  auto index = read_index(dir.path());
+  REQUIRE(entry(index, "web", "1.0.0"));
+  CHECK(str(*entry(index, "web", "1.0.0"), "digest") == web.digest);
+  CHECK(std::string((*entry(index, "web", "1.0.0"))["urls"][0].GetString()) == "http://h/charts/web-1.0.0.tgz");
+  REQUIRE(entry(index, "db", "2.0.0-rc.1"));
+  CHECK(str(*entry(index, "db", "2.0.0-rc.1"), "digest") == db.digest);
+  CHECK(std::regex_match(str(*entry(index, "db", "2.0.0-rc.1"), "created"), kRfc3339Utc));
+  CHECK(index["entries"].MemberCount() == 2);  // junk and misnamed files are not charts of this repo
+
+  // A corrupt index is rebuilt too, and an entry whose file vanished is dropped.
+  fs::remove(dir.path() / "web-1.0.0.tgz");
+  write_bytes(dir.path() / "index.yaml", "entries: [this is: not: an index");
+  publish::make_local_publisher(dir.path().string());
+  index = read_index(dir.path());
+  CHECK_FALSE(entry(index, "web", "1.0.0"));
+  CHECK(entry(index, "db", "2.0.0-rc.1"));
+}
+
+TEST_CASE("local: concurrent publishers on one folder lose no entries", "[local]") {
+  util::TempDir dir;
+  // Two publishers stand for two processes: each has its own mutex, only the
+  // flock on the folder's lock file serializes them.
+  auto a = publish::make_local_publisher(dir.path().string());
+  auto b = publish::make_local_publisher(dir.path().string());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      auto& publisher = (t % 2 == 0) ? a : b;
+      for (int i = 0; i < 5; ++i) publisher->publish(make_package("c" + std::to_string(t), "1." + std::to_string(i) + ".0"), false);
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto index = read_index(dir.path());
+  for (int t = 0; t < 4; ++t) {
+    for (int i = 0; i < 5; ++i) {
+      INFO("c" << t << " 1." << i << ".0");
+      CHECK(entry(index, "c" + std::to_string(t), "1." + std::to_string(i) + ".0"));
+    }
+  }
+}
+
+TEST_CASE("local: the folder works as ChartMuseum's local storage, both ways", "[local][chartmuseum]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  auto web = make_package("web", "1.0.0");
+  publisher->publish(web, false);
+
+  auto museum = test::start_python_peer("fake_chartmuseum.py", {"--storage-local-rootdir", dir.path().string()});
+  CHECK(test::stored_charts(museum.url()) == test::StoredCharts{{"web", {{"1.0.0", web.digest}}}});
+  auto listed = test::http_get(museum.url() + "/api/charts/web/1.0.0");
+  CHECK(listed.status == 200);
+  CHECK_THAT(listed.body, Catch::Contains(web.digest));
+
+  // A chart uploaded through ChartMuseum into the same folder is indexed by the
+  // next publisher started on it.
+  publish::ChartMuseumOptions o;
+  o.url = museum.url();
+  auto db = make_package("db", "0.1.0");
+  publish::make_chartmuseum_publisher(o)->publish(db, false);
+  REQUIRE(fs::exists(dir.path() / "db-0.1.0.tgz"));
+  publish::make_local_publisher(dir.path().string());
+  auto index = read_index(dir.path());
+  REQUIRE(entry(index, "db", "0.1.0"));
+  CHECK(str(*entry(index, "db", "0.1.0"), "digest") == db.digest);
+  CHECK(entry(index, "web", "1.0.0"));
+}
+
+TEST_CASE("local: names that would leave the folder are refused", "[local]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  auto pkg = make_package("web", "1.0.0");
+  pkg.metadata.name = "../web";
+  CHECK(capture_error([&] { publisher->publish(pkg, false); }).code() == Errc::invalid_argument);
+  CHECK(capture_error([&] { publish::make_local_publisher(""); }).code() == Errc::invalid_argument);
+}
+
+TEST_CASE("local: republishing identical bytes leaves index.yaml untouched", "[local]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string());
+  auto web = make_package("web", "1.0.0");
+  publisher->publish(web, false);
+  std::string before = util::read_file(dir.path() / "index.yaml");
+  publisher->publish(web, false);
+  publisher->publish(web, true);
+  CHECK(util::read_file(dir.path() / "index.yaml") == before);
+}

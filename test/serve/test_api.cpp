@@ -1,0 +1,301 @@
+// The HTTP surface of `cmop serve` in-process over real sockets: routing, request
+// validation, limits, auth, health and metrics.
+#include "serve_fixtures.hpp"
+#include "cmop/util/log.hpp"
+
+using namespace cmop;
+using test::call;
+using test::json_of;
+using test::str;
+
+namespace {
+
+struct Running {
+  util::TempDir tmp{"cmop-serve-api-"};
+  std::unique_ptr<serve::Server> server;
+  std::string base;
+
+  explicit Running(std::function<void(serve::ServerOptions&)> tweak = {}) {
+    auto o = test::local_options(tmp.path() / "state");
+    if (tweak) tweak(o);
+    server = std::make_unique<serve::Server>(o);
+    server->start();
+    base = server->url();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("health, readiness and metrics answer", "[serve]") {
+  Running r;
+  auto health = call(r.base, "GET", "/healthz");
+  CHECK(health.status == 200);
+  CHECK(health.header("Content-Type") == "application/json");
+  CHECK(str(json_of(health), "status") == "ok");
+
+  test::eventually([&] { return call(r.base, "GET", "/readyz").status == 200; }, "readyz 200");
+  CHECK(call(r.base, "HEAD", "/healthz").status == 200);
+
+  auto metrics = call(r.base, "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.header("Content-Type").rfind("text/plain; version=0.0.4", 0) == 0);
+  CHECK(test::metric(metrics.body, "cmop_repos") == "0");
+  CHECK(test::metric(metrics.body, "cmop_charts_published_total") == "0");
+  CHECK(test::metric(metrics.body, "cmop_sync_failures_total") == "0");
+  CHECK(metrics.body.find("# TYPE cmop_sync_duration_seconds histogram") != std::string::npos);
+  // Earlier requests were counted by status code.
+  CHECK(test::metric(metrics.body, "cmop_http_requests_total{code=\"200\"}") != "");
+}
+
+TEST_CASE("unknown routes are 404 and wrong methods 405 with Allow", "[serve]") {
+  Running r;
+  auto missing = call(r.base, "GET", "/nope");
+  CHECK(missing.status == 404);
+  CHECK(str(json_of(missing), "error").find("/nope") != std::string::npos);
+  CHECK(call(r.base, "GET", "/repo/x/y/z").status == 404);
+  CHECK(call(r.base, "GET", "/charts/../state").status == 400);
+
+  auto wrong = call(r.base, "PUT", "/repo/new", "{}");
+  CHECK(wrong.status == 405);
+  CHECK(wrong.header("Allow") == "POST");
+  CHECK_FALSE(str(json_of(wrong), "error").empty());
+
+  auto wrong_delete = call(r.base, "DELETE", "/repo/dependency");
+  CHECK(wrong_delete.status == 405);
+  CHECK(wrong_delete.header("Allow") == "GET, HEAD, POST");
+
+  auto wrong_health = call(r.base, "POST", "/healthz", "{}");
+  CHECK(wrong_health.status == 405);
+  CHECK(wrong_health.header("Allow") == "GET, HEAD");
+}
+
+TEST_CASE("request bodies are validated before anything runs", "[serve]") {
+  Running r;
+  SECTION("malformed JSON names the offset") {
+    auto res = call(r.base, "POST", "/repo/new", "{\"name\": \"x\",, }");
+    CHECK(res.status == 400);
+    auto err = str(json_of(res), "error");
+    CHECK(err.find("request body") != std::string::npos);
+    CHECK(err.find("offset 13") != std::string::npos);
+  }
+  SECTION("not an object") {
+    auto res = call(r.base, "POST", "/repo/new", "[1,2]");
+    CHECK(res.status == 400);
+    CHECK(str(json_of(res), "error").find("JSON object") != std::string::npos);
+  }
+  SECTION("empty body") {
+    net::Request req;
+    auto res = call(r.base, "POST", "/repo/new", "", {{"Content-Type", "application/json"}});
+    CHECK(res.status == 400);
+    CHECK(str(json_of(res), "error").find("empty") != std::string::npos);
+  }
+  SECTION("missing fields are named") {
+    auto res = call(r.base, "POST", "/repo/new", "{\"name\":\"web\"}");
+    CHECK(res.status == 400);
+    CHECK(str(json_of(res), "error") == "request body field \"git\": is required");
+    auto no_name = call(r.base, "POST", "/repo/new", "{\"git\":\"https://example.com/x.git\"}");
+    CHECK(no_name.status == 400);
+    CHECK(str(json_of(no_name), "error").find("field \"name\"") != std::string::npos);
+  }
+  SECTION("wrong types are named") {
+    auto res = call(r.base, "POST", "/repo/new", "{\"name\":\"web\",\"git\":\"https://e.com/x\",\"ref\":5}");
+    CHECK(res.status == 400);
+    CHECK(str(json_of(res), "error") == "request body field \"ref\": must be a string");
+    auto deps = call(r.base, "POST", "/repo/new", "{\"name\":\"web\",\"git\":\"https://e.com/x\",\"dependencies\":[{\"name\":\"a\"}]}");
+    CHECK(deps.status == 400);
+    CHECK(str(json_of(deps), "error").find("dependencies[0] field \"url\"") != std::string::npos);
+  }
+  SECTION("invalid names are refused") {
+    auto res = call(r.base, "POST", "/repo/new", test::new_repo_body("../x", "https://example.com/x.git"));
+    CHECK(res.status == 400);
+    CHECK(str(json_of(res), "error").find("repo name") != std::string::npos);
+    CHECK(call(r.base, "GET", "/repo/..%2Fx").status == 400);
+    CHECK(call(r.base, "GET", "/repo/Upper/update").status == 400);
+    CHECK(call(r.base, "DELETE", "/repo/a_b").status == 400);
+    test::RawConnection c(r.server->port());
+    REQUIRE(c.send("GET /repo/%zz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    CHECK(c.read_response().status == 400);
+  }
+  SECTION("file:// is forbidden without --allow-local-git") {
+    auto res = call(r.base, "POST", "/repo/new", test::new_repo_body("web", "file:///etc"));
+    CHECK(res.status == 403);
+    CHECK(call(r.base, "GET", "/repo/web").status == 404);
+  }
+  SECTION("unknown repos are 404") {
+    auto res = call(r.base, "GET", "/repo/ghost/update");
+    CHECK(res.status == 404);
+    CHECK(str(json_of(res), "error").find("ghost") != std::string::npos);
+    CHECK(call(r.base, "GET", "/repo/ghost").status == 404);
+    CHECK(call(r.base, "DELETE", "/repo/ghost").status == 404);
+  }
+}
+
+TEST_CASE("dependency repositories: JSON and form-encoded", "[serve]") {
+  Running r;
+  auto form = call(r.base, "POST", "/repo/dependency", "name=bitnami&addr=https%3A%2F%2Fcharts.example.com%2Fbitnami",
+                   {{"Content-Type", "application/x-www-form-urlencoded"}});
+  REQUIRE(form.status == 200);
+  auto doc = json_of(form);
+  CHECK(str(doc, "name") == "bitnami");
+  CHECK(str(doc, "url") == "https://charts.example.com/bitnami");
+
+  auto json = call(r.base, "POST", "/repo/dependency",
+                   "{\"name\":\"stable\",\"url\":\"https://stable.example.com\",\"password\":\"s3cret\"}");
+  REQUIRE(json.status == 200);
+
+  auto list = call(r.base, "GET", "/repo/dependency");
+  REQUIRE(list.status == 200);
+  CHECK(list.body.find("s3cret") == std::string::npos);  // never echoed
+  auto listed = json_of(list);
+  REQUIRE(listed["dependencies"].Size() == 2);
+
+  auto missing = call(r.base, "POST", "/repo/dependency", "name=x", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(missing.status == 400);
+  CHECK(str(json_of(missing), "error") == "form field \"addr\": is required");
+  auto bad_url = call(r.base, "POST", "/repo/dependency", "{\"name\":\"x\",\"url\":\"ftp://x\"}");
+  CHECK(bad_url.status == 400);
+  auto bad_name = call(r.base, "POST", "/repo/dependency", "name=..%2Fx&addr=https://x",
+                       {{"Content-Type", "application/x-www-form-urlencoded"}});
+  CHECK(bad_name.status == 400);
+}
+
+TEST_CASE("size limits: 413 for bodies, 431 for headers", "[serve]") {
+  Running r;
+  SECTION("declared body over the limit is refused before it is read") {
+    test::RawConnection c(r.server->port());
+    REQUIRE(c.send("POST /repo/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+                   std::to_string(2 * 1024 * 1024) + "\r\n\r\n"));
+    auto reply = c.read_response();
+    CHECK(reply.status == 413);
+    CHECK(reply.body.find("limit") != std::string::npos);
+  }
+  SECTION("a client that sends the whole oversized body still gets the answer") {
+    auto res = call(r.base, "POST", "/repo/new", std::string(1024 * 1024 + 1, ' '));
+    CHECK(res.status == 413);
+    CHECK(str(json_of(res), "error").find("1048576") != std::string::npos);
+  }
+  SECTION("headers over 16 KiB") {
+    test::RawConnection c(r.server->port());
+    REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n"));
+    auto reply = c.read_response();
+    CHECK(reply.status == 431);
+  }
+  SECTION("garbage is a 400") {
+    test::RawConnection c(r.server->port());
+    REQUIRE(c.send("NOT HTTP AT ALL\r\n\r\n"));
+    CHECK(c.read_response().status == 400);
+  }
+  // The server stays healthy after all of that.
+  CHECK(call(r.base, "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("keep-alive serves several requests on one connection", "[serve]") {
+  Running r;
+  test::RawConnection c(r.server->port());
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    auto reply = c.read_response();
+    REQUIRE(reply.status == 200);
+    CHECK(reply.body == "{\"status\":\"ok\"}");
+  }
+  REQUIRE(c.send("GET /repo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  CHECK(c.read_response().status == 200);
+  CHECK(c.closed_by_peer());
+}
+
+TEST_CASE("Expect: 100-continue gets a 100 before the body", "[serve]") {
+  Running r;
+  test::RawConnection c(r.server->port());
+  std::string body = "{\"name\":\"dep\",\"url\":\"https://dep.example.com\"}";
+  REQUIRE(c.send("POST /repo/dependency HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: "
+                 "100-continue\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n"));
+  CHECK(c.read_response().status == 100);
+  REQUIRE(c.send(body));
+  CHECK(c.read_response().status == 200);
+}
+
+TEST_CASE("a token guards every mutation", "[serve]") {
+  Running r([](serve::ServerOptions& o) { o.token = "t0ken"; });
+  const std::string dep = "{\"name\":\"dep\",\"url\":\"https://dep.example.com\"}";
+
+  auto none = call(r.base, "POST", "/repo/dependency", dep);
+  CHECK(none.status == 401);
+  CHECK(none.header("WWW-Authenticate").rfind("Bearer", 0) == 0);
+  CHECK_FALSE(str(json_of(none), "error").empty());
+
+  auto wrong = call(r.base, "POST", "/repo/dependency", dep, {{"Authorization", "Bearer t0ke"}});
+  CHECK(wrong.status == 401);
+  CHECK(wrong.header("WWW-Authenticate").find("invalid_token") != std::string::npos);
+  CHECK(call(r.base, "POST", "/repo/dependency", dep, {{"Authorization", "Basic dDBrZW4="}}).status == 401);
+
+  CHECK(call(r.base, "GET", "/repo/anything/update").status == 401);
+  CHECK(call(r.base, "DELETE", "/repo/anything").status == 401);
+  CHECK(call(r.base, "POST", "/repo/new", "{]").status == 401);  // auth before parsing
+
+  // Reads need no token.
+  CHECK(call(r.base, "GET", "/repo").status == 200);
+  CHECK(call(r.base, "GET", "/repo/dependency").status == 200);
+  CHECK(call(r.base, "GET", "/healthz").status == 200);
+
+  auto ok = call(r.base, "POST", "/repo/dependency", dep, {{"Authorization", "Bearer t0ken"}});
+  CHECK(ok.status == 200);
+  CHECK(call(r.base, "POST", "/repo/dependency", dep, {{"Authorization", "bearer   t0ken "}}).status == 200);
+  CHECK(call(r.base, "GET", "/repo/anything/update", "", {{"Authorization", "Bearer t0ken"}}).status == 404);
+}
+
+TEST_CASE("the embedded chart repo serves an index even before anything is published", "[serve]") {
+  Running r;
+  auto index = call(r.base, "GET", "/charts/index.yaml");
+  CHECK(index.status == 200);
+  CHECK(index.body.find("apiVersion: v1") != std::string::npos);
+  CHECK(index.body.find("entries: {}") != std::string::npos);
+  CHECK(call(r.base, "GET", "/charts/missing-1.0.0.tgz").status == 404);
+  CHECK(call(r.base, "GET", "/charts/%2e%2e%2fstate.tgz").status == 400);
+  CHECK(call(r.base, "GET", "/charts/.hidden.tgz").status == 400);
+  CHECK(call(r.base, "GET", "/charts/a%2fb.tgz").status == 400);
+  CHECK(call(r.base, "GET", "/charts/index.json").status == 400);
+}
+
+TEST_CASE("bad options are refused with the flag named", "[serve]") {
+  util::TempDir tmp;
+  auto o = test::local_options(tmp.path());
+  o.workers = 0;
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--workers"));
+  o.workers = 1;
+  o.listen = "127.0.0.1";
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("host:port"));
+  o.listen = "127.0.0.1:0";
+  o.chartmuseum_url = "ftp://x";
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--chartmuseum-url"));
+}
+
+TEST_CASE("log lines are structured", "[serve][log]") {
+  namespace log = util::log;
+  auto json = log::format_line(log::Format::json, log::Level::warn, "sync finished",
+                               {{"repo", "web"}, {"seconds", 0.5}, {"ok", false}, {"note", "a \"q\"\n"}});
+  rapidjson::Document doc;
+  doc.Parse(json.c_str());
+  REQUIRE_FALSE(doc.HasParseError());
+  CHECK(str(doc, "level") == "warn");
+  CHECK(str(doc, "msg") == "sync finished");
+  CHECK(str(doc, "repo") == "web");
+  CHECK(doc["seconds"].GetDouble() == 0.5);
+  CHECK(doc["ok"].IsFalse());
+  CHECK(str(doc, "note") == "a \"q\"\n");
+
+  auto text = log::format_line(log::Format::text, log::Level::info, "http request", {{"path", "/a b"}, {"status", 200}});
+  CHECK(text.find(" INFO http request path=\"/a b\" status=200") != std::string::npos);
+  CHECK(text.find('\n') == std::string::npos);
+  CHECK_THROWS_WITH(log::parse_format("xml"), Catch::Contains("--log-format"));
+
+  std::vector<std::string> lines;
+  log::set_sink([&](std::string_view line) { lines.emplace_back(line); });
+  log::set_format(log::Format::json);
+  log::info("hello", {{"k", 1}});
+  log::debug("dropped");
+  log::set_format(log::Format::text);
+  log::set_sink(nullptr);
+  REQUIRE(lines.size() == 1);
+  CHECK(lines[0].find("\"msg\":\"hello\",\"k\":1}\n") != std::string::npos);
+}

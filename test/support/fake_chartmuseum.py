@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""A fake ChartMuseum: the HTTP API of helm/chartmuseum (pkg/chartmuseum/server/
+multitenant handlers.go + api.go, router.go), backed by a real local-storage
+directory laid out as `chartmuseum --storage=local --storage-local-rootdir=DIR`.
+
+Behaviour mirrored from ChartMuseum:
+  GET  /health                              -> 200 {"healthy":true}
+  GET  /info                                -> 200 {"version": ...}
+  GET  /<repo>/index.yaml                   -> index regenerated from the stored .tgz files
+  GET  /<repo>/charts/<file>                -> the stored object, 404 {"error":"object not found"}
+  GET  /api/<repo>/charts[?offset=&limit=]  -> {name: [chart versions]}
+  GET  /api/<repo>/charts/<name>            -> [chart versions], 404 "chart not found"
+  GET  /api/<repo>/charts/<name>/<version>  -> chart version ("latest" allowed), 404
+  HEAD of the two previous                  -> same status, no body
+  POST /api/<repo>/charts                   -> raw .tgz body, or multipart/form-data field "chart"
+       201 {"saved":true}; 409 {"error":"file already exists"} when name+version exists,
+       unless --allow-overwrite, or ?force (any value) and not --disable-force-overwrite;
+       unreadable package: 500 (raw body) / 400 (multipart) with the loader's message
+  DELETE /api/<repo>/charts/<name>/<version> -> 200 {"deleted":true}; 404 {"error": <remove error>}
+       with --disable-delete the route does not exist: 404 {"error":"not found"}
+  anything else                             -> 404 {"error":"not found"}
+<repo> is exactly --depth path segments ("" for depth 0).
+Auth (--basic-auth user:pass, --bearer-token T): every route needs the credentials,
+else 401 {"error":"unauthorized"} with WWW-Authenticate; --auth-anonymous-get lets GET/HEAD through.
+ChartMuseum's bearer auth checks JWTs from an auth server; this fake accepts one static token.
+
+Test-only control endpoints (no auth, no tenant prefix):
+  POST /__faults {"fail_next": N, "status": 500, "body": "..."}  the next N API requests fail
+  POST /__faults {"delay_ms": M}                                  every request waits M ms (0 = off)
+  GET  /__state  -> {"charts": {name: {version: sha256}} of tenant "",
+                     "tenants": {tenant: {name: {version: sha256}}},
+                     "requests": {"METHOD /path": count}, "log": [{method, path, query, status,
+                     content_type, authorization}]}
+Provenance files (POST /api/prov, the "prov" form field) are not supported."""
+import argparse
+import base64
+import datetime
+import email.parser
+import email.policy
+import hashlib
+import http.server
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socketserver
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.parse
+
+import yaml
+
+VERSION = "0.16.2-fake"
+SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+([0-9A-Za-z.-]+))?$")
+
+
+class PackageError(Exception):
+    pass
+
+
+def chart_metadata_from_tgz(content):
+    """Reads <dir>/Chart.yaml the way Helm's loader.LoadArchive does (first path
+    component stripped), returning the metadata dict. Raises PackageError with a
+    message shaped like Helm's."""
+    try:
+        archive = tarfile.open(fileobj=io.BytesIO(content), mode="r:gz")
+    except (tarfile.ReadError, EOFError, OSError) as err:
+        raise PackageError("gzip: invalid header" if not content.startswith(b"\x1f\x8b") else str(err))
+    chart_yaml = None
+    try:
+        with archive:
+            for member in archive:
+                parts = member.name.split("/", 1)
+                if len(parts) < 2:
+                    continue
+                rel = parts[1]
+                if rel.startswith("/") or ".." in rel.split("/"):
+                    raise PackageError("chart illegally references parent directory")
+                if rel == "Chart.yaml" and member.isfile() and chart_yaml is None:
+                    chart_yaml = archive.extractfile(member).read()
+    except (tarfile.TarError, EOFError, OSError, ValueError) as err:
+        raise PackageError(str(err) or "unexpected EOF")
+    if chart_yaml is None:
+        raise PackageError("Chart.yaml file is missing")
+    try:
+        metadata = yaml.safe_load(chart_yaml)
+    except yaml.YAMLError as err:
+        raise PackageError("cannot load Chart.yaml: %s" % err)
+    if not isinstance(metadata, dict):
+        raise PackageError("cannot load Chart.yaml: not a mapping")
+    for key in ("version", "appVersion"):
+        if key in metadata and metadata[key] is not None and not isinstance(metadata[key], str):
+            metadata[key] = str(metadata[key])
+    if not metadata.get("name"):
+        raise PackageError("validation: chart.metadata.name is required")
+    if not metadata.get("version"):
+        raise PackageError("validation: chart.metadata.version is required")
+    if "/" in metadata["name"] or "\\" in metadata["name"]:
+        raise PackageError("chart.metadata.name %s is improperly formatted" % metadata["name"])
+    return metadata
+
+
+def version_key(version):
+    """Masterminds-style ordering: numeric major.minor.patch, a prerelease sorts
+    before its release; unparseable versions sort last."""
+    m = SEMVER.match(version)
+    if not m:
+        return (0, (), 0, ())
+    nums = tuple(int(g or 0) for g in m.group(1, 2, 3))
+    pre = m.group(4)
+    if pre is None:
+        return (1, nums, 1, ())
+    ids = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split("."))
+    return (1, nums, 0, ids)
+
+
+def rfc3339(ts):
+    dt = datetime.datetime.fromtimestamp(ts, tz=datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+
+
+class Storage:
+    """ChartMuseum's local storage: objects are files under rootdir/<tenant>/."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def tenant_dir(self, tenant):
+        return os.path.join(self.root, tenant) if tenant else self.root
+
+    def path(self, tenant, filename):
+        return os.path.join(self.tenant_dir(tenant), filename)
+
+    def get(self, tenant, filename):
+        with open(self.path(tenant, filename), "rb") as f:
+            return f.read()
+
+    def put(self, tenant, filename, content):
+        directory = self.tenant_dir(tenant)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".upload-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, self.path(tenant, filename))
+
+    def delete(self, tenant, filename):
+        os.remove(self.path(tenant, filename))
+
+    def chart_versions(self, tenant, base_url):
+        """Every readable .tgz in the tenant dir as index entries, per name newest first."""
+        directory = self.tenant_dir(tenant)
+        entries = {}
+        try:
+            names = sorted(os.listdir(directory))
+        except FileNotFoundError:
+            names = []
+        for filename in names:
+            full = os.path.join(directory, filename)
+            if not filename.endswith(".tgz") or not os.path.isfile(full):
+                continue
+            with open(full, "rb") as f:
+                content = f.read()
+            try:
+                metadata = chart_metadata_from_tgz(content)
+            except PackageError:
+                continue  # ChartMuseum logs and skips unreadable packages
+            entry = dict(metadata)
+            url = "charts/" + filename
+            entry["urls"] = [base_url.rstrip("/") + "/" + url if base_url else url]
+            entry["created"] = rfc3339(os.stat(full).st_mtime)
+            entry["digest"] = hashlib.sha256(content).hexdigest()
+            entries.setdefault(metadata["name"], []).append(entry)
+        for versions in entries.values():
+            versions.sort(key=lambda e: version_key(e["version"]), reverse=True)
+        return entries
+
+    def tenants(self):
+        """Every directory holding .tgz files, as tenant paths relative to the root."""
+        found = {}
+        for dirpath, _, filenames in os.walk(self.root):
+            if any(f.endswith(".tgz") for f in filenames):
+                rel = os.path.relpath(dirpath, self.root)
+                found["" if rel == "." else rel.replace(os.sep, "/")] = True
+        return sorted(found)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--storage-local-rootdir", default="")
+    ap.add_argument("--depth", type=int, default=0)
+    ap.add_argument("--basic-auth", default="", help="user:pass")
+    ap.add_argument("--bearer-token", default="")
+    ap.add_argument("--auth-anonymous-get", action="store_true")
+    ap.add_argument("--allow-overwrite", action="store_true")
+    ap.add_argument("--disable-force-overwrite", action="store_true")
+    ap.add_argument("--disable-delete", action="store_true")
+    ap.add_argument("--disable-api", action="store_true")
+    ap.add_argument("--chart-url", default="")
+    ap.add_argument("--max-upload-size", type=int, default=20971520)
+    ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = ap.parse_args()
+
+    owned_root = None
+    root = args.storage_local_rootdir
+    if not root:
+        owned_root = root = tempfile.mkdtemp(prefix="fake-chartmuseum-")
+    os.makedirs(root, exist_ok=True)
+    storage = Storage(root)
+    lock = threading.Lock()
+    faults = {"fail_next": 0, "status": 500, "body": None, "delay_ms": 0}
+    counters = {}
+    request_log = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "ChartMuseum/" + VERSION
+
+        def log_message(self, fmt, *a):
+            if args.verbose:
+                sys.stderr.write("fake-chartmuseum: " + (fmt % a) + "\n")
+
+        # --- plumbing -------------------------------------------------------
+        def _read_body(self):
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                            pass
+                        break
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+                return b"".join(chunks)
+            length = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(length) if length else b""
+
+        def _send(self, status, body=b"", content_type="application/json; charset=utf-8", headers=None):
+            self.status_sent = status
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            if body or self.command != "HEAD":
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, status, obj, headers=None):
+            self._send(status, json.dumps(obj).encode(), headers=headers)
+
+        def _authorized(self):
+            if not args.basic_auth and not args.bearer_token:
+                return True
+            if args.auth_anonymous_get and self.command in ("GET", "HEAD"):
+                return True
+            header = self.headers.get("Authorization", "")
+            if args.bearer_token and header == "Bearer " + args.bearer_token:
+                return True
+            if args.basic_auth and header == "Basic " + base64.b64encode(args.basic_auth.encode()).decode():
+                return True
+            return False
+
+        def _unauthorized(self):
+            if args.bearer_token:
+                challenge = 'Bearer realm="fake-chartmuseum",service="chartmuseum"'
+            else:
+                challenge = 'Basic realm="ChartMuseum"'
+            self._json(401, {"error": "unauthorized"}, headers={"WWW-Authenticate": challenge})
+
+        # --- dispatch -------------------------------------------------------
+        def _handle(self):
+            self.status_sent = 0
+            parsed = urllib.parse.urlsplit(self.path)
+            path, query = parsed.path, urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+            body = self._read_body() if self.command in ("POST", "PUT", "DELETE", "PATCH") else b""
+            if path.startswith("/__"):
+                return self._control(path, body)
+            with lock:
+                delay = faults["delay_ms"]
+            if delay:
+                time.sleep(delay / 1000.0)
+            try:
+                with lock:
+                    inject = faults["fail_next"] > 0
+                    if inject:
+                        faults["fail_next"] -= 1
+                        status, fault_body = faults["status"], faults["body"]
+                if inject:
+                    payload = fault_body if fault_body is not None else json.dumps({"error": "injected fault"})
+                    return self._send(status, payload.encode())
+                if not self._route_exists(path):
+                    return self._json(404, {"error": "not found"})
+                if not self._authorized():
+                    return self._unauthorized()
+                self._route(path, query, body)
+            finally:
+                with lock:
+                    key = "%s %s" % (self.command, path)
+                    counters[key] = counters.get(key, 0) + 1
+                    request_log.append({"method": self.command, "path": path, "query": parsed.query,
+                                        "status": self.status_sent,
+                                        "content_type": self.headers.get("Content-Type", ""),
+                                        "authorization": self.headers.get("Authorization", "")})
+
+        do_GET = do_HEAD = do_POST = do_DELETE = do_PUT = _handle
+
+        def _split_tenant(self, segments):
+            if len(segments) < args.depth:
+                return None, None
+            return "/".join(segments[:args.depth]), segments[args.depth:]
+
+        def _parse(self, path):
+            """(kind, tenant, rest) for a routed path, or None."""
+            segments = [urllib.parse.unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+            if path in ("/", ""):
+                return ("welcome", "", [])
+            if segments == ["health"]:
+                return ("health", "", [])
+            if segments == ["info"]:
+                return ("info", "", [])
+            if segments and segments[0] == "api" and not args.disable_api:
+                tenant, rest = self._split_tenant(segments[1:])
+                if tenant is None or not rest or rest[0] != "charts" or len(rest) > 3:
+                    return None
+                return ("api", tenant, rest[1:])
+            tenant, rest = self._split_tenant(segments)
+            if tenant is None:
+                return None
+            if rest == ["index.yaml"]:
+                return ("index", tenant, [])
+            if len(rest) == 2 and rest[0] == "charts":
+                return ("object", tenant, rest[1:])
+            return None
+
+        def _route_exists(self, path):
+            route = self._parse(path)
+            if route is None:
+                return False
+            kind, _, rest = route
+            method = self.command
+            if kind in ("welcome", "health", "info", "index", "object"):
+                return method in ("GET", "HEAD") if kind != "object" else method == "GET"
+            if len(rest) == 0:
+                return method in ("GET", "POST")
+            if len(rest) == 1:
+                return method in ("GET", "HEAD")
+            if method == "DELETE":
+                return not args.disable_delete
+            return method in ("GET", "HEAD")
+
+        def _route(self, path, query, body):
+            kind, tenant, rest = self._parse(path)
+            if kind == "welcome":
+                return self._send(200, b"<!DOCTYPE html><html><body><h1>Welcome to ChartMuseum!</h1></body></html>",
+                                  "text/html")
+            if kind == "health":
+                return self._json(200, {"healthy": True})
+            if kind == "info":
+                return self._json(200, {"version": VERSION})
+            if kind == "index":
+                return self._send(200, self._index_yaml(tenant), "application/x-yaml")
+            if kind == "object":
+                return self._get_object(tenant, rest[0])
+            if self.command == "POST":
+                return self._upload(tenant, query, body)
+            if self.command == "DELETE":
+                return self._delete(tenant, rest[0], rest[1])
+            with lock:
+                entries = storage.chart_versions(tenant, self._base_url(tenant))
+            if not rest:
+                return self._list(entries, query)
+            versions = entries.get(rest[0])
+            if len(rest) == 1:
+                if not versions:
+                    return self._json(404, {"error": "chart not found"})
+                return self._json(200, versions)
+            name, version = rest
+            found = None
+            if versions:
+                if version == "latest":
+                    found = versions[0]
+                else:
+                    found = next((v for v in versions if v["version"] == version), None)
+            if found is None:
+                return self._json(404, {"error": "no chart version found for %s-%s" % (name, version)})
+            return self._json(200, found)
+
+        # --- handlers -------------------------------------------------------
+        def _base_url(self, tenant):
+            if not args.chart_url:
+                return ""
+            return args.chart_url.rstrip("/") + ("/" + tenant if tenant else "")
+
+        def _index_yaml(self, tenant):
+            with lock:
+                entries = storage.chart_versions(tenant, self._base_url(tenant))
+            index = {"apiVersion": "v1", "entries": entries,
+                     "generated": rfc3339(time.time()), "serverInfo": {}}
+            return yaml.safe_dump(index, default_flow_style=False, sort_keys=True).encode()
+
+        def _get_object(self, tenant, filename):
+            if "/" in filename or filename in (".", ".."):
+                return self._json(404, {"error": "object not found"})
+            try:
+                with lock:
+                    content = storage.get(tenant, filename)
+            except OSError:
+                return self._json(404, {"error": "object not found"})
+            if filename.endswith(".tgz"):
+                return self._send(200, content, "application/x-tar")
+            if filename.endswith(".prov"):
+                return self._send(200, content, "application/pgp-signature")
+            return self._json(500, {"error": "unsupported file extension"})
+
+        def _list(self, entries, query):
+            offset, limit = 0, -1
+            if "offset" in query:
+                try:
+                    offset = int(query["offset"][0])
+                except ValueError:
+                    offset = -1
+                if offset < 0:
+                    return self._json(400, {"error": "offset is not a valid non-negative integer"})
+            if "limit" in query:
+                try:
+                    limit = int(query["limit"][0])
+                except ValueError:
+                    limit = 0
+                if limit <= 0:
+                    return self._json(400, {"error": "limit is not a valid positive integer"})
+            if offset == 0 and limit == -1:
+                return self._json(200, entries)
+            keys = sorted(entries)
+            end = len(keys) if limit == -1 else min(len(keys), offset + limit)
+            return self._json(200, {k: entries[k] for k in keys[offset:end]})
+
+        def _upload(self, tenant, query, body):
+            if len(body) > args.max_upload_size:
+                return self._json(413, {"error": "request too large"})
+            force = "force" in query
+            multipart = self.headers.get("Content-Type", "").split(";")[0].strip().lower() == "multipart/form-data"
+            if multipart:
+                content = self._form_file(body, "chart")
+                if content is None:
+                    return self._json(400, {"error": "no package or provenance file found in form fields chart and prov"})
+            else:
+                content = body
+            try:
+                metadata = chart_metadata_from_tgz(content)
+            except PackageError as err:
+                return self._json(400 if multipart else 500, {"error": str(err)})
+            filename = "%s-%s.tgz" % (metadata["name"], metadata["version"])
+            if os.path.basename(filename) != filename or filename.startswith("."):
+                return self._json(400, {"error": "%s is improperly formatted" % filename})
+            may_overwrite = args.allow_overwrite or (force and not args.disable_force_overwrite)
+            with lock:
+                exists = os.path.isfile(storage.path(tenant, filename))
+                if exists and not may_overwrite:
+                    message = "chart already exists" if multipart else "file already exists"
+                    return self._json(409, {"error": message})
+                try:
+                    storage.put(tenant, filename, content)
+                except OSError as err:
+                    return self._json(500, {"error": str(err)})
+            return self._json(201, {"saved": True})
+
+        def _form_file(self, body, field):
+            head = ("Content-Type: %s\r\nMIME-Version: 1.0\r\n\r\n" % self.headers.get("Content-Type")).encode()
+            message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+            if not message.is_multipart():
+                return None
+            for part in message.iter_parts():
+                if part.get_param("name", header="content-disposition") == field and \
+                        part.get_param("filename", header="content-disposition") is not None:
+                    return part.get_payload(decode=True)
+            return None
+
+        def _delete(self, tenant, name, version):
+            filename = "%s-%s.tgz" % (name, version)
+            with lock:
+                try:
+                    if os.path.basename(filename) != filename:
+                        raise FileNotFoundError(2, "no such file or directory", storage.path(tenant, filename))
+                    storage.delete(tenant, filename)
+                except OSError as err:
+                    return self._json(404, {"error": "remove %s: %s" % (storage.path(tenant, filename),
+                                                                       (err.strerror or str(err)).lower())})
+                try:
+                    storage.delete(tenant, filename + ".prov")
+                except OSError:
+                    pass
+            return self._json(200, {"deleted": True})
+
+        # --- test control -----------------------------------------------------
+        def _control(self, path, body):
+            if path == "/__faults" and self.command == "POST":
+                try:
+                    spec = json.loads(body or b"{}")
+                except ValueError as err:
+                    return self._json(400, {"error": "bad fault spec: %s" % err})
+                with lock:
+                    if "fail_next" in spec:
+                        faults["fail_next"] = int(spec["fail_next"])
+                        faults["status"] = int(spec.get("status", 500))
+                        faults["body"] = spec.get("body")
+                    if "delay_ms" in spec:
+                        faults["delay_ms"] = int(spec["delay_ms"])
+                    return self._json(200, dict(faults))
+            if path == "/__state" and self.command == "GET":
+                with lock:
+                    tenants = {}
+                    for tenant in set(storage.tenants()) | {""}:
+                        charts = {}
+                        for name, versions in storage.chart_versions(tenant, "").items():
+                            charts[name] = {v["version"]: v["digest"] for v in versions}
+                        tenants[tenant] = charts
+                    state = {"charts": tenants[""], "tenants": tenants, "requests": dict(counters),
+                             "log": list(request_log)}
+                return self._json(200, state)
+            return self._json(404, {"error": "not found"})
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    # Process (test/support) stops peers with SIGTERM; exit through `finally` so an
+    # owned temp storage dir is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        Server(("127.0.0.1", args.port), Handler).serve_forever()
+    finally:
+        if owned_root:
+            shutil.rmtree(owned_root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""A stand-in for `cmop serve` speaking docs/sidecar-api.md, for operator tests.
+
+Repos are kept in memory (a restart, or POST /__forget, loses them, as an empty state
+dir would). A repo whose git URL contains "unreachable" fails its sync with 502, the
+way a clone failure does. Each repo "publishes" one chart named after the repo.
+
+Hooks: GET /__requests -> [{"method", "path", "body"}], POST /__forget (drop all repos),
+POST /__down {"status": 503} makes every API request answer that status ({"status": 0}
+restores service).
+"""
+import argparse
+import datetime
+import hashlib
+import http.server
+import json
+import re
+import socketserver
+import threading
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--token", default="")
+    args = ap.parse_args()
+    lock = threading.Lock()
+    repos, deps, requests = {}, {}, []
+    down = {"status": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def reply(self, code, obj):
+            data = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def handle_any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            path = self.path.split("?")[0]
+            if path == "/__requests":
+                with lock:
+                    return self.reply(200, list(requests))
+            if path == "/__forget":
+                with lock:
+                    repos.clear()
+                return self.reply(200, {})
+            if path == "/__down":
+                down["status"] = json.loads(raw or b"{}").get("status", 0)
+                return self.reply(200, {})
+            with lock:
+                requests.append({"method": self.command, "path": path, "body": raw.decode("utf-8", "replace")})
+            if down["status"]:
+                return self.reply(down["status"], {"error": "sidecar is down"})
+            mutating = self.command in ("POST", "DELETE")
+            if args.token and mutating and self.headers.get("Authorization") != "Bearer " + args.token:
+                return self.reply(401, {"error": "missing or wrong bearer token"})
+            body = json.loads(raw) if raw else {}
+            if path == "/repo/dependency" and self.command == "POST":
+                with lock:
+                    deps[body["name"]] = body["url"]
+                return self.reply(200, {"name": body["name"], "url": body["url"]})
+            if path == "/repo/new" and self.command == "POST":
+                name = body.get("name", "")
+                if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or not body.get("git"):
+                    return self.reply(400, {"error": "repo: name and git are required"})
+                commit = hashlib.sha1((body["git"] + body.get("ref", "")).encode()).hexdigest()
+                failed = "unreachable" in body["git"]
+                chart = {"path": (body.get("path") or ".") + "/" + name, "name": name, "version": "1.0.0",
+                         "digest": hashlib.sha256(commit.encode()).hexdigest(), "status": "published"}
+                report = {"repo": name, "commit": "" if failed else commit, "changed": not failed,
+                          "ok": not failed, "seconds": 0.01, "charts": [] if failed else [chart],
+                          "error": "git clone failed: connection refused" if failed else ""}
+                spec = {k: body.get(k, "") for k in ("git", "ref", "path")}
+                spec["dependencies"] = body.get("dependencies", [])
+                with lock:
+                    repos[name] = {"name": name, "spec": spec, "lastCommit": report["commit"],
+                                   "lastSyncTime": now(), "lastSuccessTime": "" if failed else now(),
+                                   "lastError": report["error"], "lastSync": report,
+                                   "charts": [] if failed else [{k: chart[k] for k in
+                                                                 ("name", "version", "digest", "path")}],
+                                   "auth": body.get("auth")}
+                if failed:
+                    return self.reply(502, {"error": report["error"], "report": report})
+                return self.reply(200, report)
+            m = re.fullmatch(r"/repo/([^/]+)", path)
+            if m and self.command == "GET":
+                with lock:
+                    state = repos.get(m[1])
+                    if state is None:
+                        return self.reply(404, {"error": "repo %s: not found" % m[1]})
+                    # The fake echoes whether credentials arrived (never their values), for the tests.
+                    visible = {k: v for k, v in state.items() if k != "auth"}
+                    visible["hadAuth"] = sorted((state.get("auth") or {}).keys())
+                    return self.reply(200, visible)
+            if m and self.command == "DELETE":
+                with lock:
+                    state = repos.pop(m[1], None)
+                if state is None:
+                    return self.reply(404, {"error": "repo %s: not found" % m[1]})
+                return self.reply(200, {"removed": m[1], "charts": [{"name": c["name"], "version": c["version"]}
+                                                                    for c in state["charts"]]})
+            if path == "/repo" and self.command == "GET":
+                with lock:
+                    return self.reply(200, {"repos": [{k: v for k, v in s.items() if k != "auth"}
+                                                      for s in repos.values()]})
+            return self.reply(404, {"error": "%s %s: no such endpoint" % (self.command, path)})
+
+        do_GET = do_POST = do_DELETE = handle_any
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    Server(("127.0.0.1", args.port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
