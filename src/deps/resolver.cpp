@@ -161,7 +161,8 @@ struct LockFile {
   std::string text;
 };
 
-std::optional<LockFile> read_lock(const fs::path& chart_dir, const std::string& api_version) {
+std::optional<LockFile> read_lock(const fs::path& chart_dir, const fs::path& clone_root,
+                                  const std::string& api_version) {
   fs::path path = chart_dir / "Chart.lock";
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
@@ -170,7 +171,7 @@ std::optional<LockFile> read_lock(const fs::path& chart_dir, const std::string& 
     if (!fs::is_regular_file(path, ec)) return std::nullopt;
   }
   LockFile lock;
-  lock.text = util::read_file(path);
+  lock.text = util::read_file_inside(path, clone_root);
   const std::string origin = path.string();
   YAML::Node root;
   try {
@@ -442,7 +443,7 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
   }
 
   // A Chart.lock is honoured only while its digest still matches the dependencies.
-  std::optional<LockFile> lock = read_lock(chart_dir, md.api_version);
+  std::optional<LockFile> lock = read_lock(chart_dir, root, md.api_version);
   bool lock_in_sync = false;
   if (lock && lock->dependencies.size() == req.size()) {
     lock_in_sync = hash_req(req, lock->dependencies) == lock->digest ||
@@ -475,7 +476,8 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
       std::error_code ec;
       if (!fs::is_directory(target, ec) || !fs::is_regular_file(target / "Chart.yaml", ec))
         throw Error(Errc::dependency, subject, "directory " + rel + " not found or has no Chart.yaml");
-      chart::Metadata sub = chart::parse_chart_yaml(util::read_file(target / "Chart.yaml"), (target / "Chart.yaml").string());
+      chart::Metadata sub = chart::parse_chart_yaml(util::read_file_inside(target / "Chart.yaml", root),
+                                                    (target / "Chart.yaml").string());
       auto v = chart::Version::parse(sub.version);
       if (!v) throw Error(Errc::dependency, subject, "local chart has an invalid version '" + sub.version + "'");
       std::optional<chart::Constraint> constraint;

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "cmop/error.hpp"
+#include "cmop/util/redact.hpp"
 #include "git/known_hosts.hpp"
 
 namespace cmop::git {
@@ -90,6 +91,7 @@ using TreePtr = Owned<git_tree, git_tree_free>;
 using TreeEntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
 using IndexPtr = Owned<git_index, git_index_free>;
 using ConfigPtr = Owned<git_config, git_config_free>;
+using OdbPtr = Owned<git_odb, git_odb_free>;
 using X509StorePtr = Owned<X509_STORE, X509_STORE_free>;
 
 std::string git_message(int rc) {
@@ -112,23 +114,6 @@ bool is_hex(std::string_view s) {
 }
 
 bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_hex(s); }
-
-// The URL as it may appear in errors and logs: a password in the userinfo is masked.
-std::string redact_url(std::string_view url) {
-  size_t sep = url.find("://");
-  if (sep == std::string_view::npos) return std::string(url);
-  size_t start = sep + 3;
-  size_t end = url.find('/', start);
-  std::string_view authority = url.substr(start, end == std::string_view::npos ? url.npos : end - start);
-  size_t at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  size_t colon = authority.find(':');
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  std::string out(url.substr(0, start + colon + 1));
-  out += "***";
-  out += url.substr(start + at);
-  return out;
-}
 
 std::string unique_suffix() {
   static std::atomic<unsigned> counter{0};
@@ -378,7 +363,8 @@ struct Repository::Impl {
                     std::string_view step) const;
   git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
                   const std::string& subject) const;
-  fs::path checkout(git_repository* repo, const git_oid& commit, const std::string& subject) const;
+  fs::path checkout(git_repository* repo, const git_oid& commit, const std::string& subject,
+                    std::uint64_t placeholder_above_bytes) const;
   void switch_pointer(const std::string& commit) const;
   void remove_checkouts_except(const std::string& keep) const;
 };
@@ -564,7 +550,63 @@ git_oid Repository::Impl::resolve(git_repository* repo, const std::string& ref, 
               "resolve ref: '" + ref + "' is neither a branch nor a tag of the remote, nor a commit reachable from them");
 }
 
-fs::path Repository::Impl::checkout(git_repository* repo, const git_oid& commit_id, const std::string& subject) const {
+namespace {
+
+// A file checked out as a placeholder: its size, never its content.
+struct Placeholder {
+  std::string path;  // relative to the worktree
+  std::uint64_t size = 0;
+  bool executable = false;
+};
+
+// Removes from `index` every regular file larger than max_bytes and returns them.
+// libgit2's checkout reads each blob whole into memory before writing it, so one
+// 1 GiB file in a repository would cost 1 GiB of RAM; the object header gives the
+// size without inflating the content.
+std::vector<Placeholder> take_oversized(git_repository* repo, git_index* index, std::uint64_t max_bytes,
+                                        const std::string& subject) {
+  std::vector<Placeholder> out;
+  if (max_bytes == 0) return out;
+  OdbPtr odb;
+  int rc = git_repository_odb(odb.out(), repo);
+  if (rc < 0) throw Error(Errc::git, subject, "open object database: " + git_message(rc));
+  for (std::size_t i = 0; i < git_index_entrycount(index); ++i) {
+    const git_index_entry* entry = git_index_get_byindex(index, i);
+    if (entry->mode != GIT_FILEMODE_BLOB && entry->mode != GIT_FILEMODE_BLOB_EXECUTABLE) continue;
+    std::size_t size = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    rc = git_odb_read_header(&size, &type, odb.get(), &entry->id);
+    if (rc < 0) throw Error(Errc::git, subject, std::string("read object header of ") + entry->path + ": " + git_message(rc));
+    if (size > max_bytes) out.push_back({entry->path, size, entry->mode == GIT_FILEMODE_BLOB_EXECUTABLE});
+  }
+  for (const auto& p : out) {
+    rc = git_index_remove(index, p.path.c_str(), 0);
+    if (rc < 0) throw Error(Errc::git, subject, "skip " + p.path + ": " + git_message(rc));
+  }
+  return out;
+}
+
+// A sparse file of the blob's size: whoever reads the worktree sees how big the
+// file is (and refuses it by size) without the content ever being materialised.
+void write_placeholder(const fs::path& worktree, const Placeholder& p) {
+  fs::path file = worktree / p.path;
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  if (ec) throw Error(Errc::io, file.parent_path().string(), "create directory: " + ec.message());
+  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p.executable ? 0755 : 0644);
+  if (fd < 0) throw_io(file, "create placeholder", errno);
+  if (::ftruncate(fd, static_cast<off_t>(p.size)) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw_io(file, "size placeholder", err);
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+fs::path Repository::Impl::checkout(git_repository* repo, const git_oid& commit_id, const std::string& subject,
+                                    std::uint64_t placeholder_above_bytes) const {
   const std::string hex = oid_hex(commit_id);
   fs::path staging = checkouts_dir() / (std::string(kCheckoutTempPrefix) + hex + "-" + unique_suffix());
   fs::path final_dir = checkouts_dir() / hex;
@@ -574,18 +616,27 @@ fs::path Repository::Impl::checkout(git_repository* repo, const git_oid& commit_
   try {
     CommitPtr commit;
     int rc = git_commit_lookup(commit.out(), repo, &commit_id);
+    TreePtr tree;
+    if (rc == 0) rc = git_commit_tree(tree.out(), commit.get());
+    // The commit's tree as an in-memory index, so oversized files can be left out.
+    IndexPtr wanted;
+    if (rc == 0) rc = git_index_new(wanted.out());
+    if (rc == 0) rc = git_index_read_tree(wanted.get(), tree.get());
+    if (rc < 0) throw Error(Errc::git, subject, "checkout " + hex + ": " + git_message(rc));
+    std::vector<Placeholder> placeholders = take_oversized(repo, wanted.get(), placeholder_above_bytes, subject);
     // An empty baseline makes libgit2 write every file of the tree into the empty
     // target instead of diffing against the bare repository's HEAD.
     IndexPtr empty_baseline;
-    if (rc == 0) rc = git_index_new(empty_baseline.out());
+    rc = git_index_new(empty_baseline.out());
     if (rc == 0) {
       git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
       options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_NO_REFRESH;
       options.target_directory = staging.c_str();
       options.baseline_index = empty_baseline.get();
-      rc = git_checkout_tree(repo, reinterpret_cast<const git_object*>(commit.get()), &options);
+      rc = git_checkout_index(repo, wanted.get(), &options);
     }
     if (rc < 0) throw Error(Errc::git, subject, "checkout " + hex + ": " + git_message(rc));
+    for (const auto& p : placeholders) write_placeholder(staging, p);
     sync_filesystem(staging);
     fs::remove_all(final_dir, ec);
     if (::rename(staging.c_str(), final_dir.c_str()) != 0) throw_io(final_dir, "rename checkout", errno);
@@ -617,7 +668,7 @@ Repository::~Repository() { delete impl_; }
 
 SyncResult Repository::sync(const SyncOptions& options) {
   validate_url(options.url, options.allow_local);
-  const std::string subject = redact_url(options.url);
+  const std::string subject = util::redact_url(options.url);
   const Credentials& creds = options.credentials;
   if (!creds.ssh_private_key_file.empty() && ::access(creds.ssh_private_key_file.c_str(), R_OK) != 0)
     throw_io(creds.ssh_private_key_file, "SSH private key", errno);
@@ -649,7 +700,7 @@ SyncResult Repository::sync(const SyncOptions& options) {
   std::string hex = oid_hex(commit);
   if (current && *current == hex) return SyncResult{hex, false, impl_->checkouts_dir() / hex};
 
-  fs::path worktree = impl_->checkout(repo.get(), commit, subject);
+  fs::path worktree = impl_->checkout(repo.get(), commit, subject, options.placeholder_above_bytes);
   impl_->switch_pointer(hex);
   impl_->remove_checkouts_except(hex);
   return SyncResult{hex, true, worktree};

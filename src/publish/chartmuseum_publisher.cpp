@@ -78,6 +78,9 @@ class ChartMuseumPublisher final : public Publisher {
     req.max_redirects = 0;
     net::Response res = send(req, "uploading " + chart);
     if (res.status == 201 || res.status == 200) return;
+    // The same bytes are already there (a sidecar that lost its state, or an
+    // upload whose answer was lost): nothing to replace, so that is success.
+    if (res.status == 409 && !pkg.digest.empty() && stored_digest(pkg.metadata.name, pkg.metadata.version) == pkg.digest) return;
     if (res.status == 409)
       throw Error(Errc::conflict, req.url,
                   "uploading " + chart + ": HTTP 409: " + answer_message(res) +
@@ -127,6 +130,30 @@ class ChartMuseumPublisher final : public Publisher {
   }
 
  private:
+  // Digest ChartMuseum holds for name+version, or "" when it cannot tell.
+  std::string stored_digest(const std::string& name, const std::string& version) {
+    net::Request req;
+    req.method = "GET";
+    req.url = api_url_ + "/" + net::url_encode(name) + "/" + net::url_encode(version);
+    req.headers = auth_headers();
+    req.timeout = options_.request_timeout;
+    req.max_response_body = kMaxAnswerBytes;
+    req.max_redirects = 0;
+    net::Response res;
+    try {
+      res = send(req, "describing " + name + "-" + version);
+    } catch (const Error&) {
+      return {};
+    }
+    if (res.status != 200) return {};
+    rapidjson::Document doc;
+    doc.Parse(res.body.data(), res.body.size());
+    if (doc.HasParseError() || !doc.IsObject()) return {};
+    auto it = doc.FindMember("digest");
+    if (it == doc.MemberEnd() || !it->value.IsString()) return {};
+    return it->value.GetString();
+  }
+
   net::Headers auth_headers() const {
     net::Headers h;
     if (!options_.bearer_token.empty())

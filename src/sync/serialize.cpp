@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include "cmop/error.hpp"
+#include "cmop/util/redact.hpp"
 
 namespace cmop::sync {
 namespace {
@@ -47,7 +48,7 @@ void write_report_body(Writer& w, const SyncReport& r, bool with_repo) {
 void write_dependency(Writer& w, const deps::NamedRepository& d, bool secrets) {
   w.StartObject();
   str(w, "name", d.name);
-  str(w, "url", d.url);
+  str(w, "url", secrets ? d.url : util::redact_url(d.url));
   if (secrets) {
     if (!d.username.empty()) str(w, "username", d.username);
     if (!d.password.empty()) str(w, "password", d.password);
@@ -57,7 +58,7 @@ void write_dependency(Writer& w, const deps::NamedRepository& d, bool secrets) {
 
 void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   w.StartObject();
-  str(w, "git", s.git);
+  str(w, "git", secrets ? s.git : util::redact_url(s.git));
   str(w, "ref", s.ref);
   str(w, "path", s.path);
   w.Key("dependencies");

@@ -1,9 +1,16 @@
 #include "cmop/sync/workspace.hpp"
 
+#include <fcntl.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <rapidjson/document.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <set>
 
@@ -111,6 +118,8 @@ struct Workspace::Impl {
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
   fs::path clone_dir(const std::string& name) const { return dir / "clones" / name; }
   fs::path dependencies_file() const { return dir / "dependencies.json"; }
+  // Claims made since the state file was last written (see journal_claim()).
+  fs::path claims_file(const std::string& name) const { return repos_dir() / (name + ".claims"); }
 
   void load() {
     fs::create_directories(repos_dir());
@@ -122,12 +131,34 @@ struct Workspace::Impl {
       auto p = entry.path();
       if (p.extension() != ".json" || p.filename().string().front() == '.') continue;
       RepoState s = from_state_file(util::read_file(p), p.string());
+      replay_claims(s);
       for (auto& pub : s.published) ledger.record(pub);
       repos.emplace(s.spec.name, std::move(s));
     }
   }
 
-  void persist(const RepoState& s) { util::write_file_atomic(state_file(s.spec.name), to_state_file(s)); }
+  // The state file is rewritten whole, so writing it once per chart made a sync of
+  // N charts cost N^2. It is written at the end of a sync and at most once per
+  // checkpoint interval meanwhile; what must be durable before each upload (the
+  // claim on name+version) goes to a small append-only journal instead.
+  void persist(RepoState& s) {
+    util::write_file_atomic(state_file(s.spec.name), to_state_file(s));
+    std::error_code ec;
+    fs::remove(claims_file(s.spec.name), ec);  // folded into the state file just written
+  }
+  // Persists progress (chart keys) if the last write is older than the interval.
+  void checkpoint(RepoState& s, std::chrono::steady_clock::time_point& last_write) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_write < std::chrono::seconds(2)) return;
+    persist(s);
+    last_write = now;
+  }
+
+  // Appends one claim ("+") or release ("-") of name+version and flushes it to disk.
+  void journal_claim(const std::string& repo, char op, const publish::Publication& pub);
+  // Applies the journal left by a sync that did not finish, in order (idempotent:
+  // a claim is an upsert, a release an erase). A torn last line is ignored.
+  void replay_claims(RepoState& s) const;
 
   std::shared_ptr<std::mutex> lock_for(const std::string& name) {
     std::lock_guard lk(mu);
@@ -147,9 +178,83 @@ struct Workspace::Impl {
   // Runs one sync of `name` (caller holds the repo's lock).
   SyncReport sync(const std::string& name);
   void publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
-                     ChartOutcome& outcome);
+                     const std::set<std::string>& present_paths, ChartOutcome& outcome);
   void remove_publication(RepoState& state, const publish::Publication& pub);
 };
+
+void Workspace::Impl::journal_claim(const std::string& repo, char op, const publish::Publication& pub) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("op");
+  w.String(op == '+' ? "claim" : "release");
+  w.Key("name");
+  w.String(pub.name.c_str(), static_cast<rapidjson::SizeType>(pub.name.size()));
+  w.Key("version");
+  w.String(pub.version.c_str(), static_cast<rapidjson::SizeType>(pub.version.size()));
+  w.Key("digest");
+  w.String(pub.digest.c_str(), static_cast<rapidjson::SizeType>(pub.digest.size()));
+  w.Key("path");
+  w.String(pub.chart_path.c_str(), static_cast<rapidjson::SizeType>(pub.chart_path.size()));
+  w.EndObject();
+  std::string line(buf.GetString(), buf.GetSize());
+  line += '\n';
+  const fs::path file = claims_file(repo);
+  int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw Error(Errc::io, file.string(), std::string("open: ") + std::strerror(errno));
+  std::size_t off = 0;
+  while (off < line.size()) {
+    ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : EIO;
+      ::close(fd);
+      throw Error(Errc::io, file.string(), std::string("write: ") + std::strerror(err));
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int err = errno;
+    ::close(fd);
+    throw Error(Errc::io, file.string(), std::string("fsync: ") + std::strerror(err));
+  }
+  ::close(fd);
+  if (off == line.size()) {
+    // The journal may have just been created: make its directory entry durable too.
+    int dfd = ::open(repos_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+  }
+}
+
+void Workspace::Impl::replay_claims(RepoState& s) const {
+  const fs::path file = claims_file(s.spec.name);
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return;
+  std::string text = util::read_file(file);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string::npos) break;  // torn last line: its upload never started
+    rapidjson::Document doc;
+    doc.Parse(text.data() + start, end - start);
+    start = end + 1;
+    auto field = [&](const char* key) -> std::string {
+      if (!doc.IsObject() || !doc.HasMember(key) || !doc[key].IsString()) return {};
+      return {doc[key].GetString(), doc[key].GetStringLength()};
+    };
+    if (doc.HasParseError()) continue;
+    publish::Publication pub{s.spec.name, field("name"), field("version"), field("digest"), field("path")};
+    if (pub.name.empty() || pub.version.empty()) continue;
+    auto& v = s.published;
+    v.erase(std::remove_if(v.begin(), v.end(),
+                           [&](auto& p) { return p.name == pub.name && p.version == pub.version; }),
+            v.end());
+    if (field("op") == "claim") v.push_back(pub);
+  }
+}
 
 void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
   publisher->remove(pub.name, pub.version);
@@ -162,46 +267,72 @@ void Workspace::Impl::remove_publication(RepoState& state, const publish::Public
 }
 
 void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
-                                    ChartOutcome& outcome) {
+                                    const std::set<std::string>& present_paths, ChartOutcome& outcome) {
   const auto& name = pkg.metadata.name;
   const auto& version = pkg.metadata.version;
   bool already_ours = false;
+  publish::Publication claim;
+  auto find_own = [&]() {
+    return std::find_if(state.published.begin(), state.published.end(),
+                        [&](auto& p) { return p.name == name && p.version == version; });
+  };
   {
     // Claim name+version for this repo before uploading, and persist the claim:
     // after a crash mid-upload the next sync knows the chart is ours to replace.
+    // The claim carries the digest of what is known to be uploaded (empty for a
+    // first upload): the new digest is recorded only once the upload succeeded,
+    // so a failed or interrupted upload is retried by the next sync instead of
+    // being taken for "unchanged".
     std::lock_guard lk(mu);
+    std::string uploaded_digest;
     if (auto owner = ledger.find(name, version)) {
       if (owner->repo != state.spec.name)
         throw Error(Errc::conflict, name + "-" + version,
                     "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
-      if (owner->chart_path != chart_path)
+      // A chart folder that moved (git mv) keeps its publication; two folders of
+      // this repository defining the same name+version are a conflict.
+      if (owner->chart_path != chart_path && present_paths.count(owner->chart_path))
         throw Error(Errc::conflict, name + "-" + version,
                     "also defined by " + owner->chart_path + " in this repository");
+      if (owner->chart_path != chart_path) state.chart_keys.erase(owner->chart_path);
       already_ours = true;
+      uploaded_digest = owner->digest;
     }
-    publish::Publication pub{state.spec.name, name, version, pkg.digest, chart_path};
+    publish::Publication pub{state.spec.name, name, version, uploaded_digest, chart_path};
     ledger.record(pub);
-    auto it = std::find_if(state.published.begin(), state.published.end(),
-                           [&](auto& p) { return p.name == name && p.version == version; });
+    auto it = find_own();
     if (it == state.published.end())
       state.published.push_back(pub);
     else
       *it = pub;
+    claim = pub;
   }
-  persist(state);
+  journal_claim(state.spec.name, '+', claim);
   try {
     publisher->publish(pkg, already_ours);
   } catch (const Error& e) {
     if (!already_ours) {
       // Not uploaded, so not ours: release the claim.
-      std::lock_guard lk(mu);
-      ledger.erase(name, version);
-      auto& v = state.published;
-      v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
-              v.end());
+      {
+        std::lock_guard lk(mu);
+        ledger.erase(name, version);
+        auto& v = state.published;
+        v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
+                v.end());
+      }
+      journal_claim(state.spec.name, '-', claim);
     }
-    persist(state);
     throw;
+  }
+  {
+    std::lock_guard lk(mu);
+    publish::Publication pub{state.spec.name, name, version, pkg.digest, chart_path};
+    ledger.record(pub);
+    auto it = find_own();
+    if (it == state.published.end())
+      state.published.push_back(pub);
+    else
+      *it = pub;
   }
   outcome.status = ChartOutcome::Status::published;
 }
@@ -218,6 +349,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   SyncReport report;
   report.repo = name;
   state.last_sync_time = now_rfc3339();
+  auto last_write = std::chrono::steady_clock::now();
 
   auto finish = [&]() {
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -237,6 +369,9 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   try {
     git::SyncOptions opts{state.spec.git, state.spec.ref, state.spec.credentials, options.allow_local_git,
                           options.git_ca_file};
+    // No chart may hold a file over Helm's per-file limit, so nothing bigger needs
+    // its content on disk: the packager refuses it by its (placeholder's) size.
+    opts.placeholder_above_bytes = package::Limits{}.max_file_bytes;
     auto result = repo.sync(opts);
     report.commit = result.commit;
     report.fetched_changes = result.changed;
@@ -253,6 +388,23 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   auto repositories = repositories_for(state.spec);
   std::set<std::string> present(chart_paths.begin(), chart_paths.end());
   bool publisher_down = false;
+  // One batch per sync, so the publish target's own index is rewritten once, not per chart.
+  struct Batch {
+    publish::Publisher& p;
+    bool open = true;
+    explicit Batch(publish::Publisher& pub) : p(pub) { p.begin_batch(); }
+    void end() {
+      open = false;
+      p.end_batch();
+    }
+    ~Batch() {
+      if (!open) return;
+      try {
+        p.end_batch();
+      } catch (...) {
+      }
+    }
+  } batch(*publisher);
 
   for (auto& path : chart_paths) {
     ChartOutcome outcome;
@@ -264,7 +416,15 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     }
     try {
       fs::path chart_dir = worktree / path;
-      auto md = chart::parse_chart_yaml(util::read_file(chart_dir / "Chart.yaml"), path + "/Chart.yaml");
+      // Checked before reading: a huge Chart.yaml (or its placeholder) is never read whole.
+      std::error_code size_ec;
+      if (auto size = fs::file_size(chart_dir / "Chart.yaml", size_ec);
+          !size_ec && size > package::Limits{}.max_file_bytes)
+        throw Error(Errc::too_large, path + "/Chart.yaml",
+                    "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
+                        std::to_string(package::Limits{}.max_file_bytes));
+      auto md = chart::parse_chart_yaml(util::read_file_inside(chart_dir / "Chart.yaml", worktree),
+                                        path + "/Chart.yaml");
       outcome.name = md.name;
       outcome.version = md.version;
       auto resolution = resolver.resolve(md, chart_dir, worktree, repositories);
@@ -287,7 +447,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
           outcome.status = ChartOutcome::Status::unchanged;  // e.g. a commit touching only ignored files
         } else {
           try {
-            publish_chart(state, path, pkg, outcome);
+            publish_chart(state, path, pkg, present, outcome);
           } catch (const Error& e) {
             if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::upstream ||
                 e.code() == Errc::io) {
@@ -300,7 +460,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
           }
         }
         state.chart_keys[path] = key;
-        persist(state);
+        checkpoint(state, last_write);
       }
     } catch (const Error& e) {
       outcome.status = ChartOutcome::Status::failed;
@@ -329,6 +489,11 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
       }
       report.charts.push_back(std::move(outcome));
     }
+  }
+  try {
+    batch.end();
+  } catch (const Error& e) {
+    if (report.error.empty()) report.error = "publishing to " + publisher->describe() + " failed: " + e.what();
   }
   return finish();
 }

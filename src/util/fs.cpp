@@ -24,6 +24,23 @@ std::string read_file(const fs::path& path) {
   return std::move(ss).str();
 }
 
+std::string read_file_inside(const fs::path& path, const fs::path& root) {
+  std::error_code ec;
+  fs::path real = fs::canonical(path, ec);
+  if (ec) throw Error(Errc::io, path.string(), ec.message());
+  fs::path real_root = fs::canonical(root, ec);
+  if (ec) throw Error(Errc::io, root.string(), ec.message());
+  auto r = real_root.begin();
+  auto p = real.begin();
+  for (; r != real_root.end(); ++r, ++p) {
+    if (r->empty()) continue;
+    if (p == real.end() || *p != *r)
+      throw Error(Errc::forbidden, path.string(), "is a symlink to a file outside the repository");
+  }
+  if (!fs::is_regular_file(real, ec)) throw Error(Errc::io, path.string(), "not a regular file");
+  return read_file(real);
+}
+
 static void fsync_dir(const fs::path& dir) {
   int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {

@@ -72,6 +72,26 @@ TEST_CASE("chartmuseum: re-upload conflicts without replace and overwrites with 
   CHECK(forced);
 }
 
+TEST_CASE("chartmuseum: re-uploading the identical package is adopted, not a conflict", "[chartmuseum]") {
+  // A sidecar that lost its state re-asserts every chart without ?force.
+  auto peer = test::start_python_peer("fake_chartmuseum.py");
+  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto pkg = make_package("web", "1.2.0", "one");
+  publisher->publish(pkg, false);
+  publisher->publish(pkg, false);
+  CHECK(stored_charts(peer.url())["web"]["1.2.0"] == pkg.digest);
+  auto doc = test::fake_state(peer.url());
+  int conflicts = 0, describes = 0;
+  for (const auto& entry : doc["log"].GetArray()) {
+    if (entry["status"].GetInt() == 409) ++conflicts;
+    if (std::string(entry["method"].GetString()) == "GET" &&
+        std::string(entry["path"].GetString()) == "/api/charts/web/1.2.0")
+      ++describes;
+  }
+  CHECK(conflicts == 1);
+  CHECK(describes == 1);
+}
+
 TEST_CASE("chartmuseum: a server refusing ?force answers conflict even with replace", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--disable-force-overwrite"});
   auto publisher = publish::make_chartmuseum_publisher(options_for(peer));

@@ -8,6 +8,8 @@
 #include "cmop/util/fs.hpp"
 #include "support/git_fixture.hpp"
 
+#include <atomic>
+
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;
 namespace fs = std::filesystem;
@@ -55,6 +57,23 @@ const sync::ChartOutcome& outcome(const sync::SyncReport& r, const std::string& 
   FAIL("no outcome for " << path);
   throw;
 }
+
+// The local publisher with a switch that makes uploads fail as an unreachable
+// ChartMuseum would.
+class SwitchablePublisher : public publish::Publisher {
+ public:
+  explicit SwitchablePublisher(std::unique_ptr<publish::Publisher> inner) : inner_(std::move(inner)) {}
+  void publish(const package::Package& pkg, bool replace) override {
+    if (failing) throw Error(Errc::upstream, "switchable publisher", "HTTP 500: injected");
+    inner_->publish(pkg, replace);
+  }
+  void remove(const std::string& name, const std::string& version) override { inner_->remove(name, version); }
+  std::string describe() const override { return "switchable"; }
+  std::atomic<bool> failing{false};
+
+ private:
+  std::unique_ptr<publish::Publisher> inner_;
+};
 
 }  // namespace
 
@@ -194,4 +213,78 @@ TEST_CASE("a git server that is down is a repo-level error and keeps what was pu
   CHECK(ws->get("mycharts")->last_error == report.error);
   CHECK(fs::exists(f.out / "alpha-1.0.0.tgz"));
   CHECK(ws->get("mycharts")->published.size() == 2);
+}
+
+TEST_CASE("a failed re-publish of changed content is retried by the next sync, not taken for unchanged") {
+  Fixture f;
+  auto publisher = std::make_shared<SwitchablePublisher>(publish::make_local_publisher(f.out.string()));
+  sync::Workspace ws(f.state, publisher);
+  REQUIRE(ws.apply(f.spec()).ok());
+  auto first_digest = f.index().entries["alpha"].at(0).digest;
+
+  // Same version, new content: a re-publish (?force on ChartMuseum).
+  f.work.write("charts/alpha/templates/extra.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n");
+  f.work.commit("change alpha without a version bump");
+  f.push();
+  publisher->failing = true;
+  auto failed = ws.update("mycharts");
+  CHECK_FALSE(failed.ok());
+  CHECK(f.index().entries["alpha"].at(0).digest == first_digest);
+
+  publisher->failing = false;
+  auto retried = ws.update("mycharts");
+  INFO(retried.error);
+  CHECK(retried.ok());
+  CHECK(outcome(retried, "charts/alpha").status == Status::published);
+  auto now = f.index().entries["alpha"].at(0).digest;
+  CHECK(now != first_digest);
+  CHECK(outcome(retried, "charts/alpha").digest == now);
+  CHECK(ws.get("mycharts")->published.size() == 2);
+}
+
+TEST_CASE("a chart folder moved with git mv keeps its publication") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec()).ok());
+  f.work.git({"mv", "charts/alpha", "charts/renamed-alpha"});
+  f.work.commit("move alpha");
+  f.push();
+  auto report = ws->update("mycharts");
+  INFO(report.error);
+  CHECK(report.ok());
+  CHECK(outcome(report, "charts/renamed-alpha").status == Status::published);
+  for (auto& c : report.charts) CHECK(c.status != Status::removed);
+  CHECK(fs::exists(f.out / "alpha-1.0.0.tgz"));
+  CHECK(f.index().entries.count("alpha") == 1);
+  auto state = ws->get("mycharts");
+  REQUIRE(state);
+  for (auto& p : state->published)
+    if (p.name == "alpha") CHECK(p.chart_path == "charts/renamed-alpha");
+}
+
+TEST_CASE("a Chart.yaml, Chart.lock or file:// dependency symlinked out of the clone is refused unread") {
+  Fixture f;
+  util::TempDir outside("cmop-outside-");
+  util::write_file_atomic(outside.path() / "secret.txt", "apiVersion: v2\nname: TOP-SECRET-CONTENT\n");
+  std::string secret = (outside.path() / "secret.txt").string();
+  f.work.symlink("charts/leaky/Chart.yaml", secret);
+  test::write_chart(f.work, "charts/locked", "locked", "1.0.0");
+  f.work.write("charts/locked/Chart.yaml",
+               "apiVersion: v2\nname: locked\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n"
+               "  repository: file://../lib\n");
+  f.work.symlink("charts/locked/Chart.lock", secret);
+  f.work.write("charts/lib/Chart.yaml", "apiVersion: v2\nname: lib\nversion: 1.0.0\n");
+  f.work.commit("hostile symlinks");
+  f.push();
+  auto ws = f.workspace();
+  auto report = ws->apply(f.spec());
+  for (auto& c : report.charts) CHECK_THAT(c.reason, !Catch::Contains("TOP-SECRET"));
+  // A symlinked Chart.yaml does not make a chart folder (discovery takes
+  // regular files only); if it ever does, it must be refused.
+  for (auto& c : report.charts)
+    if (c.path == "charts/leaky") CHECK(c.status == Status::failed);
+  auto& locked = outcome(report, "charts/locked");
+  CHECK(locked.status == Status::failed);
+  CHECK_THAT(locked.reason, Catch::Contains("outside the repository"));
+  CHECK(outcome(report, "charts/alpha").status == Status::published);
 }

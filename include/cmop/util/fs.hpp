@@ -9,6 +9,11 @@ namespace cmop::util {
 // Reads a whole file; throws Error(io) naming the path.
 std::string read_file(const std::filesystem::path& path);
 
+// Reads a file that must resolve (symlinks followed) to a regular file inside
+// `root`; anything else throws Error(forbidden) without reading it, so a symlink
+// in a git repository can never make cmop read, and echo, a file outside it.
+std::string read_file_inside(const std::filesystem::path& path, const std::filesystem::path& root);
+
 // Writes via a temp file in the same directory + fsync + rename + fsync(dir),
 // so readers see either the old or the new content, even after kill -9 or power loss.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
