@@ -196,9 +196,9 @@ def check_operator_on(ck):
     state_mount = [m for p, m in mounts.items() if state_dir.startswith(p)][0]
     ck.check("emptyDir" in volumes[state_mount["name"]], "without persistence the state is on an emptyDir")
     ck.check(port_number(side, "cmop") == 8081, "sidecar container port cmop is 8081")
-    for probe in ("livenessProbe", "readinessProbe"):
-        ck.check(side[probe]["httpGet"]["path"] == "/healthz" and port_number(side, side[probe]["httpGet"]["port"]) == 8081,
-                 "sidecar %s GETs /healthz on 8081" % probe)
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        ck.check(side[probe]["httpGet"]["path"] == path and port_number(side, side[probe]["httpGet"]["port"]) == 8081,
+                 "sidecar %s GETs %s on 8081" % (probe, path))
     env = env_of(side)
     token_secret = one(docs, "Secret")
     token_name = token_secret["metadata"]["name"]
@@ -226,9 +226,9 @@ def check_operator_on(ck):
              "the Lease the operator uses is the one its Role names, in the release namespace", str(lease_names))
     ck.check(args_value(oargs, "--namespace") is None, "no --namespace without watchNamespace")
     ck.check(secret_ref(env_of(oc), "CMOP_TOKEN") == (token_name, "token"), "operator CMOP_TOKEN comes from the token Secret")
-    for probe in ("livenessProbe", "readinessProbe"):
-        ck.check(oc[probe]["httpGet"]["path"] == "/healthz" and port_number(oc, oc[probe]["httpGet"]["port"]) == 8082,
-                 "operator %s GETs /healthz on 8082" % probe)
+    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")):
+        ck.check(oc[probe]["httpGet"]["path"] == path and port_number(oc, oc[probe]["httpGet"]["port"]) == 8082,
+                 "operator %s GETs %s on 8082" % (probe, path))
     op_sa = one(docs, "ServiceAccount", "cmop-chartmuseum-operator")
     ck.check(op["spec"]["template"]["spec"]["serviceAccountName"] == op_sa["metadata"]["name"], "operator runs as its own ServiceAccount")
     ck.check(op["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 65532, "operator runs as the distroless nonroot user")
