@@ -80,6 +80,11 @@ void add_command(CLI::App& app) {
   cmd->add_option("--token", s.token, "bearer token required on mutating requests")->envname("CMOP_TOKEN");
   cmd->add_flag("--allow-local-git", s.allow_local_git, "permit file:// and local paths as git URLs")
       ->envname("CMOP_ALLOW_LOCAL_GIT");
+  cmd->add_option("--git-ca-file", s.git_ca_file, "extra CA bundle (PEM) trusted for https git remotes")
+      ->envname("CMOP_GIT_CA_FILE");
+  cmd->add_option("--ssh-known-hosts", s.ssh_known_hosts_file,
+                  "OpenSSH known_hosts file; when set, SSH git servers must present a listed host key")
+      ->envname("CMOP_SSH_KNOWN_HOSTS");
   cmd->add_option("--workers", s.workers, "concurrent repo syncs")
       ->envname("CMOP_WORKERS")
       ->check(CLI::Range(1, 256))

@@ -29,6 +29,8 @@ struct ServerOptions {
 
   std::string token;  // non-empty: mutations need "Authorization: Bearer <token>"
   bool allow_local_git = false;
+  std::filesystem::path git_ca_file;          // extra CA bundle for https git remotes
+  std::filesystem::path ssh_known_hosts_file; // set: SSH git remotes must match a host key in it
   int workers = 4;     // concurrent syncs (and deletes)
   int io_threads = 2;  // HTTP threads; they never run a sync
 

@@ -63,7 +63,8 @@ struct RepoState {
 struct WorkspaceOptions {
   bool allow_local_git = false;
   net::TlsOptions tls;  // for dependency repos
-  std::string git_ca_file;
+  std::string git_ca_file;      // extra CA bundle (PEM) for https git remotes
+  std::string ssh_known_hosts;  // OpenSSH known_hosts content; empty = host keys not verified
 };
 
 class Workspace {
