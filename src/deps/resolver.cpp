@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <map>
+#include <mutex>
 #include <optional>
 
 #include "cmop/chart/semver.hpp"
@@ -252,14 +253,26 @@ bool versions_equal(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+struct Resolver::Session::State {
+  std::map<std::string, std::shared_ptr<const RepoIndex>> indexes;
+};
+
+Resolver::Session::Session() : state_(std::make_unique<State>()) {}
+Resolver::Session::~Session() = default;
+
 struct Resolver::Impl {
+  using Session = Resolver::Session::State;
   fs::path cache_dir;
   net::HttpClient http;
 
-  // Per resolve() call: each index URL is fetched (or revalidated) at most once.
-  struct Session {
-    std::map<std::string, std::shared_ptr<const RepoIndex>> indexes;
+  // The last parsed index per URL with the validators it was fetched under: a
+  // 304 for the same validators reuses it instead of parsing the cached body again.
+  struct ParsedIndex {
+    std::string etag, last_modified;
+    std::shared_ptr<const RepoIndex> index;
   };
+  std::mutex parsed_mu;
+  std::map<std::string, ParsedIndex> parsed;
 
   net::Headers auth_headers(const Remote& remote) const {
     if (remote.username.empty() && remote.password.empty()) return {};
@@ -293,6 +306,15 @@ struct Resolver::Impl {
 
     std::string body;
     if (res.status == 304 && cached) {
+      {
+        std::lock_guard lk(parsed_mu);
+        auto it = parsed.find(key);
+        if (it != parsed.end() && it->second.etag == cached->etag &&
+            it->second.last_modified == cached->last_modified) {
+          session.indexes.emplace(key, it->second.index);
+          return it->second.index;
+        }
+      }
       body = std::move(cached->body);
     } else if (res.status == 200) {
       body = std::move(res.body);
@@ -312,6 +334,13 @@ struct Resolver::Impl {
       throw Error(Errc::dependency, subject, "invalid index " + e.subject() + ": " + e.reason());
     }
     session.indexes.emplace(key, index);
+    if (res.status == 304 || !res.header("ETag").empty() || !res.header("Last-Modified").empty()) {
+      std::lock_guard lk(parsed_mu);
+      ParsedIndex& p = parsed[key];
+      p.etag = res.status == 304 ? cached->etag : res.header("ETag");
+      p.last_modified = res.status == 304 ? cached->last_modified : res.header("Last-Modified");
+      p.index = index;
+    }
     return index;
   }
 
@@ -397,12 +426,13 @@ Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls) : impl_(std::make_un
 Resolver::~Resolver() = default;
 
 Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_dir, const fs::path& clone_root,
-                             const std::vector<NamedRepository>& repositories) {
+                             const std::vector<NamedRepository>& repositories, Session* shared_session) {
   Resolution out;
   if (md.dependencies.empty()) return out;
 
   const fs::path root = fs::weakly_canonical(clone_root);
-  Impl::Session session;
+  Session own_session;
+  Impl::Session& session = shared_session ? *shared_session->state_ : *own_session.state_;
 
   // Helm hashes the dependencies after replacing @name / alias:name with the URL.
   std::vector<chart::Dependency> req = md.dependencies;

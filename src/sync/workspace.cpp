@@ -372,6 +372,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     // No chart may hold a file over Helm's per-file limit, so nothing bigger needs
     // its content on disk: the packager refuses it by its (placeholder's) size.
     opts.placeholder_above_bytes = package::Limits{}.max_file_bytes;
+    opts.ssh_known_hosts = options.ssh_known_hosts;
     auto result = repo.sync(opts);
     report.commit = result.commit;
     report.fetched_changes = result.changed;
@@ -388,6 +389,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   auto repositories = repositories_for(state.spec);
   std::set<std::string> present(chart_paths.begin(), chart_paths.end());
   bool publisher_down = false;
+  deps::Resolver::Session dependency_indexes;
   // One batch per sync, so the publish target's own index is rewritten once, not per chart.
   struct Batch {
     publish::Publisher& p;
@@ -427,7 +429,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
                                         path + "/Chart.yaml");
       outcome.name = md.name;
       outcome.version = md.version;
-      auto resolution = resolver.resolve(md, chart_dir, worktree, repositories);
+      auto resolution = resolver.resolve(md, chart_dir, worktree, repositories, &dependency_indexes);
       std::string key = chart_key(repo, worktree, path, resolution);
       auto published = std::find_if(state.published.begin(), state.published.end(), [&](auto& p) {
         return p.chart_path == path && p.name == md.name && p.version == md.version;

@@ -215,7 +215,7 @@ TEST_CASE("Chart.lock is written as Helm writes it, with Helm's digest") {
   CHECK(server.count("/index.yaml") == 1);
 }
 
-TEST_CASE("an in-sync Chart.lock pins versions; a stale one is re-resolved") {
+TEST_CASE("an in-sync Chart.lock pins versions, a stale one is re-resolved") {
   ChartRepo repo;
   standard_repo_setup(repo);
   Server server(repo.served);
@@ -332,6 +332,35 @@ TEST_CASE("index.yaml is revalidated with ETag and archives are cached by digest
   CHECK(server.not_modified("/index.yaml") == 1);
 }
 
+TEST_CASE("charts of one sync share a session: each index.yaml is requested once per session") {
+  ChartRepo repo;
+  standard_repo_setup(repo);
+  Server server(repo.served);
+  Clone clone;
+  auto md = parent({dep("redis", "^1.0.0", server.url())});
+  deps::Resolver resolver(clone.cache.path());
+
+  {
+    deps::Resolver::Session sync_one;
+    for (int chart = 0; chart < 5; ++chart)
+      CHECK(resolver.resolve(md, clone.chart_dir, clone.root.path(), {}, &sync_one).resolved.at(0).version ==
+            "1.1.0");
+    CHECK(server.count("/index.yaml") == 1);
+  }
+  {
+    // The next sync revalidates once (304) and reuses the parsed index.
+    deps::Resolver::Session sync_two;
+    for (int chart = 0; chart < 5; ++chart) resolver.resolve(md, clone.chart_dir, clone.root.path(), {}, &sync_two);
+    CHECK(server.count("/index.yaml") == 2);
+    CHECK(server.not_modified("/index.yaml") == 1);
+  }
+  // A new version upstream is seen by the next session.
+  repo.add_chart("redis", "1.3.0");
+  repo.publish();
+  deps::Resolver::Session sync_three;
+  CHECK(resolver.resolve(md, clone.chart_dir, clone.root.path(), {}, &sync_three).resolved.at(0).version == "1.3.0");
+}
+
 TEST_CASE("index.yaml is revalidated with Last-Modified when the server sends no ETag") {
   ChartRepo repo;
   standard_repo_setup(repo);
@@ -384,7 +413,7 @@ TEST_CASE("failures name the dependency: repository down, download missing, dige
   CHECK(bad_index.reason().find("invalid index " + server.url() + "/index.yaml") == 0);
 }
 
-TEST_CASE("file:// dependencies stay inside the clone; vendored ones are left to the packager") {
+TEST_CASE("file:// dependencies stay inside the clone, vendored ones are left to the packager") {
   Clone clone;
   write(clone.root.path() / "charts" / "lib" / "Chart.yaml", "apiVersion: v2\nname: lib\nversion: 0.3.0\ntype: library\n");
   write(clone.root.path() / "charts" / "lib" / "templates" / "_h.tpl", "{{- define \"x\" }}{{ end }}\n");

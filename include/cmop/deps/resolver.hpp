@@ -42,6 +42,23 @@ class Resolver {
   Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {});
   ~Resolver();
 
+  // The index.yaml files of one sync, shared by all its charts: each is fetched
+  // or revalidated at most once per session, so a repo of many charts depending
+  // on one large chart repository costs one request and one parse per sync.
+  // One session per sync; not for concurrent use.
+  class Session {
+   public:
+    Session();
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+   private:
+    friend class Resolver;
+    struct State;
+    std::unique_ptr<State> state_;
+  };
+
   // chart_dir is absolute and inside clone_root. Dependencies already vendored in
   // charts/ are left to the packager. Honours Chart.lock when its digest matches the
   // dependencies. Throws Error(dependency) naming the dependency, its constraint and
@@ -49,7 +66,7 @@ class Resolver {
   // escaping clone_root is Error(forbidden).
   Resolution resolve(const chart::Metadata& md, const std::filesystem::path& chart_dir,
                      const std::filesystem::path& clone_root,
-                     const std::vector<NamedRepository>& repositories);
+                     const std::vector<NamedRepository>& repositories, Session* session = nullptr);
 
  private:
   struct Impl;
