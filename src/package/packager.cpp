@@ -537,7 +537,9 @@ void write_chart(TarGzWriter& out, std::vector<std::string>& names, LoadedChart&
 // (at its directory-walk position among the files) for v1.
 void apply_lock(LoadedChart& c, const std::string& lock_yaml) {
   if (c.md.api_version != "v1") {
-    c.lock = lock_yaml;
+    // Helm saves a v2 chart's Chart.lock by marshalling its Lock struct, so a
+    // hand-formatted in-sync lock is packaged in Helm's canonical form.
+    c.lock = remarshal_lock(lock_yaml, c.origin + "/Chart.lock");
     return;
   }
   auto existing = std::find_if(c.files.begin(), c.files.end(),

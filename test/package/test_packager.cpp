@@ -365,6 +365,14 @@ TEST_CASE("subcharts are written as charts/<name>/ directories", "[packager]") {
   CHECK(members == expected);
   CHECK(tar_cat(tgz, "parent/Chart.lock") == in.lock_yaml);
   CHECK(tar_cat(tgz, "parent/charts/db/values.yaml") == "port: 5432\n");
+
+  SECTION("a hand-formatted lock is packaged as Helm marshals it") {
+    package::PackageInput hand = in;
+    hand.lock_yaml = "# pinned by hand\ngenerated: '2024-01-02T03:04:05Z'\ndigest: sha256:0000\ndependencies:\n"
+                     "  - version: 4.5.6\n    name: queue\n    repository: https://example.com/charts\n";
+    auto repacked = package::package_chart(hand);
+    CHECK(tar_cat(save(work.path(), repacked), "parent/Chart.lock") == in.lock_yaml);
+  }
   CHECK(tar_cat(tgz, "parent/charts/queue/templates/q.yaml") == "kind: StatefulSet\n");
 
   SECTION("a download supersedes a vendored archive of the same chart") {
