@@ -1,6 +1,7 @@
 #include "cmop/util/hash.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "cmop/error.hpp"
 
@@ -14,6 +15,19 @@ static std::string to_hex(const unsigned char* d, unsigned n) {
     out[2 * i + 1] = digits[d[i] & 0xf];
   }
   return out;
+}
+
+std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+            reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len))
+    throw Error(Errc::internal, "hmac-sha256", "OpenSSL HMAC failed");
+  return to_hex(out, len);
+}
+
+std::string repo_trigger_token(std::string_view sidecar_token, std::string_view repo) {
+  return "trigger." + hmac_sha256_hex(sidecar_token, "cmop trigger " + std::string(repo));
 }
 
 Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {

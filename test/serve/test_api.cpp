@@ -1,6 +1,7 @@
 // The HTTP surface of `cmop serve` in-process over real sockets: routing, request
 // validation, limits, auth, health and metrics.
 #include "serve_fixtures.hpp"
+#include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
 
 using namespace cmop;
@@ -242,6 +243,23 @@ TEST_CASE("a token guards every mutation", "[serve]") {
   CHECK(ok.status == 200);
   CHECK(call(r.base, "POST", "/repo/dependency", dep, {{"Authorization", "bearer   t0ken "}}).status == 200);
   CHECK(call(r.base, "GET", "/repo/anything/update", "", {{"Authorization", "Bearer t0ken"}}).status == 404);
+}
+
+TEST_CASE("a repo's trigger token updates that repo and nothing else", "[serve]") {
+  Running r([](serve::ServerOptions& o) { o.token = "t0ken"; });
+  auto bearer = [](const std::string& t) { return net::Headers{{"Authorization", "Bearer " + t}}; };
+  const std::string for_web = util::repo_trigger_token("t0ken", "web");
+  CHECK(for_web != util::repo_trigger_token("t0ken", "db"));
+  CHECK(for_web != util::repo_trigger_token("other", "web"));
+
+  // Accepted for web's update (404: web is not registered, so auth passed)...
+  CHECK(call(r.base, "POST", "/repo/web/update", "", bearer(for_web)).status == 404);
+  CHECK(call(r.base, "GET", "/repo/web/update", "", bearer(for_web)).status == 404);
+  // ...refused everywhere else.
+  CHECK(call(r.base, "POST", "/repo/db/update", "", bearer(for_web)).status == 401);
+  CHECK(call(r.base, "DELETE", "/repo/web", "", bearer(for_web)).status == 401);
+  CHECK(call(r.base, "POST", "/repo/new", "{}", bearer(for_web)).status == 401);
+  CHECK(call(r.base, "POST", "/repo/dependency", "{}", bearer(for_web)).status == 401);
 }
 
 TEST_CASE("the embedded chart repo serves an index even before anything is published", "[serve]") {
