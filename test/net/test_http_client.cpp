@@ -56,7 +56,7 @@ Error error_of(const std::function<void()>& fn) {
 
 }  // namespace
 
-TEST_CASE("GET returns status, headers and body; error statuses are returned") {
+TEST_CASE("GET returns status, headers and body, error statuses are returned") {
   ServedDir served;
   net::HttpClient client;
   auto res = client.send(get(served.url("/hello.txt")));

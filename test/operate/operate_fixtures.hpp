@@ -3,14 +3,18 @@
 // processes on 127.0.0.1, and small JSON/HTTP conveniences.
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <functional>
+#include <regex>
 #include <string>
 #include <thread>
 
 #include "cmop/net/http_client.hpp"
 #include "cmop/operate/kube_client.hpp"
+#include "cmop/util/fs.hpp"
 #include "support/process.hpp"
 
 namespace cmop::test {
@@ -77,6 +81,84 @@ inline rapidjson::Document chartmuseum(const std::string& name, const std::strin
   return json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":")" + name +
               R"("},"spec":{"git":")" + git + R"(","ref":"main","path":"charts","updateEveryMinutes":)" +
               std::to_string(every) + R"(,"dependencies":[{"name":"bitnami","url":"https://charts.bitnami.com/bitnami"}]}})");
+}
+
+// The real `cmop operate` binary, pointed at the fake API server (through a kubeconfig
+// with a token) and at a sidecar (fake or real) whose mutations need "side-token".
+// `extra` flags are appended; CronJobs name http://cmop.ops.svc:8081 as the trigger
+// endpoint unless `extra` has --trigger-endpoint.
+struct Operator {
+  util::TempDir dir{"cmop-operate-"};
+  int port = free_port();
+  Process process;
+  Operator(const FakeApiServer& api, const std::string& sidecar_url, std::vector<std::string> extra = {})
+      : process(start(api, sidecar_url, extra)) {
+    if (!wait_for_port(port)) FAIL("operator did not listen; log:\n" << log());
+  }
+  Process start(const FakeApiServer& api, const std::string& sidecar_url, const std::vector<std::string>& extra) {
+    std::ofstream(dir.path() / "kubeconfig") << "apiVersion: v1\ncurrent-context: t\n"
+                                                "contexts: [{name: t, context: {cluster: c, user: u, namespace: ops}}]\n"
+                                                "clusters: [{name: c, cluster: {server: \""
+                                             << api.url() << "\"}}]\nusers: [{name: u, user: {token: sekret}}]\n";
+    std::vector<std::string> argv{cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
+                                  "--sidecar-url", sidecar_url, "--token", "side-token", "--image",
+                                  "example.org/cmop:1.0", "--token-secret", "cmop-token/token",
+                                  "--listen", "127.0.0.1:" + std::to_string(port), "--watch-timeout-seconds", "5"};
+    // CronJob pods reach the sidecar through a Service; a test may override that address.
+    if (std::find(extra.begin(), extra.end(), "--trigger-endpoint") == extra.end())
+      argv.insert(argv.end(), {"--trigger-endpoint", "http://cmop.ops.svc:8081"});
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Process(argv, {}, {}, dir.path() / "operator.log");
+  }
+  std::string log() const {
+    std::ifstream in(dir.path() / "operator.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  long metric(const std::string& name) const {
+    auto body = http("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics").body;
+    std::smatch m;
+    std::regex re("\n" + std::regex_replace(name, std::regex(R"([{}"\\])"), R"(\$&)") + " ([0-9.]+)");
+    if (!std::regex_search(body, m, re)) FAIL("metric " << name << " not in:\n" << body);
+    return std::stol(m[1]);
+  }
+  // Waits until every reconcile triggered so far has finished (the queue is empty and
+  // the success counter moved past `after`).
+  void wait_reconciled_after(long after) const {
+    eventually("a reconcile to finish", [&] {
+      return metric("cmop_operator_reconcile_total{result=\"success\"}") > after &&
+             metric("cmop_operator_workqueue_depth") == 0;
+    });
+  }
+};
+
+// A condition's field ("status", "reason", ...) from a CR's status; "" when absent.
+inline std::string condition(const rapidjson::Value& cr, const std::string& type, const char* field) {
+  auto* conds = operate::value_at(cr, "status.conditions");
+  if (!conds || !conds->IsArray()) return "";
+  for (auto& c : conds->GetArray())
+    if (operate::str_at(c, "type") == type) return operate::str_at(c, field);
+  return "";
+}
+
+// Ready=True for exactly this generation.
+inline bool ready(const operate::KubeClient& kube, const std::string& ns, const std::string& name, long generation) {
+  try {
+    auto cr = kube.get(operate::resources::chartmuseums, ns, name);
+    auto* og = operate::value_at(cr, "status.observedGeneration");
+    return condition(cr, "Ready", "status") == "True" && og && og->GetInt64() == generation;
+  } catch (const operate::KubeApiError&) {
+    return false;
+  }
+}
+
+inline bool gone(const operate::KubeClient& kube, const operate::ResourceType& type, const std::string& ns,
+                 const std::string& name) {
+  try {
+    kube.get(type, ns, name);
+    return false;
+  } catch (const operate::KubeApiError& e) {
+    return e.not_found();
+  }
 }
 
 }  // namespace cmop::test

@@ -1,11 +1,7 @@
 // The real `cmop operate` binary against the fake kube-apiserver and a fake sidecar.
 #include <signal.h>
 
-#include <fstream>
-#include <regex>
-
 #include "cmop/operate/kube_client.hpp"
-#include "cmop/util/fs.hpp"
 #include "operate_fixtures.hpp"
 
 using namespace cmop;
@@ -30,73 +26,12 @@ struct Sidecar {
   void down(int status) const { REQUIRE(http("POST", url() + "/__down", "{\"status\":" + std::to_string(status) + "}").status == 200); }
 };
 
-struct Operator {
-  util::TempDir dir{"cmop-operate-"};
-  int port = free_port();
-  Process process;
-  Operator(const FakeApiServer& api, const Sidecar& sidecar, std::vector<std::string> extra = {})
-      : process(start(api, sidecar, extra)) {
-    if (!wait_for_port(port)) FAIL("operator did not listen; log:\n" << log());
-  }
-  Process start(const FakeApiServer& api, const Sidecar& sidecar, const std::vector<std::string>& extra) {
-    std::ofstream(dir.path() / "kubeconfig") << "apiVersion: v1\ncurrent-context: t\n"
-                                                "contexts: [{name: t, context: {cluster: c, user: u, namespace: ops}}]\n"
-                                                "clusters: [{name: c, cluster: {server: \""
-                                             << api.url() << "\"}}]\nusers: [{name: u, user: {token: sekret}}]\n";
-    std::vector<std::string> argv{cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
-                                  "--sidecar-url", sidecar.url(), "--token", "side-token", "--image",
-                                  "example.org/cmop:1.0", "--token-secret", "cmop-token/token", "--trigger-endpoint",
-                                  "http://cmop.ops.svc:8081", "--listen", "127.0.0.1:" + std::to_string(port),
-                                  "--watch-timeout-seconds", "5"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    return Process(argv, {}, {}, dir.path() / "operator.log");
-  }
-  std::string log() const {
-    std::ifstream in(dir.path() / "operator.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  long metric(const std::string& name) const {
-    auto body = http("GET", "http://127.0.0.1:" + std::to_string(port) + "/metrics").body;
-    std::smatch m;
-    std::regex re("\n" + std::regex_replace(name, std::regex(R"([{}"\\])"), R"(\$&)") + " ([0-9.]+)");
-    if (!std::regex_search(body, m, re)) FAIL("metric " << name << " not in:\n" << body);
-    return std::stol(m[1]);
-  }
-  // Waits until every reconcile triggered so far has finished (the queue is empty and
-  // the success counter moved past `after`).
-  void wait_reconciled_after(long after) const {
-    eventually("a reconcile to finish", [&] {
-      return metric("cmop_operator_reconcile_total{result=\"success\"}") > after &&
-             metric("cmop_operator_workqueue_depth") == 0;
-    });
-  }
-};
-
-std::string condition(const rapidjson::Value& cr, const std::string& type, const char* field) {
-  auto* conds = value_at(cr, "status.conditions");
-  if (!conds || !conds->IsArray()) return "";
-  for (auto& c : conds->GetArray())
-    if (str_at(c, "type") == type) return str_at(c, field);
-  return "";
-}
-
 bool ready(const KubeClient& kube, const std::string& name, long generation) {
-  try {
-    auto cr = kube.get(resources::chartmuseums, kNs, name);
-    auto* og = value_at(cr, "status.observedGeneration");
-    return condition(cr, "Ready", "status") == "True" && og && og->GetInt64() == generation;
-  } catch (const KubeApiError&) {
-    return false;
-  }
+  return cmop::test::ready(kube, kNs, name, generation);
 }
 
 bool gone(const KubeClient& kube, const ResourceType& type, const std::string& name) {
-  try {
-    kube.get(type, kNs, name);
-    return false;
-  } catch (const KubeApiError& e) {
-    return e.not_found();
-  }
+  return cmop::test::gone(kube, type, kNs, name);
 }
 
 void create_cr(const KubeClient& kube, const std::string& name, bool with_secret = false) {
@@ -108,14 +43,14 @@ void create_cr(const KubeClient& kube, const std::string& name, bool with_secret
 
 }  // namespace
 
-TEST_CASE("operator: create -> applied and Ready; steady state writes nothing; spec change re-applies; "
+TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, spec change re-applies, "
           "delete cleans up, waiting for an unreachable sidecar") {
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());
   kube.create(resources::secrets, kNs,
               json(R"({"metadata":{"name":"git-creds"},"data":{"username":"Z2l0","password":"cGFzcw=="}})"));
-  Operator op(api, sidecar);
+  Operator op(api, sidecar.url());
 
   create_cr(kube, "web", true);
   eventually("web Ready at generation 1", [&] { return ready(kube, "web", 1); });
@@ -201,7 +136,7 @@ TEST_CASE("operator: an invalid spec is Stalled without retries") {
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());
-  Operator op(api, sidecar);
+  Operator op(api, sidecar.url());
   auto cr = chartmuseum("bad", "https://git.example/bad", 0);
   kube.create(resources::chartmuseums, kNs, cr);
   eventually("Stalled InvalidSpec", [&] {
@@ -212,11 +147,11 @@ TEST_CASE("operator: an invalid spec is Stalled without retries") {
   CHECK(gone(kube, resources::cronjobs, "bad"));
 }
 
-TEST_CASE("operator: a watch from a compacted resourceVersion relists; a restart mid-deletion converges") {
+TEST_CASE("operator: a watch from a compacted resourceVersion relists, a restart mid-deletion converges") {
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());
-  auto op = std::make_unique<Operator>(api, sidecar);
+  auto op = std::make_unique<Operator>(api, sidecar.url());
   create_cr(kube, "one");
   eventually("one Ready", [&] { return ready(kube, "one", 1); });
 
@@ -242,19 +177,19 @@ TEST_CASE("operator: a watch from a compacted resourceVersion relists; a restart
   op->process.wait();
   op.reset();
   sidecar.down(0);
-  Operator restarted(api, sidecar);
+  Operator restarted(api, sidecar.url());
   eventually("one deleted by the new operator", [&] { return gone(kube, resources::chartmuseums, "one"); });
   CHECK(sidecar.status_of("one") == 404);
   CHECK(ready(kube, "two", 1));
 }
 
-TEST_CASE("operator: with leader election only the Lease holder reconciles; a successor takes over") {
+TEST_CASE("operator: with leader election only the Lease holder reconciles, a successor takes over") {
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());
-  auto first = std::make_unique<Operator>(api, sidecar, std::vector<std::string>{"--leader-elect"});
+  auto first = std::make_unique<Operator>(api, sidecar.url(), std::vector<std::string>{"--leader-elect"});
   eventually("first leads", [&] { return first->metric("cmop_operator_is_leader") == 1; });
-  Operator second(api, sidecar, {"--leader-elect"});
+  Operator second(api, sidecar.url(), {"--leader-elect"});
   auto lease = kube.get(resources::leases, "ops", "cmop-operator");
   CHECK(lease["spec"]["leaseDurationSeconds"].GetInt() == 15);
   CHECK(second.metric("cmop_operator_is_leader") == 0);

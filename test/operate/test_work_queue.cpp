@@ -28,7 +28,7 @@ TEST_CASE("work queue: a key added while processing is handed out again only aft
   CHECK(*q.get() == "ns/a");
 }
 
-TEST_CASE("work queue: rate-limited retries back off exponentially up to the cap; forget resets") {
+TEST_CASE("work queue: rate-limited retries back off exponentially up to the cap, forget resets") {
   WorkQueue q(100ms, 1s);
   auto d1 = q.add_rate_limited("k");
   auto d2 = q.add_rate_limited("k");

@@ -145,7 +145,7 @@ TEST_CASE("local: a package file without an index entry still guards against ove
   CHECK(str(*entry(read_index(dir.path()), "web", "1.0.0"), "digest") == first.digest);
 }
 
-TEST_CASE("local: remove deletes file and entry; removing a missing chart is fine", "[local]") {
+TEST_CASE("local: remove deletes file and entry, removing a missing chart is fine", "[local]") {
   util::TempDir dir;
   auto publisher = publish::make_local_publisher(dir.path().string());
   publisher->publish(make_package("web", "1.0.0"), false);

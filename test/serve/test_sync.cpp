@@ -103,7 +103,7 @@ TEST_CASE("end to end: register, publish to the embedded repo, fetch it back, de
   CHECK(test::metric(metrics, "cmop_sync_duration_seconds_count") == "4");
 }
 
-TEST_CASE("failed charts give 200 with ok=false; unreachable git gives 502 and keeps the state", "[serve][e2e]") {
+TEST_CASE("failed charts give 200 with ok=false, unreachable git gives 502 and keeps the state", "[serve][e2e]") {
   test::ChartsRepo git;
   test::write_chart(git.work, "charts/broken", "broken", "1.x");
   git.work.commit("broken chart");

@@ -33,9 +33,17 @@ Test hooks (no auth):
                            an empty list clears the faults
   POST /__close_watches    ends every open watch stream (as an apiserver restart would)
   GET  /__requests         {"METHOD /path": count, ...} of every API request (query stripped)
-  POST /__reset_requests   zeroes the counts
+  GET  /__stats            {"requests": {"VERB": n}, "byResource": {"VERB RESOURCE[/status]": n},
+                            "objects": {plural: n}, "ready": {plural: n}} where VERB is the
+                           apiserver's (get, list, watch, create, update, patch, delete) and
+                           "ready" counts objects whose Ready condition is True for their
+                           current generation (status.observedGeneration == metadata.generation)
+  POST /__reset_requests   zeroes the counts (both of the above)
+A request carrying the header "X-Fake-Uncounted: 1" is served but not counted, so a
+harness can create and inspect objects without skewing the counts of the client under test.
 """
 import argparse
+import bisect
 import copy
 import datetime
 import http.server
@@ -97,19 +105,22 @@ class Store:
         self.cond = threading.Condition()
         self.rv = 100
         self.objects = {}   # (prefix, plural, ns, name) -> object
-        self.events = []    # (rv, prefix, plural, ns, type, object)
+        self.events = []    # (rv, prefix, plural, ns, type, object), in rv order
+        self.event_rvs = [] # the rv of each entry of events, for bisecting
         self.compacted_rv = 0
         self.watch_epoch = 0
         self.faults = []
         self.requests = {}
+        self.verb_counts = {}
 
     def next_rv(self):
         self.rv += 1
         return str(self.rv)
 
     def record(self, key, etype, obj):
-        self.events.append((int(obj["metadata"]["resourceVersion"]), key[0], key[1], key[2], etype,
-                            copy.deepcopy(obj)))
+        rv = int(obj["metadata"]["resourceVersion"])
+        self.events.append((rv, key[0], key[1], key[2], etype, copy.deepcopy(obj)))
+        self.event_rvs.append(rv)
         self.cond.notify_all()
 
     # --- verbs; all called with self.cond held ---------------------------------------
@@ -231,6 +242,18 @@ class Store:
             if any(o.get("uid") == owner_uid for o in owners):
                 self.delete(key)
 
+    def stats(self):
+        by_verb = {}
+        for key, n in self.verb_counts.items():
+            verb = key.split(" ")[0]
+            by_verb[verb] = by_verb.get(verb, 0) + n
+        objects, ready = {}, {}
+        for key, obj in self.objects.items():
+            objects[key[1]] = objects.get(key[1], 0) + 1
+            if is_ready(obj):
+                ready[key[1]] = ready.get(key[1], 0) + 1
+        return {"requests": by_verb, "byResource": dict(self.verb_counts), "objects": objects, "ready": ready}
+
     def list(self, prefix, plural, ns, selector):
         items = [copy.deepcopy(o) for k, o in sorted(self.objects.items())
                  if k[0] == prefix and k[1] == plural and (ns is None or k[2] == ns) and matches(o, selector)]
@@ -241,6 +264,24 @@ class Store:
                 item.pop("apiVersion", None)
         return {"kind": kind + "List", "apiVersion": api_version,
                 "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+
+
+def kube_verb(method, path, query):
+    """'VERB resource[/subresource]' as the apiserver's request metrics name it."""
+    m = PATH_RE.match(path)
+    resource = (m["plural"] + ("/" + m["sub"] if m["sub"] else "")) if m else "unknown"
+    if method == "GET":
+        verb = "get" if m and m["name"] else ("watch" if query.get("watch") in ("1", "true") else "list")
+    else:
+        verb = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method, method.lower())
+    return "%s %s" % (verb, resource)
+
+
+def is_ready(obj):
+    status = obj.get("status") or {}
+    if status.get("observedGeneration") != obj["metadata"].get("generation"):
+        return False
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
 
 
 def parse_selector(text):
@@ -271,7 +312,12 @@ def main():
             pass
 
         def reply(self, code, obj):
-            data = json.dumps(obj).encode()
+            self.reply_encoded(code, json.dumps(obj).encode())
+
+        # Serializing while the store lock is held is what keeps a reply consistent, so
+        # the verbs below encode under the lock (no defensive deep copy needed) and write
+        # to the socket after releasing it.
+        def reply_encoded(self, code, data):
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -292,14 +338,19 @@ def main():
             if path == "/__requests" and self.command == "GET":
                 with store.cond:
                     return self.reply(200, dict(store.requests))
+            if path == "/__stats" and self.command == "GET":
+                with store.cond:
+                    return self.reply(200, store.stats())
             if path == "/__reset_requests":
                 with store.cond:
                     store.requests.clear()
+                    store.verb_counts.clear()
                 return self.reply(200, {})
             if path == "/__compact":
                 with store.cond:
                     store.compacted_rv = store.rv
                     store.events = []
+                    store.event_rvs = []
                 return self.reply(200, {"compacted": str(store.compacted_rv)})
             if path == "/__faults":
                 faults = self.body()
@@ -321,8 +372,11 @@ def main():
                 if path.startswith("/__"):
                     return self.hooks(path)
                 with store.cond:
-                    counted = "%s %s" % (self.command, path)
-                    store.requests[counted] = store.requests.get(counted, 0) + 1
+                    if self.headers.get("X-Fake-Uncounted") != "1":
+                        counted = "%s %s" % (self.command, path)
+                        store.requests[counted] = store.requests.get(counted, 0) + 1
+                        verb = kube_verb(self.command, path, query)
+                        store.verb_counts[verb] = store.verb_counts.get(verb, 0) + 1
                     for f in store.faults:
                         if f.get("count", 1) != 0 and f.get("method", self.command) == self.command \
                                 and f["path_re"].search(path):
@@ -343,25 +397,29 @@ def main():
                         if query.get("watch") in ("1", "true"):
                             return self.watch(prefix, plural, ns, query)
                         with store.cond:
-                            return self.reply(200, store.list(prefix, plural, ns,
-                                                              parse_selector(query.get("labelSelector"))))
+                            data = json.dumps(store.list(prefix, plural, ns,
+                                                         parse_selector(query.get("labelSelector")))).encode()
+                        return self.reply_encoded(200, data)
                     if self.command == "POST":
                         if ns is None:
                             raise ApiError(405, "MethodNotAllowed", "create needs a namespace")
                         body = self.body()
                         with store.cond:
-                            return self.reply(201, copy.deepcopy(store.create(prefix, plural, ns, body)))
+                            data = json.dumps(store.create(prefix, plural, ns, body)).encode()
+                        return self.reply_encoded(201, data)
                     raise ApiError(405, "MethodNotAllowed", "method %s not allowed on a collection" % self.command)
                 if ns is None:
                     raise ApiError(404, "NotFound", "the server could not find the requested resource")
                 key = (prefix, plural, ns, name)
                 if self.command == "GET":
                     with store.cond:
-                        return self.reply(200, copy.deepcopy(store.get(key)))
+                        data = json.dumps(store.get(key)).encode()
+                    return self.reply_encoded(200, data)
                 if self.command == "PUT":
                     body = self.body()
                     with store.cond:
-                        return self.reply(200, copy.deepcopy(store.update(key, body, sub)))
+                        data = json.dumps(store.update(key, body, sub)).encode()
+                    return self.reply_encoded(200, data)
                 if self.command == "PATCH":
                     ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
                     if ctype != "application/merge-patch+json":
@@ -370,10 +428,12 @@ def main():
                                        "include: application/merge-patch+json")
                     body = self.body()
                     with store.cond:
-                        return self.reply(200, copy.deepcopy(store.patch(key, body, sub)))
+                        data = json.dumps(store.patch(key, body, sub)).encode()
+                    return self.reply_encoded(200, data)
                 if self.command == "DELETE" and not sub:
                     with store.cond:
-                        return self.reply(200, copy.deepcopy(store.delete(key)))
+                        data = json.dumps(store.delete(key)).encode()
+                    return self.reply_encoded(200, data)
                 raise ApiError(405, "MethodNotAllowed", "method %s not allowed" % self.command)
             except ApiError as e:
                 return self.reply(e.code, e.status())
@@ -418,7 +478,10 @@ def main():
                         store.cond.wait(timeout=min(0.2, args.bookmark_interval))
                         if store.watch_epoch != epoch:
                             break
-                        batch = [e for e in store.events if e[0] > pos_rv and e[1] == prefix and e[2] == plural
+                        # Events are in rv order: start after pos_rv instead of scanning the
+                        # whole history on every wake-up (quadratic with many writes).
+                        first = bisect.bisect_right(store.event_rvs, pos_rv)
+                        batch = [e for e in store.events[first:] if e[1] == prefix and e[2] == plural
                                  and (ns is None or e[3] == ns)]
                         current_rv = store.rv
                     for e in batch:

@@ -106,7 +106,7 @@ TEST_CASE("a repo is cloned, every chart packaged and published, a broken chart 
   CHECK(state->last_commit == f.work.head());
 }
 
-TEST_CASE("an update with nothing changed packages and uploads nothing; one change publishes one chart") {
+TEST_CASE("an update with nothing changed packages and uploads nothing, one change publishes one chart") {
   Fixture f;
   auto ws = f.workspace();
   REQUIRE(ws->apply(f.spec()).ok());

@@ -1,0 +1,343 @@
+// Operator benchmark: the real `cmop operate` binary against the fake kube-apiserver
+// (test/support/fake_kube_apiserver.py) and the fake sidecar (fake_sidecar.py), so
+// what is measured is the controller, not git or packaging.
+//
+// N Chartmuseum resources are created while the operator runs. Reported:
+//   - time from the first create until every CR is Ready=True for its generation;
+//   - API requests the operator made per CR until then (by apiserver verb and resource),
+//     and sidecar requests per CR;
+//   - a steady-state window that spans a full resync of every CR and several watch
+//     renewals, during which the operator should write nothing (goal: 0 API writes,
+//     0 sidecar mutations);
+//   - the operator's peak RSS (VmHWM) and the CPU time of each process, which shows
+//     whether the python fakes or the operator bound the throughput.
+//
+//   build/bench/bench_operate [crs=1000] [workers=2] [resync_seconds=30]
+//
+// The harness's own requests (creating the CRs) carry X-Fake-Uncounted so they stay out
+// of the counts; readiness is read from the fake's /__stats hook, which costs the fake
+// far less than listing N objects every poll would.
+#include <rapidjson/document.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "cmop/error.hpp"
+#include "cmop/net/http_client.hpp"
+#include "cmop/util/fs.hpp"
+#include "support/process.hpp"
+
+using namespace cmop;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string kApiToken = "bench-api-token";
+const std::string kSidecarToken = "bench-sidecar-token";
+const std::string kNamespace = "bench";
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+rapidjson::Document parse(const std::string& text, const std::string& what) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  if (doc.HasParseError()) throw Error(Errc::internal, what, "response is not JSON: " + text.substr(0, 200));
+  return doc;
+}
+
+net::Response send(const std::string& method, const std::string& url, const std::string& body = "",
+                   net::Headers headers = {}) {
+  net::Request req;
+  req.method = method;
+  req.url = url;
+  req.body = body;
+  req.headers = std::move(headers);
+  if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
+  req.timeout = std::chrono::seconds(60);
+  return net::HttpClient().send(req);
+}
+
+// Counters of one fake, by a label, read at one moment; differences give a phase's counts.
+using Counts = std::map<std::string, long>;
+
+Counts operator-(Counts a, const Counts& b) {
+  for (auto& [k, v] : b) a[k] -= v;
+  std::erase_if(a, [](auto& kv) { return kv.second == 0; });
+  return a;
+}
+
+long total(const Counts& c) {
+  long n = 0;
+  for (auto& [k, v] : c) n += v;
+  return n;
+}
+
+struct ApiServer {
+  test::Peer peer = test::start_python_peer("fake_kube_apiserver.py", {"--token", kApiToken, "--bookmark-interval", "1"});
+
+  rapidjson::Document stats() const {
+    auto res = send("GET", peer.url() + "/__stats");
+    if (res.status != 200) throw Error(Errc::internal, "fake apiserver /__stats", "HTTP " + std::to_string(res.status));
+    return parse(res.body, "fake apiserver /__stats");
+  }
+  static Counts counts(const rapidjson::Value& v) {
+    Counts c;
+    for (auto& m : v.GetObject()) c[m.name.GetString()] = m.value.GetInt64();
+    return c;
+  }
+  long ready_crs() const {
+    auto s = stats();
+    auto it = s["ready"].FindMember("chartmuseums");
+    return it == s["ready"].MemberEnd() ? 0 : it->value.GetInt64();
+  }
+  void create_cr(int i) const {
+    std::string name = "repo-" + std::to_string(i);
+    std::string body = R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":")" + name +
+                       R"("},"spec":{"git":"https://git.example/team/)" + name +
+                       R"(.git","ref":"main","path":"charts","updateEveryMinutes":)" + std::to_string(5 + i % 120) +
+                       R"(,"dependencies":[{"name":"bitnami","url":"https://charts.bitnami.com/bitnami"}]}})";
+    auto res = send("POST", peer.url() + "/apis/cm.bitnami.com/v1alpha1/namespaces/" + kNamespace + "/chartmuseums",
+                    body, {{"Authorization", "Bearer " + kApiToken}, {"X-Fake-Uncounted", "1"}});
+    if (res.status != 201) throw Error(Errc::internal, "create " + name, "HTTP " + std::to_string(res.status) + ": " + res.body);
+  }
+};
+
+struct FakeSidecar {
+  test::Peer peer = test::start_python_peer("fake_sidecar.py", {"--token", kSidecarToken});
+
+  // Requests so far by "METHOD route", with the repo name folded into {name}.
+  Counts counts() const {
+    auto doc = parse(send("GET", peer.url() + "/__requests").body, "fake sidecar /__requests");
+    Counts c;
+    for (auto& r : doc.GetArray()) {
+      std::string path = r["path"].GetString();
+      if (path.rfind("/repo/", 0) == 0 && path != "/repo/new" && path != "/repo/dependency") path = "/repo/{name}";
+      ++c[std::string(r["method"].GetString()) + " " + path];
+    }
+    return c;
+  }
+};
+
+// Fields of /proc/PID/status (kB values) and CPU seconds from /proc/PID/stat.
+long proc_status_kib(int pid, const std::string& field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+double cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto close_paren = text.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close_paren + 2));
+  std::string skip;
+  for (int i = 3; i < 14; ++i) fields >> skip;  // state .. cmajflt (fields 3-13)
+  long utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+struct Operator {
+  util::TempDir dir{"cmop-bench-operate-"};
+  int port = test::free_port();
+  std::unique_ptr<test::Process> process;
+
+  Operator(const ApiServer& api, const FakeSidecar& sidecar, int workers, int resync_seconds) {
+    std::ofstream(dir.path() / "kubeconfig")
+        << "apiVersion: v1\ncurrent-context: bench\n"
+           "contexts: [{name: bench, context: {cluster: fake, user: bench, namespace: ops}}]\n"
+           "clusters: [{name: fake, cluster: {server: \""
+        << api.peer.url() << "\"}}]\nusers: [{name: bench, user: {token: " << kApiToken << "}}]\n";
+    process = std::make_unique<test::Process>(
+        std::vector<std::string>{test::cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
+                                 "--sidecar-url", sidecar.peer.url(), "--token", kSidecarToken, "--image",
+                                 "example.org/cmop:bench", "--token-secret", "cmop-token/token", "--listen",
+                                 "127.0.0.1:" + std::to_string(port), "--workers", std::to_string(workers),
+                                 "--resync-seconds", std::to_string(resync_seconds), "--watch-timeout-seconds", "5"},
+        std::map<std::string, std::string>{}, fs::path{}, dir.path() / "operator.log");
+    if (!test::wait_for_port(port)) throw Error(Errc::internal, "cmop operate", "did not listen; log:\n" + log());
+  }
+  std::string log() const {
+    std::ifstream in(dir.path() / "operator.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port) + path; }
+  long metric(const std::string& series) const {
+    auto body = send("GET", url("/metrics")).body;
+    auto pos = body.find("\n" + series + " ");
+    if (pos == std::string::npos) throw Error(Errc::internal, "operator /metrics", series + " is missing");
+    return std::stol(body.substr(pos + series.size() + 2));
+  }
+  long reconciles() const {
+    return metric("cmop_operator_reconcile_total{result=\"success\"}") +
+           metric("cmop_operator_reconcile_total{result=\"error\"}");
+  }
+  // Waits until the queue is empty and no reconcile finished for a second: whatever the
+  // last writes triggered (their own watch events) has been worked off.
+  void wait_quiet() const {
+    long last = reconciles();
+    auto quiet_since = Clock::now();
+    while (seconds_since(quiet_since) < 1.0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      long now = reconciles();
+      if (now != last || metric("cmop_operator_workqueue_depth") != 0) {
+        last = now;
+        quiet_since = Clock::now();
+      }
+    }
+  }
+};
+
+bool is_write(const std::string& verb_and_resource) {
+  auto verb = verb_and_resource.substr(0, verb_and_resource.find(' '));
+  return verb == "create" || verb == "update" || verb == "patch" || verb == "delete";
+}
+
+long writes_of(const Counts& by_resource) {
+  long n = 0;
+  for (auto& [k, v] : by_resource)
+    if (is_write(k)) n += v;
+  return n;
+}
+
+long sidecar_mutations(const Counts& c) {
+  long n = 0;
+  for (auto& [k, v] : c)
+    if (k.rfind("GET ", 0) != 0) n += v;
+  return n;
+}
+
+void print_per_cr(const char* title, const Counts& c, int crs) {
+  std::printf("%s", title);
+  for (auto& [k, v] : c) std::printf("    %-34s %8ld  %6.2f/CR\n", k.c_str(), v, static_cast<double>(v) / crs);
+}
+
+int run(int crs, int workers, int resync_seconds) {
+  ApiServer api;
+  FakeSidecar sidecar;
+  Operator op(api, sidecar, workers, resync_seconds);
+  auto ready_deadline = Clock::now() + std::chrono::seconds(60);
+  while (send("GET", op.url("/readyz")).status != 200) {
+    if (Clock::now() > ready_deadline) throw Error(Errc::network, "cmop operate", "never synced; log:\n" + op.log());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  auto stats0 = api.stats();
+  Counts api_before = ApiServer::counts(stats0["byResource"]);
+  Counts sidecar_before = sidecar.counts();
+  double cpu_op0 = cpu_seconds(op.process->pid()), cpu_api0 = cpu_seconds(api.peer.process.pid()),
+         cpu_side0 = cpu_seconds(sidecar.peer.process.pid());
+
+  // --- ramp: create every CR, wait until all are Ready -----------------------------------
+  auto start = Clock::now();
+  for (int i = 0; i < crs; ++i) api.create_cr(i);
+  double create_s = seconds_since(start);
+  auto deadline = start + std::chrono::seconds(60 + crs);  // a hang guard, far above any expected time
+  long ready = 0;
+  while ((ready = api.ready_crs()) < crs) {
+    if (Clock::now() > deadline) {
+      std::fprintf(stderr, "only %ld of %d CRs Ready after %.0f s; operator log tail:\n", ready, crs, seconds_since(start));
+      auto log = op.log();
+      std::cerr << log.substr(log.size() > 4000 ? log.size() - 4000 : 0);
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  double ready_s = seconds_since(start);
+  double cpu_op_ready = cpu_seconds(op.process->pid()) - cpu_op0;
+  double cpu_api_ready = cpu_seconds(api.peer.process.pid()) - cpu_api0;
+  double cpu_side_ready = cpu_seconds(sidecar.peer.process.pid()) - cpu_side0;
+  op.wait_quiet();
+  double settled_s = seconds_since(start);
+  Counts api_ramp = ApiServer::counts(api.stats()["byResource"]) - api_before;
+  Counts sidecar_ramp = sidecar.counts() - sidecar_before;
+
+  // --- steady state: a window spanning a full resync and several watch renewals ------------
+  Counts api_steady_before = ApiServer::counts(api.stats()["byResource"]);
+  Counts sidecar_steady_before = sidecar.counts();
+  long reconciles_before = op.reconciles();
+  long watch_restarts_before = op.metric("cmop_operator_watch_restarts_total");
+  auto window_start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(resync_seconds + 5));
+  // A resync pass over many CRs takes a while: extend the window until one completed.
+  auto extend_deadline = Clock::now() + std::chrono::seconds(120);
+  while (op.reconciles() - reconciles_before < crs && Clock::now() < extend_deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  op.wait_quiet();
+  double window_s = seconds_since(window_start);
+  Counts api_steady = ApiServer::counts(api.stats()["byResource"]) - api_steady_before;
+  Counts sidecar_steady = sidecar.counts() - sidecar_steady_before;
+  long steady_reconciles = op.reconciles() - reconciles_before;
+  long steady_watch_restarts = op.metric("cmop_operator_watch_restarts_total") - watch_restarts_before;
+  long reconcile_errors = op.metric("cmop_operator_reconcile_total{result=\"error\"}");
+  long status_writes = op.metric("cmop_operator_status_writes_total");
+
+  long peak_rss_kib = proc_status_kib(op.process->pid(), "VmHWM");
+  long rss_kib = proc_status_kib(op.process->pid(), "VmRSS");
+  long api_rss_kib = proc_status_kib(api.peer.process.pid(), "VmHWM");
+  double cpu_op_total = cpu_seconds(op.process->pid()) - cpu_op0;
+
+  Counts ramp_by_verb;
+  for (auto& [k, v] : api_ramp) ramp_by_verb[k.substr(0, k.find(' '))] += v;
+  long steady_writes = writes_of(api_steady);
+  long steady_sidecar_mutations = sidecar_mutations(sidecar_steady);
+
+  std::printf("operator benchmark: %d Chartmuseums, %d workers, fake kube-apiserver and fake sidecar (python), %ld CPUs\n",
+              crs, workers, ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("created %d CRs in %.2f s (the harness's requests are not counted below)\n", crs, create_s);
+  std::printf("all Ready %.2f s after the first create (%.1f CRs/s); queue drained at %.2f s\n", ready_s, crs / ready_s,
+              settled_s);
+  std::printf("CPU until all Ready: operator %.2f s, fake apiserver %.2f s, fake sidecar %.2f s (wall %.2f s)\n",
+              cpu_op_ready, cpu_api_ready, cpu_side_ready, ready_s);
+  std::printf("API requests from create to drained: %ld (%.2f per CR), writes %ld (%.2f per CR)\n", total(api_ramp),
+              static_cast<double>(total(api_ramp)) / crs, writes_of(api_ramp),
+              static_cast<double>(writes_of(api_ramp)) / crs);
+  print_per_cr("  by verb:\n", ramp_by_verb, crs);
+  print_per_cr("  by verb and resource:\n", api_ramp, crs);
+  print_per_cr("  sidecar requests:\n", sidecar_ramp, crs);
+  if (settled_s > resync_seconds)
+    std::printf("  (the ramp outlasted the %d s resync period: reads of a resync pass may be counted above too)\n",
+                resync_seconds);
+  std::printf("steady state: %.1f s window (resync every %d s, watches renewed every 5-6 s): %ld reconciles, "
+              "%ld watch renewals\n",
+              window_s, resync_seconds, steady_reconciles, steady_watch_restarts);
+  std::printf("  API writes: %ld (goal 0), API reads: %ld (%.2f per reconcile), sidecar mutations: %ld (goal 0)\n",
+              steady_writes, total(api_steady) - steady_writes,
+              steady_reconciles ? static_cast<double>(total(api_steady) - steady_writes) / steady_reconciles : 0.0,
+              steady_sidecar_mutations);
+  if (steady_writes) print_per_cr("  steady-state API requests:\n", api_steady, crs);
+  std::printf("reconcile errors (retried): %ld, status writes: %ld\n", reconcile_errors, status_writes);
+  std::printf("operator peak RSS (VmHWM): %.1f MiB (now %.1f MiB); CPU %.2f s in all\n", peak_rss_kib / 1024.0,
+              rss_kib / 1024.0, cpu_op_total);
+  std::printf("fake apiserver peak RSS: %.1f MiB\n", api_rss_kib / 1024.0);
+  return steady_writes == 0 && steady_sidecar_mutations == 0 ? 0 : 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    int crs = argc > 1 ? std::stoi(argv[1]) : 1000;
+    int workers = argc > 2 ? std::stoi(argv[2]) : 2;
+    int resync_seconds = argc > 3 ? std::stoi(argv[3]) : 30;
+    if (crs < 1 || workers < 1 || workers > 64 || resync_seconds < 1) {
+      std::cerr << "usage: bench_operate [crs=1000 (>= 1)] [workers=2 (1-64)] [resync_seconds=30 (>= 1)]\n";
+      return 64;
+    }
+    return run(crs, workers, resync_seconds);
+  } catch (const std::exception& e) {
+    std::cerr << "bench_operate: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,151 @@
+// The real `cmop operate` driving the real `cmop serve` (local chart-repo publisher),
+// with git repos served by `git daemon` and the fake kube-apiserver: a Chartmuseum's
+// charts land in the served index, its CronJob's command really syncs, and deleting
+// the CR takes exactly its charts out again.
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+
+#include "operate_fixtures.hpp"
+#include "support/git_fixture.hpp"
+
+using namespace cmop;
+using namespace cmop::operate;
+using namespace cmop::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kNs = "platform";
+
+// `cmop serve` as the ChartMuseum pod's sidecar, publishing into its embedded local
+// chart repo and serving it at /charts.
+struct RealSidecar {
+  fs::path state;
+  int port = free_port();
+  Process process;
+  RealSidecar(const fs::path& dir)
+      : state(dir / "state"),
+        process({cmop_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--state-dir",
+                 state.string(), "--token", "side-token"},
+                {}, {}, dir / "serve.log") {
+    if (!wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << log());
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+  std::string log() const {
+    std::ifstream in(state.parent_path() / "serve.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  // name -> versions listed in the served index.yaml.
+  std::map<std::string, std::set<std::string>> index() const {
+    auto res = http("GET", url() + "/charts/index.yaml");
+    REQUIRE(res.status == 200);
+    YAML::Node doc = YAML::Load(res.body);
+    REQUIRE(doc["apiVersion"].as<std::string>() == "v1");
+    std::map<std::string, std::set<std::string>> versions;
+    for (const auto& entry : doc["entries"])
+      for (const auto& chart : entry.second) versions[entry.first.as<std::string>()].insert(chart["version"].as<std::string>());
+    return versions;
+  }
+};
+
+rapidjson::Document chartmuseum_for(const std::string& name, const std::string& git, int every_minutes) {
+  return json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":")" + name +
+              R"("},"spec":{"git":")" + git + R"(","ref":"main","path":"charts","updateEveryMinutes":)" +
+              std::to_string(every_minutes) +
+              R"(,"dependencies":[{"name":"stable","url":"https://charts.example.org/stable"}]}})");
+}
+
+std::set<std::string> published_names(const rapidjson::Value& cr) {
+  std::set<std::string> names;
+  if (auto* list = value_at(cr, "status.publishedCharts"); list && list->IsArray())
+    for (auto& c : list->GetArray()) names.insert(str_at(c, "name") + "-" + str_at(c, "version"));
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("operator with the real cmop serve: CR -> charts served and a working CronJob, delete -> exactly its charts gone") {
+  util::TempDir tmp("cmop-operate-real-");
+  fs::path served = tmp.path() / "served";
+
+  // Two teams' chart repos behind one git daemon; only the first is deleted later.
+  GitWorkRepo web(tmp.path() / "web");
+  write_chart(web, "charts/alpha", "alpha", "1.0.0");
+  write_chart(web, "charts/beta", "beta", "0.2.0");
+  web.write("docs/README.md", "not a chart: outside spec.path\n");
+  web.commit("initial");
+  fs::path web_bare = make_bare(web, served, "web-charts.git");
+  GitWorkRepo data(tmp.path() / "data");
+  write_chart(data, "charts/gamma", "gamma", "3.1.4");
+  data.commit("initial");
+  make_bare(data, served, "data-charts.git");
+  GitDaemon daemon(served);
+
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  // The CronJob pods would reach the sidecar here: the test runs their command itself.
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", daemon.url("web-charts.git"), 30));
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("data", daemon.url("data-charts.git"), 90));
+  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
+  eventually("data Ready", [&] { return ready(kube, kNs, "data", 1); });
+
+  using Versions = std::map<std::string, std::set<std::string>>;
+  CHECK(sidecar.index() == Versions{{"alpha", {"1.0.0"}}, {"beta", {"0.2.0"}}, {"gamma", {"3.1.4"}}});
+  CHECK(http("GET", sidecar.url() + "/charts/alpha-1.0.0.tgz").status == 200);
+
+  auto cr = kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(str_at(cr, "status.lastCommit") == web.head());
+  CHECK(cr["status"]["charts"].GetInt() == 2);
+  CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "beta-0.2.0"});
+  CHECK(condition(cr, "Ready", "reason") == "Synced");
+
+  auto repo = json(http("GET", sidecar.url() + "/repo/web").body);
+  CHECK(str_at(repo, "spec.git") == daemon.url("web-charts.git"));
+  CHECK(str_at(repo, "lastCommit") == web.head());
+  auto deps = http("GET", sidecar.url() + "/repo/dependency");
+  CHECK(deps.status == 200);
+  CHECK(deps.body.find("https://charts.example.org/stable") != std::string::npos);
+
+  // The CronJob: schedule from updateEveryMinutes, and a command that really works
+  // against the sidecar when run the way the pod would run it.
+  auto cj = kube.get(resources::cronjobs, kNs, "web");
+  CHECK(str_at(cj, "spec.schedule") == "*/30 * * * *");
+  CHECK(str_at(kube.get(resources::cronjobs, kNs, "data"), "spec.schedule") == "0 */2 * * *");  // 90 min rounds up
+  CHECK(str_at(cj, "spec.concurrencyPolicy") == "Forbid");
+  CHECK(str_at(cj["metadata"]["ownerReferences"][0], "uid") == str_at(cr, "metadata.uid"));
+  auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+  std::vector<std::string> command;
+  for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
+  REQUIRE(command == std::vector<std::string>{"cmop", "trigger", "web", "--endpoint", sidecar.url()});
+  CHECK(str_at(container["env"][0], "name") == "CMOP_TOKEN");
+
+  write_chart(web, "charts/alpha", "alpha", "1.1.0");
+  web.commit("alpha 1.1.0");
+  push_to_bare(web, web_bare);
+  command[0] = cmop_binary();
+  std::string trigger_output;
+  int trigger_status = run(command, &trigger_output, {}, {{"CMOP_TOKEN", "side-token"}});
+  INFO("cmop trigger said: " << trigger_output);
+  REQUIRE(trigger_status == 0);
+  CHECK(sidecar.index() ==
+        Versions{{"alpha", {"1.0.0", "1.1.0"}}, {"beta", {"0.2.0"}}, {"gamma", {"3.1.4"}}});  // earlier versions stay
+
+  // Delete: the finalizer removes the repo and exactly the charts it published.
+  kube.remove(resources::chartmuseums, kNs, "web");
+  eventually("web gone", [&] { return gone(kube, resources::chartmuseums, kNs, "web"); });
+  CHECK(gone(kube, resources::cronjobs, kNs, "web"));
+  CHECK(sidecar.index() == Versions{{"gamma", {"3.1.4"}}});
+  CHECK(http("GET", sidecar.url() + "/charts/alpha-1.0.0.tgz").status == 404);
+  CHECK(http("GET", sidecar.url() + "/repo/web").status == 404);
+  CHECK(fs::exists(sidecar.state));
+  CHECK(ready(kube, kNs, "data", 1));
+  CHECK_FALSE(gone(kube, resources::cronjobs, kNs, "data"));
+}
