@@ -7,6 +7,7 @@
 
 #include "cmop/operate/controller.hpp"
 #include "cmop/operate/schedule.hpp"
+#include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
 
 namespace cmop::operate {
@@ -467,7 +468,17 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
                             options_.trigger_endpoint.empty() ? options_.sidecar_url : options_.trigger_endpoint})
       command.PushBack(str(arg, a), a);
     container.AddMember("command", command, a);
-    if (!options_.token_secret_name.empty()) {
+    if (!options_.sidecar_token.empty()) {
+      // The CronJob gets a token that can only trigger this repo's update
+      // (derived from the sidecar's token, checked by the sidecar): no copy of
+      // the sidecar's own token has to live in the CR's namespace.
+      Value env(rapidjson::kObjectType);
+      env.AddMember("name", "CMOP_TOKEN", a);
+      env.AddMember("value", str(util::repo_trigger_token(options_.sidecar_token, name), a), a);
+      Value envs(rapidjson::kArrayType);
+      envs.PushBack(env, a);
+      container.AddMember("env", envs, a);
+    } else if (!options_.token_secret_name.empty()) {
       Value ref(rapidjson::kObjectType);
       ref.AddMember("name", str(options_.token_secret_name, a), a);
       ref.AddMember("key", str(options_.token_secret_key, a), a);
@@ -480,10 +491,38 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       envs.PushBack(env, a);
       container.AddMember("env", envs, a);
     }
+    // Fit for namespaces that enforce the "restricted" Pod Security Standard.
+    Value drop(rapidjson::kArrayType);
+    drop.PushBack("ALL", a);
+    Value caps(rapidjson::kObjectType);
+    caps.AddMember("drop", drop, a);
+    Value container_security(rapidjson::kObjectType);
+    container_security.AddMember("allowPrivilegeEscalation", false, a);
+    container_security.AddMember("readOnlyRootFilesystem", true, a);
+    container_security.AddMember("capabilities", caps, a);
+    container.AddMember("securityContext", container_security, a);
+    Value requests(rapidjson::kObjectType);
+    requests.AddMember("cpu", "10m", a);
+    requests.AddMember("memory", "16Mi", a);
+    Value limits(rapidjson::kObjectType);
+    limits.AddMember("memory", "64Mi", a);
+    Value resources(rapidjson::kObjectType);
+    resources.AddMember("requests", requests, a);
+    resources.AddMember("limits", limits, a);
+    container.AddMember("resources", resources, a);
     Value containers(rapidjson::kArrayType);
     containers.PushBack(container, a);
+    Value seccomp(rapidjson::kObjectType);
+    seccomp.AddMember("type", "RuntimeDefault", a);
+    Value pod_security(rapidjson::kObjectType);
+    pod_security.AddMember("runAsNonRoot", true, a);
+    pod_security.AddMember("runAsUser", 65532, a);
+    pod_security.AddMember("runAsGroup", 65532, a);
+    pod_security.AddMember("seccompProfile", seccomp, a);
     Value pod_spec(rapidjson::kObjectType);
     pod_spec.AddMember("restartPolicy", "Never", a);
+    pod_spec.AddMember("automountServiceAccountToken", false, a);
+    pod_spec.AddMember("securityContext", pod_security, a);
     pod_spec.AddMember("containers", containers, a);
     Value pod_meta(rapidjson::kObjectType);
     pod_meta.AddMember("labels", Value(labels, a), a);

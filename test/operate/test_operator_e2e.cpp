@@ -1,6 +1,7 @@
 // The real `cmop operate` binary against the fake kube-apiserver and a fake sidecar.
 #include <signal.h>
 
+#include "cmop/util/hash.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "operate_fixtures.hpp"
 
@@ -84,8 +85,14 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
   std::vector<std::string> command;
   for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
   CHECK(command == std::vector<std::string>{"cmop", "trigger", "web", "--endpoint", "http://cmop.ops.svc:8081"});
-  CHECK(str_at(container["env"][0], "valueFrom.secretKeyRef.name") == "cmop-token");
-  CHECK(str_at(container["env"][0], "valueFrom.secretKeyRef.key") == "token");
+  // The CronJob holds web's trigger token, not the sidecar's token.
+  CHECK(str_at(container["env"][0], "name") == "CMOP_TOKEN");
+  CHECK(str_at(container["env"][0], "value") == util::repo_trigger_token("side-token", "web"));
+  CHECK(container["securityContext"]["readOnlyRootFilesystem"].GetBool());
+  CHECK_FALSE(container["securityContext"]["allowPrivilegeEscalation"].GetBool());
+  auto& pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+  CHECK(pod["securityContext"]["runAsNonRoot"].GetBool());
+  CHECK_FALSE(pod["automountServiceAccountToken"].GetBool());
   CHECK(api.count("POST /api/v1/namespaces/team/events") >= 1);
 
   SECTION("steady state: a reconcile without changes makes no writes and no sidecar mutation") {

@@ -125,16 +125,22 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
   std::vector<std::string> command;
   for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
   REQUIRE(command == std::vector<std::string>{"cmop", "trigger", "web", "--endpoint", sidecar.url()});
-  CHECK(str_at(container["env"][0], "name") == "CMOP_TOKEN");
+  REQUIRE(str_at(container["env"][0], "name") == "CMOP_TOKEN");
+  const std::string cronjob_token = str_at(container["env"][0], "value");
+  CHECK(cronjob_token != "side-token");
 
   write_chart(web, "charts/alpha", "alpha", "1.1.0");
   web.commit("alpha 1.1.0");
   push_to_bare(web, web_bare);
   command[0] = cmop_binary();
   std::string trigger_output;
-  int trigger_status = run(command, &trigger_output, {}, {{"CMOP_TOKEN", "side-token"}});
+  int trigger_status = run(command, &trigger_output, {}, {{"CMOP_TOKEN", cronjob_token}});
   INFO("cmop trigger said: " << trigger_output);
   REQUIRE(trigger_status == 0);
+  // That token triggers web only.
+  auto other = run({cmop_binary(), "trigger", "data", "--endpoint", sidecar.url()}, &trigger_output, {},
+                   {{"CMOP_TOKEN", cronjob_token}});
+  CHECK(other == 3);  // refused
   CHECK(sidecar.index() ==
         Versions{{"alpha", {"1.0.0", "1.1.0"}}, {"beta", {"0.2.0"}}, {"gamma", {"3.1.4"}}});  // earlier versions stay
 
