@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -95,12 +99,35 @@ int run(OperateOptions o) {
   if (!elector.acquire(stop)) return 0;
   leading = true;
   StopSignal controller_stop;
-  std::thread worker([&] { controller.run(controller_stop); });
+  std::atomic<bool> controller_done{false};
+  std::thread worker([&] {
+    controller.run(controller_stop);
+    controller_done = true;
+  });
   bool clean = elector.hold(stop);
-  leading = false;
   controller_stop.request_stop();
-  worker.join();
-  return clean ? 0 : 1;
+  if (!clean) {
+    // Another replica may already lead: stop reconciling at once, as client-go
+    // does, rather than wait for in-flight work.
+    log_line("error", "exiting: leadership lost");
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  // Let in-flight reconciles finish before handing the Lease over, within the
+  // pod's termination grace period; a watch blocked on a quiet stream does not
+  // hold this up.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!controller_done && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  elector.release();
+  leading = false;
+  if (controller_done) {
+    worker.join();
+    return 0;
+  }
+  log_line("warn", "stopping with work still in flight after 20 s");
+  std::fflush(nullptr);
+  std::_Exit(0);
 }
 
 void add_command(CLI::App& app) {

@@ -122,8 +122,7 @@ bool LeaderElector::hold(StopSignal& stop) {
       return false;
     }
   }
-  release();
-  return true;
+  return true;  // the caller releases once its reconciles have stopped
 }
 
 void LeaderElector::release() {

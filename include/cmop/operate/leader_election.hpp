@@ -28,15 +28,16 @@ class LeaderElector {
   // Blocks until this process holds the Lease (true) or stop is requested (false).
   bool acquire(StopSignal& stop);
   // Renews until renewal fails for renew_deadline (returns false: leadership lost) or
-  // stop is requested (releases the Lease so a successor need not wait, returns true).
+  // stop is requested (returns true, still holding the Lease: stop the work it
+  // guards first, then release()).
   bool hold(StopSignal& stop);
+  // Gives the Lease up so a successor need not wait for it to expire.
+  void release();
   // One attempt to take or renew; true when we hold the Lease afterwards.
   bool try_acquire_or_renew();
   bool is_leader() const { return leader_; }
 
  private:
-  void release();
-
   const KubeClient& kube_;
   LeaseOptions options_;
   std::string observed_record_;  // holder + renewTime as last read
