@@ -11,8 +11,6 @@ namespace fs = std::filesystem;
 namespace cmop::chart {
 namespace {
 
-// A repository tree deeper than this is hostile; Helm charts are a few levels deep.
-constexpr std::size_t kMaxDepth = 64;
 
 bool is_inside(const fs::path& base, const fs::path& p) {
   auto b = base.begin(), pe = p.begin();
@@ -53,15 +51,16 @@ std::vector<std::string> discover_charts(const fs::path& root, const std::string
   struct Pending {
     fs::path dir;
     std::string rel;
-    std::size_t depth;
   };
-  std::vector<Pending> stack{{canonical_start, rel, 0}};
+  std::vector<Pending> stack{{canonical_start, rel}};
   while (!stack.empty()) {
     Pending cur = std::move(stack.back());
     stack.pop_back();
     bool is_chart = fs::is_regular_file(fs::symlink_status(cur.dir / "Chart.yaml", ec));
     if (is_chart) charts.push_back(cur.rel);
-    if (cur.depth >= kMaxDepth) continue;
+    // No depth cut-off: the walk is iterative, and the checkout already bounds the
+    // depth (every path fits PATH_MAX). A cut-off would skip deep charts silently,
+    // without a report line saying why.
 
     fs::directory_iterator it(cur.dir, fs::directory_options::none, ec);
     if (ec) throw Error(Errc::io, cur.rel, "cannot list directory: " + ec.message());
@@ -73,7 +72,7 @@ std::vector<std::string> discover_charts(const fs::path& root, const std::string
       if (!it->is_directory(ec) || it->is_symlink(ec)) continue;
       if (name == ".git") continue;
       if (is_chart && name == "charts") continue;
-      stack.push_back({it->path(), join(cur.rel, name), cur.depth + 1});
+      stack.push_back({it->path(), join(cur.rel, name)});
     }
     if (ec) throw Error(Errc::io, cur.rel, "cannot list directory: " + ec.message());
   }

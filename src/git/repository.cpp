@@ -25,6 +25,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -67,6 +68,14 @@ class Owned {
   Owned(const Owned&) = delete;
   Owned& operator=(const Owned&) = delete;
   Owned(Owned&& other) noexcept : ptr_(other.ptr_) { other.ptr_ = nullptr; }
+  Owned& operator=(Owned&& other) noexcept {
+    if (this != &other) {
+      reset();
+      ptr_ = other.ptr_;
+      other.ptr_ = nullptr;
+    }
+    return *this;
+  }
   ~Owned() { reset(); }
   T** out() {
     reset();
@@ -352,6 +361,18 @@ RepoPtr open_repository(const fs::path& git_dir) {
 struct Repository::Impl {
   fs::path dir;
   std::mutex sync_mutex;
+
+  // tree_id() is asked once per chart. Opening the mirror and re-reading the trees
+  // on the way for every call cost O(size of the parent tree) each time, i.e. N^2
+  // for N charts in one folder (libgit2 does not cache trees over 4 KiB). The
+  // directories on the way are kept here for the commit they were read from.
+  struct TreeCache {
+    std::string commit;
+    RepoPtr repo;
+    std::map<std::string, TreePtr> trees;  // "" = root, "a/b" = tree of folder a/b
+  };
+  mutable std::mutex tree_cache_mutex;
+  mutable TreeCache tree_cache;
 
   fs::path git_dir() const { return dir / "repo.git"; }
   fs::path checkouts_dir() const { return dir / "checkouts"; }
@@ -717,34 +738,55 @@ fs::path Repository::worktree() const {
 std::string Repository::tree_id(std::string_view subdir) const {
   auto commit_hex = read_pointer(impl_->dir);
   if (!commit_hex) return "";
-  std::string path;
+  std::vector<std::string> parts;
   size_t pos = 0;
   while (pos <= subdir.size()) {
     size_t slash = subdir.find('/', pos);
     std::string_view part = subdir.substr(pos, slash == std::string_view::npos ? subdir.npos : slash - pos);
     if (part == "..") return "";
-    if (!part.empty() && part != ".") path += (path.empty() ? "" : "/") + std::string(part);
+    if (!part.empty() && part != ".") parts.emplace_back(part);
     if (slash == std::string_view::npos) break;
     pos = slash + 1;
   }
 
   ensure_libgit2();
-  RepoPtr repo = open_repository(impl_->git_dir());
   const std::string subject = impl_->git_dir().string();
-  git_oid oid;
-  int rc = git_oid_fromstr(&oid, commit_hex->c_str());
-  CommitPtr commit;
-  if (rc == 0) rc = git_commit_lookup(commit.out(), repo.get(), &oid);
-  TreePtr tree;
-  if (rc == 0) rc = git_commit_tree(tree.out(), commit.get());
-  if (rc < 0) throw Error(Errc::git, subject, "tree of commit " + *commit_hex + ": " + git_message(rc));
-  if (path.empty()) return oid_hex(*git_tree_id(tree.get()));
-  TreeEntryPtr entry;
-  rc = git_tree_entry_bypath(entry.out(), tree.get(), path.c_str());
-  if (rc == GIT_ENOTFOUND) return "";
-  if (rc < 0) throw Error(Errc::git, subject, "tree entry " + path + " at " + *commit_hex + ": " + git_message(rc));
-  if (git_tree_entry_type(entry.get()) != GIT_OBJECT_TREE) return "";
-  return oid_hex(*git_tree_entry_id(entry.get()));
+  std::lock_guard lk(impl_->tree_cache_mutex);
+  auto& cache = impl_->tree_cache;
+  if (cache.commit != *commit_hex || !cache.repo.get()) {
+    cache.trees.clear();  // trees before the repository they belong to
+    cache.repo.reset();
+    cache.commit.clear();
+    RepoPtr repo = open_repository(impl_->git_dir());
+    git_oid oid;
+    int rc = git_oid_fromstr(&oid, commit_hex->c_str());
+    CommitPtr commit;
+    if (rc == 0) rc = git_commit_lookup(commit.out(), repo.get(), &oid);
+    TreePtr root;
+    if (rc == 0) rc = git_commit_tree(root.out(), commit.get());
+    if (rc < 0) throw Error(Errc::git, subject, "tree of commit " + *commit_hex + ": " + git_message(rc));
+    cache.trees.emplace("", std::move(root));
+    cache.repo = std::move(repo);
+    cache.commit = *commit_hex;
+  }
+  git_tree* parent = cache.trees.at("").get();
+  if (parts.empty()) return oid_hex(*git_tree_id(parent));
+  std::string prefix;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const git_tree_entry* entry = git_tree_entry_byname(parent, parts[i].c_str());
+    if (!entry || git_tree_entry_type(entry) != GIT_OBJECT_TREE) return "";
+    if (i + 1 == parts.size()) return oid_hex(*git_tree_entry_id(entry));
+    prefix += (prefix.empty() ? "" : "/") + parts[i];
+    auto it = cache.trees.find(prefix);
+    if (it == cache.trees.end()) {
+      TreePtr tree;
+      int rc = git_tree_lookup(tree.out(), cache.repo.get(), git_tree_entry_id(entry));
+      if (rc < 0) throw Error(Errc::git, subject, "tree " + prefix + " at " + *commit_hex + ": " + git_message(rc));
+      it = cache.trees.emplace(prefix, std::move(tree)).first;
+    }
+    parent = it->second.get();
+  }
+  return "";
 }
 
 }  // namespace cmop::git

@@ -187,6 +187,14 @@ Outcome outcome_from_state(const Value& state) {
 
 // --- status --------------------------------------------------------------------------
 
+// "True", "False" or "" (absent) for a condition of the object's status.
+std::string condition_status(const Value& cr, const char* type) {
+  if (auto* conditions = value_at(cr, "status.conditions"); conditions && conditions->IsArray())
+    for (auto& c : conditions->GetArray())
+      if (str_at(c, "type") == type) return str_at(c, "status");
+  return {};
+}
+
 void add_condition(Value& conditions, const Value* old_conditions, const char* type, bool status,
                    const std::string& reason, const std::string& message, long generation, Alloc& a) {
   std::string status_text = status ? "True" : "False";
@@ -577,12 +585,18 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   if (state) outcome = outcome_from_state(*state);
   else if (report) outcome = outcome_from_state(*report);
   const Value* facts = state ? static_cast<const Value*>(&*state) : nullptr;
-  write_status(outcome, facts, generation);
+  const bool was_ready = condition_status(cr, "Ready") == "True";
+  const bool status_changed = write_status(outcome, facts, generation);
   if (applied) {
     bool changed = generation != observed || (report && value_at(*report, "changed") &&
                                               (*report)["changed"].IsBool() && (*report)["changed"].GetBool());
     if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
     else if (changed) emit_event("Normal", "Synced", outcome.message);
+  } else if (status_changed && was_ready != outcome.ready) {
+    // A scheduled sync (the CronJob) changed the repo's health: say so where
+    // `kubectl describe` shows it, once per transition.
+    if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
+    else emit_event("Normal", "Recovered", outcome.message);
   }
 }
 

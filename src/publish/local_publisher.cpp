@@ -4,6 +4,7 @@
 // files and ignores everything else (our lock file, temp files, index.yaml).
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -105,6 +106,23 @@ class LocalPublisher final : public Publisher {
     if (reconcile(index)) save_index(index);
   }
 
+  // A batch left open (its sync died with an exception we never saw) still gets its
+  // index written; failing that, the next start's reconcile() rebuilds it.
+  ~LocalPublisher() override {
+    try {
+      std::lock_guard lk(mu_);
+      if (dirty_ && cache_) {
+        FolderLock folder(dir_ / kLockFile);
+        if (!index_unchanged_on_disk()) {
+          cache_ = load_index();
+          reconcile(*cache_);
+        }
+        save_index(*cache_);
+      }
+    } catch (...) {
+    }
+  }
+
   void publish(const package::Package& pkg, bool replace) override {
     const auto& md = pkg.metadata;
     require_safe_component("chart name", md.name);
@@ -115,8 +133,8 @@ class LocalPublisher final : public Publisher {
 
     std::lock_guard lk(mu_);
     FolderLock folder(dir_ / kLockFile);
-    deps::RepoIndex index = load_index();
-    bool reconciled = reconcile(index);
+    bool reconciled = false;
+    deps::RepoIndex& index = index_for_update(reconciled);
 
     const deps::IndexEntry* existing = find_entry(index, md.name, md.version);
     std::string existing_digest;
@@ -152,7 +170,7 @@ class LocalPublisher final : public Publisher {
     entry.digest = digest;
     entry.created = created;
     index.add(std::move(entry));
-    save_index(index);
+    commit_index(index);
   }
 
   void remove(const std::string& name, const std::string& version) override {
@@ -161,8 +179,8 @@ class LocalPublisher final : public Publisher {
     const std::string filename = name + "-" + version + ".tgz";
     std::lock_guard lk(mu_);
     FolderLock folder(dir_ / kLockFile);
-    deps::RepoIndex index = load_index();
-    bool changed = reconcile(index);
+    bool changed = false;
+    deps::RepoIndex& index = index_for_update(changed);
     // The package goes first: a crash after it leaves an index entry without its
     // file, which reconcile() drops on the next call, so the removal sticks.
     for (const std::string& f : {filename, filename + ".prov"}) {
@@ -170,7 +188,31 @@ class LocalPublisher final : public Publisher {
       fs::remove(dir_ / f, ec);
       if (ec) throw Error(Errc::io, (dir_ / f).string(), "delete: " + ec.message());
     }
-    if (index.remove(name, version) || changed) save_index(index);
+    if (index.remove(name, version) || changed) commit_index(index);
+  }
+
+  void begin_batch() override {
+    std::lock_guard lk(mu_);
+    ++batch_depth_;
+  }
+
+  void end_batch() override {
+    std::lock_guard lk(mu_);
+    if (batch_depth_ > 0) --batch_depth_;
+    if (dirty_ && cache_) {
+      FolderLock folder(dir_ / kLockFile);
+      if (!index_unchanged_on_disk()) {
+        // Another writer replaced index.yaml meanwhile: start from its version. Our
+        // own deferred changes are files already in (or gone from) the folder, so
+        // reconcile() brings them back.
+        cache_ = load_index();
+        reconcile(*cache_);
+      }
+      save_index(*cache_);
+      remember_index_stat();
+      dirty_ = false;
+    }
+    if (batch_depth_ == 0) cache_.reset();
   }
 
   void probe() override {
@@ -208,6 +250,55 @@ class LocalPublisher final : public Publisher {
       return {};
     }
   }
+
+  // The index a publish/remove works on. Outside a batch it is read from disk and
+  // reconciled every time. Inside a batch the copy in memory is reused as long as
+  // index.yaml on disk is the one we last read or wrote: then nobody else changed
+  // the folder's index, and re-reading it per chart is what made big syncs quadratic.
+  deps::RepoIndex& index_for_update(bool& reconciled) {
+    reconciled = false;
+    if (batch_depth_ > 0 && cache_ && index_unchanged_on_disk()) return *cache_;
+    cache_ = load_index();
+    reconciled = reconcile(*cache_);
+    remember_index_stat();
+    if (batch_depth_ > 0 && reconciled) dirty_ = true;
+    return *cache_;
+  }
+
+  // Writes the index now, or (inside a batch) at end_batch().
+  void commit_index(deps::RepoIndex& index) {
+    if (batch_depth_ > 0) {
+      dirty_ = true;
+      return;
+    }
+    save_index(index);
+    cache_.reset();
+  }
+
+  struct IndexStat {
+    bool exists = false;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    off_t size = 0;
+    timespec mtime{};
+    bool operator==(const IndexStat& o) const {
+      return exists == o.exists && dev == o.dev && ino == o.ino && size == o.size &&
+             mtime.tv_sec == o.mtime.tv_sec && mtime.tv_nsec == o.mtime.tv_nsec;
+    }
+  };
+  IndexStat index_stat() const {
+    struct stat st{};
+    IndexStat s;
+    if (::stat((dir_ / kIndexFile).c_str(), &st) != 0) return s;
+    s.exists = true;
+    s.dev = st.st_dev;
+    s.ino = st.st_ino;  // write_file_atomic renames a new file in: a new inode each time
+    s.size = st.st_size;
+    s.mtime = st.st_mtim;
+    return s;
+  }
+  void remember_index_stat() { cache_stat_ = index_stat(); }
+  bool index_unchanged_on_disk() const { return index_stat() == cache_stat_; }
 
   void save_index(deps::RepoIndex& index) const {
     index.api_version = "v1";
@@ -284,7 +375,11 @@ class LocalPublisher final : public Publisher {
 
   fs::path dir_;
   std::string base_url_;
-  std::mutex mu_;
+  std::mutex mu_;  // guards everything below
+  int batch_depth_ = 0;
+  bool dirty_ = false;                   // cache_ holds changes index.yaml does not have yet
+  std::optional<deps::RepoIndex> cache_;  // the index as of our last read or write
+  IndexStat cache_stat_;                  // index.yaml's identity when cache_ was taken
 };
 
 }  // namespace

@@ -208,3 +208,36 @@ TEST_CASE("operator: with leader election only the Lease holder reconciles, a su
   create_cr(kube, "led");
   eventually("led Ready via the new leader", [&] { return ready(kube, "led", 1); });
 }
+
+TEST_CASE("operator: a failing scheduled sync turns Ready False with one Warning event, recovery one Normal") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--resync-seconds", "1"});
+  create_cr(kube, "sched");
+  eventually("sched Ready", [&] { return ready(kube, "sched", 1); });
+  auto events_with = [&](const std::string& reason) {
+    int n = 0;
+    auto list = kube.list(resources::events, kNs);
+    for (auto& e : list["items"].GetArray())
+      if (str_at(e, "reason") == reason && str_at(e, "involvedObject.name") == "sched") ++n;
+    return n;
+  };
+
+  // What the CronJob's `cmop trigger sched` would leave in the sidecar.
+  REQUIRE(http("POST", sidecar.url() + "/__scheduled_sync", R"({"name":"sched","error":"git fetch failed: boom"})")
+              .status == 200);
+  eventually("Ready False from the scheduled sync", [&] {
+    auto cr = kube.get(resources::chartmuseums, kNs, "sched");
+    return condition(cr, "Ready", "status") == "False" && condition(cr, "Ready", "reason") == "SyncFailed";
+  });
+  eventually("a Warning event", [&] { return events_with("SyncFailed") == 1; });
+  long seen = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  eventually("two more resyncs", [&] { return op.metric("cmop_operator_reconcile_total{result=\"success\"}") > seen + 2; });
+  CHECK(events_with("SyncFailed") == 1);  // once per transition, not per resync
+
+  REQUIRE(http("POST", sidecar.url() + "/__scheduled_sync", R"({"name":"sched","error":""})").status == 200);
+  eventually("Ready again", [&] { return ready(kube, "sched", 1); });
+  eventually("a Recovered event", [&] { return events_with("Recovered") == 1; });
+  CHECK(sidecar.count("POST", "/repo/new") == 1);  // observing is not re-applying
+}

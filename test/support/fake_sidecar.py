@@ -6,6 +6,8 @@ dir would). A repo whose git URL contains "unreachable" fails its sync with 502,
 way a clone failure does. Each repo "publishes" one chart named after the repo.
 
 Hooks: GET /__requests -> [{"method", "path", "body"}], POST /__forget (drop all repos),
+POST /__scheduled_sync {"name", "error"} records the outcome of a sync the operator did
+not ask for (a CronJob's),
 POST /__down {"status": 503} makes every API request answer that status ({"status": 0}
 restores service).
 """
@@ -56,6 +58,17 @@ def main():
             if path == "/__forget":
                 with lock:
                     repos.clear()
+                return self.reply(200, {})
+            if path == "/__scheduled_sync":
+                # What a CronJob-triggered sync leaves behind: {"name", "error"} ("" = success).
+                b = json.loads(raw or b"{}")
+                with lock:
+                    state = repos.get(b.get("name", ""))
+                    if state is None:
+                        return self.reply(404, {"error": "no such repo"})
+                    state["lastError"] = b.get("error", "")
+                    state["lastSyncTime"] = now()
+                    state["lastSync"] = dict(state["lastSync"], ok=not state["lastError"], error=state["lastError"])
                 return self.reply(200, {})
             if path == "/__down":
                 down["status"] = json.loads(raw or b"{}").get("status", 0)

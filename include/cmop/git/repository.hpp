@@ -1,6 +1,7 @@
 #pragma once
 // Git sync: keeps one local checkout of a remote repository up to date (libgit2).
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -32,6 +33,10 @@ struct SyncOptions {
   // server's host key must match an entry for the host ("[host]:port" off port 22);
   // when empty, SSH host keys are not verified.
   std::string ssh_known_hosts = {};
+  // Regular files larger than this are checked out as sparse placeholders of the
+  // same size: their content is never read into memory nor written (a size check,
+  // e.g. Helm's 5 MiB per-file limit, still sees the true size). 0 = no limit.
+  std::uint64_t placeholder_above_bytes = 0;
 };
 
 struct SyncResult {

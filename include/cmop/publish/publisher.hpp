@@ -25,6 +25,14 @@ class Publisher {
   // configured credentials; local: the folder is writable). Throws like publish().
   // The default accepts, so other implementations (test doubles) need not care.
   virtual void probe() {}
+  // A sync publishing many charts brackets them with begin_batch()/end_batch()
+  // (nestable, and several syncs may overlap). Inside a batch a backend may defer
+  // work whose cost grows with the whole repository, so that N publications do not
+  // cost N^2 (the local folder writes index.yaml at end_batch(), not per chart).
+  // Packages are still stored durably by each publish(). end_batch() throws like
+  // publish(). The defaults do nothing.
+  virtual void begin_batch() {}
+  virtual void end_batch() {}
 };
 
 struct ChartMuseumOptions {
