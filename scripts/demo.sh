@@ -39,6 +39,10 @@ curl -sS "$API/repo/demo/update"
 echo
 echo "== GET /charts/index.yaml (helm repo add demo $API/charts)" >&2
 curl -sS "$API/charts/index.yaml"
+echo "== the package, as helm package lays it out (GET /charts/chartmuseum-<version>.tgz | tar -tz)" >&2
+version=$(curl -sS "$API/charts/index.yaml" | sed -n 's/^    version: //p' | head -n1)
+curl -sS "$API/charts/chartmuseum-$version.tgz" | tar -tzf - | head -n 12
+echo "   ..."
 
 if [ "${CMOP_DEMO_EXIT:-0}" = "1" ]; then
   exit 0
