@@ -215,7 +215,8 @@ void add_condition(Value& conditions, const Value* old_conditions, const char* t
 
 // Builds the new status: conditions from the outcome, sync facts from the sidecar state
 // (or kept from the old status when the sidecar could not be asked).
-Document build_status(const Value& cr, const Outcome& outcome, const Value* state, long observed_generation) {
+Document build_status(const Value& cr, const Outcome& outcome, const Value* state, long observed_generation,
+                      const std::string& secret_version) {
   Document st(rapidjson::kObjectType);
   auto& a = st.GetAllocator();
   const Value* old = value_at(cr, "status");
@@ -247,6 +248,7 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
     for (const char* key : {"lastCommit", "charts", "publishedCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
   }
+  if (!secret_version.empty()) st.AddMember("observedSecretVersion", str(secret_version, a), a);
   return st;
 }
 
@@ -321,8 +323,10 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   };
 
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
+  // resourceVersion of the credentials Secret the sidecar has (kept until a new one is applied).
+  std::string secret_version = str_at(cr, "status.observedSecretVersion");
   auto write_status = [&](const Outcome& outcome, const Value* state, long observed_generation) -> bool {
-    Document st = build_status(cr, outcome, state, observed_generation);
+    Document st = build_status(cr, outcome, state, observed_generation, secret_version);
     const Value* old = value_at(cr, "status");
     if (old && *old == st) return false;
     Document body;
@@ -393,8 +397,22 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   std::optional<Document> report;
   bool applied = false;
   try {
+    // The credentials Secret is read on every reconcile of a resource that names
+    // one: rotating it (a new resourceVersion) re-applies the repo, even though
+    // the resource's generation did not move.
+    std::optional<Document> secret;
+    if (!spec.secret_name.empty()) {
+      try {
+        secret = kube_.get(resources::secrets, ns, spec.secret_name);
+      } catch (const KubeApiError& e) {
+        if (!e.not_found()) throw;
+        throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
+      }
+    }
+    const std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
+    const bool secret_rotated = current_secret_version != secret_version;
     state = sidecar.get_repo(name);
-    if (!state || generation != observed) {
+    if (!state || generation != observed || secret_rotated) {
       Document body(rapidjson::kObjectType);
       auto& a = body.GetAllocator();
       body.AddMember("name", str(name, a), a);
@@ -410,27 +428,23 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
         deps.PushBack(dv, a);
       }
       body.AddMember("dependencies", deps, a);
-      if (!spec.secret_name.empty()) {
-        Document secret;
-        try {
-          secret = kube_.get(resources::secrets, ns, spec.secret_name);
-        } catch (const KubeApiError& e) {
-          if (!e.not_found()) throw;
-          throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
-        }
+      if (secret) {
         Value auth(rapidjson::kObjectType);
         for (const char* key : {"username", "password", "sshPrivateKey", "sshPassphrase"}) {
-          auto encoded = str_at(secret, std::string("data.") + key);
+          auto encoded = str_at(*secret, std::string("data.") + key);
           if (!encoded.empty())
             auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
         }
         body.AddMember("auth", auth, a);
       }
       log_line("info", ns + "/" + name + ": applying repo to the sidecar (generation " + std::to_string(generation) +
-                           (state ? ")" : ", sidecar did not know it)"));
+                           (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
+                                                                        ? ", credentials Secret changed)"
+                                                                        : ")"));
       report = sidecar.new_repo(body);
       ++metrics_.sidecar_applies;
       applied = true;
+      secret_version = current_secret_version;
       state = sidecar.get_repo(name);
     }
   } catch (const Error& e) {

@@ -116,6 +116,21 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
     CHECK(updated["spec"]["suspend"].GetBool());
   }
 
+  SECTION("a rotated credentials Secret is given to the sidecar on the next reconcile") {
+    CHECK_FALSE(str_at(kube.get(resources::chartmuseums, kNs, "web"), "status.observedSecretVersion").empty());
+    int applies = sidecar.count("POST", "/repo/new");
+    kube.merge_patch(resources::secrets, kNs, "git-creds", json(R"({"data":{"sshPassphrase":"cHc="}})"));
+    // Secrets are not watched: a resync (or any event) picks the rotation up.
+    kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"poke":"3"}}})"));
+    eventually("re-applied with the new credentials",
+               [&] { return json(http("GET", sidecar.url() + "/repo/web").body)["hadAuth"].Size() == 3; });
+    CHECK(sidecar.count("POST", "/repo/new") == applies + 1);
+    auto secret_version = str_at(kube.get(resources::secrets, kNs, "git-creds"), "metadata.resourceVersion");
+    eventually("status records the Secret's version", [&] {
+      return str_at(kube.get(resources::chartmuseums, kNs, "web"), "status.observedSecretVersion") == secret_version;
+    });
+  }
+
   SECTION("a sidecar that lost its state gets the repo again on the next reconcile") {
     REQUIRE(http("POST", sidecar.url() + "/__forget").status == 200);
     REQUIRE(sidecar.status_of("web") == 404);
