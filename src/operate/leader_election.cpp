@@ -2,21 +2,12 @@
 
 #include <ctime>
 
+#include "cmop/util/time.hpp"
+
 namespace cmop::operate {
 namespace {
 
-std::string now_micro_time() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  auto micros = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count() % 1000000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%s.%06ldZ", buf, static_cast<long>(micros));
-  return out;
-}
+std::string now_micro_time() { return util::now_rfc3339(6); }
 
 }  // namespace
 

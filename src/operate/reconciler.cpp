@@ -9,6 +9,7 @@
 #include "cmop/operate/schedule.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/time.hpp"
 
 namespace cmop::operate {
 namespace {
@@ -17,14 +18,7 @@ using rapidjson::Document;
 using rapidjson::Value;
 using Alloc = rapidjson::Document::AllocatorType;
 
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string now_rfc3339() { return util::now_rfc3339(); }
 
 Value str(std::string_view s, Alloc& a) { return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a); }
 

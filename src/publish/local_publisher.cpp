@@ -28,6 +28,7 @@
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
+#include "cmop/util/time.hpp"
 
 namespace cmop::publish {
 
@@ -39,18 +40,7 @@ constexpr const char* kIndexFile = "index.yaml";
 // Hidden and not ending in .tgz, so neither Helm nor ChartMuseum ever sees it.
 constexpr const char* kLockFile = ".cmop-publish.lock";
 
-std::string rfc3339(std::chrono::system_clock::time_point tp) {
-  auto since_epoch = tp.time_since_epoch();
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
-  std::time_t t = static_cast<std::time_t>(secs.count());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%09lldZ", static_cast<long long>(nanos));
-  return buf;
-}
+std::string rfc3339(std::chrono::system_clock::time_point tp) { return util::rfc3339(tp, 9); }
 
 std::string file_mtime_rfc3339(const fs::path& p) {
   std::error_code ec;

@@ -22,6 +22,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/time.hpp"
 
 namespace cmop::sync {
 namespace fs = std::filesystem;
@@ -45,14 +46,7 @@ std::size_t SyncReport::count(ChartOutcome::Status s) const {
 
 namespace {
 
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string now_rfc3339() { return util::now_rfc3339(); }
 
 void validate_spec(const RepoSpec& spec, bool allow_local) {
   util::require_dns1123_label("repo name", spec.name);

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "cmop/error.hpp"
+#include "cmop/util/time.hpp"
 
 namespace cmop::util::log {
 namespace {
@@ -38,17 +39,7 @@ std::string_view level_tag(Level level) {
   return "INFO";
 }
 
-std::string timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(millis));
-  return buf;
-}
+std::string timestamp() { return now_rfc3339(3); }
 
 void append_json_string(std::string& out, std::string_view s) {
   out += '"';

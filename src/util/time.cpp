@@ -1,0 +1,28 @@
+#include "cmop/util/time.hpp"
+
+#include <cstdio>
+#include <ctime>
+
+namespace cmop::util {
+
+std::string rfc3339(std::chrono::system_clock::time_point tp, int fraction_digits) {
+  auto since_epoch = tp.time_since_epoch();
+  auto secs = std::chrono::floor<std::chrono::seconds>(since_epoch);
+  long long nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count();
+  std::time_t t = static_cast<std::time_t>(secs.count());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (fraction_digits > 0) {
+    if (fraction_digits > 9) fraction_digits = 9;
+    for (int i = fraction_digits; i < 9; ++i) nanos /= 10;
+    n += static_cast<std::size_t>(std::snprintf(buf + n, sizeof buf - n, ".%0*lld", fraction_digits, nanos));
+  }
+  std::snprintf(buf + n, sizeof buf - n, "Z");
+  return buf;
+}
+
+std::string now_rfc3339(int fraction_digits) { return rfc3339(std::chrono::system_clock::now(), fraction_digits); }
+
+}  // namespace cmop::util

@@ -1,0 +1,17 @@
+#include <catch2/catch.hpp>
+
+#include "cmop/util/time.hpp"
+
+using namespace cmop;
+using namespace std::chrono;
+
+TEST_CASE("RFC 3339 timestamps in UTC with the asked-for fraction of a second") {
+  auto tp = system_clock::time_point(seconds(1767323045) + nanoseconds(123456789));  // 2026-01-02T03:04:05
+  CHECK(util::rfc3339(tp) == "2026-01-02T03:04:05Z");
+  CHECK(util::rfc3339(tp, 3) == "2026-01-02T03:04:05.123Z");
+  CHECK(util::rfc3339(tp, 6) == "2026-01-02T03:04:05.123456Z");
+  CHECK(util::rfc3339(tp, 9) == "2026-01-02T03:04:05.123456789Z");
+  CHECK(util::rfc3339(system_clock::time_point(seconds(1767323045) + nanoseconds(5)), 9) ==
+        "2026-01-02T03:04:05.000000005Z");
+  CHECK(util::now_rfc3339().size() == 20);
+}
