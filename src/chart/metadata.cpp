@@ -8,6 +8,7 @@
 //  * validate() also enforces rules Helm applies only in `helm lint` or at
 //    dependency-resolution time (apiVersion v1|v2, maintainer and dependency names).
 #include "cmop/chart/metadata.hpp"
+#include "cmop/chart/yaml_aliases.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -297,6 +298,9 @@ Metadata parse_chart_yaml(std::string_view yaml, std::string_view origin) {
                     std::to_string(kMaxChartYamlBytes) + " allowed");
   // Helm's loader drops a UTF-8 byte order mark before parsing.
   if (yaml.substr(0, 3) == "\xEF\xBB\xBF") yaml.remove_prefix(3);
+  // Helm decodes the whole document, unknown keys included, so an alias bomb
+  // anywhere in it makes Helm refuse the chart: refuse it too, by counting.
+  if (auto refusal = helm_alias_refusal(yaml)) fail(origin, *refusal);
 
   YAML::Node root;
   try {

@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "cmop/chart/semver.hpp"
+#include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/deps/repo_index.hpp"
 #include "cmop/error.hpp"
 #include "cmop/package/archive.hpp"
@@ -162,6 +163,13 @@ struct LockFile {
   std::string text;
 };
 
+// Helm's loader refuses any chart file over 5 MiB (package::Limits::max_file_bytes,
+// not included here to keep deps independent of the packager). Chart.lock and a
+// file:// dependency's files are read before packaging, so the limit is applied
+// here too, by size, before a byte is read: a huge (or sparse placeholder) file
+// must never be pulled into memory.
+constexpr std::uint64_t kMaxChartFileBytes = 5ull << 20;
+
 std::optional<LockFile> read_lock(const fs::path& chart_dir, const fs::path& clone_root,
                                   const std::string& api_version) {
   fs::path path = chart_dir / "Chart.lock";
@@ -172,8 +180,9 @@ std::optional<LockFile> read_lock(const fs::path& chart_dir, const fs::path& clo
     if (!fs::is_regular_file(path, ec)) return std::nullopt;
   }
   LockFile lock;
-  lock.text = util::read_file_inside(path, clone_root);
+  lock.text = util::read_file_inside(path, clone_root, kMaxChartFileBytes);
   const std::string origin = path.string();
+  if (auto refusal = chart::helm_alias_refusal(lock.text)) throw Error(Errc::invalid_chart, origin, *refusal);
   YAML::Node root;
   try {
     root = YAML::Load(lock.text);
@@ -214,6 +223,11 @@ std::string tree_key(const fs::path& dir) {
     if (fs::is_symlink(f)) {
       h.update("symlink:" + fs::read_symlink(f).string());
     } else {
+      std::error_code size_ec;
+      if (auto size = fs::file_size(f, size_ec); !size_ec && size > kMaxChartFileBytes)
+        throw Error(Errc::too_large, f.string(),
+                    "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
+                        std::to_string(kMaxChartFileBytes));
       h.update(util::read_file(f));
     }
     h.update(std::string_view("\0", 1));
@@ -506,7 +520,7 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
       std::error_code ec;
       if (!fs::is_directory(target, ec) || !fs::is_regular_file(target / "Chart.yaml", ec))
         throw Error(Errc::dependency, subject, "directory " + rel + " not found or has no Chart.yaml");
-      chart::Metadata sub = chart::parse_chart_yaml(util::read_file_inside(target / "Chart.yaml", root),
+      chart::Metadata sub = chart::parse_chart_yaml(util::read_file_inside(target / "Chart.yaml", root, kMaxChartFileBytes),
                                                     (target / "Chart.yaml").string());
       auto v = chart::Version::parse(sub.version);
       if (!v) throw Error(Errc::dependency, subject, "local chart has an invalid version '" + sub.version + "'");

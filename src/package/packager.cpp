@@ -18,6 +18,7 @@
 #include <rapidjson/error/en.h>
 
 #include "cmop/chart/helmignore.hpp"
+#include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
 #include "cmop/package/archive.hpp"
 #include "cmop/util/hash.hpp"
@@ -98,6 +99,9 @@ std::string extension(std::string_view name) {
 // Content checks Helm applies while loading or saving.
 
 void check_values_yaml(const std::string& data, const std::string& subject) {
+  // Checked first, by counting: Helm's decoder expands aliases and refuses a bomb.
+  if (auto refusal = chart::helm_alias_refusal(data))
+    throw Error(Errc::invalid_chart, subject, "cannot load values.yaml: " + *refusal);
   YAML::Node node;
   try {
     node = YAML::Load(data);

@@ -7,15 +7,29 @@
 
 #include "cmop/error.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/utf8.hpp"
 
 namespace cmop::sync {
 namespace {
 
-using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+// What the API returns must be valid UTF-8 JSON, so strings from git (chart paths,
+// names, reasons quoting them) have ill-formed bytes replaced by U+FFFD. The state
+// files keep the exact bytes instead: chart paths are keys there and must read back
+// identical, and only cmop reads those files (RapidJSON without validation).
+struct Writer : rapidjson::Writer<rapidjson::StringBuffer> {
+  Writer(rapidjson::StringBuffer& buffer, bool keep_raw_bytes)
+      : rapidjson::Writer<rapidjson::StringBuffer>(buffer), keep_raw_bytes(keep_raw_bytes) {}
+  const bool keep_raw_bytes;
+};
 
 void str(Writer& w, const char* key, const std::string& value) {
   w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  if (w.keep_raw_bytes) {
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  } else {
+    const std::string text = util::to_valid_utf8(value);
+    w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  }
 }
 
 void write_outcome(Writer& w, const ChartOutcome& c) {
@@ -158,7 +172,7 @@ ChartOutcome::Status status_from(const std::string& s) {
 
 std::string report_to_json(const SyncReport& report) {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  Writer w(buf, /*keep_raw_bytes=*/false);
   w.StartObject();
   write_report_body(w, report, true);
   w.EndObject();
@@ -167,14 +181,14 @@ std::string report_to_json(const SyncReport& report) {
 
 std::string state_to_json(const RepoState& state) {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  Writer w(buf, /*keep_raw_bytes=*/false);
   write_state(w, state, false);
   return buf.GetString();
 }
 
 std::string to_state_file(const RepoState& state) {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  Writer w(buf, /*keep_raw_bytes=*/true);
   write_state(w, state, true);
   return buf.GetString();
 }
@@ -221,7 +235,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
 
 std::string dependencies_to_json(const std::vector<deps::NamedRepository>& repos, bool include_secrets) {
   rapidjson::StringBuffer buf;
-  Writer w(buf);
+  Writer w(buf, /*keep_raw_bytes=*/include_secrets);  // persisted when with secrets
   w.StartObject();
   w.Key("dependencies");
   w.StartArray();

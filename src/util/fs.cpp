@@ -25,6 +25,10 @@ std::string read_file(const fs::path& path) {
 }
 
 std::string read_file_inside(const fs::path& path, const fs::path& root) {
+  return read_file_inside(path, root, 0);
+}
+
+std::string read_file_inside(const fs::path& path, const fs::path& root, std::uint64_t max_bytes) {
   std::error_code ec;
   fs::path real = fs::canonical(path, ec);
   if (ec) throw Error(Errc::io, path.string(), ec.message());
@@ -38,6 +42,13 @@ std::string read_file_inside(const fs::path& path, const fs::path& root) {
       throw Error(Errc::forbidden, path.string(), "is a symlink to a file outside the repository");
   }
   if (!fs::is_regular_file(real, ec)) throw Error(Errc::io, path.string(), "not a regular file");
+  if (max_bytes > 0) {
+    auto size = fs::file_size(real, ec);
+    if (ec) throw Error(Errc::io, path.string(), ec.message());
+    if (size > max_bytes)
+      throw Error(Errc::too_large, path.string(),
+                  "file is " + std::to_string(size) + " bytes; the limit is " + std::to_string(max_bytes));
+  }
   return read_file(real);
 }
 

@@ -518,3 +518,43 @@ TEST_CASE("the Chart.lock digest covers every dependency field the way Go marsha
       R"([{"name":"redis","version":"1.1.0","repository":")" + url + R"("}])");
   CHECK(res.lock_yaml.find("digest: " + digest + "\n") != std::string::npos);
 }
+
+TEST_CASE("Chart.lock and file:// dependency files over Helm's 5 MiB limit are refused by size, unread") {
+  // Sparse files: 1 GiB on paper, nothing on disk. Reading one would take a second
+  // and a gigabyte of memory; the size check refuses it first.
+  auto sparse = [](const fs::path& p, std::uintmax_t size) {
+    write(p, "");
+    fs::resize_file(p, size);
+  };
+  constexpr std::uintmax_t kHuge = 1ull << 30;
+  const std::string limit = std::to_string(5u << 20);
+
+  Clone clone;
+  write(clone.root.path() / "charts" / "lib" / "Chart.yaml", "apiVersion: v2\nname: lib\nversion: 0.3.0\n");
+  deps::Resolver resolver(clone.cache.path());
+  auto resolve_lib = [&] {
+    return resolver.resolve(parent({dep("lib", "~0.3", "file://../lib")}), clone.chart_dir, clone.root.path(), {});
+  };
+  REQUIRE_NOTHROW(resolve_lib());
+
+  sparse(clone.chart_dir / "Chart.lock", kHuge);
+  auto lock = error_of(resolve_lib);
+  CHECK(lock.code() == Errc::too_large);
+  CHECK_THAT(lock.what(), Catch::Contains("Chart.lock") && Catch::Contains(std::to_string(kHuge) + " bytes") &&
+                              Catch::Contains(limit));
+  fs::remove(clone.chart_dir / "Chart.lock");
+
+  // Exactly at the limit is allowed (Helm refuses only larger files); one byte more is not.
+  sparse(clone.root.path() / "charts" / "lib" / "files" / "edge.bin", 5u << 20);
+  CHECK_NOTHROW(resolve_lib());
+  sparse(clone.root.path() / "charts" / "lib" / "files" / "edge.bin", (5u << 20) + 1);
+  auto member = error_of(resolve_lib);
+  CHECK(member.code() == Errc::too_large);
+  CHECK_THAT(member.what(), Catch::Contains("edge.bin") && Catch::Contains(limit));
+  fs::remove(clone.root.path() / "charts" / "lib" / "files" / "edge.bin");
+
+  sparse(clone.root.path() / "charts" / "lib" / "Chart.yaml", kHuge);
+  auto chart_yaml = error_of(resolve_lib);
+  CHECK(chart_yaml.code() == Errc::too_large);
+  CHECK_THAT(chart_yaml.what(), Catch::Contains("lib/Chart.yaml") && Catch::Contains(limit));
+}

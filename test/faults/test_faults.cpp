@@ -1,17 +1,27 @@
-// Faults of the peers, end to end through the core Workspace: a ChartMuseum that
-// answers 500 or too slowly, and a dependency chart repository that is down. The
-// sync reports the failure with a reason naming the peer, keeps what was published
-// before, and the next sync after the peer recovers publishes what was missing.
+// Faults, end to end: a ChartMuseum that answers 500 or too slowly, a dependency
+// chart repository that is down, a git server killed in the middle of a fetch, a
+// state dir that runs out of room (RLIMIT_FSIZE), and `cmop serve` killed -9 in the
+// middle of publishing. The sync reports the failure with a reason naming what
+// failed, keeps what was published before, leaves no torn file behind, and the next
+// sync after the fault is gone publishes what was missing, once.
 //
 // Covered elsewhere and not repeated here: ChartMuseum killed (test/serve/test_sync.cpp),
 // git server down (test/sync/test_workspace.cpp), a failed fetch keeping the previous
 // worktree and crash leftovers in the mirror (test/git/repository_test.cpp), kill -9
 // of `cmop serve` after a sync (test/serve/test_binary.cpp).
+#include <signal.h>
+
+#include <future>
 #include <map>
+#include <random>
 #include <set>
 #include <thread>
 
+#include "cmop/git/repository.hpp"
+
 #include "cmop/error.hpp"
+#include "cmop/package/archive.hpp"
+#include "cmop/util/hash.hpp"
 #include "hostile/hostile_fixtures.hpp"
 
 using namespace cmop;
@@ -39,6 +49,68 @@ std::map<std::string, std::set<std::string>> stored(const test::Peer& museum) {
   std::map<std::string, std::set<std::string>> out;
   for (auto& chart : doc["charts"].GetObject())
     for (auto& version : chart.value.GetObject()) out[chart.name.GetString()].insert(version.name.GetString());
+  return out;
+}
+
+// Bytes that neither git's zlib nor gzip can shrink.
+std::string random_bytes(std::size_t size, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string out(size, '\0');
+  for (auto& c : out) c = static_cast<char>(rng() & 0xff);
+  return out;
+}
+
+// Polls `done` every 10 ms; fails the test naming `what` after `timeout`.
+template <typename Predicate>
+void wait_until(Predicate done, std::chrono::milliseconds timeout, const std::string& what) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) FAIL("timed out waiting for " << what);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// The state dir as a crash or a failed write may leave it must still be whole: every
+// state file parses, index.yaml parses, its entries and the .tgz files match one to
+// one, every package reads back, and no temp file of an atomic write is left over.
+void check_state_dir_consistent(const fs::path& state) {
+  for (auto& e : fs::recursive_directory_iterator(state / "repos")) {
+    const std::string name = e.path().filename().string();
+    INFO(e.path());
+    CHECK(name.find(".tmp-") == std::string::npos);
+    if (e.path().extension() != ".json") continue;
+    rapidjson::Document doc;
+    std::string text = test::slurp(e.path());
+    doc.Parse(text.c_str());
+    CHECK_FALSE(doc.HasParseError());
+  }
+  const fs::path charts = state / "charts";
+  auto index = deps::RepoIndex::parse(util::read_file(charts / "index.yaml"), "index.yaml");
+  std::set<std::string> indexed, packages;
+  for (auto& [name, versions] : index.entries)
+    for (auto& v : versions) {
+      indexed.insert(name + "-" + v.metadata.version + ".tgz");
+      CHECK(v.digest == util::sha256_hex(util::read_file(charts / (name + "-" + v.metadata.version + ".tgz"))));
+    }
+  for (auto& e : fs::directory_iterator(charts)) {
+    const std::string name = e.path().filename().string();
+    INFO(e.path());
+    CHECK(name.find(".tmp-") == std::string::npos);
+    if (e.path().extension() != ".tgz") continue;
+    packages.insert(name);
+    CHECK_NOTHROW(package::read_tgz(test::slurp(e.path()), 5u << 20, 100u << 20));
+  }
+  CHECK(indexed == packages);
+}
+
+// name-version -> digest of a repo's publications as `GET /repo/NAME` reports them.
+std::map<std::string, std::string> published_by(const test::ServeChild& serve, const std::string& repo) {
+  auto res = serve.call("GET", "/repo/" + repo);
+  REQUIRE(res.status == 200);
+  auto doc = test::parse_json(res.body);
+  std::map<std::string, std::string> out;
+  for (auto& c : doc["charts"].GetArray())
+    out[test::json_str(c, "name") + "-" + test::json_str(c, "version")] = test::json_str(c, "digest");
   return out;
 }
 
@@ -111,4 +183,248 @@ TEST_CASE("a dependency repo that is down fails only the chart that needs it, na
   auto again = ws->update("hostile");
   CHECK(test::outcome_at(again, "charts/needy").status == Status::failed);
   CHECK(test::outcome_at(again, "charts/good").status == Status::unchanged);
+}
+
+TEST_CASE("a git server killed mid-fetch fails the sync naming git, keeps the last good checkout and charts",
+          "[faults]") {
+  test::SyncedRepo r;
+  const std::string first_commit = r.work.commit("one chart");
+  const fs::path bare = test::make_bare(r.work, r.served, "charts.git");
+  // git http-backend behind test/support/git_http_server.py on one port throughout,
+  // so the repo's URL survives the server's restarts.
+  const int port = test::free_port();
+  const fs::path stalled_marker = r.tmp.path() / "git-server-stalled";
+  auto serve_git = [&](std::vector<std::string> fault) {
+    std::vector<std::string> argv{test::python3(), (test::support_dir() / "git_http_server.py").string(),
+                                  "--root", r.served.string(), "--port", std::to_string(port)};
+    argv.insert(argv.end(), fault.begin(), fault.end());
+    auto server = std::make_unique<test::Process>(argv);
+    REQUIRE(test::wait_for_port(port));
+    return server;
+  };
+  sync::RepoSpec spec;
+  spec.name = "hostile";
+  spec.git = "http://127.0.0.1:" + std::to_string(port) + "/charts.git";
+
+  auto server = serve_git({});
+  auto ws = r.workspace();
+  auto cold = ws->apply(spec);
+  INFO(cold.error);
+  REQUIRE(cold.ok());
+  const std::string index_before = test::slurp(r.out / "index.yaml");
+
+  // The next commit's pack (256 KiB of noise) is far more than the 2 KiB the faulty
+  // server sends before it stalls.
+  test::write_chart(r.work, "charts/good", "good", "1.1.0");
+  test::write_chart(r.work, "charts/bulky", "bulky", "1.0.0");
+  r.work.write("charts/bulky/files/noise.bin", random_bytes(256u << 10, 1));
+  const std::string second_commit = r.work.commit("bump good, add bulky");
+  test::push_to_bare(r.work, bare);
+
+  server->kill(SIGKILL);
+  REQUIRE(server->wait() != -1);
+  server = serve_git({"--stall-after-bytes", "2048", "--stall-marker", stalled_marker.string()});
+  auto pending = std::async(std::launch::async, [&] { return ws->update("hostile"); });
+  wait_until([&] { return fs::exists(stalled_marker); }, std::chrono::seconds(30),
+             "the fetch to be halfway through the pack");
+  server->kill(SIGKILL);  // the server dies with the pack half sent
+  REQUIRE(server->wait() != -1);
+  REQUIRE(pending.wait_for(std::chrono::seconds(60)) == std::future_status::ready);
+  auto failed = pending.get();
+
+  INFO("error: " << failed.error);
+  CHECK_FALSE(failed.ok());
+  CHECK_THAT(failed.error, Catch::Contains(spec.git) && Catch::Contains("fetch"));
+  CHECK(failed.charts.empty());
+  CHECK(test::slurp(r.out / "index.yaml") == index_before);
+  CHECK_FALSE(fs::exists(r.out / "bulky-1.0.0.tgz"));
+  CHECK_FALSE(fs::exists(r.out / "good-1.1.0.tgz"));
+  auto state = ws->get("hostile");
+  CHECK(state->last_commit == first_commit);
+  CHECK(state->last_error == failed.error);
+  CHECK(state->published.size() == 1);
+  {
+    git::Repository mirror(r.state / "clones" / "hostile");
+    CHECK(mirror.current_commit() == first_commit);
+    CHECK_THAT(test::slurp(mirror.worktree() / "charts/good/Chart.yaml"), Catch::Contains("version: 1.0.0"));
+    CHECK_FALSE(fs::exists(mirror.worktree() / "charts/bulky"));
+  }
+
+  server = serve_git({});
+  auto recovered = ws->update("hostile");
+  INFO("after restart: " << recovered.error);
+  CHECK(recovered.ok());
+  CHECK(recovered.commit == second_commit);
+  CHECK(recovered.count(Status::published) == 2);
+  auto index = r.index();
+  CHECK(index.entries["good"].size() == 2);
+  CHECK(index.entries["bulky"].size() == 1);
+}
+
+TEST_CASE("a full state dir fails the publish with the write error, corrupts nothing, and recovers",
+          "[faults]") {
+  test::SyncedRepo r;
+  r.publish_commit("a small chart");
+  test::ServeChild serve;
+  // No file in the state dir may grow past 1 MiB (RLIMIT_FSIZE, in 1 KiB blocks):
+  // such writes fail with EFBIG, as on a full disk, instead of raising SIGXFSZ (a
+  // signal ignored before exec stays ignored). State files and the small chart fit.
+  serve.launcher = {"bash", "-c", "trap '' XFSZ && ulimit -f 1024 && exec \"$0\" \"$@\""};
+  serve.start(r.state);
+  auto created = serve.call("POST", "/repo/new", "{\"name\":\"hostile\",\"git\":\"" + r.url() + "\"}");
+  INFO(created.body);
+  REQUIRE(created.status == 200);
+  REQUIRE(test::parse_json(created.body)["ok"].IsTrue());
+
+  // 48 copies of one 64 KiB block of noise: git stores the content once (the fetch
+  // and the checkout's files stay small), the package holds it 48 times and gzip's
+  // 32 KiB window never sees one copy from the next, so the archive is 3 MiB.
+  const std::string block = random_bytes(64u << 10, 2);
+  test::write_chart(r.work, "charts/wide", "wide", "1.0.0");
+  for (int i = 0; i < 48; ++i) r.work.write("charts/wide/files/copy" + std::to_string(i) + ".bin", block);
+  r.publish_commit("a chart whose package is 3 MiB");
+
+  auto full = serve.call("GET", "/repo/hostile/update");
+  INFO(full.body);
+  CHECK(full.status == 502);
+  auto answer = test::parse_json(full.body);
+  CHECK_THAT(test::json_str(answer, "error"), Catch::Contains("wide-1.0.0.tgz") && Catch::Contains("File too large"));
+  check_state_dir_consistent(r.state);
+  CHECK_FALSE(fs::exists(r.state / "charts" / "wide-1.0.0.tgz"));
+  CHECK(published_by(serve, "hostile").size() == 1);
+  auto state = test::parse_json(serve.call("GET", "/repo/hostile").body);
+  CHECK_THAT(test::json_str(state, "lastError"), Catch::Contains("File too large"));
+
+  serve.process.reset();  // stopped (SIGTERM) and started again with room to write
+  serve.launcher.clear();
+  serve.start(r.state);
+  auto recovered = serve.call("GET", "/repo/hostile/update");
+  INFO(recovered.body);
+  REQUIRE(recovered.status == 200);
+  auto report = test::parse_json(recovered.body);
+  CHECK(report["ok"].IsTrue());
+  check_state_dir_consistent(r.state);
+  CHECK(fs::file_size(r.state / "charts" / "wide-1.0.0.tgz") > (2u << 20));
+  auto published = published_by(serve, "hostile");
+  CHECK(published.size() == 2);
+  CHECK(published["wide-1.0.0"] == util::sha256_hex(util::read_file(r.state / "charts" / "wide-1.0.0.tgz")));
+}
+
+TEST_CASE("kill -9 of cmop serve in the middle of uploads: the restart finishes the job, each chart once",
+          "[faults]") {
+  test::SyncedRepo r;
+  for (auto name : {"alpha", "bravo", "charlie"}) test::write_chart(r.work, std::string("charts/") + name, name, "1.0.0");
+  r.publish_commit("four charts");
+  auto museum = test::start_python_peer("fake_chartmuseum.py");
+  // The first upload is stored, the second is held (body received, nothing stored).
+  REQUIRE(post_json(museum.url() + "/__faults", R"({"stall_uploads_after": 1})").status == 200);
+
+  test::ServeChild serve;
+  serve.start(r.state, {"--chartmuseum-url", museum.url()});
+  auto doomed = std::async(std::launch::async, [&] {
+    try {
+      return serve.call("POST", "/repo/new", "{\"name\":\"hostile\",\"git\":\"" + r.url() + "\"}").status;
+    } catch (const std::exception&) {
+      return -1;  // the connection dies with the server
+    }
+  });
+  auto museum_state = [&] {
+    net::Request req;
+    req.url = museum.url() + "/__state";
+    req.timeout = std::chrono::milliseconds(30000);
+    return test::parse_json(net::HttpClient().send(req).body);
+  };
+  wait_until([&] { return museum_state()["stalled"].GetInt() == 1; }, std::chrono::seconds(30),
+             "the second upload to be held");
+  serve.process->kill(SIGKILL);
+  REQUIRE(serve.process->wait() == 128 + SIGKILL);
+  REQUIRE(doomed.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  CHECK(doomed.get() != 200);
+  // The held upload now lands although its client is gone: cmop never learnt that
+  // it succeeded.
+  REQUIRE(post_json(museum.url() + "/__faults", R"({"stall_uploads_after": -1})").status == 200);
+  wait_until([&] { return stored(museum).size() == 2; }, std::chrono::seconds(30), "the held upload to be stored");
+  const auto before_restart = museum_state();
+  std::map<std::string, std::string> first_digests;
+  for (auto& chart : before_restart["charts"].GetObject())
+    for (auto& version : chart.value.GetObject())
+      first_digests[std::string(chart.name.GetString()) + "-" + version.name.GetString()] = version.value.GetString();
+
+  serve.start(r.state, {"--chartmuseum-url", museum.url()});
+  // What the crash left on record is claimed, never lost: both uploads that may
+  // have happened are ours to replace.
+  auto claimed = published_by(serve, "hostile");
+  for (auto& [chart, digest] : first_digests) CHECK(claimed.count(chart) == 1);
+
+  auto res = serve.call("GET", "/repo/hostile/update");
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  CHECK(test::parse_json(res.body)["ok"].IsTrue());
+
+  auto after = museum_state();
+  std::map<std::string, std::string> in_museum;
+  for (auto& chart : after["charts"].GetObject())
+    for (auto& version : chart.value.GetObject())
+      in_museum[std::string(chart.name.GetString()) + "-" + version.name.GetString()] = version.value.GetString();
+  CHECK(in_museum.size() == 4);
+  // The ledger matches the chart repo, digest for digest, and a chart uploaded
+  // before the crash was not replaced by different bytes.
+  CHECK(published_by(serve, "hostile") == in_museum);
+  for (auto& [chart, digest] : first_digests) CHECK(in_museum[chart] == digest);
+  // And a second update has nothing left to do.
+  auto again = test::parse_json(serve.call("GET", "/repo/hostile/update").body);
+  for (auto& c : again["charts"].GetArray()) CHECK(test::json_str(c, "status") == "unchanged");
+}
+
+TEST_CASE("kill -9 of cmop serve while it writes the local chart repo leaves it consistent", "[faults]") {
+  test::SyncedRepo r;
+  constexpr int kCharts = 40;
+  for (int i = 0; i < kCharts; ++i) {
+    const std::string name = "chart" + std::to_string(i);
+    test::write_chart(r.work, "charts/" + name, name, "1.0.0");
+    r.work.write("charts/" + name + "/files/noise.bin", random_bytes(16u << 10, 100 + i));
+  }
+  r.publish_commit("many charts");
+  test::ServeChild serve;
+  serve.start(r.state);
+  auto doomed = std::async(std::launch::async, [&] {
+    try {
+      return serve.call("POST", "/repo/new", "{\"name\":\"hostile\",\"git\":\"" + r.url() + "\"}").status;
+    } catch (const std::exception&) {
+      return -1;
+    }
+  });
+  // Killed as soon as the first package is in the folder: the rest is in flight.
+  auto any_package = [&] {
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(r.state / "charts", ec))
+      if (e.path().extension() == ".tgz") return true;
+    return false;
+  };
+  wait_until(any_package, std::chrono::seconds(30), "the first package");
+  serve.process->kill(SIGKILL);
+  REQUIRE(serve.process->wait() == 128 + SIGKILL);
+  REQUIRE(doomed.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
+  std::size_t published_at_kill = 0;
+  for (auto& e : fs::directory_iterator(r.state / "charts")) published_at_kill += e.path().extension() == ".tgz";
+  std::map<std::string, std::string> digests_at_kill;
+  for (auto& e : fs::directory_iterator(r.state / "charts"))
+    if (e.path().extension() == ".tgz")
+      digests_at_kill[e.path().stem().string()] = util::sha256_hex(util::read_file(e.path()));
+
+  serve.start(r.state);
+  auto res = serve.call("GET", "/repo/hostile/update");
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  CHECK(test::parse_json(res.body)["ok"].IsTrue());
+  check_state_dir_consistent(r.state);
+  auto published = published_by(serve, "hostile");
+  CHECK(published.size() == kCharts + 1);
+  auto index = deps::RepoIndex::parse(util::read_file(r.state / "charts" / "index.yaml"), "index.yaml");
+  std::map<std::string, std::string> indexed;
+  for (auto& [name, versions] : index.entries)
+    for (auto& v : versions) indexed[name + "-" + v.metadata.version] = v.digest;
+  CHECK(indexed == published);
+  for (auto& [chart, digest] : digests_at_kill) CHECK(indexed[chart] == digest);
+  WARN("local chart repo: killed after " << published_at_kill << " of " << kCharts + 1 << " packages were written");
 }

@@ -93,13 +93,16 @@ struct ServeChild {
   int port = free_port();
   std::unique_ptr<Process> process;
   std::filesystem::path log;
+  // Prepended to the command line (e.g. a shell that sets limits, then execs the rest).
+  std::vector<std::string> launcher;
   std::string base() const { return "http://127.0.0.1:" + std::to_string(port); }
 
   void start(const std::filesystem::path& state_dir, std::vector<std::string> extra = {},
              std::map<std::string, std::string> env = {}) {
     log = state_dir.parent_path() / ("serve-" + std::to_string(port) + ".log");
-    std::vector<std::string> argv{cmop_binary(), "serve", "--state-dir", state_dir.string(), "--listen",
-                                  "127.0.0.1:" + std::to_string(port)};
+    std::vector<std::string> argv = launcher;
+    argv.insert(argv.end(), {cmop_binary(), "serve", "--state-dir", state_dir.string(), "--listen",
+                             "127.0.0.1:" + std::to_string(port)});
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<Process>(argv, env, std::filesystem::path{}, log);
     if (!wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << slurp(log));

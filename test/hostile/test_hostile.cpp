@@ -241,7 +241,8 @@ TEST_CASE("a 1 GiB file is refused by its size while cmop serve's memory stays b
   WARN("1 GiB file: sync " << seconds << " s, cmop serve peak RSS " << peak_kib / 1024 << " MiB");
 }
 
-TEST_CASE("a billion-laughs Chart.yaml is refused quickly and one hiding it in an unknown key drops it", "[hostile]") {
+TEST_CASE("billion-laughs YAML in Chart.yaml, under an unknown key or in values.yaml is refused as Helm does",
+          "[hostile]") {
   std::string bomb = "lol0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
   for (int i = 1; i <= 9; ++i) {
     bomb += "lol" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
@@ -251,8 +252,18 @@ TEST_CASE("a billion-laughs Chart.yaml is refused quickly and one hiding it in a
   test::SyncedRepo r;
   test::write_chart(r.work, "charts/bomb", "bomb", "1.0.0");
   r.work.write("charts/bomb/Chart.yaml", chart_yaml("bomb", bomb + "keywords: *a9\n"));
+  // Helm decodes the whole Chart.yaml (sigs.k8s.io/yaml), unknown keys included,
+  // and its decoder gives up on the aliases: so must cmop, though it never uses the key.
   test::write_chart(r.work, "charts/hidden", "hidden", "1.0.0");
   r.work.write("charts/hidden/Chart.yaml", chart_yaml("hidden", bomb));
+  // values.yaml is decoded by Helm's loader when packaging, so a bomb there too.
+  test::write_chart(r.work, "charts/values", "values", "1.0.0");
+  r.work.write("charts/values/values.yaml", bomb);
+  // A few honest aliases (shared defaults) are fine for Helm and for cmop.
+  test::write_chart(r.work, "charts/shared", "shared", "1.0.0");
+  r.work.write("charts/shared/values.yaml",
+               "defaults: &defaults {cpu: 100m, memory: 128Mi}\nweb: {resources: *defaults}\n"
+               "worker: {resources: *defaults}\n");
   r.publish_commit("alias bombs");
 
   auto started = std::chrono::steady_clock::now();
@@ -260,16 +271,17 @@ TEST_CASE("a billion-laughs Chart.yaml is refused quickly and one hiding it in a
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   CHECK(seconds < 20);  // a guard against expansion (10^9 nodes), not a benchmark
   CHECK(test::outcome_at(report, "charts/good").status == Status::published);
-  auto& refused = test::outcome_at(report, "charts/bomb");
-  CHECK(refused.status == Status::failed);
-  CHECK_THAT(refused.reason, Catch::Contains("charts/bomb/Chart.yaml") && Catch::Contains("keywords"));
-  // Unknown keys are not part of Helm's metadata: the re-serialized Chart.yaml
-  // leaves them (and the bomb) out, so nothing downstream ever sees it.
-  auto& hidden = test::outcome_at(report, "charts/hidden");
-  REQUIRE(hidden.status == Status::published);
-  auto archive = package::read_tgz(test::slurp(r.out / "hidden-1.0.0.tgz"), 5u << 20, 100u << 20);
-  for (auto& e : archive)
-    if (e.name == "hidden/Chart.yaml") CHECK_FALSE(contains(e.content, "lol"));
+  CHECK(test::outcome_at(report, "charts/shared").status == Status::published);
+  for (auto path : {"charts/bomb", "charts/hidden"}) {
+    auto& refused = test::outcome_at(report, path);
+    CHECK(refused.status == Status::failed);
+    CHECK_THAT(refused.reason, Catch::Contains(std::string(path) + "/Chart.yaml") &&
+                                   Catch::Contains("excessive aliasing"));
+  }
+  auto& values = test::outcome_at(report, "charts/values");
+  CHECK(values.status == Status::failed);
+  CHECK_THAT(values.reason, Catch::Contains("values.yaml") && Catch::Contains("excessive aliasing"));
+  for (auto name : {"bomb-1.0.0.tgz", "hidden-1.0.0.tgz", "values-1.0.0.tgz"}) CHECK_FALSE(fs::exists(r.out / name));
 }
 
 TEST_CASE("10000 charts in one repo are all published with bounded memory", "[hostile][memory][slow]") {
@@ -425,4 +437,48 @@ TEST_CASE("non-UTF-8 file and folder names are packaged byte for byte, as Helm d
   // Incremental: the next sync sees the same trees and publishes nothing.
   auto again = r.workspace()->update("hostile");
   CHECK(again.count(Status::unchanged) == 3);
+}
+
+TEST_CASE("cmop serve answers valid UTF-8 JSON when chart folders have non-UTF-8 names", "[hostile]") {
+  test::SyncedRepo r;
+  const std::string latin1_dir = "charts/caf\xe9";      // Latin-1: a lone 0xE9 is ill-formed UTF-8
+  const std::string garbage_dir = "charts/bad\xff\xfe";  // never valid in UTF-8
+  test::write_chart(r.work, latin1_dir, "cafe", "1.0.0");
+  test::write_chart(r.work, garbage_dir, "broken", "1.0.0");
+  r.work.write(garbage_dir + "/Chart.yaml", chart_yaml("broken", "type: nonsense\n"));  // a reason quoting the path
+  r.publish_commit("non-UTF-8 folder names");
+
+  test::ServeChild serve;
+  serve.start(r.state);
+  auto strict = [](const std::string& body) {
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(body.c_str());
+    INFO("body: " << body);
+    CHECK_FALSE(doc.HasParseError());
+    return doc;
+  };
+  auto created = serve.call("POST", "/repo/new", "{\"name\":\"hostile\",\"git\":\"" + r.url() + "\"}");
+  REQUIRE(created.status == 200);
+  auto report = strict(created.body);
+  bool cafe = false, broken = false;
+  for (auto& c : report["charts"].GetArray()) {
+    const std::string path = test::json_str(c, "path");
+    if (path == "charts/caf\xEF\xBF\xBD") cafe = test::json_str(c, "status") == "published";
+    if (path == "charts/bad\xEF\xBF\xBD\xEF\xBF\xBD") {
+      broken = test::json_str(c, "status") == "failed";
+      CHECK_THAT(test::json_str(c, "reason"), Catch::Contains("charts/bad\xEF\xBF\xBD\xEF\xBF\xBD/Chart.yaml"));
+    }
+  }
+  CHECK(cafe);
+  CHECK(broken);
+  strict(serve.call("GET", "/repo/hostile").body);
+  strict(serve.call("GET", "/repo").body);
+
+  // The state files keep the exact bytes: after a restart the same folders are
+  // recognised and nothing is packaged again.
+  serve.process.reset();
+  serve.start(r.state);
+  auto again = strict(serve.call("GET", "/repo/hostile/update").body);
+  for (auto& c : again["charts"].GetArray())
+    if (test::json_str(c, "name") != "broken") CHECK(test::json_str(c, "status") == "unchanged");
 }

@@ -299,6 +299,26 @@ TEST_CASE("invalid chart content is reported with path and reason", "[packager]"
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/values.yaml");
   }
+  SECTION("values.yaml must be valid YAML, as Helm's loader requires") {
+    put(c, "values.yaml", "replicas: [1, 2\n");
+    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    CHECK(err.code() == Errc::invalid_chart);
+    CHECK(err.subject() == "c/values.yaml");
+    CHECK_THAT(err.reason(), Catch::StartsWith("cannot load values.yaml"));
+  }
+  SECTION("values.yaml with an alias bomb is refused without expanding it") {
+    std::string bomb = "l0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i <= 12; ++i) {  // 10^12 nodes if expanded
+      bomb += "l" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+      for (int k = 0; k < 10; ++k) bomb += std::string(k ? ", " : "") + "*a" + std::to_string(i - 1);
+      bomb += "]\n";
+    }
+    put(c, "values.yaml", bomb);
+    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    CHECK(err.code() == Errc::invalid_chart);
+    CHECK(err.subject() == "c/values.yaml");
+    CHECK(err.reason() == "cannot load values.yaml: yaml: document contains excessive aliasing");
+  }
   SECTION("values.schema.json must be JSON") {
     put(c, "values.schema.json", "{\"type\": }");
     auto err = capture_error([&] { pack(repo.path(), "c"); });

@@ -27,7 +27,10 @@ ChartMuseum's bearer auth checks JWTs from an auth server; this fake accepts one
 Test-only control endpoints (no auth, no tenant prefix):
   POST /__faults {"fail_next": N, "status": 500, "body": "..."}  the next N API requests fail
   POST /__faults {"delay_ms": M}                                  every request waits M ms (0 = off)
-  GET  /__state  -> {"charts": {name: {version: sha256}} of tenant "",
+  POST /__faults {"stall_uploads_after": N}  the first N chart uploads go through; every later
+       one waits, its body read and nothing stored yet, until {"stall_uploads_after": -1}
+       releases it (then it is stored as usual, even if its client is gone by then)
+  GET  /__state  -> {"charts": {name: {version: sha256}} of tenant "", "stalled": uploads waiting,
                      "tenants": {tenant: {name: {version: sha256}}},
                      "requests": {"METHOD /path": count}, "log": [{method, path, query, status,
                      content_type, authorization}]}
@@ -213,7 +216,11 @@ def main():
     os.makedirs(root, exist_ok=True)
     storage = Storage(root)
     lock = threading.Lock()
-    faults = {"fail_next": 0, "status": 500, "body": None, "delay_ms": 0}
+    faults = {"fail_next": 0, "status": 500, "body": None, "delay_ms": 0, "stall_uploads_after": -1}
+    # Uploads admitted so far and uploads held by the stall fault; guarded by `lock`,
+    # waited on through `stall_changed` (which shares it).
+    uploads = {"admitted": 0, "stalled": 0}
+    stall_changed = threading.Condition(lock)
     counters = {}
     request_log = []
 
@@ -287,6 +294,16 @@ def main():
                 delay = faults["delay_ms"]
             if delay:
                 time.sleep(delay / 1000.0)
+            if self.command == "POST" and path.startswith("/api/") and path.rstrip("/").endswith("/charts"):
+                with stall_changed:
+                    limit = faults["stall_uploads_after"]
+                    if limit >= 0 and uploads["admitted"] >= limit:
+                        uploads["stalled"] += 1
+                        stall_changed.notify_all()
+                        stall_changed.wait_for(lambda: faults["stall_uploads_after"] < 0 or
+                                               uploads["admitted"] < faults["stall_uploads_after"])
+                        uploads["stalled"] -= 1
+                    uploads["admitted"] += 1
             try:
                 with lock:
                     inject = faults["fail_next"] > 0
@@ -513,6 +530,9 @@ def main():
                         faults["body"] = spec.get("body")
                     if "delay_ms" in spec:
                         faults["delay_ms"] = int(spec["delay_ms"])
+                    if "stall_uploads_after" in spec:
+                        faults["stall_uploads_after"] = int(spec["stall_uploads_after"])
+                        stall_changed.notify_all()
                     return self._json(200, dict(faults))
             if path == "/__state" and self.command == "GET":
                 with lock:
@@ -523,6 +543,7 @@ def main():
                             charts[name] = {v["version"]: v["digest"] for v in versions}
                         tenants[tenant] = charts
                     state = {"charts": tenants[""], "tenants": tenants, "requests": dict(counters),
+                             "stalled": uploads["stalled"],
                              "log": list(request_log)}
                 return self._json(200, state)
             return self._json(404, {"error": "not found"})

@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Serves bare git repos over smart HTTP by running the real `git http-backend`
 as a CGI program (RFC 3875 environment), optionally behind HTTP basic auth and
-optionally over TLS (--tls-cert/--tls-key, PEM)."""
+optionally over TLS (--tls-cert/--tls-key, PEM).
+
+Fault injection: with --stall-after-bytes N, every answer to a POST of
+git-upload-pack (the pack a clone or fetch downloads) announces its full length,
+sends only its first N bytes, creates the file --stall-marker (when given), then
+hangs until the process is killed; a test waits for the marker and kills the
+server mid-fetch without racing it."""
 import argparse
 import base64
 import http.server
@@ -10,6 +16,7 @@ import socketserver
 import ssl
 import subprocess
 import sys
+import threading
 
 
 def main():
@@ -19,6 +26,8 @@ def main():
     ap.add_argument("--basic-auth", default="")
     ap.add_argument("--tls-cert", default="")
     ap.add_argument("--tls-key", default="")
+    ap.add_argument("--stall-after-bytes", type=int, default=-1)
+    ap.add_argument("--stall-marker", default="")
     args = ap.parse_args()
     backend = subprocess.run(["git", "--exec-path"], capture_output=True, text=True).stdout.strip()
     backend = os.path.join(backend, "git-http-backend")
@@ -82,6 +91,13 @@ def main():
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if args.stall_after_bytes >= 0 and self.command == "POST" and path.endswith("/git-upload-pack"):
+                self.wfile.write(payload[:args.stall_after_bytes])
+                self.wfile.flush()
+                if args.stall_marker:
+                    with open(args.stall_marker, "w") as marker:
+                        marker.write("%d of %d bytes sent\n" % (min(args.stall_after_bytes, len(payload)), len(payload)))
+                threading.Event().wait()  # until SIGKILL
             self.wfile.write(payload)
 
         def _read_chunked(self):

@@ -1,5 +1,6 @@
 #pragma once
 // Filesystem helpers with the durability contracts the state dir relies on.
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -13,6 +14,10 @@ std::string read_file(const std::filesystem::path& path);
 // `root`; anything else throws Error(forbidden) without reading it, so a symlink
 // in a git repository can never make cmop read, and echo, a file outside it.
 std::string read_file_inside(const std::filesystem::path& path, const std::filesystem::path& root);
+// The same, and a file larger than max_bytes throws Error(too_large) naming its size
+// and the limit, checked before any of it is read.
+std::string read_file_inside(const std::filesystem::path& path, const std::filesystem::path& root,
+                             std::uint64_t max_bytes);
 
 // Writes via a temp file in the same directory + fsync + rename + fsync(dir),
 // so readers see either the old or the new content, even after kill -9 or power loss.
