@@ -10,6 +10,7 @@
 
 #include "cmop/error.hpp"
 #include "cmop/util/time.hpp"
+#include "cmop/util/utf8.hpp"
 
 namespace cmop::util::log {
 namespace {
@@ -41,7 +42,9 @@ std::string_view level_tag(Level level) {
 
 std::string timestamp() { return now_rfc3339(3); }
 
-void append_json_string(std::string& out, std::string_view s) {
+void append_json_string(std::string& out, std::string_view raw) {
+  // Log fields carry names from git repositories, which may not be UTF-8.
+  const std::string s = to_valid_utf8(raw);
   out += '"';
   for (unsigned char c : s) {
     switch (c) {

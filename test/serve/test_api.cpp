@@ -302,6 +302,13 @@ TEST_CASE("log lines are structured", "[serve][log]") {
   CHECK(doc["ok"].IsFalse());
   CHECK(str(doc, "note") == "a \"q\"\n");
 
+  // A chart path from git may be Latin-1: the line must stay valid UTF-8 JSON.
+  auto latin1 = log::format_line(log::Format::json, log::Level::info, "chart", {{"path", "charts/caf\xe9"}});
+  rapidjson::Document strict;
+  strict.Parse<rapidjson::kParseValidateEncodingFlag>(latin1.c_str());
+  CHECK_FALSE(strict.HasParseError());
+  CHECK(str(strict, "path") == "charts/caf\xef\xbf\xbd");
+
   auto text = log::format_line(log::Format::text, log::Level::info, "http request", {{"path", "/a b"}, {"status", 200}});
   CHECK(text.find(" INFO http request path=\"/a b\" status=200") != std::string::npos);
   CHECK(text.find('\n') == std::string::npos);
