@@ -90,13 +90,7 @@ class ChartMuseumPublisher final : public Publisher {
 
   void remove(const std::string& name, const std::string& version) override {
     const std::string chart = name + "-" + version;
-    net::Request req;
-    req.method = "DELETE";
-    req.url = api_url_ + "/" + net::url_encode(name) + "/" + net::url_encode(version);
-    req.headers = auth_headers();
-    req.timeout = options_.request_timeout;
-    req.max_response_body = kMaxAnswerBytes;
-    req.max_redirects = 0;
+    net::Request req = chart_version_request("DELETE", name, version);
     net::Response res = send(req, "deleting " + chart);
     if (res.status == 200 || res.status == 202 || res.status == 204) return;
     if (res.status == 404) {
@@ -130,15 +124,21 @@ class ChartMuseumPublisher final : public Publisher {
   }
 
  private:
-  // Digest ChartMuseum holds for name+version, or "" when it cannot tell.
-  std::string stored_digest(const std::string& name, const std::string& version) {
+  // A request on /api/charts/{name}/{version}.
+  net::Request chart_version_request(const char* method, const std::string& name, const std::string& version) const {
     net::Request req;
-    req.method = "GET";
+    req.method = method;
     req.url = api_url_ + "/" + net::url_encode(name) + "/" + net::url_encode(version);
     req.headers = auth_headers();
     req.timeout = options_.request_timeout;
     req.max_response_body = kMaxAnswerBytes;
     req.max_redirects = 0;
+    return req;
+  }
+
+  // Digest ChartMuseum holds for name+version, or "" when it cannot tell.
+  std::string stored_digest(const std::string& name, const std::string& version) {
+    net::Request req = chart_version_request("GET", name, version);
     net::Response res;
     try {
       res = send(req, "describing " + name + "-" + version);

@@ -101,14 +101,7 @@ class LocalPublisher final : public Publisher {
   ~LocalPublisher() override {
     try {
       std::lock_guard lk(mu_);
-      if (dirty_ && cache_) {
-        FolderLock folder(dir_ / kLockFile);
-        if (!index_unchanged_on_disk()) {
-          cache_ = load_index();
-          reconcile(*cache_);
-        }
-        save_index(*cache_);
-      }
+      if (dirty_ && cache_) write_deferred_index();
     } catch (...) {
     }
   }
@@ -190,15 +183,7 @@ class LocalPublisher final : public Publisher {
     std::lock_guard lk(mu_);
     if (batch_depth_ > 0) --batch_depth_;
     if (dirty_ && cache_) {
-      FolderLock folder(dir_ / kLockFile);
-      if (!index_unchanged_on_disk()) {
-        // Another writer replaced index.yaml meanwhile: start from its version. Our
-        // own deferred changes are files already in (or gone from) the folder, so
-        // reconcile() brings them back.
-        cache_ = load_index();
-        reconcile(*cache_);
-      }
-      save_index(*cache_);
+      write_deferred_index();
       remember_index_stat();
       dirty_ = false;
     }
@@ -215,6 +200,19 @@ class LocalPublisher final : public Publisher {
   std::string describe() const override { return "local " + dir_.string(); }
 
  private:
+  // Writes the index a batch kept in memory (caller holds mu_).
+  void write_deferred_index() {
+    FolderLock folder(dir_ / kLockFile);
+    if (!index_unchanged_on_disk()) {
+      // Another writer replaced index.yaml meanwhile: start from its version. Our
+      // own deferred changes are files already in (or gone from) the folder, so
+      // reconcile() brings them back.
+      cache_ = load_index();
+      reconcile(*cache_);
+    }
+    save_index(*cache_);
+  }
+
   std::string url_for(const std::string& filename) const {
     return base_url_.empty() ? filename : base_url_ + "/" + filename;
   }

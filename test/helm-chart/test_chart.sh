@@ -6,16 +6,5 @@
 # Usage: bash test_chart.sh [path-to-cmop-binary]   (the binary is not used)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=${CMOP_SOURCE_DIR:-$(cd "$here/../.." && pwd)}
-build="$src/../shared/tools/helm-render/build.sh"
-if [ ! -f "$build" ]; then
-  echo "FAIL: helm-render is missing: $build does not exist" >&2
-  exit 1
-fi
-if ! helm_render=$(bash "$build"); then
-  echo "FAIL: building helm-render with $build failed" >&2
-  exit 1
-fi
-python=/usr/bin/python3
-[ -x "$python" ] || python=python3
-exec "$python" "$here/check_chart.py" "$helm_render" "$src/charts/chartmuseum"
+source "$here/helm_render_env.sh"
+exec "$python" "$here/check_chart.py" "$HELM_RENDER" "$src/charts/chartmuseum"
