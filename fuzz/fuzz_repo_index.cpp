@@ -13,7 +13,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)index.best_match("common", "^1.0.0");
     (void)index.best_match("common", ">=0.0.0-0");
     auto again = cmop::deps::RepoIndex::parse(index.to_yaml(), "fuzz/roundtrip");
-    if (again.entries.size() != index.entries.size()) __builtin_trap();
+    // parse() keeps a name whose versions were all skipped (as Helm's loader does) and
+    // to_yaml() leaves such names out, so only names with versions must survive.
+    auto with_versions = [](const cmop::deps::RepoIndex& i) {
+      std::size_t n = 0;
+      for (const auto& [name, versions] : i.entries) n += versions.empty() ? 0 : 1;
+      return n;
+    };
+    if (with_versions(again) != with_versions(index)) __builtin_trap();
   } catch (const cmop::Error&) {
   }
   return 0;

@@ -15,6 +15,10 @@ struct Node {
   std::vector<std::pair<std::string, Node>> map;  // order irrelevant: the emitter sorts keys
   std::vector<Node> seq;
 
+  // Declared here, defaulted below the class: with libstdc++, clang cannot check
+  // pair<string, Node>'s default constructor while Node is still incomplete.
+  Node();
+
   static Node str(std::string s) {
     Node n;
     n.text = std::move(s);
@@ -37,6 +41,7 @@ struct Node {
     return n;
   }
 };
+inline Node::Node() = default;
 
 // The YAML document go-yaml v2's Marshal produces for `root` (a mapping).
 std::string marshal(const Node& root);

@@ -20,16 +20,26 @@ struct Value {
   std::vector<Value> items;
   std::vector<std::pair<std::string, Value>> fields;  // in struct order (JSON); YAML sorts
 
-  static Value str(std::string s) { return {Kind::string, std::move(s), {}, {}}; }
-  static Value raw(std::string s) { return {Kind::raw, std::move(s), {}, {}}; }
-  static Value seq() { return {Kind::seq, {}, {}, {}}; }
-  static Value map() { return {Kind::map, {}, {}, {}}; }
+  // Declared here, defaulted below the class: with libstdc++, clang cannot check
+  // pair<string, Value>'s default constructor while Value is still incomplete.
+  Value();
+  static Value str(std::string s) { return of(Kind::string, std::move(s)); }
+  static Value raw(std::string s) { return of(Kind::raw, std::move(s)); }
+  static Value seq() { return of(Kind::seq, {}); }
+  static Value map() { return of(Kind::map, {}); }
+  static Value of(Kind kind, std::string text) {
+    Value v;
+    v.kind = kind;
+    v.text = std::move(text);
+    return v;
+  }
   Value& add(std::string key, Value v) {
     fields.emplace_back(std::move(key), std::move(v));
     return fields.back().second;
   }
   void push(Value v) { items.push_back(std::move(v)); }
 };
+inline Value::Value() = default;
 
 // A YAML document in go-yaml v2's block style (2-space indent, sequences flush
 // with their key, keys sorted).

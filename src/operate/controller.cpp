@@ -1,6 +1,7 @@
 // The informer (list + watch with bookmarks, relist on 410) and the worker pool.
 #include "cmop/operate/controller.hpp"
 
+#include "cmop/operate/watch_stream.hpp"
 #include "cmop/util/log.hpp"
 
 #include <random>
@@ -84,25 +85,22 @@ void Controller::informer_loop(StopSignal& stop) {
       try {
         kube_.watch(resources::chartmuseums, options_.watch_namespace, wo, [&](WatchEvent& ev) {
           if (stop.stop_requested()) return false;
-          if (ev.type == "ERROR") {
-            long code = 0;
-            if (auto* c = value_at(ev.object, "code"); c && c->IsInt64()) code = static_cast<long>(c->GetInt64());
-            log_line(code == 410 ? "info" : "warn",
-                     "watch error " + std::to_string(code) + " (" + str_at(ev.object, "reason") +
-                         "): " + str_at(ev.object, "message") + "; relisting");
+          WatchAction action = interpret_watch_event(ev);
+          if (action.kind == WatchAction::Kind::relist) {
+            log_line(action.error_code == 410 ? "info" : "warn",
+                     "watch error " + std::to_string(action.error_code) + " (" + action.error_reason +
+                         "): " + action.error_message + "; relisting");
             relist = true;
             return false;
           }
-          std::string new_rv = str_at(ev.object, "metadata.resourceVersion");
-          if (!new_rv.empty()) rv = new_rv;
-          if (ev.type == "BOOKMARK") return true;
-          std::string key = key_of(ev.object);
+          if (!action.resource_version.empty()) rv = action.resource_version;
+          if (action.kind == WatchAction::Kind::bookmark) return true;
           {
             std::lock_guard lock(known_mutex_);
-            if (ev.type == "DELETED") known_keys_.erase(key);
-            else known_keys_.insert(key);
+            if (action.kind == WatchAction::Kind::remove) known_keys_.erase(action.key);
+            else known_keys_.insert(action.key);
           }
-          queue_.add(key);
+          queue_.add(action.key);
           return true;
         });
         backoff = std::chrono::milliseconds(500);

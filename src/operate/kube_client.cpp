@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cmop/util/fs.hpp"
+#include "cmop/operate/watch_stream.hpp"
 
 namespace cmop::operate {
 namespace fs = std::filesystem;
@@ -328,32 +329,10 @@ void KubeClient::watch(const ResourceType& type, std::string_view ns, const Watc
   auto req = request("GET", url);
   // The server closes the stream after timeoutSeconds; allow a margin before we give up.
   req.timeout = std::chrono::seconds(options.timeout_seconds + 30);
-  std::string pending;
-  bool keep_going = true;
-  std::string error_body;
-  auto res = http_.stream(req, [&](std::string_view chunk) {
-    pending.append(chunk);
-    std::size_t start = 0;
-    for (std::size_t nl; keep_going && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1) {
-      std::string_view line(pending.data() + start, nl - start);
-      if (line.empty() || line == "\r") continue;
-      rapidjson::Document doc;
-      doc.Parse(line.data(), line.size());
-      if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("type") || !doc.HasMember("object")) {
-        // Not a watch event: keep it for the error report (an error Status body).
-        error_body.append(line);
-        continue;
-      }
-      WatchEvent ev{str_at(doc, "type"), doc["object"]};
-      keep_going = on_event(ev);
-    }
-    pending.erase(0, start);
-    if (pending.size() > (16u << 20))
-      throw Error(Errc::too_large, url, "watch event line longer than 16 MiB");
-    return keep_going;
-  });
+  WatchStreamDecoder decoder;
+  auto res = http_.stream(req, [&](std::string_view chunk) { return decoder.feed(chunk, on_event); });
   if (res.status < 200 || res.status >= 300) {
-    std::string body = error_body + pending;
+    std::string body = decoder.unparsed_text();
     rapidjson::Document st;
     st.Parse(body.c_str());
     std::string message = !st.HasParseError() && st.IsObject() ? str_at(st, "message") : body.substr(0, 300);

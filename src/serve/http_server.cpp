@@ -1,5 +1,7 @@
 #include "http_server.hpp"
 
+#include "cmop/util/utf8.hpp"
+
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -27,7 +29,8 @@ HttpResponse json_error(int status, const std::string& message) {
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
   w.Key("error");
-  w.String(message.data(), static_cast<rapidjson::SizeType>(message.size()));
+  const std::string text = util::to_valid_utf8(message);  // may quote bytes from a request or a repo
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   w.EndObject();
   HttpResponse r;
   r.status = status;

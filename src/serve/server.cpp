@@ -1,7 +1,5 @@
 #include "cmop/serve/server.hpp"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <sys/stat.h>
@@ -20,6 +18,8 @@
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/utf8.hpp"
+#include "cmop/serve/request.hpp"
 #include "http_server.hpp"
 #include "metrics.hpp"
 #include "sync_scheduler.hpp"
@@ -62,9 +62,11 @@ HttpResponse json_ok(std::string body, int status = 200) {
   return r;
 }
 
+// Values may quote names from git (bytes, not necessarily UTF-8): the answer stays valid JSON.
 void put(JsonWriter& w, const char* key, const std::string& value) {
   w.Key(key);
-  w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+  const std::string text = util::to_valid_utf8(value);
+  w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
 template <typename Fill>
@@ -91,123 +93,6 @@ HttpResponse report_response(const sync::SyncReport& report) {
 std::string sync_result(const sync::SyncReport& report) {
   if (!report.error.empty()) return "error";
   return report.ok() ? "success" : "partial";
-}
-
-// --- request parsing -----------------------------------------------------------
-
-struct Route {
-  std::vector<std::string> segments;  // percent-decoded
-  std::string path;                   // as sent, without the query
-};
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decoding; `plus_is_space` for form values.
-std::string percent_decode(std::string_view in, bool plus_is_space, const std::string& what) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
-      int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-      if (hi < 0 || lo < 0)
-        throw Error(Errc::invalid_argument, what, "invalid percent-encoding at offset " + std::to_string(i));
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-Route parse_target(const std::string& target) {
-  Route r;
-  r.path = target.substr(0, target.find('?'));
-  if (r.path.empty() || r.path.front() != '/')
-    throw Error(Errc::invalid_argument, "request target \"" + target + "\"", "must be an absolute path");
-  std::size_t start = 1;
-  while (start <= r.path.size()) {
-    auto slash = r.path.find('/', start);
-    if (slash == std::string::npos) slash = r.path.size();
-    r.segments.push_back(percent_decode(std::string_view(r.path).substr(start, slash - start), false,
-                                        "request path \"" + r.path + "\""));
-    start = slash + 1;
-  }
-  if (!r.segments.empty() && r.segments.back().empty()) r.segments.pop_back();  // "/repo/" == "/repo"
-  for (auto& s : r.segments)
-    if (s == "." || s == "..")
-      throw Error(Errc::invalid_argument, "request path \"" + r.path + "\"", "must not contain '.' or '..' segments");
-  return r;
-}
-
-rapidjson::Document parse_json_object(const std::string& body) {
-  rapidjson::Document doc;
-  if (body.find_first_not_of(" \t\r\n") == std::string::npos)
-    throw Error(Errc::invalid_argument, "request body", "is empty; a JSON object is required");
-  doc.Parse(body.data(), body.size());
-  if (doc.HasParseError())
-    throw Error(Errc::invalid_argument, "request body",
-                "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
-                    rapidjson::GetParseError_En(doc.GetParseError()));
-  if (!doc.IsObject()) throw Error(Errc::invalid_argument, "request body", "must be a JSON object");
-  return doc;
-}
-
-std::optional<std::string> optional_string(const rapidjson::Value& obj, const char* field, const std::string& where) {
-  auto it = obj.FindMember(field);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return std::nullopt;
-  if (!it->value.IsString())
-    throw Error(Errc::invalid_argument, where + "field \"" + field + "\"", "must be a string");
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-std::string required_string(const rapidjson::Value& obj, const char* field, const std::string& where) {
-  auto v = optional_string(obj, field, where);
-  if (!v || v->empty()) throw Error(Errc::invalid_argument, where + "field \"" + field + "\"", "is required");
-  return *v;
-}
-
-std::map<std::string, std::string> parse_form(const std::string& body) {
-  std::map<std::string, std::string> out;
-  std::size_t start = 0;
-  while (start <= body.size()) {
-    auto amp = body.find('&', start);
-    if (amp == std::string::npos) amp = body.size();
-    std::string_view pair = std::string_view(body).substr(start, amp - start);
-    if (!pair.empty()) {
-      auto eq = pair.find('=');
-      std::string key = percent_decode(pair.substr(0, eq), true, "form body");
-      std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true, "form body");
-      out[key] = value;
-    }
-    start = amp + 1;
-  }
-  return out;
-}
-
-bool is_form(const std::string& content_type) {
-  std::string lower;
-  for (char c : content_type.substr(0, content_type.find(';'))) lower += static_cast<char>(std::tolower(c));
-  while (!lower.empty() && lower.back() == ' ') lower.pop_back();
-  return lower == "application/x-www-form-urlencoded";
-}
-
-// Compares digests so that neither the content nor the length of the token leaks
-// through timing.
-bool constant_time_equal(const std::string& presented, const std::string& expected) {
-  std::string a = util::sha256_hex(presented), b = util::sha256_hex(expected);
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
 }
 
 std::string now_rfc3339() {
@@ -261,7 +146,7 @@ struct Server::Impl {
   void teardown();
 
   void handle(HttpRequest req, const Responder& respond);
-  bool authorized(const std::string& header) const;
+  bool authorized(const std::string& header, const Route& route) const;
 
   HttpResponse readiness() const;
   HttpResponse metrics_text() const;
@@ -316,6 +201,17 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
 
   sync::WorkspaceOptions wo;
   wo.allow_local_git = options.allow_local_git;
+  if (!options.git_ca_file.empty()) {
+    if (!fs::is_regular_file(options.git_ca_file))
+      throw Error(Errc::invalid_argument, "--git-ca-file", options.git_ca_file.string() + " is not a readable file");
+    wo.git_ca_file = options.git_ca_file.string();
+  }
+  if (!options.ssh_known_hosts_file.empty()) {
+    wo.ssh_known_hosts = util::read_file(options.ssh_known_hosts_file);
+    if (wo.ssh_known_hosts.find_first_not_of(" \t\r\n") == std::string::npos)
+      throw Error(Errc::invalid_argument, "--ssh-known-hosts",
+                  options.ssh_known_hosts_file.string() + " holds no host keys");
+  }
   try {
     workspace = std::make_unique<sync::Workspace>(options.state_dir, publisher, wo);
   } catch (const fs::filesystem_error& e) {
@@ -383,52 +279,26 @@ void Server::Impl::teardown() {
   workspace.reset();
 }
 
-bool Server::Impl::authorized(const std::string& header) const {
-  if (options.token.empty()) return true;
-  // RFC 7235: the scheme is case-insensitive.
-  if (header.size() < 7) return false;
-  std::string scheme = header.substr(0, 7);
-  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (scheme != "bearer ") return false;
-  std::string presented = header.substr(7);
-  while (!presented.empty() && (presented.front() == ' ' || presented.front() == '\t')) presented.erase(0, 1);
-  while (!presented.empty() && (presented.back() == ' ' || presented.back() == '\t')) presented.pop_back();
-  return constant_time_equal(presented, options.token);
+bool Server::Impl::authorized(const std::string& header, const Route& route) const {
+  if (bearer_authorized(header, options.token)) return true;
+  // A repo's CronJob holds only that repo's trigger token: it may update that
+  // repo and do nothing else.
+  return route.endpoint == Endpoint::update && !options.token.empty() &&
+         bearer_authorized(header, util::repo_trigger_token(options.token, route.subject));
 }
 
 void Server::Impl::handle(HttpRequest req, const Responder& respond) {
   try {
-    Route route = parse_target(req.target);
-    const auto& seg = route.segments;
     const std::string& m = req.method;
+    Route route = route_request(m, req.target, serve_local_repo);
     bool get = m == "GET" || m == "HEAD";
-
-    // Route table: which methods a path allows, and whether it is a mutation.
-    enum class Kind {
-      none, healthz, readyz, metrics, repos, dependency, new_repo, repo, update, charts_index, chart_file
-    } kind = Kind::none;
-    const char* allow = "";
-    if (seg.size() == 1 && seg[0] == "healthz") kind = Kind::healthz, allow = "GET, HEAD";
-    else if (seg.size() == 1 && seg[0] == "readyz") kind = Kind::readyz, allow = "GET, HEAD";
-    else if (seg.size() == 1 && seg[0] == "metrics") kind = Kind::metrics, allow = "GET, HEAD";
-    else if (seg.size() == 1 && seg[0] == "repo") kind = Kind::repos, allow = "GET, HEAD";
-    else if (seg.size() == 2 && seg[0] == "repo" && seg[1] == "dependency") kind = Kind::dependency, allow = "GET, HEAD, POST";
-    else if (seg.size() == 2 && seg[0] == "repo" && seg[1] == "new") kind = Kind::new_repo, allow = "POST";
-    else if (seg.size() == 2 && seg[0] == "repo") kind = Kind::repo, allow = "GET, HEAD, DELETE";
-    else if (seg.size() == 3 && seg[0] == "repo" && seg[2] == "update") kind = Kind::update, allow = "GET, POST";
-    else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts" && seg[1] == "index.yaml")
-      kind = Kind::charts_index, allow = "GET, HEAD";
-    else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts") kind = Kind::chart_file, allow = "GET, HEAD";
-
-    if (kind == Kind::none) return respond(json_error(404, m + " " + route.path + ": no such endpoint"));
-    std::string allowed = std::string(", ") + allow + ",";
-    if (allowed.find(", " + m + ",") == std::string::npos) {
-      auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + allow + ")");
-      r.headers.push_back({"Allow", allow});
+    if (route.endpoint == Endpoint::none) return respond(json_error(404, m + " " + route.path + ": no such endpoint"));
+    if (!route.method_allowed) {
+      auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + route.allow + ")");
+      r.headers.push_back({"Allow", route.allow});
       return respond(std::move(r));
     }
-    bool mutation = m == "POST" || m == "DELETE" || kind == Kind::update;
-    if (mutation && !authorized(req.authorization)) {
+    if (route.mutation && !authorized(req.authorization, route)) {
       auto r = json_error(401, m + " " + route.path + ": " +
                                    (req.authorization.empty() ? "a bearer token is required"
                                                               : "the bearer token was refused"));
@@ -438,23 +308,23 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
       return respond(std::move(r));
     }
 
-    switch (kind) {
-      case Kind::healthz: return respond(json_ok("{\"status\":\"ok\"}"));
-      case Kind::readyz: return respond(readiness());
-      case Kind::metrics: return respond(metrics_text());
-      case Kind::repos: return respond(list_repos());
-      case Kind::dependency: return respond(get ? list_dependencies() : put_dependency(req));
-      case Kind::new_repo: return new_repo(req, respond);
-      case Kind::repo:
-        util::require_dns1123_label("repo name", seg[1]);
-        if (get) return respond(get_repo(seg[1]));
-        return delete_repo(seg[1], respond);
-      case Kind::update:
-        util::require_dns1123_label("repo name", seg[1]);
-        return update_repo(seg[1], respond);
-      case Kind::charts_index: return respond(chart_file("index.yaml", m));
-      case Kind::chart_file: return respond(chart_file(seg[1], m));
-      case Kind::none: break;
+    switch (route.endpoint) {
+      case Endpoint::healthz: return respond(json_ok("{\"status\":\"ok\"}"));
+      case Endpoint::readyz: return respond(readiness());
+      case Endpoint::metrics: return respond(metrics_text());
+      case Endpoint::repos: return respond(list_repos());
+      case Endpoint::dependency: return respond(get ? list_dependencies() : put_dependency(req));
+      case Endpoint::new_repo: return new_repo(req, respond);
+      case Endpoint::repo:
+        util::require_dns1123_label("repo name", route.subject);
+        if (get) return respond(get_repo(route.subject));
+        return delete_repo(route.subject, respond);
+      case Endpoint::update:
+        util::require_dns1123_label("repo name", route.subject);
+        return update_repo(route.subject, respond);
+      case Endpoint::charts_index: return respond(chart_file("index.yaml", m));
+      case Endpoint::chart_file: return respond(chart_file(route.subject, m));
+      case Endpoint::none: break;
     }
     respond(json_error(404, m + " " + route.path + ": no such endpoint"));
   } catch (const Error& e) {
@@ -518,28 +388,7 @@ HttpResponse Server::Impl::list_dependencies() const {
 }
 
 HttpResponse Server::Impl::put_dependency(const HttpRequest& req) {
-  deps::NamedRepository repo;
-  if (is_form(req.content_type)) {
-    auto form = parse_form(req.body);
-    auto field = [&](const char* key) {
-      auto it = form.find(key);
-      return it == form.end() ? std::string() : it->second;
-    };
-    repo.name = field("name");
-    repo.url = field("addr").empty() ? field("url") : field("addr");
-    repo.username = field("username");
-    repo.password = field("password");
-    if (repo.name.empty()) throw Error(Errc::invalid_argument, "form field \"name\"", "is required");
-    util::require_dns1123_label("dependency name", repo.name);
-    if (repo.url.empty()) throw Error(Errc::invalid_argument, "form field \"addr\"", "is required");
-  } else {
-    auto doc = parse_json_object(req.body);
-    repo.name = required_string(doc, "name", "request body ");
-    util::require_dns1123_label("dependency name", repo.name);
-    repo.url = required_string(doc, "url", "request body ");
-    repo.username = optional_string(doc, "username", "request body ").value_or("");
-    repo.password = optional_string(doc, "password", "request body ").value_or("");
-  }
+  deps::NamedRepository repo = parse_dependency_request(req.content_type, req.body);
   workspace->put_dependency_repo(repo);
   log::info("dependency repository registered", {{"name", repo.name}, {"url", repo.url}});
   return json_ok(json_object([&](JsonWriter& w) {
@@ -616,45 +465,14 @@ void Server::Impl::remove_ssh_keys(const std::string& repo, const std::string& k
 }
 
 void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
-  auto doc = parse_json_object(req.body);
-  const std::string where = "request body ";
-  sync::RepoSpec spec;
-  spec.name = required_string(doc, "name", where);
-  util::require_dns1123_label("repo name", spec.name);
-  spec.git = required_string(doc, "git", where);
-  spec.ref = optional_string(doc, "ref", where).value_or("");
-  spec.path = optional_string(doc, "path", where).value_or("");
-  if (auto it = doc.FindMember("dependencies"); it != doc.MemberEnd() && !it->value.IsNull()) {
-    if (!it->value.IsArray())
-      throw Error(Errc::invalid_argument, where + "field \"dependencies\"", "must be an array of {name, url}");
-    std::size_t i = 0;
-    for (auto& d : it->value.GetArray()) {
-      std::string at = where + "dependencies[" + std::to_string(i++) + "] ";
-      if (!d.IsObject()) throw Error(Errc::invalid_argument, at, "must be an object {name, url}");
-      deps::NamedRepository dep;
-      dep.name = required_string(d, "name", at);
-      util::require_dns1123_label("dependency name", dep.name);
-      dep.url = required_string(d, "url", at);
-      dep.username = optional_string(d, "username", at).value_or("");
-      dep.password = optional_string(d, "password", at).value_or("");
-      spec.dependencies.push_back(std::move(dep));
-    }
-  }
-  std::string ssh_key;
-  if (auto it = doc.FindMember("auth"); it != doc.MemberEnd() && !it->value.IsNull()) {
-    if (!it->value.IsObject()) throw Error(Errc::invalid_argument, where + "field \"auth\"", "must be an object");
-    std::string at = where + "auth ";
-    spec.credentials.username = optional_string(it->value, "username", at).value_or("");
-    spec.credentials.password = optional_string(it->value, "password", at).value_or("");
-    ssh_key = optional_string(it->value, "sshPrivateKey", at).value_or("");
-    spec.credentials.ssh_passphrase = optional_string(it->value, "sshPassphrase", at).value_or("");
-  }
+  NewRepoRequest parsed = parse_new_repo_request(req.body);
+  sync::RepoSpec& spec = parsed.spec;
+  const std::string& ssh_key = parsed.ssh_private_key;
   // libgit2 reads SSH keys from files: keep the key in the (0700) state dir under
   // a name derived from its content, so a changed key never overwrites the one a
   // running sync may be using.
   std::string key_file;
   if (!ssh_key.empty()) {
-    if (ssh_key.back() != '\n') ssh_key += '\n';
     key_file = (ssh_key_dir() / (spec.name + "-" + util::sha256_hex(ssh_key).substr(0, 16) + ".key")).string();
     spec.credentials.ssh_private_key_file = key_file;
   }

@@ -1,0 +1,70 @@
+#pragma once
+// How `cmop serve` reads a request, apart from the transport: which endpoint a
+// method + target names, whether an Authorization header carries the token, and
+// the JSON / form-encoded bodies of the mutating endpoints.
+// Pure functions of their arguments (no I/O, no server state): the server and the
+// fuzzer (fuzz/fuzz_serve_request.cpp) run the same code on the same bytes.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cmop/deps/resolver.hpp"
+#include "cmop/sync/workspace.hpp"
+
+namespace cmop::serve {
+
+enum class Endpoint {
+  none,          // no such path: 404
+  healthz,       // GET /healthz
+  readyz,        // GET /readyz
+  metrics,       // GET /metrics
+  repos,         // GET /repo
+  dependency,    // GET|POST /repo/dependency
+  new_repo,      // POST /repo/new
+  repo,          // GET|DELETE /repo/{name}
+  update,        // GET|POST /repo/{name}/update
+  charts_index,  // GET /charts/index.yaml (only when the embedded repo is served)
+  chart_file,    // GET /charts/{file}     (idem)
+};
+
+struct Route {
+  Endpoint endpoint = Endpoint::none;
+  std::string path;                   // as sent, without the query
+  std::vector<std::string> segments;  // percent-decoded; a trailing '/' adds none
+  // The methods the endpoint takes, as an Allow header lists them ("" for none).
+  std::string allow;
+  bool method_allowed = false;
+  // Changes state, so it needs the bearer token when one is configured.
+  bool mutation = false;
+  // The {name} or {file} segment of repo, update and chart_file; not validated here
+  // (the server checks it only after the method and the token were accepted).
+  std::string subject;
+};
+
+// Throws Error(invalid_argument) when the target is not an absolute path, has a bad
+// percent-escape, or has a "." or ".." segment. An unknown path is not an error:
+// it gives Endpoint::none.
+Route route_request(std::string_view method, std::string_view target, bool serve_local_repo);
+
+// True when `expected_token` is empty (no auth configured) or the header is
+// "Bearer <expected_token>" (scheme case-insensitive, blanks around the token
+// ignored). Compares digests, so timing reveals neither the token nor its length.
+bool bearer_authorized(std::string_view authorization_header, std::string_view expected_token);
+
+// POST /repo/dependency. Form-encoded (application/x-www-form-urlencoded) fields
+// name, addr (or url), username, password, as the original sidecar took; otherwise
+// a JSON object {"name", "url", optional "username", "password"}.
+// Throws Error(invalid_argument) naming the field; the name is a DNS-1123 label.
+deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body);
+
+// POST /repo/new: {"name", "git", optional "ref", "path", "dependencies": [{name,
+// url, username, password}], "auth": {username, password, sshPrivateKey,
+// sshPassphrase}}. Throws Error(invalid_argument) naming the field.
+struct NewRepoRequest {
+  // credentials.ssh_private_key_file stays empty: the server decides where the key lives.
+  sync::RepoSpec spec;
+  std::string ssh_private_key;  // "" when none; otherwise ends with '\n' (OpenSSH needs it)
+};
+NewRepoRequest parse_new_repo_request(std::string_view body);
+
+}  // namespace cmop::serve

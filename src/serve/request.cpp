@@ -1,0 +1,227 @@
+#include "cmop/serve/request.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <cctype>
+#include <map>
+#include <optional>
+
+#include "cmop/error.hpp"
+#include "cmop/util/hash.hpp"
+#include "cmop/util/names.hpp"
+
+namespace cmop::serve {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Percent-decoding; `plus_is_space` for form values.
+std::string percent_decode(std::string_view in, bool plus_is_space, const std::string& what) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      int hi = i + 2 < in.size() ? hex_value(in[i + 1]) : -1;
+      int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
+      if (hi < 0 || lo < 0)
+        throw Error(Errc::invalid_argument, what, "invalid percent-encoding at offset " + std::to_string(i));
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+rapidjson::Document parse_json_object(std::string_view body) {
+  rapidjson::Document doc;
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    throw Error(Errc::invalid_argument, "request body", "is empty; a JSON object is required");
+  // Iterative: the default parser recurses once per nesting level, and a body of
+  // nothing but '[' (well within the size limit) overflowed the stack.
+  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  if (doc.HasParseError())
+    throw Error(Errc::invalid_argument, "request body",
+                "invalid JSON at offset " + std::to_string(doc.GetErrorOffset()) + ": " +
+                    rapidjson::GetParseError_En(doc.GetParseError()));
+  if (!doc.IsObject()) throw Error(Errc::invalid_argument, "request body", "must be a JSON object");
+  return doc;
+}
+
+std::optional<std::string> optional_string(const rapidjson::Value& obj, const char* field, const std::string& where) {
+  auto it = obj.FindMember(field);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return std::nullopt;
+  if (!it->value.IsString())
+    throw Error(Errc::invalid_argument, where + "field \"" + field + "\"", "must be a string");
+  return std::string(it->value.GetString(), it->value.GetStringLength());
+}
+
+std::string required_string(const rapidjson::Value& obj, const char* field, const std::string& where) {
+  auto v = optional_string(obj, field, where);
+  if (!v || v->empty()) throw Error(Errc::invalid_argument, where + "field \"" + field + "\"", "is required");
+  return *v;
+}
+
+// application/x-www-form-urlencoded; a repeated key keeps its last value.
+std::map<std::string, std::string> parse_form(std::string_view body) {
+  std::map<std::string, std::string> out;
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    auto amp = body.find('&', start);
+    if (amp == std::string_view::npos) amp = body.size();
+    std::string_view pair = body.substr(start, amp - start);
+    if (!pair.empty()) {
+      auto eq = pair.find('=');
+      std::string key = percent_decode(pair.substr(0, eq), true, "form body");
+      std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true, "form body");
+      out[key] = value;
+    }
+    start = amp + 1;
+  }
+  return out;
+}
+
+bool is_form(std::string_view content_type) {
+  std::string lower;
+  for (char c : content_type.substr(0, content_type.find(';')))
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  while (!lower.empty() && lower.back() == ' ') lower.pop_back();
+  return lower == "application/x-www-form-urlencoded";
+}
+
+deps::NamedRepository named_repository(const rapidjson::Value& obj, const std::string& where) {
+  deps::NamedRepository repo;
+  repo.name = required_string(obj, "name", where);
+  util::require_dns1123_label("dependency name", repo.name);
+  repo.url = required_string(obj, "url", where);
+  repo.username = optional_string(obj, "username", where).value_or("");
+  repo.password = optional_string(obj, "password", where).value_or("");
+  return repo;
+}
+
+}  // namespace
+
+Route route_request(std::string_view method, std::string_view target, bool serve_local_repo) {
+  Route r;
+  r.path = std::string(target.substr(0, target.find('?')));
+  if (r.path.empty() || r.path.front() != '/')
+    throw Error(Errc::invalid_argument, "request target \"" + std::string(target) + "\"", "must be an absolute path");
+  std::size_t start = 1;
+  while (start <= r.path.size()) {
+    auto slash = r.path.find('/', start);
+    if (slash == std::string::npos) slash = r.path.size();
+    r.segments.push_back(percent_decode(std::string_view(r.path).substr(start, slash - start), false,
+                                        "request path \"" + r.path + "\""));
+    start = slash + 1;
+  }
+  if (!r.segments.empty() && r.segments.back().empty()) r.segments.pop_back();  // "/repo/" == "/repo"
+  for (auto& s : r.segments)
+    if (s == "." || s == "..")
+      throw Error(Errc::invalid_argument, "request path \"" + r.path + "\"", "must not contain '.' or '..' segments");
+
+  const auto& seg = r.segments;
+  auto set = [&](Endpoint e, const char* allow) {
+    r.endpoint = e;
+    r.allow = allow;
+  };
+  if (seg.size() == 1 && seg[0] == "healthz") set(Endpoint::healthz, "GET, HEAD");
+  else if (seg.size() == 1 && seg[0] == "readyz") set(Endpoint::readyz, "GET, HEAD");
+  else if (seg.size() == 1 && seg[0] == "metrics") set(Endpoint::metrics, "GET, HEAD");
+  else if (seg.size() == 1 && seg[0] == "repo") set(Endpoint::repos, "GET, HEAD");
+  else if (seg.size() == 2 && seg[0] == "repo" && seg[1] == "dependency") set(Endpoint::dependency, "GET, HEAD, POST");
+  else if (seg.size() == 2 && seg[0] == "repo" && seg[1] == "new") set(Endpoint::new_repo, "POST");
+  else if (seg.size() == 2 && seg[0] == "repo") set(Endpoint::repo, "GET, HEAD, DELETE");
+  else if (seg.size() == 3 && seg[0] == "repo" && seg[2] == "update") set(Endpoint::update, "GET, POST");
+  else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts" && seg[1] == "index.yaml")
+    set(Endpoint::charts_index, "GET, HEAD");
+  else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts") set(Endpoint::chart_file, "GET, HEAD");
+
+  if (r.endpoint == Endpoint::repo || r.endpoint == Endpoint::update || r.endpoint == Endpoint::chart_file)
+    r.subject = seg[1];
+  if (r.endpoint != Endpoint::none) {
+    std::string allowed = ", " + r.allow + ",";
+    r.method_allowed = allowed.find(", " + std::string(method) + ",") != std::string::npos;
+  }
+  // GET /repo/{name}/update is a mutation too: `cmop trigger` and CronJobs use GET.
+  r.mutation = method == "POST" || method == "DELETE" || r.endpoint == Endpoint::update;
+  return r;
+}
+
+bool bearer_authorized(std::string_view header, std::string_view expected_token) {
+  if (expected_token.empty()) return true;
+  // RFC 7235: the scheme is case-insensitive.
+  if (header.size() < 7) return false;
+  std::string scheme(header.substr(0, 7));
+  for (auto& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer ") return false;
+  std::string_view presented = header.substr(7);
+  while (!presented.empty() && (presented.front() == ' ' || presented.front() == '\t')) presented.remove_prefix(1);
+  while (!presented.empty() && (presented.back() == ' ' || presented.back() == '\t')) presented.remove_suffix(1);
+  std::string a = util::sha256_hex(std::string(presented)), b = util::sha256_hex(std::string(expected_token));
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body) {
+  if (!is_form(content_type)) return named_repository(parse_json_object(body), "request body ");
+  auto form = parse_form(body);
+  auto field = [&](const char* key) {
+    auto it = form.find(key);
+    return it == form.end() ? std::string() : it->second;
+  };
+  deps::NamedRepository repo;
+  repo.name = field("name");
+  repo.url = field("addr").empty() ? field("url") : field("addr");
+  repo.username = field("username");
+  repo.password = field("password");
+  if (repo.name.empty()) throw Error(Errc::invalid_argument, "form field \"name\"", "is required");
+  util::require_dns1123_label("dependency name", repo.name);
+  if (repo.url.empty()) throw Error(Errc::invalid_argument, "form field \"addr\"", "is required");
+  return repo;
+}
+
+NewRepoRequest parse_new_repo_request(std::string_view body) {
+  auto doc = parse_json_object(body);
+  const std::string where = "request body ";
+  NewRepoRequest out;
+  sync::RepoSpec& spec = out.spec;
+  spec.name = required_string(doc, "name", where);
+  util::require_dns1123_label("repo name", spec.name);
+  spec.git = required_string(doc, "git", where);
+  spec.ref = optional_string(doc, "ref", where).value_or("");
+  spec.path = optional_string(doc, "path", where).value_or("");
+  if (auto it = doc.FindMember("dependencies"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsArray())
+      throw Error(Errc::invalid_argument, where + "field \"dependencies\"", "must be an array of {name, url}");
+    std::size_t i = 0;
+    for (auto& d : it->value.GetArray()) {
+      std::string at = where + "dependencies[" + std::to_string(i++) + "] ";
+      if (!d.IsObject()) throw Error(Errc::invalid_argument, at, "must be an object {name, url}");
+      spec.dependencies.push_back(named_repository(d, at));
+    }
+  }
+  if (auto it = doc.FindMember("auth"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsObject()) throw Error(Errc::invalid_argument, where + "field \"auth\"", "must be an object");
+    std::string at = where + "auth ";
+    spec.credentials.username = optional_string(it->value, "username", at).value_or("");
+    spec.credentials.password = optional_string(it->value, "password", at).value_or("");
+    out.ssh_private_key = optional_string(it->value, "sshPrivateKey", at).value_or("");
+    spec.credentials.ssh_passphrase = optional_string(it->value, "sshPassphrase", at).value_or("");
+  }
+  if (!out.ssh_private_key.empty() && out.ssh_private_key.back() != '\n') out.ssh_private_key += '\n';
+  return out;
+}
+
+}  // namespace cmop::serve
