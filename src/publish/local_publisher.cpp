@@ -92,6 +92,7 @@ class LocalPublisher final : public Publisher {
     if (!fs::is_directory(dir_)) throw Error(Errc::io, dir_.string(), "not a directory");
     std::lock_guard lk(mu_);
     FolderLock folder(dir_ / kLockFile);
+    util::remove_stale_temp_files(dir_);  // a writer killed mid-write; we hold the folder's lock
     deps::RepoIndex index = load_index();
     if (reconcile(index)) save_index(index);
   }

@@ -119,6 +119,8 @@ struct Workspace::Impl {
     fs::create_directories(repos_dir());
     fs::create_directories(dir / "clones");
     ::chmod(dir.c_str(), 0700);  // credentials live here
+    util::remove_stale_temp_files(repos_dir());
+    util::remove_stale_temp_files(dir);
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
     for (auto& entry : fs::directory_iterator(repos_dir())) {

@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <set>
+
 #include "cmop/error.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
@@ -32,4 +34,17 @@ TEST_CASE("atomic writes replace content and leave no temp files") {
   for (auto& e : std::filesystem::directory_iterator(dir.path())) (void)e, ++n;
   CHECK(n == 1);
   CHECK_THROWS_AS(util::read_file(dir.path() / "missing"), Error);
+}
+
+TEST_CASE("temp files of a killed atomic write are cleared, other files are kept") {
+  util::TempDir dir;
+  util::write_file_atomic(dir.path() / "index.yaml", "kept");
+  for (const char* name : {".web-1.0.0.tgz.tmp-a1B2c3", ".index.yaml.tmp-zzzzzz"})
+    util::write_file_atomic(dir.path() / name, "half written");
+  for (const char* name : {"notes.tmp-a1B2c3", ".hidden", ".x.tmp-short"})
+    util::write_file_atomic(dir.path() / name, "not ours");
+  CHECK(util::remove_stale_temp_files(dir.path()) == 2);
+  std::set<std::string> left;
+  for (auto& e : std::filesystem::directory_iterator(dir.path())) left.insert(e.path().filename().string());
+  CHECK(left == std::set<std::string>{"index.yaml", "notes.tmp-a1B2c3", ".hidden", ".x.tmp-short"});
 }

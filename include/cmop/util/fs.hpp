@@ -23,6 +23,12 @@ std::string read_file_inside(const std::filesystem::path& path, const std::files
 // so readers see either the old or the new content, even after kill -9 or power loss.
 void write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
+// Removes what write_file_atomic() leaves in `dir` when its process is killed
+// between creating the temp file and renaming it (".<name>.tmp-XXXXXX").
+// Only for a directory no other writer is using at the moment (the caller holds
+// its lock). Returns how many were removed.
+std::size_t remove_stale_temp_files(const std::filesystem::path& dir);
+
 // A fresh directory removed (recursively) on destruction.
 class TempDir {
  public:
