@@ -153,7 +153,7 @@ std::string to_json(const rapidjson::Value& v) {
 
 rapidjson::Document parse_json(std::string_view text, std::string_view what) {
   rapidjson::Document doc;
-  doc.Parse(text.data(), text.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
   if (doc.HasParseError())
     throw Error(Errc::upstream, std::string(what),
                 "answer is not JSON (offset " + std::to_string(doc.GetErrorOffset()) + ")");
@@ -252,7 +252,7 @@ rapidjson::Document KubeClient::call(net::Request req) const {
   auto res = http_.send(req);
   if (res.status >= 200 && res.status < 300) return parse_json(res.body, subject);
   rapidjson::Document status;
-  status.Parse(res.body.c_str());
+  status.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
   std::string message, reason;
   if (!status.HasParseError() && status.IsObject()) {
     message = str_at(status, "message");
@@ -334,7 +334,7 @@ void KubeClient::watch(const ResourceType& type, std::string_view ns, const Watc
   if (res.status < 200 || res.status >= 300) {
     std::string body = decoder.unparsed_text();
     rapidjson::Document st;
-    st.Parse(body.c_str());
+    st.Parse<rapidjson::kParseIterativeFlag>(body.c_str());
     std::string message = !st.HasParseError() && st.IsObject() ? str_at(st, "message") : body.substr(0, 300);
     std::string reason = !st.HasParseError() && st.IsObject() ? str_at(st, "reason") : std::string();
     throw KubeApiError(res.status, reason, "watch " + url, message);

@@ -128,7 +128,7 @@ class Sidecar {
   Document parse_ok(const net::Response& res, const std::string& what) const {
     if (res.status == 200) return parse_json(res.body, "sidecar " + what);
     Document doc;
-    doc.Parse(res.body.c_str());
+    doc.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
     std::string error = !doc.HasParseError() && doc.IsObject() ? str_at(doc, "error") : res.body.substr(0, 300);
     Errc code = res.status == 400 ? Errc::invalid_argument
                 : res.status == 401 ? Errc::unauthorized

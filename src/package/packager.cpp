@@ -114,7 +114,7 @@ void check_values_yaml(const std::string& data, const std::string& subject) {
 
 void check_schema_json(const std::string& data, const std::string& subject) {
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseDefaultFlags>(data.data(), data.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(data.data(), data.size());
   if (doc.HasParseError())
     throw Error(Errc::invalid_chart, subject,
                 std::string("invalid JSON in values.schema.json: ") + rapidjson::GetParseError_En(doc.GetParseError()) +

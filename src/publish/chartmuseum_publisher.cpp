@@ -25,7 +25,7 @@ std::string trim_slashes(std::string s) {
 // page) is quoted, shortened, so the reason still says what the peer said.
 std::string answer_message(const net::Response& res) {
   rapidjson::Document doc;
-  doc.Parse(res.body.data(), res.body.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(res.body.data(), res.body.size());
   if (!doc.HasParseError() && doc.IsObject()) {
     auto it = doc.FindMember("error");
     if (it != doc.MemberEnd() && it->value.IsString())
@@ -147,7 +147,7 @@ class ChartMuseumPublisher final : public Publisher {
     }
     if (res.status != 200) return {};
     rapidjson::Document doc;
-    doc.Parse(res.body.data(), res.body.size());
+    doc.Parse<rapidjson::kParseIterativeFlag>(res.body.data(), res.body.size());
     if (doc.HasParseError() || !doc.IsObject()) return {};
     auto it = doc.FindMember("digest");
     if (it == doc.MemberEnd() || !it->value.IsString()) return {};

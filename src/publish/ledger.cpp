@@ -87,7 +87,7 @@ Ledger Ledger::from_json(const std::string& json) {
   rapidjson::Document doc;
   // The default flags reject anything after the root value, so a torn or
   // concatenated write is refused rather than half-read.
-  doc.Parse(json.data(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError())
     throw Error(Errc::invalid_argument, kSubject,
                 std::string("malformed JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +

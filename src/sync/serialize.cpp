@@ -149,7 +149,7 @@ const rapidjson::Value* get(const rapidjson::Value& obj, const char* key) {
 
 rapidjson::Document parse(const std::string& json, const std::string& origin) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
+  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (doc.HasParseError())
     throw Error(Errc::invalid_argument, origin,
                 std::string("corrupt JSON at offset ") + std::to_string(doc.GetErrorOffset()) + ": " +

@@ -235,7 +235,7 @@ void Workspace::Impl::replay_claims(RepoState& s) const {
     auto end = text.find('\n', start);
     if (end == std::string::npos) break;  // torn last line: its upload never started
     rapidjson::Document doc;
-    doc.Parse(text.data() + start, end - start);
+    doc.Parse<rapidjson::kParseIterativeFlag>(text.data() + start, end - start);
     start = end + 1;
     auto field = [&](const char* key) -> std::string {
       if (!doc.IsObject() || !doc.HasMember(key) || !doc[key].IsString()) return {};

@@ -84,7 +84,7 @@ Outcome run(const Options& options) {
     try {
       auto res = client.send(req);
       rapidjson::Document doc;
-      doc.Parse(res.body.c_str());
+      doc.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
       bool json = !doc.HasParseError() && doc.IsObject();
       if (res.status == 200 && json) return from_report(options.name, doc);
       std::string err = json ? member(doc, "error") : one_line(res.body);

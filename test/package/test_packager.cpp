@@ -325,6 +325,11 @@ TEST_CASE("invalid chart content is reported with path and reason", "[packager]"
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/values.schema.json");
   }
+  SECTION("a deeply nested values.schema.json is parsed without recursion") {
+    // 2 MiB of nesting would overflow a recursive parser's stack and kill the sidecar.
+    put(c, "values.schema.json", std::string(2u << 20, '[') + std::string(2u << 20, ']'));
+    CHECK_NOTHROW(pack(repo.path(), "c"));
+  }
 }
 
 TEST_CASE("subcharts are written as charts/<name>/ directories", "[packager]") {
