@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "cmop/net/http_client.hpp"
 #include "cmop/operate/controller.hpp"
 #include "cmop/operate/schedule.hpp"
 #include "cmop/util/hash.hpp"
@@ -106,12 +107,14 @@ class Sidecar {
   Document new_repo(const Value& body) const {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
   }
-  // False when the sidecar did not know the repo.
-  bool delete_repo(const std::string& name) const {
-    auto res = send("DELETE", "/repo/" + name, "");
-    if (res.status == 404) return false;
+  enum class Removal { removed, unknown, not_ours };
+  // Removes the repo if `owner` manages it (or nobody does).
+  Removal delete_repo(const std::string& name, const std::string& owner) const {
+    auto res = send("DELETE", "/repo/" + name + "?owner=" + net::url_encode(owner), "");
+    if (res.status == 404) return Removal::unknown;
+    if (res.status == 409) return Removal::not_ours;
     parse_ok(res, "DELETE /repo/" + name);
-    return true;
+    return Removal::removed;
   }
 
  private:
@@ -148,6 +151,8 @@ class Sidecar {
 Outcome outcome_for_sidecar_error(const Error& e) {
   switch (e.code()) {
     case Errc::network: return {false, "SidecarUnavailable", e.what(), false, true};
+    // Another resource of the same name (in another namespace) manages the repo.
+    case Errc::conflict: return {false, "NameConflict", e.what(), true, false};
     case Errc::invalid_argument: return {false, "InvalidSpec", e.what(), true, false};
     case Errc::unauthorized:
     case Errc::forbidden: return {false, "SidecarRejected", e.what(), false, true};
@@ -336,8 +341,11 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   if (value_at(cr, "metadata.deletionTimestamp")) {
     if (!has_finalizer(cr)) return;
     try {
-      bool existed = sidecar.delete_repo(name);
-      log_line("info", ns + "/" + name + ": " + (existed ? "removed repo from the sidecar" : "sidecar had no such repo"));
+      auto removal = sidecar.delete_repo(name, ns + "/" + name);
+      log_line("info", ns + "/" + name + ": " +
+                           (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
+                            : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
+                                                                   : "the sidecar repo belongs to another resource; left alone"));
     } catch (const Error& e) {
       Outcome o = outcome_for_sidecar_error(e);
       o.ready = false;
@@ -410,6 +418,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       Document body(rapidjson::kObjectType);
       auto& a = body.GetAllocator();
       body.AddMember("name", str(name, a), a);
+      body.AddMember("owner", str(ns + "/" + name, a), a);
       body.AddMember("git", str(spec.git, a), a);
       if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
       if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);

@@ -74,7 +74,7 @@ std::string required_string(const rapidjson::Value& obj, const char* field, cons
 }
 
 // application/x-www-form-urlencoded; a repeated key keeps its last value.
-std::map<std::string, std::string> parse_form(std::string_view body) {
+std::map<std::string, std::string> parse_form(std::string_view body, const std::string& what = "form body") {
   std::map<std::string, std::string> out;
   std::size_t start = 0;
   while (start <= body.size()) {
@@ -83,8 +83,8 @@ std::map<std::string, std::string> parse_form(std::string_view body) {
     std::string_view pair = body.substr(start, amp - start);
     if (!pair.empty()) {
       auto eq = pair.find('=');
-      std::string key = percent_decode(pair.substr(0, eq), true, "form body");
-      std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true, "form body");
+      std::string key = percent_decode(pair.substr(0, eq), true, what);
+      std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true, what);
       out[key] = value;
     }
     start = amp + 1;
@@ -202,6 +202,8 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   spec.git = required_string(doc, "git", where);
   spec.ref = optional_string(doc, "ref", where).value_or("");
   spec.path = optional_string(doc, "path", where).value_or("");
+  spec.owner = optional_string(doc, "owner", where).value_or("");
+  if (spec.owner.size() > 512) throw Error(Errc::invalid_argument, where + "field \"owner\"", "longer than 512 bytes");
   if (auto it = doc.FindMember("dependencies"); it != doc.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsArray())
       throw Error(Errc::invalid_argument, where + "field \"dependencies\"", "must be an array of {name, url}");
@@ -222,6 +224,14 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   }
   if (!out.ssh_private_key.empty() && out.ssh_private_key.back() != '\n') out.ssh_private_key += '\n';
   return out;
+}
+
+std::string query_parameter(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  auto params = parse_form(target.substr(q + 1), "query string");
+  auto it = params.find(std::string(key));
+  return it == params.end() ? std::string() : it->second;
 }
 
 }  // namespace cmop::serve

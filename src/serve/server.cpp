@@ -157,7 +157,8 @@ struct Server::Impl {
   HttpResponse chart_file(const std::string& file, const std::string& method) const;
   void new_repo(const HttpRequest& req, const Responder& respond);
   void update_repo(const std::string& name, const Responder& respond);
-  void delete_repo(const std::string& name, const Responder& respond);
+  // `owner` non-empty: only when the repo is that owner's (or has none).
+  void delete_repo(const std::string& name, const std::string& owner, const Responder& respond);
 
   HttpResponse run_sync(const std::string& repo, const std::function<sync::SyncReport()>& sync_call);
   fs::path ssh_key_dir() const { return options.state_dir / "ssh-keys"; }
@@ -318,7 +319,7 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
       case Endpoint::repo:
         util::require_dns1123_label("repo name", route.subject);
         if (get) return respond(get_repo(route.subject));
-        return delete_repo(route.subject, respond);
+        return delete_repo(route.subject, query_parameter(req.target, "owner"), respond);
       case Endpoint::update:
         util::require_dns1123_label("repo name", route.subject);
         return update_repo(route.subject, respond);
@@ -502,14 +503,14 @@ void Server::Impl::update_repo(const std::string& name, const Responder& respond
       name, "update", [this, name] { return run_sync(name, [&] { return workspace->update(name); }); }, respond);
 }
 
-void Server::Impl::delete_repo(const std::string& name, const Responder& respond) {
+void Server::Impl::delete_repo(const std::string& name, const std::string& owner, const Responder& respond) {
   lanes->submit(
       name, "remove",
-      [this, name]() -> HttpResponse {
+      [this, name, owner]() -> HttpResponse {
         auto state = workspace->get(name);
         if (!state) return error_response(Error(Errc::not_found, "repo \"" + name + "\"", "not registered"));
         try {
-          workspace->remove(name);
+          workspace->remove(name, owner);
         } catch (const Error& e) {
           log::warn("repo removal failed", {{"repo", name}, {"error", e.what()}});
           return error_response(e);

@@ -75,6 +75,7 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   str(w, "git", secrets ? s.git : util::redact_url(s.git));
   str(w, "ref", s.ref);
   str(w, "path", s.path);
+  if (!s.owner.empty()) str(w, "owner", s.owner);
   w.Key("dependencies");
   w.StartArray();
   for (auto& d : s.dependencies) write_dependency(w, d, secrets);
@@ -202,6 +203,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
     s.spec.git = get_str(*spec, "git");
     s.spec.ref = get_str(*spec, "ref");
     s.spec.path = get_str(*spec, "path");
+    s.spec.owner = get_str(*spec, "owner");
     if (auto* d = get(*spec, "dependencies"); d && d->IsArray())
       for (auto& v : d->GetArray()) s.spec.dependencies.push_back(read_dependency(v));
     if (auto* a = get(*spec, "auth")) {

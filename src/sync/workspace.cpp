@@ -531,6 +531,10 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
     std::lock_guard lk(impl_->mu);
     auto it = impl_->repos.find(spec.name);
     RepoState state = it == impl_->repos.end() ? RepoState{} : it->second;
+    if (it != impl_->repos.end() && !state.spec.owner.empty() && state.spec.owner != spec.owner)
+      throw Error(Errc::conflict, "repo \"" + spec.name + "\"",
+                  "is managed by " + state.spec.owner + ", not by " +
+                      (spec.owner.empty() ? std::string("this request (it names no owner)") : spec.owner));
     if (it == impl_->repos.end() || !(state.spec == spec)) {
       state.spec = spec;
       impl_->persist(state);
@@ -547,7 +551,7 @@ SyncReport Workspace::update(const std::string& name) {
   return impl_->sync(name);
 }
 
-void Workspace::remove(const std::string& name) {
+void Workspace::remove(const std::string& name, const std::string& expected_owner) {
   util::require_dns1123_label("repo name", name);
   auto lock = impl_->lock_for(name);
   std::lock_guard repo_lk(*lock);
@@ -558,6 +562,9 @@ void Workspace::remove(const std::string& name) {
     if (it == impl_->repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
     state = it->second;
   }
+  if (!expected_owner.empty() && !state.spec.owner.empty() && state.spec.owner != expected_owner)
+    throw Error(Errc::conflict, "repo \"" + name + "\"",
+                "is managed by " + state.spec.owner + ", not by " + expected_owner + ": not removed");
   auto published = state.published;
   for (auto& pub : published) {
     try {

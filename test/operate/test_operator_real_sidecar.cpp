@@ -155,3 +155,40 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
   CHECK(ready(kube, kNs, "data", 1));
   CHECK_FALSE(gone(kube, resources::cronjobs, kNs, "data"));
 }
+
+TEST_CASE("operator with the real cmop serve: a same-named resource in another namespace cannot take the repo over") {
+  util::TempDir tmp("cmop-operate-owner-");
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo first(tmp.path() / "first");
+  write_chart(first, "charts/alpha", "alpha", "1.0.0");
+  first.commit("initial");
+  make_bare(first, served, "first.git");
+  GitWorkRepo second(tmp.path() / "second");
+  write_chart(second, "charts/omega", "omega", "9.0.0");
+  second.commit("initial");
+  make_bare(second, served, "second.git");
+  GitDaemon daemon(served);
+
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  using Versions = std::map<std::string, std::set<std::string>>;
+
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", daemon.url("first.git"), 30));
+  eventually("platform/web Ready", [&] { return ready(kube, kNs, "web", 1); });
+  kube.create(resources::chartmuseums, "intruder", chartmuseum_for("web", daemon.url("second.git"), 30));
+  eventually("intruder/web Stalled on the name", [&] {
+    auto cr = kube.get(resources::chartmuseums, "intruder", "web");
+    return condition(cr, "Stalled", "reason") == "NameConflict" && condition(cr, "Ready", "status") == "False";
+  });
+  CHECK(sidecar.index() == Versions{{"alpha", {"1.0.0"}}});
+  CHECK(str_at(json(http("GET", sidecar.url() + "/repo/web").body), "spec.owner") == kNs + "/web");
+
+  // Deleting the intruder leaves the owner's repo and charts alone.
+  kube.remove(resources::chartmuseums, "intruder", "web");
+  eventually("intruder/web gone", [&] { return gone(kube, resources::chartmuseums, "intruder", "web"); });
+  CHECK(sidecar.index() == Versions{{"alpha", {"1.0.0"}}});
+  CHECK(http("GET", sidecar.url() + "/repo/web").status == 200);
+  CHECK(ready(kube, kNs, "web", 1));
+}

@@ -288,3 +288,35 @@ TEST_CASE("a Chart.yaml, Chart.lock or file:// dependency symlinked out of the c
   CHECK_THAT(locked.reason, Catch::Contains("outside the repository"));
   CHECK(outcome(report, "charts/alpha").status == Status::published);
 }
+
+TEST_CASE("a repo with an owner refuses specs and removals from anyone else") {
+  Fixture f;
+  auto ws = f.workspace();
+  auto team = f.spec("web");
+  team.owner = "team/web";
+  REQUIRE(ws->apply(team).ok());
+
+  auto other = f.spec("web");
+  other.owner = "other/web";
+  other.ref = "main";
+  try {
+    ws->apply(other);
+    FAIL("another owner's spec was applied");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::conflict);
+    CHECK_THAT(e.reason(), Catch::Contains("team/web") && Catch::Contains("other/web"));
+  }
+  CHECK(ws->get("web")->spec.owner == "team/web");
+  CHECK(ws->get("web")->spec.ref.empty());
+
+  CHECK_THROWS_AS(ws->remove("web", "other/web"), Error);
+  CHECK(fs::exists(f.out / "alpha-1.0.0.tgz"));
+  ws->remove("web", "team/web");
+  CHECK_FALSE(ws->get("web"));
+  CHECK_FALSE(fs::exists(f.out / "alpha-1.0.0.tgz"));
+
+  // The owner survives a restart.
+  REQUIRE(ws->apply(team).ok());
+  ws.reset();
+  CHECK(f.workspace()->get("web")->spec.owner == "team/web");
+}

@@ -51,14 +51,18 @@ Route route_request(std::string_view method, std::string_view target, bool serve
 // ignored). Compares digests, so timing reveals neither the token nor its length.
 bool bearer_authorized(std::string_view authorization_header, std::string_view expected_token);
 
+// The percent-decoded value of `key` in the target's query string ("" when absent).
+// Throws Error(invalid_argument) on a bad percent-escape.
+std::string query_parameter(std::string_view target, std::string_view key);
+
 // POST /repo/dependency. Form-encoded (application/x-www-form-urlencoded) fields
 // name, addr (or url), username, password, as the original sidecar took; otherwise
 // a JSON object {"name", "url", optional "username", "password"}.
 // Throws Error(invalid_argument) naming the field; the name is a DNS-1123 label.
 deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body);
 
-// POST /repo/new: {"name", "git", optional "ref", "path", "dependencies": [{name,
-// url, username, password}], "auth": {username, password, sshPrivateKey,
+// POST /repo/new: {"name", "git", optional "ref", "path", "owner", "dependencies":
+// [{name, url, username, password}], "auth": {username, password, sshPrivateKey,
 // sshPassphrase}}. Throws Error(invalid_argument) naming the field.
 struct NewRepoRequest {
   // credentials.ssh_private_key_file stays empty: the server decides where the key lives.

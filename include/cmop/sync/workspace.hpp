@@ -25,6 +25,11 @@ struct RepoSpec {
   std::string path;  // sub-path to search for charts, "" = whole repo
   std::vector<deps::NamedRepository> dependencies;  // registered along with the repo
   git::Credentials credentials;
+  // Who manages the repo ("<namespace>/<name>" of the operator's resource; "" =
+  // nobody in particular). A repo with an owner refuses specs and removals from
+  // anyone else, so two resources of the same name cannot take over each other's
+  // repo and charts.
+  std::string owner;
 
   bool operator==(const RepoSpec&) const = default;
 };
@@ -85,7 +90,8 @@ class Workspace {
   // Deletes exactly what the repo published, its clone and its state.
   // Error(not_found) for an unknown name; a publisher failure leaves the state in
   // place (so a retry can finish the job).
-  void remove(const std::string& name);
+  // `expected_owner` non-empty: refuse (Error conflict) when the repo has another owner.
+  void remove(const std::string& name, const std::string& expected_owner = "");
 
   std::optional<RepoState> get(const std::string& name) const;
   std::vector<RepoState> list() const;
