@@ -114,11 +114,22 @@ int run(OperateOptions o) {
     std::_Exit(1);
   }
   // Let in-flight reconciles finish before handing the Lease over, within the
-  // pod's termination grace period; a watch blocked on a quiet stream does not
-  // hold this up.
+  // pod's termination grace period, and keep renewing meanwhile so no successor
+  // starts while they run. (The controller's informer may sit in a quiet watch
+  // until its timeout, so this wait can take the whole 20 s.)
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!controller_done && std::chrono::steady_clock::now() < deadline)
+  auto next_renew = std::chrono::steady_clock::now();
+  while (!controller_done && std::chrono::steady_clock::now() < deadline) {
+    if (std::chrono::steady_clock::now() >= next_renew) {
+      try {
+        elector.try_acquire_or_renew();
+      } catch (const Error& e) {
+        log_line("warn", std::string("lease renewal during shutdown failed: ") + e.what());
+      }
+      next_renew = std::chrono::steady_clock::now() + lo.retry_period;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   elector.release();
   leading = false;
   if (controller_done) {

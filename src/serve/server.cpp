@@ -488,8 +488,7 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
           std::error_code ec;
           fs::create_directories(ssh_key_dir(), ec);
           ::chmod(ssh_key_dir().c_str(), 0700);
-          util::write_file_atomic(key_file, ssh_key);
-          ::chmod(key_file.c_str(), 0600);
+          util::write_file_atomic(key_file, ssh_key, 0600);  // never readable by others, not even briefly
         }
         auto answer = run_sync(spec.name, [&] { return workspace->apply(spec); });
         if (answer.status < 400 || answer.status == 502) remove_ssh_keys(spec.name, key_file);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "cmop/chart/discovery.hpp"
@@ -121,6 +122,7 @@ struct Workspace::Impl {
     ::chmod(dir.c_str(), 0700);  // credentials live here
     util::remove_stale_temp_files(repos_dir());
     util::remove_stale_temp_files(dir);
+    if (fs::is_directory(dir / "ssh-keys")) util::remove_stale_temp_files(dir / "ssh-keys");
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
     for (auto& entry : fs::directory_iterator(repos_dir())) {
@@ -173,8 +175,9 @@ struct Workspace::Impl {
 
   // Runs one sync of `name` (caller holds the repo's lock).
   SyncReport sync(const std::string& name);
+  struct Layout;
   void publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
-                     const std::set<std::string>& present_paths, ChartOutcome& outcome);
+                     const Layout& layout, ChartOutcome& outcome);
   void remove_publication(RepoState& state, const publish::Publication& pub);
 };
 
@@ -252,6 +255,34 @@ void Workspace::Impl::replay_claims(RepoState& s) const {
   }
 }
 
+// What each chart folder of the checkout defines (from a quick read of its
+// Chart.yaml), so that a moved or reused folder is told apart from two folders
+// defining the same chart.
+struct Workspace::Impl::Layout {
+  std::map<std::string, std::pair<std::string, std::string>> by_path;  // path -> name, version
+  std::map<std::string, std::string> path_of_name;                     // chart name -> first folder defining it
+
+  Layout(const fs::path& worktree, const std::vector<std::string>& chart_paths) {
+    for (const auto& path : chart_paths) {
+      try {
+        const fs::path file = worktree / path / "Chart.yaml";
+        std::error_code ec;
+        auto size = fs::file_size(file, ec);
+        if (ec || size > package::Limits{}.max_file_bytes) continue;
+        auto md = chart::parse_chart_yaml(util::read_file_inside(file, worktree), path + "/Chart.yaml");
+        by_path[path] = {md.name, md.version};
+        path_of_name.emplace(md.name, path);
+      } catch (const std::exception&) {
+        // The chart's own pass reports what is wrong with it.
+      }
+    }
+  }
+  bool defines(const std::string& path, const std::string& name, const std::string& version) const {
+    auto it = by_path.find(path);
+    return it != by_path.end() && it->second.first == name && it->second.second == version;
+  }
+};
+
 void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
   publisher->remove(pub.name, pub.version);
   std::lock_guard lk(mu);
@@ -263,7 +294,7 @@ void Workspace::Impl::remove_publication(RepoState& state, const publish::Public
 }
 
 void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
-                                    const std::set<std::string>& present_paths, ChartOutcome& outcome) {
+                                    const Layout& layout, ChartOutcome& outcome) {
   const auto& name = pkg.metadata.name;
   const auto& version = pkg.metadata.version;
   bool already_ours = false;
@@ -285,12 +316,14 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
       if (owner->repo != state.spec.name)
         throw Error(Errc::conflict, name + "-" + version,
                     "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
-      // A chart folder that moved (git mv) keeps its publication; two folders of
-      // this repository defining the same name+version are a conflict.
-      if (owner->chart_path != chart_path && present_paths.count(owner->chart_path))
+      // Two folders of this repository defining the same name+version are a
+      // conflict; a folder that moved (git mv) or whose old folder now defines
+      // something else takes the publication over.
+      if (owner->chart_path != chart_path && layout.defines(owner->chart_path, name, version))
         throw Error(Errc::conflict, name + "-" + version,
                     "also defined by " + owner->chart_path + " in this repository");
-      if (owner->chart_path != chart_path) state.chart_keys.erase(owner->chart_path);
+      if (owner->chart_path != chart_path && !layout.by_path.count(owner->chart_path))
+        state.chart_keys.erase(owner->chart_path);
       already_ours = true;
       uploaded_digest = owner->digest;
     }
@@ -303,21 +336,34 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
       *it = pub;
     claim = pub;
   }
-  journal_claim(state.spec.name, '+', claim);
+  auto release_claim = [&] {
+    {
+      std::lock_guard lk(mu);
+      ledger.erase(name, version);
+      auto& v = state.published;
+      v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
+              v.end());
+    }
+    try {
+      journal_claim(state.spec.name, '-', claim);
+    } catch (...) {
+      // Best effort: the state file written at the end of the sync has no claim
+      // either, and the caller must see the upload's error, not this one.
+    }
+  };
+  try {
+    journal_claim(state.spec.name, '+', claim);
+  } catch (...) {
+    if (!already_ours) release_claim();
+    throw;
+  }
   try {
     publisher->publish(pkg, already_ours);
-  } catch (const Error& e) {
-    if (!already_ours) {
-      // Not uploaded, so not ours: release the claim.
-      {
-        std::lock_guard lk(mu);
-        ledger.erase(name, version);
-        auto& v = state.published;
-        v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
-                v.end());
-      }
-      journal_claim(state.spec.name, '-', claim);
-    }
+  } catch (...) {
+    // A first upload that failed is not ours. (One that timed out may still have
+    // landed: the next sync's upload then meets 409 with the same digest and
+    // adopts it.)
+    if (!already_ours) release_claim();
     throw;
   }
   {
@@ -384,6 +430,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
 
   auto repositories = repositories_for(state.spec);
   std::set<std::string> present(chart_paths.begin(), chart_paths.end());
+  const Layout layout(worktree, chart_paths);
   bool publisher_down = false;
   deps::Resolver::Session dependency_indexes;
   // One batch per sync, so the publish target's own index is rewritten once, not per chart.
@@ -445,7 +492,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
           outcome.status = ChartOutcome::Status::unchanged;  // e.g. a commit touching only ignored files
         } else {
           try {
-            publish_chart(state, path, pkg, present, outcome);
+            publish_chart(state, path, pkg, layout, outcome);
           } catch (const Error& e) {
             if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::upstream ||
                 e.code() == Errc::io) {
@@ -477,6 +524,24 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     auto published = state.published;
     for (auto& pub : published) {
       if (present.count(pub.chart_path)) continue;
+      // Earlier versions of a chart whose folder moved stay published with it:
+      // they follow the folder that defines the chart's name now.
+      if (auto moved = layout.path_of_name.find(pub.name); moved != layout.path_of_name.end()) {
+        publish::Publication relocated = pub;
+        relocated.chart_path = moved->second;
+        {
+          std::lock_guard lk(mu);
+          ledger.record(relocated);
+          for (auto& p : state.published)
+            if (p.name == pub.name && p.version == pub.version) p.chart_path = relocated.chart_path;
+        }
+        try {
+          journal_claim(state.spec.name, '+', relocated);
+        } catch (const Error&) {
+          // The state file written at the end of the sync records the move too.
+        }
+        continue;
+      }
       ChartOutcome outcome{pub.chart_path, pub.name, pub.version, pub.digest, ChartOutcome::Status::removed, ""};
       try {
         remove_publication(state, pub);

@@ -73,7 +73,7 @@ std::size_t remove_stale_temp_files(const fs::path& dir) {
   return removed;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content) {
+void write_file_atomic(const fs::path& path, std::string_view content, unsigned mode) {
   fs::path dir = path.parent_path();
   std::string tmpl = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
   int fd = ::mkstemp(tmpl.data());
@@ -95,7 +95,7 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fchmod(fd, 0644) != 0) fail("chmod");
+  if (::fchmod(fd, static_cast<mode_t>(mode)) != 0) fail("chmod");
   if (::fsync(fd) != 0) fail("fsync");
   if (::close(fd) != 0) {
     int err = errno;

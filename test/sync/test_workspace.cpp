@@ -320,3 +320,62 @@ TEST_CASE("a repo with an owner refuses specs and removals from anyone else") {
   ws.reset();
   CHECK(f.workspace()->get("web")->spec.owner == "team/web");
 }
+
+TEST_CASE("a moved chart folder keeps every published version, a reused folder is no conflict") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec()).ok());
+  test::write_chart(f.work, "charts/alpha", "alpha", "1.1.0");
+  f.work.commit("alpha 1.1.0");
+  f.push();
+  REQUIRE(ws->update("mycharts").ok());
+  REQUIRE(f.index().entries["alpha"].size() == 2);
+
+  SECTION("git mv keeps 1.0.0 and 1.1.0") {
+    fs::create_directories(f.work.dir() / "apps");
+    f.work.git({"mv", "charts/alpha", "apps/alpha"});
+    f.work.commit("move alpha");
+    f.push();
+    auto moved = ws->update("mycharts");
+    INFO(moved.error);
+    CHECK(moved.ok());
+    for (auto& c : moved.charts) CHECK(c.status != Status::removed);
+    CHECK(f.index().entries["alpha"].size() == 2);
+    for (auto& p : ws->get("mycharts")->published)
+      if (p.name == "alpha") CHECK(p.chart_path == "apps/alpha");
+    // Removing the moved folder now takes both versions.
+    f.work.remove("apps/alpha");
+    f.work.commit("drop alpha");
+    f.push();
+    CHECK(ws->update("mycharts").ok());
+    CHECK(f.index().entries.count("alpha") == 0);
+  }
+
+  SECTION("the old folder defines a new version, the old version lives on elsewhere") {
+    // charts/alpha holds 1.1.0; 1.0.0 comes back in charts/alpha-legacy (same bytes
+    // as published), and then beta and alpha-legacy swap nothing: no conflict.
+    f.work.git({"checkout", "HEAD~1", "--", "charts/alpha"});
+    f.work.git({"mv", "charts/alpha", "charts/alpha-legacy"});
+    test::write_chart(f.work, "charts/alpha", "alpha", "1.1.0");
+    f.work.commit("legacy folder for 1.0.0");
+    f.push();
+    auto report = ws->update("mycharts");
+    INFO(report.error);
+    for (auto& c : report.charts) INFO(c.path << ": " << c.reason);
+    CHECK(report.ok());
+    CHECK(outcome(report, "charts/alpha-legacy").status != Status::failed);
+    CHECK(f.index().entries["alpha"].size() == 2);
+    auto again = ws->update("mycharts");
+    CHECK(again.ok());
+  }
+
+  SECTION("two folders defining the same name and version are still a conflict") {
+    f.work.git({"checkout", "HEAD", "--", "charts/alpha"});
+    test::write_chart(f.work, "charts/alpha-copy", "alpha", "1.1.0");
+    f.work.commit("duplicate");
+    f.push();
+    auto report = ws->update("mycharts");
+    CHECK(outcome(report, "charts/alpha-copy").status == Status::failed);
+    CHECK_THAT(outcome(report, "charts/alpha-copy").reason, Catch::Contains("also defined by charts/alpha"));
+  }
+}

@@ -21,7 +21,8 @@ std::string read_file_inside(const std::filesystem::path& path, const std::files
 
 // Writes via a temp file in the same directory + fsync + rename + fsync(dir),
 // so readers see either the old or the new content, even after kill -9 or power loss.
-void write_file_atomic(const std::filesystem::path& path, std::string_view content);
+// The file gets `mode` before it becomes visible (0600 for secrets).
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
 
 // Removes what write_file_atomic() leaves in `dir` when its process is killed
 // between creating the temp file and renaming it (".<name>.tmp-XXXXXX").
