@@ -337,11 +337,66 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     return true;
   };
 
+  // The credentials Secret a spec names (nullopt without secretRef).
+  auto read_secret = [&](const Spec& spec) -> std::optional<Document> {
+    if (spec.secret_name.empty()) return std::nullopt;
+    try {
+      return kube_.get(resources::secrets, ns, spec.secret_name);
+    } catch (const KubeApiError& e) {
+      if (!e.not_found()) throw;
+      throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
+    }
+  };
+  // POST /repo/new's body for the spec (registering its dependency repos first).
+  auto repo_body = [&](const Spec& spec, const std::optional<Document>& secret) {
+    Document body(rapidjson::kObjectType);
+    auto& a = body.GetAllocator();
+    body.AddMember("name", str(name, a), a);
+    body.AddMember("owner", str(ns + "/" + name, a), a);
+    body.AddMember("git", str(spec.git, a), a);
+    if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
+    if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
+    Value deps(rapidjson::kArrayType);
+    for (auto& d : spec.dependencies) {
+      sidecar.add_dependency(d);
+      Value dv(rapidjson::kObjectType);
+      dv.AddMember("name", str(d.name, a), a);
+      dv.AddMember("url", str(d.url, a), a);
+      deps.PushBack(dv, a);
+    }
+    body.AddMember("dependencies", deps, a);
+    if (secret) {
+      Value auth(rapidjson::kObjectType);
+      for (const char* key : {"username", "password", "sshPrivateKey", "sshPassphrase"}) {
+        auto encoded = str_at(*secret, std::string("data.") + key);
+        if (!encoded.empty())
+          auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
+      }
+      body.AddMember("auth", auth, a);
+    }
+    return body;
+  };
+
   // --- deletion: clean up, then let the object go -------------------------------------
   if (value_at(cr, "metadata.deletionTimestamp")) {
     if (!has_finalizer(cr)) return;
     try {
       auto removal = sidecar.delete_repo(name, ns + "/" + name);
+      const Value* listed = value_at(cr, "status.publishedCharts");
+      if (removal == Sidecar::Removal::unknown && listed && listed->IsArray() && !listed->Empty()) {
+        // The sidecar lost its state (an emptyDir restarted) but charts of ours may
+        // still be published: register the repo again, which takes back what is
+        // still in git (identical packages are adopted), then remove it for real.
+        try {
+          Spec spec = parse_spec(cr, name);
+          log_line("info", ns + "/" + name + ": sidecar forgot the repo; re-registering it to remove its charts");
+          sidecar.new_repo(repo_body(spec, read_secret(spec)));
+        } catch (const Error& e) {
+          if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::internal) throw;
+          log_line("warn", ns + "/" + name + ": cannot re-register for cleanup: " + e.what());
+        }
+        removal = sidecar.delete_repo(name, ns + "/" + name);
+      }
       log_line("info", ns + "/" + name + ": " +
                            (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
                             : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
@@ -402,44 +457,12 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // The credentials Secret is read on every reconcile of a resource that names
     // one: rotating it (a new resourceVersion) re-applies the repo, even though
     // the resource's generation did not move.
-    std::optional<Document> secret;
-    if (!spec.secret_name.empty()) {
-      try {
-        secret = kube_.get(resources::secrets, ns, spec.secret_name);
-      } catch (const KubeApiError& e) {
-        if (!e.not_found()) throw;
-        throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
-      }
-    }
+    std::optional<Document> secret = read_secret(spec);
     const std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
     const bool secret_rotated = current_secret_version != secret_version;
     state = sidecar.get_repo(name);
     if (!state || generation != observed || secret_rotated) {
-      Document body(rapidjson::kObjectType);
-      auto& a = body.GetAllocator();
-      body.AddMember("name", str(name, a), a);
-      body.AddMember("owner", str(ns + "/" + name, a), a);
-      body.AddMember("git", str(spec.git, a), a);
-      if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
-      if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
-      Value deps(rapidjson::kArrayType);
-      for (auto& d : spec.dependencies) {
-        sidecar.add_dependency(d);
-        Value dv(rapidjson::kObjectType);
-        dv.AddMember("name", str(d.name, a), a);
-        dv.AddMember("url", str(d.url, a), a);
-        deps.PushBack(dv, a);
-      }
-      body.AddMember("dependencies", deps, a);
-      if (secret) {
-        Value auth(rapidjson::kObjectType);
-        for (const char* key : {"username", "password", "sshPrivateKey", "sshPassphrase"}) {
-          auto encoded = str_at(*secret, std::string("data.") + key);
-          if (!encoded.empty())
-            auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
-        }
-        body.AddMember("auth", auth, a);
-      }
+      Document body = repo_body(spec, secret);
       log_line("info", ns + "/" + name + ": applying repo to the sidecar (generation " + std::to_string(generation) +
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
                                                                         ? ", credentials Secret changed)"

@@ -138,6 +138,16 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
     eventually("repo re-asserted", [&] { return sidecar.status_of("web") == 200; });
   }
 
+  SECTION("delete after the sidecar lost its state re-registers the repo to remove its charts") {
+    int applies = sidecar.count("POST", "/repo/new");
+    REQUIRE(http("POST", sidecar.url() + "/__forget").status == 200);
+    kube.remove(resources::chartmuseums, kNs, "web");
+    eventually("web deleted", [&] { return gone(kube, resources::chartmuseums, "web"); });
+    CHECK(sidecar.count("POST", "/repo/new") == applies + 1);
+    CHECK(sidecar.count("DELETE", "/repo/web") == 2);  // 404, then the real removal
+    CHECK(sidecar.status_of("web") == 404);
+  }
+
   SECTION("delete while the sidecar is down keeps the finalizer until it is back") {
     sidecar.down(503);
     kube.remove(resources::chartmuseums, kNs, "web");
