@@ -2,14 +2,20 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include "cmop/error.hpp"
 #include "cmop/sync/serialize.hpp"
@@ -119,8 +125,41 @@ bool is_chart_file_name(const std::string& f) {
 
 // --- the server ----------------------------------------------------------------
 
+// One `cmop serve` per state dir: a second one would interleave syncs, journals
+// and index writes with the first. flock() is released by the kernel when the
+// holder dies, so a kill -9 never leaves a stale lock behind.
+class StateDirLock {
+ public:
+  StateDirLock() = default;
+  explicit StateDirLock(const fs::path& state_dir) {
+    const fs::path file = state_dir / ".cmop-serve.lock";
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw Error(Errc::io, file.string(), std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd_);
+      fd_ = -1;
+      if (err == EWOULDBLOCK)
+        throw Error(Errc::io, state_dir.string(), "the state dir is in use by another cmop serve");
+      throw Error(Errc::io, file.string(), std::strerror(err));
+    }
+  }
+  StateDirLock(StateDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  StateDirLock& operator=(StateDirLock&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~StateDirLock() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 struct Server::Impl {
   ServerOptions options;
+  StateDirLock state_lock;  // before everything that touches the state dir
   std::shared_ptr<publish::Publisher> publisher;
   bool serve_local_repo = false;
   fs::path local_repo_dir;
@@ -174,6 +213,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
 
   try {
     fs::create_directories(options.state_dir);
+    state_lock = StateDirLock(options.state_dir);
     if (options.chartmuseum_url.empty()) {
       local_repo_dir = options.local_repo_dir.empty() ? options.state_dir / "charts" : options.local_repo_dir;
       fs::create_directories(local_repo_dir);

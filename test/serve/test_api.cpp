@@ -288,6 +288,14 @@ TEST_CASE("bad options are refused with the flag named", "[serve]") {
   CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--chartmuseum-url"));
 }
 
+TEST_CASE("one cmop serve per state dir", "[serve]") {
+  Running first;
+  auto o = test::local_options(first.tmp.path() / "state");
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("in use by another cmop serve"));
+  first.server.reset();
+  CHECK_NOTHROW(serve::Server(o));  // released with its holder
+}
+
 TEST_CASE("log lines are structured", "[serve][log]") {
   namespace log = util::log;
   auto json = log::format_line(log::Format::json, log::Level::warn, "sync finished",
