@@ -505,7 +505,13 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
           }
         }
         state.chart_keys[path] = key;
-        checkpoint(state, last_write);
+        try {
+          checkpoint(state, last_write);
+        } catch (const Error& e) {
+          // The chart did publish (its claim is journaled); what failed is the
+          // state dir, which concerns the whole repo.
+          if (report.error.empty()) report.error = std::string("saving the repo state: ") + e.what();
+        }
       }
     } catch (const Error& e) {
       outcome.status = ChartOutcome::Status::failed;
