@@ -56,7 +56,10 @@ std::vector<std::string> discover_charts(const fs::path& root, const std::string
   while (!stack.empty()) {
     Pending cur = std::move(stack.back());
     stack.pop_back();
-    bool is_chart = fs::is_regular_file(fs::symlink_status(cur.dir / "Chart.yaml", ec));
+    // A symlinked Chart.yaml still makes a chart folder, so that the chart is
+    // reported: reading it later refuses a link that leaves the repository.
+    auto chart_yaml = fs::symlink_status(cur.dir / "Chart.yaml", ec);
+    bool is_chart = fs::is_regular_file(chart_yaml) || fs::is_symlink(chart_yaml);
     if (is_chart) charts.push_back(cur.rel);
     // No depth cut-off: the walk is iterative, and the checkout already bounds the
     // depth (every path fits PATH_MAX). A cut-off would skip deep charts silently,

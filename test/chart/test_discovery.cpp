@@ -108,3 +108,14 @@ TEST_CASE("subpaths that escape or do not exist are refused") {
   CHECK(discover_charts(t.repo.dir(), "link-in") == std::vector<std::string>{"link-in/web"});
   expect_error([&] { discover_charts(t.tmp.path() / "nope"); }, Errc::not_found, (t.tmp.path() / "nope").string());
 }
+
+TEST_CASE("a folder whose Chart.yaml is a symlink is a chart, so its fate gets reported") {
+  Tree t;
+  test::write_chart(t.repo, "charts/web", "web", "1.0.0");
+  fs::create_directories(t.repo.dir() / "charts" / "linked");
+  t.repo.symlink("charts/linked/Chart.yaml", "../web/Chart.yaml");
+  fs::create_directories(t.repo.dir() / "charts" / "dangling");
+  t.repo.symlink("charts/dangling/Chart.yaml", "/nonexistent/Chart.yaml");
+  CHECK(discover_charts(t.repo.dir(), "") ==
+        std::vector<std::string>{"charts/dangling", "charts/linked", "charts/web"});
+}
