@@ -477,8 +477,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     Outcome o = e.code() == Errc::not_found && std::string_view(e.subject()) == "spec.secretRef"
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
-    emit_event("Warning", o.reason, o.message);
-    write_status(o, nullptr, observed);
+    // One event per change of condition, not one per retry or resync.
+    if (write_status(o, nullptr, observed)) emit_event("Warning", o.reason, o.message);
     if (o.stalled) return;
     throw;
   }
