@@ -18,6 +18,7 @@
 #include "cmop/package/archive.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
+#include "cmop/util/base64.hpp"
 #include "deps/yaml_emit.hpp"
 
 namespace cmop::deps {
@@ -33,25 +34,6 @@ constexpr std::chrono::milliseconds kFetchTimeout{120000};
 // A Chart.lock needs a `generated` time; resolutions built only from vendored and
 // file:// charts use the archive epoch so identical inputs give identical bytes.
 constexpr const char* kEpoch = "1980-01-01T00:00:00Z";
-
-std::string base64(std::string_view in) {
-  static constexpr char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], table[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {table[v >> 18], table[(v >> 12) & 63], '=', '='};
-  } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {table[v >> 18], table[(v >> 12) & 63], table[(v >> 6) & 63], '='};
-  }
-  return out;
-}
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
@@ -290,7 +272,7 @@ struct Resolver::Impl {
 
   net::Headers auth_headers(const Remote& remote) const {
     if (remote.username.empty() && remote.password.empty()) return {};
-    return {{"Authorization", "Basic " + base64(remote.username + ":" + remote.password)}};
+    return {{"Authorization", "Basic " + util::base64_encode(remote.username + ":" + remote.password)}};
   }
 
   std::shared_ptr<const RepoIndex> index_for(Session& session, const Remote& remote, const std::string& subject) {

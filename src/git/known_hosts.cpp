@@ -9,34 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "cmop/util/base64.hpp"
+
 namespace cmop::git::detail {
 namespace {
-
-std::optional<std::string> base64_decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-  };
-  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v = value(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-    }
-  }
-  return out;
-}
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -62,8 +38,8 @@ bool hashed_match(std::string_view field, const std::string& host) {
   field.remove_prefix(3);
   size_t bar = field.find('|');
   if (bar == std::string_view::npos) return false;
-  auto salt = base64_decode(field.substr(0, bar));
-  auto expected = base64_decode(field.substr(bar + 1));
+  auto salt = util::base64_decode(field.substr(0, bar));
+  auto expected = util::base64_decode(field.substr(bar + 1));
   if (!salt || !expected) return false;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_len = 0;
@@ -131,7 +107,7 @@ HostKeyCheck check_known_host(std::string_view known_hosts, std::string_view hos
       fields.erase(fields.begin());
     }
     if (fields.size() < 3 || !hosts_field_matches(fields[0], name)) continue;
-    auto blob = base64_decode(fields[2]);
+    auto blob = util::base64_decode(fields[2]);
     bool same_key = blob && *blob == key_blob;
     if (revoked) {
       if (same_key) return HostKeyCheck::mismatch;

@@ -10,6 +10,7 @@
 
 #include "cmop/util/fs.hpp"
 #include "cmop/operate/watch_stream.hpp"
+#include "cmop/util/base64.hpp"
 
 namespace cmop::operate {
 namespace fs = std::filesystem;
@@ -180,29 +181,9 @@ std::string str_at(const rapidjson::Value& v, std::string_view dotted) {
 }
 
 std::string base64_decode(std::string_view in, std::string_view what) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    int v = value(c);
-    if (v < 0) throw Error(Errc::invalid_argument, std::string(what), "is not valid base64");
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
-  }
-  return out;
+  auto decoded = util::base64_decode(in, /*lenient=*/true);
+  if (!decoded) throw Error(Errc::invalid_argument, std::string(what), "is not valid base64");
+  return std::move(*decoded);
 }
 
 // --- client --------------------------------------------------------------------------

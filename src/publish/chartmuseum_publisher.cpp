@@ -8,6 +8,7 @@
 
 #include "cmop/error.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/util/base64.hpp"
 
 namespace cmop::publish {
 
@@ -159,7 +160,7 @@ class ChartMuseumPublisher final : public Publisher {
     if (!options_.bearer_token.empty())
       h.emplace_back("Authorization", "Bearer " + options_.bearer_token);
     else if (!options_.username.empty() || !options_.password.empty())
-      h.emplace_back("Authorization", "Basic " + base64(options_.username + ":" + options_.password));
+      h.emplace_back("Authorization", "Basic " + util::base64_encode(options_.username + ":" + options_.password));
     h.emplace_back("Accept", "application/json");
     return h;
   }
@@ -178,30 +179,6 @@ class ChartMuseumPublisher final : public Publisher {
     if (res.status == 401 || res.status == 403) return Error(Errc::unauthorized, url, reason);
     if (res.status == 413) return Error(Errc::too_large, url, reason);
     return Error(Errc::upstream, url, reason);
-  }
-
-  static std::string base64(const std::string& in) {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((in.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < in.size(); i += 3) {
-      unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                   static_cast<unsigned char>(in[i + 2]);
-      out += kAlphabet[(v >> 18) & 63];
-      out += kAlphabet[(v >> 12) & 63];
-      out += kAlphabet[(v >> 6) & 63];
-      out += kAlphabet[v & 63];
-    }
-    if (i < in.size()) {
-      unsigned v = static_cast<unsigned char>(in[i]) << 16;
-      if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-      out += kAlphabet[(v >> 18) & 63];
-      out += kAlphabet[(v >> 12) & 63];
-      out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
-      out += '=';
-    }
-    return out;
   }
 
   ChartMuseumOptions options_;
