@@ -17,6 +17,17 @@ std::string label(const std::string& v) {
   return out;
 }
 
+// The HELP and TYPE lines that introduce a metric family.
+void family(std::string& out, const char* name, const char* type, const char* help) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+// A family with one unlabelled sample.
+void single(std::string& out, const char* name, const char* type, const char* help, const std::string& value) {
+  family(out, name, type, help);
+  out += std::string(name) + " " + value + "\n";
+}
+
 std::string number(double v) {
   char buf[40];
   std::snprintf(buf, sizeof buf, "%.17g", v);
@@ -49,13 +60,12 @@ void Metrics::record_http(int status) {
 std::string Metrics::render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const {
   std::lock_guard lk(mu_);
   std::string out;
-  out += "# HELP cmop_syncs_total Repo syncs by result (success, partial: some charts failed, error: repo sync failed).\n";
-  out += "# TYPE cmop_syncs_total counter\n";
+  family(out, "cmop_syncs_total", "counter",
+         "Repo syncs by result (success, partial: some charts failed, error: repo sync failed).");
   for (auto& [key, n] : syncs_)
     out += "cmop_syncs_total{repo=\"" + label(key.first) + "\",result=\"" + label(key.second) + "\"} " +
            std::to_string(n) + "\n";
-  out += "# HELP cmop_sync_duration_seconds Time one repo sync took.\n";
-  out += "# TYPE cmop_sync_duration_seconds histogram\n";
+  family(out, "cmop_sync_duration_seconds", "histogram", "Time one repo sync took.");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
     cumulative += duration_buckets_[i];
@@ -65,26 +75,18 @@ std::string Metrics::render(std::size_t repos, std::size_t waiting_requests, int
   out += "cmop_sync_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(duration_count_) + "\n";
   out += "cmop_sync_duration_seconds_sum " + number(duration_sum_) + "\n";
   out += "cmop_sync_duration_seconds_count " + std::to_string(duration_count_) + "\n";
-  out += "# HELP cmop_charts_published_total Chart versions uploaded to the publish target.\n";
-  out += "# TYPE cmop_charts_published_total counter\n";
-  out += "cmop_charts_published_total " + std::to_string(charts_published_) + "\n";
-  out += "# HELP cmop_sync_failures_total Repo syncs that were not fully successful.\n";
-  out += "# TYPE cmop_sync_failures_total counter\n";
-  out += "cmop_sync_failures_total " + std::to_string(sync_failures_) + "\n";
-  out += "# HELP cmop_repos Registered git repos.\n";
-  out += "# TYPE cmop_repos gauge\n";
-  out += "cmop_repos " + std::to_string(repos) + "\n";
-  out += "# HELP cmop_sync_waiting_requests HTTP requests waiting for a sync or delete to finish.\n";
-  out += "# TYPE cmop_sync_waiting_requests gauge\n";
-  out += "cmop_sync_waiting_requests " + std::to_string(waiting_requests) + "\n";
-  out += "# HELP cmop_sync_workers_busy Worker threads running a sync or delete.\n";
-  out += "# TYPE cmop_sync_workers_busy gauge\n";
-  out += "cmop_sync_workers_busy " + std::to_string(running_jobs) + "\n";
-  out += "# HELP cmop_ready Whether the server is ready (state loaded, publisher reached once).\n";
-  out += "# TYPE cmop_ready gauge\n";
-  out += std::string("cmop_ready ") + (ready ? "1" : "0") + "\n";
-  out += "# HELP cmop_http_requests_total HTTP requests answered, by status code.\n";
-  out += "# TYPE cmop_http_requests_total counter\n";
+  single(out, "cmop_charts_published_total", "counter", "Chart versions uploaded to the publish target.",
+         std::to_string(charts_published_));
+  single(out, "cmop_sync_failures_total", "counter", "Repo syncs that were not fully successful.",
+         std::to_string(sync_failures_));
+  single(out, "cmop_repos", "gauge", "Registered git repos.", std::to_string(repos));
+  single(out, "cmop_sync_waiting_requests", "gauge", "HTTP requests waiting for a sync or delete to finish.",
+         std::to_string(waiting_requests));
+  single(out, "cmop_sync_workers_busy", "gauge", "Worker threads running a sync or delete.",
+         std::to_string(running_jobs));
+  single(out, "cmop_ready", "gauge", "Whether the server is ready (state loaded, publisher reached once).",
+         ready ? "1" : "0");
+  family(out, "cmop_http_requests_total", "counter", "HTTP requests answered, by status code.");
   for (auto& [code, n] : http_)
     out += "cmop_http_requests_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
   return out;
