@@ -188,6 +188,14 @@ std::string base64_decode(std::string_view in, std::string_view what) {
 
 // --- client --------------------------------------------------------------------------
 
+namespace {
+net::Request with_body(net::Request req, const char* content_type, const rapidjson::Value& body) {
+  req.headers.push_back({"Content-Type", content_type});
+  req.body = to_json(body);
+  return req;
+}
+}  // namespace
+
 KubeClient::KubeClient(KubeConfig config) : config_(std::move(config)), http_(config_.tls) {}
 
 std::string KubeClient::bearer_token() const {
@@ -256,34 +264,22 @@ rapidjson::Document KubeClient::list(const ResourceType& type, std::string_view 
 
 rapidjson::Document KubeClient::create(const ResourceType& type, std::string_view ns,
                                        const rapidjson::Value& object) const {
-  auto req = request("POST", path(type, ns, {}, {}));
-  req.headers.push_back({"Content-Type", "application/json"});
-  req.body = to_json(object);
-  return call(std::move(req));
+  return call(with_body(request("POST", path(type, ns, {}, {})), "application/json", object));
 }
 
 rapidjson::Document KubeClient::update(const ResourceType& type, std::string_view ns, std::string_view name,
                                        const rapidjson::Value& object) const {
-  auto req = request("PUT", path(type, ns, name, {}));
-  req.headers.push_back({"Content-Type", "application/json"});
-  req.body = to_json(object);
-  return call(std::move(req));
+  return call(with_body(request("PUT", path(type, ns, name, {})), "application/json", object));
 }
 
 rapidjson::Document KubeClient::update_status(const ResourceType& type, std::string_view ns, std::string_view name,
                                               const rapidjson::Value& object) const {
-  auto req = request("PUT", path(type, ns, name, "status"));
-  req.headers.push_back({"Content-Type", "application/json"});
-  req.body = to_json(object);
-  return call(std::move(req));
+  return call(with_body(request("PUT", path(type, ns, name, "status")), "application/json", object));
 }
 
 rapidjson::Document KubeClient::merge_patch(const ResourceType& type, std::string_view ns, std::string_view name,
                                             const rapidjson::Value& patch) const {
-  auto req = request("PATCH", path(type, ns, name, {}));
-  req.headers.push_back({"Content-Type", "application/merge-patch+json"});
-  req.body = to_json(patch);
-  return call(std::move(req));
+  return call(with_body(request("PATCH", path(type, ns, name, {})), "application/merge-patch+json", patch));
 }
 
 bool KubeClient::remove(const ResourceType& type, std::string_view ns, std::string_view name) const {
