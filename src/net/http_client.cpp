@@ -203,7 +203,10 @@ class Exchange {
     if (tls_stream_) handshake();
   }
 
-  void write(const http::request<http::string_body>& req) {
+  // Runs one HTTP operation on whichever stream the connection uses, until it
+  // completes or the deadline passes. `start(stream, handler)` begins it.
+  template <class Start>
+  boost::system::error_code run_on_stream(Start start) {
     boost::system::error_code ec;
     bool done = false;
     tcp_stream().expires_at(deadline_);
@@ -211,42 +214,28 @@ class Exchange {
       ec = e;
       done = true;
     };
-    if (tls_stream_) http::async_write(*tls_stream_, req, handler);
-    else http::async_write(*plain_stream_, req, handler);
+    if (tls_stream_) start(*tls_stream_, handler);
+    else start(*plain_stream_, handler);
     run_until(done);
+    return ec;
+  }
+
+  void write(const http::request<http::string_body>& req) {
+    auto ec = run_on_stream([&](auto& stream, auto& handler) { http::async_write(stream, req, handler); });
     if (ec) fail("sending request: " + describe(ec));
   }
 
   // The parser sees the Content-Length with the header, so body_limit can come from here.
   template <class Parser>
   boost::system::error_code read_header(Parser& parser) {
-    boost::system::error_code ec;
-    bool done = false;
-    tcp_stream().expires_at(deadline_);
-    auto handler = [&](const boost::system::error_code& e, std::size_t) {
-      ec = e;
-      done = true;
-    };
-    if (tls_stream_) http::async_read_header(*tls_stream_, buffer_, parser, handler);
-    else http::async_read_header(*plain_stream_, buffer_, parser, handler);
-    run_until(done);
-    return ec;
+    return run_on_stream(
+        [&](auto& stream, auto& handler) { http::async_read_header(stream, buffer_, parser, handler); });
   }
 
   // Reads whatever is available (at least one byte from the peer unless already buffered).
   template <class Parser>
   boost::system::error_code read_some(Parser& parser) {
-    boost::system::error_code ec;
-    bool done = false;
-    tcp_stream().expires_at(deadline_);
-    auto handler = [&](const boost::system::error_code& e, std::size_t) {
-      ec = e;
-      done = true;
-    };
-    if (tls_stream_) http::async_read_some(*tls_stream_, buffer_, parser, handler);
-    else http::async_read_some(*plain_stream_, buffer_, parser, handler);
-    run_until(done);
-    return ec;
+    return run_on_stream([&](auto& stream, auto& handler) { http::async_read_some(stream, buffer_, parser, handler); });
   }
 
   [[noreturn]] void fail(const std::string& reason) const {
