@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <map>
 #include <set>
 
@@ -255,31 +256,40 @@ void Workspace::Impl::replay_claims(RepoState& s) const {
   }
 }
 
-// What each chart folder of the checkout defines (from a quick read of its
-// Chart.yaml), so that a moved or reused folder is told apart from two folders
-// defining the same chart.
+// Each chart folder's Chart.yaml, read and parsed once per sync: the chart's own
+// pass uses it, and so does telling a moved or reused folder apart from two
+// folders defining the same chart.
 struct Workspace::Impl::Layout {
-  std::map<std::string, std::pair<std::string, std::string>> by_path;  // path -> name, version
-  std::map<std::string, std::string> path_of_name;                     // chart name -> first folder defining it
+  std::map<std::string, chart::Metadata> metadata_by_path;    // folders whose Chart.yaml parsed
+  std::map<std::string, std::exception_ptr> error_by_path;    // and why the others did not
+  std::map<std::string, std::string> path_of_name;            // chart name -> first folder defining it
 
   Layout(const fs::path& worktree, const std::vector<std::string>& chart_paths) {
     for (const auto& path : chart_paths) {
       try {
         const fs::path file = worktree / path / "Chart.yaml";
-        std::error_code ec;
-        auto size = fs::file_size(file, ec);
-        if (ec || size > package::Limits{}.max_file_bytes) continue;
+        // Checked before reading: a huge Chart.yaml (or its placeholder) is never read whole.
+        std::error_code size_ec;
+        if (auto size = fs::file_size(file, size_ec); !size_ec && size > package::Limits{}.max_file_bytes)
+          throw Error(Errc::too_large, path + "/Chart.yaml",
+                      "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
+                          std::to_string(package::Limits{}.max_file_bytes));
         auto md = chart::parse_chart_yaml(util::read_file_inside(file, worktree), path + "/Chart.yaml");
-        by_path[path] = {md.name, md.version};
         path_of_name.emplace(md.name, path);
-      } catch (const std::exception&) {
-        // The chart's own pass reports what is wrong with it.
+        metadata_by_path.emplace(path, std::move(md));
+      } catch (...) {
+        error_by_path.emplace(path, std::current_exception());
       }
     }
   }
+  // The folder's metadata; rethrows what made its Chart.yaml unreadable.
+  const chart::Metadata& metadata(const std::string& path) const {
+    if (auto it = error_by_path.find(path); it != error_by_path.end()) std::rethrow_exception(it->second);
+    return metadata_by_path.at(path);
+  }
   bool defines(const std::string& path, const std::string& name, const std::string& version) const {
-    auto it = by_path.find(path);
-    return it != by_path.end() && it->second.first == name && it->second.second == version;
+    auto it = metadata_by_path.find(path);
+    return it != metadata_by_path.end() && it->second.name == name && it->second.version == version;
   }
 };
 
@@ -322,7 +332,7 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
       if (owner->chart_path != chart_path && layout.defines(owner->chart_path, name, version))
         throw Error(Errc::conflict, name + "-" + version,
                     "also defined by " + owner->chart_path + " in this repository");
-      if (owner->chart_path != chart_path && !layout.by_path.count(owner->chart_path))
+      if (owner->chart_path != chart_path && !layout.metadata_by_path.count(owner->chart_path))
         state.chart_keys.erase(owner->chart_path);
       already_ours = true;
       uploaded_digest = owner->digest;
@@ -461,15 +471,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     }
     try {
       fs::path chart_dir = worktree / path;
-      // Checked before reading: a huge Chart.yaml (or its placeholder) is never read whole.
-      std::error_code size_ec;
-      if (auto size = fs::file_size(chart_dir / "Chart.yaml", size_ec);
-          !size_ec && size > package::Limits{}.max_file_bytes)
-        throw Error(Errc::too_large, path + "/Chart.yaml",
-                    "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
-                        std::to_string(package::Limits{}.max_file_bytes));
-      auto md = chart::parse_chart_yaml(util::read_file_inside(chart_dir / "Chart.yaml", worktree),
-                                        path + "/Chart.yaml");
+      const chart::Metadata& md = layout.metadata(path);
       outcome.name = md.name;
       outcome.version = md.version;
       auto resolution = resolver.resolve(md, chart_dir, worktree, repositories, &dependency_indexes);
