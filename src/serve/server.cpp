@@ -248,7 +248,11 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     wo.git_ca_file = options.git_ca_file.string();
   }
   if (!options.ssh_known_hosts_file.empty()) {
-    wo.ssh_known_hosts = util::read_file(options.ssh_known_hosts_file);
+    try {
+      wo.ssh_known_hosts = util::read_file(options.ssh_known_hosts_file);
+    } catch (const Error& e) {
+      throw Error(Errc::invalid_argument, "--ssh-known-hosts", options.ssh_known_hosts_file.string() + ": " + e.reason());
+    }
     if (wo.ssh_known_hosts.find_first_not_of(" \t\r\n") == std::string::npos)
       throw Error(Errc::invalid_argument, "--ssh-known-hosts",
                   options.ssh_known_hosts_file.string() + " holds no host keys");

@@ -1,6 +1,7 @@
 // The HTTP surface of `cmop serve` in-process over real sockets: routing, request
 // validation, limits, auth, health and metrics.
 #include "serve_fixtures.hpp"
+#include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
 
@@ -262,6 +263,16 @@ TEST_CASE("a repo's trigger token updates that repo and nothing else", "[serve]"
   CHECK(call(r.base, "POST", "/repo/dependency", "{}", bearer(for_web)).status == 401);
 }
 
+TEST_CASE("a bad owner query parameter is a 400 naming it", "[serve]") {
+  Running r;
+  test::RawConnection c(r.server->port());
+  REQUIRE(c.send("DELETE /repo/web?owner=team%zzweb HTTP/1.1\r\nHost: x\r\n\r\n"));
+  auto bad = c.read_response();
+  CHECK(bad.status == 400);
+  CHECK_THAT(bad.body, Catch::Contains("query string"));
+  CHECK(call(r.base, "DELETE", "/repo/web?owner=team%2Fweb").status == 404);  // well-formed: web is unknown
+}
+
 TEST_CASE("the embedded chart repo serves an index even before anything is published", "[serve]") {
   Running r;
   auto index = call(r.base, "GET", "/charts/index.yaml");
@@ -286,6 +297,15 @@ TEST_CASE("bad options are refused with the flag named", "[serve]") {
   o.listen = "127.0.0.1:0";
   o.chartmuseum_url = "ftp://x";
   CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--chartmuseum-url"));
+  o.chartmuseum_url.clear();
+  o.git_ca_file = tmp.path() / "missing-ca.pem";
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--git-ca-file") && Catch::Contains("missing-ca.pem"));
+  o.git_ca_file.clear();
+  o.ssh_known_hosts_file = tmp.path() / "missing_known_hosts";
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--ssh-known-hosts") && Catch::Contains("missing_known_hosts"));
+  util::write_file_atomic(tmp.path() / "empty_known_hosts", "\n  \n");
+  o.ssh_known_hosts_file = tmp.path() / "empty_known_hosts";
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--ssh-known-hosts") && Catch::Contains("holds no host keys"));
 }
 
 TEST_CASE("one cmop serve per state dir", "[serve]") {
