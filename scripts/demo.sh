@@ -40,9 +40,10 @@ echo
 echo "== GET /charts/index.yaml (helm repo add demo $API/charts)" >&2
 curl -sS "$API/charts/index.yaml"
 echo "== the package, as helm package lays it out (GET /charts/chartmuseum-<version>.tgz | tar -tz)" >&2
-version=$(curl -sS "$API/charts/index.yaml" | sed -n 's/^    version: //p' | head -n1)
-curl -sS "$API/charts/chartmuseum-$version.tgz" | tar -tzf - | head -n 12
-echo "   ..."
+version=$(curl -sS "$API/charts/index.yaml" | sed -n 's/^    version: //p;T;q')
+curl -sS "$API/charts/chartmuseum-$version.tgz" | tar -tzf - >"$DEMO/package-contents.txt"
+sed -n '1,12p' "$DEMO/package-contents.txt"
+echo "   ... ($(wc -l <"$DEMO/package-contents.txt") files)"
 
 if [ "${CMOP_DEMO_EXIT:-0}" = "1" ]; then
   exit 0
