@@ -464,4 +464,25 @@ std::string to_helm_yaml(const Metadata& original) {
   return goyaml::marshal(root);
 }
 
+void apply_requirements_yaml(Metadata& md, std::string_view yaml, std::string_view origin) {
+  if (yaml.substr(0, 3) == "\xEF\xBB\xBF") yaml.remove_prefix(3);
+  const std::string subject(origin);
+  if (auto refusal = helm_alias_refusal(yaml))
+    throw Error(Errc::invalid_chart, subject, "cannot load requirements.yaml: " + *refusal);
+  YAML::Node req;
+  try {
+    req = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw Error(Errc::invalid_chart, subject, std::string("cannot load requirements.yaml: ") + e.what());
+  }
+  if (req.IsNull()) return;
+  if (!req.IsMap()) throw Error(Errc::invalid_chart, subject, "cannot load requirements.yaml: not a YAML mapping");
+  if (!req["dependencies"]) return;
+  // Re-emitted as a Chart.yaml holding only the list, so both files share one
+  // reading of a dependency entry.
+  YAML::Emitter em;
+  em << YAML::BeginMap << YAML::Key << "dependencies" << YAML::Value << req["dependencies"] << YAML::EndMap;
+  md.dependencies = parse_chart_yaml(em.c_str(), subject).dependencies;
+}
+
 }  // namespace cmop::chart

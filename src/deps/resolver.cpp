@@ -82,7 +82,56 @@ std::string without_userinfo(const std::string& url) {
 struct Remote {
   std::string url;  // repository URL (what index.yaml is relative to)
   std::string username, password;
+  bool self = false;  // cmop's own publish target, read through a ChartSource
 };
+
+// Where a dependency's charts come from: nullopt for vendored and file://
+// dependencies. `recorded` receives the repository URL as Chart.lock records it
+// (an @name or alias: replaced by the registered URL, as Helm does).
+std::optional<Remote> locate(const chart::Dependency& d, const std::vector<NamedRepository>& repositories,
+                             const std::string& subject, std::string& recorded) {
+  const std::string& repo = d.repository;
+  recorded = repo;
+  if (repo.empty() || starts_with(repo, "file://")) return std::nullopt;
+  auto remote_of = [](const NamedRepository& r) {
+    return Remote{r.url, r.username, r.password, r.url == kSelfRepositoryUrl};
+  };
+  std::string url;
+  if (starts_with(repo, "@") || starts_with(repo, "alias:")) {
+    const std::string name = repo.substr(repo[0] == '@' ? 1 : 6);
+    auto it = std::find_if(repositories.begin(), repositories.end(),
+                           [&](const NamedRepository& r) { return r.name == name; });
+    if (it == repositories.end())
+      throw Error(Errc::dependency, subject, "repository " + repo + " is not registered");
+    // A named mirror stands for the URL it mirrors.
+    if (!it->mirror_of.empty()) {
+      recorded = it->mirror_of;
+      return remote_of(*it);
+    }
+    if (it->url == kSelfRepositoryUrl)
+      throw Error(Errc::dependency, subject,
+                  "repository " + repo + " is cmop's own chart repository; give it a mirrorOf URL to name it by");
+    recorded = it->url;
+    url = it->url;
+  } else {
+    if (starts_with(lower(repo), "oci://"))
+      throw Error(Errc::dependency, subject, "OCI registries are not supported; use an HTTP(S) chart repository");
+    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://"))
+      throw Error(Errc::dependency, subject,
+                  "repository must be an http(s) URL, @name, alias:name or file://path (did you mean @" + repo + "?)");
+    url = repo;
+  }
+  for (const auto& r : repositories)
+    if (!r.mirror_of.empty() && same_url(r.mirror_of, url)) return remote_of(r);
+  Remote remote{url, {}, {}, false};
+  for (const auto& r : repositories)
+    if (r.mirror_of.empty() && same_url(r.url, url)) {
+      remote.username = r.username;
+      remote.password = r.password;
+      break;
+    }
+  return remote;
+}
 
 struct CachedIndex {
   std::string etag, last_modified, body;
@@ -393,6 +442,23 @@ struct Resolver::Impl {
     return std::move(res.body);
   }
 
+  std::string own_archive(ChartSource& own, const IndexEntry& entry, const std::string& subject) {
+    std::string bytes;
+    try {
+      bytes = own.archive(entry.metadata.name, entry.metadata.version);
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject,
+                  "reading " + entry.metadata.name + " " + entry.metadata.version + " from cmop's own chart repository: " +
+                      e.reason());
+    }
+    const std::string expected = lower(starts_with(entry.digest, "sha256:") ? entry.digest.substr(7) : entry.digest);
+    if (!expected.empty() && util::sha256_hex(bytes) != expected)
+      throw Error(Errc::dependency, subject,
+                  entry.metadata.name + " " + entry.metadata.version +
+                      " in cmop's own chart repository does not have the digest it was published with");
+    return bytes;
+  }
+
   // The archive must hold the chart it claims to: <name>/Chart.yaml naming it.
   void check_archive(const std::string& tgz, const std::string& name, const std::string& subject) {
     std::vector<package::TarEntry> entries;
@@ -422,7 +488,8 @@ Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls) : impl_(std::make_un
 Resolver::~Resolver() = default;
 
 Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_dir, const fs::path& clone_root,
-                             const std::vector<NamedRepository>& repositories, Session* shared_session) {
+                             const std::vector<NamedRepository>& repositories, Session* shared_session,
+                             ChartSource* own_charts) {
   Resolution out;
   if (md.dependencies.empty()) return out;
 
@@ -438,35 +505,8 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
            (d.repository.empty() ? "charts/" : d.repository);
   };
 
-  for (std::size_t i = 0; i < req.size(); ++i) {
-    chart::Dependency& d = req[i];
-    const std::string subject = subject_of(md.dependencies[i]);
-    const std::string& repo = d.repository;
-    if (repo.empty() || starts_with(repo, "file://")) continue;
-    if (starts_with(repo, "@") || starts_with(repo, "alias:")) {
-      const std::string name = repo.substr(repo[0] == '@' ? 1 : 6);
-      auto it = std::find_if(repositories.begin(), repositories.end(),
-                             [&](const NamedRepository& r) { return r.name == name; });
-      if (it == repositories.end())
-        throw Error(Errc::dependency, subject, "repository " + repo + " is not registered");
-      remotes[i] = Remote{it->url, it->username, it->password};
-      d.repository = it->url;
-      continue;
-    }
-    if (starts_with(lower(repo), "oci://"))
-      throw Error(Errc::dependency, subject, "OCI registries are not supported; use an HTTP(S) chart repository");
-    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://"))
-      throw Error(Errc::dependency, subject,
-                  "repository must be an http(s) URL, @name, alias:name or file://path (did you mean @" + repo + "?)");
-    Remote remote{repo, {}, {}};
-    for (const auto& r : repositories)
-      if (same_url(r.url, repo)) {
-        remote.username = r.username;
-        remote.password = r.password;
-        break;
-      }
-    remotes[i] = remote;
-  }
+  for (std::size_t i = 0; i < req.size(); ++i)
+    remotes[i] = locate(md.dependencies[i], repositories, subject_of(md.dependencies[i]), req[i].repository);
 
   // A Chart.lock is honoured only while its digest still matches the dependencies.
   std::optional<LockFile> lock = read_lock(chart_dir, root, md.api_version);
@@ -522,7 +562,18 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
     }
 
     const Remote& remote = *remotes[i];
-    auto index = impl_->index_for(session, remote, subject);
+    if (remote.self && !own_charts)
+      throw Error(Errc::dependency, subject, "cmop's own chart repository is not available here");
+    std::shared_ptr<const RepoIndex> index;
+    if (remote.self) {
+      try {
+        index = std::make_shared<const RepoIndex>(own_charts->index());
+      } catch (const Error& e) {
+        throw Error(Errc::dependency, subject, "listing cmop's own chart repository: " + e.reason());
+      }
+    } else {
+      index = impl_->index_for(session, remote, subject);
+    }
     auto versions = index->entries.find(d.name);
     if (versions == index->entries.end() || versions->second.empty())
       throw Error(Errc::dependency, subject, "chart " + d.name + " not found in the repository index");
@@ -549,7 +600,8 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
         throw Error(Errc::dependency, subject, "no version matches; available: " + describe_available(versions->second));
     }
 
-    std::string tgz = impl_->download(remote, *chosen, subject);
+    std::string tgz = remote.self ? impl_->own_archive(*own_charts, *chosen, subject)
+                                  : impl_->download(remote, *chosen, subject);
     impl_->check_archive(tgz, d.name, subject);
     const std::string digest = util::sha256_hex(tgz);
     out.archives.push_back({d.name, chosen->metadata.version, std::move(tgz)});
@@ -570,6 +622,20 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
     // clock, so re-resolving unchanged inputs yields the same Chart.lock bytes.
     doc.add("generated", Value::str(latest_created.empty() ? kEpoch : latest_created));
     out.lock_yaml = detail::to_yaml(doc);
+  }
+  return out;
+}
+
+std::vector<std::string> Resolver::self_served(const chart::Metadata& md,
+                                               const std::vector<NamedRepository>& repositories) {
+  std::vector<std::string> out;
+  for (const auto& d : md.dependencies) {
+    try {
+      std::string recorded;
+      if (auto remote = locate(d, repositories, d.name, recorded); remote && remote->self) out.push_back(d.name);
+    } catch (const Error&) {
+      // reported by resolve()
+    }
   }
   return out;
 }

@@ -47,10 +47,12 @@ struct Outcome {
 
 struct Dependency {
   std::string name, url;
+  std::string mirror_of;  // non-empty: stands in for that chart repo URL (scoped to this resource)
 };
 
 struct Spec {
   std::string git, ref, path, secret_name;
+  std::string versioning;  // "" = the sidecar's default (immutable)
   long every_minutes = 15;
   bool suspend = false;
   std::vector<Dependency> dependencies;
@@ -65,6 +67,9 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   if (s.git.empty()) throw Error(Errc::invalid_argument, "spec.git", "is required");
   s.ref = str_at(*spec, "ref");
   s.path = str_at(*spec, "path");
+  s.versioning = str_at(*spec, "versioning");
+  if (!s.versioning.empty() && s.versioning != "immutable" && s.versioning != "revision" && s.versioning != "overwrite")
+    throw Error(Errc::invalid_argument, "spec.versioning", "must be immutable, revision or overwrite");
   if (auto* m = value_at(*spec, "updateEveryMinutes")) {
     if (!m->IsInt64()) throw Error(Errc::invalid_argument, "spec.updateEveryMinutes", "must be an integer");
     s.every_minutes = static_cast<long>(m->GetInt64());
@@ -74,9 +79,12 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   s.secret_name = str_at(*spec, "secretRef.name");
   if (auto* deps = value_at(*spec, "dependencies"); deps && deps->IsArray()) {
     for (auto& d : deps->GetArray()) {
-      Dependency dep{str_at(d, "name"), str_at(d, "url")};
+      Dependency dep{str_at(d, "name"), str_at(d, "url"), str_at(d, "mirrorOf")};
       if (dep.name.empty() || dep.url.empty())
         throw Error(Errc::invalid_argument, "spec.dependencies", "every entry needs a name and a url");
+      if (dep.url == "self" && dep.mirror_of.empty())
+        throw Error(Errc::invalid_argument, "spec.dependencies[" + dep.name + "]",
+                    "url \"self\" needs mirrorOf: the chart repository URL the charts name");
       s.dependencies.push_back(dep);
     }
   }
@@ -164,15 +172,17 @@ Outcome outcome_for_sidecar_error(const Error& e) {
 Outcome outcome_from_state(const Value& state) {
   std::string last_error = str_at(state, "lastError");
   if (!last_error.empty()) return {false, "SyncFailed", last_error, false, false};
+  // The sidecar's state lists the last sync's charts (a report, not the state,
+  // carries "ok"): a failed chart means not Ready.
+  std::string first;
+  int failed = 0;
+  if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
+    for (auto& c : charts->GetArray())
+      if (str_at(c, "status") == "failed") {
+        if (failed++ == 0) first = str_at(c, "path") + ": " + str_at(c, "reason");
+      }
   auto* ok = value_at(state, "lastSync.ok");
-  if (ok && ok->IsBool() && !ok->GetBool()) {
-    std::string first;
-    int failed = 0;
-    if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
-      for (auto& c : charts->GetArray())
-        if (str_at(c, "status") == "failed") {
-          if (failed++ == 0) first = str_at(c, "path") + ": " + str_at(c, "reason");
-        }
+  if (failed > 0 || (ok && ok->IsBool() && !ok->GetBool())) {
     std::string msg = std::to_string(failed) + " chart(s) failed to publish";
     if (!first.empty()) msg += "; first: " + first;
     return {false, "ChartsFailed", msg, false, false};
@@ -356,12 +366,16 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     body.AddMember("git", str(spec.git, a), a);
     if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
     if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
+    if (!spec.versioning.empty()) body.AddMember("versioning", str(spec.versioning, a), a);
     Value deps(rapidjson::kArrayType);
     for (auto& d : spec.dependencies) {
-      sidecar.add_dependency(d);
+      // A mirror changes where a URL is read from: it stays with this resource's
+      // repo instead of being registered for every repo of the sidecar.
+      if (d.mirror_of.empty()) sidecar.add_dependency(d);
       Value dv(rapidjson::kObjectType);
       dv.AddMember("name", str(d.name, a), a);
       dv.AddMember("url", str(d.url, a), a);
+      if (!d.mirror_of.empty()) dv.AddMember("mirrorOf", str(d.mirror_of, a), a);
       deps.PushBack(dv, a);
     }
     body.AddMember("dependencies", deps, a);

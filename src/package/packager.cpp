@@ -18,6 +18,7 @@
 #include <rapidjson/error/en.h>
 
 #include "cmop/chart/helmignore.hpp"
+#include "cmop/chart/semver.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
 #include "cmop/package/archive.hpp"
@@ -243,19 +244,7 @@ LoadedChart load_files(std::vector<File> files, const std::string& origin, Budge
     } else if (f.name == "requirements.yaml") {
       // Deprecated v1 dependency list: Helm overlays it onto the metadata and
       // keeps the file only for v1 charts.
-      YAML::Node req;
-      try {
-        req = YAML::Load(f.data);
-      } catch (const YAML::Exception& e) {
-        throw Error(Errc::invalid_chart, subject, std::string("cannot load requirements.yaml: ") + e.what());
-      }
-      if (req.IsMap() && req["dependencies"]) {
-        YAML::Emitter em;
-        em << YAML::BeginMap << YAML::Key << "dependencies" << YAML::Value << req["dependencies"] << YAML::EndMap;
-        c.md.dependencies = chart::parse_chart_yaml(em.c_str(), subject).dependencies;
-      } else if (!req.IsNull() && !req.IsMap()) {
-        throw Error(Errc::invalid_chart, subject, "cannot load requirements.yaml: not a YAML mapping");
-      }
+      chart::apply_requirements_yaml(c.md, f.data, subject);
       if (v1) c.files.push_back(std::move(f));
     } else if (f.name == "requirements.lock") {
       lock_source.emplace(f.name, f.data);
@@ -367,6 +356,7 @@ class DirLoader {
     if (::stat(ignore_file.c_str(), &st) == 0) {
       fs::path real = resolve_inside(ignore_file, ".helmignore");
       std::string text = read_regular(real, ".helmignore", /*charge=*/false);
+      strip_bom(text);  // Helm's ignore.Parse drops it; kept, it would spoil the first rule
       try {
         rules = chart::IgnoreRules::parse(text);
       } catch (const Error& e) {
@@ -410,11 +400,10 @@ class DirLoader {
       fs::path real = path;
       if (S_ISLNK(st.st_mode)) {
         fs::path target = fs::canonical(path, ec);
-        if (ec) {
-          // Helm respects .helmignore for broken symlinks before failing.
-          if (rules_->ignored(rel, false)) continue;
-          throw Error(Errc::invalid_chart, subject(rel), "broken symlink: " + ec.message());
-        }
+        // Helm's sympath.Walk resolves a link before the walk function (and with it
+        // .helmignore) sees the entry, so a broken link fails the chart even when
+        // an ignore rule matches it.
+        if (ec) throw Error(Errc::invalid_chart, subject(rel), "broken symlink: " + ec.message());
         if (::stat(target.c_str(), &st) != 0) throw Error(Errc::io, subject(rel), "stat: " + errno_text(errno));
         if (rules_->ignored(rel, S_ISDIR(st.st_mode))) continue;
         if (!within(target, clone_root_)) throw Error(Errc::forbidden, subject(rel), "symlink escapes the repository");
@@ -558,6 +547,53 @@ void apply_lock(LoadedChart& c, const std::string& lock_yaml) {
   c.files.insert(pos, File{"requirements.lock", lock_yaml});
 }
 
+bool is_vendored_dir(const LoadedChart& c, const std::string& origin, const std::string& dir_name) {
+  const std::string vendored_origin = join_subject(origin, "charts/" + dir_name);
+  return std::any_of(c.subcharts.begin(), c.subcharts.end(), [&](const LoadedChart& sub) {
+    return !sub.from_vendored_archive && sub.origin == vendored_origin;
+  });
+}
+
+// Helm's CheckDependencies, which `helm package` and `helm install` run: every
+// declared dependency must be in charts/. Stricter than Helm, the version found
+// must also satisfy the declared constraint (what `helm dependency list` flags as
+// "wrong version"), so a stale vendored copy is never published.
+void check_dependencies(const LoadedChart& c) {
+  const std::string declared_in = c.md.api_version == "v1" ? "requirements.yaml" : "Chart.yaml";
+  std::vector<std::string> missing;
+  for (const auto& d : c.md.dependencies) {
+    std::vector<const LoadedChart*> found;
+    for (const auto& sub : c.subcharts)
+      if (sub.md.name == d.name) found.push_back(&sub);
+    if (found.empty()) {
+      missing.push_back(d.name);
+      continue;
+    }
+    if (d.version.empty()) continue;
+    std::optional<chart::Constraint> constraint;
+    try {
+      constraint = chart::Constraint::parse(d.version);
+    } catch (const Error& e) {
+      throw Error(Errc::invalid_chart, join_subject(c.origin, declared_in),
+                  "dependency " + d.name + ": invalid version constraint: " + e.reason());
+    }
+    bool satisfied = std::any_of(found.begin(), found.end(), [&](const LoadedChart* sub) {
+      auto v = chart::Version::parse(sub->md.version);
+      return v && constraint->matches(*v);
+    });
+    if (!satisfied)
+      throw Error(Errc::invalid_chart, join_subject(c.origin, declared_in),
+                  "dependency " + d.name + " " + d.version + ": charts/ holds version " + found.front()->md.version +
+                      ", which does not satisfy the constraint");
+  }
+  if (!missing.empty()) {
+    std::string names;
+    for (const auto& m : missing) names += (names.empty() ? "" : ", ") + m;
+    throw Error(Errc::invalid_chart, join_subject(c.origin, declared_in),
+                "found in " + declared_in + ", but missing in charts/ directory: " + names);
+  }
+}
+
 }  // namespace
 
 Package package_chart(const PackageInput& input, const Limits& limits) {
@@ -591,6 +627,11 @@ Package package_chart(const PackageInput& input, const Limits& limits) {
     if (ec) throw Error(Errc::dependency, shown.empty() ? local.dir.string() : shown, "file:// dependency: " + ec.message());
     if (!within(real, clone_root))
       throw Error(Errc::forbidden, local.dir.string(), "file:// dependency is outside the repository");
+    // `file://./charts/X` naming the folder already vendored as charts/X: it is
+    // that subchart, already loaded (Helm would pack it a second time, see
+    // docs/helm-differences.md).
+    if (real.parent_path() == chart_dir / "charts" && is_vendored_dir(top, origin, real.filename().string()))
+      continue;
     extra.push_back(load_dir(real, clone_root, budget));
   }
   for (auto& sub : extra) {
@@ -608,6 +649,14 @@ Package package_chart(const PackageInput& input, const Limits& limits) {
     subs.push_back(std::move(sub));
   }
   if (!input.lock_yaml.empty()) apply_lock(top, input.lock_yaml);
+  check_dependencies(top);
+  if (!input.version_override.empty()) {
+    // `helm package --version`: the new version must itself be valid.
+    if (!chart::Version::parse(input.version_override))
+      throw Error(Errc::invalid_chart, join_subject(origin, "Chart.yaml"),
+                  "version " + input.version_override + " is not a semantic version");
+    top.md.version = input.version_override;
+  }
 
   Package pkg;
   pkg.metadata = top.md;

@@ -119,6 +119,23 @@ class ChartMuseumPublisher final : public Publisher {
     if (res.status != 200) throw status_error(res, req.url, "health check");
   }
 
+  std::string fetch(const std::string& name, const std::string& version) override {
+    // Charts are served at /<tenant>/charts/<file>, next to the API's /api/<tenant>/charts.
+    const std::string prefix = "/api";
+    std::string url = base_url_ + api_url_.substr(base_url_.size() + prefix.size()) + "/" +
+                      net::url_encode(name + "-" + version + ".tgz");
+    net::Request req;
+    req.url = url;
+    req.headers = auth_headers();
+    req.timeout = options_.upload_timeout;
+    req.max_response_body = 100u << 20;  // Helm's limit for a whole chart
+    req.max_redirects = 0;
+    net::Response res = send(req, "downloading " + name + "-" + version);
+    if (res.status == 404) throw Error(Errc::not_found, url, "downloading " + name + "-" + version + ": HTTP 404");
+    if (res.status != 200) throw status_error(res, url, "downloading " + name + "-" + version);
+    return std::move(res.body);
+  }
+
   std::string describe() const override {
     std::string tenant = trim_slashes(options_.tenant_path);
     return "chartmuseum " + base_url_ + (tenant.empty() ? "" : " (tenant " + tenant + ")");

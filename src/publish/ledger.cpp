@@ -44,6 +44,13 @@ std::vector<Publication> Ledger::owned_by(const std::string& repo) const {
   return out;
 }
 
+std::vector<Publication> Ledger::all() const {
+  std::vector<Publication> out;
+  out.reserve(entries_.size());
+  for (const auto& [key, p] : entries_) out.push_back(p);
+  return out;
+}
+
 void Ledger::record(const Publication& p) {
   if (p.repo.empty() || p.name.empty() || p.version.empty())
     throw Error(Errc::invalid_argument, p.name + "-" + p.version,

@@ -175,6 +175,15 @@ class LocalPublisher final : public Publisher {
     if (index.remove(name, version) || changed) commit_index(index);
   }
 
+  std::string fetch(const std::string& name, const std::string& version) override {
+    require_safe_component("chart name", name);
+    require_safe_component("chart version", version);
+    const fs::path file = dir_ / (name + "-" + version + ".tgz");
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) throw Error(Errc::not_found, file.string(), "no such chart package");
+    return util::read_file(file);
+  }
+
   void begin_batch() override {
     std::lock_guard lk(mu_);
     ++batch_depth_;

@@ -107,6 +107,7 @@ deps::NamedRepository named_repository(const rapidjson::Value& obj, const std::s
   repo.url = required_string(obj, "url", where);
   repo.username = optional_string(obj, "username", where).value_or("");
   repo.password = optional_string(obj, "password", where).value_or("");
+  repo.mirror_of = optional_string(obj, "mirrorOf", where).value_or("");
   return repo;
 }
 
@@ -186,6 +187,7 @@ deps::NamedRepository parse_dependency_request(std::string_view content_type, st
   repo.url = field("addr").empty() ? field("url") : field("addr");
   repo.username = field("username");
   repo.password = field("password");
+  repo.mirror_of = field("mirrorOf");
   if (repo.name.empty()) throw Error(Errc::invalid_argument, "form field \"name\"", "is required");
   util::require_dns1123_label("dependency name", repo.name);
   if (repo.url.empty()) throw Error(Errc::invalid_argument, "form field \"addr\"", "is required");
@@ -204,6 +206,13 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   spec.path = optional_string(doc, "path", where).value_or("");
   spec.owner = optional_string(doc, "owner", where).value_or("");
   if (spec.owner.size() > 512) throw Error(Errc::invalid_argument, where + "field \"owner\"", "longer than 512 bytes");
+  if (auto policy = optional_string(doc, "versioning", where); policy && !policy->empty()) {
+    try {
+      spec.versioning = sync::parse_versioning(*policy);
+    } catch (const Error& e) {
+      throw Error(Errc::invalid_argument, where + "field \"versioning\"", e.reason());
+    }
+  }
   if (auto it = doc.FindMember("dependencies"); it != doc.MemberEnd() && !it->value.IsNull()) {
     if (!it->value.IsArray())
       throw Error(Errc::invalid_argument, where + "field \"dependencies\"", "must be an array of {name, url}");

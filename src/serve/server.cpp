@@ -210,6 +210,12 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   if (options.io_threads < 1)
     throw Error(Errc::invalid_argument, "io threads", "must be at least 1, got " + std::to_string(options.io_threads));
   if (options.state_dir.empty()) throw Error(Errc::invalid_argument, "--state-dir", "must not be empty");
+  // Every configured path is fixed at start-up: libgit2 and the publishers open
+  // paths from other threads and layers, and a relative one would silently depend
+  // on the working directory of whoever started us.
+  for (fs::path* p : {&options.state_dir, &options.local_repo_dir, &options.git_ca_file,
+                      &options.ssh_known_hosts_file})
+    if (!p->empty()) *p = fs::absolute(*p).lexically_normal();
 
   try {
     fs::create_directories(options.state_dir);

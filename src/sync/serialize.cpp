@@ -63,6 +63,7 @@ void write_dependency(Writer& w, const deps::NamedRepository& d, bool secrets) {
   w.StartObject();
   str(w, "name", d.name);
   str(w, "url", secrets ? d.url : util::redact_url(d.url));
+  if (!d.mirror_of.empty()) str(w, "mirrorOf", secrets ? d.mirror_of : util::redact_url(d.mirror_of));
   if (secrets) {
     if (!d.username.empty()) str(w, "username", d.username);
     if (!d.password.empty()) str(w, "password", d.password);
@@ -76,6 +77,7 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   str(w, "ref", s.ref);
   str(w, "path", s.path);
   if (!s.owner.empty()) str(w, "owner", s.owner);
+  str(w, "versioning", to_string(s.versioning));
   w.Key("dependencies");
   w.StartArray();
   for (auto& d : s.dependencies) write_dependency(w, d, secrets);
@@ -159,7 +161,8 @@ rapidjson::Document parse(const std::string& json, const std::string& origin) {
 }
 
 deps::NamedRepository read_dependency(const rapidjson::Value& v) {
-  return {get_str(v, "name"), get_str(v, "url"), get_str(v, "username"), get_str(v, "password")};
+  return {get_str(v, "name"), get_str(v, "url"), get_str(v, "username"), get_str(v, "password"),
+          get_str(v, "mirrorOf")};
 }
 
 ChartOutcome::Status status_from(const std::string& s) {
@@ -204,6 +207,8 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
     s.spec.ref = get_str(*spec, "ref");
     s.spec.path = get_str(*spec, "path");
     s.spec.owner = get_str(*spec, "owner");
+    // State written before versioning policies existed had none: the default applies.
+    if (auto policy = get_str(*spec, "versioning"); !policy.empty()) s.spec.versioning = parse_versioning(policy);
     if (auto* d = get(*spec, "dependencies"); d && d->IsArray())
       for (auto& v : d->GetArray()) s.spec.dependencies.push_back(read_dependency(v));
     if (auto* a = get(*spec, "auth")) {

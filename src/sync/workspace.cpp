@@ -14,6 +14,7 @@
 #include <ctime>
 #include <exception>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "cmop/chart/discovery.hpp"
@@ -24,6 +25,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
 
 namespace cmop::sync {
@@ -37,6 +39,22 @@ std::string to_string(ChartOutcome::Status s) {
     case ChartOutcome::Status::removed: return "removed";
   }
   return "failed";
+}
+
+std::string to_string(Versioning v) {
+  switch (v) {
+    case Versioning::immutable: return "immutable";
+    case Versioning::revision: return "revision";
+    case Versioning::overwrite: return "overwrite";
+  }
+  return "immutable";
+}
+
+Versioning parse_versioning(const std::string& text) {
+  if (text == "immutable") return Versioning::immutable;
+  if (text == "revision") return Versioning::revision;
+  if (text == "overwrite") return Versioning::overwrite;
+  throw Error(Errc::invalid_argument, "versioning \"" + text + "\"", "must be immutable, revision or overwrite");
 }
 
 bool SyncReport::ok() const { return error.empty() && count(ChartOutcome::Status::failed) == 0; }
@@ -66,13 +84,39 @@ void validate_spec(const RepoSpec& spec, bool allow_local) {
   }
 }
 
+bool is_http_url(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
+
 void validate_dependency_repo(const deps::NamedRepository& r) {
+  const std::string subject = "dependency repository \"" + r.name + "\"";
   if (r.name.empty() || r.name.size() > 253 || r.name.find_first_of("/\\ \t\r\n") != std::string::npos)
-    throw Error(Errc::invalid_argument, "dependency repository \"" + r.name + "\"",
-                "name must be non-empty, without '/', '\\' or whitespace");
-  if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
-    throw Error(Errc::invalid_argument, "dependency repository \"" + r.name + "\"",
-                "url must start with http:// or https://, got \"" + r.url + "\"");
+    throw Error(Errc::invalid_argument, subject, "name must be non-empty, without '/', '\\' or whitespace");
+  if (!r.mirror_of.empty() && !is_http_url(r.mirror_of))
+    throw Error(Errc::invalid_argument, subject,
+                "mirrorOf must be the http:// or https:// URL the charts name, got \"" + util::redact_url(r.mirror_of) + "\"");
+  if (r.url == deps::kSelfRepositoryUrl) {
+    if (r.mirror_of.empty())
+      throw Error(Errc::invalid_argument, subject,
+                  "url \"self\" (cmop's own chart repository) needs mirrorOf: the URL the charts name it by");
+    return;
+  }
+  if (!is_http_url(r.url))
+    throw Error(Errc::invalid_argument, subject,
+                "url must start with http:// or https:// (or be \"self\" for a mirror), got \"" +
+                    util::redact_url(r.url) + "\"");
+}
+
+// `version` with the commit as SemVer build metadata (Flux's Revision strategy).
+std::string revision_version(const std::string& version, const std::string& commit) {
+  return version + (version.find('+') == std::string::npos ? "+" : ".") + commit.substr(0, 12);
+}
+
+// Whether `published` is a revision of `version`: "<version>+<12 hex>" or "<version>.<12 hex>" after a '+'.
+bool is_revision_of(const std::string& published, const std::string& version) {
+  if (published.size() != version.size() + 13 || published.compare(0, version.size(), version) != 0) return false;
+  const char sep = published[version.size()];
+  if (sep != (version.find('+') == std::string::npos ? '+' : '.')) return false;
+  return std::all_of(published.begin() + static_cast<std::ptrdiff_t>(version.size()) + 1, published.end(),
+                     [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) && !std::isupper(static_cast<unsigned char>(c)); });
 }
 
 // The content key of one chart: its git tree plus whatever else changes the
@@ -108,7 +152,7 @@ struct Workspace::Impl {
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
   Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
-      : dir(std::move(d)), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls) {}
+      : dir(fs::absolute(d).lexically_normal()), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
@@ -177,6 +221,13 @@ struct Workspace::Impl {
   // Runs one sync of `name` (caller holds the repo's lock).
   SyncReport sync(const std::string& name);
   struct Layout;
+  // Chart paths in publishing order: a chart whose dependencies are read from
+  // cmop's own chart repository comes after the charts of this repo it names, so
+  // one sync publishes an umbrella chart together with its siblings. Otherwise the
+  // discovery order is kept; a cycle leaves its charts in that order (and they
+  // fail to resolve, naming the dependency).
+  static std::vector<std::string> publishing_order(const std::vector<std::string>& chart_paths, const Layout& layout,
+                                                   const std::vector<deps::NamedRepository>& repositories);
   void publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
                      const Layout& layout, ChartOutcome& outcome);
   void remove_publication(RepoState& state, const publish::Publication& pub);
@@ -275,6 +326,13 @@ struct Workspace::Impl::Layout {
                       "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
                           std::to_string(package::Limits{}.max_file_bytes));
         auto md = chart::parse_chart_yaml(util::read_file_inside(file, worktree), path + "/Chart.yaml");
+        // v1 charts list their dependencies in requirements.yaml; Helm's loader
+        // reads it for any apiVersion, so dependency resolution must too.
+        const fs::path requirements = worktree / path / "requirements.yaml";
+        if (std::error_code ec; fs::exists(fs::symlink_status(requirements, ec)))
+          chart::apply_requirements_yaml(
+              md, util::read_file_inside(requirements, worktree, package::Limits{}.max_file_bytes),
+              path + "/requirements.yaml");
         path_of_name.emplace(md.name, path);
         metadata_by_path.emplace(path, std::move(md));
       } catch (...) {
@@ -291,6 +349,47 @@ struct Workspace::Impl::Layout {
     auto it = metadata_by_path.find(path);
     return it != metadata_by_path.end() && it->second.name == name && it->second.version == version;
   }
+};
+
+// cmop's own chart repository as a dependency source: whatever the ledger says is
+// published (by any repo), read back from the publisher, with the packages of the
+// running sync served from memory.
+class OwnCharts final : public deps::ChartSource {
+ public:
+  OwnCharts(std::mutex& mu, const publish::Ledger& ledger, publish::Publisher& publisher)
+      : mu_(mu), ledger_(ledger), publisher_(publisher) {}
+
+  deps::RepoIndex index() override {
+    std::vector<publish::Publication> all;
+    {
+      std::lock_guard lk(mu_);
+      all = ledger_.all();
+    }
+    deps::RepoIndex index;
+    for (auto& p : all) {
+      if (p.digest.empty()) continue;  // claimed, upload not known to have landed
+      deps::IndexEntry e;
+      e.metadata.name = p.name;
+      e.metadata.version = p.version;
+      e.digest = p.digest;
+      e.urls = {p.name + "-" + p.version + ".tgz"};
+      index.add(std::move(e));
+    }
+    return index;
+  }
+
+  std::string archive(const std::string& name, const std::string& version) override {
+    if (auto it = fresh_.find({name, version}); it != fresh_.end()) return it->second;
+    return publisher_.fetch(name, version);
+  }
+
+  void remember(const package::Package& pkg) { fresh_[{pkg.metadata.name, pkg.metadata.version}] = pkg.bytes; }
+
+ private:
+  std::mutex& mu_;
+  const publish::Ledger& ledger_;
+  publish::Publisher& publisher_;
+  std::map<std::pair<std::string, std::string>, std::string> fresh_;
 };
 
 void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
@@ -389,6 +488,37 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   outcome.status = ChartOutcome::Status::published;
 }
 
+std::vector<std::string> Workspace::Impl::publishing_order(const std::vector<std::string>& chart_paths,
+                                                          const Layout& layout,
+                                                          const std::vector<deps::NamedRepository>& repositories) {
+  std::map<std::string, std::set<std::string>> needs;  // path -> paths it must follow
+  for (const auto& [path, md] : layout.metadata_by_path)
+    for (const auto& dep : deps::Resolver::self_served(md, repositories))
+      if (auto it = layout.path_of_name.find(dep); it != layout.path_of_name.end() && it->second != path)
+        needs[path].insert(it->second);
+  if (needs.empty()) return chart_paths;
+
+  std::vector<std::string> order;
+  std::set<std::string> placed;
+  while (order.size() < chart_paths.size()) {
+    bool progressed = false;
+    for (const auto& path : chart_paths) {
+      if (placed.count(path)) continue;
+      const auto& before = needs[path];
+      if (std::all_of(before.begin(), before.end(), [&](const std::string& p) { return placed.count(p) > 0; })) {
+        order.push_back(path);
+        placed.insert(path);
+        progressed = true;
+      }
+    }
+    if (!progressed) {  // a cycle: the rest in discovery order
+      for (const auto& path : chart_paths)
+        if (placed.insert(path).second) order.push_back(path);
+    }
+  }
+  return order;
+}
+
 SyncReport Workspace::Impl::sync(const std::string& name) {
   auto started = std::chrono::steady_clock::now();
   RepoState state;
@@ -461,7 +591,9 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     }
   } batch(*publisher);
 
-  for (auto& path : chart_paths) {
+  OwnCharts own_charts(mu, ledger, *publisher);
+  const Versioning versioning = state.spec.versioning;
+  for (auto& path : publishing_order(chart_paths, layout, repositories)) {
     ChartOutcome outcome;
     outcome.path = path;
     if (publisher_down) {
@@ -474,27 +606,58 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
       const chart::Metadata& md = layout.metadata(path);
       outcome.name = md.name;
       outcome.version = md.version;
-      auto resolution = resolver.resolve(md, chart_dir, worktree, repositories, &dependency_indexes);
+      auto resolution = resolver.resolve(md, chart_dir, worktree, repositories, &dependency_indexes, &own_charts);
       std::string key = chart_key(repo, worktree, path, resolution);
-      auto published = std::find_if(state.published.begin(), state.published.end(), [&](auto& p) {
-        return p.chart_path == path && p.name == md.name && p.version == md.version;
+      // What this folder published last for its current version: that version
+      // itself, or under `revision` its newest <version>+<commit>.
+      auto previous = std::find_if(state.published.rbegin(), state.published.rend(), [&](auto& p) {
+        return p.chart_path == path && p.name == md.name &&
+               (versioning == Versioning::revision ? is_revision_of(p.version, md.version) : p.version == md.version);
       });
+      const bool has_previous = previous != state.published.rend();
       auto known = state.chart_keys.find(path);
-      if (known != state.chart_keys.end() && known->second == key && published != state.published.end()) {
-        outcome.digest = published->digest;
+      if (known != state.chart_keys.end() && known->second == key && has_previous) {
+        outcome.version = previous->version;
+        outcome.digest = previous->digest;
         outcome.status = ChartOutcome::Status::unchanged;
       } else {
         package::PackageInput in{worktree, path, resolution.archives, resolution.local_subcharts,
-                                 resolution.lock_yaml};
-        auto pkg = package::package_chart(in);
-        outcome.name = pkg.metadata.name;
-        outcome.version = pkg.metadata.version;
-        outcome.digest = pkg.digest;
-        if (published != state.published.end() && published->digest == pkg.digest) {
+                                 resolution.lock_yaml, {}};
+        std::optional<package::Package> pkg;
+        if (versioning == Versioning::revision) {
+          // Same bytes under the last revision's version (a commit that touched
+          // only ignored files) is no new revision.
+          if (has_previous) {
+            in.version_override = previous->version;
+            auto again = package::package_chart(in);
+            if (again.digest == previous->digest) pkg = std::move(again);
+          }
+          if (!pkg) {
+            in.version_override = revision_version(md.version, report.commit);
+            pkg = package::package_chart(in);
+          }
+        } else {
+          pkg = package::package_chart(in);
+        }
+        outcome.name = pkg->metadata.name;
+        outcome.version = pkg->metadata.version;
+        outcome.digest = pkg->digest;
+        auto same_version = std::find_if(state.published.begin(), state.published.end(), [&](auto& p) {
+          return p.name == pkg->metadata.name && p.version == pkg->metadata.version;
+        });
+        if (same_version != state.published.end() && same_version->digest == pkg->digest &&
+            same_version->chart_path == path) {
           outcome.status = ChartOutcome::Status::unchanged;  // e.g. a commit touching only ignored files
         } else {
+          if (versioning == Versioning::immutable && same_version != state.published.end() &&
+              !same_version->digest.empty() && same_version->digest != pkg->digest)
+            throw Error(Errc::conflict, pkg->metadata.name + "-" + pkg->metadata.version,
+                        "content changed but version " + pkg->metadata.version +
+                            " was not bumped: it is published with digest " + same_version->digest +
+                            " and published versions are immutable; bump `version` in Chart.yaml (or set the "
+                            "repo's versioning to revision or overwrite)");
           try {
-            publish_chart(state, path, pkg, layout, outcome);
+            publish_chart(state, path, *pkg, layout, outcome);
           } catch (const Error& e) {
             if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::upstream ||
                 e.code() == Errc::io) {
@@ -505,6 +668,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
             }
             throw;
           }
+          own_charts.remember(*pkg);
         }
         state.chart_keys[path] = key;
         try {

@@ -257,7 +257,7 @@ TEST_CASE("@name and alias:name refer to registered repositories and the lock re
   Server server(repo.served);
   Clone clone;
   deps::Resolver resolver(clone.cache.path());
-  std::vector<deps::NamedRepository> repos{{"other", "http://127.0.0.1:1", "", ""}, {"stable", server.url() + "/", "", ""}};
+  std::vector<deps::NamedRepository> repos{{"other", "http://127.0.0.1:1", "", "", ""}, {"stable", server.url() + "/", "", "", ""}};
 
   auto res = resolver.resolve(parent({dep("redis", "~1.0", "@stable"), dep("nginx", "1.0.0", "alias:stable")}),
                               clone.chart_dir, clone.root.path(), repos);
@@ -288,7 +288,7 @@ TEST_CASE("a repository URL matching a registered one uses its credentials") {
   Server server(repo.served, {"--basic-auth", "reader:p4ss"});
   Clone clone;
   deps::Resolver resolver(clone.cache.path());
-  std::vector<deps::NamedRepository> repos{{"private", server.url(), "reader", "p4ss"}};
+  std::vector<deps::NamedRepository> repos{{"private", server.url(), "reader", "p4ss", ""}};
 
   auto by_url = resolver.resolve(parent({dep("redis", "^1.0.0", server.url() + "/")}), clone.chart_dir,
                                  clone.root.path(), repos);

@@ -451,8 +451,10 @@ TEST_CASE("v1 charts keep requirements.yaml and drop dependencies from Chart.yam
   put(c, "Chart.yaml", "apiVersion: v1\nname: old\nversion: 0.9.0\n");
   put(c, "requirements.yaml", "dependencies:\n- name: dep\n  version: 1.x\n  repository: https://example.com\n");
   put(c, "templates/a.yaml", "a: 1\n");
+  put(c, "charts/dep/Chart.yaml", "apiVersion: v1\nname: dep\nversion: 1.2.0\n");
   auto pkg = pack(repo.path(), "old");
-  CHECK(pkg.files == std::vector<std::string>{"old/Chart.yaml", "old/templates/a.yaml", "old/requirements.yaml"});
+  CHECK(pkg.files == std::vector<std::string>{"old/Chart.yaml", "old/templates/a.yaml", "old/requirements.yaml",
+                                              "old/charts/dep/Chart.yaml"});
   fs::path tgz = save(repo.path(), pkg);
   CHECK(tar_cat(tgz, "old/Chart.yaml").find("dependencies") == std::string::npos);
   CHECK(pkg.metadata.dependencies.size() == 1);

@@ -12,7 +12,7 @@ TEST_CASE("passwords in URLs are masked in public JSON and kept in the state fil
   state.spec.name = "leak";
   state.spec.git = "https://alice:s3cret@git.example.com/charts.git";
   state.spec.credentials.password = "hunter2";
-  state.spec.dependencies.push_back({"bitnami", "https://bob:pa55@charts.example.com/", "bob", "pa55"});
+  state.spec.dependencies.push_back({"bitnami", "https://bob:pa55@charts.example.com/", "bob", "pa55", ""});
 
   std::string shown = sync::state_to_json(state);
   CHECK_THAT(shown, !Catch::Contains("s3cret") && !Catch::Contains("hunter2") && !Catch::Contains("pa55"));

@@ -173,7 +173,7 @@ TEST_CASE("state survives a restart: the next update publishes nothing again") {
   {
     auto ws = f.workspace();
     REQUIRE(ws->apply(f.spec()).ok());
-    ws->put_dependency_repo({"stable", "https://charts.example.invalid/stable", "", ""});
+    ws->put_dependency_repo({"stable", "https://charts.example.invalid/stable", "", "", ""});
   }
   auto ws = f.workspace();
   auto state = ws->get("mycharts");
@@ -219,7 +219,9 @@ TEST_CASE("a failed re-publish of changed content is retried by the next sync, n
   Fixture f;
   auto publisher = std::make_shared<SwitchablePublisher>(publish::make_local_publisher(f.out.string()));
   sync::Workspace ws(f.state, publisher);
-  REQUIRE(ws.apply(f.spec()).ok());
+  auto spec = f.spec();
+  spec.versioning = sync::Versioning::overwrite;
+  REQUIRE(ws.apply(spec).ok());
   auto first_digest = f.index().entries["alpha"].at(0).digest;
 
   // Same version, new content: a re-publish (?force on ChartMuseum).

@@ -54,6 +54,12 @@ struct Metadata {
 // Only known fields are visited, so YAML alias bombs are never expanded.
 Metadata parse_chart_yaml(std::string_view yaml, std::string_view origin);
 
+// Helm's loader overlays requirements.yaml (the v1 dependency list) onto the
+// metadata whatever the apiVersion: its `dependencies` replace those of Chart.yaml.
+// A UTF-8 BOM is dropped first. Throws Error(invalid_chart) with `origin` as subject
+// when the file is not a YAML mapping, a dependency is malformed, or it is an alias bomb.
+void apply_requirements_yaml(Metadata& md, std::string_view yaml, std::string_view origin);
+
 // Helm's chart.Metadata.Validate, plus the lint-time rules that keep a chart
 // servable: apiVersion required and v1|v2; name required, not "."/"..", no '/' or
 // '\\', nothing sanitizeString would change; version a semantic version as Helm

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cmop/chart/metadata.hpp"
+#include "cmop/deps/chart_source.hpp"
 #include "cmop/net/http_client.hpp"
 #include "cmop/package/packager.hpp"
 
@@ -14,9 +15,13 @@ namespace cmop::deps {
 
 struct NamedRepository {
   std::string name;
-  std::string url;
+  std::string url;       // http(s) URL, or kSelfRepositoryUrl for cmop's own publish target
   std::string username;  // optional basic auth for the chart repo
   std::string password;
+  // Non-empty: this repository stands in for the chart repository at that URL.
+  // A dependency naming that URL (or @name of a repo registered with it) is
+  // fetched from `url` instead; Chart.lock still records the URL Chart.yaml names.
+  std::string mirror_of;
 
   bool operator==(const NamedRepository&) const = default;
 };
@@ -63,10 +68,20 @@ class Resolver {
   // charts/ are left to the packager. Honours Chart.lock when its digest matches the
   // dependencies. Throws Error(dependency) naming the dependency, its constraint and
   // the repository when nothing matches or a download fails; a file:// dependency
-  // escaping clone_root is Error(forbidden).
+  // escaping clone_root is Error(forbidden). A repository (or mirror) whose url is
+  // kSelfRepositoryUrl is read from `own_charts`; without one it is Error(dependency).
+  // For apiVersion v1 charts, `md` must already carry requirements.yaml's list
+  // (chart::apply_requirements_yaml); requirements.lock then plays Chart.lock's part.
   Resolution resolve(const chart::Metadata& md, const std::filesystem::path& chart_dir,
                      const std::filesystem::path& clone_root,
-                     const std::vector<NamedRepository>& repositories, Session* session = nullptr);
+                     const std::vector<NamedRepository>& repositories, Session* session = nullptr,
+                     ChartSource* own_charts = nullptr);
+
+  // Names of md's dependencies read from kSelfRepositoryUrl (directly or through a
+  // mirror): a sync publishes those charts first. Unresolvable entries are skipped
+  // (resolve() reports them).
+  static std::vector<std::string> self_served(const chart::Metadata& md,
+                                              const std::vector<NamedRepository>& repositories);
 
  private:
   struct Impl;

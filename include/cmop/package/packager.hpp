@@ -33,6 +33,8 @@ struct PackageInput {
   std::vector<SubchartDir> local_subcharts;
   // Chart.lock content to embed (Helm writes it when dependencies were resolved); empty = keep as found.
   std::string lock_yaml;
+  // Non-empty: the version written into the package (`helm package --version`).
+  std::string version_override;
 };
 
 struct Package {
@@ -46,7 +48,10 @@ struct Package {
 // Loads the chart like Helm's loader (honouring .helmignore, limits, v1
 // requirements.yaml), validates it and writes the archive like chartutil.Save.
 // Throws Error(invalid_chart|forbidden|too_large) naming the chart dir and the file
-// at fault; a symlink that resolves outside clone_root is Error(forbidden).
+// at fault; a symlink that resolves outside clone_root is Error(forbidden), a broken
+// one Error(invalid_chart) even when .helmignore matches it (as Helm). A declared
+// dependency missing from the package, or present in a version outside its
+// constraint, is Error(invalid_chart) naming it (Helm's CheckDependencies).
 // Archive layout: Chart.yaml (re-serialized), Chart.lock (v2), values.yaml,
 // values.schema.json, templates/*, other files (directory-walk order), then each
 // subchart as charts/<name>/... sorted by name. `archives` and `local_subcharts`

@@ -22,6 +22,7 @@ class Ledger {
   // Owner of name+version, if any.
   std::optional<Publication> find(const std::string& name, const std::string& version) const;
   std::vector<Publication> owned_by(const std::string& repo) const;
+  std::vector<Publication> all() const;  // sorted by name, then version
   // Throws Error(conflict) if another repo owns name+version.
   void record(const Publication& p);
   void erase(const std::string& name, const std::string& version);

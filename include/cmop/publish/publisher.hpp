@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
 #include "cmop/package/packager.hpp"
 
@@ -19,6 +20,12 @@ class Publisher {
   virtual void publish(const package::Package& pkg, bool replace) = 0;
   // Deletes name+version; a missing chart is not an error (idempotent).
   virtual void remove(const std::string& name, const std::string& version) = 0;
+  // The .tgz bytes of a published name+version, read back from the target (for
+  // dependencies resolved from cmop's own chart repository). Throws
+  // Error(not_found) when it is not there, otherwise like publish().
+  virtual std::string fetch(const std::string& name, const std::string& version) {
+    throw Error(Errc::not_found, name + "-" + version, "this publish target cannot hand charts back");
+  }
   // Human-readable target, for logs and state ("chartmuseum http://...", "local /srv/charts").
   virtual std::string describe() const = 0;
   // Checks that the target is usable right now (ChartMuseum: GET /health with the

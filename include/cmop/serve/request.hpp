@@ -56,14 +56,16 @@ bool bearer_authorized(std::string_view authorization_header, std::string_view e
 std::string query_parameter(std::string_view target, std::string_view key);
 
 // POST /repo/dependency. Form-encoded (application/x-www-form-urlencoded) fields
-// name, addr (or url), username, password, as the original sidecar took; otherwise
-// a JSON object {"name", "url", optional "username", "password"}.
+// name, addr (or url), username, password, as the original sidecar took, plus
+// mirrorOf; otherwise a JSON object {"name", "url", optional "username",
+// "password", "mirrorOf"}.
 // Throws Error(invalid_argument) naming the field; the name is a DNS-1123 label.
 deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body);
 
-// POST /repo/new: {"name", "git", optional "ref", "path", "owner", "dependencies":
-// [{name, url, username, password}], "auth": {username, password, sshPrivateKey,
-// sshPassphrase}}. Throws Error(invalid_argument) naming the field.
+// POST /repo/new: {"name", "git", optional "ref", "path", "owner", "versioning"
+// (immutable|revision|overwrite), "dependencies": [{name, url, username, password,
+// mirrorOf}], "auth": {username, password, sshPrivateKey, sshPassphrase}}.
+// Throws Error(invalid_argument) naming the field.
 struct NewRepoRequest {
   // credentials.ssh_private_key_file stays empty: the server decides where the key lives.
   sync::RepoSpec spec;

@@ -18,6 +18,16 @@
 
 namespace cmop::sync {
 
+// What a sync does with a chart whose content changed while its `version` did not.
+enum class Versioning {
+  immutable,  // default: the chart is failed with a reason; the published package stays as it is
+  revision,   // publish as <version>+<first 12 hex digits of the commit> (SemVer build metadata)
+  overwrite,  // replace the published package (ChartMuseum ?force)
+};
+std::string to_string(Versioning v);
+// Error(invalid_argument) for anything but "immutable", "revision", "overwrite".
+Versioning parse_versioning(const std::string& text);
+
 struct RepoSpec {
   std::string name;  // DNS-1123 label
   std::string git;   // URL
@@ -30,6 +40,7 @@ struct RepoSpec {
   // anyone else, so two resources of the same name cannot take over each other's
   // repo and charts.
   std::string owner;
+  Versioning versioning = Versioning::immutable;
 
   bool operator==(const RepoSpec&) const = default;
 };
