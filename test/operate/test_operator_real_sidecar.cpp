@@ -192,3 +192,54 @@ TEST_CASE("operator with the real cmop serve: a same-named resource in another n
   CHECK(http("GET", sidecar.url() + "/repo/web").status == 200);
   CHECK(ready(kube, kNs, "web", 1));
 }
+
+TEST_CASE("operator with the real cmop serve: mirrors publish an umbrella with its siblings, an unbumped change is a Warning") {
+  util::TempDir tmp("cmop-operate-fidelity-");
+  fs::path served = tmp.path() / "served";
+  const std::string published_at = "https://example.github.io/charts";
+  GitWorkRepo repo(tmp.path() / "mono");
+  write_chart(repo, "charts/app", "app", "1.0.0",
+              "dependencies:\n- name: lib\n  version: 0.x\n  repository: " + published_at + "\n");
+  write_chart(repo, "charts/lib", "lib", "0.3.0");
+  repo.commit("initial");
+  fs::path bare = make_bare(repo, served, "mono.git");
+  GitDaemon daemon(served);
+
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+
+  auto cr = json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"mono"},)"
+                 R"("spec":{"git":")" + daemon.url("mono.git") + R"(","ref":"main","path":"charts",)"
+                 R"("dependencies":[{"name":"ours","url":"self","mirrorOf":")" + published_at + R"("}]}})");
+  kube.create(resources::chartmuseums, kNs, cr);
+  eventually("mono Ready", [&] { return ready(kube, kNs, "mono", 1); });
+  using Versions = std::map<std::string, std::set<std::string>>;
+  CHECK(sidecar.index() == Versions{{"app", {"1.0.0"}}, {"lib", {"0.3.0"}}});
+  // The mirror stays with this resource's repo: nothing registered sidecar-wide.
+  CHECK(http("GET", sidecar.url() + "/repo/dependency").body.find("mirrorOf") == std::string::npos);
+
+  // lib changes without a version bump: published versions are immutable.
+  repo.write("charts/lib/templates/extra.yaml", "kind: ConfigMap\n");
+  repo.commit("change lib, forget the bump");
+  push_to_bare(repo, bare);
+  auto current = kube.get(resources::chartmuseums, kNs, "mono");
+  current["spec"].AddMember("updateEveryMinutes", 30, current.GetAllocator());
+  kube.update(resources::chartmuseums, kNs, "mono", current);
+  eventually("mono not Ready: ChartsFailed", [&] {
+    auto now = kube.get(resources::chartmuseums, kNs, "mono");
+    return condition(now, "Ready", "status") == "False" && condition(now, "Ready", "reason") == "ChartsFailed";
+  });
+  CHECK_THAT(condition(kube.get(resources::chartmuseums, kNs, "mono"), "Ready", "message"),
+             Catch::Contains("charts/lib") && Catch::Contains("was not bumped"));
+  eventually("a Warning event names the unbumped version", [&] {
+    auto events = kube.list(resources::events, kNs);
+    for (auto& e : events["items"].GetArray())
+      if (str_at(e, "type") == "Warning" && str_at(e, "reason") == "ChartsFailed" &&
+          str_at(e, "message").find("version 0.3.0 was not bumped") != std::string::npos)
+        return true;
+    return false;
+  });
+  CHECK(sidecar.index() == Versions{{"app", {"1.0.0"}}, {"lib", {"0.3.0"}}});
+}

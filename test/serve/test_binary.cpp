@@ -112,3 +112,26 @@ TEST_CASE("cmop serve refuses bad flags", "[serve][binary]") {
   CHECK(test::run({test::cmop_binary(), "serve", "--listen", "nonsense", "--state-dir", tmp.path().string()}, &out) == 1);
   CHECK(out.find("host:port") != std::string::npos);
 }
+
+TEST_CASE("cmop serve with no flags, started from another working directory, publishes into ./cmop-state",
+          "[serve][binary]") {
+  test::ChartsRepo git;
+  const fs::path elsewhere = git.tmp.path() / "elsewhere";
+  fs::create_directories(elsewhere);
+  auto log = git.tmp.path() / "serve.log";
+  const int port = test::free_port();
+  // Only the listen address (a free port) is set: everything else is the default.
+  test::Process serve({test::cmop_binary(), "serve"}, {{"CMOP_LISTEN", "127.0.0.1:" + std::to_string(port)}},
+                      elsewhere, log);
+  if (!test::wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << slurp(log));
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  auto res = call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url()));
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  CHECK(json_of(res)["ok"].GetBool());
+  CHECK(fs::exists(elsewhere / "cmop-state" / "charts" / "alpha-1.0.0.tgz"));
+  CHECK(call(base, "GET", "/charts/alpha-1.0.0.tgz").status == 200);
+  // The log names the state dir as the absolute path it resolved to.
+  CHECK_THAT(slurp(log), Catch::Contains((elsewhere / "cmop-state").string()));
+}

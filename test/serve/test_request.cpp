@@ -21,6 +21,15 @@ Errc error_code_of(const std::function<void()>& f) {
   FAIL("expected cmop::Error");
   return Errc::internal;
 }
+Error error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("expected cmop::Error");
+  return Error(Errc::internal, "", "");
+}
 }  // namespace
 
 TEST_CASE("routes: endpoints, methods, mutations and subjects", "[serve][request]") {
@@ -86,6 +95,24 @@ TEST_CASE("new repo bodies: fields, dependencies and the SSH key", "[serve][requ
   CHECK(parsed.ssh_private_key == "KEY\n");
   CHECK(error_code_of([] { parse_new_repo_request(R"({"name":"web","git":"x","auth":[]})"); }) ==
         Errc::invalid_argument);
+}
+
+TEST_CASE("new repo bodies: versioning policy and dependency mirrors", "[serve][request]") {
+  auto parsed = parse_new_repo_request(
+      R"({"name":"web","git":"https://g/x.git","versioning":"revision",)"
+      R"("dependencies":[{"name":"ours","url":"self","mirrorOf":"https://example.github.io/charts"}]})");
+  CHECK(parsed.spec.versioning == sync::Versioning::revision);
+  REQUIRE(parsed.spec.dependencies.size() == 1);
+  CHECK(parsed.spec.dependencies[0].url == "self");
+  CHECK(parsed.spec.dependencies[0].mirror_of == "https://example.github.io/charts");
+  CHECK(parse_new_repo_request(R"({"name":"web","git":"https://g/x.git"})").spec.versioning ==
+        sync::Versioning::immutable);
+  auto bad = error_of([] { parse_new_repo_request(R"({"name":"web","git":"x","versioning":"latest"})"); });
+  CHECK(bad.code() == Errc::invalid_argument);
+  CHECK_THAT(bad.what(), Catch::Contains("versioning") && Catch::Contains("immutable, revision or overwrite"));
+  auto form = parse_dependency_request("application/x-www-form-urlencoded",
+                                       "name=m&addr=https%3A%2F%2Fmirror.example&mirrorOf=https%3A%2F%2Fup.example");
+  CHECK(form.mirror_of == "https://up.example");
 }
 
 // Regression: rapidjson's default parser recurses once per nesting level, so a body
