@@ -13,9 +13,11 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "support/git_fixture.hpp"
+#include "sync_fixtures.hpp"
 
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;
+using test::outcome;
 namespace fs = std::filesystem;
 
 namespace {
@@ -65,13 +67,6 @@ struct Monorepo {
   }
   deps::RepoIndex index() { return deps::RepoIndex::parse(util::read_file(out / "index.yaml"), "index.yaml"); }
 };
-
-const sync::ChartOutcome& outcome(const sync::SyncReport& r, const std::string& path) {
-  for (auto& c : r.charts)
-    if (c.path == path) return c;
-  FAIL("no outcome for " << path);
-  throw;
-}
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 

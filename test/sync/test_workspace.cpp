@@ -7,11 +7,13 @@
 #include "cmop/sync/workspace.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/git_fixture.hpp"
+#include "sync_fixtures.hpp"
 
 #include <atomic>
 
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;
+using test::outcome;
 namespace fs = std::filesystem;
 
 namespace {
@@ -50,13 +52,6 @@ struct Fixture {
 
   deps::RepoIndex index() { return deps::RepoIndex::parse(util::read_file(out / "index.yaml"), "index.yaml"); }
 };
-
-const sync::ChartOutcome& outcome(const sync::SyncReport& r, const std::string& path) {
-  for (auto& c : r.charts)
-    if (c.path == path) return c;
-  FAIL("no outcome for " << path);
-  throw;
-}
 
 // The local publisher with a switch that makes uploads fail as an unreachable
 // ChartMuseum would.
