@@ -9,6 +9,7 @@ PACKAGES=(
   zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev
   python3 python3-yaml ca-certificates curl
   openssh-server openssh-client
+  docker-registry apache2-utils openssl python3-jwt python3-cryptography
 )
 
 missing=()
@@ -28,3 +29,7 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# The tests start their own registries; the packaged service is not wanted.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi

@@ -187,8 +187,8 @@ chart::Dependency detail::read_dependency(const YAML::Node& node, std::string_vi
 
 namespace {
 
-Value entry_value(const IndexEntry& e) {
-  const chart::Metadata& md = e.metadata;
+// Helm's chart.Metadata as Go marshals it: struct field order, empty fields omitted.
+Value metadata_value(const chart::Metadata& md) {
   Value v = Value::map();
   put(v, "name", md.name);
   put(v, "home", md.home);
@@ -222,6 +222,11 @@ Value entry_value(const IndexEntry& e) {
     for (const auto& d : md.dependencies) ds.push(detail::dependency_value(d));
   }
   put(v, "type", md.type);
+  return v;
+}
+
+Value entry_value(const IndexEntry& e) {
+  Value v = metadata_value(e.metadata);
   Value& urls = v.add("urls", Value::seq());
   for (const auto& u : e.urls) urls.push(Value::str(u));
   // Go's time.Time has no empty value: Helm writes the zero time when unset.
@@ -333,5 +338,7 @@ bool RepoIndex::remove(const std::string& name, const std::string& version) {
   if (versions.empty()) entries.erase(it);
   return true;
 }
+
+std::string chart_metadata_json(const chart::Metadata& md) { return detail::to_go_json(metadata_value(md)); }
 
 }  // namespace cmop::deps

@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <regex>
 
 #include "cmop/chart/semver.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
@@ -83,7 +84,20 @@ struct Remote {
   std::string url;  // repository URL (what index.yaml is relative to)
   std::string username, password;
   bool self = false;  // cmop's own publish target, read through a ChartSource
+  bool oci = false;   // an oci://host/path registry namespace
 };
+
+bool is_oci(const std::string& url) { return lower(url.substr(0, 6)) == "oci://"; }
+
+// The host of an oci:// URL ("" when it is not one).
+std::string oci_host(const std::string& url) {
+  if (!is_oci(url)) return {};
+  try {
+    return oci::Reference::parse(url).host;
+  } catch (const Error&) {
+    return {};
+  }
+}
 
 // Where a dependency's charts come from: nullopt for vendored and file://
 // dependencies. `recorded` receives the repository URL as Chart.lock records it
@@ -94,7 +108,7 @@ std::optional<Remote> locate(const chart::Dependency& d, const std::vector<Named
   recorded = repo;
   if (repo.empty() || starts_with(repo, "file://")) return std::nullopt;
   auto remote_of = [](const NamedRepository& r) {
-    return Remote{r.url, r.username, r.password, r.url == kSelfRepositoryUrl};
+    return Remote{r.url, r.username, r.password, r.url == kSelfRepositoryUrl, is_oci(r.url)};
   };
   std::string url;
   if (starts_with(repo, "@") || starts_with(repo, "alias:")) {
@@ -114,16 +128,32 @@ std::optional<Remote> locate(const chart::Dependency& d, const std::vector<Named
     recorded = it->url;
     url = it->url;
   } else {
-    if (starts_with(lower(repo), "oci://"))
-      throw Error(Errc::dependency, subject, "OCI registries are not supported; use an HTTP(S) chart repository");
-    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://"))
+    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://") && !is_oci(repo))
       throw Error(Errc::dependency, subject,
-                  "repository must be an http(s) URL, @name, alias:name or file://path (did you mean @" + repo + "?)");
+                  "repository must be an http(s) or oci:// URL, @name, alias:name or file://path (did you mean @" +
+                      repo + "?)");
     url = repo;
   }
   for (const auto& r : repositories)
     if (!r.mirror_of.empty() && same_url(r.mirror_of, url)) return remote_of(r);
-  Remote remote{url, {}, {}, false};
+  if (is_oci(url)) {
+    try {
+      oci::Reference::parse(url);
+    } catch (const Error& e) {
+      throw Error(Errc::dependency, subject, e.reason());
+    }
+    // Registries authenticate per host, as `helm registry login` does.
+    Remote remote{url, {}, {}, false, true};
+    const std::string host = oci_host(url);
+    for (const auto& r : repositories)
+      if (r.mirror_of.empty() && oci_host(r.url) == host) {
+        remote.username = r.username;
+        remote.password = r.password;
+        break;
+      }
+    return remote;
+  }
+  Remote remote{url, {}, {}, false, false};
   for (const auto& r : repositories)
     if (r.mirror_of.empty() && same_url(r.url, url)) {
       remote.username = r.username;
@@ -300,6 +330,7 @@ bool versions_equal(const std::string& a, const std::string& b) {
 
 struct Resolver::Session::State {
   std::map<std::string, std::shared_ptr<const RepoIndex>> indexes;
+  std::map<std::string, std::vector<std::string>> oci_tags;  // host/repository -> tags
 };
 
 Resolver::Session::Session() : state_(std::make_unique<State>()) {}
@@ -309,6 +340,7 @@ struct Resolver::Impl {
   using Session = Resolver::Session::State;
   fs::path cache_dir;
   net::HttpClient http;
+  std::shared_ptr<oci::RegistryClient> registry;
 
   // The last parsed index per URL with the validators it was fetched under: a
   // 304 for the same validators reuses it instead of parsing the cached body again.
@@ -442,6 +474,106 @@ struct Resolver::Impl {
     return std::move(res.body);
   }
 
+  // A dependency from an OCI registry, as `helm dependency update` resolves it.
+  struct OciChoice {
+    std::string version, created, tgz;
+  };
+  OciChoice resolve_oci(Session& session, const Remote& remote, const chart::Dependency& d,
+                        const std::optional<std::string>& locked_version, const std::string& subject) {
+    const oci::Reference ref = oci::Reference::parse(remote.url);
+    const oci::Endpoint ep{ref.host, {remote.username, remote.password}};
+    const std::string repository = ref.repository(d.name);
+    const std::string shown = "oci://" + ref.host + "/" + repository;
+    auto fail = [&](const Error& e) {
+      return Error(Errc::dependency, subject, shown + ": " + e.reason());
+    };
+    OciChoice out;
+    try {
+      if (locked_version) {
+        out.version = *locked_version;
+      } else {
+        auto cached = session.oci_tags.find(ref.host + "/" + repository);
+        if (cached == session.oci_tags.end())
+          cached = session.oci_tags.emplace(ref.host + "/" + repository, registry->tags(ep, repository)).first;
+        std::optional<chart::Constraint> constraint;
+        try {
+          constraint = chart::Constraint::parse(d.version.empty() ? "*" : d.version);
+        } catch (const Error& e) {
+          throw Error(Errc::dependency, subject, "invalid version constraint: " + e.reason());
+        }
+        std::optional<chart::Version> best;
+        std::vector<std::string> available;
+        for (const auto& tag : cached->second) {
+          const std::string v = oci::version_for_tag(tag);
+          auto parsed = chart::Version::parse(v);
+          if (!parsed) continue;  // not a chart version (e.g. "latest")
+          available.push_back(v);
+          if (constraint->matches(*parsed) && (!best || chart::compare(*parsed, *best) > 0)) {
+            best = parsed;
+            out.version = v;
+          }
+        }
+        if (!best) {
+          std::string list;
+          for (std::size_t i = available.size() > 30 ? available.size() - 30 : 0; i < available.size(); ++i)
+            list += (list.empty() ? "" : ", ") + available[i];
+          throw Error(Errc::dependency, subject, "no version matches; available: " + (list.empty() ? "none" : list));
+        }
+      }
+      const std::string tag = oci::tag_for_version(out.version);
+      auto digest = registry->resolve(ep, repository, tag);
+      if (!digest) throw Error(Errc::dependency, subject, shown + ": version " + out.version + " (tag " + tag + ") not found");
+      oci::Manifest manifest = cached_manifest(ep, repository, *digest, subject);
+      if (manifest.config.media_type != oci::kHelmConfigMediaType)
+        throw Error(Errc::dependency, subject,
+                    shown + ":" + tag + " is not a Helm chart (config media type " + manifest.config.media_type + ")");
+      auto layer = std::find_if(manifest.layers.begin(), manifest.layers.end(), [](const oci::Descriptor& l) {
+        return l.media_type == oci::kHelmChartLayerMediaType;
+      });
+      if (layer == manifest.layers.end())
+        throw Error(Errc::dependency, subject, shown + ":" + tag + " has no chart layer");
+      if (layer->size > kMaxArchiveBytes)
+        throw Error(Errc::dependency, subject, shown + ":" + tag + ": the chart layer is larger than 100 MiB");
+      // Chart.lock's `generated` comes from it, so only a well-formed time is taken.
+      static const std::regex rfc3339(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$)");
+      if (auto it = manifest.annotations.find("org.opencontainers.image.created");
+          it != manifest.annotations.end() && std::regex_match(it->second, rfc3339))
+        out.created = it->second;
+      const std::string hex = layer->digest.substr(7);
+      const fs::path cache_file = cache_dir / "charts" / (hex + ".tgz");
+      std::error_code ec;
+      if (fs::is_regular_file(cache_file, ec)) {
+        std::string bytes = util::read_file(cache_file);
+        if (util::sha256_hex(bytes) == hex) out.tgz = std::move(bytes);
+      }
+      if (out.tgz.empty()) {
+        out.tgz = registry->blob(ep, repository, layer->digest, kMaxArchiveBytes);
+        fs::create_directories(cache_file.parent_path());
+        util::write_file_atomic(cache_file, out.tgz);
+      }
+    } catch (const Error& e) {
+      if (e.code() == Errc::dependency) throw;
+      throw fail(e);
+    }
+    return out;
+  }
+
+  // Manifests are immutable by digest, so they are cached on disk by it.
+  oci::Manifest cached_manifest(const oci::Endpoint& ep, const std::string& repository, const std::string& digest,
+                                const std::string& subject) {
+    const fs::path file = cache_dir / "oci-manifests" / (digest.substr(7) + ".json");
+    std::error_code ec;
+    if (fs::is_regular_file(file, ec)) {
+      std::string body = util::read_file(file);
+      if ("sha256:" + util::sha256_hex(body) == digest) return oci::parse_manifest(std::move(body), digest, subject);
+    }
+    auto m = registry->manifest(ep, repository, digest);
+    if (!m) throw Error(Errc::dependency, subject, "manifest " + digest + " vanished from the registry");
+    fs::create_directories(file.parent_path());
+    util::write_file_atomic(file, m->body);
+    return *m;
+  }
+
   std::string own_archive(ChartSource& own, const IndexEntry& entry, const std::string& subject) {
     std::string bytes;
     try {
@@ -480,8 +612,15 @@ struct Resolver::Impl {
   }
 };
 
-Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls) : impl_(std::make_unique<Impl>()) {
+Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, std::shared_ptr<oci::RegistryClient> registry)
+    : impl_(std::make_unique<Impl>()) {
   impl_->cache_dir = std::move(cache_dir);
+  if (!registry) {
+    oci::ClientOptions o;
+    o.tls = tls;
+    registry = std::make_shared<oci::RegistryClient>(std::move(o));
+  }
+  impl_->registry = std::move(registry);
   impl_->http = net::HttpClient(std::move(tls));
 }
 
@@ -562,6 +701,19 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
     }
 
     const Remote& remote = *remotes[i];
+    if (remote.oci) {
+      std::optional<std::string> locked_version;
+      if (lock_in_sync) locked_version = lock->dependencies[i].version;
+      auto choice = impl_->resolve_oci(session, remote, d, locked_version, subject);
+      impl_->check_archive(choice.tgz, d.name, subject);
+      const std::string digest = util::sha256_hex(choice.tgz);
+      out.resolved.push_back({d.name, choice.version, md.dependencies[i].repository, digest});
+      out.archives.push_back({d.name, choice.version, std::move(choice.tgz)});
+      if (choice.created > latest_created) latest_created = choice.created;
+      lk.version = choice.version;
+      locked.push_back(std::move(lk));
+      continue;
+    }
     if (remote.self && !own_charts)
       throw Error(Errc::dependency, subject, "cmop's own chart repository is not available here");
     std::shared_ptr<const RepoIndex> index;

@@ -13,6 +13,7 @@
 // next sync (holding sync.lock, so no live writer exists) deletes half-written
 // checkouts, pointer temp files and stale libgit2 *.lock files before it starts.
 #include "cmop/git/repository.hpp"
+#include "cmop/util/time.hpp"
 
 #include <fcntl.h>
 #include <git2.h>
@@ -728,6 +729,19 @@ SyncResult Repository::sync(const SyncOptions& options) {
 }
 
 std::optional<std::string> Repository::current_commit() const { return read_pointer(impl_->dir); }
+
+std::string Repository::current_commit_time() const {
+  auto commit_hex = read_pointer(impl_->dir);
+  if (!commit_hex) return "";
+  ensure_libgit2();
+  RepoPtr repo = open_repository(impl_->git_dir());
+  git_oid oid;
+  CommitPtr commit;
+  int rc = git_oid_fromstr(&oid, commit_hex->c_str());
+  if (rc == 0) rc = git_commit_lookup(commit.out(), repo.get(), &oid);
+  if (rc < 0) throw Error(Errc::git, impl_->git_dir().string(), "commit " + *commit_hex + ": " + git_message(rc));
+  return util::rfc3339(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(git_commit_time(commit.get()))));
+}
 
 fs::path Repository::worktree() const {
   auto commit = read_pointer(impl_->dir);

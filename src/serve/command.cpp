@@ -75,6 +75,19 @@ void add_command(CLI::App& app) {
       ->envname("CMOP_CHARTMUSEUM_TOKEN");
   cmd->add_option("--chartmuseum-tenant", s.chartmuseum_tenant, "multi-tenant prefix (org/repo)")
       ->envname("CMOP_CHARTMUSEUM_TENANT");
+  cmd->add_option("--oci-registry", s.oci_registry,
+                  "publish to this OCI registry namespace, oci://host[:port]/path (as helm push)")
+      ->envname("CMOP_OCI_REGISTRY");
+  cmd->add_option("--oci-username", s.oci_username, "user name for the OCI registry")->envname("CMOP_OCI_USERNAME");
+  cmd->add_option("--oci-password", s.oci_password, "password or token for the OCI registry")
+      ->envname("CMOP_OCI_PASSWORD");
+  cmd->add_option("--plain-http-registries", s.plain_http_registries,
+                  "registries (host:port, comma-separated) reached over plain http:// (Helm's --plain-http)")
+      ->envname("CMOP_PLAIN_HTTP_REGISTRIES")
+      ->delimiter(',');
+  cmd->add_option("--ca-file", s.ca_file,
+                  "extra CA bundle (PEM) trusted for git remotes, chart repositories, registries and ChartMuseum")
+      ->envname("CMOP_CA_FILE");
   cmd->add_option("--local-repo-dir", o->local_repo_dir, "the embedded local chart repo (default <state-dir>/charts)")
       ->envname("CMOP_LOCAL_REPO_DIR");
   cmd->add_option("--token", s.token, "bearer token required on mutating requests")->envname("CMOP_TOKEN");

@@ -213,14 +213,16 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   // Every configured path is fixed at start-up: libgit2 and the publishers open
   // paths from other threads and layers, and a relative one would silently depend
   // on the working directory of whoever started us.
-  for (fs::path* p : {&options.state_dir, &options.local_repo_dir, &options.git_ca_file,
+  for (fs::path* p : {&options.state_dir, &options.local_repo_dir, &options.git_ca_file, &options.ca_file,
                       &options.ssh_known_hosts_file})
     if (!p->empty()) *p = fs::absolute(*p).lexically_normal();
 
   try {
     fs::create_directories(options.state_dir);
     state_lock = StateDirLock(options.state_dir);
-    if (options.chartmuseum_url.empty()) {
+    if (!options.chartmuseum_url.empty() && !options.oci_registry.empty())
+      throw Error(Errc::invalid_argument, "--oci-registry", "cannot be combined with --chartmuseum-url: choose one target");
+    if (options.chartmuseum_url.empty() && options.oci_registry.empty()) {
       local_repo_dir = options.local_repo_dir.empty() ? options.state_dir / "charts" : options.local_repo_dir;
       fs::create_directories(local_repo_dir);
       serve_local_repo = true;
@@ -229,8 +231,27 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     throw Error(Errc::io, e.path1().string(), e.code().message());
   }
 
+  if (!options.ca_file.empty() && !fs::is_regular_file(options.ca_file))
+    throw Error(Errc::invalid_argument, "--ca-file", options.ca_file.string() + " is not a readable file");
+  net::TlsOptions tls;
+  tls.ca_file = options.ca_file.string();
+  oci::ClientOptions registry_options;
+  registry_options.tls = tls;
+  registry_options.plain_http_hosts = options.plain_http_registries;
+  auto registry = std::make_shared<oci::RegistryClient>(registry_options);
+
   if (options.publisher) {
     publisher = options.publisher;
+  } else if (!options.oci_registry.empty()) {
+    publish::OciPublisherOptions oo;
+    oo.url = options.oci_registry;
+    oo.credentials = {options.oci_username, options.oci_password};
+    oo.client = registry;
+    try {
+      publisher = publish::make_oci_publisher(std::move(oo));
+    } catch (const Error& e) {
+      throw Error(Errc::invalid_argument, "--oci-registry \"" + options.oci_registry + "\"", e.reason());
+    }
   } else if (!options.chartmuseum_url.empty()) {
     if (options.chartmuseum_url.rfind("http://", 0) != 0 && options.chartmuseum_url.rfind("https://", 0) != 0)
       throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + options.chartmuseum_url + "\"",
@@ -241,6 +262,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     cm.username = options.chartmuseum_username;
     cm.password = options.chartmuseum_password;
     cm.bearer_token = options.chartmuseum_token;
+    cm.tls = tls;
     publisher = publish::make_chartmuseum_publisher(std::move(cm));
   } else {
     publisher = publish::make_local_publisher(local_repo_dir.string());
@@ -248,6 +270,9 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
 
   sync::WorkspaceOptions wo;
   wo.allow_local_git = options.allow_local_git;
+  wo.tls = tls;
+  wo.registry = registry;
+  if (options.git_ca_file.empty()) options.git_ca_file = options.ca_file;
   if (!options.git_ca_file.empty()) {
     if (!fs::is_regular_file(options.git_ca_file))
       throw Error(Errc::invalid_argument, "--git-ca-file", options.git_ca_file.string() + " is not a readable file");

@@ -85,14 +85,26 @@ void validate_spec(const RepoSpec& spec, bool allow_local) {
 }
 
 bool is_http_url(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
+bool is_oci_url(const std::string& url) { return url.rfind("oci://", 0) == 0; }
 
 void validate_dependency_repo(const deps::NamedRepository& r) {
   const std::string subject = "dependency repository \"" + r.name + "\"";
   if (r.name.empty() || r.name.size() > 253 || r.name.find_first_of("/\\ \t\r\n") != std::string::npos)
     throw Error(Errc::invalid_argument, subject, "name must be non-empty, without '/', '\\' or whitespace");
-  if (!r.mirror_of.empty() && !is_http_url(r.mirror_of))
+  if (!r.mirror_of.empty() && !is_http_url(r.mirror_of) && !is_oci_url(r.mirror_of))
     throw Error(Errc::invalid_argument, subject,
-                "mirrorOf must be the http:// or https:// URL the charts name, got \"" + util::redact_url(r.mirror_of) + "\"");
+                "mirrorOf must be the http(s):// or oci:// URL the charts name, got \"" + util::redact_url(r.mirror_of) + "\"");
+  if (is_oci_url(r.url) || is_oci_url(r.mirror_of)) {
+    for (const auto* url : {&r.url, &r.mirror_of})
+      if (is_oci_url(*url)) {
+        try {
+          oci::Reference::parse(*url);
+        } catch (const Error& e) {
+          throw Error(Errc::invalid_argument, subject, e.reason());
+        }
+      }
+    if (is_oci_url(r.url)) return;
+  }
   if (r.url == deps::kSelfRepositoryUrl) {
     if (r.mirror_of.empty())
       throw Error(Errc::invalid_argument, subject,
@@ -101,7 +113,7 @@ void validate_dependency_repo(const deps::NamedRepository& r) {
   }
   if (!is_http_url(r.url))
     throw Error(Errc::invalid_argument, subject,
-                "url must start with http:// or https:// (or be \"self\" for a mirror), got \"" +
+                "url must start with http://, https:// or oci:// (or be \"self\" for a mirror), got \"" +
                     util::redact_url(r.url) + "\"");
 }
 
@@ -152,7 +164,7 @@ struct Workspace::Impl {
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
   Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
-      : dir(fs::absolute(d).lexically_normal()), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls) {}
+      : dir(fs::absolute(d).lexically_normal()), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls, options.registry) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
@@ -393,7 +405,7 @@ class OwnCharts final : public deps::ChartSource {
 };
 
 void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
-  publisher->remove(pub.name, pub.version);
+  publisher->remove_exact(pub.name, pub.version, pub.digest);
   std::lock_guard lk(mu);
   ledger.erase(pub.name, pub.version);
   auto& v = state.published;
@@ -656,6 +668,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
                             " was not bumped: it is published with digest " + same_version->digest +
                             " and published versions are immutable; bump `version` in Chart.yaml (or set the "
                             "repo's versioning to revision or overwrite)");
+          pkg->created = repo.current_commit_time();
           try {
             publish_chart(state, path, *pkg, layout, outcome);
           } catch (const Error& e) {

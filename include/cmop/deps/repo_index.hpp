@@ -34,4 +34,9 @@ struct RepoIndex {
   bool remove(const std::string& name, const std::string& version);
 };
 
+// The chart's metadata as Helm's encoding/json writes it (fields in Go struct
+// order, empty ones omitted): an index entry's metadata part, and the config blob
+// `helm push` stores in an OCI registry.
+std::string chart_metadata_json(const chart::Metadata& md);
+
 }  // namespace cmop::deps

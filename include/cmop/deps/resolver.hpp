@@ -9,6 +9,7 @@
 #include "cmop/chart/metadata.hpp"
 #include "cmop/deps/chart_source.hpp"
 #include "cmop/net/http_client.hpp"
+#include "cmop/oci/registry.hpp"
 #include "cmop/package/packager.hpp"
 
 namespace cmop::deps {
@@ -44,7 +45,10 @@ struct Resolution {
 // downloaded archives by digest. Thread-safe.
 class Resolver {
  public:
-  Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {});
+  // `registry` serves oci:// dependencies (shared with an OCI publisher so both use
+  // one token cache); without one the resolver makes its own with `tls`.
+  Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {},
+           std::shared_ptr<oci::RegistryClient> registry = nullptr);
   ~Resolver();
 
   // The index.yaml files of one sync, shared by all its charts: each is fetched
@@ -64,6 +68,13 @@ class Resolver {
     std::unique_ptr<State> state_;
   };
 
+  // An oci://host/path dependency resolves like `helm dependency update`: the
+  // highest tag of <path>/<name> (tags map '_' back to '+') matching the constraint,
+  // its manifest (Helm's config media type), the chart layer verified against its
+  // digest. Credentials for a registry come from a registered repository whose url
+  // is oci:// on the same host. Manifests and layers are cached by digest, so a
+  // sync without changes asks the registry for the tag list (or, with an in-sync
+  // Chart.lock, only for the tag's digest).
   // chart_dir is absolute and inside clone_root. Dependencies already vendored in
   // charts/ are left to the packager. Honours Chart.lock when its digest matches the
   // dependencies. Throws Error(dependency) naming the dependency, its constraint and

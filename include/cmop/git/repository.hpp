@@ -64,6 +64,9 @@ class Repository {
 
   // Commit of the current worktree, if any sync has succeeded.
   std::optional<std::string> current_commit() const;
+  // The committer time of the current commit, RFC 3339 in UTC ("" before the
+  // first sync): a timestamp that is the same wherever the commit is packaged.
+  std::string current_commit_time() const;
   std::filesystem::path worktree() const;
 
   // Git tree id of `subdir` (relative, '/'-separated, "" = root) at the current

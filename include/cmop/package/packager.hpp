@@ -43,6 +43,9 @@ struct Package {
   std::string bytes;     // the .tgz
   std::string digest;    // sha256 hex of bytes
   std::vector<std::string> files;  // archive member names, in archive order
+  // RFC 3339 time the content is from (the commit's), for publishers that record
+  // one (OCI's org.opencontainers.image.created); "" = unknown. Not in the bytes.
+  std::string created;
 };
 
 // Loads the chart like Helm's loader (honouring .helmignore, limits, v1

@@ -7,6 +7,7 @@
 
 #include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
+#include "cmop/oci/registry.hpp"
 #include "cmop/package/packager.hpp"
 
 namespace cmop::publish {
@@ -20,6 +21,12 @@ class Publisher {
   virtual void publish(const package::Package& pkg, bool replace) = 0;
   // Deletes name+version; a missing chart is not an error (idempotent).
   virtual void remove(const std::string& name, const std::string& version) = 0;
+  // Deletes name+version if it is still the package with sha256 `digest` (hex;
+  // "" = whatever it is). Backends that cannot tell simply remove().
+  virtual void remove_exact(const std::string& name, const std::string& version, const std::string& digest) {
+    (void)digest;
+    remove(name, version);
+  }
   // The .tgz bytes of a published name+version, read back from the target (for
   // dependencies resolved from cmop's own chart repository). Throws
   // Error(not_found) when it is not there, otherwise like publish().
@@ -54,6 +61,17 @@ struct ChartMuseumOptions {
 };
 
 std::unique_ptr<Publisher> make_chartmuseum_publisher(ChartMuseumOptions options);
+
+struct OciPublisherOptions {
+  std::string url;  // oci://host[:port]/path: charts go to <path>/<name>:<version>
+  oci::Credentials credentials;
+  // Shared with the dependency resolver (one token cache); a private one when null.
+  std::shared_ptr<oci::RegistryClient> client;
+};
+
+// Pushes charts as `helm push` does (see src/publish/oci_publisher.cpp); removal
+// deletes the tagged manifest by digest. Throws Error(invalid_argument) for a bad url.
+std::unique_ptr<Publisher> make_oci_publisher(OciPublisherOptions options);
 
 // Writes <dir>/<name>-<version>.tgz and regenerates <dir>/index.yaml atomically
 // (digests, created times kept for unchanged entries, urls relative to base_url or

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/log.hpp"
@@ -23,6 +24,15 @@ struct ServerOptions {
   std::string chartmuseum_token;
   std::string chartmuseum_tenant;
   std::filesystem::path local_repo_dir;
+  // Publishing into an OCI registry instead (oci://host[:port]/path), as `helm push`.
+  std::string oci_registry;
+  std::string oci_username, oci_password;
+  // Registries (host[:port]) spoken to over plain http://, for publishing and for
+  // oci:// dependencies (Helm's --plain-http); all others need TLS.
+  std::vector<std::string> plain_http_registries;
+  // Extra CA bundle (PEM) trusted for every TLS peer: git remotes, chart
+  // repositories, registries, ChartMuseum. git_ca_file below is its older name.
+  std::filesystem::path ca_file;
   // Replaces the publisher chosen above (tests: slow or failing publishers).
   // /charts/ is served only when the embedded local repo is the publisher.
   std::shared_ptr<publish::Publisher> publisher;

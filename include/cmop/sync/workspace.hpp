@@ -79,6 +79,8 @@ struct RepoState {
 struct WorkspaceOptions {
   bool allow_local_git = false;
   net::TlsOptions tls;  // for dependency repos
+  // oci:// dependencies (shared with an OCI publisher: one token cache); null = own client with `tls`.
+  std::shared_ptr<oci::RegistryClient> registry;
   std::string git_ca_file;      // extra CA bundle (PEM) for https git remotes
   std::string ssh_known_hosts;  // OpenSSH known_hosts content; empty = host keys not verified
 };

@@ -1,0 +1,174 @@
+// Publishing into an OCI registry, laid out as `helm push` lays charts out: one
+// repository per chart under the configured namespace, the version as tag ('+'
+// written '_'), a manifest whose config is the chart's metadata and whose one
+// layer is the .tgz.
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <map>
+
+#include "cmop/deps/repo_index.hpp"
+#include "cmop/error.hpp"
+#include "cmop/oci/registry.hpp"
+#include "cmop/publish/publisher.hpp"
+#include "cmop/util/hash.hpp"
+
+namespace cmop::publish {
+namespace {
+
+std::string digest_of(std::string_view bytes) { return "sha256:" + util::sha256_hex(bytes); }
+
+// Helm's annotations for a pushed chart (pkg/registry's generateOCIAnnotations):
+// the chart's own annotations, then the standard ones, which win.
+std::map<std::string, std::string> annotations_for(const package::Package& pkg) {
+  const chart::Metadata& md = pkg.metadata;
+  std::map<std::string, std::string> a = md.annotations;
+  auto set = [&](const char* key, const std::string& value) {
+    if (!value.empty()) a[key] = value;
+  };
+  set("org.opencontainers.image.title", md.name);
+  set("org.opencontainers.image.version", md.version);
+  set("org.opencontainers.image.description", md.description);
+  set("org.opencontainers.image.url", md.home);
+  if (!md.sources.empty()) set("org.opencontainers.image.source", md.sources.front());
+  std::string authors;
+  for (const auto& m : md.maintainers) {
+    if (m.name.empty()) continue;
+    authors += (authors.empty() ? "" : ", ") + m.name + (m.email.empty() ? "" : " (" + m.email + ")");
+  }
+  set("org.opencontainers.image.authors", authors);
+  // The commit's time, not the clock: the same commit gives the same manifest.
+  set("org.opencontainers.image.created", pkg.created);
+  return a;
+}
+
+std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& layer,
+                          const std::map<std::string, std::string>& annotations) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  auto descriptor = [&](const oci::Descriptor& d) {
+    w.StartObject();
+    w.Key("mediaType");
+    w.String(d.media_type.c_str());
+    w.Key("digest");
+    w.String(d.digest.c_str());
+    w.Key("size");
+    w.Uint64(d.size);
+    w.EndObject();
+  };
+  w.StartObject();
+  w.Key("schemaVersion");
+  w.Int(2);
+  w.Key("mediaType");
+  w.String(oci::kImageManifestMediaType);
+  w.Key("config");
+  descriptor(config);
+  w.Key("layers");
+  w.StartArray();
+  descriptor(layer);
+  w.EndArray();
+  w.Key("annotations");
+  w.StartObject();
+  for (const auto& [k, v] : annotations) {
+    w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
+    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
+  }
+  w.EndObject();
+  w.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
+const oci::Descriptor* chart_layer(const oci::Manifest& m) {
+  for (const auto& l : m.layers)
+    if (l.media_type == oci::kHelmChartLayerMediaType) return &l;
+  return nullptr;
+}
+
+class OciPublisher final : public Publisher {
+ public:
+  explicit OciPublisher(OciPublisherOptions options)
+      : ref_(oci::Reference::parse(options.url)),
+        endpoint_{ref_.host, options.credentials},
+        client_(options.client ? std::move(options.client) : std::make_shared<oci::RegistryClient>()) {}
+
+  void publish(const package::Package& pkg, bool replace) override {
+    const auto& md = pkg.metadata;
+    const std::string repository = ref_.repository(md.name);
+    const std::string tag = oci::tag_for_version(md.version);
+    const std::string layer_digest = digest_of(pkg.bytes);
+    const std::string config = deps::chart_metadata_json(md);
+    const oci::Descriptor config_d{oci::kHelmConfigMediaType, digest_of(config), config.size()};
+    const oci::Descriptor layer_d{oci::kHelmChartLayerMediaType, layer_digest, pkg.bytes.size()};
+    const std::string manifest = manifest_json(config_d, layer_d, annotations_for(pkg));
+
+    if (auto existing = client_->resolve(endpoint_, repository, tag)) {
+      if (*existing == digest_of(manifest)) return;
+      // The same chart pushed with other annotations (by an earlier cmop, or by
+      // `helm push` from the same bytes) is the same version: nothing to replace.
+      auto current = client_->manifest(endpoint_, repository, *existing);
+      const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
+      if (layer && layer->digest == layer_digest) return;
+      if (!replace)
+        throw Error(Errc::conflict, "oci://" + ref_.host + "/" + repository + ":" + tag,
+                    md.name + " " + md.version + " is already in the registry with other content" +
+                        (layer ? " (chart layer " + layer->digest + ", new package " + layer_digest + ")" : ""));
+    }
+    // Blobs the registry already has (same chart content elsewhere, a retried
+    // upload) are not sent again.
+    if (!client_->has_blob(endpoint_, repository, config_d.digest))
+      client_->push_blob(endpoint_, repository, config, config_d.digest);
+    if (!client_->has_blob(endpoint_, repository, layer_digest))
+      client_->push_blob(endpoint_, repository, pkg.bytes, layer_digest);
+    client_->push_manifest(endpoint_, repository, tag, manifest, oci::kImageManifestMediaType);
+  }
+
+  void remove(const std::string& name, const std::string& version) override { remove_exact(name, version, ""); }
+
+  // Deletes the manifest the tag points at, by digest, when its chart layer is
+  // the package that was published (any, when `digest` is empty). A tag that now
+  // holds other content was re-pushed by someone else: that is left alone.
+  void remove_exact(const std::string& name, const std::string& version, const std::string& digest) override {
+    const std::string repository = ref_.repository(name);
+    const std::string tag = oci::tag_for_version(version);
+    auto manifest_digest = client_->resolve(endpoint_, repository, tag);
+    if (!manifest_digest) return;  // already gone
+    if (!digest.empty()) {
+      auto current = client_->manifest(endpoint_, repository, *manifest_digest);
+      const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
+      if (!layer || layer->digest != "sha256:" + digest) return;
+    }
+    try {
+      client_->delete_manifest(endpoint_, repository, *manifest_digest);
+    } catch (const Error& e) {
+      if (e.code() != Errc::not_found) throw;
+    }
+  }
+
+  std::string fetch(const std::string& name, const std::string& version) override {
+    const std::string repository = ref_.repository(name);
+    const std::string tag = oci::tag_for_version(version);
+    const std::string what = "oci://" + ref_.host + "/" + repository + ":" + tag;
+    auto m = client_->manifest(endpoint_, repository, tag);
+    if (!m) throw Error(Errc::not_found, what, "no such tag");
+    const oci::Descriptor* layer = chart_layer(*m);
+    if (!layer) throw Error(Errc::upstream, what, "not a Helm chart (no chart layer)");
+    return client_->blob(endpoint_, repository, layer->digest, 100u << 20);
+  }
+
+  void probe() override { client_->ping(endpoint_); }
+
+  std::string describe() const override { return "oci " + ref_.str(); }
+
+ private:
+  oci::Reference ref_;
+  oci::Endpoint endpoint_;
+  std::shared_ptr<oci::RegistryClient> client_;
+};
+
+}  // namespace
+
+std::unique_ptr<Publisher> make_oci_publisher(OciPublisherOptions options) {
+  return std::make_unique<OciPublisher>(std::move(options));
+}
+
+}  // namespace cmop::publish

@@ -1,0 +1,379 @@
+// OCI in both directions against the real CNCF Distribution registry (Debian's
+// docker-registry) on 127.0.0.1: charts pushed as `helm push` lays them out,
+// dependencies pulled as `helm dependency update` resolves them, with plain HTTP,
+// TLS + htpasswd, and bearer tokens.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "cmop/deps/resolver.hpp"
+#include "cmop/error.hpp"
+#include "cmop/net/http_client.hpp"
+#include "cmop/oci/registry.hpp"
+#include "cmop/package/archive.hpp"
+#include "cmop/package/packager.hpp"
+#include "cmop/publish/publisher.hpp"
+#include "cmop/sync/workspace.hpp"
+#include "cmop/util/fs.hpp"
+#include "cmop/util/hash.hpp"
+#include "support/git_fixture.hpp"
+#include "support/registry_fixture.hpp"
+
+using namespace cmop;
+namespace fs = std::filesystem;
+using Status = sync::ChartOutcome::Status;
+
+namespace {
+
+Error error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e;
+  }
+  FAIL("expected a cmop::Error");
+  return Error(Errc::internal, "", "");
+}
+
+// A chart packaged by cmop from a folder written here.
+package::Package make_chart(const fs::path& root, const std::string& name, const std::string& version,
+                            const std::string& extra = "") {
+  const fs::path dir = root / (name + "-" + version);
+  fs::create_directories(dir / "templates");
+  std::ofstream(dir / "Chart.yaml") << "apiVersion: v2\nname: " << name << "\nversion: " << version
+                                    << "\ndescription: the " << name << " chart\n";
+  std::ofstream(dir / "templates" / "cm.yaml") << "kind: ConfigMap\n" << extra;
+  package::PackageInput in{root, dir.filename().string(), {}, {}, {}, {}};
+  auto pkg = package::package_chart(in);
+  pkg.created = "2024-05-01T12:00:00Z";
+  return pkg;
+}
+
+oci::ClientOptions plain(const test::Registry& r, int page = 1000) {
+  oci::ClientOptions o;
+  o.plain_http_hosts = {r.host()};
+  o.tag_page_size = page;
+  return o;
+}
+
+chart::Metadata needing(const std::string& dep, const std::string& constraint, const std::string& repo) {
+  chart::Metadata md;
+  md.api_version = "v2";
+  md.name = "app";
+  md.version = "1.0.0";
+  chart::Dependency d;
+  d.name = dep;
+  d.version = constraint;
+  d.repository = repo;
+  md.dependencies.push_back(d);
+  return md;
+}
+
+// A chart folder to resolve from (the resolver reads Chart.lock there).
+struct ChartDir {
+  util::TempDir tmp{"cmop-oci-chart-"};
+  fs::path dir = tmp.path() / "app";
+  ChartDir() { fs::create_directories(dir); }
+};
+
+}  // namespace
+
+TEST_CASE("pushed as helm push lays it out: one repository per chart, version tag, Helm media types and annotations") {
+  test::Registry registry;
+  util::TempDir tmp;
+  auto client = std::make_shared<oci::RegistryClient>(plain(registry));
+  auto publisher = publish::make_oci_publisher({registry.oci("team/charts"), {}, client});
+  publisher->probe();
+  auto pkg = make_chart(tmp.path(), "web", "1.2.3+build.7");
+  publisher->publish(pkg, false);
+
+  const oci::Endpoint ep{registry.host(), {}};
+  CHECK(client->tags(ep, "team/charts/web") == std::vector<std::string>{"1.2.3_build.7"});
+  auto m = client->manifest(ep, "team/charts/web", "1.2.3_build.7");
+  REQUIRE(m);
+  CHECK(m->config.media_type == oci::kHelmConfigMediaType);
+  REQUIRE(m->layers.size() == 1);
+  CHECK(m->layers[0].media_type == oci::kHelmChartLayerMediaType);
+  CHECK(m->layers[0].digest == "sha256:" + pkg.digest);
+  CHECK(m->annotations["org.opencontainers.image.title"] == "web");
+  CHECK(m->annotations["org.opencontainers.image.version"] == "1.2.3+build.7");
+  CHECK(m->annotations["org.opencontainers.image.description"] == "the web chart");
+  CHECK(m->annotations["org.opencontainers.image.created"] == "2024-05-01T12:00:00Z");
+  const std::string config = client->blob(ep, "team/charts/web", m->config.digest, 1 << 20);
+  CHECK(config.rfind("{\"name\":\"web\",\"version\":\"1.2.3+build.7\",\"description\":\"the web chart\",\"apiVersion\":\"v2\"", 0) == 0);
+  CHECK(publisher->fetch("web", "1.2.3+build.7") == pkg.bytes);
+
+  SECTION("the same chart again uploads nothing; other content under the version is a conflict") {
+    const auto before = client->requests_sent();
+    publisher->publish(pkg, false);
+    CHECK(client->requests_sent() - before == 1);  // one HEAD of the tag
+    auto other = make_chart(tmp.path() / "other", "web", "1.2.3+build.7", "data: changed\n");
+    CHECK(error_of([&] { publisher->publish(other, false); }).code() == Errc::conflict);
+    publisher->publish(other, true);
+    CHECK(publisher->fetch("web", "1.2.3+build.7") == other.bytes);
+  }
+  SECTION("removal deletes the manifest by digest, and only when it is still the package published") {
+    publisher->remove_exact("web", "1.2.3+build.7", "0000");  // not ours any more: left alone
+    CHECK(client->resolve(ep, "team/charts/web", "1.2.3_build.7"));
+    publisher->remove_exact("web", "1.2.3+build.7", pkg.digest);
+    CHECK_FALSE(client->resolve(ep, "team/charts/web", "1.2.3_build.7"));
+    publisher->remove_exact("web", "1.2.3+build.7", pkg.digest);  // idempotent
+  }
+}
+
+TEST_CASE("oci:// dependencies resolve the highest matching tag, verified and locked") {
+  test::Registry registry;
+  util::TempDir tmp;
+  auto client = std::make_shared<oci::RegistryClient>(plain(registry));
+  auto publisher = publish::make_oci_publisher({registry.oci("deps"), {}, client});
+  for (auto v : {"1.0.0", "1.0.9", "1.1.0", "1.2.0-rc.1", "1.9.9", "2.0.0", "1.5.0+meta", "0.9.0", "1.0.10"})
+    publisher->publish(make_chart(tmp.path() / v, "redis", v), false);
+
+  deps::Resolver resolver(tmp.path() / "cache", {}, client);
+  ChartDir chart;
+  auto md = needing("redis", "~1.0.0", registry.oci("deps"));
+  auto res = resolver.resolve(md, chart.dir, chart.tmp.path(), {});
+  REQUIRE(res.archives.size() == 1);
+  CHECK(res.archives[0].version == "1.0.10");
+  CHECK(res.resolved[0].repository == registry.oci("deps"));
+  CHECK_THAT(res.lock_yaml, Catch::Contains("repository: " + registry.oci("deps")) && Catch::Contains("version: 1.0.10"));
+  CHECK_THAT(res.lock_yaml, Catch::Contains("generated: \"2024-05-01T12:00:00Z\""));
+
+  CHECK(resolver.resolve(needing("redis", "1.5.x", registry.oci("deps")), chart.dir, chart.tmp.path(), {})
+            .archives[0].version == "1.5.0+meta");  // tag 1.5.0_meta
+  CHECK(resolver.resolve(needing("redis", ">=1.0.0-0 <2.0.0", registry.oci("deps")), chart.dir, chart.tmp.path(), {})
+            .archives[0].version == "1.9.9");
+  auto none = error_of([&] { resolver.resolve(needing("redis", "^3", registry.oci("deps")), chart.dir, chart.tmp.path(), {}); });
+  CHECK(none.code() == Errc::dependency);
+  CHECK_THAT(none.reason(), Catch::Contains("no version matches") && Catch::Contains("2.0.0"));
+  auto missing = error_of([&] { resolver.resolve(needing("nope", "*", registry.oci("deps")), chart.dir, chart.tmp.path(), {}); });
+  CHECK(missing.code() == Errc::dependency);
+
+  SECTION("a second resolution in a new sync asks for tags and the tag's digest, nothing else") {
+    const auto before = client->requests_sent();
+    deps::Resolver::Session session;
+    resolver.resolve(md, chart.dir, chart.tmp.path(), {}, &session);
+    // One tag list (Distribution 2.8 sends all tags at once) + one HEAD; manifest
+    // and layer come from the cache.
+    CHECK(client->requests_sent() - before == 2);
+  }
+  SECTION("an in-sync Chart.lock skips the tag list") {
+    std::ofstream(chart.dir / "Chart.lock") << res.lock_yaml;
+    const auto before = client->requests_sent();
+    auto again = resolver.resolve(md, chart.dir, chart.tmp.path(), {});
+    CHECK(again.archives[0].version == "1.0.10");
+    CHECK(client->requests_sent() - before == 1);
+  }
+}
+
+TEST_CASE("a chart layer whose bytes do not match its digest is refused") {
+  test::Registry registry;
+  util::TempDir tmp;
+  auto client = std::make_shared<oci::RegistryClient>(plain(registry));
+  auto pkg = make_chart(tmp.path(), "lib", "1.0.0");
+  publish::make_oci_publisher({registry.oci("deps"), {}, client})->publish(pkg, false);
+  // Tamper with the stored blob behind the registry's back.
+  const fs::path blob = registry.blob_file(pkg.digest);
+  const bool tampered = fs::exists(blob);
+  if (tampered) std::ofstream(blob, std::ios::binary | std::ios::trunc) << std::string(pkg.bytes.size(), 'x');
+  REQUIRE(tampered);
+  deps::Resolver resolver(tmp.path() / "cache", {}, client);
+  ChartDir chart;
+  auto e = error_of([&] { resolver.resolve(needing("lib", "1.x", registry.oci("deps")), chart.dir, chart.tmp.path(), {}); });
+  CHECK(e.code() == Errc::dependency);
+  CHECK_THAT(e.reason(), Catch::Contains("digest mismatch"));
+  CHECK_FALSE(fs::exists(tmp.path() / "cache" / "charts" / (pkg.digest + ".tgz")));
+}
+
+TEST_CASE("TLS with the test's own CA and htpasswd: refused without credentials, resolved with them") {
+  test::Registry registry({true, "reader", "s3cret pass", false, "", ""});
+  util::TempDir tmp;
+  oci::ClientOptions o;
+  o.tls.ca_file = registry.ca_file().string();
+  auto client = std::make_shared<oci::RegistryClient>(o);
+  auto publisher = publish::make_oci_publisher({registry.oci("private"), {"reader", "s3cret pass"}, client});
+  publisher->probe();
+  publisher->publish(make_chart(tmp.path(), "db", "3.1.0"), false);
+
+  deps::Resolver resolver(tmp.path() / "cache", o.tls, client);
+  ChartDir chart;
+  auto md = needing("db", "3.x", registry.oci("private"));
+  auto refused = error_of([&] { resolver.resolve(md, chart.dir, chart.tmp.path(), {}); });
+  CHECK(refused.code() == Errc::dependency);
+  CHECK_THAT(refused.reason(), Catch::Contains("credentials"));
+  CHECK_THAT(refused.reason(), !Catch::Contains("s3cret"));
+
+  std::vector<deps::NamedRepository> repos{{"private", "oci://" + registry.host(), "reader", "s3cret pass", ""}};
+  CHECK(resolver.resolve(md, chart.dir, chart.tmp.path(), repos).archives.at(0).version == "3.1.0");
+
+  // Without the CA the registry's certificate is not trusted.
+  deps::Resolver untrusting(tmp.path() / "cache2");
+  auto untrusted = error_of([&] { untrusting.resolve(md, chart.dir, chart.tmp.path(), repos); });
+  CHECK(untrusted.code() == Errc::dependency);
+  CHECK_FALSE(publish::make_oci_publisher({registry.oci("private"), {"reader", "wrong"}, client}) == nullptr);
+  CHECK(error_of([&] { publish::make_oci_publisher({registry.oci("private"), {"reader", "wrong"}, client})->probe(); })
+            .code() == Errc::unauthorized);
+}
+
+TEST_CASE("bearer challenges: a token from the realm, cached until it expires, credentials when the realm wants them") {
+  test::Registry registry({false, "", "", true, "pusher", "t0ken"});
+  util::TempDir tmp;
+  auto client = std::make_shared<oci::RegistryClient>(plain(registry));
+  auto anonymous = publish::make_oci_publisher({registry.oci("apps"), {}, client});
+  CHECK(error_of([&] { anonymous->publish(make_chart(tmp.path(), "api", "1.0.0"), false); }).code() ==
+        Errc::unauthorized);
+
+  auto publisher = publish::make_oci_publisher({registry.oci("apps"), {"pusher", "t0ken"}, client});
+  publisher->publish(make_chart(tmp.path(), "api", "1.0.0"), false);
+  publisher->publish(make_chart(tmp.path() / "b", "api", "1.1.0"), false);
+  const int tokens = registry.token_requests();
+  CHECK(tokens > 0);
+  CHECK(tokens <= 3);  // one per scope (push; pull), not one per request
+
+  deps::Resolver resolver(tmp.path() / "cache", {}, client);
+  ChartDir chart;
+  std::vector<deps::NamedRepository> repos{{"apps", "oci://" + registry.host(), "pusher", "t0ken", ""}};
+  auto md = needing("api", "1.x", registry.oci("apps"));
+  CHECK(resolver.resolve(md, chart.dir, chart.tmp.path(), repos).archives.at(0).version == "1.1.0");
+  const int after_first = registry.token_requests();
+  deps::Resolver::Session next_sync;
+  resolver.resolve(md, chart.dir, chart.tmp.path(), repos, &next_sync);
+  CHECK(registry.token_requests() == after_first);  // the pull token is reused
+}
+
+TEST_CASE("a sync publishing into a registry: re-sync uploads nothing, lost state adopts, registry down fails only its charts, removal deletes") {
+  test::Registry deps_registry;
+  test::Registry target;
+  util::TempDir tmp;
+  oci::ClientOptions o = plain(deps_registry);
+  o.plain_http_hosts.push_back(target.host());
+  auto client = std::make_shared<oci::RegistryClient>(o);
+  publish::make_oci_publisher({deps_registry.oci("upstream"), {}, client})
+      ->publish(make_chart(tmp.path() / "up", "common", "2.4.0"), false);
+
+  test::GitWorkRepo work(tmp.path() / "work");
+  test::write_chart(work, "charts/app", "app", "1.0.0",
+                    "dependencies:\n- name: common\n  version: 2.x\n  repository: " + deps_registry.oci("upstream") + "\n");
+  test::write_chart(work, "charts/plain", "plain", "0.1.0");
+  const std::string commit = work.commit("initial");
+  fs::path bare = test::make_bare(work, tmp.path() / "served", "charts.git");
+  test::GitDaemon daemon(tmp.path() / "served");
+
+  auto make_ws = [&](const fs::path& state) {
+    sync::WorkspaceOptions wo;
+    wo.registry = client;
+    return std::make_unique<sync::Workspace>(state, publish::make_oci_publisher({target.oci("published"), {}, client}), wo);
+  };
+  sync::RepoSpec spec;
+  spec.name = "charts";
+  spec.git = daemon.url("charts.git");
+  auto ws = make_ws(tmp.path() / "state");
+  auto first = ws->apply(spec);
+  for (auto& c : first.charts) INFO(c.path << ": " << c.reason);
+  REQUIRE(first.ok());
+  const oci::Endpoint ep{target.host(), {}};
+  auto app = client->manifest(ep, "published/app", "1.0.0");
+  REQUIRE(app);
+  // created is the commit's time: the same commit makes the same manifest anywhere.
+  CHECK(app->annotations["org.opencontainers.image.created"].size() == 20);
+  auto pulled = client->blob(ep, "published/app", app->layers.at(0).digest, 1 << 20);
+  bool vendored = false;
+  for (auto& e : package::read_tgz(pulled, 5 << 20, 100 << 20)) vendored |= e.name == "app/charts/common/Chart.yaml";
+  CHECK(vendored);
+
+  auto before = client->requests_sent();
+  auto again = ws->update("charts");
+  REQUIRE(again.ok());
+  CHECK(again.count(Status::unchanged) == 2);
+  // No push: one tag list and one HEAD for the dependency, nothing for the target.
+  CHECK(client->requests_sent() - before == 2);
+
+  // A sidecar that lost its state finds its charts in the registry: nothing uploaded.
+  auto first_manifest = client->manifest(ep, "published/app", "1.0.0")->body;
+  auto fresh = make_ws(tmp.path() / "state2");
+  before = client->requests_sent();
+  auto adopted = fresh->apply(spec);
+  REQUIRE(adopted.ok());
+  CHECK(adopted.count(Status::published) == 2);
+  // The new state dir has an empty cache: the dependency costs tags, HEAD, manifest
+  // and layer; each chart one HEAD of its tag.
+  CHECK(client->requests_sent() - before == 4 + 2);
+  CHECK(client->manifest(ep, "published/app", "1.0.0")->body == first_manifest);
+  fresh.reset();
+
+  deps_registry.stop();
+  test::write_chart(work, "charts/app", "app", "1.0.1",
+                    "dependencies:\n- name: common\n  version: 2.x\n  repository: " + deps_registry.oci("upstream") + "\n");
+  test::write_chart(work, "charts/plain", "plain", "0.1.1");
+  work.commit("bump both");
+  test::push_to_bare(work, bare);
+  auto down = ws->update("charts");
+  CHECK(down.error.empty());
+  for (auto& c : down.charts) {
+    if (c.path == "charts/app") {
+      CHECK(c.status == Status::failed);
+      CHECK_THAT(c.reason, Catch::Contains(deps_registry.oci("upstream")));
+    }
+    if (c.path == "charts/plain") CHECK(c.status == Status::published);
+  }
+  deps_registry.start();
+
+  ws->remove("charts");
+  CHECK_FALSE(client->resolve(ep, "published/app", "1.0.0"));
+  CHECK_FALSE(client->resolve(ep, "published/plain", "0.1.0"));
+  CHECK_FALSE(client->resolve(ep, "published/plain", "0.1.1"));
+  (void)commit;
+}
+
+TEST_CASE("tag lists follow Link pagination on the registry and refuse a next page on another host") {
+  // Distribution 2.8 sends every tag at once; registries that page (v3, Harbor,
+  // GHCR) are played by a scripted peer answering exactly as they do.
+  test::Peer peer = test::start_python_peer("scripted_http_server.py");
+  const std::string host = "127.0.0.1:" + std::to_string(peer.port);
+  auto script = [&](const std::string& json) {
+    net::Request req;
+    req.method = "POST";
+    req.url = peer.url() + "/__script";
+    req.body = json;
+    REQUIRE(net::HttpClient().send(req).status == 200);
+  };
+  script(R"([{"status":200,"body":"{\"name\":\"c/r\",\"tags\":[\"1.0.0\",\"1.1.0\"]}",)"
+         R"("headers":{"Content-Type":"application/json","Link":"</v2/c/r/tags/list?last=1.1.0&n=2>; rel=\"next\""}},)"
+         R"({"status":200,"body":"{\"name\":\"c/r\",\"tags\":[\"2.0.0_x\"]}","headers":{"Content-Type":"application/json"}}])");
+  oci::ClientOptions o;
+  o.plain_http_hosts = {host};
+  o.tag_page_size = 2;
+  oci::RegistryClient client(o);
+  CHECK(client.tags({host, {}}, "c/r") == std::vector<std::string>{"1.0.0", "1.1.0", "2.0.0_x"});
+  script(R"([{"status":200,"body":"{\"tags\":[\"1.0.0\"]}",)"
+         R"("headers":{"Content-Type":"application/json","Link":"<http://elsewhere.example/v2/c/r/tags/list?last=1>; rel=\"next\""}}])");
+  auto e = error_of([&] { client.tags({host, {}}, "c/r"); });
+  CHECK(e.code() == Errc::upstream);
+  CHECK_THAT(e.reason(), Catch::Contains("another host"));
+}
+
+TEST_CASE("oci references: what is accepted and what is refused before anything is sent") {
+  auto r = oci::Reference::parse("OCI://Registry.Example.com:5000/team/charts/");
+  CHECK(r.host == "registry.example.com:5000");
+  CHECK(r.path == "team/charts");
+  CHECK(r.repository("web") == "team/charts/web");
+  CHECK(oci::Reference::parse("oci://ghcr.io").repository("web") == "web");
+  for (auto bad : {"https://ghcr.io/x", "oci://user:pw@ghcr.io/x", "oci://ghcr.io/Team", "oci://ghcr.io/x:1.0",
+                   "oci://ghcr.io/x?y", "oci:///x", "oci://ghcr.io/a//b"})
+    CHECK(error_of([&] { oci::Reference::parse(bad); }).code() == Errc::invalid_argument);
+  CHECK(oci::tag_for_version("1.0.0+a.b") == "1.0.0_a.b");
+  CHECK(oci::version_for_tag("1.0.0_a.b") == "1.0.0+a.b");
+}
+
+TEST_CASE("WWW-Authenticate challenges are parsed as registries send them") {
+  auto c = oci::parse_challenge(R"(Bearer realm="https://auth.example.com/token",service="registry.example.com",scope="repository:a/b:pull,push")");
+  REQUIRE(c);
+  CHECK(c->scheme == "Bearer");
+  CHECK(c->params["realm"] == "https://auth.example.com/token");
+  CHECK(c->params["scope"] == "repository:a/b:pull,push");
+  auto b = oci::parse_challenge(R"(Basic realm="Registry Realm")");
+  REQUIRE(b);
+  CHECK(b->scheme == "Basic");
+  CHECK(b->params["realm"] == "Registry Realm");
+  CHECK_FALSE(oci::parse_challenge(""));
+}
