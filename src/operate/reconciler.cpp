@@ -47,7 +47,8 @@ struct Outcome {
 
 struct Dependency {
   std::string name, url;
-  std::string mirror_of;  // non-empty: stands in for that chart repo URL (scoped to this resource)
+  std::string mirror_of;    // non-empty: stands in for that chart repo URL (scoped to this resource)
+  std::string secret_name;  // Secret with username/password for it (scoped to this resource)
 };
 
 struct Spec {
@@ -79,7 +80,7 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   s.secret_name = str_at(*spec, "secretRef.name");
   if (auto* deps = value_at(*spec, "dependencies"); deps && deps->IsArray()) {
     for (auto& d : deps->GetArray()) {
-      Dependency dep{str_at(d, "name"), str_at(d, "url"), str_at(d, "mirrorOf")};
+      Dependency dep{str_at(d, "name"), str_at(d, "url"), str_at(d, "mirrorOf"), str_at(d, "secretRef.name")};
       if (dep.name.empty() || dep.url.empty())
         throw Error(Errc::invalid_argument, "spec.dependencies", "every entry needs a name and a url");
       if (dep.url == "self" && dep.mirror_of.empty())
@@ -369,13 +370,28 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     if (!spec.versioning.empty()) body.AddMember("versioning", str(spec.versioning, a), a);
     Value deps(rapidjson::kArrayType);
     for (auto& d : spec.dependencies) {
-      // A mirror changes where a URL is read from: it stays with this resource's
-      // repo instead of being registered for every repo of the sidecar.
-      if (d.mirror_of.empty()) sidecar.add_dependency(d);
+      // Mirrors and credentials stay with this resource's repo instead of being
+      // registered for every repo of the sidecar.
+      if (d.mirror_of.empty() && d.secret_name.empty()) sidecar.add_dependency(d);
       Value dv(rapidjson::kObjectType);
       dv.AddMember("name", str(d.name, a), a);
       dv.AddMember("url", str(d.url, a), a);
       if (!d.mirror_of.empty()) dv.AddMember("mirrorOf", str(d.mirror_of, a), a);
+      if (!d.secret_name.empty()) {
+        Document secret;
+        try {
+          secret = kube_.get(resources::secrets, ns, d.secret_name);
+        } catch (const KubeApiError& e) {
+          if (!e.not_found()) throw;
+          throw Error(Errc::not_found, "spec.dependencies[" + d.name + "].secretRef",
+                      "Secret \"" + d.secret_name + "\" not found in " + ns);
+        }
+        for (const char* key : {"username", "password"}) {
+          auto encoded = str_at(secret, std::string("data.") + key);
+          if (!encoded.empty())
+            dv.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, d.secret_name + "." + key), a), a);
+        }
+      }
       deps.PushBack(dv, a);
     }
     body.AddMember("dependencies", deps, a);

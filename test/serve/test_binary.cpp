@@ -5,7 +5,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "cmop/oci/registry.hpp"
 #include "serve_fixtures.hpp"
+#include "support/registry_fixture.hpp"
 
 using namespace cmop;
 using test::call;
@@ -134,4 +136,29 @@ TEST_CASE("cmop serve with no flags, started from another working directory, pub
   CHECK(call(base, "GET", "/charts/alpha-1.0.0.tgz").status == 200);
   // The log names the state dir as the absolute path it resolved to.
   CHECK_THAT(slurp(log), Catch::Contains((elsewhere / "cmop-state").string()));
+}
+
+TEST_CASE("cmop serve publishes into an OCI registry named by environment variables", "[serve][binary][oci]") {
+  test::Registry registry;
+  test::ChartsRepo git;
+  auto log = git.tmp.path() / "serve.log";
+  ServeProcess serve;
+  serve.start({"--state-dir", git.state().string()}, log,
+              {{"CMOP_OCI_REGISTRY", registry.oci("team")},
+               {"CMOP_PLAIN_HTTP_REGISTRIES", "registry.invalid:1," + registry.host()}});
+  test::eventually([&] { return call(serve.base(), "GET", "/readyz").status == 200; }, "readyz 200");
+
+  auto res = call(serve.base(), "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url()));
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+  CHECK(json_of(res)["ok"].GetBool());
+  oci::ClientOptions o;
+  o.plain_http_hosts = {registry.host()};
+  oci::RegistryClient client(o);
+  CHECK(client.tags({registry.host(), {}}, "team/alpha") == std::vector<std::string>{"1.0.0"});
+  CHECK(client.tags({registry.host(), {}}, "team/beta") == std::vector<std::string>{"0.2.0"});
+  CHECK(call(serve.base(), "GET", "/charts/index.yaml").status == 404);  // no embedded repo
+
+  REQUIRE(call(serve.base(), "DELETE", "/repo/mycharts").status == 200);
+  CHECK_FALSE(client.resolve({registry.host(), {}}, "team/alpha", "1.0.0"));
 }
