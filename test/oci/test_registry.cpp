@@ -325,6 +325,32 @@ TEST_CASE("a sync publishing into a registry: re-sync uploads nothing, lost stat
   (void)commit;
 }
 
+TEST_CASE("a registry that refuses deletion is reported and the repo's charts stay on record") {
+  test::RegistryOptions no_delete;
+  no_delete.allow_delete = false;
+  test::Registry target(no_delete);
+  util::TempDir tmp;
+  auto client = std::make_shared<oci::RegistryClient>(plain(target));
+  test::GitWorkRepo work(tmp.path() / "work");
+  test::write_chart(work, "charts/app", "app", "1.0.0");
+  work.commit("initial");
+  test::make_bare(work, tmp.path() / "served", "charts.git");
+  test::GitDaemon daemon(tmp.path() / "served");
+  sync::WorkspaceOptions wo;
+  wo.registry = client;
+  sync::Workspace ws(tmp.path() / "state", publish::make_oci_publisher({target.oci("c"), {}, client}), wo);
+  sync::RepoSpec spec;
+  spec.name = "charts";
+  spec.git = daemon.url("charts.git");
+  REQUIRE(ws.apply(spec).ok());
+  auto e = error_of([&] { ws.remove("charts"); });
+  CHECK(e.code() == Errc::forbidden);
+  CHECK_THAT(e.reason(), Catch::Contains("does not allow deleting"));
+  REQUIRE(ws.get("charts"));
+  CHECK(ws.get("charts")->published.size() == 1);
+  CHECK(client->resolve({target.host(), {}}, "c/app", "1.0.0"));
+}
+
 TEST_CASE("tag lists follow Link pagination on the registry and refuse a next page on another host") {
   // Distribution 2.8 sends every tag at once; registries that page (v3, Harbor,
   // GHCR) are played by a scripted peer answering exactly as they do.

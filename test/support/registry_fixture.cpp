@@ -32,7 +32,7 @@ Registry::Registry(RegistryOptions options) : options_(std::move(options)) {
   const std::string d = dir_.string();
 
   std::string config = "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
-                       "storage:\n  filesystem:\n    rootdirectory: " + d + "/storage\n  delete:\n    enabled: true\n"
+                       "storage:\n  filesystem:\n    rootdirectory: " + d + "/storage\n  delete:\n    enabled: " + (options_.allow_delete ? "true" : "false") + "\n"
                        "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: cmop-test\n";
   if (options_.tls) {
     ca_file_ = dir_ / "ca.pem";

@@ -16,6 +16,7 @@ struct RegistryOptions {
   std::string htpasswd_user, htpasswd_password;  // basic auth when set
   bool token_auth = false;                       // Bearer challenges from a token server
   std::string token_user, token_password;        // the token server wants these (else anonymous tokens)
+  bool allow_delete = true;                      // storage.delete.enabled
 };
 
 class Registry {
