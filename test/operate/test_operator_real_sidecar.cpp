@@ -11,7 +11,11 @@
 #include <set>
 
 #include "operate_fixtures.hpp"
+#include "cmop/package/archive.hpp"
+#include "cmop/oci/registry.hpp"
+#include "cmop/publish/publisher.hpp"
 #include "support/git_fixture.hpp"
+#include "support/registry_fixture.hpp"
 
 using namespace cmop;
 using namespace cmop::operate;
@@ -28,11 +32,11 @@ struct RealSidecar {
   fs::path state;
   int port = free_port();
   Process process;
-  RealSidecar(const fs::path& dir)
+  RealSidecar(const fs::path& dir, std::map<std::string, std::string> env = {})
       : state(dir / "state"),
         process({cmop_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--state-dir",
                  state.string(), "--token", "side-token"},
-                {}, {}, dir / "serve.log") {
+                std::move(env), {}, dir / "serve.log") {
     if (!wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << log());
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
@@ -242,4 +246,56 @@ TEST_CASE("operator with the real cmop serve: mirrors publish an umbrella with i
     return false;
   });
   CHECK(sidecar.index() == Versions{{"app", {"1.0.0"}}, {"lib", {"0.3.0"}}});
+}
+
+TEST_CASE("operator with the real cmop serve: an oci:// dependency with credentials from the resource's Secret") {
+  test::RegistryOptions ro;
+  ro.htpasswd_user = "puller";
+  ro.htpasswd_password = "pull-s3cret";
+  test::Registry registry(ro);
+  util::TempDir tmp("cmop-operate-oci-");
+  {
+    // The dependency, pushed the way `helm push` would.
+    oci::ClientOptions o;
+    o.plain_http_hosts = {registry.host()};
+    auto client = std::make_shared<oci::RegistryClient>(o);
+    GitWorkRepo src(tmp.path() / "common-src");
+    write_chart(src, "common", "common", "2.3.0");
+    package::PackageInput in{src.dir(), "common", {}, {}, {}, {}};
+    publish::make_oci_publisher({registry.oci("libs"), {"puller", "pull-s3cret"}, client})
+        ->publish(package::package_chart(in), false);
+  }
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo repo(tmp.path() / "apps");
+  write_chart(repo, "charts/app", "app", "1.0.0",
+              "dependencies:\n- name: common\n  version: 2.x\n  repository: " + registry.oci("libs") + "\n");
+  repo.commit("initial");
+  make_bare(repo, served, "apps.git");
+  GitDaemon daemon(served);
+
+  RealSidecar sidecar(tmp.path(), {{"CMOP_PLAIN_HTTP_REGISTRIES", registry.host()}});
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"registry-pull"},)"
+                   R"("data":{"username":"cHVsbGVy","password":"cHVsbC1zM2NyZXQ="}})"));
+  kube.create(resources::chartmuseums, kNs,
+              json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"apps"},)"
+                   R"("spec":{"git":")" + daemon.url("apps.git") + R"(","path":"charts",)"
+                   R"("dependencies":[{"name":"libs","url":"oci://)" + registry.host() +
+                   R"(","secretRef":{"name":"registry-pull"}}]}})"));
+  eventually("apps Ready", [&] { return ready(kube, kNs, "apps", 1); });
+  using Versions = std::map<std::string, std::set<std::string>>;
+  CHECK(sidecar.index() == Versions{{"app", {"1.0.0"}}});
+  auto tgz = http("GET", sidecar.url() + "/charts/app-1.0.0.tgz");
+  REQUIRE(tgz.status == 200);
+  bool vendored = false;
+  for (auto& e : package::read_tgz(tgz.body, 5 << 20, 100 << 20)) vendored |= e.name == "app/charts/common/Chart.yaml";
+  CHECK(vendored);
+  // The credentials stay with this resource's repo and are never shown.
+  auto deps = http("GET", sidecar.url() + "/repo/dependency").body;
+  CHECK(deps.find("libs") == std::string::npos);
+  CHECK(http("GET", sidecar.url() + "/repo/apps").body.find("pull-s3cret") == std::string::npos);
+  CHECK(sidecar.log().find("pull-s3cret") == std::string::npos);
 }
