@@ -2,9 +2,13 @@
 objects, and a check() that prints what it verified and stops at the first
 failure with a clear message."""
 
+import contextlib
+import copy
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -97,3 +101,36 @@ def helm_render_path():
     if proc.returncode != 0:
         raise CheckFailed("building helm-render with %s failed: %s" % (build, proc.stderr.strip()))
     return proc.stdout.strip()
+
+
+def overlay(values, override):
+    """A deep copy of VALUES with OVERRIDE merged over it (maps merged key by
+    key, everything else replaced), as Helm merges values files."""
+    out = copy.deepcopy(values)
+
+    def merge(dst, src):
+        for k, v in src.items():
+            if isinstance(v, dict) and isinstance(dst.get(k), dict):
+                merge(dst[k], v)
+            else:
+                dst[k] = copy.deepcopy(v)
+    merge(out, override)
+    return out
+
+
+@contextlib.contextmanager
+def schemaless_copy(chart):
+    """A temporary copy of CHART without values.schema.json: helm-render cannot
+    validate the schema (the tests do, with schema_check) and warns about it,
+    which lint --strict would count as a failure."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dst = os.path.join(tmp, os.path.basename(os.path.normpath(chart)))
+        shutil.copytree(chart, dst)
+        os.remove(os.path.join(dst, "values.schema.json"))
+        yield dst
+
+
+def lint_strict(helm_render, chart, sets=()):
+    """Runs helm-render lint --strict; returns (passed, output)."""
+    proc = subprocess.run([helm_render, "lint", chart, "--strict"] + set_args(sets), capture_output=True, text=True)
+    return proc.returncode == 0, proc.stdout + proc.stderr

@@ -6,16 +6,14 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chartlib import (NAMESPACE, RELEASE, CheckFailed, container, env_of, objects, one,  # noqa: E402
-                      render, run_main)
+from chartlib import (NAMESPACE, RELEASE, CheckFailed, container, env_of, lint_strict, objects, one,  # noqa: E402
+                      overlay, render, run_main, schemaless_copy)
 from schema_check import validate  # noqa: E402
 
 HELM_RENDER, CHART = sys.argv[1], sys.argv[2]
@@ -489,35 +487,18 @@ def check_values_schema(ck):
         ({"env": {"open": {"lower_case": "x"}}}, "a lower-case env.open name"),
     ]
     for override, what in bad:
-        merged = json.loads(json.dumps(values))
-
-        def merge(dst, src):
-            for k, v in src.items():
-                if isinstance(v, dict) and isinstance(dst.get(k), dict):
-                    merge(dst[k], v)
-                else:
-                    dst[k] = v
-        merge(merged, override)
-        ck.check(validate(merged, schema) != [], "schema refuses %s" % what)
+        ck.check(validate(overlay(values, override), schema) != [], "schema refuses %s" % what)
 
 
 def check_lint(ck):
     ck.section("helm-render lint")
-    with tempfile.TemporaryDirectory() as tmp:
-        # helm-render cannot validate values.schema.json and reports that as a
-        # warning, which --strict turns into a failure; the schema is checked
-        # above, so lint --strict runs on a copy without it.
-        copy = os.path.join(tmp, "chartmuseum")
-        shutil.copytree(CHART, copy)
-        os.remove(os.path.join(copy, "values.schema.json"))
+    # The schema is checked above; lint --strict runs on a copy without it.
+    with schemaless_copy(CHART) as copy:
         for label, sets in (("defaults", []), ("operator on", OPERATOR_ON),
                             ("operator on + persistence + ingress", OPERATOR_ON + ["persistence.enabled=true", "ingress.enabled=true"]),
                             ("watchNamespace", OPERATOR_ON + ["operator.watchNamespace=team-a"])):
-            cmd = [HELM_RENDER, "lint", copy, "--strict"]
-            for s in sets:
-                cmd += ["--set", s]
-            proc = subprocess.run(cmd, capture_output=True, text=True)
-            ck.check(proc.returncode == 0, "lint --strict passes (%s)" % label, proc.stdout + proc.stderr)
+            passed, output = lint_strict(HELM_RENDER, copy, sets)
+            ck.check(passed, "lint --strict passes (%s)" % label, output)
         proc = subprocess.run([HELM_RENDER, "lint", CHART], capture_output=True, text=True)
         ck.check(proc.returncode == 0 and "[ERROR]" not in proc.stdout, "lint passes on the chart with its schema",
                  proc.stdout + proc.stderr)

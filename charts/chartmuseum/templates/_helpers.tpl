@@ -146,19 +146,22 @@ Refuses value combinations that would deploy something broken, before any
 object is rendered.
 */}}
 {{- define "chartmuseum.validate" -}}
+{{- include "chartmuseum.validateServe" . -}}
 {{- if .Values.operator.enabled -}}
 {{- $open := .Values.env.open -}}
+{{- if eq (include "chartmuseum.servePublishesToChartmuseum" .) "true" -}}
 {{- if eq (toString $open.DISABLE_API) "true" -}}
 {{- fail "operator.enabled=true needs ChartMuseum's API: the cmop sidecar uploads charts through it. Set env.open.DISABLE_API=false." -}}
 {{- end -}}
 {{- if eq (toString $open.DISABLE_DELETE) "true" -}}
 {{- fail "operator.enabled=true needs ChartMuseum's DELETE route: cmop removes the charts of deleted repos and chart folders. Set env.open.DISABLE_DELETE=false." -}}
 {{- end -}}
-{{- if gt (int .Values.replicaCount) 1 -}}
-{{- fail "operator.enabled=true needs replicaCount=1: every ChartMuseum pod carries its own cmop sidecar and the operator drives only one of them." -}}
-{{- end -}}
 {{- if and (gt (int (default 0 $open.DEPTH)) 0) (not .Values.operator.serve.tenant) -}}
 {{- fail "env.open.DEPTH > 0 makes ChartMuseum multi-tenant: set operator.serve.tenant (org/repo) so cmop knows where to publish." -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (include "chartmuseum.serveSidecar" .) "true") (gt (int .Values.replicaCount) 1) -}}
+{{- fail "operator.enabled=true with operator.serve.mode=sidecar needs replicaCount=1: every ChartMuseum pod carries its own cmop sidecar and the operator drives only one of them. Set operator.serve.mode=deployment to run cmop serve once, beside a scalable ChartMuseum on shared storage." -}}
 {{- end -}}
 {{- if and (gt (int .Values.operator.operate.replicaCount) 1) (not .Values.operator.leaderElect) -}}
 {{- fail "operator.operate.replicaCount > 1 needs operator.leaderElect=true: two active operators would fight over the same resources." -}}
