@@ -142,15 +142,22 @@ std::optional<Remote> locate(const chart::Dependency& d, const std::vector<Named
     } catch (const Error& e) {
       throw Error(Errc::dependency, subject, e.reason());
     }
-    // Registries authenticate per host, as `helm registry login` does.
+    // Registries authenticate per host, as `helm registry login` does; of several
+    // registered on one host, the one whose path is the longest prefix of ours.
     Remote remote{url, {}, {}, false, true};
-    const std::string host = oci_host(url);
-    for (const auto& r : repositories)
-      if (r.mirror_of.empty() && oci_host(r.url) == host) {
-        remote.username = r.username;
-        remote.password = r.password;
-        break;
-      }
+    const oci::Reference wanted = oci::Reference::parse(url);
+    std::size_t best = 0;
+    bool found = false;
+    for (const auto& r : repositories) {
+      if (!r.mirror_of.empty() || oci_host(r.url) != wanted.host) continue;
+      const std::string path = oci::Reference::parse(r.url).path;
+      const bool prefix = path.empty() || wanted.path == path || wanted.path.rfind(path + "/", 0) == 0;
+      if (!prefix || (found && path.size() < best)) continue;
+      remote.username = r.username;
+      remote.password = r.password;
+      best = path.size();
+      found = true;
+    }
     return remote;
   }
   Remote remote{url, {}, {}, false, false};
@@ -505,8 +512,9 @@ struct Resolver::Impl {
         std::vector<std::string> available;
         for (const auto& tag : cached->second) {
           const std::string v = oci::version_for_tag(tag);
-          auto parsed = chart::Version::parse(v);
-          if (!parsed) continue;  // not a chart version (e.g. "latest")
+          // Helm reads tags as strict SemVer: "latest", "v2.0.0" or "1.2" are no versions.
+          auto parsed = chart::Version::parse_strict(v);
+          if (!parsed) continue;
           available.push_back(v);
           if (constraint->matches(*parsed) && (!best || chart::compare(*parsed, *best) > 0)) {
             best = parsed;
@@ -521,6 +529,8 @@ struct Resolver::Impl {
         }
       }
       const std::string tag = oci::tag_for_version(out.version);
+      if (!oci::valid_tag(tag))
+        throw Error(Errc::dependency, subject, "version " + out.version + " cannot be an OCI tag");
       auto digest = registry->resolve(ep, repository, tag);
       if (!digest) throw Error(Errc::dependency, subject, shown + ": version " + out.version + " (tag " + tag + ") not found");
       oci::Manifest manifest = cached_manifest(ep, repository, *digest, subject);

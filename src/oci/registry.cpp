@@ -22,6 +22,8 @@ namespace {
 constexpr std::size_t kMaxManifestBytes = 4u << 20;  // distribution's own limit for a manifest
 constexpr std::size_t kMaxTagPageBytes = 8u << 20;
 constexpr int kMaxTagPages = 200;
+constexpr std::size_t kMaxTags = 100000;            // across all pages
+constexpr std::size_t kMaxTagBytesTotal = 32u << 20;
 // Accept both manifest formats registries hand out for an OCI artifact.
 constexpr const char* kManifestAccept =
     "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -68,22 +70,31 @@ std::string registry_error_codes(const net::Response& res) {
 Error status_error(const net::Response& res, const std::string& what, const std::string& action) {
   std::string reason = action + ": HTTP " + std::to_string(res.status);
   if (auto codes = registry_error_codes(res); !codes.empty()) reason += " (" + codes + ")";
-  if (res.status == 401 || res.status == 403)
-    return Error(Errc::unauthorized, what, reason + ": credentials missing or refused");
+  if (res.status == 401) return Error(Errc::unauthorized, what, reason + ": credentials missing or refused");
+  // 403 is about this repository (no write access to one package), not the registry.
+  if (res.status == 403) return Error(Errc::forbidden, what, reason + ": access to this repository denied");
   if (res.status == 404) return Error(Errc::not_found, what, reason);
   if (res.status == 413) return Error(Errc::too_large, what, reason);
+  // Other 4xx refuse this request (an invalid name or manifest), not the registry as a whole.
+  if (res.status >= 400 && res.status < 500 && res.status != 429) return Error(Errc::invalid_argument, what, reason);
   return Error(Errc::upstream, what, reason);
 }
 
 // The next page of a `Link: <url>; rel="next"` header, or "".
-std::string next_link(const std::string& link) {
-  auto open = link.find('<');
-  auto close = link.find('>', open == std::string::npos ? 0 : open);
-  if (open == std::string::npos || close == std::string::npos) return {};
-  if (lower(link.substr(close)).find("rel=\"next\"") == std::string::npos &&
-      lower(link.substr(close)).find("rel=next") == std::string::npos)
-    return {};
-  return link.substr(open + 1, close - open - 1);
+std::string next_link(const std::string& header) {
+  // Link: <a>; rel="prev", <b>; rel="next" — look at each link, not just the first.
+  std::size_t pos = 0;
+  while (true) {
+    auto open = header.find('<', pos);
+    if (open == std::string::npos) return {};
+    auto close = header.find('>', open);
+    if (close == std::string::npos) return {};
+    auto end = header.find('<', close);
+    std::string params = lower(header.substr(close + 1, end == std::string::npos ? std::string::npos : end - close - 1));
+    if (params.find("rel=\"next\"") != std::string::npos || params.find("rel=next") != std::string::npos)
+      return header.substr(open + 1, close - open - 1);
+    pos = close + 1;
+  }
 }
 
 std::string scope_for(const std::string& repository, const std::string& method) {
@@ -94,6 +105,13 @@ std::string scope_for(const std::string& repository, const std::string& method) 
 }
 
 }  // namespace
+
+bool valid_repository_component(std::string_view c) { return valid_component(c); }
+
+bool valid_tag(std::string_view t) {
+  static const std::regex re("^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$");
+  return std::regex_match(t.begin(), t.end(), re);
+}
 
 Reference Reference::parse(std::string_view url) {
   const std::string shown(url);
@@ -244,8 +262,10 @@ struct RegistryClient::Impl {
     return http.send(req);
   }
 
+  // A token is reused only by the same credentials (a hash of them: two resources
+  // naming one registry with the same user but different passwords must not share).
   static std::string token_key(const Endpoint& ep, const std::string& scope) {
-    return ep.host + "\n" + ep.credentials.username + "\n" + scope;
+    return ep.host + "\n" + util::sha256_hex(ep.credentials.username + "\n" + ep.credentials.password) + "\n" + scope;
   }
   std::string basic_header(const Endpoint& ep) const {
     return "Basic " + util::base64_encode(ep.credentials.username + ":" + ep.credentials.password);
@@ -361,18 +381,23 @@ std::uint64_t RegistryClient::requests_sent() const { return impl_->sent.load();
 std::vector<std::string> RegistryClient::tags(const Endpoint& ep, const std::string& repository) {
   const std::string what = "oci://" + ep.host + "/" + repository;
   std::vector<std::string> out;
+  std::size_t total_bytes = 0;
   std::string path = "/v2/" + repository + "/tags/list?n=" + std::to_string(impl_->options.tag_page_size);
   for (int page = 0; !path.empty(); ++page) {
     if (page >= kMaxTagPages)
       throw Error(Errc::too_large, what, "more than " + std::to_string(kMaxTagPages) + " pages of tags");
     net::Response res = impl_->call(ep, "GET", path, repository, {{"Accept", "application/json"}}, {}, kMaxTagPageBytes);
     if (res.status != 200) throw status_error(res, what, "listing tags");
+    total_bytes += res.body.size();
+    if (total_bytes > kMaxTagBytesTotal)
+      throw Error(Errc::too_large, what, "the tag list is larger than " + std::to_string(kMaxTagBytesTotal >> 20) + " MiB");
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(res.body.data(), res.body.size());
     if (doc.HasParseError() || !doc.IsObject()) throw Error(Errc::upstream, what, "tag list is not a JSON object");
     if (auto it = doc.FindMember("tags"); it != doc.MemberEnd() && it->value.IsArray())
       for (auto& t : it->value.GetArray())
         if (t.IsString()) out.emplace_back(t.GetString(), t.GetStringLength());
+    if (out.size() > kMaxTags) throw Error(Errc::too_large, what, "more than " + std::to_string(kMaxTags) + " tags");
     std::string next = next_link(res.header("Link"));
     if (next.empty()) break;
     path = net::resolve_url(impl_->base(ep.host) + "/", next);
@@ -414,9 +439,21 @@ std::string RegistryClient::blob(const Endpoint& ep, const std::string& reposito
                                  std::uint64_t max_bytes) {
   const std::string what = "oci://" + ep.host + "/" + repository + "@" + digest;
   if (!valid_digest(digest)) throw Error(Errc::upstream, what, "not a sha256 digest");
-  // Registries may redirect blob downloads to object storage; credentials stay behind.
+  // Registries may redirect blob downloads to object storage. The redirect is
+  // followed here, without credentials and outside the auth flow, so a challenge
+  // from the storage host can never draw the registry's credentials.
   net::Response res = impl_->call(ep, "GET", "/v2/" + repository + "/blobs/" + digest, repository, {}, {},
-                                  static_cast<std::size_t>(max_bytes), 5);
+                                  static_cast<std::size_t>(max_bytes), 0);
+  for (int hops = 0; (res.status == 301 || res.status == 302 || res.status == 303 || res.status == 307 ||
+                      res.status == 308) && !res.header("Location").empty(); ++hops) {
+    if (hops == 5) throw Error(Errc::upstream, what, "too many redirects");
+    net::Request follow;
+    follow.url = net::resolve_url(impl_->base(ep.host) + "/v2/" + repository + "/blobs/" + digest, res.header("Location"));
+    follow.timeout = impl_->options.timeout;
+    follow.max_response_body = static_cast<std::size_t>(max_bytes);
+    follow.max_redirects = 0;
+    res = impl_->raw_send(follow);
+  }
   if (res.status != 200) throw status_error(res, what, "downloading the blob");
   const std::string actual = sha256_digest(res.body);
   if (actual != digest)
@@ -426,8 +463,9 @@ std::string RegistryClient::blob(const Endpoint& ep, const std::string& reposito
 
 bool RegistryClient::has_blob(const Endpoint& ep, const std::string& repository, const std::string& digest) {
   const std::string what = "oci://" + ep.host + "/" + repository + "@" + digest;
-  net::Response res = impl_->call(ep, "HEAD", "/v2/" + repository + "/blobs/" + digest, repository, {}, {}, 1u << 20, 5);
-  if (res.status == 200) return true;
+  net::Response res = impl_->call(ep, "HEAD", "/v2/" + repository + "/blobs/" + digest, repository, {}, {}, 1u << 20, 0);
+  // A redirect (to object storage) is how some registries say "here it is".
+  if (res.status == 200 || res.status == 307 || res.status == 302 || res.status == 303) return true;
   if (res.status == 404) return false;
   throw status_error(res, what, "checking for the blob");
 }

@@ -19,26 +19,28 @@ namespace {
 std::string digest_of(std::string_view bytes) { return "sha256:" + util::sha256_hex(bytes); }
 
 // Helm's annotations for a pushed chart (pkg/registry's generateOCIAnnotations):
-// the chart's own annotations, then the standard ones, which win.
+// the standard ones from Chart.yaml, then the chart's own annotations, which may
+// override all of them but title and version.
 std::map<std::string, std::string> annotations_for(const package::Package& pkg) {
   const chart::Metadata& md = pkg.metadata;
-  std::map<std::string, std::string> a = md.annotations;
+  std::map<std::string, std::string> a;
   auto set = [&](const char* key, const std::string& value) {
     if (!value.empty()) a[key] = value;
   };
-  set("org.opencontainers.image.title", md.name);
-  set("org.opencontainers.image.version", md.version);
   set("org.opencontainers.image.description", md.description);
   set("org.opencontainers.image.url", md.home);
   if (!md.sources.empty()) set("org.opencontainers.image.source", md.sources.front());
   std::string authors;
   for (const auto& m : md.maintainers) {
-    if (m.name.empty()) continue;
     authors += (authors.empty() ? "" : ", ") + m.name + (m.email.empty() ? "" : " (" + m.email + ")");
   }
   set("org.opencontainers.image.authors", authors);
   // The commit's time, not the clock: the same commit gives the same manifest.
-  set("org.opencontainers.image.created", pkg.created);
+  set("org.opencontainers.image.created", pkg.created.empty() ? "1980-01-01T00:00:00Z" : pkg.created);
+  for (const auto& [k, v] : md.annotations)
+    if (k != "org.opencontainers.image.title" && k != "org.opencontainers.image.version") a[k] = v;
+  set("org.opencontainers.image.title", md.name);
+  set("org.opencontainers.image.version", md.version);
   return a;
 }
 
@@ -57,10 +59,9 @@ std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& 
     w.EndObject();
   };
   w.StartObject();
+  // As Helm writes it: no top-level mediaType (the Content-Type carries it).
   w.Key("schemaVersion");
   w.Int(2);
-  w.Key("mediaType");
-  w.String(oci::kImageManifestMediaType);
   w.Key("config");
   descriptor(config);
   w.Key("layers");
@@ -93,6 +94,11 @@ class OciPublisher final : public Publisher {
 
   void publish(const package::Package& pkg, bool replace) override {
     const auto& md = pkg.metadata;
+    if (!oci::valid_repository_component(md.name))
+      throw Error(Errc::invalid_chart, md.name + "-" + md.version,
+                  "the chart name is not a valid OCI repository name (lower-case letters, digits, '.', '_', '-')");
+    if (!oci::valid_tag(oci::tag_for_version(md.version)))
+      throw Error(Errc::invalid_chart, md.name + "-" + md.version, "the version cannot be an OCI tag");
     const std::string repository = ref_.repository(md.name);
     const std::string tag = oci::tag_for_version(md.version);
     const std::string layer_digest = digest_of(pkg.bytes);
@@ -122,21 +128,32 @@ class OciPublisher final : public Publisher {
     client_->push_manifest(endpoint_, repository, tag, manifest, oci::kImageManifestMediaType);
   }
 
-  void remove(const std::string& name, const std::string& version) override { remove_exact(name, version, ""); }
+  // Without the published digest, whatever the tag holds is deleted.
+  void remove(const std::string& name, const std::string& version) override {
+    const std::string repository = ref_.repository(name);
+    auto manifest_digest = client_->resolve(endpoint_, repository, oci::tag_for_version(version));
+    if (!manifest_digest) return;
+    try {
+      client_->delete_manifest(endpoint_, repository, *manifest_digest);
+    } catch (const Error& e) {
+      if (e.code() != Errc::not_found) throw;
+    }
+  }
 
   // Deletes the manifest the tag points at, by digest, when its chart layer is
-  // the package that was published (any, when `digest` is empty). A tag that now
-  // holds other content was re-pushed by someone else: that is left alone.
+  // the package that was published. A tag that now holds other content was
+  // re-pushed by someone else: that is left alone.
   void remove_exact(const std::string& name, const std::string& version, const std::string& digest) override {
     const std::string repository = ref_.repository(name);
     const std::string tag = oci::tag_for_version(version);
+    // Without a digest nothing proves the tag holds what we pushed (a claim whose
+    // upload never landed): it is left alone rather than risk someone else's chart.
+    if (digest.empty()) return;
     auto manifest_digest = client_->resolve(endpoint_, repository, tag);
     if (!manifest_digest) return;  // already gone
-    if (!digest.empty()) {
-      auto current = client_->manifest(endpoint_, repository, *manifest_digest);
-      const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
-      if (!layer || layer->digest != "sha256:" + digest) return;
-    }
+    auto current = client_->manifest(endpoint_, repository, *manifest_digest);
+    const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
+    if (!layer || layer->digest != "sha256:" + digest) return;
     try {
       client_->delete_manifest(endpoint_, repository, *manifest_digest);
     } catch (const Error& e) {

@@ -19,6 +19,7 @@
 
 #include "cmop/chart/discovery.hpp"
 #include "cmop/chart/metadata.hpp"
+#include "cmop/chart/semver.hpp"
 #include "cmop/error.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/sync/serialize.hpp"
@@ -368,8 +369,11 @@ struct Workspace::Impl::Layout {
 // running sync served from memory.
 class OwnCharts final : public deps::ChartSource {
  public:
-  OwnCharts(std::mutex& mu, const publish::Ledger& ledger, publish::Publisher& publisher)
-      : mu_(mu), ledger_(ledger), publisher_(publisher) {}
+  // `wanted`: the chart names some chart of the sync reads from "self"; only their
+  // packages are kept in memory.
+  OwnCharts(std::mutex& mu, const publish::Ledger& ledger, publish::Publisher& publisher,
+            std::set<std::string> wanted)
+      : mu_(mu), ledger_(ledger), publisher_(publisher), wanted_(std::move(wanted)) {}
 
   deps::RepoIndex index() override {
     std::vector<publish::Publication> all;
@@ -380,6 +384,9 @@ class OwnCharts final : public deps::ChartSource {
     deps::RepoIndex index;
     for (auto& p : all) {
       if (p.digest.empty()) continue;  // claimed, upload not known to have landed
+      // Revisions of one version (1.0.0+abc, 1.0.0+def) rank equal in SemVer: the
+      // one packaged in this sync is the current one, so the others step aside.
+      if (!fresh_.count({p.name, p.version}) && superseded_by_fresh(p.name, p.version)) continue;
       deps::IndexEntry e;
       e.metadata.name = p.name;
       e.metadata.version = p.version;
@@ -395,12 +402,23 @@ class OwnCharts final : public deps::ChartSource {
     return publisher_.fetch(name, version);
   }
 
-  void remember(const package::Package& pkg) { fresh_[{pkg.metadata.name, pkg.metadata.version}] = pkg.bytes; }
+  void remember(const package::Package& pkg) {
+    if (wanted_.count(pkg.metadata.name)) fresh_[{pkg.metadata.name, pkg.metadata.version}] = pkg.bytes;
+  }
 
  private:
+  bool superseded_by_fresh(const std::string& name, const std::string& version) const {
+    auto v = chart::Version::parse(version);
+    if (!v) return false;
+    for (auto it = fresh_.lower_bound({name, ""}); it != fresh_.end() && it->first.first == name; ++it)
+      if (auto f = chart::Version::parse(it->first.second); f && chart::compare(*f, *v) == 0) return true;
+    return false;
+  }
+
   std::mutex& mu_;
   const publish::Ledger& ledger_;
   publish::Publisher& publisher_;
+  std::set<std::string> wanted_;
   std::map<std::pair<std::string, std::string>, std::string> fresh_;
 };
 
@@ -503,11 +521,14 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
 std::vector<std::string> Workspace::Impl::publishing_order(const std::vector<std::string>& chart_paths,
                                                           const Layout& layout,
                                                           const std::vector<deps::NamedRepository>& repositories) {
+  std::map<std::string, std::vector<std::string>> paths_of_name;  // every folder defining a name
+  for (const auto& [path, md] : layout.metadata_by_path) paths_of_name[md.name].push_back(path);
   std::map<std::string, std::set<std::string>> needs;  // path -> paths it must follow
   for (const auto& [path, md] : layout.metadata_by_path)
     for (const auto& dep : deps::Resolver::self_served(md, repositories))
-      if (auto it = layout.path_of_name.find(dep); it != layout.path_of_name.end() && it->second != path)
-        needs[path].insert(it->second);
+      if (auto it = paths_of_name.find(dep); it != paths_of_name.end())
+        for (const auto& other : it->second)
+          if (other != path) needs[path].insert(other);
   if (needs.empty()) return chart_paths;
 
   std::vector<std::string> order;
@@ -603,7 +624,10 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     }
   } batch(*publisher);
 
-  OwnCharts own_charts(mu, ledger, *publisher);
+  std::set<std::string> self_served;
+  for (const auto& [path, md] : layout.metadata_by_path)
+    for (auto& name : deps::Resolver::self_served(md, repositories)) self_served.insert(name);
+  OwnCharts own_charts(mu, ledger, *publisher, std::move(self_served));
   const Versioning versioning = state.spec.versioning;
   for (auto& path : publishing_order(chart_paths, layout, repositories)) {
     ChartOutcome outcome;
@@ -661,7 +685,9 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
             same_version->chart_path == path) {
           outcome.status = ChartOutcome::Status::unchanged;  // e.g. a commit touching only ignored files
         } else {
-          if (versioning == Versioning::immutable && same_version != state.published.end() &&
+          // Only `overwrite` replaces a published package. (Under `revision` this is
+          // the same commit resolving other dependency versions than before.)
+          if (versioning != Versioning::overwrite && same_version != state.published.end() &&
               !same_version->digest.empty() && same_version->digest != pkg->digest)
             throw Error(Errc::conflict, pkg->metadata.name + "-" + pkg->metadata.version,
                         "content changed but version " + pkg->metadata.version +

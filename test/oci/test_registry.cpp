@@ -239,6 +239,12 @@ TEST_CASE("bearer challenges: a token from the realm, cached until it expires, c
   deps::Resolver::Session next_sync;
   resolver.resolve(md, chart.dir, chart.tmp.path(), repos, &next_sync);
   CHECK(registry.token_requests() == after_first);  // the pull token is reused
+  // ...but only by the same credentials: another password gets no cached token.
+  std::vector<deps::NamedRepository> wrong{{"apps", "oci://" + registry.host(), "pusher", "guess", ""}};
+  deps::Resolver::Session third_sync;
+  auto refused = error_of([&] { resolver.resolve(md, chart.dir, chart.tmp.path(), wrong, &third_sync); });
+  CHECK(refused.code() == Errc::dependency);
+  CHECK_THAT(refused.reason(), Catch::Contains("refused"));
 }
 
 TEST_CASE("a sync publishing into a registry: re-sync uploads nothing, lost state adopts, registry down fails only its charts, removal deletes") {

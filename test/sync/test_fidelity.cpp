@@ -73,21 +73,28 @@ bool contains(const std::vector<std::string>& v, const std::string& s) { return 
 // A chart repository over HTTP with one chart in it, packaged with tar.
 struct HttpChartRepo {
   util::TempDir dir{"cmop-fidelity-repo-"};
+  deps::RepoIndex index;
   test::Peer peer;
 
   explicit HttpChartRepo(const std::string& name, const std::string& version)
-      : peer(start(dir.path(), name, version)) {}
+      : peer(start(dir.path(), name, version, index)) {}
   std::string url() const { return peer.url(); }
+  // Publishes another version into the served repo.
+  void add(const std::string& name, const std::string& version) { write(dir.path(), name, version, index); }
 
-  static test::Peer start(const fs::path& root, const std::string& name, const std::string& version) {
-    const fs::path src = root / "src";
+  static test::Peer start(const fs::path& root, const std::string& name, const std::string& version,
+                          deps::RepoIndex& index) {
+    write(root, name, version, index);
+    return test::start_python_peer("static_http_server.py", {"--root", (root / "served").string()});
+  }
+  static void write(const fs::path& root, const std::string& name, const std::string& version, deps::RepoIndex& index) {
+    const fs::path src = root / ("src-" + version);
     fs::create_directories(src / name / "templates");
     std::ofstream(src / name / "Chart.yaml") << "apiVersion: v2\nname: " << name << "\nversion: " << version << "\n";
     std::ofstream(src / name / "templates" / "cm.yaml") << "kind: ConfigMap\n";
     fs::create_directories(root / "served");
     const std::string file = name + "-" + version + ".tgz";
     test::run_ok({"tar", "czf", (root / "served" / file).string(), "-C", src.string(), name});
-    deps::RepoIndex index;
     deps::IndexEntry e;
     e.metadata.api_version = "v2";
     e.metadata.name = name;
@@ -98,7 +105,6 @@ struct HttpChartRepo {
     index.add(e);
     index.generated = "2024-01-02T00:00:00Z";
     std::ofstream(root / "served" / "index.yaml") << index.to_yaml();
-    return test::start_python_peer("static_http_server.py", {"--root", (root / "served").string()});
   }
 };
 
@@ -322,4 +328,24 @@ TEST_CASE("versioning revision publishes <version>+<commit> per content change, 
     CHECK(m.package("app-1.0.0.tgz") != before);
     CHECK(m.index().entries["app"].size() == 1);
   }
+}
+
+TEST_CASE("under versioning revision, new dependency versions at the same commit never replace a published revision") {
+  HttpChartRepo upstream("lib", "1.0.0");
+  Monorepo m;
+  test::write_chart(m.work, "app", "app", "2.0.0",
+                    "dependencies:\n- name: lib\n  version: 1.x\n  repository: " + upstream.url() + "\n");
+  m.serve();
+  auto ws = m.workspace();
+  auto first = ws->apply(m.spec(sync::Versioning::revision));
+  REQUIRE(first.ok());
+  const std::string v = "2.0.0+" + first.commit.substr(0, 12);
+  const std::string before = m.package("app-" + v + ".tgz");
+
+  upstream.add("lib", "1.1.0");  // the constraint now picks another version, git did not move
+  auto again = ws->update("charts");
+  auto& app = outcome(again, "app");
+  CHECK(app.status == Status::failed);
+  CHECK_THAT(app.reason, Catch::Contains("was not bumped"));
+  CHECK(m.package("app-" + v + ".tgz") == before);
 }

@@ -32,6 +32,11 @@ struct Reference {
   std::string str() const;                                 // "oci://host[:port][/path]"
 };
 
+// One path component of a repository name: [a-z0-9]+ joined by '.', '_', '__' or '-'s.
+bool valid_repository_component(std::string_view component);
+// A tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
+bool valid_tag(std::string_view tag);
+
 // Chart versions may carry SemVer build metadata ('+'), which tags cannot:
 // Helm pushes 1.0.0+build as the tag 1.0.0_build and reads it back the same way.
 std::string tag_for_version(const std::string& version);
