@@ -102,6 +102,9 @@ TEST_CASE("pushed as helm push lays it out: one repository per chart, version ta
   const std::string config = client->blob(ep, "team/charts/web", m->config.digest, 1 << 20);
   CHECK(config.rfind("{\"name\":\"web\",\"version\":\"1.2.3+build.7\",\"description\":\"the web chart\",\"apiVersion\":\"v2\"", 0) == 0);
   CHECK(publisher->fetch("web", "1.2.3+build.7") == pkg.bytes);
+  // A name no OCI repository can have fails that chart, not the registry.
+  auto upper = make_chart(tmp.path() / "upper", "MyChart", "1.0.0");
+  CHECK(error_of([&] { publisher->publish(upper, false); }).code() == Errc::invalid_chart);
 
   SECTION("the same chart again uploads nothing; other content under the version is a conflict") {
     const auto before = client->requests_sent();
