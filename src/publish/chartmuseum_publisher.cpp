@@ -23,6 +23,8 @@ namespace cmop::publish {
 namespace {
 
 constexpr std::size_t kMaxAnswerBytes = 1u << 20;
+// What the probe reads of an answer: enough for an error's text.
+constexpr std::size_t kMaxProbeBytes = 4096;
 // A stored package read back to settle a conflict: ChartMuseum's own upload limit
 // is far below (20 MiB by default).
 constexpr std::size_t kMaxStoredObjectBytes = 256u << 20;
@@ -150,12 +152,18 @@ class ChartMuseumPublisher final : public Publisher {
     req.max_redirects = 0;
     const std::string action = "probing the chart API";
     net::Response res;
+    std::string head;
     try {
-      // Only the status matters: stop at the first chunk of a (possibly large) list.
-      res = client_.stream(req, [](std::string_view) { return false; });
+      // The status and the start of an error's text are all that matter: stop
+      // reading a (possibly large) chart list after its first bytes.
+      res = client_.stream(req, [&](std::string_view chunk) {
+        head.append(chunk.substr(0, kMaxProbeBytes - head.size()));
+        return head.size() < kMaxProbeBytes;
+      });
     } catch (const Error& e) {
       throw Error(e.code(), e.subject().empty() ? req.url : e.subject(), action + ": " + e.reason());
     }
+    res.body = std::move(head);
     if (res.status == 200) return;
     if (res.status == 404)
       throw Error(Errc::upstream, req.url,

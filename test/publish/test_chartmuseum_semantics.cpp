@@ -96,7 +96,7 @@ TEST_CASE("chartmuseum: the probe proves the credentials, /health does not", "[c
   o.password = "wrong";
   auto err = capture_error([&] { publish::make_chartmuseum_publisher(o)->probe(); });
   CHECK(err.code() == Errc::unauthorized);
-  CHECK_THAT(err.reason(), Catch::Contains("HTTP 401") &&
+  CHECK_THAT(err.reason(), Catch::Contains("HTTP 401: unauthorized") &&
                                Catch::Contains(std::string(publish::kChartMuseumCredentialsRefused)));
   CHECK_THAT(err.what(), !Catch::Contains("wrong"));  // the password never shows
 
