@@ -247,14 +247,15 @@ class Exchange {
     if (tls_stream_) start(*tls_stream_);
     else start(*plain_stream_);
     run_until(read);
+    const bool write_failed = written && write_ec;
     if (!written) {
-      // Answered early: the rest of the body is not wanted. The cancelled write's
-      // handler must run before its captures go out of scope.
+      // Answered (or closed) early: the rest of the body is not wanted. The
+      // cancelled write's handler must run before its captures go out of scope.
       boost::system::error_code ignored;
       tcp_stream().socket().cancel(ignored);
       run_until(written);
     }
-    if (read_ec && write_ec) fail("sending request: " + describe(write_ec));
+    if (read_ec && write_failed) fail("sending request: " + describe(write_ec));
     return read_ec;
   }
 

@@ -251,7 +251,8 @@ class ChartMuseumPublisher final : public Publisher {
     if (listed && !listed->empty())
       throw conflict("ChartMuseum holds " + chart + " with another digest (sha256 " + listed->substr(0, 12) + ")");
     // Not in the index even after the delay: the stored object itself decides.
-    std::optional<std::string> stored = stored_object(pkg.filename.empty() ? chart + ".tgz" : pkg.filename);
+    // ChartMuseum names the object <name>-<version>.tgz from the package metadata.
+    std::optional<std::string> stored = stored_object(chart + ".tgz");
     if (stored && util::sha256_hex(*stored) == pkg.digest) {
       util::log::info("adopted identical chart that ChartMuseum's index does not list yet", {{"chart", chart}});
       return;
@@ -271,9 +272,10 @@ class ChartMuseumPublisher final : public Publisher {
                        ") and refuses to overwrite it (--disable-force-overwrite): delete it there");
       throw upload_error(retry, again.url, chart, pkg.bytes.size());
     }
-    if (stored)
+    if (stored && !listed)
       throw conflict("ChartMuseum stores another " + chart + ".tgz that its index does not list yet (index lag, " +
                      "re-checked after " + std::to_string(options_.conflict_recheck_delay.count()) + " ms)");
+    if (stored) throw conflict("ChartMuseum stores another " + chart + ".tgz; its API could not describe it");
     throw conflict("ChartMuseum's index does not list " + chart + " and its object cannot be read back");
   }
 
