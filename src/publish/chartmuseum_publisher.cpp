@@ -25,9 +25,6 @@ namespace {
 constexpr std::size_t kMaxAnswerBytes = 1u << 20;
 // What the probe reads of an answer: enough for an error's text.
 constexpr std::size_t kMaxProbeBytes = 4096;
-// A stored package read back to settle a conflict: ChartMuseum's own upload limit
-// is far below (20 MiB by default).
-constexpr std::size_t kMaxStoredObjectBytes = 256u << 20;
 
 std::string trim_slashes(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -252,7 +249,8 @@ class ChartMuseumPublisher final : public Publisher {
       throw conflict("ChartMuseum holds " + chart + " with another digest (sha256 " + listed->substr(0, 12) + ")");
     // Not in the index even after the delay: the stored object itself decides.
     // ChartMuseum names the object <name>-<version>.tgz from the package metadata.
-    std::optional<std::string> stored = stored_object(chart + ".tgz");
+    std::optional<std::string> stored =
+        stored_object(chart + ".tgz", std::max(pkg.bytes.size(), kChartMuseumDefaultMaxUploadBytes) + (1u << 20));
     if (stored && util::sha256_hex(*stored) == pkg.digest) {
       util::log::info("adopted identical chart that ChartMuseum's index does not list yet", {{"chart", chart}});
       return;
@@ -300,13 +298,14 @@ class ChartMuseumPublisher final : public Publisher {
   }
 
   // The stored object as ChartMuseum's storage holds it (GET /<repo>/charts/<file>
-  // reads storage, not the index); nullopt when it cannot be had.
-  std::optional<std::string> stored_object(const std::string& filename) {
+  // reads storage, not the index); nullopt when it cannot be had or is larger
+  // than `max_bytes` (bounded by what could have been uploaded).
+  std::optional<std::string> stored_object(const std::string& filename, std::size_t max_bytes) {
     net::Request req;
     req.url = repo_url_ + "/charts/" + net::url_encode(filename);
     req.headers = auth_headers();
     req.timeout = options_.upload_timeout;
-    req.max_response_body = kMaxStoredObjectBytes;
+    req.max_response_body = max_bytes;
     req.max_redirects = 0;
     try {
       net::Response res = send(req, "reading back " + filename);
@@ -344,12 +343,16 @@ class ChartMuseumPublisher final : public Publisher {
     }
   }
 
-  static Error status_error(const net::Response& res, const std::string& url, const std::string& action) {
+  Error status_error(const net::Response& res, const std::string& url, const std::string& action) const {
     std::string reason = action + ": HTTP " + std::to_string(res.status) + ": " + answer_message(res);
-    if (res.status == 401 || res.status == 403)
+    if (res.status == 401 || res.status == 403) {
+      const bool none = options_.bearer_token.empty() && options_.username.empty() && options_.password.empty();
       return Error(Errc::unauthorized, url,
                    reason + " (" + std::string(kChartMuseumCredentialsRefused) +
-                       " given to cmop: check its basic-auth user and password or bearer token)");
+                       (none ? ": cmop has none configured (a basic-auth user and password, or a bearer token)"
+                             : " given to cmop: check its basic-auth user and password or bearer token") +
+                       ")");
+    }
     if (res.status == 413) return Error(Errc::too_large, url, reason);
     return Error(Errc::upstream, url, reason);
   }

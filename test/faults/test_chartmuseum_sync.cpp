@@ -71,7 +71,7 @@ TEST_CASE("a chart ChartMuseum refuses with 400 fails alone: the others publish 
   CHECK(test::stored_charts(museum.url())["a"].count("1.1.0") == 1);
 }
 
-TEST_CASE("a delete that fails in ChartMuseum's storage keeps the chart on record; the next sync removes it",
+TEST_CASE("a delete that fails in ChartMuseum's storage keeps the chart on record, the next sync removes it",
           "[faults]") {
   test::SyncedRepo r;
   test::write_chart(r.work, "charts/old", "old", "1.0.0");
