@@ -209,8 +209,11 @@ class ChartMuseumPublisher final : public Publisher {
         return Error(Errc::invalid_chart, url, what + " (ChartMuseum's chart loader refused the package)");
       case 413:
         return Error(Errc::too_large, url,
-                     what + " (the package is " + size_text(bytes) + ", over ChartMuseum's --max-upload-size; " +
-                         "its default is " + size_text(kChartMuseumDefaultMaxUploadBytes) + ")");
+                     what + " (the package is " + size_text(bytes) + ", over ChartMuseum's --max-upload-size of " +
+                         (options_.max_upload_bytes > 0
+                              ? size_text(options_.max_upload_bytes)
+                              : size_text(kChartMuseumDefaultMaxUploadBytes) + ", its default") +
+                         ")");
       case 507:
         return Error(Errc::too_large, url,
                      what + " (ChartMuseum's --max-storage-objects is reached: delete charts or raise the limit)");

@@ -235,6 +235,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     cm.username = options.chartmuseum_username;
     cm.password = options.chartmuseum_password;
     cm.bearer_token = options.chartmuseum_token;
+    cm.max_upload_bytes = options.chartmuseum_max_upload_bytes;
     publisher = publish::make_chartmuseum_publisher(std::move(cm));
   } else {
     publisher = publish::make_local_publisher(local_repo_dir.string());

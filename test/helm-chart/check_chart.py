@@ -299,6 +299,17 @@ def check_operator_on(ck):
                          (["env.open.DEPTH=2", "operator.serve.tenant=org/.."], "segment")):
         err = r(*(OPERATOR_ON + sets), expect_failure=True)
         ck.check(needle in err, "refused: %s (%s)" % (" ".join(sets), err.strip().splitlines()[-1] if err.strip() else "no message"))
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        # From a values file YAML numbers are floats: they must still be written as integers.
+        f.write("env:\n  open:\n    MAX_UPLOAD_SIZE: 52428800\n    CACHE_INTERVAL: 5m\n")
+        f.flush()
+        docs = r(*OPERATOR_ON, values_files=[f.name])
+    dep = one(docs, "Deployment", "cmop-chartmuseum")
+    side_env, cm_env = env_of(container(dep, "cmop")), env_of(container(dep, "chartmuseum"))
+    ck.check(cm_env["MAX_UPLOAD_SIZE"]["value"] == "52428800" and cm_env["CACHE_INTERVAL"]["value"] == "5m",
+             "env.open numbers from a values file reach ChartMuseum as integers", str(cm_env.get("MAX_UPLOAD_SIZE")))
+    ck.check(side_env.get("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE", {}).get("value") == "52428800",
+             "the sidecar knows ChartMuseum's MAX_UPLOAD_SIZE", str(side_env.get("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE")))
     docs = r(*OPERATOR_ON, "env.open.DEPTH=2", "operator.serve.tenant=/org/team/")
     side = container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop")
     ck.check(args_value(side["args"], "--chartmuseum-tenant") == "/org/team/", "a tenant of DEPTH segments is taken")

@@ -141,6 +141,12 @@ TEST_CASE("chartmuseum: an upload over --max-upload-size is too_large for that c
   // The same publisher goes on publishing.
   publisher->publish(make_package("small", "1.0.0"), false);
   CHECK(stored_charts(peer.url()).count("small") == 1);
+  // Told the server's limit, it names that one.
+  auto o = test::chartmuseum_options(peer);
+  o.max_upload_bytes = 1u << 20;
+  err = capture_error([&] { publish::make_chartmuseum_publisher(o)->publish(big, false); });
+  CHECK(err.code() == Errc::too_large);
+  CHECK_THAT(err.reason(), Catch::Contains("--max-upload-size of 1.0 MiB"));
 }
 
 TEST_CASE("chartmuseum: 507 (--max-storage-objects) is a clear failure of that chart", "[chartmuseum][semantics]") {

@@ -242,3 +242,16 @@ plain value); the bearer token from operator.serve.chartmuseumBearerTokenSecret.
 {{- end }}
 {{- end }}
 {{- end -}}
+
+{{/*
+A value of env.open as ChartMuseum reads it. YAML numbers from a values file
+arrive as floats, which print as 5.24288e+07: whole ones are written as integers
+(MAX_UPLOAD_SIZE: 52428800 stays 52428800).
+*/}}
+{{- define "chartmuseum.envValue" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}
+{{- int64 . | toString -}}
+{{- else -}}
+{{- toString . -}}
+{{- end -}}
+{{- end -}}

@@ -60,6 +60,9 @@ struct ChartMuseumOptions {
   // An upload meeting 409 whose digest ChartMuseum's API does not list is looked
   // up once more after this delay: the index is updated asynchronously.
   std::chrono::milliseconds conflict_recheck_delay{1000};
+  // ChartMuseum's --max-upload-size when known (0: its default), named when it
+  // answers 413.
+  std::size_t max_upload_bytes = 0;
 };
 
 std::unique_ptr<Publisher> make_chartmuseum_publisher(ChartMuseumOptions options);

@@ -22,6 +22,7 @@ struct ServerOptions {
   std::string chartmuseum_username, chartmuseum_password;
   std::string chartmuseum_token;
   std::string chartmuseum_tenant;
+  std::size_t chartmuseum_max_upload_bytes = 0;  // its --max-upload-size, for messages; 0 = its default
   std::filesystem::path local_repo_dir;
   // Replaces the publisher chosen above (tests: slow or failing publishers).
   // /charts/ is served only when the embedded local repo is the publisher.
