@@ -205,7 +205,7 @@ class ChartMuseumPublisher final : public Publisher {
                      std::size_t bytes) const {
     const std::string what = "uploading " + chart + ": HTTP " + std::to_string(res.status) + ": " + answer_message(res);
     switch (res.status) {
-      case 400:  // Helm's loader inside ChartMuseum (v0.14+) refused the package
+      case 400:  // Helm's loader inside ChartMuseum refused the package (v0.16; older: 500)
         return Error(Errc::invalid_chart, url, what + " (ChartMuseum's chart loader refused the package)");
       case 413:
         return Error(Errc::too_large, url,

@@ -212,7 +212,7 @@ TEST_CASE("chartmuseum: injected server errors are upstream errors with the serv
 }
 
 TEST_CASE("chartmuseum: a package ChartMuseum cannot read is a failure of that chart", "[chartmuseum]") {
-  // v0.14+ answers 400 with its loader's message; the server itself is fine.
+  // v0.16 answers 400 with its loader's message; the server itself is fine.
   auto peer = test::start_python_peer("fake_chartmuseum.py");
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto pkg = make_package("web", "1.0.0");

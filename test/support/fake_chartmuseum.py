@@ -18,7 +18,7 @@ Behaviour mirrored from ChartMuseum:
        "request too large" (text/plain, Connection: close), the rest is left unread and
        the connection closed after 500 ms (Go's lingering close; then RST)
        a package Helm's loader refuses (gzip/tar, Chart.yaml, SemVer, name, type, aliases):
-       400 {"error": "validation: ..."} (raw body and form alike, as v0.14+)
+       400 {"error": "validation: ..."} (raw body and form alike, as v0.16; older releases: 500 for a raw body)
        201 {"saved":true}; 409 {"error":"file already exists"} when name+version exists,
        unless --allow-overwrite, or ?force (any value) and not --disable-force-overwrite;
        --max-storage-objects N reached: 507 {"error":"repo has reached storage limit"}
