@@ -304,7 +304,8 @@ def main():
         owned_root = root = tempfile.mkdtemp(prefix="fake-chartmuseum-")
     os.makedirs(root, exist_ok=True)
     storage = Storage(root)
-    lock = threading.Lock()
+    # Reentrant: answers (which log the request under it) are sent from inside it.
+    lock = threading.RLock()
     faults = {"fail_next": 0, "status": 500, "body": None, "delay_ms": 0, "stall_uploads_after": -1,
               "delete_error": None, "truncate_next_upload": False}
     # Uploads admitted so far and uploads held by the stall fault; guarded by `lock`,
@@ -354,6 +355,7 @@ def main():
 
         def _send(self, status, body=b"", content_type="application/json; charset=utf-8", headers=None):
             self.status_sent = status
+            self._log_request()
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -400,8 +402,10 @@ def main():
             self.body_pending = self.command in ("POST", "PUT", "DELETE", "PATCH")
             parsed = urllib.parse.urlsplit(self.path)
             path, query = parsed.path, urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
+            self.logged = None
             if path.startswith("/__"):
                 return self._control(path, self._read_body())
+            self.logged = (path, parsed.query)
             with lock:
                 delay = faults["delay_ms"]
             if delay:
@@ -432,13 +436,22 @@ def main():
             finally:
                 if self.body_pending:
                     self._discard_body()
-                with lock:
-                    key = "%s %s" % (self.command, path)
-                    counters[key] = counters.get(key, 0) + 1
-                    request_log.append({"method": self.command, "path": path, "query": parsed.query,
-                                        "status": self.status_sent,
-                                        "content_type": self.headers.get("Content-Type", ""),
-                                        "authorization": self.headers.get("Authorization", "")})
+                self._log_request()  # one that got no answer at all (a torn upload)
+
+        def _log_request(self):
+            """Counts the API request and logs it, once, before its answer goes out:
+            a client that has its answer and then reads /__state finds it there."""
+            if self.logged is None:
+                return
+            path, query = self.logged
+            self.logged = None
+            with lock:
+                key = "%s %s" % (self.command, path)
+                counters[key] = counters.get(key, 0) + 1
+                request_log.append({"method": self.command, "path": path, "query": query,
+                                    "status": self.status_sent,
+                                    "content_type": self.headers.get("Content-Type", ""),
+                                    "authorization": self.headers.get("Authorization", "")})
 
         def _admit_upload(self, tenant):
             """The stall and torn-write faults, applied once an upload's body is read
