@@ -220,16 +220,43 @@ class Exchange {
     return ec;
   }
 
-  void write(const http::request<http::string_body>& req) {
-    auto ec = run_on_stream([&](auto& stream, auto& handler) { http::async_write(stream, req, handler); });
-    if (ec) fail("sending request: " + describe(ec));
-  }
-
+  // Sends the request while already reading the answer's header, and returns
+  // the read's outcome. A server may answer before it has read the whole body
+  // and then close (ChartMuseum's 413 once --max-upload-size bytes are in, an
+  // early 401): a client that only starts reading once everything is written
+  // would meet a reset connection instead of that answer. An answer that comes
+  // first ends the write; a failed write is reported only when no answer came.
   // The parser sees the Content-Length with the header, so body_limit can come from here.
   template <class Parser>
-  boost::system::error_code read_header(Parser& parser) {
-    return run_on_stream(
-        [&](auto& stream, auto& handler) { http::async_read_header(stream, buffer_, parser, handler); });
+  boost::system::error_code write_and_read_header(const http::request<http::string_body>& req, Parser& parser) {
+    boost::system::error_code write_ec, read_ec;
+    bool written = false, read = false;
+    tcp_stream().expires_at(deadline_);
+    auto on_write = [&](const boost::system::error_code& e, std::size_t) {
+      write_ec = e;
+      written = true;
+    };
+    auto on_read = [&](const boost::system::error_code& e, std::size_t) {
+      read_ec = e;
+      read = true;
+    };
+    auto start = [&](auto& stream) {
+      http::async_write(stream, req, on_write);
+      http::async_read_header(stream, buffer_, parser, on_read);
+    };
+    if (tls_stream_) start(*tls_stream_);
+    else start(*plain_stream_);
+    run_until(read);
+    const bool write_failed = written && write_ec;
+    if (!written) {
+      // Answered (or closed) early: the rest of the body is not wanted. The
+      // cancelled write's handler must run before its captures go out of scope.
+      boost::system::error_code ignored;
+      tcp_stream().socket().cancel(ignored);
+      run_until(written);
+    }
+    if (read_ec && write_failed) fail("sending request: " + describe(write_ec));
+    return read_ec;
   }
 
   // Reads whatever is available (at least one byte from the peer unless already buffered).
@@ -404,7 +431,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       to_send.headers.erase(std::remove_if(to_send.headers.begin(), to_send.headers.end(),
                                            [](const auto& h) { return iequals(h.first, "Authorization"); }),
                             to_send.headers.end());
-    ex.write(build_request(to_send, target, true));
+    const auto request = build_request(to_send, target, true);
 
     http::response_parser<http::buffer_body> parser;
     parser.header_limit(kMaxHeaderBytes);
@@ -414,7 +441,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       return Error(Errc::too_large, target.display,
                    "response body exceeds the limit of " + limit_text(req.max_response_body));
     };
-    if (auto ec = ex.read_header(parser)) {
+    if (auto ec = ex.write_and_read_header(request, parser)) {
       if (ec == http::error::body_limit) throw too_large();
       ex.fail("reading response header: " + ex.describe(ec));
     }

@@ -8,6 +8,7 @@
 #include "cmop/net/http_client.hpp"
 #include "cmop/operate/controller.hpp"
 #include "cmop/operate/schedule.hpp"
+#include "cmop/publish/publisher.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
 #include "cmop/util/time.hpp"
@@ -39,7 +40,7 @@ bool has_finalizer(const Value& cr) {
 // The condition reasons the status uses; Stalled means "won't progress until the spec changes".
 struct Outcome {
   bool ready = false;
-  std::string reason;   // Synced, ChartsFailed, SyncFailed, SidecarUnavailable, SidecarRejected, InvalidSpec, ...
+  std::string reason;   // Synced, ChartsFailed, SyncFailed, ChartMuseumUnauthorized, SidecarUnavailable, SidecarRejected, InvalidSpec, ...
   std::string message;
   bool stalled = false;
   bool retrying = false;  // Reconciling=True: a retry with backoff is scheduled
@@ -157,7 +158,16 @@ class Sidecar {
   net::HttpClient http_;
 };
 
+// A sync that failed because ChartMuseum refused the sidecar's credentials gets
+// its own reason: no change of the resource fixes it, the sidecar's
+// configuration does. The publisher says so in a fixed phrase that travels
+// through the sidecar's answers.
+bool chartmuseum_refused_credentials(std::string_view message) {
+  return message.find(publish::kChartMuseumCredentialsRefused) != std::string_view::npos;
+}
+
 Outcome outcome_for_sidecar_error(const Error& e) {
+  if (chartmuseum_refused_credentials(e.what())) return {false, "ChartMuseumUnauthorized", e.what(), false, true};
   switch (e.code()) {
     case Errc::network: return {false, "SidecarUnavailable", e.what(), false, true};
     // Another resource of the same name (in another namespace) manages the repo.
@@ -172,7 +182,9 @@ Outcome outcome_for_sidecar_error(const Error& e) {
 // Ready from the sidecar's state of the repo (lastError, lastSync.ok, failed charts).
 Outcome outcome_from_state(const Value& state) {
   std::string last_error = str_at(state, "lastError");
-  if (!last_error.empty()) return {false, "SyncFailed", last_error, false, false};
+  if (!last_error.empty())
+    return {false, chartmuseum_refused_credentials(last_error) ? "ChartMuseumUnauthorized" : "SyncFailed", last_error,
+            false, false};
   // The sidecar's state lists the last sync's charts (a report, not the state,
   // carries "ok"): a failed chart means not Ready.
   std::string first;

@@ -88,6 +88,10 @@ void add_command(CLI::App& app) {
   cmd->add_option("--ca-file", s.ca_file,
                   "extra CA bundle (PEM) trusted for git remotes, chart repositories, registries and ChartMuseum")
       ->envname("CMOP_CA_FILE");
+  cmd->add_option("--chartmuseum-max-upload-size", s.chartmuseum_max_upload_bytes,
+                  "ChartMuseum's --max-upload-size in bytes, named when it refuses a package as too large "
+                  "(default: ChartMuseum's own default, 20 MiB)")
+      ->envname("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE");
   cmd->add_option("--local-repo-dir", o->local_repo_dir, "the embedded local chart repo (default <state-dir>/charts)")
       ->envname("CMOP_LOCAL_REPO_DIR");
   cmd->add_option("--token", s.token, "bearer token required on mutating requests")->envname("CMOP_TOKEN");

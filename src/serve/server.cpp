@@ -263,6 +263,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     cm.password = options.chartmuseum_password;
     cm.bearer_token = options.chartmuseum_token;
     cm.tls = tls;
+    cm.max_upload_bytes = options.chartmuseum_max_upload_bytes;
     publisher = publish::make_chartmuseum_publisher(std::move(cm));
   } else {
     publisher = publish::make_local_publisher(local_repo_dir.string());

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -248,6 +249,25 @@ def check_operator_on(ck):
     side_env = env_of(container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop"))
     ck.check(secret_ref(side_env, "CMOP_CHARTMUSEUM_USERNAME") == ("cm-auth", "u"), "sidecar username from the existing Secret")
     ck.check(secret_ref(side_env, "CMOP_CHARTMUSEUM_PASSWORD") == ("cm-auth", "p"), "sidecar password from the existing Secret")
+    docs = r(*OPERATOR_ON, "env.open.BASIC_AUTH_USER=admin", "env.open.BASIC_AUTH_PASS=plain-pw")
+    side_env = env_of(container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop"))
+    ck.check(side_env.get("CMOP_CHARTMUSEUM_USERNAME", {}).get("value") == "admin" and
+             side_env.get("CMOP_CHARTMUSEUM_PASSWORD", {}).get("value") == "plain-pw",
+             "sidecar basic auth from env.open when ChartMuseum gets it there", str(side_env))
+    docs = r(*OPERATOR_ON, "env.open.BASIC_AUTH_USER=admin", "env.secret.BASIC_AUTH_PASS=pw")
+    side_env = env_of(container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop"))
+    ck.check(side_env.get("CMOP_CHARTMUSEUM_USERNAME", {}).get("value") == "admin" and
+             secret_ref(side_env, "CMOP_CHARTMUSEUM_PASSWORD") == ("cmop-chartmuseum", "BASIC_AUTH_PASS"),
+             "sidecar basic auth from env.open and env.secret mixed", str(side_env))
+    for bearer in (["env.open.BEARER_AUTH=true"], ["env.secret.BEARER_AUTH=true"],
+                   ["env.existingSecret=cm-auth", "env.existingSecretMappings.BEARER_AUTH=bearer"]):
+        err = r(*(OPERATOR_ON + bearer), expect_failure=True)
+        ck.check("chartmuseumBearerTokenSecret" in err, "bearer auth (%s) without a sidecar token is refused" % " ".join(bearer))
+        docs = r(*(OPERATOR_ON + bearer), "operator.serve.chartmuseumBearerTokenSecret.name=cm-jwt",
+                 "operator.serve.chartmuseumBearerTokenSecret.key=jwt")
+        side_env = env_of(container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop"))
+        ck.check(secret_ref(side_env, "CMOP_CHARTMUSEUM_TOKEN") == ("cm-jwt", "jwt"),
+                 "sidecar bearer token from its Secret (%s)" % " ".join(bearer))
 
     ck.section("token sources")
     docs = r(*OPERATOR_ON, "operator.token=fixed-token-123")
@@ -270,9 +290,31 @@ def check_operator_on(ck):
                          (["env.open.DISABLE_DELETE=true"], "DISABLE_DELETE"),
                          (["replicaCount=2"], "replicaCount"),
                          (["env.open.DEPTH=2"], "operator.serve.tenant"),
-                         (["operator.leaderElect=false", "operator.operate.replicaCount=2"], "leaderElect")):
+                         (["operator.leaderElect=false", "operator.operate.replicaCount=2"], "leaderElect"),
+                         (["env.open.ALLOW_OVERWRITE=true"], "ALLOW_OVERWRITE"),
+                         (["env.open.DEPTH=2", "operator.serve.tenant=team"], "DEPTH=2"),
+                         (["env.open.DEPTH=1", "operator.serve.tenant=org/team"], "DEPTH=1"),
+                         (["operator.serve.tenant=team"], "DEPTH"),
+                         (["env.open.DEPTH=2", "operator.serve.tenant=org/.."], "segment")):
         err = r(*(OPERATOR_ON + sets), expect_failure=True)
         ck.check(needle in err, "refused: %s (%s)" % (" ".join(sets), err.strip().splitlines()[-1] if err.strip() else "no message"))
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+        # From a values file YAML numbers are floats: they must still be written as integers.
+        f.write("env:\n  open:\n    MAX_UPLOAD_SIZE: 52428800\n    CACHE_INTERVAL: 5m\n")
+        f.flush()
+        docs = r(*OPERATOR_ON, values_files=[f.name])
+    dep = one(docs, "Deployment", "cmop-chartmuseum")
+    side_env, cm_env = env_of(container(dep, "cmop")), env_of(container(dep, "chartmuseum"))
+    ck.check(cm_env["MAX_UPLOAD_SIZE"]["value"] == "52428800" and cm_env["CACHE_INTERVAL"]["value"] == "5m",
+             "env.open numbers from a values file reach ChartMuseum as integers", str(cm_env.get("MAX_UPLOAD_SIZE")))
+    ck.check(side_env.get("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE", {}).get("value") == "52428800",
+             "the sidecar knows ChartMuseum's MAX_UPLOAD_SIZE", str(side_env.get("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE")))
+    docs = r(*OPERATOR_ON, "env.open.DEPTH=2", "operator.serve.tenant=/org/team/")
+    side = container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop")
+    ck.check(args_value(side["args"], "--chartmuseum-tenant") == "/org/team/", "a tenant of DEPTH segments is taken")
+    docs = r("env.open.ALLOW_OVERWRITE=true")
+    ck.check(env_of(container(one(docs, "Deployment"), "chartmuseum"))["ALLOW_OVERWRITE"]["value"] == "true",
+             "ALLOW_OVERWRITE=true is allowed without the operator")
     docs = r("env.open.DISABLE_API=true")
     ck.check(env_of(container(one(docs, "Deployment"), "chartmuseum"))["DISABLE_API"]["value"] == "true",
              "DISABLE_API=true is allowed without the operator")

@@ -134,7 +134,7 @@ def check_deployment_chartmuseum(ck):
     for label, extra in (("plain", []), ("with auth, CA, plain-HTTP registries, tuning", auth + [
             "operator.serve.caSecret=corp-ca", "operator.serve.oci.plainHTTP={reg.local:5000}", "operator.serve.workers=8",
             "operator.serve.extraArgs={--log-level,debug}", "operator.serve.resources.limits.memory=512Mi",
-            "env.open.DEPTH=1", "operator.serve.tenant=team/charts"])):
+            "env.open.DEPTH=2", "operator.serve.tenant=team/charts"])):
         side = container(one(r(*(OPERATOR_ON + extra)), "Deployment", FULLNAME), "cmop")
         serve = container(one(r(*(DEPLOYMENT_MODE + extra)), "Deployment", SERVE), "cmop")
         for key in ("image", "imagePullPolicy", "ports", "livenessProbe", "readinessProbe", "securityContext", "resources", "env"):

@@ -10,7 +10,9 @@
 #include "cmop/net/http_client.hpp"
 #include "cmop/package/archive.hpp"
 #include "cmop/package/packager.hpp"
+#include "cmop/publish/publisher.hpp"
 #include "cmop/util/hash.hpp"
+#include "support/process.hpp"
 
 namespace cmop::test {
 
@@ -35,6 +37,15 @@ inline package::Package make_package(const std::string& name, const std::string&
   pkg.digest = util::sha256_hex(pkg.bytes);
   pkg.files = {name + "/Chart.yaml", name + "/values.yaml", name + "/templates/cm.yaml"};
   return pkg;
+}
+
+// A publisher's options for the fake ChartMuseum `peer`; a 409 is re-checked
+// after 200 ms rather than a second.
+inline publish::ChartMuseumOptions chartmuseum_options(const Peer& peer) {
+  publish::ChartMuseumOptions o;
+  o.url = peer.url();
+  o.conflict_recheck_delay = std::chrono::milliseconds(200);
+  return o;
 }
 
 inline net::Response http_get(const std::string& url, net::Headers headers = {}) {

@@ -14,19 +14,9 @@ using test::capture_error;
 using test::make_package;
 using test::stored_charts;
 
-namespace {
-
-publish::ChartMuseumOptions options_for(const test::Peer& peer) {
-  publish::ChartMuseumOptions o;
-  o.url = peer.url();
-  return o;
-}
-
-}  // namespace
-
 TEST_CASE("chartmuseum: upload is stored and listed in index.yaml", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto pkg = make_package("web", "1.2.0");
   publisher->publish(pkg, false);
 
@@ -52,7 +42,7 @@ TEST_CASE("chartmuseum: upload is stored and listed in index.yaml", "[chartmuseu
 
 TEST_CASE("chartmuseum: re-upload conflicts without replace and overwrites with it", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto first = make_package("web", "1.2.0", "one");
   auto second = make_package("web", "1.2.0", "two");
   REQUIRE(first.digest != second.digest);
@@ -75,7 +65,7 @@ TEST_CASE("chartmuseum: re-upload conflicts without replace and overwrites with 
 TEST_CASE("chartmuseum: re-uploading the identical package is adopted, not a conflict", "[chartmuseum]") {
   // A sidecar that lost its state re-asserts every chart without ?force.
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto pkg = make_package("web", "1.2.0", "one");
   publisher->publish(pkg, false);
   publisher->publish(pkg, false);
@@ -94,7 +84,7 @@ TEST_CASE("chartmuseum: re-uploading the identical package is adopted, not a con
 
 TEST_CASE("chartmuseum: a server refusing ?force answers conflict even with replace", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--disable-force-overwrite"});
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0", "a"), false);
   auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0", "b"), true); });
   CHECK(err.code() == Errc::conflict);
@@ -103,7 +93,7 @@ TEST_CASE("chartmuseum: a server refusing ?force answers conflict even with repl
 
 TEST_CASE("chartmuseum: delete removes the chart, deleting a missing one is fine", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0"), false);
   publisher->publish(make_package("web", "1.1.0"), false);
   publisher->remove("web", "1.0.0");
@@ -116,7 +106,7 @@ TEST_CASE("chartmuseum: delete removes the chart, deleting a missing one is fine
 
 TEST_CASE("chartmuseum: a server without the delete route is an error, not a silent success", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--disable-delete"});
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0"), false);
   auto err = capture_error([&] { publisher->remove("web", "1.0.0"); });
   CHECK(err.code() == Errc::upstream);
@@ -129,12 +119,12 @@ TEST_CASE("chartmuseum: basic auth", "[chartmuseum][auth]") {
   auto pkg = make_package("web", "1.0.0");
 
   SECTION("missing credentials are refused") {
-    auto err = capture_error([&] { publish::make_chartmuseum_publisher(options_for(peer))->publish(pkg, false); });
+    auto err = capture_error([&] { publish::make_chartmuseum_publisher(test::chartmuseum_options(peer))->publish(pkg, false); });
     CHECK(err.code() == Errc::unauthorized);
     CHECK_THAT(err.reason(), Catch::Contains("HTTP 401") && Catch::Contains("unauthorized"));
   }
   SECTION("wrong password is refused") {
-    auto o = options_for(peer);
+    auto o = test::chartmuseum_options(peer);
     o.username = "alice";
     o.password = "wrong";
     auto publisher = publish::make_chartmuseum_publisher(o);
@@ -143,7 +133,7 @@ TEST_CASE("chartmuseum: basic auth", "[chartmuseum][auth]") {
     CHECK(capture_error([&] { publisher->probe(); }).code() == Errc::unauthorized);
   }
   SECTION("right credentials publish and delete") {
-    auto o = options_for(peer);
+    auto o = test::chartmuseum_options(peer);
     o.username = "alice";
     o.password = "s3cret";
     auto publisher = publish::make_chartmuseum_publisher(o);
@@ -159,7 +149,7 @@ TEST_CASE("chartmuseum: basic auth", "[chartmuseum][auth]") {
 TEST_CASE("chartmuseum: bearer auth takes precedence over basic", "[chartmuseum][auth]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--bearer-token", "tok-123"});
   auto pkg = make_package("web", "1.0.0");
-  auto o = options_for(peer);
+  auto o = test::chartmuseum_options(peer);
   o.username = "alice";
   o.password = "ignored";
 
@@ -175,7 +165,7 @@ TEST_CASE("chartmuseum: bearer auth takes precedence over basic", "[chartmuseum]
 
 TEST_CASE("chartmuseum: multitenant prefix", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--depth", "2"});
-  auto o = options_for(peer);
+  auto o = test::chartmuseum_options(peer);
   o.tenant_path = "/org1/repo-a/";
   auto publisher = publish::make_chartmuseum_publisher(o);
   auto pkg = make_package("web", "1.0.0");
@@ -192,7 +182,7 @@ TEST_CASE("chartmuseum: multitenant prefix", "[chartmuseum]") {
   CHECK(stored_charts(peer.url(), "org1/repo-a").empty());
 
   // Without the tenant the depth-2 server has no such route.
-  auto bare = publish::make_chartmuseum_publisher(options_for(peer));
+  auto bare = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto err = capture_error([&] { bare->publish(pkg, false); });
   CHECK(err.code() == Errc::upstream);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 404"));
@@ -200,7 +190,7 @@ TEST_CASE("chartmuseum: multitenant prefix", "[chartmuseum]") {
 
 TEST_CASE("chartmuseum: injected server errors are upstream errors with the server's message", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   REQUIRE(test::http_post(peer.url() + "/__faults", R"({"fail_next": 2, "status": 500})").status == 200);
   auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0"), false); });
   CHECK(err.code() == Errc::upstream);
@@ -221,14 +211,15 @@ TEST_CASE("chartmuseum: injected server errors are upstream errors with the serv
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 502: <html>Bad Gateway</html>"));
 }
 
-TEST_CASE("chartmuseum: a package ChartMuseum cannot read is an upstream error", "[chartmuseum]") {
+TEST_CASE("chartmuseum: a package ChartMuseum cannot read is a failure of that chart", "[chartmuseum]") {
+  // v0.16 answers 400 with its loader's message; the server itself is fine.
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto pkg = make_package("web", "1.0.0");
   pkg.bytes = "not a gzip stream";
   auto err = capture_error([&] { publisher->publish(pkg, false); });
-  CHECK(err.code() == Errc::upstream);
-  CHECK_THAT(err.reason(), Catch::Contains("HTTP 500") && Catch::Contains("gzip"));
+  CHECK(err.code() == Errc::invalid_chart);
+  CHECK_THAT(err.reason(), Catch::Contains("HTTP 400") && Catch::Contains("gzip") && Catch::Contains("web-1.0.0"));
 }
 
 TEST_CASE("chartmuseum: an unreachable server is a network error", "[chartmuseum]") {
@@ -244,7 +235,7 @@ TEST_CASE("chartmuseum: an unreachable server is a network error", "[chartmuseum
 
 TEST_CASE("chartmuseum: a server that dies between requests is a network error", "[chartmuseum]") {
   auto peer = test::start_python_peer("fake_chartmuseum.py");
-  auto publisher = publish::make_chartmuseum_publisher(options_for(peer));
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0"), false);
   peer.process.kill(SIGKILL);
   peer.process.wait();
@@ -268,7 +259,7 @@ TEST_CASE("chartmuseum: a server that does not answer in time is a network error
   // The stall (20 s) is far beyond the timeout (0.3 s): the outcome does not
   // depend on scheduling, only on the timeout being enforced at all.
   REQUIRE(test::http_post(peer.url() + "/__faults", R"({"delay_ms": 20000})").status == 200);
-  auto o = options_for(peer);
+  auto o = test::chartmuseum_options(peer);
   o.upload_timeout = std::chrono::milliseconds(300);
   o.request_timeout = std::chrono::milliseconds(300);
   auto publisher = publish::make_chartmuseum_publisher(o);

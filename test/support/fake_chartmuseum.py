@@ -1,27 +1,35 @@
 #!/usr/bin/env python3
-"""A fake ChartMuseum: the HTTP API of helm/chartmuseum (pkg/chartmuseum/server/
-multitenant handlers.go + api.go, router.go), backed by a real local-storage
-directory laid out as `chartmuseum --storage=local --storage-local-rootdir=DIR`.
+"""A fake ChartMuseum: the HTTP API of helm/chartmuseum v0.16 (pkg/chartmuseum/server/
+multitenant handlers.go + api.go + routes.go, router/router.go, gin-contrib/size, the
+local backend of chartmuseum/storage), backed by a real local-storage directory laid
+out as `chartmuseum --storage=local --storage-local-rootdir=DIR`. docs/chartmuseum.md
+lists what was checked against which source.
 
 Behaviour mirrored from ChartMuseum:
-  GET  /health                              -> 200 {"healthy":true}
-  GET  /info                                -> 200 {"version": ...}
+  GET  /health, GET /info                   -> 200 {"healthy":true} / {"version": ...}; no auth at all
   GET  /<repo>/index.yaml                   -> index regenerated from the stored .tgz files
-  GET  /<repo>/charts/<file>                -> the stored object, 404 {"error":"object not found"}
+  GET  /<repo>/charts/<file>                -> the stored object (straight from storage), 404 {"error":"object not found"}
   GET  /api/<repo>/charts[?offset=&limit=]  -> {name: [chart versions]}
   GET  /api/<repo>/charts/<name>            -> [chart versions], 404 "chart not found"
   GET  /api/<repo>/charts/<name>/<version>  -> chart version ("latest" allowed), 404
   HEAD of the two previous                  -> same status, no body
   POST /api/<repo>/charts                   -> raw .tgz body, or multipart/form-data field "chart"
+       body over --max-upload-size: --max-upload-size + 1 bytes are read, then 413
+       "request too large" (text/plain, Connection: close), the rest is left unread and
+       the connection closed after 500 ms (Go's lingering close; then RST)
+       a package Helm's loader refuses (gzip/tar, Chart.yaml, SemVer, name, type, aliases):
+       400 {"error": "validation: ..."} (raw body and form alike, as v0.16; older releases: 500 for a raw body)
        201 {"saved":true}; 409 {"error":"file already exists"} when name+version exists,
        unless --allow-overwrite, or ?force (any value) and not --disable-force-overwrite;
-       unreadable package: 500 (raw body) / 400 (multipart) with the loader's message
-  DELETE /api/<repo>/charts/<name>/<version> -> 200 {"deleted":true}; 404 {"error": <remove error>}
+       --max-storage-objects N reached: 507 {"error":"repo has reached storage limit"}
+  DELETE /api/<repo>/charts/<name>/<version> -> 200 {"deleted":true}; ANY storage error is
+       404 {"error": "remove <path>: <reason>"} ("no such file or directory" when missing)
        with --disable-delete the route does not exist: 404 {"error":"not found"}
   anything else                             -> 404 {"error":"not found"}
 <repo> is exactly --depth path segments ("" for depth 0).
-Auth (--basic-auth user:pass, --bearer-token T): every route needs the credentials,
-else 401 {"error":"unauthorized"} with WWW-Authenticate; --auth-anonymous-get lets GET/HEAD through.
+Auth (--basic-auth user:pass, --bearer-token T): every route but /health and /info needs
+the credentials, else 401 {"error":"unauthorized"} with WWW-Authenticate;
+--auth-anonymous-get lets GET/HEAD through.
 ChartMuseum's bearer auth checks JWTs from an auth server; this fake accepts one static token.
 
 Test-only control endpoints (no auth, no tenant prefix):
@@ -30,8 +38,15 @@ Test-only control endpoints (no auth, no tenant prefix):
   POST /__faults {"stall_uploads_after": N}  the first N chart uploads go through; every later
        one waits, its body read and nothing stored yet, until {"stall_uploads_after": -1}
        releases it (then it is stored as usual, even if its client is gone by then)
+  POST /__faults {"delete_error": "permission denied"}  deleting an existing object fails with
+       this storage error (a read-only or foreign-owned volume, an S3 denial); null = off
+  POST /__faults {"index_lag_ms": M}  objects stored from now on stay out of the index and
+       the API for M ms (ChartMuseum updates its cached index asynchronously, and a
+       restarted one serves its old index-cache.yaml for a while); 409 still sees them
+  POST /__faults {"truncate_next_upload": true}  the next upload is written half (storage
+       is not atomic) and its connection dropped unanswered, as when ChartMuseum dies mid-write
   GET  /__state  -> {"charts": {name: {version: sha256}} of tenant "", "stalled": uploads waiting,
-                     "tenants": {tenant: {name: {version: sha256}}},
+                     "tenants": {tenant: {name: {version: sha256}}} (what storage holds, lag or not),
                      "requests": {"METHOD /path": count}, "log": [{method, path, query, status,
                      content_type, authorization}]}
 Provenance files (POST /api/prov, the "prov" form field) are not supported."""
@@ -48,6 +63,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import socketserver
 import sys
 import tarfile
@@ -99,13 +115,56 @@ def chart_metadata_from_tgz(content):
     for key in ("version", "appVersion"):
         if key in metadata and metadata[key] is not None and not isinstance(metadata[key], str):
             metadata[key] = str(metadata[key])
-    if not metadata.get("name"):
-        raise PackageError("validation: chart.metadata.name is required")
-    if not metadata.get("version"):
-        raise PackageError("validation: chart.metadata.version is required")
-    if "/" in metadata["name"] or "\\" in metadata["name"]:
-        raise PackageError("chart.metadata.name %s is improperly formatted" % metadata["name"])
+    validate_metadata(metadata)
     return metadata
+
+
+# Masterminds/semver v3 NewVersion (the loose form Helm's loader accepts): optional
+# "v", one to three numeric parts, dot-separated prerelease and build identifiers.
+LOOSE_SEMVER = re.compile(r"^v?[0-9]+(\.[0-9]+)?(\.[0-9]+)?"
+                          r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$")
+ALIAS = re.compile(r"^[a-zA-Z0-9_-]+$")
+
+
+def valid_semver(version):
+    if not LOOSE_SEMVER.match(version):
+        return False
+    pre = version.split("+", 1)[0].partition("-")[2]
+    # A numeric prerelease identifier may not have leading zeros.
+    return all(not (p.isdigit() and len(p) > 1 and p[0] == "0") for p in pre.split(".")) if pre else True
+
+
+def validate_metadata(metadata):
+    """Helm 3's chart.Metadata.Validate as ChartMuseum v0.16's loader runs it on
+    every upload; the messages are Helm's ("validation: ..."). A missing
+    apiVersion is v1, as Helm's loader defaults it."""
+    def fail(message):
+        raise PackageError("validation: " + message)
+    if not metadata.get("apiVersion"):
+        metadata["apiVersion"] = "v1"
+    name = metadata.get("name")
+    if not name:
+        fail("chart.metadata.name is required")
+    if not isinstance(name, str) or name != os.path.basename(name) or "\\" in name:
+        fail("chart.metadata.name %s is invalid" % json.dumps(str(name)))
+    version = metadata.get("version")
+    if not version:
+        fail("chart.metadata.version is required")
+    if not valid_semver(version):
+        fail("chart.metadata.version %s is invalid" % json.dumps(version))
+    if metadata.get("type") not in (None, "", "application", "library"):
+        fail("chart.metadata.type must be application or library")
+    seen = set()
+    for dep in metadata.get("dependencies") or []:
+        if not isinstance(dep, dict):
+            continue
+        alias = dep.get("alias") or ""
+        if alias and not ALIAS.match(str(alias)):
+            fail("dependency %s has disallowed characters in the alias" % json.dumps(str(dep.get("name"))))
+        key = alias or dep.get("name")
+        if key in seen:
+            fail("more than one dependency with name or alias %s" % json.dumps(str(key)))
+        seen.add(key)
 
 
 def version_key(version):
@@ -132,6 +191,10 @@ class Storage:
 
     def __init__(self, root):
         self.root = root
+        # (tenant, filename) -> time before which the index does not list it yet:
+        # ChartMuseum adds an upload to its cached index asynchronously.
+        self.hidden_until = {}
+        self.index_lag = 0.0
 
     def tenant_dir(self, tenant):
         return os.path.join(self.root, tenant) if tenant else self.root
@@ -150,12 +213,35 @@ class Storage:
         with os.fdopen(fd, "wb") as f:
             f.write(content)
         os.replace(tmp, self.path(tenant, filename))
+        self._written(tenant, filename)
+
+    def put_torn(self, tenant, filename, content):
+        """What ChartMuseum's local storage leaves when it dies mid-write: its
+        ioutil.WriteFile is not atomic, so the object exists with a prefix."""
+        directory = self.tenant_dir(tenant)
+        os.makedirs(directory, exist_ok=True)
+        with open(self.path(tenant, filename), "wb") as f:
+            f.write(content)
+        self._written(tenant, filename)
+
+    def _written(self, tenant, filename):
+        if self.index_lag > 0:
+            self.hidden_until[(tenant, filename)] = time.monotonic() + self.index_lag
+
+    def object_count(self, tenant):
+        """ListObjects of the local backend: the files (not folders) of the tenant dir."""
+        directory = self.tenant_dir(tenant)
+        try:
+            return sum(1 for f in os.listdir(directory) if os.path.isfile(os.path.join(directory, f)))
+        except FileNotFoundError:
+            return 0
 
     def delete(self, tenant, filename):
         os.remove(self.path(tenant, filename))
 
-    def chart_versions(self, tenant, base_url):
-        """Every readable .tgz in the tenant dir as index entries, per name newest first."""
+    def chart_versions(self, tenant, base_url, include_lagging=False):
+        """Every readable .tgz in the tenant dir as index entries, per name newest
+        first; without include_lagging, not those the index has not caught up with."""
         directory = self.tenant_dir(tenant)
         entries = {}
         try:
@@ -166,6 +252,8 @@ class Storage:
             full = os.path.join(directory, filename)
             if not filename.endswith(".tgz") or not os.path.isfile(full):
                 continue
+            if not include_lagging and self.hidden_until.get((tenant, filename), 0) > time.monotonic():
+                continue  # stored, but not in the index yet
             with open(full, "rb") as f:
                 content = f.read()
             try:
@@ -206,6 +294,7 @@ def main():
     ap.add_argument("--disable-api", action="store_true")
     ap.add_argument("--chart-url", default="")
     ap.add_argument("--max-upload-size", type=int, default=20971520)
+    ap.add_argument("--max-storage-objects", type=int, default=0)
     ap.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = ap.parse_args()
 
@@ -215,8 +304,10 @@ def main():
         owned_root = root = tempfile.mkdtemp(prefix="fake-chartmuseum-")
     os.makedirs(root, exist_ok=True)
     storage = Storage(root)
-    lock = threading.Lock()
-    faults = {"fail_next": 0, "status": 500, "body": None, "delay_ms": 0, "stall_uploads_after": -1}
+    # Reentrant: answers (which log the request under it) are sent from inside it.
+    lock = threading.RLock()
+    faults = {"fail_next": 0, "status": 500, "body": None, "delay_ms": 0, "stall_uploads_after": -1,
+              "delete_error": None, "truncate_next_upload": False}
     # Uploads admitted so far and uploads held by the stall fault; guarded by `lock`,
     # waited on through `stall_changed` (which shares it).
     uploads = {"admitted": 0, "stalled": 0}
@@ -233,23 +324,38 @@ def main():
                 sys.stderr.write("fake-chartmuseum: " + (fmt % a) + "\n")
 
         # --- plumbing -------------------------------------------------------
-        def _read_body(self):
+        def _read_body(self, limit=None):
+            """The request body, or None when it is longer than `limit` (then
+            limit + 1 bytes have been read and the rest is left unread)."""
+            self.body_pending = False
+            cap = None if limit is None else limit + 1
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                chunks = []
+                chunks, total = [], 0
                 while True:
                     size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
                     if size == 0:
                         while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                             pass
                         break
+                    if cap is not None and total + size >= cap:
+                        self.rfile.read(cap - total)
+                        return None
                     chunks.append(self.rfile.read(size))
+                    total += size
                     self.rfile.readline()
-                return b"".join(chunks)
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+                body = b"".join(chunks)
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                if cap is not None and length >= cap:
+                    self.rfile.read(cap)
+                    return None
+                body = self.rfile.read(length) if length else b""
+            self.pending_upload = body
+            return body
 
         def _send(self, status, body=b"", content_type="application/json; charset=utf-8", headers=None):
             self.status_sent = status
+            self._log_request()
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -263,8 +369,12 @@ def main():
         def _json(self, status, obj, headers=None):
             self._send(status, json.dumps(obj).encode(), headers=headers)
 
-        def _authorized(self):
+        def _authorized(self, path):
             if not args.basic_auth and not args.bearer_token:
+                return True
+            # /health and /info carry no auth action in ChartMuseum's routes: they
+            # answer anyone, whatever credentials come along.
+            if self._parse(path)[0] in ("health", "info"):
                 return True
             if args.auth_anonymous_get and self.command in ("GET", "HEAD"):
                 return True
@@ -283,27 +393,23 @@ def main():
             self._json(401, {"error": "unauthorized"}, headers={"WWW-Authenticate": challenge})
 
         # --- dispatch -------------------------------------------------------
+        def _is_upload(self, path):
+            return self.command == "POST" and path.startswith("/api/") and \
+                path.rstrip("/").rsplit("/", 1)[-1] in ("charts", "prov")
+
         def _handle(self):
             self.status_sent = 0
+            self.body_pending = self.command in ("POST", "PUT", "DELETE", "PATCH")
             parsed = urllib.parse.urlsplit(self.path)
             path, query = parsed.path, urllib.parse.parse_qs(parsed.query, keep_blank_values=True)
-            body = self._read_body() if self.command in ("POST", "PUT", "DELETE", "PATCH") else b""
+            self.logged = None
             if path.startswith("/__"):
-                return self._control(path, body)
+                return self._control(path, self._read_body())
+            self.logged = (path, parsed.query)
             with lock:
                 delay = faults["delay_ms"]
             if delay:
                 time.sleep(delay / 1000.0)
-            if self.command == "POST" and path.startswith("/api/") and path.rstrip("/").endswith("/charts"):
-                with stall_changed:
-                    limit = faults["stall_uploads_after"]
-                    if limit >= 0 and uploads["admitted"] >= limit:
-                        uploads["stalled"] += 1
-                        stall_changed.notify_all()
-                        stall_changed.wait_for(lambda: faults["stall_uploads_after"] < 0 or
-                                               uploads["admitted"] < faults["stall_uploads_after"])
-                        uploads["stalled"] -= 1
-                    uploads["admitted"] += 1
             try:
                 with lock:
                     inject = faults["fail_next"] > 0
@@ -313,19 +419,98 @@ def main():
                 if inject:
                     payload = fault_body if fault_body is not None else json.dumps({"error": "injected fault"})
                     return self._send(status, payload.encode())
+                # As ChartMuseum's router: route, then auth, then the handler reads the body.
                 if not self._route_exists(path):
                     return self._json(404, {"error": "not found"})
-                if not self._authorized():
+                if not self._authorized(path):
                     return self._unauthorized()
+                if self._is_upload(path):
+                    body = self._read_body(limit=args.max_upload_size)
+                    if body is None:
+                        return self._too_large()
+                    if not self._admit_upload(self._parse(path)[1]):
+                        return  # the connection was dropped mid-write (torn upload)
+                else:
+                    body = self._read_body() if self.body_pending else b""
                 self._route(path, query, body)
             finally:
+                if self.body_pending:
+                    self._discard_body()
+                self._log_request()  # one that got no answer at all (a torn upload)
+
+        def _log_request(self):
+            """Counts the API request and logs it, once, before its answer goes out:
+            a client that has its answer and then reads /__state finds it there."""
+            if self.logged is None:
+                return
+            path, query = self.logged
+            self.logged = None
+            with lock:
+                key = "%s %s" % (self.command, path)
+                counters[key] = counters.get(key, 0) + 1
+                request_log.append({"method": self.command, "path": path, "query": query,
+                                    "status": self.status_sent,
+                                    "content_type": self.headers.get("Content-Type", ""),
+                                    "authorization": self.headers.get("Authorization", "")})
+
+        def _admit_upload(self, tenant):
+            """The stall and torn-write faults, applied once an upload's body is read
+            and before anything is stored. False: the upload was torn and its
+            connection dropped without an answer (ChartMuseum died mid-write)."""
+            with stall_changed:
+                limit = faults["stall_uploads_after"]
+                if limit >= 0 and uploads["admitted"] >= limit:
+                    uploads["stalled"] += 1
+                    stall_changed.notify_all()
+                    stall_changed.wait_for(lambda: faults["stall_uploads_after"] < 0 or
+                                           uploads["admitted"] < faults["stall_uploads_after"])
+                    uploads["stalled"] -= 1
+                uploads["admitted"] += 1
+                torn = faults["truncate_next_upload"]
+                faults["truncate_next_upload"] = False
+            if not torn:
+                return True
+            try:
+                metadata = chart_metadata_from_tgz(self.pending_upload)
+                filename = "%s-%s.tgz" % (metadata["name"], metadata["version"])
                 with lock:
-                    key = "%s %s" % (self.command, path)
-                    counters[key] = counters.get(key, 0) + 1
-                    request_log.append({"method": self.command, "path": path, "query": parsed.query,
-                                        "status": self.status_sent,
-                                        "content_type": self.headers.get("Content-Type", ""),
-                                        "authorization": self.headers.get("Authorization", "")})
+                    storage.put_torn(tenant, filename,
+                                     self.pending_upload[:len(self.pending_upload) // 2])
+            except PackageError:
+                pass
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return False
+
+        def _too_large(self):
+            """gin-contrib/size as ChartMuseum's router uses it: having read
+            --max-upload-size + 1 bytes it answers 413 as text/plain with
+            Connection: close and leaves the rest unread; Go's server then closes
+            its side, and closes for good (RST, as bytes are still unread) after
+            its 500 ms lingering delay."""
+            self.close_connection = True
+            self._send(413, b"request too large", "text/plain; charset=utf-8", headers={"Connection": "close"})
+            self.body_pending = False
+            try:
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_WR)
+            except OSError:
+                return
+            time.sleep(0.5)
+
+        def _discard_body(self):
+            """A body the handler did not read: up to 256 KiB is drained so the
+            connection can carry the next request (as Go's server does); beyond
+            that the connection is closed."""
+            self.body_pending = False
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                self.close_connection = True
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > (256 << 10):
+                self.close_connection = True
+            elif length:
+                self.rfile.read(length)
 
         do_GET = do_HEAD = do_POST = do_DELETE = do_PUT = _handle
 
@@ -460,8 +645,6 @@ def main():
             return self._json(200, {k: entries[k] for k in keys[offset:end]})
 
         def _upload(self, tenant, query, body):
-            if len(body) > args.max_upload_size:
-                return self._json(413, {"error": "request too large"})
             force = "force" in query
             multipart = self.headers.get("Content-Type", "").split(";")[0].strip().lower() == "multipart/form-data"
             if multipart:
@@ -470,10 +653,12 @@ def main():
                     return self._json(400, {"error": "no package or provenance file found in form fields chart and prov"})
             else:
                 content = body
+            # v0.16 answers 400 for a package Helm's loader refuses, raw body or
+            # form alike (v0.13 and earlier answered 500 for a raw body).
             try:
                 metadata = chart_metadata_from_tgz(content)
             except PackageError as err:
-                return self._json(400 if multipart else 500, {"error": str(err)})
+                return self._json(400, {"error": str(err)})
             filename = "%s-%s.tgz" % (metadata["name"], metadata["version"])
             if os.path.basename(filename) != filename or filename.startswith("."):
                 return self._json(400, {"error": "%s is improperly formatted" % filename})
@@ -483,6 +668,11 @@ def main():
                 if exists and not may_overwrite:
                     message = "chart already exists" if multipart else "file already exists"
                     return self._json(409, {"error": message})
+                # --max-storage-objects counts every object of the tenant; an
+                # overwrite of an existing one is still allowed at the limit.
+                if args.max_storage_objects > 0 and storage.object_count(tenant) >= args.max_storage_objects and \
+                        not (exists and may_overwrite):
+                    return self._json(507, {"error": "repo has reached storage limit"})
                 try:
                     storage.put(tenant, filename, content)
                 except OSError as err:
@@ -501,15 +691,21 @@ def main():
             return None
 
         def _delete(self, tenant, name, version):
+            """ChartMuseum turns every storage error of a delete into 404 with the
+            backend's text, a missing object ("no such file or directory") and a
+            failing volume ("permission denied", "read-only file system") alike."""
             filename = "%s-%s.tgz" % (name, version)
+            full = storage.path(tenant, filename)
             with lock:
+                failure = faults["delete_error"]
                 try:
                     if os.path.basename(filename) != filename:
-                        raise FileNotFoundError(2, "no such file or directory", storage.path(tenant, filename))
+                        raise FileNotFoundError(2, "no such file or directory", full)
+                    if failure and os.path.exists(full):
+                        raise OSError(0, failure, full)
                     storage.delete(tenant, filename)
                 except OSError as err:
-                    return self._json(404, {"error": "remove %s: %s" % (storage.path(tenant, filename),
-                                                                       (err.strerror or str(err)).lower())})
+                    return self._json(404, {"error": "remove %s: %s" % (full, (err.strerror or str(err)).lower())})
                 try:
                     storage.delete(tenant, filename + ".prov")
                 except OSError:
@@ -533,13 +729,21 @@ def main():
                     if "stall_uploads_after" in spec:
                         faults["stall_uploads_after"] = int(spec["stall_uploads_after"])
                         stall_changed.notify_all()
-                    return self._json(200, dict(faults))
+                    if "delete_error" in spec:
+                        faults["delete_error"] = spec["delete_error"] or None
+                    if "truncate_next_upload" in spec:
+                        faults["truncate_next_upload"] = bool(spec["truncate_next_upload"])
+                    if "index_lag_ms" in spec:
+                        storage.index_lag = int(spec["index_lag_ms"]) / 1000.0
+                        if storage.index_lag <= 0:
+                            storage.hidden_until.clear()
+                    return self._json(200, dict(faults, index_lag_ms=int(storage.index_lag * 1000)))
             if path == "/__state" and self.command == "GET":
                 with lock:
                     tenants = {}
                     for tenant in set(storage.tenants()) | {""}:
                         charts = {}
-                        for name, versions in storage.chart_versions(tenant, "").items():
+                        for name, versions in storage.chart_versions(tenant, "", include_lagging=True).items():
                             charts[name] = {v["version"]: v["digest"] for v in versions}
                         tenants[tenant] = charts
                     state = {"charts": tenants[""], "tenants": tenants, "requests": dict(counters),

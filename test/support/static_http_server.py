@@ -62,6 +62,10 @@ def main():
 
         def _reply(self, status, body=b"", headers=None, path=None):
             data = body.encode() if isinstance(body, str) else body
+            # Recorded before the answer goes out: a client that has its answer
+            # and then asks /__statuses must find it counted.
+            if path is not None:
+                self._record(path, status)
             self.send_response(status)
             for k, v in (headers or {}).items():
                 self.send_header(k, v)
@@ -70,8 +74,6 @@ def main():
             self.end_headers()
             if self.command != "HEAD" and status not in (204, 304):
                 self.wfile.write(data)
-            if path is not None:
-                self._record(path, status)
 
         def _json(self, obj):
             self._reply(200, json.dumps(obj), {"Content-Type": "application/json"})

@@ -156,8 +156,30 @@ object is rendered.
 {{- if eq (toString $open.DISABLE_DELETE) "true" -}}
 {{- fail "operator.enabled=true needs ChartMuseum's DELETE route: cmop removes the charts of deleted repos and chart folders. Set env.open.DISABLE_DELETE=false." -}}
 {{- end -}}
-{{- if and (gt (int (default 0 $open.DEPTH)) 0) (not .Values.operator.serve.tenant) -}}
+{{- if eq (toString $open.ALLOW_OVERWRITE) "true" -}}
+{{- fail "operator.enabled=true refuses env.open.ALLOW_OVERWRITE=true: ChartMuseum would overwrite an existing chart version without a 409, so cmop could not detect two repos publishing the same name+version (cmop replaces its own charts with ?force, which needs no ALLOW_OVERWRITE)." -}}
+{{- end -}}
+{{- $depth := int (default 0 $open.DEPTH) -}}
+{{- $tenant := trimAll "/" (toString (default "" .Values.operator.serve.tenant)) -}}
+{{- if and (gt $depth 0) (not $tenant) -}}
 {{- fail "env.open.DEPTH > 0 makes ChartMuseum multi-tenant: set operator.serve.tenant (org/repo) so cmop knows where to publish." -}}
+{{- end -}}
+{{- if and (eq $depth 0) $tenant -}}
+{{- fail (printf "operator.serve.tenant %q needs a multi-tenant ChartMuseum: set env.open.DEPTH to its number of path segments (%d), or unset the tenant." $tenant (len (splitList "/" $tenant))) -}}
+{{- end -}}
+{{- if $tenant -}}
+{{- $segments := splitList "/" $tenant -}}
+{{- if ne (len $segments) $depth -}}
+{{- fail (printf "operator.serve.tenant %q has %d path segment(s) but env.open.DEPTH=%d: ChartMuseum routes exactly DEPTH segments, so every upload would be a 404." $tenant (len $segments) $depth) -}}
+{{- end -}}
+{{- range $segments -}}
+{{- if or (eq . "") (eq . ".") (eq . "..") -}}
+{{- fail (printf "operator.serve.tenant %q has an empty, \".\" or \"..\" segment" $tenant) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (include "chartmuseum.bearerAuth" .) "true") (not .Values.operator.serve.chartmuseumBearerTokenSecret.name) -}}
+{{- fail "ChartMuseum's BEARER_AUTH is on: set operator.serve.chartmuseumBearerTokenSecret.name (and .key) to the Secret holding a token your auth server issued for the cmop sidecar, or it cannot upload." -}}
 {{- end -}}
 {{- end -}}
 {{- if and (eq (include "chartmuseum.serveSidecar" .) "true") (gt (int .Values.replicaCount) 1) -}}
@@ -172,5 +194,67 @@ object is rendered.
 {{- end -}}
 {{- if and .Values.persistence.enabled (eq (toString .Values.env.open.STORAGE) "local") (gt (int .Values.replicaCount) 1) (eq .Values.persistence.accessMode "ReadWriteOnce") -}}
 {{- fail "replicaCount > 1 with STORAGE=local needs a ReadWriteMany volume (persistence.accessMode)" -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when ChartMuseum runs with bearer auth, whichever way BEARER_AUTH is set:
+env.open, env.secret, or a mapping of existingSecret (whose value the chart
+cannot see, so a mapping counts as on).
+*/}}
+{{- define "chartmuseum.bearerAuth" -}}
+{{- $v := .Values.env -}}
+{{- if eq (toString (index (default dict $v.open) "BEARER_AUTH")) "true" -}}
+true
+{{- else if and (not $v.existingSecret) (eq (toString (index (default dict $v.secret) "BEARER_AUTH")) "true") -}}
+true
+{{- else if and $v.existingSecret (index (default dict $v.existingSecretMappings) "BEARER_AUTH") -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/*
+The sidecar's ChartMuseum credentials as container env entries, taken from
+wherever ChartMuseum gets its own: BASIC_AUTH_USER/PASS from env.secret or
+existingSecret (a secretKeyRef, as ChartMuseum's) or else from env.open (the
+plain value); the bearer token from operator.serve.chartmuseumBearerTokenSecret.
+*/}}
+{{- define "chartmuseum.sidecarCredentialEnv" -}}
+{{- $root := . -}}
+{{- range $pair := list (list "BASIC_AUTH_USER" "CMOP_CHARTMUSEUM_USERNAME") (list "BASIC_AUTH_PASS" "CMOP_CHARTMUSEUM_PASSWORD") }}
+{{- $ref := include "chartmuseum.secretEnvRef" (list $root (index $pair 0)) | fromJson }}
+{{- $plain := index (default dict $root.Values.env.open) (index $pair 0) }}
+{{- if $ref.name }}
+- name: {{ index $pair 1 }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.name }}
+      key: {{ $ref.key }}
+{{- else if and (not (kindIs "invalid" $plain)) (ne (toString $plain) "") }}
+- name: {{ index $pair 1 }}
+  value: {{ toString $plain | quote }}
+{{- end }}
+{{- end }}
+{{- with .Values.operator.serve.chartmuseumBearerTokenSecret }}
+{{- if .name }}
+- name: CMOP_CHARTMUSEUM_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ default "token" .key }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A value of env.open as ChartMuseum reads it. YAML numbers from a values file
+arrive as floats, which print as 5.24288e+07: whole ones are written as integers
+(MAX_UPLOAD_SIZE: 52428800 stays 52428800).
+*/}}
+{{- define "chartmuseum.envValue" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}
+{{- int64 . | toString -}}
+{{- else -}}
+{{- toString . -}}
 {{- end -}}
 {{- end -}}

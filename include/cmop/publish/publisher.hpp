@@ -4,6 +4,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
@@ -17,9 +18,12 @@ class Publisher {
   virtual ~Publisher() = default;
   // Uploads the package. With `replace`, an existing name+version is overwritten
   // (ChartMuseum `?force`), otherwise an existing one is Error(conflict).
-  // Throws Error(network|upstream|unauthorized|io) on failure.
+  // Failures of this one package (the target refuses it: Error(invalid_chart),
+  // Error(too_large), Error(conflict)) leave the target usable for the others;
+  // Error(network|upstream|unauthorized|io) mean the target itself failed.
   virtual void publish(const package::Package& pkg, bool replace) = 0;
-  // Deletes name+version; a missing chart is not an error (idempotent).
+  // Deletes name+version; a chart that is already gone is not an error
+  // (idempotent). Any other failure throws: the chart is still published.
   virtual void remove(const std::string& name, const std::string& version) = 0;
   // Deletes name+version if it is still the package with sha256 `digest` (hex;
   // "" = whatever it is). Backends that cannot tell simply remove().
@@ -35,8 +39,9 @@ class Publisher {
   }
   // Human-readable target, for logs and state ("chartmuseum http://...", "local /srv/charts").
   virtual std::string describe() const = 0;
-  // Checks that the target is usable right now (ChartMuseum: GET /health with the
-  // configured credentials; local: the folder is writable). Throws like publish().
+  // Checks that the target is usable right now (ChartMuseum: an authenticated read
+  // of the API, so wrong credentials fail it; local: the folder is writable).
+  // Throws like publish().
   // The default accepts, so other implementations (test doubles) need not care.
   virtual void probe() {}
   // A sync publishing many charts brackets them with begin_batch()/end_batch()
@@ -49,6 +54,14 @@ class Publisher {
   virtual void end_batch() {}
 };
 
+// Every refusal of the configured credentials by ChartMuseum (HTTP 401/403) says
+// this in its Error reason, so the roles can tell it apart from other failures
+// (the operator's status reason, /readyz).
+inline constexpr std::string_view kChartMuseumCredentialsRefused = "ChartMuseum refused the credentials";
+
+// ChartMuseum's default --max-upload-size, named when it answers 413.
+inline constexpr std::size_t kChartMuseumDefaultMaxUploadBytes = 20u << 20;
+
 struct ChartMuseumOptions {
   std::string url;          // base URL, e.g. http://localhost:8080
   std::string tenant_path;  // multi-tenant prefix ("org/repo"), "" for single tenant
@@ -58,6 +71,12 @@ struct ChartMuseumOptions {
   // Whole-exchange limits: an upload carries the package over possibly slow links.
   std::chrono::milliseconds upload_timeout{120000};
   std::chrono::milliseconds request_timeout{30000};  // deletes and health checks
+  // An upload meeting 409 whose digest ChartMuseum's API does not list is looked
+  // up once more after this delay: the index is updated asynchronously.
+  std::chrono::milliseconds conflict_recheck_delay{1000};
+  // ChartMuseum's --max-upload-size when known (0: its default), named when it
+  // answers 413.
+  std::size_t max_upload_bytes = 0;
 };
 
 std::unique_ptr<Publisher> make_chartmuseum_publisher(ChartMuseumOptions options);

@@ -23,6 +23,7 @@ struct ServerOptions {
   std::string chartmuseum_username, chartmuseum_password;
   std::string chartmuseum_token;
   std::string chartmuseum_tenant;
+  std::size_t chartmuseum_max_upload_bytes = 0;  // its --max-upload-size, for messages; 0 = its default
   std::filesystem::path local_repo_dir;
   // Publishing into an OCI registry instead (oci://host[:port]/path), as `helm push`.
   std::string oci_registry;
