@@ -49,7 +49,10 @@ inline void eventually(const std::string& what, const std::function<bool()>& con
 
 struct FakeApiServer {
   Peer peer;
-  explicit FakeApiServer(std::vector<std::string> args = {"--token", "sekret", "--bookmark-interval", "0.3"})
+  // The namespaces the operator tests use exist (a create elsewhere is 404, as on a cluster).
+  static constexpr const char* kNamespaces = "default,kube-system,ops,team,other,elsewhere,platform,intruder";
+  explicit FakeApiServer(std::vector<std::string> args = {"--token", "sekret", "--bookmark-interval", "0.3",
+                                                          "--namespaces", kNamespaces})
       : peer(start_python_peer("fake_kube_apiserver.py", std::move(args))) {}
   std::string url() const { return peer.url(); }
   operate::KubeConfig config(const std::string& token = "sekret") const {

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include "cmop/util/hash.hpp"
+#include "cmop/operate/controller.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "operate_fixtures.hpp"
 
@@ -169,7 +170,10 @@ TEST_CASE("operator: an invalid spec is Stalled without retries") {
   Sidecar sidecar;
   KubeClient kube(api.config());
   Operator op(api, sidecar.url());
-  auto cr = chartmuseum("bad", "https://git.example/bad", 0);
+  // The API server refuses what the CRD's schema rules out (updateEveryMinutes 0 is a
+  // 422); url "self" without mirrorOf passes the schema and only the operator refuses it.
+  auto cr = json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"bad"},
+    "spec":{"git":"https://git.example/bad","dependencies":[{"name":"own","url":"self"}]}})");
   kube.create(resources::chartmuseums, kNs, cr);
   eventually("Stalled InvalidSpec", [&] {
     auto c = kube.get(resources::chartmuseums, kNs, "bad");
@@ -265,4 +269,136 @@ TEST_CASE("operator: a failing scheduled sync turns Ready False with one Warning
   eventually("Ready again", [&] { return ready(kube, "sched", 1); });
   eventually("a Recovered event", [&] { return events_with("Recovered") == 1; });
   CHECK(sidecar.count("POST", "/repo/new") == 1);  // observing is not re-applying
+}
+
+// --- what a real API server enforces, and the operator copes with ------------------------
+
+TEST_CASE("operator: a resource name of 53-63 characters gets a CronJob named within 52, deleted with it") {
+  // The API server refuses CronJob names over 52 characters (422 on metadata.name).
+  const std::string name53(53, 'a'), name63 = std::string(41, 'a') + std::string(22, 'b');
+  CHECK(cronjob_name_for("web") == "web");
+  CHECK(cronjob_name_for(std::string(52, 'a')) == std::string(52, 'a'));
+  CHECK(cronjob_name_for(name53).size() == 52);
+  CHECK(cronjob_name_for(name63).size() == 52);
+  CHECK(cronjob_name_for(name53) != cronjob_name_for(name63));  // same first 41 characters, different hash
+  CHECK(cronjob_name_for(std::string(40, 'a') + "-" + std::string(22, 'c')).find("--") == std::string::npos);
+
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  for (const auto& name : {name53, name63}) create_cr(kube, name);
+  for (const auto& name : {name53, name63}) {
+    eventually("a long-named resource Ready", [&] { return ready(kube, name, 1); });
+    auto cj = kube.get(resources::cronjobs, kNs, cronjob_name_for(name));
+    CHECK(std::string(cj["metadata"]["labels"]["cm.bitnami.com/repo"].GetString()) == name);
+    CHECK(std::string(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][2].GetString()) ==
+          name);
+  }
+  CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);
+  kube.remove(resources::chartmuseums, kNs, name63);
+  eventually("the long-named resource deleted", [&] { return gone(kube, resources::chartmuseums, name63); });
+  CHECK(gone(kube, resources::cronjobs, cronjob_name_for(name63)));
+  CHECK_FALSE(gone(kube, resources::cronjobs, cronjob_name_for(name53)));
+}
+
+TEST_CASE("operator: a watch ERROR other than 410 relists with backoff, not in a loop") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  eventually("listed once", [&] { return op.metric("cmop_operator_relists_total") >= 1; });
+  // What kube-apiserver 1.32 on etcd 3.4 answers every watch from the current state with.
+  api.hook("/__watch_error", R"({"code":500,"reason":"InternalError","count":-1,
+    "message":"a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled"})");
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  int lists = json(http("GET", api.url() + "/__stats").body)["byResource"]["list chartmuseums"].GetInt();
+  // Backoff from 0.5 s doubling: a handful of relists in 4 s (a loop without backoff made thousands).
+  CHECK(lists >= 2);
+  CHECK(lists <= 6);
+  CHECK(op.metric("cmop_operator_watch_errors_total") >= 2);
+  CHECK(op.log().find("RequestWatchProgress is disabled") != std::string::npos);
+
+  api.hook("/__watch_error", R"({"code":500,"count":0})");  // the server recovers
+  create_cr(kube, "after");
+  eventually("after Ready once watches work again", [&] { return ready(kube, "after", 1); });
+}
+
+TEST_CASE("operator: a 429 with Retry-After is waited out, whether a JSON Status or priority-and-fairness text") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  // Storage still initializing (JSON Status) for the resource's GET, then priority and
+  // fairness (text/plain) for its CronJob's creation.
+  api.hook("/__faults", R"([
+    {"method":"GET","path":"/chartmuseums/web$","status":429,"reason":"TooManyRequests",
+     "message":"storage is (re)initializing","details":{"retryAfterSeconds":1},"retryAfter":1,"count":1},
+    {"method":"POST","path":"/cronjobs$","status":429,"retryAfter":1,"count":2,
+     "text":"Too many requests, please try again later.\n"}])");
+  Operator op(api, sidecar.url());
+  create_cr(kube, "web");
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+  CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);  // waited, not failed
+  CHECK(api.count("POST /apis/batch/v1/namespaces/team/cronjobs") == 3);
+}
+
+TEST_CASE("operator: deleting the namespace cleans its resources up and lets the namespace go") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  auto ns = json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"doomed"}})");
+  REQUIRE(http("POST", api.url() + "/api/v1/namespaces", to_json(ns)).status == 401);  // the fake authenticates
+  operate::ResourceType namespaces{"/api/v1", "namespaces"};
+  kube.create(namespaces, "", ns);
+  kube.create(resources::chartmuseums, "doomed", chartmuseum("web", "https://git.example/web"));
+  eventually("doomed/web Ready", [&] { return cmop::test::ready(kube, "doomed", "web", 1); });
+
+  kube.remove(namespaces, "", "doomed");
+  // While it terminates nothing new can be created in it (403 NamespaceTerminating): the
+  // operator's Events are refused, its cleanup is not.
+  try {
+    kube.create(resources::chartmuseums, "doomed", chartmuseum("late", "https://git.example/late"));
+  } catch (const KubeApiError& e) {
+    CHECK(e.http_status() == 403);
+  }
+  eventually("the namespace gone", [&] { return cmop::test::gone(kube, namespaces, "", "doomed"); });
+  CHECK(sidecar.status_of("web") == 404);
+  try {
+    kube.create(resources::chartmuseums, "doomed", chartmuseum("late", "https://git.example/late"));
+    FAIL("created in a deleted namespace");
+  } catch (const KubeApiError& e) {
+    CHECK(e.http_status() == 404);
+  }
+}
+
+TEST_CASE("operator: a resource recreated under the same name gets a CronJob owned by the new uid") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  auto op = std::make_unique<Operator>(api, sidecar.url());
+  create_cr(kube, "web");
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+  // Recreated behind the operator's back: the finalizer removed by hand, then a new object.
+  op->process.kill(SIGKILL);
+  op->process.wait();
+  op.reset();
+  auto old = kube.get(resources::chartmuseums, kNs, "web");
+  kube.remove(resources::chartmuseums, kNs, "web");
+  old = kube.get(resources::chartmuseums, kNs, "web");
+  old["metadata"].RemoveMember("finalizers");
+  kube.update(resources::chartmuseums, kNs, "web", old);
+  create_cr(kube, "web");
+  const std::string uid = str_at(kube.get(resources::chartmuseums, kNs, "web"), "metadata.uid");
+
+  Operator restarted(api, sidecar.url());
+  eventually("web Ready again", [&] { return ready(kube, "web", 1); });
+  eventually("its CronJob owned by the new object", [&] {
+    try {
+      auto cj = kube.get(resources::cronjobs, kNs, "web");
+      return str_at(cj["metadata"]["ownerReferences"][0], "uid") == uid;
+    } catch (const KubeApiError&) {
+      return false;  // collected with its vanished owner, not yet created again
+    }
+  });
 }

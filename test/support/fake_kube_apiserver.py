@@ -42,8 +42,9 @@ Test hooks (no auth):
                            answers the next matching requests with that failure (count -1 = forever):
                            a Status, or with "text" a text/plain body (priority-and-fairness 429s);
                            retryAfter adds a Retry-After header. An empty list clears the faults.
-  POST /__watch_error      body {"code": 500, "reason": "InternalError", "message": "..."}: every open
-                           watch gets that ERROR event and ends
+  POST /__watch_error      body {"code": 500, "reason": "InternalError", "message": "...", "count": 0}:
+                           every open watch gets that ERROR event and ends, and so do the next
+                           `count` watches at once (-1: every watch until the next /__watch_error)
   POST /__close_watches    ends every open watch stream (as an apiserver restart would)
   GET  /__requests         {"METHOD /path": count, ...} of every API request (query stripped)
   GET  /__stats            {"requests": {"VERB": n}, "byResource": {"VERB RESOURCE[/status]": n},
@@ -127,6 +128,7 @@ class Fake:
         self.verb_counts = {}
         self.watch_epoch = 0          # bumped by /__close_watches
         self.watch_error = (0, None)  # (serial, Status) of the last /__watch_error
+        self.watch_error_count = 0    # how many new watches get it too (-1: all)
 
     def stats(self):
         by_verb = {}
@@ -214,6 +216,7 @@ def make_handler(fake):
                         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                         "message": status.get("message", "injected watch error"),
                         "reason": status.get("reason", "InternalError"), "code": status.get("code", 500)})
+                    fake.watch_error_count = status.get("count", 0)
                     store.cond.notify_all()
                 return self.reply(200, {})
             if path == "/__close_watches":
@@ -359,7 +362,12 @@ def make_handler(fake):
             pending = []
             with store.cond:
                 epoch, error_serial = fake.watch_epoch, fake.watch_error[0]
-                if rv_text in ("", "0"):
+                if fake.watch_error_count != 0:
+                    fake.watch_error_count -= 1 if fake.watch_error_count > 0 else 0
+                    pending.append({"type": "ERROR", "object": fake.watch_error[1]})
+                    deadline = 0
+                    pos_rv = store.rv
+                elif rv_text in ("", "0"):
                     pos_rv = store.rv
                     for k, o in sorted(store.objects.items(), key=lambda kv: str(kv[0])):
                         if k[0] == rt.prefix and k[1] == rt.plural and (ns is None or k[2] == ns):
