@@ -402,3 +402,26 @@ TEST_CASE("operator: a resource recreated under the same name gets a CronJob own
     }
   });
 }
+
+TEST_CASE("operator: a resource deleted with Foreground or Orphan propagation is cleaned up, its CronJob too") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  for (std::string policy : {"Foreground", "Orphan"}) {
+    std::string name = policy == "Foreground" ? "fg" : "orphan";
+    create_cr(kube, name);
+    eventually(name + " Ready", [&] { return ready(kube, name, 1); });
+    // What `kubectl delete --cascade=foreground|orphan` sends.
+    net::HttpClient client;
+    net::Request req;
+    req.method = "DELETE";
+    req.url = api.url() + "/apis/cm.bitnami.com/v1alpha1/namespaces/" + kNs + "/chartmuseums/" + name;
+    req.headers = {{"Authorization", "Bearer sekret"}, {"Content-Type", "application/json"}};
+    req.body = R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":")" + policy + R"("})";
+    REQUIRE(client.send(req).status == 200);
+    eventually(name + " deleted", [&] { return gone(kube, resources::chartmuseums, name); });
+    CHECK(gone(kube, resources::cronjobs, name));  // the operator deletes it even when orphaned
+    CHECK(sidecar.status_of(name) == 404);
+  }
+}

@@ -243,7 +243,7 @@ def make_handler(fake):
             auth = self.headers.get("Authorization") or ""
             if args.token and auth == "Bearer " + args.token:
                 return ADMIN
-            if args.client_ca and not auth:
+            if args.client_ca:
                 cert = self.request.getpeercert() if args.tls_cert else None
                 for rdn in (cert or {}).get("subject", ()):
                     for k, v in rdn:
