@@ -302,3 +302,19 @@ TEST_CASE("kube client: a missing namespace is 404, a terminating one 403, a bod
   kube.update(resources::chartmuseums, "doomed", "keep", keep);
   test::eventually("the namespace gone", [&] { return test::gone(kube, namespaces, "", "doomed"); });
 }
+
+TEST_CASE("kube client: the garbage collector deletes a dependent whose owner uid no longer exists") {
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  auto owner = kube.create(resources::chartmuseums, "team", chartmuseum("web", "https://example.com/charts"));
+  auto cronjob = [&](const std::string& name, const std::string& uid) {
+    return json(R"({"metadata":{"name":")" + name + R"(","ownerReferences":[{"apiVersion":"cm.bitnami.com/v1alpha1",
+      "kind":"Chartmuseum","name":"web","uid":")" + uid + R"(","controller":true}]},
+      "spec":{"schedule":"*/15 * * * *","jobTemplate":{"spec":{"template":{"spec":{"restartPolicy":"Never",
+      "containers":[{"name":"c","image":"example.org/c:1"}]}}}}}})");
+  };
+  kube.create(resources::cronjobs, "team", cronjob("owned", str_at(owner, "metadata.uid")));
+  kube.create(resources::cronjobs, "team", cronjob("stale", "uid-of-an-earlier-web"));
+  test::eventually("the stale dependent collected", [&] { return test::gone(kube, resources::cronjobs, "team", "stale"); });
+  CHECK_FALSE(test::gone(kube, resources::cronjobs, "team", "owned"));
+}
