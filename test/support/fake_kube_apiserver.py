@@ -57,8 +57,6 @@ A request carrying the header "X-Fake-Uncounted: 1" is served but not counted, s
 harness can create and inspect objects without skewing the counts of the client under test.
 """
 import argparse
-import bisect
-import copy
 import http.server
 import json
 import os
@@ -67,7 +65,6 @@ import socketserver
 import ssl
 import sys
 import threading
-import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -75,6 +72,7 @@ from fake_kube import errors  # noqa: E402
 from fake_kube.errors import ApiError  # noqa: E402
 from fake_kube.kinds import default_crd_path, resource_types  # noqa: E402
 from fake_kube.store import Store  # noqa: E402
+from fake_kube.watch import stream  # noqa: E402
 
 PATH_RE = re.compile(
     r"^(?P<prefix>/api/v1|/apis/[^/]+/[^/]+)"
@@ -348,81 +346,12 @@ def make_handler(fake):
             self.wfile.flush()
 
         def watch(self, rt, ns, query):
-            bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
-            timeout = float(query.get("timeoutSeconds") or 1800)
-            started = time.monotonic()
-            deadline = started + timeout
-            # The last bookmark comes 2 s before the deadline (as the watch cache sends it).
-            pre_timeout = deadline - 2 if timeout > 2 else None
-            rv_text = query.get("resourceVersion") or ""
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            pending = []
-            with store.cond:
-                epoch, error_serial = fake.watch_epoch, fake.watch_error[0]
-                if fake.watch_error_count != 0:
-                    fake.watch_error_count -= 1 if fake.watch_error_count > 0 else 0
-                    pending.append({"type": "ERROR", "object": fake.watch_error[1]})
-                    deadline = 0
-                    pos_rv = store.rv
-                elif rv_text in ("", "0"):
-                    pos_rv = store.rv
-                    for k, o in sorted(store.objects.items(), key=lambda kv: str(kv[0])):
-                        if k[0] == rt.prefix and k[1] == rt.plural and (ns is None or k[2] == ns):
-                            pending.append({"type": "ADDED", "object": copy.deepcopy(o)})
-                else:
-                    pos_rv = int(rv_text)
-                    if pos_rv < store.compacted_rv:
-                        pending.append({"type": "ERROR", "object": {
-                            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": "too old resource version: %d (%d)" % (pos_rv, store.compacted_rv),
-                            "reason": "Expired", "code": 410}})
-                        deadline = 0
-            start_rv = pos_rv
-
-            def next_bookmark(now):
-                t = now + args.bookmark_interval
-                if pre_timeout is not None and now < pre_timeout:
-                    t = min(t, pre_timeout)
-                return t if t < deadline else None
-
             try:
-                for ev in pending:
-                    self.write_chunk(ev)
-                bookmark_at = next_bookmark(started)
-                while time.monotonic() < deadline:
-                    wake = min(deadline, bookmark_at or deadline)
-                    with store.cond:
-                        store.cond.wait(timeout=max(0.0, min(0.2, wake - time.monotonic())))
-                        if fake.watch_epoch != epoch:
-                            break
-                        if fake.watch_error[0] != error_serial:
-                            error = fake.watch_error[1]
-                            batch, progress = [], pos_rv
-                        else:
-                            error = None
-                            # Events are in rv order: start after pos_rv instead of scanning the
-                            # whole history on every wake-up (quadratic with many writes).
-                            first = bisect.bisect_right(store.event_rvs, pos_rv)
-                            batch = [e for e in store.events[first:] if e[1] == rt.prefix and e[2] == rt.plural
-                                     and (ns is None or e[3] == ns)]
-                            progress = store.progress.get((rt.prefix, rt.plural), 0)
-                    if error:
-                        self.write_chunk({"type": "ERROR", "object": error})
-                        break
-                    for e in batch:
-                        self.write_chunk({"type": e[4], "object": e[5]})
-                        pos_rv = e[0]
-                    now = time.monotonic()
-                    if bookmarks and bookmark_at is not None and now >= bookmark_at:
-                        if progress > start_rv:
-                            pos_rv = max(pos_rv, progress)
-                            self.write_chunk({"type": "BOOKMARK", "object": {
-                                "kind": rt.kind, "apiVersion": rt.api_version,
-                                "metadata": {"resourceVersion": str(pos_rv)}}})
-                        bookmark_at = next_bookmark(now)
+                stream(fake, rt, ns, query, self.write_chunk)
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
