@@ -42,6 +42,8 @@ Test hooks (no auth):
                            answers the next matching requests with that failure (count -1 = forever):
                            a Status, or with "text" a text/plain body (priority-and-fairness 429s);
                            retryAfter adds a Retry-After header. An empty list clears the faults.
+                           "as": "storage-initializing" or "priority-and-fairness" fills in the
+                           429 the real server sends then (JSON Status / text/plain, Retry-After 1).
   POST /__watch_error      body {"code": 500, "reason": "InternalError", "message": "...", "count": 0}:
                            every open watch gets that ERROR event and ends, and so do the next
                            `count` watches at once (-1: every watch until the next /__watch_error)
@@ -107,6 +109,16 @@ def parse_selector(text):
         k, _, v = part.partition("=")
         sel[k.strip()] = v.strip().lstrip("=")
     return sel
+
+
+# The 429s of a real kube-apiserver: while its storage (re)initializes, and when API
+# priority and fairness rejects a request.
+FAULT_PRESETS = {
+    "storage-initializing": {"status": 429, "reason": "TooManyRequests", "message": "storage is (re)initializing",
+                             "details": {"retryAfterSeconds": 1}, "retryAfter": 1},
+    "priority-and-fairness": {"status": 429, "retryAfter": 1,
+                              "text": "Too many requests, please try again later.\n"},
+}
 
 
 def label_matcher(text):
@@ -205,7 +217,8 @@ def make_handler(fake):
             if path == "/__faults":
                 faults = self.body()
                 with store.cond:
-                    fake.faults = [dict(f, path_re=re.compile(f.get("path", ".*"))) for f in faults]
+                    fake.faults = [dict(FAULT_PRESETS.get(f.get("as"), {}), **f, path_re=re.compile(f.get("path", ".*")))
+                                   for f in faults]
                 return self.reply(200, {})
             if path == "/__watch_error":
                 status = self.body()
