@@ -318,3 +318,18 @@ TEST_CASE("kube client: the garbage collector deletes a dependent whose owner ui
   test::eventually("the stale dependent collected", [&] { return test::gone(kube, resources::cronjobs, "team", "stale"); });
   CHECK_FALSE(test::gone(kube, resources::cronjobs, "team", "owned"));
 }
+
+TEST_CASE("kube client: a CronJob is stored with the server's defaults and without fields its kind lacks") {
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  auto cj = kube.create(resources::cronjobs, "team", json(R"({"metadata":{"name":"web"},"spec":{
+    "schedule":"*/15 * * * *","concurrencyPolicy":"Forbid","scheduel":"typo","jobTemplate":{"spec":{"template":{"spec":{
+    "restartPolicy":"Never","containers":[{"name":"c","image":"example.org/c:1","imagePullPolicyy":"Always"}]}}}}}})"));
+  CHECK(value_at(cj, "spec.scheduel") == nullptr);
+  auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+  CHECK_FALSE(container.HasMember("imagePullPolicyy"));
+  CHECK(str_at(container, "imagePullPolicy") == "IfNotPresent");  // defaulted from the tag
+  CHECK(str_at(cj, "spec.jobTemplate.spec.template.spec.dnsPolicy") == "ClusterFirst");
+  CHECK(cj["spec"]["successfulJobsHistoryLimit"].GetInt() == 3);
+  CHECK(kube.get(resources::cronjobs, "team", "web") == cj);
+}

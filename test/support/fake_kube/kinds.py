@@ -84,10 +84,65 @@ class Chartmuseums(ResourceType):
         return self.crd.admit(obj)
 
 
+# The fields of the built-in types the fake checks (batch/v1 CronJob down to its
+# containers, as of v1.32): decoding into Go structs drops every other field, so an
+# unknown one the operator wrote would never be stored. ANY keeps a value whole; a
+# one-element list is "a list of this".
+ANY = True
+KEYS = lambda *names: {n: ANY for n in names}  # noqa: E731
+CONTAINER = dict(
+    KEYS("name", "image", "command", "args", "workingDir", "ports", "envFrom", "volumeMounts", "volumeDevices",
+         "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
+         "terminationMessagePolicy", "imagePullPolicy", "stdin", "stdinOnce", "tty", "restartPolicy",
+         "resizePolicy"),
+    env=[KEYS("name", "value", "valueFrom")],
+    resources=KEYS("limits", "requests", "claims"),
+    securityContext=KEYS("capabilities", "privileged", "seLinuxOptions", "windowsOptions", "runAsUser",
+                         "runAsGroup", "runAsNonRoot", "readOnlyRootFilesystem", "allowPrivilegeEscalation",
+                         "procMount", "seccompProfile", "appArmorProfile"))
+POD_SPEC = dict(
+    KEYS("volumes", "ephemeralContainers", "restartPolicy", "terminationGracePeriodSeconds",
+         "activeDeadlineSeconds", "dnsPolicy", "nodeSelector", "serviceAccountName", "serviceAccount",
+         "automountServiceAccountToken", "nodeName", "hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace",
+         "imagePullSecrets", "hostname", "subdomain", "affinity", "schedulerName", "tolerations", "hostAliases",
+         "priorityClassName", "priority", "dnsConfig", "readinessGates", "runtimeClassName", "enableServiceLinks",
+         "preemptionPolicy", "overhead", "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers",
+         "schedulingGates", "resourceClaims", "resources"),
+    containers=[CONTAINER], initContainers=[CONTAINER],
+    securityContext=KEYS("seLinuxOptions", "windowsOptions", "runAsUser", "runAsGroup", "runAsNonRoot",
+                         "supplementalGroups", "supplementalGroupsPolicy", "fsGroup", "sysctls",
+                         "fsGroupChangePolicy", "seccompProfile", "appArmorProfile", "seLinuxChangePolicy"))
+JOB_SPEC = dict(
+    KEYS("parallelism", "completions", "activeDeadlineSeconds", "podFailurePolicy", "successPolicy", "backoffLimit",
+         "backoffLimitPerIndex", "maxFailedIndexes", "selector", "manualSelector", "ttlSecondsAfterFinished",
+         "completionMode", "suspend", "podReplacementPolicy", "managedBy"),
+    template={"metadata": ANY, "spec": POD_SPEC})
+CRONJOB = {"apiVersion": ANY, "kind": ANY, "metadata": ANY, "status": ANY,
+           "spec": dict(KEYS("schedule", "timeZone", "startingDeadlineSeconds", "concurrencyPolicy", "suspend",
+                             "successfulJobsHistoryLimit", "failedJobsHistoryLimit"),
+                        jobTemplate={"metadata": ANY, "spec": JOB_SPEC})}
+
+
+def drop_unknown(value, known):
+    """Removes (in place) the fields `known` does not name, as decoding into a struct does."""
+    if known is ANY:
+        return
+    if isinstance(known, list):
+        for item in value if isinstance(value, list) else []:
+            drop_unknown(item, known[0])
+    elif isinstance(value, dict):
+        for key in list(value):
+            if key not in known:
+                del value[key]
+            else:
+                drop_unknown(value[key], known[key])
+
+
 class CronJobs(ResourceType):
     name_max = 52  # a Job's name is the CronJob's plus an 11-character suffix, within 63
 
     def admit(self, obj, old):
+        drop_unknown(obj, CRONJOB)
         spec = obj.setdefault("spec", {})
         for key, value in (("concurrencyPolicy", "Allow"), ("suspend", False), ("successfulJobsHistoryLimit", 3),
                            ("failedJobsHistoryLimit", 1)):
