@@ -15,7 +15,8 @@ answers: test/operate/test_fake_apiserver_conformance.sh):
   schema (unknown fields pruned, defaults applied, types, formats, enums, patterns,
   minimum, required, list-map keys, for spec and status), DNS-1123 names, CronJob names
   of at most 52 characters, Lease durations > 0, Event involvedObject namespace, built-in
-  defaults (CronJob pod template, Event fields); then preconditions: a PUT without
+  defaults (CronJob pod template, Event fields) and CronJob fields its kind lacks dropped;
+  then preconditions: a PUT without
   metadata.resourceVersion is 422 for custom resources and Leases, a stale one 409.
 - metadata.resourceVersion is a global counter; generation starts at 1 and moves with
   spec changes and when deletionTimestamp is set; /status writes change only status,
