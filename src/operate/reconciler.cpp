@@ -261,7 +261,8 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
       }
     st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
     st.AddMember("publishedCharts", published, a);
-    st.AddMember("lastSyncTime", str(str_at(*state, "lastSyncTime"), a), a);
+    // "" (no sync finished yet) is not a date-time: the API server would refuse the status.
+    if (auto synced = str_at(*state, "lastSyncTime"); !synced.empty()) st.AddMember("lastSyncTime", str(synced, a), a);
   } else if (old && old->IsObject()) {
     for (const char* key : {"lastCommit", "charts", "publishedCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);

@@ -9,7 +9,9 @@ Hooks: GET /__requests -> [{"method", "path", "body"}], POST /__forget (drop all
 POST /__scheduled_sync {"name", "error"} records the outcome of a sync the operator did
 not ask for (a CronJob's),
 POST /__down {"status": 503} makes every API request answer that status ({"status": 0}
-restores service).
+restores service),
+POST /__first_sync_running {"name"} shows the repo as the real sidecar does while its first
+sync runs (registered, nothing synced yet: empty lastSyncTime and lastCommit, no charts).
 """
 import argparse
 import datetime
@@ -69,6 +71,14 @@ def main():
                     state["lastError"] = b.get("error", "")
                     state["lastSyncTime"] = now()
                     state["lastSync"] = dict(state["lastSync"], ok=not state["lastError"], error=state["lastError"])
+                return self.reply(200, {})
+            if path == "/__first_sync_running":
+                b = json.loads(raw or b"{}")
+                with lock:
+                    state = repos.get(b.get("name", ""))
+                    if state is None:
+                        return self.reply(404, {"error": "no such repo"})
+                    state.update(lastSyncTime="", lastSuccessTime="", lastCommit="", lastError="", charts=[])
                 return self.reply(200, {})
             if path == "/__down":
                 down["status"] = json.loads(raw or b"{}").get("status", 0)
