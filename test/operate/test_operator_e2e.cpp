@@ -442,3 +442,35 @@ TEST_CASE("operator: a repo whose first sync still runs gets a status the CRD's 
   });
   CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);
 }
+
+TEST_CASE("operator: after a CRD upgrade refuses a stored value, the resource keeps reconciling (ratcheting)") {
+  // The CRD before the upgrade: spec.git without its pattern.
+  util::TempDir dir;
+  std::string crd = util::read_file(source_dir() / "manifests" / "crd.yaml");
+  auto at = crd.find("pattern: '^((https?|git|ssh)://");
+  REQUIRE(at != std::string::npos);
+  crd.erase(crd.rfind('\n', at) + 1, crd.find('\n', at) - crd.rfind('\n', at));
+  std::ofstream(dir.path() / "old-crd.yaml") << crd;
+  FakeApiServer api({"--token", "sekret", "--bookmark-interval", "0.3", "--namespaces", FakeApiServer::kNamespaces,
+                     "--crd", (dir.path() / "old-crd.yaml").string()});
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--resync-seconds", "1"});
+  auto cr = chartmuseum("web", "ftp://git.example/web");
+  kube.create(resources::chartmuseums, kNs, cr);
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+
+  api.hook("/__crd", R"({"path":")" + (source_dir() / "manifests" / "crd.yaml").string() + R"("})");
+  CHECK_THROWS_AS(kube.create(resources::chartmuseums, kNs, chartmuseum("new", "ftp://git.example/new")),
+                  KubeApiError);
+  // Status writes and spec changes that leave spec.git as it was are still accepted.
+  REQUIRE(http("POST", sidecar.url() + "/__scheduled_sync", R"({"name":"web","error":"git fetch failed"})").status ==
+          200);
+  eventually("Ready False written", [&] {
+    return condition(kube.get(resources::chartmuseums, kNs, "web"), "Ready", "status") == "False";
+  });
+  auto current = kube.get(resources::chartmuseums, kNs, "web");
+  current["spec"]["ref"].SetString("release");
+  kube.update(resources::chartmuseums, kNs, "web", current);
+  eventually("web Ready at generation 2", [&] { return ready(kube, "web", 2); });
+}

@@ -13,11 +13,12 @@ answers: test/operate/test_fake_apiserver_conformance.sh):
   body/URL namespace mismatch (400), missing namespace (404) or terminating one (403
   NamespaceTerminating), then validation (422 with details.causes): the CRD's structural
   schema (unknown fields pruned, defaults applied, types, formats, enums, patterns,
-  minimum, required, list-map keys, for spec and status), DNS-1123 names, CronJob names
+  minimum, required, list-map keys, for spec and status; on updates, values left as they
+  were are not re-checked: validation ratcheting), DNS-1123 names, CronJob names
   of at most 52 characters, Lease durations > 0, Event involvedObject namespace, built-in
   defaults (CronJob pod template, Event fields) and CronJob fields its kind lacks dropped;
-  then preconditions: a PUT without
-  metadata.resourceVersion is 422 for custom resources and Leases, a stale one 409.
+  then preconditions: a PUT without metadata.resourceVersion is 422 for custom resources
+  and Leases, a stale one 409.
 - metadata.resourceVersion is a global counter; generation starts at 1 and moves with
   spec changes and when deletionTimestamp is set; /status writes change only status,
   other writes never change status. A no-op write keeps the resourceVersion.
@@ -49,6 +50,9 @@ Test hooks (no auth):
                            every open watch gets that ERROR event and ends, and so do the next
                            `count` watches at once (-1: every watch until the next /__watch_error)
   POST /__close_watches    ends every open watch stream (as an apiserver restart would)
+  POST /__crd              body {"path": "crd.yaml"}: the CRD is replaced (an upgrade); objects stored
+                           under the old schema stay, and updates that leave a value the new schema
+                           refuses as it was are accepted (validation ratcheting)
   GET  /__requests         {"METHOD /path": count, ...} of every API request (query stripped)
   GET  /__stats            {"requests": {"VERB": n}, "byResource": {"VERB RESOURCE[/status]": n},
                             "objects": {plural: n}, "ready": {plural: n}} where VERB is the
@@ -74,6 +78,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_kube import errors  # noqa: E402
 from fake_kube.errors import ApiError  # noqa: E402
 from fake_kube.kinds import default_crd_path, resource_types  # noqa: E402
+from fake_kube.schema import CustomResource  # noqa: E402
 from fake_kube.store import Store  # noqa: E402
 from fake_kube.watch import stream  # noqa: E402
 
@@ -230,6 +235,13 @@ def make_handler(fake):
                         "reason": status.get("reason", "InternalError"), "code": status.get("code", 500)})
                     fake.watch_error_count = status.get("count", 0)
                     store.cond.notify_all()
+                return self.reply(200, {})
+            if path == "/__crd":
+                crd_path = self.body()["path"]
+                with store.cond:
+                    for rt in fake.types.values():
+                        if rt.custom:
+                            rt.crd = CustomResource(crd_path)
                 return self.reply(200, {})
             if path == "/__close_watches":
                 with store.cond:

@@ -6,6 +6,7 @@ propagation, and a garbage collector and namespace controller that run on their 
 import copy
 import datetime
 import random
+import re
 import threading
 import uuid
 
@@ -38,6 +39,34 @@ def omit_empty(meta):
     for k in META_OMIT_EMPTY:
         if k in meta and not meta[k]:
             del meta[k]
+
+
+# What validation ratcheting (on by default since v1.30) forgives on an update: a value
+# the schema now refuses but that the update leaves as it was.
+RATCHETED = ("FieldValueInvalid", "FieldValueTypeInvalid", "FieldValueNotSupported", "FieldValueTooLong")
+MISSING = object()
+
+
+def value_at_path(obj, path):
+    """The value at a cause's field path ("spec.dependencies[1].url"), or MISSING."""
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        if part.startswith("["):
+            i = int(part[1:-1])
+            if not isinstance(obj, list) or i >= len(obj):
+                return MISSING
+            obj = obj[i]
+        elif isinstance(obj, dict) and part in obj:
+            obj = obj[part]
+        else:
+            return MISSING
+    return obj
+
+
+def unchanged(cause, new, old):
+    if cause.reason not in RATCHETED or cause.field.startswith("metadata."):
+        return False
+    value = value_at_path(new, cause.field)
+    return value is not MISSING and value == value_at_path(old, cause.field)
 
 
 def owned_by(obj, uid):
@@ -190,6 +219,8 @@ class Store:
                 else:
                     new.pop("status", None)
         causes = rt.admit(new, current)
+        if rt.custom:
+            causes = [c for c in causes if not unchanged(c, new, current)]
         if current["metadata"].get("deletionTimestamp"):
             old_f = set(current["metadata"].get("finalizers") or [])
             added = [f for f in (new["metadata"].get("finalizers") or []) if f not in old_f]
