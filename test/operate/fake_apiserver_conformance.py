@@ -52,7 +52,8 @@ class Replay:
         req = copy.deepcopy(req)
         m = OBJECT_PATH.search(req["path"])
         target = self.seen.get((m["plural"], m["ns"], m["name"])) if m else None
-        ns = m["ns"] if m else (re.search(r"/namespaces/([^/]+)/", req["path"]) or [None, None])[1]
+        in_ns = re.search(r"/namespaces/([^/]+)/", req["path"])
+        ns = in_ns[1] if in_ns else None
 
         def owner_uid(ref, owner_ns):
             owner = self.seen.get((PLURALS.get(ref.get("kind")), owner_ns or ns, ref.get("name")))
