@@ -9,7 +9,7 @@ it, which lacked spec.versioning, dependencies[].mirrorOf and url "self"; no cas
 those, so every recorded answer still holds. After the replay, a few checks of what the
 newer schema adds (derived from the CRD, not recorded) make sure the fake reads it.
 
-Usage: fake_apiserver_conformance.py FAKE_URL TOKEN CASES_JSON
+Usage: fake_apiserver_conformance.py FAKE_URL TOKEN CASES_JSON CRD_YAML
 """
 import copy
 import http.client
@@ -19,6 +19,8 @@ import sys
 import threading
 import time
 import urllib.parse
+
+import yaml
 
 TIME_KEYS = {"creationTimestamp", "deletionTimestamp", "lastTransitionTime", "renewTime", "acquireTime"}
 PLURALS = {"Chartmuseum": "chartmuseums", "CronJob": "cronjobs", "Lease": "leases", "Event": "events"}
@@ -224,20 +226,27 @@ class Replay:
             conn.close()
             assert resp.status == 201, (path, resp.status)
 
-    def newer_schema(self):
-        """What manifests/crd.yaml added after the recording, derived from the schema."""
+    def newer_schema(self, crd_path):
+        """What manifests/crd.yaml added after the recording, derived from the schema (read
+        here, so that the expectations follow the CRD as it changes)."""
+        with open(crd_path) as f:
+            crd = next(d for d in yaml.safe_load_all(f) if d and d.get("kind") == "CustomResourceDefinition")
+        spec_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        versionings = spec_schema["versioning"]["enum"]
+        mirror_pattern = spec_schema["dependencies"]["items"]["properties"]["mirrorOf"]["pattern"]
         base = {"apiVersion": "cm.bitnami.com/v1alpha1", "kind": "Chartmuseum", "metadata": {"name": "newer"},
                 "spec": {"git": "https://example.com/c.git"}}
         path = "/apis/cm.bitnami.com/v1alpha1/namespaces/golden/chartmuseums"
         bad = copy.deepcopy(base)
         bad["spec"]["versioning"] = "sometimes"
         self.expect_cause("newer-versioning-enum", path, bad, "spec.versioning", "FieldValueNotSupported",
-                          'Unsupported value: "sometimes": supported values: "immutable", "revision", "overwrite"')
+                          'Unsupported value: "sometimes": supported values: '
+                          + ", ".join('"%s"' % v for v in versionings))
         bad = copy.deepcopy(base)
         bad["spec"]["dependencies"] = [{"name": "m", "url": "self", "mirrorOf": "ftp://x"}]
         self.expect_cause("newer-mirror-of-pattern", path, bad, "spec.dependencies[0].mirrorOf", "FieldValueInvalid",
                           'Invalid value: "ftp://x": spec.dependencies[0].mirrorOf in body should match '
-                          "'^https?://[^\\s]+$'")
+                          "'%s'" % mirror_pattern)
         good = copy.deepcopy(base)
         good["spec"].update(versioning="revision",
                             dependencies=[{"name": "m", "url": "self", "mirrorOf": "https://charts.example.com"}])
@@ -260,7 +269,7 @@ class Replay:
 
 
 def main():
-    url, token, cases_path = sys.argv[1:4]
+    url, token, cases_path, crd_path = sys.argv[1:5]
     with open(cases_path) as f:
         cases = json.load(f)
     replay = Replay(url, token)
@@ -271,7 +280,7 @@ def main():
             replay.run_watch(case, background_writes=[2.5, 4.5] if case.get("during") else [])
         else:
             replay.run_plain(case)
-    replay.newer_schema()
+    replay.newer_schema(crd_path)
     for f in replay.failures:
         print("FAIL " + f)
     print("%d recorded cases replayed, %d mismatches" % (len(cases), len(replay.failures)))

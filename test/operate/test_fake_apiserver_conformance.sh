@@ -18,4 +18,4 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 "$py" "$here/fake_apiserver_conformance.py" "http://127.0.0.1:$port" conformance-admin \
-  "$here/k8s-api-golden/cases.json"
+  "$here/k8s-api-golden/cases.json" "$here/../../manifests/crd.yaml"
