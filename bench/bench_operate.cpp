@@ -81,7 +81,7 @@ long total(const Counts& c) {
 }
 
 struct ApiServer {
-  test::Peer peer = test::start_python_peer("fake_kube_apiserver.py", {"--token", kApiToken, "--bookmark-interval", "1"});
+  test::Peer peer = test::start_python_peer("fake_kube_apiserver.py", {"--token", kApiToken, "--bookmark-interval", "1", "--namespaces", std::string("default,ops,") + kNamespace});
 
   rapidjson::Document stats() const {
     auto res = send("GET", peer.url() + "/__stats");

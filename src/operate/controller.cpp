@@ -43,10 +43,16 @@ void Controller::informer_loop(StopSignal& stop) {
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(500);
   const auto max_backoff = std::chrono::milliseconds(30000);
-  auto sleep_backoff = [&] {
+  // Waits the current backoff (or the server's Retry-After, when longer) and doubles it.
+  auto sleep_backoff = [&](int retry_after_seconds = 0) {
     auto jitter = std::uniform_int_distribution<long>(0, backoff.count() / 2)(rng);
-    stop.sleep_for(backoff + std::chrono::milliseconds(jitter));
+    stop.sleep_for(std::max(backoff + std::chrono::milliseconds(jitter),
+                            std::chrono::milliseconds(std::chrono::seconds(retry_after_seconds))));
     backoff = std::min(backoff * 2, max_backoff);
+  };
+  auto retry_after = [](const Error& e) {
+    auto* api = dynamic_cast<const KubeApiError*>(&e);
+    return api ? api->retry_after_seconds() : 0;
   };
   while (!stop.stop_requested()) {
     std::string rv;
@@ -70,11 +76,14 @@ void Controller::informer_loop(StopSignal& stop) {
     } catch (const Error& e) {
       ++metrics_.watch_errors;
       log_line("error", std::string("cannot list Chartmuseums: ") + e.what());
-      sleep_backoff();
+      sleep_backoff(retry_after(e));
       continue;
     }
 
     bool relist = false;
+    // An ERROR event other than 410 Expired (a failing server: 500, 429, 504 ...) ends the
+    // stream like a 410, but relisting at once would hammer that server in a loop: back off.
+    bool failed_with_error_event = false;
     while (!relist && !stop.stop_requested()) {
       WatchOptions wo;
       wo.resource_version = rv;
@@ -91,6 +100,7 @@ void Controller::informer_loop(StopSignal& stop) {
                      "watch error " + std::to_string(action.error_code) + " (" + action.error_reason +
                          "): " + action.error_message + "; relisting");
             relist = true;
+            failed_with_error_event = action.error_code != 410;
             return false;
           }
           if (!action.resource_version.empty()) rv = action.resource_version;
@@ -103,8 +113,13 @@ void Controller::informer_loop(StopSignal& stop) {
           queue_.add(action.key);
           return true;
         });
-        backoff = std::chrono::milliseconds(500);
-        ++metrics_.watch_restarts;  // the stream ended normally: re-watch from the last RV
+        if (failed_with_error_event) {
+          ++metrics_.watch_errors;
+          sleep_backoff();
+        } else {
+          backoff = std::chrono::milliseconds(500);
+          ++metrics_.watch_restarts;  // the stream ended normally: re-watch from the last RV
+        }
       } catch (const KubeApiError& e) {
         ++metrics_.watch_errors;
         if (e.gone()) {
@@ -112,7 +127,7 @@ void Controller::informer_loop(StopSignal& stop) {
           relist = true;
         } else {
           log_line("error", std::string("watch failed: ") + e.what());
-          sleep_backoff();
+          sleep_backoff(e.retry_after_seconds());
           relist = true;
         }
       } catch (const Error& e) {

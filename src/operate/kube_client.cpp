@@ -4,9 +4,11 @@
 #include <rapidjson/writer.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "cmop/util/fs.hpp"
 #include "cmop/operate/watch_stream.hpp"
@@ -59,12 +61,14 @@ fs::path resolve_against(const fs::path& file, const std::string& ref) {
 
 }  // namespace
 
-KubeApiError::KubeApiError(int http_status, std::string status_reason, std::string subject, std::string message)
+KubeApiError::KubeApiError(int http_status, std::string status_reason, std::string subject, std::string message,
+                           int retry_after_seconds)
     : Error(errc_for_status(http_status), std::move(subject),
             "HTTP " + std::to_string(http_status) + (status_reason.empty() ? "" : " " + status_reason) + ": " +
                 message),
       http_status_(http_status),
-      status_reason_(std::move(status_reason)) {}
+      status_reason_(std::move(status_reason)),
+      retry_after_seconds_(retry_after_seconds) {}
 
 // --- configuration -----------------------------------------------------------------
 
@@ -236,9 +240,25 @@ net::Request KubeClient::request(std::string method, std::string url) const {
   return req;
 }
 
+namespace {
+// Retry-After in seconds (the delta form; an HTTP date is not what an API server sends),
+// 0 when absent or unreadable.
+int retry_after_of(const net::Response& res) {
+  auto text = res.header("Retry-After");
+  if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) return 0;
+  return std::stoi(text);
+}
+}  // namespace
+
 rapidjson::Document KubeClient::call(net::Request req) const {
   std::string subject = req.method + " " + req.url;
   auto res = http_.send(req);
+  // 429 means the request was not processed (priority and fairness, or storage still
+  // initializing), so even a POST is safe to send again.
+  for (int retry = 0; res.status == 429 && retry_after_of(res) > 0 && retry < kMaxRetries; ++retry) {
+    std::this_thread::sleep_for(std::chrono::seconds(std::min(retry_after_of(res), kMaxRetryAfterSeconds)));
+    res = http_.send(req);
+  }
   if (res.status >= 200 && res.status < 300) return parse_json(res.body, subject);
   rapidjson::Document status;
   status.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
@@ -248,7 +268,7 @@ rapidjson::Document KubeClient::call(net::Request req) const {
     reason = str_at(status, "reason");
   }
   if (message.empty()) message = res.body.substr(0, 300);
-  throw KubeApiError(res.status, reason, subject, message);
+  throw KubeApiError(res.status, reason, subject, message, retry_after_of(res));
 }
 
 rapidjson::Document KubeClient::get(const ResourceType& type, std::string_view ns, std::string_view name) const {
@@ -314,7 +334,7 @@ void KubeClient::watch(const ResourceType& type, std::string_view ns, const Watc
     st.Parse<rapidjson::kParseIterativeFlag>(body.c_str());
     std::string message = !st.HasParseError() && st.IsObject() ? str_at(st, "message") : body.substr(0, 300);
     std::string reason = !st.HasParseError() && st.IsObject() ? str_at(st, "reason") : std::string();
-    throw KubeApiError(res.status, reason, "watch " + url, message);
+    throw KubeApiError(res.status, reason, "watch " + url, message, retry_after_of(res));
   }
 }
 

@@ -14,6 +14,15 @@
 #include "cmop/util/time.hpp"
 
 namespace cmop::operate {
+
+std::string cronjob_name_for(const std::string& resource_name) {
+  constexpr std::size_t kMax = 52, kHash = 10;
+  if (resource_name.size() <= kMax) return resource_name;
+  std::string prefix = resource_name.substr(0, kMax - kHash - 1);
+  while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
+  return prefix + "-" + util::sha256_hex(resource_name).substr(0, kHash);
+}
+
 namespace {
 
 using rapidjson::Document;
@@ -265,7 +274,8 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
       }
     st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
     st.AddMember("publishedCharts", published, a);
-    st.AddMember("lastSyncTime", str(str_at(*state, "lastSyncTime"), a), a);
+    // "" (no sync finished yet) is not a date-time: the API server would refuse the status.
+    if (auto synced = str_at(*state, "lastSyncTime"); !synced.empty()) st.AddMember("lastSyncTime", str(synced, a), a);
   } else if (old && old->IsObject()) {
     for (const char* key : {"lastCommit", "charts", "publishedCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
@@ -457,7 +467,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       }
       throw;
     }
-    kube_.remove(resources::cronjobs, ns, name);
+    kube_.remove(resources::cronjobs, ns, cronjob_name_for(name));
     emit_event("Normal", "CleanedUp", "repo removed from the sidecar and CronJob deleted");
     Document body;
     body.CopyFrom(cr, body.GetAllocator());
@@ -533,7 +543,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     labels.AddMember("app.kubernetes.io/managed-by", "cmop", a);
     labels.AddMember("cm.bitnami.com/repo", str(name, a), a);
     Value meta(rapidjson::kObjectType);
-    meta.AddMember("name", str(name, a), a);
+    meta.AddMember("name", str(cronjob_name_for(name), a), a);
     meta.AddMember("namespace", str(ns, a), a);
     meta.AddMember("labels", Value(labels, a), a);
     Value owner(rapidjson::kObjectType);
@@ -637,7 +647,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     desired.AddMember("spec", cj_spec, a);
   }
   try {
-    Document existing = kube_.get(resources::cronjobs, ns, name);
+    Document existing = kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
     bool same = is_subset(desired["spec"], existing["spec"]) &&
                 is_subset(desired["metadata"]["labels"], existing["metadata"]["labels"]) &&
                 is_subset(desired["metadata"]["ownerReferences"], existing["metadata"]["ownerReferences"]);
@@ -653,7 +663,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       }
       if (meta.HasMember("ownerReferences")) meta.RemoveMember("ownerReferences");
       meta.AddMember("ownerReferences", Value(desired["metadata"]["ownerReferences"], a), a);
-      kube_.update(resources::cronjobs, ns, name, existing);
+      kube_.update(resources::cronjobs, ns, cronjob_name_for(name), existing);
       log_line("info", ns + "/" + name + ": updated CronJob");
     }
   } catch (const KubeApiError& e) {

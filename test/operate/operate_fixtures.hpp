@@ -49,7 +49,10 @@ inline void eventually(const std::string& what, const std::function<bool()>& con
 
 struct FakeApiServer {
   Peer peer;
-  explicit FakeApiServer(std::vector<std::string> args = {"--token", "sekret", "--bookmark-interval", "0.3"})
+  // The namespaces the operator tests use exist (a create elsewhere is 404, as on a cluster).
+  static constexpr const char* kNamespaces = "default,kube-system,ops,team,other,elsewhere,platform,intruder";
+  explicit FakeApiServer(std::vector<std::string> args = {"--token", "sekret", "--bookmark-interval", "0.3",
+                                                          "--namespaces", kNamespaces})
       : peer(start_python_peer("fake_kube_apiserver.py", std::move(args))) {}
   std::string url() const { return peer.url(); }
   operate::KubeConfig config(const std::string& token = "sekret") const {
@@ -91,15 +94,21 @@ struct Operator {
   util::TempDir dir{"cmop-operate-"};
   int port = free_port();
   Process process;
-  Operator(const FakeApiServer& api, const std::string& sidecar_url, std::vector<std::string> extra = {})
-      : process(start(api, sidecar_url, extra)) {
+  // `kubeconfig` replaces the default one (the fake's URL and its token).
+  Operator(const FakeApiServer& api, const std::string& sidecar_url, std::vector<std::string> extra = {},
+           const std::string& kubeconfig = {})
+      : process(start(api, sidecar_url, extra, kubeconfig)) {
     if (!wait_for_port(port)) FAIL("operator did not listen; log:\n" << log());
   }
-  Process start(const FakeApiServer& api, const std::string& sidecar_url, const std::vector<std::string>& extra) {
-    std::ofstream(dir.path() / "kubeconfig") << "apiVersion: v1\ncurrent-context: t\n"
-                                                "contexts: [{name: t, context: {cluster: c, user: u, namespace: ops}}]\n"
-                                                "clusters: [{name: c, cluster: {server: \""
-                                             << api.url() << "\"}}]\nusers: [{name: u, user: {token: sekret}}]\n";
+  Process start(const FakeApiServer& api, const std::string& sidecar_url, const std::vector<std::string>& extra,
+                const std::string& kubeconfig) {
+    if (!kubeconfig.empty())
+      std::ofstream(dir.path() / "kubeconfig") << kubeconfig;
+    else
+      std::ofstream(dir.path() / "kubeconfig") << "apiVersion: v1\ncurrent-context: t\n"
+                                                  "contexts: [{name: t, context: {cluster: c, user: u, namespace: ops}}]\n"
+                                                  "clusters: [{name: c, cluster: {server: \""
+                                               << api.url() << "\"}}]\nusers: [{name: u, user: {token: sekret}}]\n";
     std::vector<std::string> argv{cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
                                   "--sidecar-url", sidecar_url, "--token", "side-token", "--image",
                                   "example.org/cmop:1.0", "--token-secret", "cmop-token/token",

@@ -94,7 +94,8 @@ TEST_CASE("kube client: create, get, list, update, status, patch, delete against
     obj = kube.update(resources::chartmuseums, "team", "web", obj);
     auto cj = json(R"({"metadata":{"name":"web","ownerReferences":[{"apiVersion":"cm.bitnami.com/v1alpha1",
       "kind":"Chartmuseum","name":"web","uid":")" + str_at(obj, "metadata.uid") + R"(","controller":true}]},
-      "spec":{"schedule":"*/15 * * * *","jobTemplate":{}}})");
+      "spec":{"schedule":"*/15 * * * *","jobTemplate":{"spec":{"template":{"spec":{"restartPolicy":"Never",
+      "containers":[{"name":"c","image":"example.org/c:1"}]}}}}}})");
     kube.create(resources::cronjobs, "team", cj);
 
     CHECK(kube.remove(resources::chartmuseums, "team", "web"));
@@ -103,7 +104,8 @@ TEST_CASE("kube client: create, get, list, update, status, patch, delete against
     deleting["metadata"]["finalizers"].Clear();
     kube.update(resources::chartmuseums, "team", "web", deleting);
     CHECK_THROWS_AS(kube.get(resources::chartmuseums, "team", "web"), KubeApiError);
-    CHECK_THROWS_AS(kube.get(resources::cronjobs, "team", "web"), KubeApiError);
+    // The garbage collector runs on its own, as kube-controller-manager's does.
+    test::eventually("the owned CronJob collected", [&] { return test::gone(kube, resources::cronjobs, "team", "web"); });
   }
 }
 
@@ -235,4 +237,99 @@ TEST_CASE("kube client: the token file is read for requests (service-account sty
   cfg.token_file = dir.path() / "token";
   KubeClient kube(cfg);
   CHECK(kube.list(resources::chartmuseums, "")["items"].Size() == 0);
+}
+
+TEST_CASE("kube client: a 429's Retry-After is waited out, one that persists is thrown with it") {
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  api.hook("/__faults", R"([{"method":"GET","path":"/chartmuseums$","status":429,"retryAfter":1,"count":2,
+                             "text":"Too many requests, please try again later.\n"}])");
+  auto started = std::chrono::steady_clock::now();
+  CHECK(kube.list(resources::chartmuseums, "team")["items"].Size() == 0);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(1900));
+  CHECK(api.count("GET /apis/cm.bitnami.com/v1alpha1/namespaces/team/chartmuseums") == 3);
+
+  api.hook("/__faults", R"([{"method":"POST","path":"/chartmuseums$","status":429,"reason":"TooManyRequests",
+                             "message":"storage is (re)initializing","retryAfter":1,"count":-1}])");
+  try {
+    kube.create(resources::chartmuseums, "team", chartmuseum("web", "https://example.com/charts"));
+    FAIL("expected 429");
+  } catch (const KubeApiError& e) {
+    CHECK(e.http_status() == 429);
+    CHECK(e.retry_after_seconds() == 1);
+    CHECK(std::string(e.what()).find("storage is (re)initializing") != std::string::npos);
+  }
+  CHECK(api.count("POST /apis/cm.bitnami.com/v1alpha1/namespaces/team/chartmuseums") == 1 + KubeClient::kMaxRetries);
+}
+
+TEST_CASE("kube client: a missing namespace is 404, a terminating one 403, a body naming another one 400") {
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  auto status_of = [&](const std::string& ns, const rapidjson::Document& cr) {
+    try {
+      kube.create(resources::chartmuseums, ns, cr);
+      return 201;
+    } catch (const KubeApiError& e) {
+      return e.http_status();
+    }
+  };
+  CHECK(status_of("nowhere", chartmuseum("web", "https://example.com/charts")) == 404);
+  auto elsewhere = chartmuseum("web", "https://example.com/charts");
+  elsewhere["metadata"].AddMember("namespace", "other", elsewhere.GetAllocator());
+  CHECK(status_of("team", elsewhere) == 400);
+
+  ResourceType namespaces{"/api/v1", "namespaces"};
+  kube.create(namespaces, "", json(R"({"metadata":{"name":"doomed"}})"));
+  auto cr = chartmuseum("keep", "https://example.com/charts");
+  cr["metadata"].AddMember("finalizers", rapidjson::Value(json(R"(["example.com/hold"])"), cr.GetAllocator()),
+                           cr.GetAllocator());
+  CHECK(status_of("doomed", cr) == 201);
+  kube.remove(namespaces, "", "doomed");
+  try {
+    kube.create(resources::chartmuseums, "doomed", chartmuseum("late", "https://example.com/charts"));
+    FAIL("expected 403");
+  } catch (const KubeApiError& e) {
+    CHECK(e.http_status() == 403);
+    CHECK(std::string(e.what()).find("because it is being terminated") != std::string::npos);
+  }
+  // The namespace waits for its last object's finalizer.
+  test::eventually("keep marked for deletion", [&] {
+    return !str_at(kube.get(resources::chartmuseums, "doomed", "keep"), "metadata.deletionTimestamp").empty();
+  });
+  CHECK_FALSE(test::gone(kube, namespaces, "", "doomed"));
+  auto keep = kube.get(resources::chartmuseums, "doomed", "keep");
+  keep["metadata"].RemoveMember("finalizers");
+  kube.update(resources::chartmuseums, "doomed", "keep", keep);
+  test::eventually("the namespace gone", [&] { return test::gone(kube, namespaces, "", "doomed"); });
+}
+
+TEST_CASE("kube client: the garbage collector deletes a dependent whose owner uid no longer exists") {
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  auto owner = kube.create(resources::chartmuseums, "team", chartmuseum("web", "https://example.com/charts"));
+  auto cronjob = [&](const std::string& name, const std::string& uid) {
+    return json(R"({"metadata":{"name":")" + name + R"(","ownerReferences":[{"apiVersion":"cm.bitnami.com/v1alpha1",
+      "kind":"Chartmuseum","name":"web","uid":")" + uid + R"(","controller":true}]},
+      "spec":{"schedule":"*/15 * * * *","jobTemplate":{"spec":{"template":{"spec":{"restartPolicy":"Never",
+      "containers":[{"name":"c","image":"example.org/c:1"}]}}}}}})");
+  };
+  kube.create(resources::cronjobs, "team", cronjob("owned", str_at(owner, "metadata.uid")));
+  kube.create(resources::cronjobs, "team", cronjob("stale", "uid-of-an-earlier-web"));
+  test::eventually("the stale dependent collected", [&] { return test::gone(kube, resources::cronjobs, "team", "stale"); });
+  CHECK_FALSE(test::gone(kube, resources::cronjobs, "team", "owned"));
+}
+
+TEST_CASE("kube client: a CronJob is stored with the server's defaults and without fields its kind lacks") {
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  auto cj = kube.create(resources::cronjobs, "team", json(R"({"metadata":{"name":"web"},"spec":{
+    "schedule":"*/15 * * * *","concurrencyPolicy":"Forbid","scheduel":"typo","jobTemplate":{"spec":{"template":{"spec":{
+    "restartPolicy":"Never","containers":[{"name":"c","image":"example.org/c:1","imagePullPolicyy":"Always"}]}}}}}})"));
+  CHECK(value_at(cj, "spec.scheduel") == nullptr);
+  auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+  CHECK_FALSE(container.HasMember("imagePullPolicyy"));
+  CHECK(str_at(container, "imagePullPolicy") == "IfNotPresent");  // defaulted from the tag
+  CHECK(str_at(cj, "spec.jobTemplate.spec.template.spec.dnsPolicy") == "ClusterFirst");
+  CHECK(cj["spec"]["successfulJobsHistoryLimit"].GetInt() == 3);
+  CHECK(kube.get(resources::cronjobs, "team", "web") == cj);
 }

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include "cmop/util/hash.hpp"
+#include "cmop/operate/controller.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "operate_fixtures.hpp"
 
@@ -169,7 +170,10 @@ TEST_CASE("operator: an invalid spec is Stalled without retries") {
   Sidecar sidecar;
   KubeClient kube(api.config());
   Operator op(api, sidecar.url());
-  auto cr = chartmuseum("bad", "https://git.example/bad", 0);
+  // The API server refuses what the CRD's schema rules out (updateEveryMinutes 0 is a
+  // 422); url "self" without mirrorOf passes the schema and only the operator refuses it.
+  auto cr = json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"bad"},
+    "spec":{"git":"https://git.example/bad","dependencies":[{"name":"own","url":"self"}]}})");
   kube.create(resources::chartmuseums, kNs, cr);
   eventually("Stalled InvalidSpec", [&] {
     auto c = kube.get(resources::chartmuseums, kNs, "bad");
@@ -265,4 +269,208 @@ TEST_CASE("operator: a failing scheduled sync turns Ready False with one Warning
   eventually("Ready again", [&] { return ready(kube, "sched", 1); });
   eventually("a Recovered event", [&] { return events_with("Recovered") == 1; });
   CHECK(sidecar.count("POST", "/repo/new") == 1);  // observing is not re-applying
+}
+
+// --- what a real API server enforces, and the operator copes with ------------------------
+
+TEST_CASE("operator: a resource name of 53-63 characters gets a CronJob named within 52, deleted with it") {
+  // The API server refuses CronJob names over 52 characters (422 on metadata.name).
+  const std::string name53(53, 'a'), name63 = std::string(41, 'a') + std::string(22, 'b');
+  CHECK(cronjob_name_for("web") == "web");
+  CHECK(cronjob_name_for(std::string(52, 'a')) == std::string(52, 'a'));
+  CHECK(cronjob_name_for(name53).size() == 52);
+  CHECK(cronjob_name_for(name63).size() == 52);
+  CHECK(cronjob_name_for(name53) != cronjob_name_for(name63));  // same first 41 characters, different hash
+  CHECK(cronjob_name_for(std::string(40, 'a') + "-" + std::string(22, 'c')).find("--") == std::string::npos);
+
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  for (const auto& name : {name53, name63}) create_cr(kube, name);
+  for (const auto& name : {name53, name63}) {
+    eventually("a long-named resource Ready", [&] { return ready(kube, name, 1); });
+    auto cj = kube.get(resources::cronjobs, kNs, cronjob_name_for(name));
+    CHECK(std::string(cj["metadata"]["labels"]["cm.bitnami.com/repo"].GetString()) == name);
+    CHECK(std::string(cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["command"][2].GetString()) ==
+          name);
+  }
+  CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);
+  kube.remove(resources::chartmuseums, kNs, name63);
+  eventually("the long-named resource deleted", [&] { return gone(kube, resources::chartmuseums, name63); });
+  CHECK(gone(kube, resources::cronjobs, cronjob_name_for(name63)));
+  CHECK_FALSE(gone(kube, resources::cronjobs, cronjob_name_for(name53)));
+}
+
+TEST_CASE("operator: a watch ERROR other than 410 relists with backoff, not in a loop") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  eventually("listed once", [&] { return op.metric("cmop_operator_relists_total") >= 1; });
+  // What kube-apiserver 1.32 on etcd 3.4 answers every watch from the current state with.
+  api.hook("/__watch_error", R"({"code":500,"reason":"InternalError","count":-1,
+    "message":"a watch stream was requested by the client but the required storage feature RequestWatchProgress is disabled"})");
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  int lists = json(http("GET", api.url() + "/__stats").body)["byResource"]["list chartmuseums"].GetInt();
+  // Backoff from 0.5 s doubling: a handful of relists in 4 s (a loop without backoff made thousands).
+  CHECK(lists >= 2);
+  CHECK(lists <= 6);
+  CHECK(op.metric("cmop_operator_watch_errors_total") >= 2);
+  CHECK(op.log().find("RequestWatchProgress is disabled") != std::string::npos);
+
+  api.hook("/__watch_error", R"({"code":500,"count":0})");  // the server recovers
+  create_cr(kube, "after");
+  eventually("after Ready once watches work again", [&] { return ready(kube, "after", 1); });
+}
+
+TEST_CASE("operator: a 429 with Retry-After is waited out, whether a JSON Status or priority-and-fairness text") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  // Storage still initializing (JSON Status) for the resource's GET, then priority and
+  // fairness (text/plain) for its CronJob's creation.
+  api.hook("/__faults", R"([{"method":"GET","path":"/chartmuseums/web$","as":"storage-initializing","count":1},
+                             {"method":"POST","path":"/cronjobs$","as":"priority-and-fairness","count":2}])");
+  Operator op(api, sidecar.url());
+  create_cr(kube, "web");
+  // Nobody but the operator reads web until it has been answered twice (429, then the
+  // object): the test's own reads would otherwise take the fault.
+  eventually("the operator's GET retried",
+             [&] { return api.count("GET /apis/cm.bitnami.com/v1alpha1/namespaces/team/chartmuseums/web") >= 2; });
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+  CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);  // waited, not failed
+  CHECK(api.count("POST /apis/batch/v1/namespaces/team/cronjobs") == 3);
+}
+
+TEST_CASE("operator: deleting the namespace cleans its resources up and lets the namespace go") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  auto ns = json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"doomed"}})");
+  REQUIRE(http("POST", api.url() + "/api/v1/namespaces", to_json(ns)).status == 401);  // the fake authenticates
+  operate::ResourceType namespaces{"/api/v1", "namespaces"};
+  kube.create(namespaces, "", ns);
+  kube.create(resources::chartmuseums, "doomed", chartmuseum("web", "https://git.example/web"));
+  eventually("doomed/web Ready", [&] { return cmop::test::ready(kube, "doomed", "web", 1); });
+
+  kube.remove(namespaces, "", "doomed");
+  // While it terminates nothing new can be created in it (403 NamespaceTerminating): the
+  // operator's Events are refused, its cleanup is not.
+  try {
+    kube.create(resources::chartmuseums, "doomed", chartmuseum("late", "https://git.example/late"));
+  } catch (const KubeApiError& e) {
+    CHECK(e.http_status() == 403);
+  }
+  eventually("the namespace gone", [&] { return cmop::test::gone(kube, namespaces, "", "doomed"); });
+  CHECK(sidecar.status_of("web") == 404);
+  try {
+    kube.create(resources::chartmuseums, "doomed", chartmuseum("late", "https://git.example/late"));
+    FAIL("created in a deleted namespace");
+  } catch (const KubeApiError& e) {
+    CHECK(e.http_status() == 404);
+  }
+}
+
+TEST_CASE("operator: a resource recreated under the same name gets a CronJob owned by the new uid") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  auto op = std::make_unique<Operator>(api, sidecar.url());
+  create_cr(kube, "web");
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+  // Recreated behind the operator's back: the finalizer removed by hand, then a new object.
+  op->process.kill(SIGKILL);
+  op->process.wait();
+  op.reset();
+  auto old = kube.get(resources::chartmuseums, kNs, "web");
+  kube.remove(resources::chartmuseums, kNs, "web");
+  old = kube.get(resources::chartmuseums, kNs, "web");
+  old["metadata"].RemoveMember("finalizers");
+  kube.update(resources::chartmuseums, kNs, "web", old);
+  create_cr(kube, "web");
+  const std::string uid = str_at(kube.get(resources::chartmuseums, kNs, "web"), "metadata.uid");
+
+  Operator restarted(api, sidecar.url());
+  eventually("web Ready again", [&] { return ready(kube, "web", 1); });
+  eventually("its CronJob owned by the new object", [&] {
+    try {
+      auto cj = kube.get(resources::cronjobs, kNs, "web");
+      return str_at(cj["metadata"]["ownerReferences"][0], "uid") == uid;
+    } catch (const KubeApiError&) {
+      return false;  // collected with its vanished owner, not yet created again
+    }
+  });
+}
+
+TEST_CASE("operator: a resource deleted with Foreground or Orphan propagation is cleaned up, its CronJob too") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  for (std::string policy : {"Foreground", "Orphan"}) {
+    std::string name = policy == "Foreground" ? "fg" : "orphan";
+    create_cr(kube, name);
+    eventually(name + " Ready", [&] { return ready(kube, name, 1); });
+    // What `kubectl delete --cascade=foreground|orphan` sends.
+    net::HttpClient client;
+    net::Request req;
+    req.method = "DELETE";
+    req.url = api.url() + "/apis/cm.bitnami.com/v1alpha1/namespaces/" + kNs + "/chartmuseums/" + name;
+    req.headers = {{"Authorization", "Bearer sekret"}, {"Content-Type", "application/json"}};
+    req.body = R"({"kind":"DeleteOptions","apiVersion":"v1","propagationPolicy":")" + policy + R"("})";
+    REQUIRE(client.send(req).status == 200);
+    eventually(name + " deleted", [&] { return gone(kube, resources::chartmuseums, name); });
+    CHECK(gone(kube, resources::cronjobs, name));  // the operator deletes it even when orphaned
+    CHECK(sidecar.status_of(name) == 404);
+  }
+}
+
+TEST_CASE("operator: a repo whose first sync still runs gets a status the CRD's schema accepts") {
+  // The sidecar has no lastSyncTime yet: "" is not a date-time, and the API server refuses
+  // a status carrying it (422), so the field is left out until there is a time.
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--resync-seconds", "1"});
+  create_cr(kube, "web");
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+  REQUIRE(http("POST", sidecar.url() + "/__first_sync_running", R"({"name":"web"})").status == 200);
+  eventually("the status without a sync time", [&] {
+    return !value_at(kube.get(resources::chartmuseums, kNs, "web"), "status.lastSyncTime");
+  });
+  CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);
+}
+
+TEST_CASE("operator: after a CRD upgrade refuses a stored value, the resource keeps reconciling (ratcheting)") {
+  // The CRD before the upgrade: spec.git without its pattern.
+  util::TempDir dir;
+  std::string crd = util::read_file(source_dir() / "manifests" / "crd.yaml");
+  auto at = crd.find("pattern: '^((https?|git|ssh)://");
+  REQUIRE(at != std::string::npos);
+  crd.erase(crd.rfind('\n', at) + 1, crd.find('\n', at) - crd.rfind('\n', at));
+  std::ofstream(dir.path() / "old-crd.yaml") << crd;
+  FakeApiServer api({"--token", "sekret", "--bookmark-interval", "0.3", "--namespaces", FakeApiServer::kNamespaces,
+                     "--crd", (dir.path() / "old-crd.yaml").string()});
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--resync-seconds", "1"});
+  auto cr = chartmuseum("web", "ftp://git.example/web");
+  kube.create(resources::chartmuseums, kNs, cr);
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+
+  api.hook("/__crd", R"({"path":")" + (source_dir() / "manifests" / "crd.yaml").string() + R"("})");
+  CHECK_THROWS_AS(kube.create(resources::chartmuseums, kNs, chartmuseum("new", "ftp://git.example/new")),
+                  KubeApiError);
+  // Status writes and spec changes that leave spec.git as it was are still accepted.
+  REQUIRE(http("POST", sidecar.url() + "/__scheduled_sync", R"({"name":"web","error":"git fetch failed"})").status ==
+          200);
+  eventually("Ready False written", [&] {
+    return condition(kube.get(resources::chartmuseums, kNs, "web"), "Ready", "status") == "False";
+  });
+  auto current = kube.get(resources::chartmuseums, kNs, "web");
+  current["spec"]["ref"].SetString("release");
+  kube.update(resources::chartmuseums, kNs, "web", current);
+  eventually("web Ready at generation 2", [&] { return ready(kube, "web", 2); });
 }

@@ -1,37 +1,58 @@
 #!/usr/bin/env python3
 """A small kube-apiserver that speaks the real wire format, for operator tests.
 
-Follows the Kubernetes API conventions for the resources cmop touches:
-  /apis/cm.bitnami.com/v1alpha1/[namespaces/NS/]chartmuseums[/NAME[/status]]  (status subresource)
-  /apis/batch/v1/[namespaces/NS/]cronjobs[/NAME]
+Serves, for the resources cmop touches (and namespaces):
+  /apis/cm.bitnami.com/v1alpha1/[namespaces/NS/]chartmuseums[/NAME[/status]]  (schema: manifests/crd.yaml)
+  /apis/batch/v1/[namespaces/NS/]cronjobs[/NAME[/status]]
   /apis/coordination.k8s.io/v1/[namespaces/NS/]leases[/NAME]
-  /api/v1/[namespaces/NS/]events|secrets[/NAME]
+  /api/v1/[namespaces/NS/]events|secrets[/NAME]      /api/v1/namespaces[/NAME]
 
-Semantics kept faithful because the controller's correctness depends on them:
-- metadata.resourceVersion is a global increasing counter (a string); uid and
-  creationTimestamp are set on create; generation starts at 1 and is bumped only when
-  spec changes. Updates of the main resource ignore status; /status updates ignore
-  everything but status (and never bump generation).
-- PUT with a stale resourceVersion -> 409 Conflict; POST of an existing name -> 409
-  AlreadyExists; anything missing -> 404 NotFound; all errors are Status objects.
-- PATCH with application/merge-patch+json (RFC 7386).
-- DELETE of an object with finalizers sets deletionTimestamp and keeps it; removing
-  the last finalizer deletes it. Adding a finalizer to a deleting object is refused.
-- Deleting an object garbage-collects the objects whose ownerReferences name its uid.
-- LIST answers with metadata.resourceVersion; labelSelector k=v[,k=v] is supported.
-- ?watch=1 streams newline-delimited JSON events, chunked: events after the given
-  resourceVersion (synthetic ADDED for all objects when it is "" or "0"), BOOKMARKs
-  when allowWatchBookmarks=true, the end of the stream after timeoutSeconds, and for a
-  resourceVersion older than the compaction point an ERROR event with a 410 Expired
-  Status (HTTP 200, as the real server does).
-- Bearer token auth when --token is given (401 Status otherwise).
+It answers as kube-apiserver v1.32 does (checked request by request against recorded
+answers: test/operate/test_fake_apiserver_conformance.sh):
+- Writes: body decoding (400: Lease/Event MicroTime needs exactly 6 fractional digits),
+  body/URL namespace mismatch (400), missing namespace (404) or terminating one (403
+  NamespaceTerminating), then validation (422 with details.causes): the CRD's structural
+  schema (unknown fields pruned, defaults applied, types, formats, enums, patterns,
+  minimum, required, list-map keys, for spec and status; on updates, values left as they
+  were are not re-checked: validation ratcheting), DNS-1123 names, CronJob names
+  of at most 52 characters, Lease durations > 0, Event involvedObject namespace, built-in
+  defaults (CronJob pod template, Event fields) and CronJob fields its kind lacks dropped;
+  then preconditions: a PUT without metadata.resourceVersion is 422 for custom resources
+  and Leases, a stale one 409.
+- metadata.resourceVersion is a global counter; generation starts at 1 and moves with
+  spec changes and when deletionTimestamp is set; /status writes change only status,
+  other writes never change status. A no-op write keeps the resourceVersion.
+- DELETE honours propagationPolicy (Background default, Foreground, Orphan); an object
+  with finalizers gets deletionTimestamp and stays until they are removed. A garbage
+  collector and namespace controller run on their own (every --gc-interval seconds):
+  dependents of a deleted or vanished owner uid are deleted, a deleted namespace's
+  objects are deleted before it goes.
+- Error bodies are Status objects with details and group-qualified names.
+- ?watch=1 streams events after resourceVersion (synthetic ADDED for "" and "0"), an
+  ERROR 410 Expired for versions older than the compaction point, and with
+  allowWatchBookmarks a BOOKMARK every --bookmark-interval seconds and one 2 s before
+  timeoutSeconds, each only when the resource's version advanced past where the watch
+  started (no BOOKMARK on a quiet watch); the stream ends at timeoutSeconds.
+- Authentication: a bearer token (--token) or, over TLS (--tls-cert/--tls-key), a client
+  certificate signed by --client-ca; 401 otherwise. Impersonate-User makes a user without
+  RBAC rights (403). Without --token and --client-ca every request is accepted.
 
 Test hooks (no auth):
   POST /__compact          events up to now are forgotten; older watches get 410
-  POST /__faults           body [{"method": "PUT", "path": "regex", "status": 500, "count": 1}]
-                           answers the next matching requests with that status (count -1 = forever);
-                           an empty list clears the faults
+  POST /__faults           body [{"method": "PUT", "path": "regex", "status": 500, "reason": "...",
+                           "message": "...", "retryAfter": 2, "text": "plain body", "count": 1}]
+                           answers the next matching requests with that failure (count -1 = forever):
+                           a Status, or with "text" a text/plain body (priority-and-fairness 429s);
+                           retryAfter adds a Retry-After header. An empty list clears the faults.
+                           "as": "storage-initializing" or "priority-and-fairness" fills in the
+                           429 the real server sends then (JSON Status / text/plain, Retry-After 1).
+  POST /__watch_error      body {"code": 500, "reason": "InternalError", "message": "...", "count": 0}:
+                           every open watch gets that ERROR event and ends, and so do the next
+                           `count` watches at once (-1: every watch until the next /__watch_error)
   POST /__close_watches    ends every open watch stream (as an apiserver restart would)
+  POST /__crd              body {"path": "crd.yaml"}: the CRD is replaced (an upgrade); objects stored
+                           under the old schema stay, and updates that leave a value the new schema
+                           refuses as it was are accepted (validation ratcheting)
   GET  /__requests         {"METHOD /path": count, ...} of every API request (query stripped)
   GET  /__stats            {"requests": {"VERB": n}, "byResource": {"VERB RESOURCE[/status]": n},
                             "objects": {plural: n}, "ready": {plural: n}} where VERB is the
@@ -43,227 +64,31 @@ A request carrying the header "X-Fake-Uncounted: 1" is served but not counted, s
 harness can create and inspect objects without skewing the counts of the client under test.
 """
 import argparse
-import bisect
-import copy
-import datetime
 import http.server
 import json
+import os
 import re
 import socketserver
+import ssl
+import sys
 import threading
-import time
 import urllib.parse
-import uuid
 
-# (api prefix, plural) -> (kind, apiVersion, has spec/generation, has status subresource)
-RESOURCES = {
-    ("/apis/cm.bitnami.com/v1alpha1", "chartmuseums"): ("Chartmuseum", "cm.bitnami.com/v1alpha1", True, True),
-    ("/apis/batch/v1", "cronjobs"): ("CronJob", "batch/v1", True, True),
-    ("/apis/coordination.k8s.io/v1", "leases"): ("Lease", "coordination.k8s.io/v1", False, False),
-    ("/api/v1", "events"): ("Event", "v1", False, False),
-    ("/api/v1", "secrets"): ("Secret", "v1", False, False),
-}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fake_kube import errors  # noqa: E402
+from fake_kube.errors import ApiError  # noqa: E402
+from fake_kube.kinds import default_crd_path, resource_types  # noqa: E402
+from fake_kube.schema import CustomResource  # noqa: E402
+from fake_kube.store import Store  # noqa: E402
+from fake_kube.watch import stream  # noqa: E402
 
 PATH_RE = re.compile(
     r"^(?P<prefix>/api/v1|/apis/[^/]+/[^/]+)"
-    r"(?:/namespaces/(?P<ns>[^/]+))?"
+    r"(?:/namespaces/(?P<ns>[^/]+)(?=/))?"
     r"/(?P<plural>[^/]+)"
     r"(?:/(?P<name>[^/]+))?"
     r"(?:/(?P<sub>status))?$")
-
-
-def now_rfc3339():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def merge_patch(target, patch):
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    if not isinstance(target, dict):
-        target = {}
-    result = copy.deepcopy(target)
-    for k, v in patch.items():
-        if v is None:
-            result.pop(k, None)
-        else:
-            result[k] = merge_patch(result.get(k), v)
-    return result
-
-
-class ApiError(Exception):
-    def __init__(self, code, reason, message):
-        super().__init__(message)
-        self.code, self.reason, self.message = code, reason, message
-
-    def status(self):
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                "message": self.message, "reason": self.reason, "code": self.code}
-
-
-class Store:
-    def __init__(self):
-        self.cond = threading.Condition()
-        self.rv = 100
-        self.objects = {}   # (prefix, plural, ns, name) -> object
-        self.events = []    # (rv, prefix, plural, ns, type, object), in rv order
-        self.event_rvs = [] # the rv of each entry of events, for bisecting
-        self.compacted_rv = 0
-        self.watch_epoch = 0
-        self.faults = []
-        self.requests = {}
-        self.verb_counts = {}
-
-    def next_rv(self):
-        self.rv += 1
-        return str(self.rv)
-
-    def record(self, key, etype, obj):
-        rv = int(obj["metadata"]["resourceVersion"])
-        self.events.append((rv, key[0], key[1], key[2], etype, copy.deepcopy(obj)))
-        self.event_rvs.append(rv)
-        self.cond.notify_all()
-
-    # --- verbs; all called with self.cond held ---------------------------------------
-    def get(self, key):
-        obj = self.objects.get(key)
-        if obj is None:
-            raise ApiError(404, "NotFound", '%s "%s" not found' % (key[1], key[3]))
-        return obj
-
-    def create(self, prefix, plural, ns, body):
-        kind, api_version, has_spec, _ = RESOURCES[(prefix, plural)]
-        meta = body.setdefault("metadata", {})
-        name = meta.get("name")
-        if not name and meta.get("generateName"):
-            name = meta["generateName"] + uuid.uuid4().hex[:5]
-        if not name:
-            raise ApiError(422, "Invalid", "%s.metadata.name: Required value: name or generateName is required"
-                           % kind)
-        key = (prefix, plural, ns, name)
-        if key in self.objects:
-            raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (plural, name))
-        if meta.get("resourceVersion"):
-            raise ApiError(400, "BadRequest", "resourceVersion should not be set on objects to be created")
-        meta.update(name=name, namespace=ns, uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(),
-                    resourceVersion=self.next_rv())
-        meta.pop("deletionTimestamp", None)
-        body["kind"], body["apiVersion"] = kind, api_version
-        if has_spec:
-            meta["generation"] = 1
-        if RESOURCES[(prefix, plural)][3]:
-            body.pop("status", None)
-        self.objects[key] = body
-        self.record(key, "ADDED", body)
-        return body
-
-    def update(self, key, body, subresource):
-        current = self.get(key)
-        kind, api_version, has_spec, has_status = RESOURCES[(key[0], key[1])]
-        meta = body.get("metadata") or {}
-        sent_rv = meta.get("resourceVersion")
-        if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
-            raise ApiError(409, "Conflict",
-                           'Operation cannot be fulfilled on %s "%s": the object has been modified; '
-                           "please apply your changes to the latest version and try again" % (key[1], key[3]))
-        if meta.get("name") not in (None, key[3]):
-            raise ApiError(400, "BadRequest", "the name of the object (%s) does not match the name on the URL (%s)"
-                           % (meta.get("name"), key[3]))
-        new = copy.deepcopy(current)
-        if subresource == "status":
-            new["status"] = copy.deepcopy(body.get("status"))
-        else:
-            keep_status = current.get("status")
-            new = copy.deepcopy(body)
-            new_meta = new.setdefault("metadata", {})
-            for immutable in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                              "deletionGracePeriodSeconds", "generation"):
-                if immutable in current["metadata"]:
-                    new_meta[immutable] = current["metadata"][immutable]
-                else:
-                    new_meta.pop(immutable, None)
-            new["kind"], new["apiVersion"] = kind, api_version
-            if has_status:
-                if keep_status is None:
-                    new.pop("status", None)
-                else:
-                    new["status"] = keep_status
-            if has_spec and new.get("spec") != current.get("spec"):
-                new_meta["generation"] = current["metadata"].get("generation", 0) + 1
-            if current["metadata"].get("deletionTimestamp"):
-                old_f = set(current["metadata"].get("finalizers") or [])
-                added = [f for f in (new_meta.get("finalizers") or []) if f not in old_f]
-                if added:
-                    raise ApiError(422, "Invalid", "metadata.finalizers: Forbidden: no new finalizers can be "
-                                   "added if the object is being deleted, found new finalizers %s" % added)
-        if new == current:
-            return current  # a no-op write does not bump resourceVersion (as etcd3 storage behaves)
-        new["metadata"]["resourceVersion"] = self.next_rv()
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
-            return self.remove(key, new)
-        self.objects[key] = new
-        self.record(key, "MODIFIED", new)
-        return new
-
-    def patch(self, key, patch, subresource):
-        current = self.get(key)
-        merged = merge_patch(current, patch)
-        if subresource != "status":
-            merged.setdefault("metadata", {})["resourceVersion"] = \
-                (patch.get("metadata") or {}).get("resourceVersion") or current["metadata"]["resourceVersion"]
-        return self.update(key, merged, subresource)
-
-    def delete(self, key):
-        current = self.get(key)
-        if current["metadata"].get("finalizers"):
-            if current["metadata"].get("deletionTimestamp"):
-                return current
-            new = copy.deepcopy(current)
-            new["metadata"]["deletionTimestamp"] = now_rfc3339()
-            new["metadata"]["deletionGracePeriodSeconds"] = 0
-            new["metadata"]["resourceVersion"] = self.next_rv()
-            self.objects[key] = new
-            self.record(key, "MODIFIED", new)
-            return new
-        current = copy.deepcopy(current)
-        current["metadata"]["resourceVersion"] = self.next_rv()
-        return self.remove(key, current)
-
-    def remove(self, key, final):
-        del self.objects[key]
-        self.record(key, "DELETED", final)
-        self.collect_garbage(final["metadata"]["uid"])
-        return final
-
-    def collect_garbage(self, owner_uid):
-        for key, obj in list(self.objects.items()):
-            if key not in self.objects:
-                continue
-            owners = obj["metadata"].get("ownerReferences") or []
-            if any(o.get("uid") == owner_uid for o in owners):
-                self.delete(key)
-
-    def stats(self):
-        by_verb = {}
-        for key, n in self.verb_counts.items():
-            verb = key.split(" ")[0]
-            by_verb[verb] = by_verb.get(verb, 0) + n
-        objects, ready = {}, {}
-        for key, obj in self.objects.items():
-            objects[key[1]] = objects.get(key[1], 0) + 1
-            if is_ready(obj):
-                ready[key[1]] = ready.get(key[1], 0) + 1
-        return {"requests": by_verb, "byResource": dict(self.verb_counts), "objects": objects, "ready": ready}
-
-    def list(self, prefix, plural, ns, selector):
-        items = [copy.deepcopy(o) for k, o in sorted(self.objects.items())
-                 if k[0] == prefix and k[1] == plural and (ns is None or k[2] == ns) and matches(o, selector)]
-        kind, api_version, _, _ = RESOURCES[(prefix, plural)]
-        if not prefix.startswith("/apis/cm."):
-            for item in items:  # built-in list items come without kind/apiVersion
-                item.pop("kind", None)
-                item.pop("apiVersion", None)
-        return {"kind": kind + "List", "apiVersion": api_version,
-                "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+ADMIN = "admin"
 
 
 def kube_verb(method, path, query):
@@ -292,37 +117,80 @@ def parse_selector(text):
     return sel
 
 
-def matches(obj, selector):
-    labels = obj.get("metadata", {}).get("labels") or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+# The 429s of a real kube-apiserver: while its storage (re)initializes, and when API
+# priority and fairness rejects a request.
+FAULT_PRESETS = {
+    "storage-initializing": {"status": 429, "reason": "TooManyRequests", "message": "storage is (re)initializing",
+                             "details": {"retryAfterSeconds": 1}, "retryAfter": 1},
+    "priority-and-fairness": {"status": 429, "retryAfter": 1,
+                              "text": "Too many requests, please try again later.\n"},
+}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--token", default="")
-    ap.add_argument("--bookmark-interval", type=float, default=1.0)
-    args = ap.parse_args()
-    store = Store()
+def label_matcher(text):
+    sel = parse_selector(text)
+    return lambda obj: all((obj.get("metadata", {}).get("labels") or {}).get(k) == v for k, v in sel.items())
+
+
+class Fake:
+    """The store plus what only the HTTP side needs: counts, faults, watch signals."""
+
+    def __init__(self, args):
+        self.args = args
+        self.types = resource_types(args.crd)
+        self.store = Store(self.types, [n for n in args.namespaces.split(",") if n])
+        self.faults = []
+        self.requests = {}
+        self.verb_counts = {}
+        self.watch_epoch = 0          # bumped by /__close_watches
+        self.watch_error = (0, None)  # (serial, Status) of the last /__watch_error
+        self.watch_error_count = 0    # how many new watches get it too (-1: all)
+
+    def stats(self):
+        by_verb = {}
+        for key, n in self.verb_counts.items():
+            verb = key.split(" ")[0]
+            by_verb[verb] = by_verb.get(verb, 0) + n
+        objects, ready = {}, {}
+        for key, obj in self.store.objects.items():
+            objects[key[1]] = objects.get(key[1], 0) + 1
+            if is_ready(obj):
+                ready[key[1]] = ready.get(key[1], 0) + 1
+        return {"requests": by_verb, "byResource": dict(self.verb_counts), "objects": objects, "ready": ready}
+
+
+def make_handler(fake):
+    store, args = fake.store, fake.args
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def setup(self):
+            if args.tls_cert:
+                self.request.do_handshake()  # in this connection's thread, not the accept loop
+            super().setup()
+
         def log_message(self, *a):
             pass
 
-        def reply(self, code, obj):
-            self.reply_encoded(code, json.dumps(obj).encode())
+        def reply(self, code, obj, headers=None):
+            self.reply_encoded(code, json.dumps(obj).encode(), headers=headers)
 
         # Serializing while the store lock is held is what keeps a reply consistent, so
-        # the verbs below encode under the lock (no defensive deep copy needed) and write
-        # to the socket after releasing it.
-        def reply_encoded(self, code, data):
+        # the verbs below encode under the lock and write after releasing it.
+        def reply_encoded(self, code, data, content_type="application/json", headers=None):
             self.send_response(code)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+
+        def fail(self, e):
+            if e.text is not None:
+                return self.reply_encoded(e.code, e.text.encode(), "text/plain; charset=utf-8", e.headers)
+            return self.reply(e.code, e.status(), e.headers)
 
         def body(self):
             length = int(self.headers.get("Content-Length") or 0)
@@ -332,19 +200,19 @@ def main():
             try:
                 return json.loads(raw)
             except ValueError as e:
-                raise ApiError(400, "BadRequest", "the body of the request was in an unknown format: %s" % e)
+                raise errors.bad_request("the body of the request was in an unknown format: %s" % e)
 
         def hooks(self, path):
             if path == "/__requests" and self.command == "GET":
                 with store.cond:
-                    return self.reply(200, dict(store.requests))
+                    return self.reply(200, dict(fake.requests))
             if path == "/__stats" and self.command == "GET":
                 with store.cond:
-                    return self.reply(200, store.stats())
+                    return self.reply(200, fake.stats())
             if path == "/__reset_requests":
                 with store.cond:
-                    store.requests.clear()
-                    store.verb_counts.clear()
+                    fake.requests.clear()
+                    fake.verb_counts.clear()
                 return self.reply(200, {})
             if path == "/__compact":
                 with store.cond:
@@ -355,14 +223,70 @@ def main():
             if path == "/__faults":
                 faults = self.body()
                 with store.cond:
-                    store.faults = [dict(f, path_re=re.compile(f.get("path", ".*"))) for f in faults]
+                    fake.faults = [dict(FAULT_PRESETS.get(f.get("as"), {}), **f, path_re=re.compile(f.get("path", ".*")))
+                                   for f in faults]
+                return self.reply(200, {})
+            if path == "/__watch_error":
+                status = self.body()
+                with store.cond:
+                    fake.watch_error = (fake.watch_error[0] + 1, {
+                        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                        "message": status.get("message", "injected watch error"),
+                        "reason": status.get("reason", "InternalError"), "code": status.get("code", 500)})
+                    fake.watch_error_count = status.get("count", 0)
+                    store.cond.notify_all()
+                return self.reply(200, {})
+            if path == "/__crd":
+                crd_path = self.body()["path"]
+                with store.cond:
+                    for rt in fake.types.values():
+                        if rt.custom:
+                            rt.crd = CustomResource(crd_path)
                 return self.reply(200, {})
             if path == "/__close_watches":
                 with store.cond:
-                    store.watch_epoch += 1
+                    fake.watch_epoch += 1
                     store.cond.notify_all()
                 return self.reply(200, {})
             return self.reply(404, {"error": "unknown hook"})
+
+        def injected_fault(self, path):
+            for f in fake.faults:
+                if f.get("count", 1) != 0 and f.get("method", self.command) == self.command \
+                        and f["path_re"].search(path):
+                    if f.get("count", 1) > 0:
+                        f["count"] = f.get("count", 1) - 1
+                    headers = {"Retry-After": str(f["retryAfter"])} if "retryAfter" in f else {}
+                    return ApiError(f.get("status", 500), f.get("reason", "InternalError"),
+                                    f.get("message", "injected fault for %s %s" % (self.command, path)),
+                                    f.get("details"), headers, f.get("text"))
+            return None
+
+        def user(self):
+            """The authenticated user, or None (401)."""
+            auth = self.headers.get("Authorization") or ""
+            if args.token and auth == "Bearer " + args.token:
+                return ADMIN
+            if args.client_ca:
+                cert = self.request.getpeercert() if args.tls_cert else None
+                for rdn in (cert or {}).get("subject", ()):
+                    for k, v in rdn:
+                        if k == "commonName":
+                            return v
+            if not args.token and not args.client_ca:
+                return ADMIN
+            return None
+
+        def authorize(self, user, path, query, m):
+            """Impersonated users have no RBAC rights; everyone else is a cluster admin."""
+            as_user = self.headers.get("Impersonate-User")
+            if not as_user:
+                return
+            rt = fake.types[(m["prefix"], m["plural"])]
+            verb = kube_verb(self.command, path, query).split(" ")[0]
+            where = 'in the namespace "%s"' % m["ns"] if m["ns"] else "at the cluster scope"
+            raise errors.forbidden(rt, m["name"] or "", 'User "%s" cannot %s resource "%s" in API group "%s" %s'
+                                   % (as_user, verb, rt.plural, rt.group, where))
 
         def handle_any(self):
             url = urllib.parse.urlsplit(self.path)
@@ -374,138 +298,132 @@ def main():
                 with store.cond:
                     if self.headers.get("X-Fake-Uncounted") != "1":
                         counted = "%s %s" % (self.command, path)
-                        store.requests[counted] = store.requests.get(counted, 0) + 1
+                        fake.requests[counted] = fake.requests.get(counted, 0) + 1
                         verb = kube_verb(self.command, path, query)
-                        store.verb_counts[verb] = store.verb_counts.get(verb, 0) + 1
-                    for f in store.faults:
-                        if f.get("count", 1) != 0 and f.get("method", self.command) == self.command \
-                                and f["path_re"].search(path):
-                            if f.get("count", 1) > 0:
-                                f["count"] = f.get("count", 1) - 1
-                            raise ApiError(f.get("status", 500), f.get("reason", "InternalError"),
-                                           "injected fault for %s %s" % (self.command, path))
-                if args.token and self.headers.get("Authorization") != "Bearer " + args.token:
+                        fake.verb_counts[verb] = fake.verb_counts.get(verb, 0) + 1
+                    fault = self.injected_fault(path)
+                if fault:
+                    raise fault
+                if self.user() is None:
                     raise ApiError(401, "Unauthorized", "Unauthorized")
                 m = PATH_RE.match(path)
-                if not m or (m["prefix"], m["plural"]) not in RESOURCES:
+                if not m or (m["prefix"], m["plural"]) not in fake.types:
                     raise ApiError(404, "NotFound", "the server could not find the requested resource")
-                prefix, plural, ns, name, sub = m["prefix"], m["plural"], m["ns"], m["name"], m["sub"]
-                if sub and not RESOURCES[(prefix, plural)][3]:
-                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
-                if name is None:
-                    if self.command == "GET":
-                        if query.get("watch") in ("1", "true"):
-                            return self.watch(prefix, plural, ns, query)
-                        with store.cond:
-                            data = json.dumps(store.list(prefix, plural, ns,
-                                                         parse_selector(query.get("labelSelector")))).encode()
-                        return self.reply_encoded(200, data)
-                    if self.command == "POST":
-                        if ns is None:
-                            raise ApiError(405, "MethodNotAllowed", "create needs a namespace")
-                        body = self.body()
-                        with store.cond:
-                            data = json.dumps(store.create(prefix, plural, ns, body)).encode()
-                        return self.reply_encoded(201, data)
-                    raise ApiError(405, "MethodNotAllowed", "method %s not allowed on a collection" % self.command)
-                if ns is None:
-                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
-                key = (prefix, plural, ns, name)
-                if self.command == "GET":
-                    with store.cond:
-                        data = json.dumps(store.get(key)).encode()
-                    return self.reply_encoded(200, data)
-                if self.command == "PUT":
-                    body = self.body()
-                    with store.cond:
-                        data = json.dumps(store.update(key, body, sub)).encode()
-                    return self.reply_encoded(200, data)
-                if self.command == "PATCH":
-                    ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-                    if ctype != "application/merge-patch+json":
-                        raise ApiError(415, "UnsupportedMediaType",
-                                       "the body of the request was in an unknown format - accepted media types "
-                                       "include: application/merge-patch+json")
-                    body = self.body()
-                    with store.cond:
-                        data = json.dumps(store.patch(key, body, sub)).encode()
-                    return self.reply_encoded(200, data)
-                if self.command == "DELETE" and not sub:
-                    with store.cond:
-                        data = json.dumps(store.delete(key)).encode()
-                    return self.reply_encoded(200, data)
-                raise ApiError(405, "MethodNotAllowed", "method %s not allowed" % self.command)
+                self.authorize(self.user(), path, query, m)
+                return self.serve(m, query)
             except ApiError as e:
-                return self.reply(e.code, e.status())
+                return self.fail(e)
+
+        def serve(self, m, query):
+            rt = fake.types[(m["prefix"], m["plural"])]
+            ns, name, sub = m["ns"], m["name"], m["sub"]
+            if sub and not rt.status:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if not rt.namespaced and ns:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if name is None:
+                if self.command == "GET":
+                    if query.get("watch") in ("1", "true"):
+                        return self.watch(rt, ns, query)
+                    with store.cond:
+                        data = json.dumps(store.list(rt, ns, label_matcher(query.get("labelSelector")))).encode()
+                    return self.reply_encoded(200, data)
+                if self.command == "POST":
+                    if rt.namespaced and ns is None:
+                        raise ApiError(405, "MethodNotAllowed", "create needs a namespace")
+                    body = self.body()
+                    with store.cond:
+                        data = json.dumps(store.create(rt, ns, body)).encode()
+                    return self.reply_encoded(201, data)
+                raise ApiError(405, "MethodNotAllowed", "method %s not allowed on a collection" % self.command)
+            if rt.namespaced and ns is None:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if self.command == "GET":
+                with store.cond:
+                    data = json.dumps(store.get(rt, ns, name)).encode()
+                return self.reply_encoded(200, data)
+            if self.command == "PUT":
+                body = self.body()
+                with store.cond:
+                    data = json.dumps(store.update(rt, ns, name, body, sub)).encode()
+                return self.reply_encoded(200, data)
+            if self.command == "PATCH":
+                ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+                if ctype != "application/merge-patch+json":
+                    raise ApiError(415, "UnsupportedMediaType",
+                                   "the body of the request was in an unknown format - accepted media types "
+                                   "include: application/merge-patch+json")
+                body = self.body()
+                with store.cond:
+                    data = json.dumps(store.patch(rt, ns, name, body, sub)).encode()
+                return self.reply_encoded(200, data)
+            if self.command == "DELETE" and not sub:
+                options = self.body()
+                if query.get("propagationPolicy"):
+                    options["propagationPolicy"] = query["propagationPolicy"]
+                with store.cond:
+                    data = json.dumps(store.delete(rt, ns, name, options)).encode()
+                return self.reply_encoded(200, data)
+            raise ApiError(405, "MethodNotAllowed", "method %s not allowed" % self.command)
 
         def write_chunk(self, obj):
             data = (json.dumps(obj) + "\n").encode()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
-        def watch(self, prefix, plural, ns, query):
-            kind, api_version, _, _ = RESOURCES[(prefix, plural)]
-            bookmarks = query.get("allowWatchBookmarks") in ("1", "true")
-            timeout = float(query.get("timeoutSeconds") or 1800)
-            deadline = time.monotonic() + timeout
-            rv_text = query.get("resourceVersion") or ""
+        def watch(self, rt, ns, query):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            pending = []
-            with store.cond:
-                epoch = store.watch_epoch
-                if rv_text in ("", "0"):
-                    pos_rv = store.rv
-                    for k, o in sorted(store.objects.items()):
-                        if k[0] == prefix and k[1] == plural and (ns is None or k[2] == ns):
-                            pending.append({"type": "ADDED", "object": copy.deepcopy(o)})
-                else:
-                    pos_rv = int(rv_text)
-                    if pos_rv < store.compacted_rv:
-                        pending.append({"type": "ERROR", "object": {
-                            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                            "message": "too old resource version: %d (%d)" % (pos_rv, store.compacted_rv),
-                            "reason": "Expired", "code": 410}})
-                        deadline = 0
             try:
-                for ev in pending:
-                    self.write_chunk(ev)
-                last_bookmark = time.monotonic()
-                while time.monotonic() < deadline:
-                    with store.cond:
-                        store.cond.wait(timeout=min(0.2, args.bookmark_interval))
-                        if store.watch_epoch != epoch:
-                            break
-                        # Events are in rv order: start after pos_rv instead of scanning the
-                        # whole history on every wake-up (quadratic with many writes).
-                        first = bisect.bisect_right(store.event_rvs, pos_rv)
-                        batch = [e for e in store.events[first:] if e[1] == prefix and e[2] == plural
-                                 and (ns is None or e[3] == ns)]
-                        current_rv = store.rv
-                    for e in batch:
-                        self.write_chunk({"type": e[4], "object": e[5]})
-                        pos_rv = e[0]
-                    if bookmarks and time.monotonic() - last_bookmark >= args.bookmark_interval:
-                        pos_rv = max(pos_rv, current_rv)
-                        self.write_chunk({"type": "BOOKMARK", "object": {
-                            "kind": kind, "apiVersion": api_version,
-                            "metadata": {"resourceVersion": str(pos_rv)}}})
-                        last_bookmark = time.monotonic()
+                stream(fake, rt, ns, query, self.write_chunk)
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
-            except (BrokenPipeError, ConnectionResetError):
+            except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                 pass
             self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--token", default="")
+    ap.add_argument("--bookmark-interval", type=float, default=60.0,
+                    help="seconds between BOOKMARKs (the watch cache sends one a minute)")
+    ap.add_argument("--crd", default=default_crd_path())
+    ap.add_argument("--namespaces", default="default,kube-system,kube-public",
+                    help="namespaces that exist at start (comma-separated)")
+    ap.add_argument("--gc-interval", type=float, default=0.2,
+                    help="seconds between passes of the garbage collector and namespace controller")
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
+    ap.add_argument("--client-ca", default="", help="CA of the client certificates that authenticate")
+    args = ap.parse_args()
+    fake = Fake(args)
+    threading.Thread(target=fake.store.run_controllers, args=(args.gc_interval, threading.Event()),
+                     daemon=True).start()
+
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         allow_reuse_address = True
 
-    Server(("127.0.0.1", args.port), Handler).serve_forever()
+        def handle_error(self, request, client_address):
+            pass  # a client that went away (or failed the TLS handshake) is not news
+
+    server = Server(("127.0.0.1", args.port), make_handler(fake))
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key or None)
+        if args.client_ca:
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(args.client_ca)
+        server.socket = ctx.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

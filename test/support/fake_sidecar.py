@@ -9,7 +9,9 @@ Hooks: GET /__requests -> [{"method", "path", "body"}], POST /__forget (drop all
 POST /__scheduled_sync {"name", "error"} records the outcome of a sync the operator did
 not ask for (a CronJob's),
 POST /__down {"status": 503} makes every API request answer that status ({"status": 0}
-restores service).
+restores service),
+POST /__first_sync_running {"name"} shows the repo as the real sidecar does while its first
+sync runs (registered, nothing synced yet: empty lastSyncTime and lastCommit, no charts).
 """
 import argparse
 import datetime
@@ -48,6 +50,16 @@ def main():
             self.end_headers()
             self.wfile.write(data)
 
+        def change_repo(self, raw, change):
+            """A hook's change(state, body) to the repo its body names."""
+            b = json.loads(raw or b"{}")
+            with lock:
+                state = repos.get(b.get("name", ""))
+                if state is None:
+                    return self.reply(404, {"error": "no such repo"})
+                change(state, b)
+            return self.reply(200, {})
+
         def handle_any(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -61,15 +73,14 @@ def main():
                 return self.reply(200, {})
             if path == "/__scheduled_sync":
                 # What a CronJob-triggered sync leaves behind: {"name", "error"} ("" = success).
-                b = json.loads(raw or b"{}")
-                with lock:
-                    state = repos.get(b.get("name", ""))
-                    if state is None:
-                        return self.reply(404, {"error": "no such repo"})
+                def scheduled(state, b):
                     state["lastError"] = b.get("error", "")
                     state["lastSyncTime"] = now()
                     state["lastSync"] = dict(state["lastSync"], ok=not state["lastError"], error=state["lastError"])
-                return self.reply(200, {})
+                return self.change_repo(raw, scheduled)
+            if path == "/__first_sync_running":
+                return self.change_repo(raw, lambda state, b: state.update(
+                    lastSyncTime="", lastSuccessTime="", lastCommit="", lastError="", charts=[]))
             if path == "/__down":
                 down["status"] = json.loads(raw or b"{}").get("status", 0)
                 return self.reply(200, {})

@@ -19,6 +19,12 @@ inline constexpr const char* kFinalizer = "cm.bitnami.com/cleanup";
 inline constexpr const char* kApiVersion = "cm.bitnami.com/v1alpha1";
 inline constexpr const char* kKind = "Chartmuseum";
 
+// The name of a resource's CronJob. The API server refuses CronJob names over 52
+// characters (its Jobs append an 11-character suffix within the 63 a name may have):
+// a longer resource name keeps its first 41 characters and gets "-" and 10 hex digits
+// of the SHA-256 of the whole name, stable across restarts and distinct per name.
+std::string cronjob_name_for(const std::string& resource_name);
+
 // A stop flag that sleepers can wait on.
 class StopSignal {
  public:

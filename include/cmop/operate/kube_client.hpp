@@ -37,8 +37,11 @@ KubeConfig load_kube_config(const std::string& kubeconfig_flag);
 // A failure answered by the API server, with its Status object's fields.
 class KubeApiError : public Error {
  public:
-  KubeApiError(int http_status, std::string status_reason, std::string subject, std::string message);
+  KubeApiError(int http_status, std::string status_reason, std::string subject, std::string message,
+               int retry_after_seconds = 0);
   int http_status() const noexcept { return http_status_; }
+  // The answer's Retry-After (seconds; 0 = none): how long the server asks us to wait.
+  int retry_after_seconds() const noexcept { return retry_after_seconds_; }
   // The Status reason: NotFound, AlreadyExists, Conflict, Expired, Gone, Invalid, ...
   const std::string& status_reason() const noexcept { return status_reason_; }
   bool not_found() const noexcept { return http_status_ == 404; }
@@ -48,6 +51,7 @@ class KubeApiError : public Error {
  private:
   int http_status_;
   std::string status_reason_;
+  int retry_after_seconds_;
 };
 
 // One kind of resource: its API prefix ("/api/v1" or "/apis/GROUP/VERSION") and plural.
@@ -95,6 +99,12 @@ class KubeClient {
                                   const rapidjson::Value& patch) const;
   // Returns false when the object was already gone (404); other failures throw.
   bool remove(const ResourceType& type, std::string_view ns, std::string_view name) const;
+
+  // Every request honours a 429's Retry-After as client-go does: it is sent again after
+  // that many seconds (at most kMaxRetryAfterSeconds each time, kMaxRetries times), then
+  // the 429 is thrown.
+  static constexpr int kMaxRetries = 5;
+  static constexpr int kMaxRetryAfterSeconds = 10;
 
   // Blocks, calling on_event for each event until the server ends the stream (returns
   // normally) or on_event returns false. Connection failures throw Error(network);
