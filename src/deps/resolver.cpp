@@ -18,6 +18,7 @@
 #include "cmop/package/archive.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/base64.hpp"
 #include "deps/yaml_emit.hpp"
 
@@ -70,14 +71,7 @@ std::string normalized_url(const std::string& url) {
 
 bool same_url(const std::string& a, const std::string& b) { return normalized_url(a) == normalized_url(b); }
 
-std::string without_userinfo(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  auto host_end = url.find_first_of("/?#", scheme_end + 3);
-  auto at = url.find('@', scheme_end + 3);
-  if (at == std::string::npos || (host_end != std::string::npos && at > host_end)) return url;
-  return url.substr(0, scheme_end + 3) + url.substr(at + 1);
-}
+std::string without_userinfo(const std::string& url) { return util::redact_url(url); }
 
 struct Remote {
   std::string url;  // repository URL (what index.yaml is relative to)

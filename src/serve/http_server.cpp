@@ -1,5 +1,6 @@
 #include "http_server.hpp"
 
+#include "cmop/util/redact.hpp"
 #include "cmop/util/utf8.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -29,7 +30,8 @@ HttpResponse json_error(int status, const std::string& message) {
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
   w.Key("error");
-  const std::string text = util::to_valid_utf8(message);  // may quote bytes from a request or a repo
+  // May quote bytes from a request or a repo, and URLs with credentials.
+  const std::string text = util::to_valid_utf8(util::redact_text(message));
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   w.EndObject();
   HttpResponse r;

@@ -24,6 +24,7 @@
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
 #include "http_server.hpp"
@@ -68,10 +69,11 @@ HttpResponse json_ok(std::string body, int status = 200) {
   return r;
 }
 
-// Values may quote names from git (bytes, not necessarily UTF-8): the answer stays valid JSON.
+// Values may quote names from git (bytes, not necessarily UTF-8): the answer stays
+// valid JSON. Every answer is readable without a token: URLs in it are redacted.
 void put(JsonWriter& w, const char* key, const std::string& value) {
   w.Key(key);
-  const std::string text = util::to_valid_utf8(value);
+  const std::string text = util::to_valid_utf8(util::redact_text(value));
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
@@ -227,7 +229,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     publisher = options.publisher;
   } else if (!options.chartmuseum_url.empty()) {
     if (options.chartmuseum_url.rfind("http://", 0) != 0 && options.chartmuseum_url.rfind("https://", 0) != 0)
-      throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + options.chartmuseum_url + "\"",
+      throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + util::redact_url(options.chartmuseum_url) + "\"",
                   "must be an http:// or https:// URL");
     publish::ChartMuseumOptions cm;
     cm.url = options.chartmuseum_url;
@@ -425,7 +427,7 @@ HttpResponse Server::Impl::list_dependencies() const {
     for (auto& d : workspace->dependency_repos()) {
       w.StartObject();
       put(w, "name", d.name);
-      put(w, "url", d.url);
+      put(w, "url", util::redact_url(d.url));
       w.EndObject();
     }
     w.EndArray();
@@ -435,10 +437,10 @@ HttpResponse Server::Impl::list_dependencies() const {
 HttpResponse Server::Impl::put_dependency(const HttpRequest& req) {
   deps::NamedRepository repo = parse_dependency_request(req.content_type, req.body);
   workspace->put_dependency_repo(repo);
-  log::info("dependency repository registered", {{"name", repo.name}, {"url", repo.url}});
+  log::info("dependency repository registered", {{"name", repo.name}, {"url", util::redact_url(repo.url)}});
   return json_ok(json_object([&](JsonWriter& w) {
     put(w, "name", repo.name);
-    put(w, "url", repo.url);
+    put(w, "url", util::redact_url(repo.url));
   }));
 }
 

@@ -27,7 +27,8 @@ void str(Writer& w, const char* key, const std::string& value) {
   if (w.keep_raw_bytes) {
     w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
   } else {
-    const std::string text = util::to_valid_utf8(value);
+    // Public JSON: a URL anywhere in it (spec, lastError, a chart's reason) is redacted.
+    const std::string text = util::to_valid_utf8(util::redact_text(value));
     w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   }
 }

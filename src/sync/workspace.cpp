@@ -24,6 +24,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
 
 namespace cmop::sync {
@@ -72,7 +73,7 @@ void validate_dependency_repo(const deps::NamedRepository& r) {
                 "name must be non-empty, without '/', '\\' or whitespace");
   if (r.url.rfind("http://", 0) != 0 && r.url.rfind("https://", 0) != 0)
     throw Error(Errc::invalid_argument, "dependency repository \"" + r.name + "\"",
-                "url must start with http:// or https://, got \"" + r.url + "\"");
+                "url must start with http:// or https://, got \"" + util::redact_url(r.url) + "\"");
 }
 
 // The content key of one chart: its git tree plus whatever else changes the

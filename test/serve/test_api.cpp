@@ -352,3 +352,54 @@ TEST_CASE("log lines are structured", "[serve][log]") {
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find("\"msg\":\"hello\",\"k\":1}\n") != std::string::npos);
 }
+
+// Issue 11, items 1 and 2: nothing secret in any answer or log line. Before the
+// fix GET /repo/dependency listed user:password@ URLs verbatim, POST echoed them,
+// the "registered" log line carried them, and only user:pass@ was masked anywhere.
+TEST_CASE("credentials in URLs appear in no answer and no log line", "[serve][redact]") {
+  std::vector<std::string> lines;
+  util::log::set_sink([&](std::string_view line) { lines.emplace_back(line); });
+  struct RestoreSink {
+    ~RestoreSink() { util::log::set_sink(nullptr); }
+  } restore;
+  Running r;
+  const std::vector<std::string> secrets = {"s3cretPW", "ghp_T0KENabc", "acc3ss", "priv4te", "sl/ash"};
+
+  auto dep = call(r.base, "POST", "/repo/dependency",
+                  "{\"name\":\"priv\",\"url\":\"https://bob:s3cretPW@charts.example.com/x?access_token=acc3ss\"}");
+  REQUIRE(dep.status == 200);
+  CHECK(str(json_of(dep), "url") == "https://bob:***@charts.example.com/x?access_token=***");
+  auto slash = call(r.base, "POST", "/repo/dependency",
+                    "{\"name\":\"slash\",\"url\":\"https://carol:sl/ash@charts.example.com/y\"}");
+  REQUIRE(slash.status == 200);
+  auto list = call(r.base, "GET", "/repo/dependency");
+  REQUIRE(list.status == 200);
+  CHECK_THAT(list.body, Catch::Contains("https://carol:***@charts.example.com/y"));
+
+  // A token as the user name and a private_token query parameter in a git URL;
+  // the sync fails (nothing listens there), and its error is shown too.
+  auto created = call(r.base, "POST", "/repo/new",
+                      test::new_repo_body("tok", "http://ghp_T0KENabc@127.0.0.1:1/o/r.git?private_token=priv4te"));
+  CHECK(created.status == 502);
+  auto repos = call(r.base, "GET", "/repo");
+  auto one = call(r.base, "GET", "/repo/tok");
+  REQUIRE(one.status == 200);
+  CHECK(str(json_of(one)["spec"], "git") == "http://***@127.0.0.1:1/o/r.git?private_token=***");
+  // A URL that fails validation is neither echoed nor logged raw.
+  auto invalid = call(r.base, "POST", "/repo/new", test::new_repo_body("bad", "ftp://bob:s3cretPW@host/x.git"));
+  CHECK(invalid.status == 400);
+  auto bad_dep = call(r.base, "POST", "/repo/dependency", "{\"name\":\"b\",\"url\":\"ftp://bob:s3cretPW@h/\"}");
+  CHECK(bad_dep.status == 400);
+
+  for (const auto* answer : {&dep, &slash, &list, &created, &repos, &one, &invalid, &bad_dep})
+    for (const auto& s : secrets) {
+      INFO(answer->body);
+      CHECK(answer->body.find(s) == std::string::npos);
+    }
+  REQUIRE_FALSE(lines.empty());
+  for (const auto& line : lines)
+    for (const auto& s : secrets) {
+      INFO(line);
+      CHECK(line.find(s) == std::string::npos);
+    }
+}
