@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cmop/chart/semver.hpp"
+#include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
 #include "deps/yaml_emit.hpp"
 
@@ -233,10 +234,19 @@ Value entry_value(const IndexEntry& e) {
 
 }  // namespace
 
-RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin) {
+RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin, const Limits& limits) {
   Reader r(origin);
   if (yaml.find_first_not_of(" \t\r\n") == std::string_view::npos)
     throw Error(Errc::invalid_argument, std::string(origin), "empty index.yaml file");
+  if (limits.max_bytes && yaml.size() > limits.max_bytes)
+    throw Error(Errc::too_large, std::string(origin),
+                "index.yaml is " + std::to_string(yaml.size()) + " bytes; the limit is " + std::to_string(limits.max_bytes));
+  // Before anything is built: yaml-cpp shares aliased nodes, but the entries read
+  // from them below are copies, so an alias bomb would expand there (Helm refuses
+  // such a document with the same reason).
+  if (auto refusal = chart::helm_alias_refusal(yaml, {limits.max_depth, limits.max_nodes}))
+    throw Error(Errc::invalid_argument, std::string(origin), *refusal);
+  std::size_t entry_count = 0;
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -261,6 +271,8 @@ RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin) {
         if (kv.second.IsNull()) continue;
         if (!kv.second.IsSequence()) r.fail(path, "expected a list of chart versions");
         for (std::size_t i = 0; i < kv.second.size(); ++i) {
+          if (limits.max_entries && ++entry_count > limits.max_entries)
+            r.fail("entries", "more than " + std::to_string(limits.max_entries) + " chart versions");
           const YAML::Node item = kv.second[i];
           if (!item || item.IsNull()) continue;  // Helm skips empty entries
           IndexEntry e = r.entry(item, path + "[" + std::to_string(i) + "]");

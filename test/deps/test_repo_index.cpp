@@ -2,6 +2,7 @@
 // the way go-yaml v2 does, so it catches quoting Helm would misread).
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <fstream>
 
 #include "cmop/deps/repo_index.hpp"
@@ -277,4 +278,47 @@ TEST_CASE("add replaces the same version and remove drops it") {
   CHECK_FALSE(index.remove("b", "1.0.0"));
   CHECK(index.remove("a", "1.0.0"));
   CHECK(index.entries.count("a") == 0);
+}
+
+namespace {
+// N distinct entry aliases in one anchored list, and M chart names each aliasing
+// that list: a few hundred KiB of text that would expand to N*M index entries.
+std::string alias_bomb_index(int n, int m) {
+  std::string y = "apiVersion: v1\nbomb:\n  e: &e {name: c, version: 1.0.0, urls: [http://x/c.tgz]}\n  l: &l [";
+  for (int i = 0; i < n; ++i) y += i ? ",*e" : "*e";
+  y += "]\nentries:\n";
+  for (int j = 0; j < m; ++j) y += "  c" + std::to_string(j) + ": *l\n";
+  return y;
+}
+}  // namespace
+
+// Issue 11, item 3: an 876 KiB index of aliases expanded until the process was
+// OOM-killed. Before the fix this parse built all N*M entries (or died trying).
+TEST_CASE("an alias bomb of an index is refused before anything expands", "[limits]") {
+  const std::string bomb = alias_bomb_index(30000, 30000);  // ~0.5 MiB of text, 900 million entries
+  REQUIRE(bomb.size() < 1u << 20);
+  auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(bomb, "http://h/index.yaml"),
+                    Catch::Contains("http://h/index.yaml") && Catch::Contains("excessive aliasing"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  // A few aliases, as real indexes may have, are fine.
+  CHECK(deps::RepoIndex::parse(alias_bomb_index(3, 3), "ok").entries.size() == 3);
+}
+
+TEST_CASE("an index beyond its byte, depth or entry bounds is refused naming the bound", "[limits]") {
+  deps::RepoIndex::Limits tight;
+  tight.max_bytes = 64;
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", tight), Catch::Contains("the limit is 64"));
+
+  std::string deep = "apiVersion: v1\nentries: {}\nx: ";
+  for (int i = 0; i < 100; ++i) deep += "[";
+  for (int i = 0; i < 100; ++i) deep += "]";
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(deep, "i"), Catch::Contains("nested deeper than 64 levels"));
+
+  deps::RepoIndex::Limits few;
+  few.max_entries = 2;
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", few), Catch::Contains("more than 2 chart versions"));
+  deps::RepoIndex::Limits nodes;
+  nodes.max_nodes = 10;
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", nodes), Catch::Contains("more than 10 nodes"));
 }
