@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -188,6 +189,11 @@ struct Server::Impl {
 
   void handle(HttpRequest req, const Responder& respond);
   bool authorized(const std::string& header, const Route& route) const;
+  // What the request's head alone refuses (unknown route, method, credentials);
+  // sets `route`.
+  std::optional<HttpResponse> refusal(const HttpRequest& req, Route& route) const;
+  // The same for HttpServer, before a body is read or a 100 Continue sent.
+  std::optional<HttpResponse> precheck(const HttpRequest& head) const;
 
   HttpResponse readiness() const;
   HttpResponse metrics_text() const;
@@ -259,6 +265,10 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       throw Error(Errc::invalid_argument, "--ssh-known-hosts",
                   options.ssh_known_hosts_file.string() + " holds no host keys");
   }
+  if (options.sync_timeout.count() < 0) throw Error(Errc::invalid_argument, "--sync-timeout", "must not be negative");
+  if (options.git_timeout.count() < 0) throw Error(Errc::invalid_argument, "--git-timeout", "must not be negative");
+  wo.sync_timeout = options.sync_timeout;
+  wo.git_stall_timeout = options.git_timeout;
   try {
     workspace = std::make_unique<sync::Workspace>(options.state_dir, publisher, wo);
   } catch (const fs::filesystem_error& e) {
@@ -267,7 +277,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
 
   pool = std::make_unique<WorkerPool>(options.workers);
   lanes = std::make_unique<RepoLanes>(*pool);
-  HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout};
+  HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout, options.max_connections};
   http = std::make_unique<HttpServer>(
       options.listen, limits, [this](HttpRequest req, Responder respond) { handle(std::move(req), respond); },
       [this](const std::string& method, const std::string& target, int status, std::size_t bytes, double seconds,
@@ -280,7 +290,8 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
                     {"bytes", bytes},
                     {"ms", seconds * 1000.0},
                     {"remote", remote}});
-      });
+      },
+      [this](const HttpRequest& head) { return precheck(head); });
 }
 
 void Server::Impl::probe_until_ready() {
@@ -334,26 +345,42 @@ bool Server::Impl::authorized(const std::string& header, const Route& route) con
          bearer_authorized(header, util::repo_trigger_token(options.token, route.subject));
 }
 
+std::optional<HttpResponse> Server::Impl::refusal(const HttpRequest& req, Route& route) const {
+  const std::string& m = req.method;
+  route = route_request(m, req.target, serve_local_repo);
+  if (route.endpoint == Endpoint::none) return json_error(404, m + " " + route.path + ": no such endpoint");
+  if (!route.method_allowed) {
+    auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + route.allow + ")");
+    r.headers.push_back({"Allow", route.allow});
+    return r;
+  }
+  if (route.mutation && !authorized(req.authorization, route)) {
+    auto r = json_error(401, m + " " + route.path + ": " +
+                                 (req.authorization.empty() ? "a bearer token is required"
+                                                            : "the bearer token was refused"));
+    r.headers.push_back({"WWW-Authenticate", req.authorization.empty()
+                                                 ? "Bearer realm=\"cmop\""
+                                                 : "Bearer realm=\"cmop\", error=\"invalid_token\""});
+    return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Server::Impl::precheck(const HttpRequest& head) const {
+  try {
+    Route route;
+    return refusal(head, route);
+  } catch (const Error& e) {
+    return error_response(e);
+  }
+}
+
 void Server::Impl::handle(HttpRequest req, const Responder& respond) {
   try {
     const std::string& m = req.method;
-    Route route = route_request(m, req.target, serve_local_repo);
+    Route route;
+    if (auto refused = refusal(req, route)) return respond(std::move(*refused));
     bool get = m == "GET" || m == "HEAD";
-    if (route.endpoint == Endpoint::none) return respond(json_error(404, m + " " + route.path + ": no such endpoint"));
-    if (!route.method_allowed) {
-      auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + route.allow + ")");
-      r.headers.push_back({"Allow", route.allow});
-      return respond(std::move(r));
-    }
-    if (route.mutation && !authorized(req.authorization, route)) {
-      auto r = json_error(401, m + " " + route.path + ": " +
-                                   (req.authorization.empty() ? "a bearer token is required"
-                                                              : "the bearer token was refused"));
-      r.headers.push_back({"WWW-Authenticate",
-                           req.authorization.empty() ? "Bearer realm=\"cmop\""
-                                                     : "Bearer realm=\"cmop\", error=\"invalid_token\""});
-      return respond(std::move(r));
-    }
 
     switch (route.endpoint) {
       case Endpoint::healthz: return respond(json_ok("{\"status\":\"ok\"}"));
@@ -398,7 +425,25 @@ HttpResponse Server::Impl::readiness() const {
 HttpResponse Server::Impl::metrics_text() const {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = metrics.render(workspace->list().size(), lanes->waiting(), pool->running(), ready);
+  Metrics::Gauges g;
+  g.repos = workspace->list().size();
+  g.waiting_requests = lanes->waiting();
+  g.ready = ready;
+  const auto now = Clock::now();
+  const auto since = pool->running_since();
+  g.running_jobs = static_cast<int>(since.size());
+  if (!since.empty()) g.oldest_job_seconds = std::chrono::duration<double>(now - since.front()).count();
+  // A sync past its timeout plus one more git stall (the last transfer's own
+  // limit) and a minute of slack for a last chart's upload is stuck.
+  if (options.sync_timeout.count() > 0) {
+    const auto limit = options.sync_timeout + options.git_timeout + std::chrono::seconds(60);
+    g.stuck_jobs = static_cast<int>(std::count_if(since.begin(), since.end(), [&](auto t) { return now - t > limit; }));
+  }
+  const auto connections = http->connection_stats();
+  g.open_connections = connections.open;
+  g.connections_refused = connections.refused;
+  g.accept_fd_exhausted = connections.fd_exhausted;
+  r.body = metrics.render(g);
   return r;
 }
 
@@ -451,7 +496,7 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
     fs::path p = local_repo_dir / "index.yaml";
     std::error_code ec;
     if (fs::exists(p, ec))
-      r.body = util::read_file(p);
+      r.file = p.string();  // streamed: with thousands of charts it runs to megabytes
     else  // nothing published yet: still a valid, empty repository for `helm repo add`
       r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + now_rfc3339() + "\"\n";
     return r;
@@ -462,7 +507,7 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) throw Error(Errc::not_found, "chart file \"" + file + "\"", "not in the repository");
   r.content_type = "application/gzip";
-  r.body = util::read_file(p);
+  r.file = p.string();  // streamed by the HTTP layer, never read whole
   return r;
 }
 

@@ -402,6 +402,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   SyncReport report;
   report.repo = name;
   state.last_sync_time = now_rfc3339();
+  const auto deadline = options.sync_timeout.count() > 0 ? started + options.sync_timeout
+                                                         : std::chrono::steady_clock::time_point::max();
   auto last_write = std::chrono::steady_clock::now();
 
   auto finish = [&]() {
@@ -426,6 +428,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     // its content on disk: the packager refuses it by its (placeholder's) size.
     opts.placeholder_above_bytes = package::Limits{}.max_file_bytes;
     opts.ssh_known_hosts = options.ssh_known_hosts;
+    opts.stall_timeout = options.git_stall_timeout;
+    opts.deadline = deadline;
     auto result = repo.sync(opts);
     report.commit = result.commit;
     report.fetched_changes = result.changed;
@@ -465,6 +469,12 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   for (auto& path : chart_paths) {
     ChartOutcome outcome;
     outcome.path = path;
+    if (!publisher_down && std::chrono::steady_clock::now() >= deadline) {
+      // The sync's time is up: what is published stays, the rest waits for the next sync.
+      publisher_down = true;  // i.e. stop: no further chart is attempted, nothing is removed
+      report.error = "sync of " + util::redact_url(state.spec.git) + " timed out after " +
+                     std::to_string(options.sync_timeout.count()) + " s (the sync timeout)";
+    }
     if (publisher_down) {
       outcome.reason = "not attempted: " + report.error;
       report.charts.push_back(outcome);
