@@ -125,11 +125,13 @@ struct Workspace::Impl {
     util::remove_stale_temp_files(repos_dir());
     util::remove_stale_temp_files(dir);
     if (fs::is_directory(dir / "ssh-keys")) util::remove_stale_temp_files(dir / "ssh-keys");
+    if (fs::exists(dependencies_file())) ::chmod(dependencies_file().c_str(), 0600);  // written 0644 before
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
     for (auto& entry : fs::directory_iterator(repos_dir())) {
       auto p = entry.path();
       if (p.extension() != ".json" || p.filename().string().front() == '.') continue;
+      ::chmod(p.c_str(), 0600);  // credentials: state files written by earlier versions were 0644
       RepoState s = from_state_file(util::read_file(p), p.string());
       replay_claims(s);
       for (auto& pub : s.published) ledger.record(pub);
@@ -142,7 +144,7 @@ struct Workspace::Impl {
   // checkpoint interval meanwhile; what must be durable before each upload (the
   // claim on name+version) goes to a small append-only journal instead.
   void persist(RepoState& s) {
-    util::write_file_atomic(state_file(s.spec.name), to_state_file(s));
+    util::write_file_atomic(state_file(s.spec.name), to_state_file(s), 0600);  // holds credentials
     std::error_code ec;
     fs::remove(claims_file(s.spec.name), ec);  // folded into the state file just written
   }
@@ -597,7 +599,7 @@ void Workspace::put_dependency_repo(const deps::NamedRepository& repo) {
     next.push_back(repo);
   else
     *it = repo;
-  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true));
+  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true), 0600);  // holds credentials
   impl_->dependency_repos = std::move(next);
 }
 
