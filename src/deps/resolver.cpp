@@ -408,9 +408,9 @@ struct Resolver::Impl {
   }
 };
 
-Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls) : impl_(std::make_unique<Impl>()) {
+Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, net::ConnectionPolicy peers) : impl_(std::make_unique<Impl>()) {
   impl_->cache_dir = std::move(cache_dir);
-  impl_->http = net::HttpClient(std::move(tls));
+  impl_->http = net::HttpClient(std::move(tls), std::move(peers));
 }
 
 Resolver::~Resolver() = default;

@@ -266,9 +266,12 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
                   options.ssh_known_hosts_file.string() + " holds no host keys");
   }
   if (options.sync_timeout.count() < 0) throw Error(Errc::invalid_argument, "--sync-timeout", "must not be negative");
-  if (options.git_timeout.count() < 0) throw Error(Errc::invalid_argument, "--git-timeout", "must not be negative");
+  if (options.network_timeout.count() < 0) throw Error(Errc::invalid_argument, "--network-timeout", "must not be negative");
+  wo.dependency_peers.allowed_hosts = options.dependency_hosts;
+  wo.dependency_peers.allow_local_addresses = false;
+  wo.dependency_peers.stall_timeout = options.network_timeout;  // the same patience as for git remotes
   wo.sync_timeout = options.sync_timeout;
-  wo.git_stall_timeout = options.git_timeout;
+  wo.git_stall_timeout = options.network_timeout;
   try {
     workspace = std::make_unique<sync::Workspace>(options.state_dir, publisher, wo);
   } catch (const fs::filesystem_error& e) {
@@ -436,7 +439,7 @@ HttpResponse Server::Impl::metrics_text() const {
   // A sync past its timeout plus one more git stall (the last transfer's own
   // limit) and a minute of slack for a last chart's upload is stuck.
   if (options.sync_timeout.count() > 0) {
-    const auto limit = options.sync_timeout + options.git_timeout + std::chrono::seconds(60);
+    const auto limit = options.sync_timeout + options.network_timeout + std::chrono::seconds(60);
     g.stuck_jobs = static_cast<int>(std::count_if(since.begin(), since.end(), [&](auto t) { return now - t > limit; }));
   }
   const auto connections = http->connection_stats();

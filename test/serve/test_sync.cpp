@@ -10,6 +10,7 @@
 #include "support/black_hole.hpp"
 
 using namespace cmop;
+namespace fs = std::filesystem;
 using test::call;
 using test::json_of;
 using test::str;
@@ -375,13 +376,13 @@ TEST_CASE("a request outliving the shutdown grace gets 503", "[serve][concurrenc
 }
 
 // Issue 11, item 4: four black-hole repos took every worker for many minutes while
-// /healthz stayed green. Now a git transfer gives up after --git-timeout, naming
+// /healthz stayed green. Now a git transfer gives up after --network-timeout, naming
 // the remote, and a sync ends by --sync-timeout; stuck workers show in /metrics.
 TEST_CASE("a black-hole git remote fails the sync after the git timeout", "[serve][deadline]") {
   cmop::test::BlackHole hole;
   test::ChartsRepo git;
   auto o = test::local_options(git.state());
-  o.git_timeout = std::chrono::seconds(1);
+  o.network_timeout = std::chrono::seconds(1);
   o.workers = 2;
   serve::Server server(o);
   server.start();
@@ -431,4 +432,69 @@ TEST_CASE("a sync past --sync-timeout stops before the next chart, naming the re
   gate->open();
   auto next = call(base, "POST", "/repo/mycharts/update");
   CHECK(next.status == 200);
+}
+
+// Issue 11, item 9: a chart author's dependency URL made the sidecar fetch from its
+// own pod and showed, to anyone, the internal server's HTTP status, YAML error
+// positions and digests. Loopback and link-local targets are now refused unless
+// listed in --dependency-hosts, and unauthenticated state reads do not reflect
+// what a remote answered.
+TEST_CASE("hostile dependency URLs: loopback refused unless listed, nothing of the answer reflected",
+          "[serve][dependency-hosts]") {
+  test::ChartsRepo git;
+  cmop::util::TempDir site("cmop-internal-");
+  fs::create_directories(site.path() / "admin" / "broken");
+  util::write_file_atomic(site.path() / "admin" / "broken" / "index.yaml", "apiVersion: v1\nentries: {a: [}\n");
+  auto internal = test::start_python_peer("static_http_server.py", {"--root", site.path().string()});
+  auto chart_on = [&](const std::string& folder, const std::string& repo) {
+    test::write_chart(git.work, "charts/" + folder, folder, "1.0.0",
+                      "dependencies:\n- name: x\n  version: ^1.0.0\n  repository: " + repo + "\n");
+  };
+  chart_on("secret", internal.url() + "/admin/secret#");
+  chart_on("broken", internal.url() + "/admin/broken");
+  git.work.commit("dependencies on internal URLs");
+  git.push();
+  auto reason_of = [](const rapidjson::Value& charts, const std::string& path) {
+    for (auto& c : charts.GetArray())
+      if (str(c, "path") == path) return str(c, "reason");
+    return std::string("(no such chart)");
+  };
+  auto requests = [&] { return call(internal.url(), "GET", "/__requests").body; };
+
+  {
+    serve::Server server(test::local_options(git.state()));
+    server.start();
+    auto report = json_of(call(server.url(), "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())));
+    CHECK_THAT(reason_of(report["charts"], "charts/secret"),
+               Catch::Contains("refused: 127.0.0.1 is a loopback or link-local address"));
+    CHECK(requests() == "{}");  // nothing reached the internal server
+  }
+  {
+    auto o = test::local_options(git.state());
+    o.dependency_hosts = {"charts.example.com"};
+    serve::Server server(o);
+    server.start();
+    auto report = json_of(call(server.url(), "POST", "/repo/mycharts/update"));
+    CHECK_THAT(reason_of(report["charts"], "charts/secret"), Catch::Contains("not in the allowed list"));
+  }
+  auto o = test::local_options(git.state());
+  o.dependency_hosts = {"127.0.0.1"};  // listed: reached on purpose
+  serve::Server server(o);
+  server.start();
+  auto report = json_of(call(server.url(), "POST", "/repo/mycharts/update"));
+  // The requester of the sync sees the details...
+  CHECK_THAT(reason_of(report["charts"], "charts/secret"), Catch::Contains("HTTP 404"));
+  CHECK_THAT(reason_of(report["charts"], "charts/broken"), Catch::Contains("invalid YAML"));
+  // ...an anonymous reader of the state does not.
+  auto state = call(server.url(), "GET", "/repo/mycharts");
+  auto doc = json_of(state);
+  const std::string secret = reason_of(doc["lastSync"]["charts"], "charts/secret");
+  const std::string broken = reason_of(doc["lastSync"]["charts"], "charts/broken");
+  CHECK_THAT(secret, Catch::Contains(internal.url() + "/admin/secret") && Catch::Contains("an HTTP error"));
+  CHECK_THAT(broken, Catch::Contains("not a valid chart repository index"));
+  for (const auto& leak : {"404", "line ", "column", "entries"}) {
+    INFO(leak);
+    CHECK(secret.find(leak) == std::string::npos);
+    CHECK(broken.find(leak) == std::string::npos);
+  }
 }

@@ -39,7 +39,9 @@ struct Resolution {
 // downloaded archives by digest. Thread-safe.
 class Resolver {
  public:
-  Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {});
+  // `peers`: which chart repositories may be reached (their URLs come from chart
+  // authors); every index and archive request is held to it.
+  Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {}, net::ConnectionPolicy peers = {});
   ~Resolver();
 
   // The index.yaml files of one sync, shared by all its charts: each is fetched

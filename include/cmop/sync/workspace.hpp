@@ -68,6 +68,7 @@ struct RepoState {
 struct WorkspaceOptions {
   bool allow_local_git = false;
   net::TlsOptions tls;  // for dependency repos
+  net::ConnectionPolicy dependency_peers;  // which dependency repos may be reached (default: any)
   std::string git_ca_file;      // extra CA bundle (PEM) for https git remotes
   std::string ssh_known_hosts;  // OpenSSH known_hosts content; empty = host keys not verified
   // A sync ends by this long after it started (0 = no limit): the git transfer is
