@@ -66,6 +66,7 @@ struct HttpServer::Impl {
   int pending_stops = 0;  // stop notices posted to sessions and not yet run
   ConnectionStats stats;  // .open is sessions.size()
   bool fd_exhaustion_logged = false;
+  std::atomic<std::size_t> effective_max_connections{0};  // the cap, lowered when descriptors ran out
 
   asio::io_context io;
   // Keeps the I/O threads alive while a request waits for a worker and no socket
@@ -125,6 +126,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool idle() const { return idle_.load(); }
   Clock::rep idle_since() const { return idle_since_.load(); }
   void evict() {
+    idle_ = false;  // chosen once: the next eviction picks another connection
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
       if (!self->busy_) self->close_now();
     });
@@ -405,12 +407,23 @@ void HttpServer::Impl::accept() {
         first = !fd_exhaustion_logged;
         fd_exhaustion_logged = true;
       }
+      std::size_t open;
+      {
+        std::lock_guard lk(mu);
+        open = sessions.size();
+        // The descriptor limit is lower than the cap: from now on the cap is what
+        // fits, so that further connections displace idle ones instead of failing.
+        effective_max_connections = std::max<std::size_t>(16, std::min<std::size_t>(effective_max_connections.load(), open) * 9 / 10);
+      }
       if (first)
         util::log::warn("accepting connections: out of file descriptors; backing off (logged once, counted in "
                         "cmop_http_accept_fd_exhausted_total)",
-                        {{"error", ec.message()}});
-      evict_idle();
-      accept_backoff.expires_after(std::chrono::milliseconds(100));
+                        {{"error", ec.message()},
+                         {"open_connections", open},
+                         {"connection_cap_now", effective_max_connections.load()}});
+      for (int i = 0; i < 8; ++i)
+        if (!evict_idle()) break;
+      accept_backoff.expires_after(std::chrono::milliseconds(20));
       accept_backoff.async_wait([this](beast::error_code wait_ec) {
         if (!wait_ec && acceptor.is_open()) accept();
       });
@@ -427,7 +440,7 @@ void HttpServer::Impl::on_accepted(tcp::socket socket) {
     std::lock_guard lk(mu);
     open = sessions.size();
   }
-  if (open >= limits.max_connections && !evict_idle()) {
+  if (open >= effective_max_connections && !evict_idle()) {
     // At the cap with every connection busy: this one is closed unanswered.
     beast::error_code ignored;
     socket.close(ignored);
@@ -471,6 +484,7 @@ HttpServer::HttpServer(const std::string& listen, HttpLimits limits, Handler han
     : impl_(std::make_unique<Impl>()) {
   if (limits.max_connections == 0) limits.max_connections = default_max_connections();
   impl_->limits = limits;
+  impl_->effective_max_connections = limits.max_connections;
   impl_->handler = std::move(handler);
   impl_->observer = std::move(observer);
   impl_->precheck = std::move(precheck);
@@ -524,7 +538,7 @@ ConnectionStats HttpServer::connection_stats() const {
   std::lock_guard lk(impl_->mu);
   ConnectionStats out = impl_->stats;
   out.open = impl_->sessions.size();
-  out.limit = impl_->limits.max_connections;
+  out.limit = impl_->effective_max_connections;
   return out;
 }
 
