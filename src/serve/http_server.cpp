@@ -179,7 +179,9 @@ class Session : public std::enable_shared_from_this<Session> {
       return respond_and_close(
           json_error(400, "request: Transfer-Encoding must end in \"chunked\" (got \"" +
                               std::string(req[http::field::transfer_encoding]).substr(0, 100) + "\")"));
-    if (server_->precheck) {
+    // With a body still to come, what the head alone refuses is answered now; a
+    // request without one takes the usual path (and keeps its connection).
+    if (server_->precheck && !parser_->is_done()) {
       HttpRequest head;
       head.method = method_;
       head.target = target_;
@@ -192,9 +194,9 @@ class Session : public std::enable_shared_from_this<Session> {
       } catch (const std::exception& e) {
         refusal = json_error(500, std::string("internal error: ") + e.what());
       }
-      // Refused before the body is read (and before any 100 Continue): close after
-      // answering unless there is no body to skip.
-      if (refusal) return respond_and_close(std::move(*refusal), !parser_->is_done());
+      // Refused before the body is read (and before any 100 Continue): the connection
+      // closes after the answer, as the unread body cannot be told from a next request.
+      if (refusal) return respond_and_close(std::move(*refusal));
     }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
