@@ -10,6 +10,8 @@
 #include <sstream>
 #include <vector>
 
+#include "cmop/util/view_stream.hpp"
+
 namespace cmop::chart {
 namespace {
 
@@ -108,7 +110,7 @@ class AliasAccounting final : public YAML::EventHandler {
 std::optional<std::string> helm_alias_refusal(std::string_view yaml) { return helm_alias_refusal(yaml, YamlBounds{}); }
 
 std::optional<std::string> helm_alias_refusal(std::string_view yaml, const YamlBounds& bounds) {
-  std::istringstream in{std::string(yaml)};
+  util::ViewStream in(yaml);
   AliasAccounting accounting(bounds);
   try {
     YAML::Parser parser(in);

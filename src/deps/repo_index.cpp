@@ -12,6 +12,7 @@
 #include "cmop/chart/semver.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
+#include "cmop/util/view_stream.hpp"
 #include "deps/yaml_emit.hpp"
 
 namespace cmop::deps {
@@ -424,7 +425,7 @@ RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin, const
   index.api_version.clear();
   IndexBuilder builder(index, r, limits.max_entries);
   try {
-    std::istringstream in{std::string(yaml)};
+    util::ViewStream in(yaml);
     YAML::Parser parser(in);
     parser.HandleNextDocument(builder);  // the first document, as YAML::Load reads it
   } catch (const YAML::ParserException& e) {
