@@ -266,7 +266,8 @@ class IndexBuilder final : public YAML::EventHandler {
     if (it == anchors_.end()) r_.fail(where(), "an alias to a node cmop does not keep (the index's own structure)");
     value(it->second, YAML::NullAnchor);
   }
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
     open(Kind::generic_seq, anchor);
   }
   void OnSequenceEnd() override { close(); }
@@ -415,7 +416,8 @@ RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin, const
     throw Error(Errc::invalid_argument, std::string(origin), "empty index.yaml file");
   if (limits.max_bytes && yaml.size() > limits.max_bytes)
     throw Error(Errc::too_large, std::string(origin),
-                "index.yaml is " + std::to_string(yaml.size()) + " bytes; the limit is " + std::to_string(limits.max_bytes));
+                "index.yaml is " + std::to_string(yaml.size()) + " bytes; the limit is " +
+                    std::to_string(limits.max_bytes));
   // Before anything is built: entries read from aliased nodes are copies, so an
   // alias bomb would expand below (Helm refuses such a document with the same reason).
   if (auto refusal = chart::helm_alias_refusal(yaml, {limits.max_depth, limits.max_nodes}))

@@ -263,8 +263,8 @@ struct Resolver::Impl {
   };
   std::mutex parsed_mu;  // guards the three below
   std::map<std::string, ParsedIndex> parsed;
-  std::map<std::string, std::shared_ptr<std::mutex>> fetch_locks;               // per index URL
-  std::map<std::string, std::weak_ptr<const RepoIndex>> parsed_by_digest;      // sha256 of the body
+  std::map<std::string, std::shared_ptr<std::mutex>> fetch_locks;           // per index URL
+  std::map<std::string, std::weak_ptr<const RepoIndex>> parsed_by_digest;  // by sha256 of the body
 
   net::Headers auth_headers(const Remote& remote) const {
     if (remote.username.empty() && remote.password.empty()) return {};
@@ -433,7 +433,8 @@ struct Resolver::Impl {
   }
 };
 
-Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, net::ConnectionPolicy peers) : impl_(std::make_unique<Impl>()) {
+Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, net::ConnectionPolicy peers)
+    : impl_(std::make_unique<Impl>()) {
   impl_->cache_dir = std::move(cache_dir);
   impl_->http = net::HttpClient(std::move(tls), std::move(peers));
 }

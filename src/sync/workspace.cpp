@@ -109,7 +109,10 @@ struct Workspace::Impl {
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
   Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
-      : dir(std::move(d)), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls, options.dependency_peers) {}
+      : dir(std::move(d)),
+        publisher(std::move(p)),
+        options(std::move(o)),
+        resolver(dir / "cache", options.tls, options.dependency_peers) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
