@@ -372,3 +372,47 @@ TEST_CASE("a big index parses with memory proportional to what is kept", "[limit
   CHECK(versions > 0);
   CHECK(grown_mib < static_cast<long>(mib) * 6);  // the node tree alone cost ~26x the text
 }
+
+// The event-driven parse meets every YAML construct an index can hold; whatever it
+// is given, it answers with an index or a cmop::Error, never another exception.
+TEST_CASE("odd but valid YAML shapes parse, anything else fails with a cmop::Error", "[limits]") {
+  const std::string entry = "{name: a, version: 1.0.0, urls: [a.tgz]}";
+  struct Case {
+    std::string yaml;
+    int versions;  // of chart "a"; -1: a cmop::Error is expected
+  };
+  const std::vector<Case> cases = {
+      {"apiVersion: v1\nentries:\n  a: [" + entry + "]\n", 1},
+      // yaml-cpp applies no merge keys (as before): the second record has no name and is skipped.
+      {"apiVersion: v1\nx: &e " + entry + "\nentries:\n  a: [*e, {<<: *e, version: 2.0.0}]\n", 1},
+      {"apiVersion: v1\nx: &l [" + entry + "]\nentries: {a: *l}\n", 1},
+      {"apiVersion: v1\nx: &m {a: [" + entry + "]}\nentries: *m\n", 1},
+      {"apiVersion: !!str v1\nentries: !!map {a: !!seq [" + entry + "]}\n", 1},
+      {"apiVersion: v1\nentries:\n  a: [~, null, " + entry + "]\n", 1},
+      {"apiVersion: v1\nentries:\n  a:\n", 0},
+      {"apiVersion: v1\nentries: ~\n", 0},
+      {"apiVersion: v1\n? [complex, key]\n: ignored\nentries: {a: [" + entry + "]}\n", 1},
+      {"apiVersion: v1\nentries: {a: [" + entry + "]}\n---\napiVersion: v2\n", 1},
+      {"apiVersion: v1\nentries: [a]\n", -1},
+      {"apiVersion: v1\nentries: {a: {name: a}}\n", -1},
+      {"apiVersion: v1\nentries: {a: [scalar]}\n", -1},
+      {"apiVersion: [v1]\nentries: {}\n", -1},
+      {"entries: {}\n", -1},
+      {"- just\n- a list\n", -1},
+      {"just a scalar\n", -1},
+      {"apiVersion: v1\nentries: {a: [" + entry + "\n", -1},
+      {"apiVersion: v1\nentries: {a: *nowhere}\n", -1},
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    try {
+      auto index = deps::RepoIndex::parse(c.yaml, "odd");
+      REQUIRE(c.versions >= 0);
+      auto it = index.entries.find("a");
+      CHECK((it == index.entries.end() ? 0 : static_cast<int>(it->second.size())) == c.versions);
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(c.versions == -1);
+    }
+  }
+}
