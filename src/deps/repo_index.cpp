@@ -279,7 +279,7 @@ class IndexBuilder final : public YAML::EventHandler {
  private:
   enum class Kind { root, entries, versions, generic_map, generic_seq };
   struct Frame {
-    Kind kind;
+    Kind kind = Kind::generic_map;
     YAML::Node node;           // generic frames only
     YAML::anchor_t anchor = YAML::NullAnchor;
     bool has_key = false;      // maps: a key was read, its value comes next
@@ -298,7 +298,10 @@ class IndexBuilder final : public YAML::EventHandler {
     if (stack_.empty()) {
       if (generic != Kind::generic_map) not_a_mapping();
       saw_root_ = true;
-      stack_.push_back({Kind::root, {}, anchor});
+      Frame root;
+      root.kind = Kind::root;
+      root.anchor = anchor;
+      stack_.push_back(std::move(root));
       return;
     }
     Frame& top = stack_.back();
@@ -307,7 +310,9 @@ class IndexBuilder final : public YAML::EventHandler {
       kind = Kind::entries;
     else if (top.kind == Kind::entries && top.has_key && generic == Kind::generic_seq)
       kind = Kind::versions;
-    Frame f{kind, {}, anchor};
+    Frame f;
+    f.kind = kind;
+    f.anchor = anchor;
     if (kind == Kind::generic_map) f.node = YAML::Node(YAML::NodeType::Map);
     if (kind == Kind::generic_seq) f.node = YAML::Node(YAML::NodeType::Sequence);
     if (kind == Kind::versions) {
