@@ -10,6 +10,8 @@
 #include <sstream>
 #include <vector>
 
+#include "cmop/util/view_stream.hpp"
+
 namespace cmop::chart {
 namespace {
 
@@ -39,6 +41,7 @@ struct Refused {
 // Not modelled: go-yaml does not decode the "<<" key of a merge (one node each).
 class AliasAccounting final : public YAML::EventHandler {
  public:
+  explicit AliasAccounting(YamlBounds bounds = {}) : bounds_(bounds) {}
   void OnDocumentStart(const YAML::Mark&) override { plain_node(); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { leaf(anchor); }
@@ -73,6 +76,8 @@ class AliasAccounting final : public YAML::EventHandler {
   }
   void open(YAML::anchor_t anchor) {
     open_.push_back({anchor, decodes_});
+    if (bounds_.max_depth && open_.size() > bounds_.max_depth)
+      throw Refused{"yaml: nested deeper than " + std::to_string(bounds_.max_depth) + " levels"};
     plain_node();
   }
   void close() {
@@ -82,6 +87,8 @@ class AliasAccounting final : public YAML::EventHandler {
     if (collection.anchor != YAML::NullAnchor) expanded_size_[collection.anchor] = decodes_ - collection.decodes_before;
   }
   void check() const {
+    if (bounds_.max_nodes && decodes_ > bounds_.max_nodes)
+      throw Refused{"yaml: more than " + std::to_string(bounds_.max_nodes) + " nodes (aliases counted expanded)"};
     if (aliased_ > 100 && decodes_ > 1000 &&
         static_cast<double>(aliased_) / static_cast<double>(decodes_) > allowed_alias_ratio(decodes_))
       throw Refused{"yaml: document contains excessive aliasing"};
@@ -91,6 +98,7 @@ class AliasAccounting final : public YAML::EventHandler {
     YAML::anchor_t anchor;
     std::uint64_t decodes_before;
   };
+  YamlBounds bounds_;
   std::vector<OpenCollection> open_;
   std::map<YAML::anchor_t, std::uint64_t> expanded_size_;
   std::uint64_t decodes_ = 0;
@@ -99,9 +107,11 @@ class AliasAccounting final : public YAML::EventHandler {
 
 }  // namespace
 
-std::optional<std::string> helm_alias_refusal(std::string_view yaml) {
-  std::istringstream in{std::string(yaml)};
-  AliasAccounting accounting;
+std::optional<std::string> helm_alias_refusal(std::string_view yaml) { return helm_alias_refusal(yaml, YamlBounds{}); }
+
+std::optional<std::string> helm_alias_refusal(std::string_view yaml, const YamlBounds& bounds) {
+  util::ViewStream in(yaml);
+  AliasAccounting accounting(bounds);
   try {
     YAML::Parser parser(in);
     parser.HandleNextDocument(accounting);  // go-yaml's Unmarshal reads the first document only

@@ -1,12 +1,18 @@
 // index.yaml as Helm's pkg/repo reads and writes it.
 #include "cmop/deps/repo_index.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <map>
+#include <sstream>
 
 #include "cmop/chart/semver.hpp"
+#include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
+#include "cmop/util/view_stream.hpp"
 #include "deps/yaml_emit.hpp"
 
 namespace cmop::deps {
@@ -238,48 +244,210 @@ Value entry_value(const IndexEntry& e) {
 
 }  // namespace
 
-RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin) {
+namespace {
+
+// Builds the index from yaml-cpp's parse events instead of loading the whole
+// document as a node tree first: a tree of a 100 MiB index costs gigabytes, and
+// only the IndexEntry records are kept. Each chart version is built as a small
+// node tree, converted by Reader::entry and dropped; nodes outside `entries` are
+// built only to be dropped (anchored ones are kept for their aliases, which the
+// alias check before this pass has bounded).
+class IndexBuilder final : public YAML::EventHandler {
+ public:
+  IndexBuilder(RepoIndex& index, const Reader& reader, std::size_t max_entries)
+      : index_(index), r_(reader), max_entries_(max_entries) {}
+
+  bool saw_root() const { return saw_root_; }
+  bool api_version_seen() const { return api_version_seen_; }
+
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t anchor) override { value(YAML::Node(YAML::NodeType::Null), anchor); }
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, const std::string& text) override {
+    value(YAML::Node(text), anchor);
+  }
+  void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) r_.fail(where(), "an alias to a node cmop does not keep (the index's own structure)");
+    value(it->second, YAML::NullAnchor);
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    open(Kind::generic_seq, anchor);
+  }
+  void OnSequenceEnd() override { close(); }
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(Kind::generic_map, anchor);
+  }
+  void OnMapEnd() override { close(); }
+
+ private:
+  enum class Kind { root, entries, versions, generic_map, generic_seq };
+  struct Frame {
+    Kind kind = Kind::generic_map;
+    YAML::Node node;           // generic frames only
+    YAML::anchor_t anchor = YAML::NullAnchor;
+    bool has_key = false;      // maps: a key was read, its value comes next
+    std::string key;           // that key (root, entries)
+    YAML::Node key_node;       // that key (generic maps)
+    std::size_t items = 0;     // versions: index of the next item
+  };
+
+  std::string where() const {
+    for (auto it = stack_.rbegin(); it != stack_.rend(); ++it)
+      if (it->kind == Kind::versions) return "entries." + it->key + "[" + std::to_string(it->items) + "]";
+    return stack_.size() >= 2 && stack_[1].kind == Kind::entries ? "entries" : "index";
+  }
+
+  void open(Kind generic, YAML::anchor_t anchor) {
+    if (stack_.empty()) {
+      if (generic != Kind::generic_map) not_a_mapping();
+      saw_root_ = true;
+      Frame root;
+      root.kind = Kind::root;
+      root.anchor = anchor;
+      stack_.push_back(std::move(root));
+      return;
+    }
+    Frame& top = stack_.back();
+    Kind kind = generic;
+    if (top.kind == Kind::root && top.has_key && top.key == "entries" && generic == Kind::generic_map)
+      kind = Kind::entries;
+    else if (top.kind == Kind::entries && top.has_key && generic == Kind::generic_seq)
+      kind = Kind::versions;
+    Frame f;
+    f.kind = kind;
+    f.anchor = anchor;
+    if (kind == Kind::generic_map) f.node = YAML::Node(YAML::NodeType::Map);
+    if (kind == Kind::generic_seq) f.node = YAML::Node(YAML::NodeType::Sequence);
+    if (kind == Kind::versions) {
+      f.key = top.key;
+      index_.entries[f.key];  // listed even when every version is skipped
+    }
+    stack_.push_back(std::move(f));
+  }
+
+  void close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    if (f.kind == Kind::generic_map || f.kind == Kind::generic_seq) return value(f.node, f.anchor);
+    if (f.kind == Kind::versions) sort_versions(index_.entries[f.key]);
+    if (stack_.empty()) return;
+    // entries / versions frames were the value of their parent's key.
+    stack_.back().has_key = false;
+  }
+
+  void value(const YAML::Node& v, YAML::anchor_t anchor) {
+    if (anchor != YAML::NullAnchor) anchors_[anchor].reset(v);
+    if (stack_.empty()) not_a_mapping();  // a scalar document
+    Frame& top = stack_.back();
+    switch (top.kind) {
+      case Kind::generic_seq: top.node.push_back(v); return;
+      case Kind::generic_map:
+        if (!top.has_key) {
+          top.key_node.reset(v);  // rebinds; `=` would overwrite the previous key's node
+          top.has_key = true;
+        } else {
+          top.node[top.key_node] = v;
+          top.has_key = false;
+        }
+        return;
+      case Kind::root:
+        if (!top.has_key) {
+          top.key = v.IsScalar() ? v.Scalar() : std::string();
+          top.has_key = true;
+          return;
+        }
+        if (top.key == "apiVersion") {
+          index_.api_version = r_.scalar(v, "apiVersion");
+          api_version_seen_ = true;
+        } else if (top.key == "generated") {
+          index_.generated = r_.scalar(v, "generated");
+        } else if (top.key == "entries") {
+          entries_from_node(v);
+        }
+        top.has_key = false;
+        return;
+      case Kind::entries:
+        if (!top.has_key) {
+          top.key = r_.scalar(v, "entries");
+          top.has_key = true;
+          return;
+        }
+        versions_from_node(top.key, v);
+        top.has_key = false;
+        return;
+      case Kind::versions: add_version(top.key, v, top.items++); return;
+    }
+  }
+
+  // `entries` or one chart's versions given as a whole node (an alias, a null).
+  void entries_from_node(const YAML::Node& entries) {
+    if (!entries || entries.IsNull()) return;
+    if (!entries.IsMap()) r_.fail("entries", "expected a mapping of chart names");
+    for (const auto& kv : entries) versions_from_node(r_.scalar(kv.first, "entries"), kv.second);
+  }
+  void versions_from_node(const std::string& name, const YAML::Node& versions) {
+    auto& list = index_.entries[name];
+    if (!versions || versions.IsNull()) return;
+    if (!versions.IsSequence()) r_.fail("entries." + name, "expected a list of chart versions");
+    std::size_t i = 0;
+    for (const auto& item : versions) add_version(name, item, i++);
+    sort_versions(list);
+  }
+  void add_version(const std::string& name, const YAML::Node& item, std::size_t i) {
+    if (max_entries_ && ++entry_count_ > max_entries_)
+      r_.fail("entries", "more than " + std::to_string(max_entries_) + " chart versions");
+    if (!item || item.IsNull()) return;  // Helm skips empty entries
+    IndexEntry e = r_.entry(item, "entries." + name + "[" + std::to_string(i) + "]");
+    // Like Helm, an entry that could never be installed is skipped, not fatal:
+    // indexes from other tools carry such records.
+    if (e.metadata.name.empty() || !chart::Version::parse(e.metadata.version)) return;
+    index_.entries[name].push_back(std::move(e));
+  }
+
+  [[noreturn]] void not_a_mapping() const { r_.fail("index", "not a chart repository index: expected a mapping"); }
+
+  RepoIndex& index_;
+  const Reader& r_;
+  const std::size_t max_entries_;
+  std::size_t entry_count_ = 0;
+  std::vector<Frame> stack_;
+  std::map<YAML::anchor_t, YAML::Node> anchors_;
+  bool saw_root_ = false;
+  bool api_version_seen_ = false;
+};
+
+}  // namespace
+
+RepoIndex RepoIndex::parse(std::string_view yaml, std::string_view origin, const Limits& limits) {
   Reader r(origin);
   if (yaml.find_first_not_of(" \t\r\n") == std::string_view::npos)
     throw Error(Errc::invalid_argument, std::string(origin), "empty index.yaml file");
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    throw Error(Errc::invalid_argument, std::string(origin), std::string("invalid YAML: ") + e.what());
-  }
-  if (!root.IsMap()) throw Error(Errc::invalid_argument, std::string(origin), "not a chart repository index: expected a mapping");
+  if (limits.max_bytes && yaml.size() > limits.max_bytes)
+    throw Error(Errc::too_large, std::string(origin),
+                "index.yaml is " + std::to_string(yaml.size()) + " bytes; the limit is " +
+                    std::to_string(limits.max_bytes));
+  // Before anything is built: entries read from aliased nodes are copies, so an
+  // alias bomb would expand below (Helm refuses such a document with the same reason).
+  if (auto refusal = chart::helm_alias_refusal(yaml, {limits.max_depth, limits.max_nodes}))
+    throw Error(Errc::invalid_argument, std::string(origin), *refusal);
 
   RepoIndex index;
+  index.api_version.clear();
+  IndexBuilder builder(index, r, limits.max_entries);
   try {
-    index.api_version = r.scalar(root["apiVersion"], "apiVersion");
-    if (index.api_version.empty())
-      throw Error(Errc::invalid_argument, std::string(origin), "no API version specified");
-    index.generated = r.scalar(root["generated"], "generated");
-    const YAML::Node entries = root["entries"];
-    if (entries && !entries.IsNull()) {
-      if (!entries.IsMap()) r.fail("entries", "expected a mapping of chart names");
-      for (const auto& kv : entries) {
-        const std::string name = r.scalar(kv.first, "entries");
-        const std::string path = "entries." + name;
-        auto& versions = index.entries[name];
-        if (kv.second.IsNull()) continue;
-        if (!kv.second.IsSequence()) r.fail(path, "expected a list of chart versions");
-        for (std::size_t i = 0; i < kv.second.size(); ++i) {
-          const YAML::Node item = kv.second[i];
-          if (!item || item.IsNull()) continue;  // Helm skips empty entries
-          IndexEntry e = r.entry(item, path + "[" + std::to_string(i) + "]");
-          // Like Helm, an entry that could never be installed is skipped, not fatal:
-          // indexes from other tools carry such records.
-          if (e.metadata.name.empty() || !chart::Version::parse(e.metadata.version)) continue;
-          versions.push_back(std::move(e));
-        }
-        sort_versions(versions);
-      }
-    }
+    util::ViewStream in(yaml);
+    YAML::Parser parser(in);
+    parser.HandleNextDocument(builder);  // the first document, as YAML::Load reads it
+  } catch (const YAML::ParserException& e) {
+    throw Error(Errc::invalid_argument, std::string(origin), std::string("invalid YAML: ") + e.what());
   } catch (const YAML::Exception& e) {
     throw Error(Errc::invalid_argument, std::string(origin), std::string("invalid index: ") + e.what());
   }
+  if (!builder.saw_root())
+    throw Error(Errc::invalid_argument, std::string(origin), "not a chart repository index: expected a mapping");
+  if (index.api_version.empty()) throw Error(Errc::invalid_argument, std::string(origin), "no API version specified");
   return index;
 }
 

@@ -19,6 +19,7 @@
 #include "cmop/package/archive.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/base64.hpp"
 #include "deps/yaml_emit.hpp"
 
@@ -71,14 +72,7 @@ std::string normalized_url(const std::string& url) {
 
 bool same_url(const std::string& a, const std::string& b) { return normalized_url(a) == normalized_url(b); }
 
-std::string without_userinfo(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return url;
-  auto host_end = url.find_first_of("/?#", scheme_end + 3);
-  auto at = url.find('@', scheme_end + 3);
-  if (at == std::string::npos || (host_end != std::string::npos && at > host_end)) return url;
-  return url.substr(0, scheme_end + 3) + url.substr(at + 1);
-}
+std::string without_userinfo(const std::string& url) { return util::redact_url(url); }
 
 struct Remote {
   std::string url;  // repository URL (what index.yaml is relative to)
@@ -355,8 +349,10 @@ struct Resolver::Impl {
     std::string etag, last_modified;
     std::shared_ptr<const RepoIndex> index;
   };
-  std::mutex parsed_mu;
+  std::mutex parsed_mu;  // guards the three below
   std::map<std::string, ParsedIndex> parsed;
+  std::map<std::string, std::shared_ptr<std::mutex>> fetch_locks;           // per index URL
+  std::map<std::string, std::weak_ptr<const RepoIndex>> parsed_by_digest;  // by sha256 of the body
 
   net::Headers auth_headers(const Remote& remote) const {
     if (remote.username.empty() && remote.password.empty()) return {};
@@ -367,6 +363,17 @@ struct Resolver::Impl {
     const std::string index_url = trim_trailing_slash(remote.url) + "/index.yaml";
     const std::string key = index_url + "\n" + remote.username;
     if (auto it = session.indexes.find(key); it != session.indexes.end()) return it->second;
+    // One fetch and parse of a URL at a time across workers: a second worker waits
+    // for the first, then revalidates and finds the parsed index (see `parsed`)
+    // instead of holding a second copy of a large index.
+    std::shared_ptr<std::mutex> url_lock;
+    {
+      std::lock_guard lk(parsed_mu);
+      auto& l = fetch_locks[key];
+      if (!l) l = std::make_shared<std::mutex>();
+      url_lock = l;
+    }
+    std::lock_guard fetching(*url_lock);
 
     const fs::path cache_file = cache_dir / "index" / (util::sha256_hex(key) + ".yaml");
     std::optional<CachedIndex> cached = read_cached_index(cache_file);
@@ -412,10 +419,22 @@ struct Resolver::Impl {
     }
 
     std::shared_ptr<const RepoIndex> index;
-    try {
-      index = std::make_shared<const RepoIndex>(RepoIndex::parse(body, shown_url));
-    } catch (const Error& e) {
-      throw Error(Errc::dependency, subject, "invalid index " + e.subject() + ": " + e.reason());
+    // The same bytes parsed for another worker and still in use are shared (servers
+    // without ETag/Last-Modified never answer 304).
+    const std::string body_digest = util::sha256_hex(body);
+    {
+      std::lock_guard lk(parsed_mu);
+      if (auto it = parsed_by_digest.find(body_digest); it != parsed_by_digest.end()) index = it->second.lock();
+    }
+    if (!index) {
+      try {
+        index = std::make_shared<const RepoIndex>(RepoIndex::parse(body, shown_url));
+      } catch (const Error& e) {
+        throw Error(Errc::dependency, subject, "invalid index " + e.subject() + ": " + e.reason());
+      }
+      std::lock_guard lk(parsed_mu);
+      std::erase_if(parsed_by_digest, [](const auto& kv) { return kv.second.expired(); });
+      parsed_by_digest[body_digest] = index;
     }
     session.indexes.emplace(key, index);
     if (res.status == 304 || !res.header("ETag").empty() || !res.header("Last-Modified").empty()) {
@@ -622,16 +641,18 @@ struct Resolver::Impl {
   }
 };
 
-Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, std::shared_ptr<oci::RegistryClient> registry)
+Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, net::ConnectionPolicy peers,
+                   std::shared_ptr<oci::RegistryClient> registry)
     : impl_(std::make_unique<Impl>()) {
   impl_->cache_dir = std::move(cache_dir);
   if (!registry) {
     oci::ClientOptions o;
     o.tls = tls;
+    o.peers = peers;
     registry = std::make_shared<oci::RegistryClient>(std::move(o));
   }
   impl_->registry = std::move(registry);
-  impl_->http = net::HttpClient(std::move(tls));
+  impl_->http = net::HttpClient(std::move(tls), std::move(peers));
 }
 
 Resolver::~Resolver() = default;

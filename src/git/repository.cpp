@@ -17,19 +17,31 @@
 
 #include <fcntl.h>
 #include <git2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "cmop/error.hpp"
@@ -178,8 +190,185 @@ class DirLock {
   int fd_ = -1;
 };
 
+// --- deadlines -------------------------------------------------------------------
+//
+// libgit2 1.5 has no network timeouts: a remote that accepts a connection and then
+// never answers leaves a fetch blocked in connect() or recv() for as long as the
+// kernel keeps the connection open. Two mechanisms bound a transfer here:
+// 1. every libgit2 callback (certificate, credentials, sideband and transfer
+//    progress) counts as progress, and fails the transfer once the watchdog expired
+//    (a remote trickling data past the deadline is stopped this way);
+// 2. a transfer blocked in a system call fires no callback at all, so the watchdog
+//    then interrupts that thread's system call with a signal whose handler does
+//    nothing and is installed without SA_RESTART: connect/recv/poll fail with EINTR,
+//    which libgit2's socket stream, OpenSSL and libssh2 all report as an error. This
+//    covers every transport (http, https, git://, ssh) without replacing libgit2's
+//    streams (its SSH transport requires its own socket stream type).
+// With libgit2 >= 1.7 its own server connect/read timeouts are set as well.
+
+int interrupt_signal() { return SIGRTMIN + 6; }
+
+void install_interrupt_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction sa {};
+    sa.sa_handler = [](int) {};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: the interrupted call must fail, not resume
+    ::sigaction(interrupt_signal(), &sa, nullptr);
+  });
+}
+
+// The socket that thread `tid` of this process is blocked on (its current system
+// call, as /proc shows it: recv/read/connect/send on a descriptor, or poll on one),
+// or -1. The calling thread's own address space holds a poll()'s descriptor list,
+// read with process_vm_readv so that a list gone meanwhile is an error, not a crash.
+int blocked_socket(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  std::string nr_text, arg0_text, arg1_text;
+  if (!(in >> nr_text >> arg0_text >> arg1_text)) return -1;  // "running" or unreadable
+  char* end = nullptr;
+  const long nr = std::strtol(nr_text.c_str(), &end, 10);
+  if (*end != '\0') return -1;
+  const unsigned long long arg0 = std::strtoull(arg0_text.c_str(), nullptr, 16);
+  const unsigned long long arg1 = std::strtoull(arg1_text.c_str(), nullptr, 16);
+  long fd = -1;
+  switch (nr) {
+    case SYS_read:
+    case SYS_write:
+    case SYS_recvfrom:
+    case SYS_recvmsg:
+    case SYS_sendto:
+    case SYS_sendmsg:
+    case SYS_connect: fd = static_cast<long>(arg0); break;
+#ifdef SYS_poll
+    case SYS_poll:
+#endif
+    case SYS_ppoll: {
+      if (arg1 != 1) return -1;  // libgit2 and libssh2 wait on their one socket
+      pollfd waited{};
+      iovec local{&waited, sizeof waited};
+      iovec remote{reinterpret_cast<void*>(static_cast<std::uintptr_t>(arg0)), sizeof waited};
+      if (::process_vm_readv(::getpid(), &local, 1, &remote, 1, 0) != static_cast<ssize_t>(sizeof waited)) return -1;
+      fd = waited.fd;
+      break;
+    }
+    default: return -1;
+  }
+  struct stat st {};
+  if (fd < 0 || fd > INT32_MAX || ::fstat(static_cast<int>(fd), &st) != 0 || !S_ISSOCK(st.st_mode)) return -1;
+  return static_cast<int>(fd);
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  auto ms = d.count();
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + " s" : std::to_string(ms) + " ms";
+}
+
+// Watches one transfer on the calling thread. Scoped: the destructor ends the
+// watch, and no signal is sent to the thread after it returned.
+class TransferWatchdog {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  TransferWatchdog(std::chrono::milliseconds stall, Clock::time_point deadline)
+      : stall_(stall),
+        deadline_(deadline),
+        worker_(::pthread_self()),
+        worker_tid_(static_cast<pid_t>(::syscall(SYS_gettid))),
+        last_(Clock::now()) {
+    if (stall_.count() <= 0 && deadline_ == Clock::time_point::max()) return;
+    install_interrupt_handler();
+    thread_ = std::thread([this] { watch(); });
+  }
+  ~TransferWatchdog() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  TransferWatchdog(const TransferWatchdog&) = delete;
+  TransferWatchdog& operator=(const TransferWatchdog&) = delete;
+
+  // A new step of the transfer ("connect", "download"); restarts the stall clock.
+  void step(std::string what) {
+    std::lock_guard lk(mu_);
+    step_ = std::move(what);
+    last_ = Clock::now();
+  }
+  void progress() {
+    std::lock_guard lk(mu_);
+    last_ = Clock::now();
+  }
+  // Why the transfer was stopped; empty while it may go on.
+  std::string expired() const {
+    std::lock_guard lk(mu_);
+    return reason_;
+  }
+  // For libgit2 callbacks: progress, or an error once expired.
+  int callback_verdict() {
+    std::string why;
+    {
+      std::lock_guard lk(mu_);
+      if (reason_.empty()) {
+        last_ = Clock::now();
+        return 0;
+      }
+      why = reason_;
+    }
+    git_error_set_str(GIT_ERROR_NET, why.c_str());
+    return GIT_EUSER;
+  }
+
+ private:
+  void watch() {
+    std::unique_lock lk(mu_);
+    while (!done_) {
+      const auto now = Clock::now();
+      if (reason_.empty()) {
+        const auto stall_end = stall_.count() > 0 ? last_ + stall_ : Clock::time_point::max();
+        if (now >= deadline_) {
+          reason_ = "the sync deadline passed during " + step_;
+        } else if (now >= stall_end) {
+          reason_ = "no answer from the remote for " + seconds_text(stall_) + " during " + step_;
+        } else {
+          cv_.wait_until(lk, std::min({stall_end, deadline_, now + std::chrono::seconds(1)}));
+          continue;
+        }
+      }
+      // Expired: interrupt whatever system call the transfer is blocked in, again
+      // and again (a call begun after one signal would block anew), until the
+      // transfer has returned and the destructor ends the watch.
+      ::pthread_kill(worker_, interrupt_signal());
+      // Some callers retry an interrupted wait: libgit2's SSH handshake loops on
+      // libssh2's "timeout" error, which is what an interrupted poll() becomes. So
+      // the socket that thread is still blocked on is shut down (not closed: the
+      // descriptor stays libgit2's): its reads see end-of-stream and fail.
+      if (++interrupts_ > 1)
+        if (int fd = blocked_socket(worker_tid_); fd >= 0) ::shutdown(fd, SHUT_RDWR);
+      cv_.wait_for(lk, std::chrono::milliseconds(100));
+    }
+  }
+
+  const std::chrono::milliseconds stall_;
+  const Clock::time_point deadline_;
+  const pthread_t worker_;
+  const pid_t worker_tid_;
+  int interrupts_ = 0;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Clock::time_point last_;
+  std::string step_ = "connect";
+  std::string reason_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 // State shared with libgit2's transport callbacks for one sync.
 struct TransportState {
+  TransferWatchdog* watchdog = nullptr;  // set while a transfer runs
   const Credentials* credentials = nullptr;
   X509_STORE* extra_cas = nullptr;  // from SyncOptions::ca_file; null when unset
   std::string ca_file;
@@ -216,6 +405,8 @@ std::string describe_allowed(unsigned allowed) {
 int acquire_credentials(git_credential** out, const char* /*url*/, const char* username_from_url,
                         unsigned int allowed, void* payload) {
   auto* state = static_cast<TransportState*>(payload);
+  if (state->watchdog)
+    if (int verdict = state->watchdog->callback_verdict(); verdict != 0) return verdict;
   const Credentials& creds = *state->credentials;
   std::string user = (username_from_url && *username_from_url) ? username_from_url : creds.username;
 
@@ -275,6 +466,8 @@ bool verify_with_extra_cas(X509_STORE* store, const git_cert_x509& cert, const c
 
 int check_certificate(git_cert* cert, int valid, const char* host, void* payload) {
   auto* state = static_cast<TransportState*>(payload);
+  if (state->watchdog)
+    if (int verdict = state->watchdog->callback_verdict(); verdict != 0) return verdict;
   if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
     // libgit2 1.5 never verifies host keys itself (`valid` is always 0 here).
     // Without configured known_hosts the key is accepted, as libgit2 does without
@@ -307,6 +500,16 @@ int check_certificate(git_cert* cert, int valid, const char* host, void* payload
                         " (or does not match the host name)";
   git_error_set_str(GIT_ERROR_SSL, state->cert_failure.c_str());
   return GIT_ECERTIFICATE;
+}
+
+// Data from the remote: progress for the watchdog, or the end of the transfer.
+int on_transfer_progress(const git_indexer_progress*, void* payload) {
+  auto* state = static_cast<TransportState*>(payload);
+  return state->watchdog ? state->watchdog->callback_verdict() : 0;
+}
+int on_sideband(const char*, int, void* payload) {
+  auto* state = static_cast<TransportState*>(payload);
+  return state->watchdog ? state->watchdog->callback_verdict() : 0;
 }
 
 // The port libgit2 connects to for ssh:// and scp-like URLs (for "[host]:port"
@@ -381,8 +584,8 @@ struct Repository::Impl {
 
   void recover_leftovers(const std::optional<std::string>& current) const;
   RepoPtr open_or_init(const std::string& subject) const;
-  std::string fetch(git_repository* repo, const std::string& url, TransportState& state, const std::string& subject,
-                    std::string_view step) const;
+  std::string fetch(git_repository* repo, const SyncOptions& options, TransportState& state,
+                    const std::string& subject, std::string_view step) const;
   git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
                   const std::string& subject) const;
   fs::path checkout(git_repository* repo, const git_oid& commit, const std::string& subject,
@@ -454,11 +657,20 @@ RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
 // URL configured for cmop is the one fetched, and libgit2 1.5.1 leaks PCRE2 match
 // data (~20 KiB) for every config entry it scans while applying insteadOf, which a
 // long-running operator syncing on a timer cannot afford.
-std::string Repository::Impl::fetch(git_repository* repo, const std::string& url, TransportState& state,
+std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& sync_options, TransportState& state,
                                     const std::string& subject, std::string_view step) const {
+  const std::string& url = sync_options.url;
   RemotePtr remote;
+  TransferWatchdog watchdog(sync_options.stall_timeout, sync_options.deadline);
+  state.watchdog = &watchdog;
+  struct Unwatch {
+    TransportState& s;
+    ~Unwatch() { s.watchdog = nullptr; }
+  } unwatch{state};
   auto fail = [&](int rc) -> void {
     std::string message = git_message(rc);
+    if (std::string why = watchdog.expired(); !why.empty())
+      throw Error(Errc::network, subject, std::string(step) + ": timed out: " + why);
     if (remote.get()) git_remote_disconnect(remote.get());
     if (!state.auth_failure.empty()) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + state.auth_failure);
     if (rc == GIT_EAUTH) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + message);
@@ -477,10 +689,13 @@ std::string Repository::Impl::fetch(git_repository* repo, const std::string& url
   git_remote_callbacks callbacks = GIT_REMOTE_CALLBACKS_INIT;
   callbacks.credentials = acquire_credentials;
   callbacks.certificate_check = check_certificate;
+  callbacks.transfer_progress = on_transfer_progress;
+  callbacks.sideband_progress = on_sideband;
   callbacks.payload = &state;
   git_proxy_options proxy = GIT_PROXY_OPTIONS_INIT;
   proxy.type = GIT_PROXY_AUTO;  // http.proxy / https_proxy like the git CLI
 
+  watchdog.step("connect (and reading the remote's refs)");
   if ((rc = git_remote_connect(remote.get(), GIT_DIRECTION_FETCH, &callbacks, &proxy, nullptr)) < 0) fail(rc);
 
   std::string default_branch;
@@ -498,6 +713,7 @@ std::string Repository::Impl::fetch(git_repository* repo, const std::string& url
   options.proxy_opts = proxy;
   options.prune = GIT_FETCH_PRUNE;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the explicit forced tag refspec fetches them all
+  watchdog.step("download");
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
@@ -716,7 +932,16 @@ SyncResult Repository::sync(const SyncOptions& options) {
   state.ca_file = options.ca_file;
   state.known_hosts = options.ssh_known_hosts;
   state.ssh_port = ssh_port_of(options.url);
-  std::string default_branch = impl_->fetch(repo.get(), options.url, state, subject, current ? "fetch" : "clone");
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 7)
+  // libgit2's own socket timeouts (process-wide; every sync uses the same value).
+  // The watchdog stays in charge of the overall deadline.
+  if (options.stall_timeout.count() > 0) {
+    const int ms = static_cast<int>(std::min<std::int64_t>(options.stall_timeout.count(), INT32_MAX));
+    git_libgit2_opts(GIT_OPT_SET_SERVER_CONNECT_TIMEOUT, ms);
+    git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, ms);
+  }
+#endif
+  std::string default_branch = impl_->fetch(repo.get(), options, state, subject, current ? "fetch" : "clone");
 
   git_oid commit = impl_->resolve(repo.get(), options.ref, default_branch, subject);
   std::string hex = oid_hex(commit);

@@ -8,6 +8,7 @@
 
 #include "cmop/error.hpp"
 #include "cmop/git/repository.hpp"
+#include "cmop/util/redact.hpp"
 
 namespace cmop::git {
 namespace {
@@ -19,11 +20,11 @@ std::string lower(std::string_view s) {
 }
 
 [[noreturn]] void invalid(std::string_view url, std::string reason) {
-  throw Error(Errc::invalid_argument, std::string(url), std::move(reason));
+  throw Error(Errc::invalid_argument, util::redact_url(url), std::move(reason));
 }
 
 [[noreturn]] void local_forbidden(std::string_view url) {
-  throw Error(Errc::forbidden, std::string(url),
+  throw Error(Errc::forbidden, util::redact_url(url),
               "local git repositories (file:// URLs and filesystem paths) are disabled; "
               "start cmop with --allow-local-git to enable them");
 }

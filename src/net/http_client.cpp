@@ -163,10 +163,36 @@ bool is_ip_literal(const std::string& host) {
 // ---------------------------------------------------------------------------
 // One exchange on one connection.
 
+std::string lower_text(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// Listed in allowed_hosts: exactly, or below a "*.domain" entry.
+bool listed_host(const ConnectionPolicy& policy, const std::string& host) {
+  const std::string h = lower_text(host);
+  for (const auto& entry : policy.allowed_hosts) {
+    const std::string e = lower_text(entry);
+    if (e == h) return true;
+    if (e.size() > 2 && e.rfind("*.", 0) == 0 && h.size() > e.size() - 1 &&
+        h.compare(h.size() - (e.size() - 1), e.size() - 1, e.substr(1)) == 0)
+      return true;
+  }
+  return false;
+}
+
+bool local_address(asio::ip::address a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  if (a.is_unspecified() || a.is_loopback()) return true;
+  if (a.is_v4()) return (a.to_v4().to_uint() & 0xFFFF0000u) == 0xA9FE0000u;  // 169.254.0.0/16
+  return a.to_v6().is_link_local();
+}
+
 class Exchange {
  public:
-  Exchange(const Target& target, Clock::time_point deadline, std::chrono::milliseconds timeout, ssl::context* tls)
-      : target_(target), deadline_(deadline), timeout_(timeout) {
+  Exchange(const Target& target, Clock::time_point deadline, std::chrono::milliseconds timeout, ssl::context* tls,
+           const ConnectionPolicy& peers)
+      : target_(target), deadline_(deadline), timeout_(timeout), peers_(peers) {
     if (target.https) tls_stream_.emplace(ioc_, *tls);
     else plain_stream_.emplace(ioc_);
   }
@@ -182,6 +208,7 @@ class Exchange {
     tcp::resolver::results_type endpoints;
     boost::system::error_code ec;
     bool done = false;
+    current_ = op_deadline();
     resolver.async_resolve(target_.host, target_.port,
                            [&](const boost::system::error_code& e, tcp::resolver::results_type r) {
                              ec = e;
@@ -190,8 +217,18 @@ class Exchange {
                            });
     run_until(done, [&] { resolver.cancel(); });
     if (ec) fail("resolving " + target_.host + ": " + ec.message());
+    if (!peers_.allow_local_addresses && !listed_host(peers_, target_.host)) {
+      std::vector<tcp::endpoint> allowed;
+      for (const auto& e : endpoints)
+        if (!local_address(e.endpoint().address())) allowed.push_back(e.endpoint());
+      if (allowed.empty())
+        throw Error(Errc::forbidden, target_.display,
+                    "refused: " + target_.host + " is a loopback or link-local address (not allowed for this request)");
+      if (allowed.size() != endpoints.size())
+        endpoints = tcp::resolver::results_type::create(allowed.begin(), allowed.end(), target_.host, target_.port);
+    }
 
-    tcp_stream().expires_at(deadline_);
+    tcp_stream().expires_at(current_ = op_deadline());
     done = false;
     tcp_stream().async_connect(endpoints, [&](const boost::system::error_code& e, const tcp::endpoint&) {
       ec = e;
@@ -209,7 +246,7 @@ class Exchange {
   boost::system::error_code run_on_stream(Start start) {
     boost::system::error_code ec;
     bool done = false;
-    tcp_stream().expires_at(deadline_);
+    tcp_stream().expires_at(current_ = op_deadline());
     auto handler = [&](const boost::system::error_code& e, std::size_t) {
       ec = e;
       done = true;
@@ -276,18 +313,29 @@ class Exchange {
     return openssl_reason(ec);
   }
 
-  std::string timeout_message() const { return "timed out after " + std::to_string(timeout_.count()) + " ms"; }
+  std::string timeout_message() const {
+    if (current_ < deadline_)
+      return "no answer for " + std::to_string(peers_.stall_timeout.count()) + " ms (timed out)";
+    return "timed out after " + std::to_string(timeout_.count()) + " ms";
+  }
 
  private:
   beast::tcp_stream& tcp_stream() { return tls_stream_ ? beast::get_lowest_layer(*tls_stream_) : *plain_stream_; }
 
   // Drives the private io_context until `done`; at the deadline cancels what is pending
   // (the stream's own timer already does so for socket operations) and reports a timeout.
+  // The deadline of the next operation: the exchange's, or sooner when the policy
+  // bounds how long one step (resolve, connect, handshake, one read or write) may wait.
+  Clock::time_point op_deadline() const {
+    if (peers_.stall_timeout.count() <= 0) return deadline_;
+    return std::min(deadline_, Clock::now() + peers_.stall_timeout);
+  }
+
   void run_until(bool& done, const std::function<void()>& cancel = {}) {
     ioc_.restart();
     while (!done) {
       auto now = Clock::now();
-      if (now >= deadline_) {
+      if (now >= current_) {
         if (cancel) cancel();
         boost::system::error_code ignored;
         tcp_stream().socket().cancel(ignored);
@@ -295,8 +343,8 @@ class Exchange {
         ioc_.run();  // lets the cancelled handler run
         fail(timeout_message());
       }
-      if (ioc_.run_one_until(deadline_) == 0 && ioc_.stopped()) {
-        if (!done && Clock::now() < deadline_) throw Error(Errc::internal, target_.display, "I/O finished without completing");
+      if (ioc_.run_one_until(current_) == 0 && ioc_.stopped()) {
+        if (!done && Clock::now() < current_) throw Error(Errc::internal, target_.display, "I/O finished without completing");
         ioc_.restart();
       }
     }
@@ -312,7 +360,7 @@ class Exchange {
     tls_stream_->set_verify_callback(ssl::host_name_verification(target_.host));
     boost::system::error_code ec;
     bool done = false;
-    tcp_stream().expires_at(deadline_);
+    tcp_stream().expires_at(current_ = op_deadline());
     tls_stream_->async_handshake(ssl::stream_base::client, [&](const boost::system::error_code& e) {
       ec = e;
       done = true;
@@ -329,6 +377,8 @@ class Exchange {
   const Target& target_;
   Clock::time_point deadline_;
   std::chrono::milliseconds timeout_;
+  const ConnectionPolicy& peers_;
+  Clock::time_point current_;  // deadline of the operation under way
   asio::io_context ioc_;
   std::optional<beast::tcp_stream> plain_stream_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream_;
@@ -388,7 +438,8 @@ std::string Response::header(std::string_view name) const {
   return {};
 }
 
-HttpClient::HttpClient(TlsOptions tls) : tls_(std::move(tls)), tls_state_(std::make_shared<TlsState>()) {}
+HttpClient::HttpClient(TlsOptions tls, ConnectionPolicy peers)
+    : tls_(std::move(tls)), peers_(std::move(peers)), tls_state_(std::make_shared<TlsState>()) {}
 
 Response HttpClient::send(const Request& req) const {
   std::string body;
@@ -409,6 +460,8 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
   for (int redirects = 0;; ++redirects) {
     Target target = parse_target(url);
+    if (!peers_.allowed_hosts.empty() && !listed_host(peers_, target.host))
+      throw Error(Errc::forbidden, target.display, "refused: host " + target.host + " is not in the allowed list");
     ssl::context* ctx = nullptr;
     if (target.https) {
       std::call_once(tls_state_->once, [&] {
@@ -422,7 +475,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       ctx = tls_state_->context.get();
     }
 
-    Exchange ex(target, deadline, req.timeout, ctx);
+    Exchange ex(target, deadline, req.timeout, ctx, peers_);
     ex.connect();
     // Credentials never follow a redirect to another origin.
     const bool same_origin = host_of(url) == original_origin;

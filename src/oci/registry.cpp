@@ -249,7 +249,7 @@ struct RegistryClient::Impl {
   std::map<std::string, Token> tokens;  // host \n user \n scope -> token
   std::set<std::string> basic_hosts;    // hosts that answered with a Basic challenge
 
-  explicit Impl(ClientOptions o) : options(std::move(o)), http(options.tls) {}
+  explicit Impl(ClientOptions o) : options(std::move(o)), http(options.tls, options.peers) {}
 
   bool plain(const std::string& host) const {
     return std::find(options.plain_http_hosts.begin(), options.plain_http_hosts.end(), host) !=

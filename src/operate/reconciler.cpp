@@ -11,6 +11,7 @@
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
 
 namespace cmop::operate {
@@ -238,7 +239,7 @@ void add_condition(Value& conditions, const Value* old_conditions, const char* t
   c.AddMember("type", str(type, a), a);
   c.AddMember("status", str(status_text, a), a);
   c.AddMember("reason", str(reason, a), a);
-  c.AddMember("message", str(message.substr(0, 1000), a), a);
+  c.AddMember("message", str(util::redact_text(message).substr(0, 1000), a), a);
   c.AddMember("lastTransitionTime", str(transition, a), a);
   c.AddMember("observedGeneration", Value(static_cast<int64_t>(generation)), a);
   conditions.PushBack(c, a);
@@ -336,7 +337,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     involved.AddMember("uid", str(uid, a), a);
     ev.AddMember("involvedObject", involved, a);
     ev.AddMember("reason", str(reason, a), a);
-    ev.AddMember("message", str(message.substr(0, 1000), a), a);
+    ev.AddMember("message", str(util::redact_text(message).substr(0, 1000), a), a);
     ev.AddMember("type", str(type, a), a);
     auto now = now_rfc3339();
     ev.AddMember("firstTimestamp", str(now, a), a);

@@ -93,8 +93,15 @@ class LocalPublisher final : public Publisher {
     std::lock_guard lk(mu_);
     FolderLock folder(dir_ / kLockFile);
     util::remove_stale_temp_files(dir_);  // a writer killed mid-write; we hold the folder's lock
+    // A package written after the index last was (a sync killed inside its batch,
+    // between a .tgz and the index write) may hold other bytes than the index says:
+    // after a crash, the next start re-reads those packages so index, files and the
+    // workspace's state agree byte for byte again.
+    std::error_code stat_ec;
+    const auto index_written = fs::last_write_time(dir_ / kIndexFile, stat_ec);
     deps::RepoIndex index = load_index();
-    if (reconcile(index)) save_index(index);
+    if (reconcile(index, stat_ec ? std::nullopt : std::optional<fs::file_time_type>(index_written)))
+      save_index(index);
   }
 
   // A batch left open (its sync died with an exception we never saw) still gets its
@@ -307,15 +314,22 @@ class LocalPublisher final : public Publisher {
   // Makes the index agree with the packages in the folder: entries whose file is
   // gone are dropped, packages without an entry are read and added (a crash
   // between writing a package and its index, or a folder filled by other means).
+  // With `verify_since`, an indexed package modified at or after that time is
+  // re-read too, and its entry replaced when its digest differs.
   // Returns whether anything changed.
-  bool reconcile(deps::RepoIndex& index) const {
+  bool reconcile(deps::RepoIndex& index, const std::optional<fs::file_time_type>& verify_since = std::nullopt) const {
     bool changed = false;
     std::set<std::string> indexed_files;
     for (auto& [name, versions] : index.entries) {
       for (auto it = versions.begin(); it != versions.end();) {
         std::string filename = name + "-" + it->metadata.version + ".tgz";
+        std::error_code ec;
         if (!fs::exists(dir_ / filename)) {
           it = versions.erase(it);
+          changed = true;
+        } else if (verify_since && fs::last_write_time(dir_ / filename, ec) >= *verify_since && !ec &&
+                   util::sha256_hex(util::read_file(dir_ / filename)) != it->digest) {
+          it = versions.erase(it);  // re-added from the package below
           changed = true;
         } else {
           indexed_files.insert(filename);

@@ -106,6 +106,25 @@ void add_command(CLI::App& app) {
       ->envname("CMOP_WORKERS")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_option_function<long>(
+         "--sync-timeout", [o](long v) { o->server.sync_timeout = std::chrono::seconds(v); },
+         "seconds one repo sync may take at most; git transfers are cut off then, 0 = no limit (default 600)")
+      ->envname("CMOP_SYNC_TIMEOUT")
+      ->check(CLI::Range(0L, 86400L * 7));
+  cmd->add_option_function<long>(
+         "--network-timeout", [o](long v) { o->server.network_timeout = std::chrono::seconds(v); },
+         "seconds a git transfer or a chart-repo request may wait for an answer (connect included), 0 = no limit (default 60)")
+      ->envname("CMOP_NETWORK_TIMEOUT")
+      ->check(CLI::Range(0L, 86400L));
+  cmd->add_option("--dependency-hosts", s.dependency_hosts,
+                  "hosts dependency chart repos may be fetched from (comma-separated, *.domain allowed); "
+                  "default any host except loopback and link-local addresses, which must be listed to be reached")
+      ->envname("CMOP_DEPENDENCY_HOSTS")
+      ->delimiter(',');
+  cmd->add_option("--max-connections", s.max_connections,
+                  "open HTTP connections at most; 0 = half the file-descriptor limit (16..4096)")
+      ->envname("CMOP_MAX_CONNECTIONS")
+      ->capture_default_str();
   cmd->add_option("--log-format", o->log_format, "text or json (JSON lines)")
       ->envname("CMOP_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))

@@ -1,5 +1,6 @@
 #include "http_server.hpp"
 
+#include "cmop/util/redact.hpp"
 #include "cmop/util/utf8.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -9,6 +10,10 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -16,6 +21,7 @@
 #include <unordered_map>
 
 #include "cmop/error.hpp"
+#include "cmop/util/log.hpp"
 
 namespace cmop::serve {
 namespace asio = boost::asio;
@@ -29,7 +35,8 @@ HttpResponse json_error(int status, const std::string& message) {
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
   w.Key("error");
-  const std::string text = util::to_valid_utf8(message);  // may quote bytes from a request or a repo
+  // May quote bytes from a request or a repo, and URLs with credentials.
+  const std::string text = util::to_valid_utf8(util::redact_text(message));
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   w.EndObject();
   HttpResponse r;
@@ -49,22 +56,30 @@ struct HttpServer::Impl {
   HttpLimits limits;
   Handler handler;
   ResponseObserver observer;
+  Precheck precheck;
   std::atomic<bool> stopping{false};
 
-  std::mutex mu;  // guards the four below
+  std::mutex mu;  // guards the members up to `io`
   std::condition_variable cv;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
   int in_flight = 0;      // requests handed to the handler and not yet answered
   int pending_stops = 0;  // stop notices posted to sessions and not yet run
+  ConnectionStats stats;  // .open is sessions.size()
+  bool fd_exhaustion_logged = false;
+  std::atomic<std::size_t> effective_max_connections{0};  // the cap, lowered when descriptors ran out
 
   asio::io_context io;
   // Keeps the I/O threads alive while a request waits for a worker and no socket
   // operation is pending (e.g. during shutdown, once the listener is closed).
   asio::executor_work_guard<asio::io_context::executor_type> keep_running{io.get_executor()};
   tcp::acceptor acceptor{asio::make_strand(io)};
+  asio::steady_timer accept_backoff{acceptor.get_executor()};
   std::vector<std::thread> threads;
 
   void accept();
+  void on_accepted(tcp::socket socket);
+  // Closes the connection idle the longest; false when none is idle.
+  bool evict_idle();
   void request_started() {
     std::lock_guard lk(mu);
     ++in_flight;
@@ -106,6 +121,27 @@ class Session : public std::enable_shared_from_this<Session> {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
   }
 
+  // Waiting for a request (none in flight) since idle_since(); such a connection
+  // may be closed to make room for a new one.
+  bool idle() const { return idle_.load(); }
+  Clock::rep idle_since() const { return idle_since_.load(); }
+  void evict() {
+    idle_ = false;  // chosen once: the next eviction picks another connection
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->busy_) self->close_now();
+    });
+  }
+
+  // From HttpServer::shutdown once the grace is over: a request still waiting for
+  // its answer gets `r` now (the handler's answer, should it come, is dropped).
+  void abandon(HttpResponse r) {
+    asio::post(stream_.get_executor(), [self = shared_from_this(), r = std::move(r)]() mutable {
+      if (!self->busy_ || self->answered_) return;
+      self->answered_ = true;
+      self->write(std::move(r), true);
+    });
+  }
+
   // From HttpServer::shutdown: idle connections close now, busy ones after answering.
   void notice_stop() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
@@ -119,6 +155,8 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void read_header() {
     if (server_->stopping) return close_now();
+    idle_since_ = Clock::now().time_since_epoch().count();
+    idle_ = true;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->limits.max_header_bytes));
     parser_->body_limit(server_->limits.max_body_bytes);
@@ -130,10 +168,36 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_header(beast::error_code ec) {
     started_ = Clock::now();
+    idle_ = false;
     if (ec) return on_read_error(ec);
     auto& req = parser_->get();
     method_ = std::string(req.method_string());
     target_ = std::string(req.target());
+    // RFC 9112 6.3: a request whose Transfer-Encoding does not end in "chunked" has
+    // no determinable length; reading on would take its body for the next request.
+    if (req.count(http::field::transfer_encoding) > 0 && !parser_->chunked())
+      return respond_and_close(
+          json_error(400, "request: Transfer-Encoding must end in \"chunked\" (got \"" +
+                              std::string(req[http::field::transfer_encoding]).substr(0, 100) + "\")"));
+    // With a body still to come, what the head alone refuses is answered now; a
+    // request without one takes the usual path (and keeps its connection).
+    if (server_->precheck && !parser_->is_done()) {
+      HttpRequest head;
+      head.method = method_;
+      head.target = target_;
+      head.authorization = std::string(req[http::field::authorization]);
+      head.content_type = std::string(req[http::field::content_type]);
+      head.remote = remote_;
+      std::optional<HttpResponse> refusal;
+      try {
+        refusal = server_->precheck(head);
+      } catch (const std::exception& e) {
+        refusal = json_error(500, std::string("internal error: ") + e.what());
+      }
+      // Refused before the body is read (and before any 100 Continue): the connection
+      // closes after the answer, as the unread body cannot be told from a next request.
+      if (refusal) return respond_and_close(std::move(*refusal));
+    }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
       http::async_write(stream_, *cont, [self = shared_from_this(), cont](beast::error_code ec, std::size_t) {
@@ -168,6 +232,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void dispatch() {
     busy_ = true;
+    answered_ = false;
+    const std::uint64_t request = ++requests_;
     server_->request_started();
     stream_.expires_never();  // a sync may take minutes; the handler decides when to answer
     auto& req = parser_->get();
@@ -180,31 +246,73 @@ class Session : public std::enable_shared_from_this<Session> {
     in.body = std::move(req.body());
     in.remote = remote_;
     auto self = shared_from_this();
-    Responder respond = [self](HttpResponse r) {
-      asio::post(self->stream_.get_executor(),
-                 [self, r = std::move(r)]() mutable { self->write(std::move(r), false); });
+    Responder respond = [self, request](HttpResponse r) {
+      asio::post(self->stream_.get_executor(), [self, request, r = std::move(r)]() mutable {
+        // Dropped when shutdown already answered this request with 503.
+        if (request != self->requests_ || self->answered_) return;
+        self->answered_ = true;
+        self->write(std::move(r), false);
+      });
     };
     try {
       server_->handler(std::move(in), std::move(respond));
     } catch (const std::exception& e) {
+      answered_ = true;
       write(json_error(500, std::string("internal error: ") + e.what()), false);
     }
   }
 
-  void respond_and_close(HttpResponse r) {
+  // `unread_input`: the request's body (or more) was not read; it is drained after
+  // the answer rather than taken for the next request.
+  void respond_and_close(HttpResponse r, bool unread_input = true) {
     method_ = method_.empty() ? "-" : method_;
-    write(std::move(r), true);
+    write(std::move(r), true, unread_input);
   }
 
-  void write(HttpResponse r, bool close_after) {
-    auto res = std::make_shared<http::response<http::string_body>>();
+  template <typename Body>
+  std::shared_ptr<http::response<Body>> head_of(const HttpResponse& r, bool keep) {
+    auto res = std::make_shared<http::response<Body>>();
     res->version(11);
     res->result(static_cast<unsigned>(r.status));
     res->set(http::field::server, "cmop");
     res->set(http::field::content_type, r.content_type);
     for (auto& [k, v] : r.headers) res->set(k, v);
-    bool keep = keep_alive_ && !close_after && !server_->stopping;
     res->keep_alive(keep);
+    return res;
+  }
+
+  void write(HttpResponse r, bool close_after, bool unread_input = true) {
+    bool keep = keep_alive_ && !close_after && !server_->stopping;
+    int status = r.status;
+    stream_.expires_after(server_->limits.io_timeout);
+    auto done = [self = shared_from_this(), keep, drain = close_after && unread_input, status](std::size_t bytes) {
+      return [self, keep, drain, status, bytes](beast::error_code ec, std::size_t) {
+        self->after_write(ec, keep, drain, status, bytes);
+      };
+    };
+    if (!r.file.empty()) {
+      // Streamed: Beast reads the file in small pieces as the socket takes them.
+      http::file_body::value_type file;
+      beast::error_code ec;
+      file.open(r.file.c_str(), beast::file_mode::scan, ec);
+      if (!ec) {
+        const std::size_t bytes = static_cast<std::size_t>(file.size());
+        if (method_ == "HEAD") {
+          auto res = head_of<http::empty_body>(r, keep);
+          res->content_length(bytes);
+          http::async_write(stream_, *res, [res, next = done(bytes)](beast::error_code e, std::size_t n) { next(e, n); });
+        } else {
+          auto res = head_of<http::file_body>(r, keep);
+          res->body() = std::move(file);
+          res->prepare_payload();
+          http::async_write(stream_, *res, [res, next = done(bytes)](beast::error_code e, std::size_t n) { next(e, n); });
+        }
+        return;
+      }
+      r = json_error(404, "file: no longer in the repository");  // replaced or removed meanwhile
+      status = r.status;
+    }
+    auto res = head_of<http::string_body>(r, keep);
     std::size_t bytes = r.body.size();
     if (method_ == "HEAD") {
       res->content_length(bytes);
@@ -212,13 +320,7 @@ class Session : public std::enable_shared_from_this<Session> {
       res->body() = std::move(r.body);
       res->prepare_payload();
     }
-    int status = r.status;
-    stream_.expires_after(server_->limits.io_timeout);
-    http::async_write(stream_, *res,
-                      [self = shared_from_this(), res, keep, close_after, status, bytes](beast::error_code ec,
-                                                                                          std::size_t) {
-                        self->after_write(ec, keep, close_after, status, bytes);
-                      });
+    http::async_write(stream_, *res, [res, next = done(bytes)](beast::error_code e, std::size_t n) { next(e, n); });
   }
 
   void after_write(beast::error_code ec, bool keep, bool unread_input, int status, std::size_t bytes) {
@@ -274,6 +376,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl* server_;  // outlives every session (see Impl)
+  std::atomic<bool> idle_{true};
+  std::atomic<Clock::rep> idle_since_{Clock::now().time_since_epoch().count()};
+  std::uint64_t requests_ = 0;  // numbers the requests on this connection
+  bool answered_ = false;       // the current request has its response
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string remote_, method_, target_;
@@ -292,20 +398,98 @@ void HttpServer::Impl::accept() {
       socket.close(ignored);
       return;
     }
-    if (!ec) {
-      beast::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Session>(std::move(socket), this)->start();
+    if (ec == asio::error::no_descriptors || ec.value() == ENFILE || ec.value() == ENOBUFS || ec.value() == ENOMEM) {
+      // Out of file descriptors: re-arming at once would spin a core on the same
+      // error while the pending connection stays queued. Make room by closing the
+      // longest-idle connection, and try again a little later.
+      bool first;
+      {
+        std::lock_guard lk(mu);
+        ++stats.fd_exhausted;
+        first = !fd_exhaustion_logged;
+        fd_exhaustion_logged = true;
+      }
+      std::size_t open;
+      {
+        std::lock_guard lk(mu);
+        open = sessions.size();
+        // The descriptor limit is lower than the cap: from now on the cap is what
+        // fits, so that further connections displace idle ones instead of failing.
+        effective_max_connections = std::max<std::size_t>(16, std::min<std::size_t>(effective_max_connections.load(), open) * 9 / 10);
+      }
+      if (first)
+        util::log::warn("accepting connections: out of file descriptors; backing off (logged once, counted in "
+                        "cmop_http_accept_fd_exhausted_total)",
+                        {{"error", ec.message()},
+                         {"open_connections", open},
+                         {"connection_cap_now", effective_max_connections.load()}});
+      for (int i = 0; i < 8; ++i)
+        if (!evict_idle()) break;
+      accept_backoff.expires_after(std::chrono::milliseconds(20));
+      accept_backoff.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor.is_open()) accept();
+      });
+      return;
     }
+    if (!ec) on_accepted(std::move(socket));
     accept();
   });
 }
 
-HttpServer::HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer)
+void HttpServer::Impl::on_accepted(tcp::socket socket) {
+  std::size_t open;
+  {
+    std::lock_guard lk(mu);
+    open = sessions.size();
+  }
+  if (open >= effective_max_connections && !evict_idle()) {
+    // At the cap with every connection busy: this one is closed unanswered.
+    beast::error_code ignored;
+    socket.close(ignored);
+    std::lock_guard lk(mu);
+    ++stats.refused;
+    return;
+  }
+  beast::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  std::make_shared<Session>(std::move(socket), this)->start();
+}
+
+bool HttpServer::Impl::evict_idle() {
+  std::shared_ptr<Session> oldest;
+  {
+    std::lock_guard lk(mu);
+    for (auto& [raw, weak] : sessions) {
+      if (!raw->idle()) continue;
+      if (!oldest || raw->idle_since() < oldest->idle_since())
+        if (auto s = weak.lock()) oldest = std::move(s);
+    }
+    if (!oldest) return false;
+    ++stats.evicted;
+  }
+  oldest->evict();
+  return true;
+}
+
+namespace {
+// Half the soft RLIMIT_NOFILE (the rest is for clones, packages and the state
+// dir), between 16 and 4096.
+std::size_t default_max_connections() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 4096;
+  return std::clamp<std::size_t>(static_cast<std::size_t>(rl.rlim_cur / 2), 16, 4096);
+}
+}  // namespace
+
+HttpServer::HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer,
+                       Precheck precheck)
     : impl_(std::make_unique<Impl>()) {
+  if (limits.max_connections == 0) limits.max_connections = default_max_connections();
   impl_->limits = limits;
+  impl_->effective_max_connections = limits.max_connections;
   impl_->handler = std::move(handler);
   impl_->observer = std::move(observer);
+  impl_->precheck = std::move(precheck);
   auto colon = listen.rfind(':');
   if (colon == std::string::npos)
     throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "must be host:port");
@@ -352,6 +536,14 @@ int HttpServer::port() const {
   return ec ? 0 : ep.port();
 }
 
+ConnectionStats HttpServer::connection_stats() const {
+  std::lock_guard lk(impl_->mu);
+  ConnectionStats out = impl_->stats;
+  out.open = impl_->sessions.size();
+  out.limit = impl_->effective_max_connections;
+  return out;
+}
+
 std::string HttpServer::host() const {
   beast::error_code ec;
   auto ep = impl_->acceptor.local_endpoint(ec);
@@ -383,10 +575,24 @@ bool HttpServer::shutdown(Clock::time_point deadline) {
     std::unique_lock lk(impl->mu);
     drained = impl->cv.wait_until(lk, deadline, [impl] { return impl->pending_stops == 0 && impl->in_flight == 0; });
   }
-  // Let the last responses reach the wire before the threads stop.
-  if (drained) {
+  if (!drained) {
+    // The grace is over: whoever still waits gets the documented 503 rather than a
+    // connection closed under it.
+    std::vector<std::shared_ptr<Session>> live;
+    {
+      std::lock_guard lk(impl->mu);
+      for (auto& [raw, weak] : impl->sessions)
+        if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+    for (auto& s : live) s->abandon(json_error(503, "server: shutting down"));
     std::unique_lock lk(impl->mu);
-    impl->cv.wait_until(lk, std::min(deadline, Clock::now() + std::chrono::seconds(1)),
+    impl->cv.wait_for(lk, std::chrono::seconds(2), [impl] { return impl->in_flight == 0; });
+  }
+  // Let the last responses reach the wire before the threads stop.
+  {
+    std::unique_lock lk(impl->mu);
+    impl->cv.wait_until(lk, std::max(std::min(deadline, Clock::now() + std::chrono::seconds(1)),
+                                     Clock::now() + std::chrono::milliseconds(200)),
                         [impl] { return impl->sessions.empty(); });
   }
   impl->io.stop();

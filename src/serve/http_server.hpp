@@ -5,8 +5,10 @@
 // another thread), keeps connections alive, and shuts down gracefully.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,11 +29,19 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, the body is this file, streamed from disk in small pieces (chart
+  // archives may be large; no connection holds a whole one in memory). A file that
+  // cannot be opened any more is answered 404.
+  std::string file;
 };
 
 // Must be called exactly once, from any thread.
 using Responder = std::function<void(HttpResponse)>;
 using Handler = std::function<void(HttpRequest, Responder)>;
+// Called once a request's head is read, before its body is (and before any
+// "100 Continue"): a response refuses the request (unknown route, wrong method,
+// missing credentials) without reading what it would have sent.
+using Precheck = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
 // Called after each response was written (or failed to be): for logs and metrics.
 using ResponseObserver = std::function<void(const std::string& method, const std::string& target, int status,
                                             std::size_t body_bytes, double seconds, const std::string& remote)>;
@@ -40,6 +50,18 @@ struct HttpLimits {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+  // Open connections at most; 0 = half the process's file-descriptor limit, kept
+  // between 16 and 4096. At the cap a new connection displaces the longest-idle
+  // one (a connection waiting for a request), or is closed when none is idle.
+  std::size_t max_connections = 0;
+};
+
+struct ConnectionStats {
+  std::size_t open = 0;
+  std::size_t limit = 0;
+  std::uint64_t refused = 0;       // closed at once: at the cap with none idle
+  std::uint64_t evicted = 0;       // idle connections closed for a new one
+  std::uint64_t fd_exhausted = 0;  // accept() failures with EMFILE/ENFILE
 };
 
 // An error answer in the API's shape: {"error": message}.
@@ -48,7 +70,8 @@ HttpResponse json_error(int status, const std::string& message);
 class HttpServer {
  public:
   // Binds and listens on "host:port". Throws Error(invalid_argument|io).
-  HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer);
+  HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer,
+             Precheck precheck = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -56,10 +79,12 @@ class HttpServer {
   void start(int threads);
   int port() const;
   std::string host() const;
+  ConnectionStats connection_stats() const;
 
   // Closes the listener and idle connections; connections with a request in
   // flight are closed after their response. Waits until none is in flight or the
-  // deadline passes, then stops the I/O threads. True when all finished in time.
+  // deadline passes; a request still unanswered then gets 503 ("server: shutting
+  // down"), and the I/O threads stop. True when all finished in time.
   bool shutdown(std::chrono::steady_clock::time_point deadline);
 
   struct Impl;  // opaque; public so the connection code in the .cpp can name it

@@ -57,7 +57,7 @@ void Metrics::record_http(int status) {
   ++http_[status];
 }
 
-std::string Metrics::render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const {
+std::string Metrics::render(const Gauges& g) const {
   std::lock_guard lk(mu_);
   std::string out;
   family(out, "cmop_syncs_total", "counter",
@@ -79,13 +79,26 @@ std::string Metrics::render(std::size_t repos, std::size_t waiting_requests, int
          std::to_string(charts_published_));
   single(out, "cmop_sync_failures_total", "counter", "Repo syncs that were not fully successful.",
          std::to_string(sync_failures_));
-  single(out, "cmop_repos", "gauge", "Registered git repos.", std::to_string(repos));
+  single(out, "cmop_repos", "gauge", "Registered git repos.", std::to_string(g.repos));
   single(out, "cmop_sync_waiting_requests", "gauge", "HTTP requests waiting for a sync or delete to finish.",
-         std::to_string(waiting_requests));
+         std::to_string(g.waiting_requests));
   single(out, "cmop_sync_workers_busy", "gauge", "Worker threads running a sync or delete.",
-         std::to_string(running_jobs));
+         std::to_string(g.running_jobs));
+  single(out, "cmop_sync_oldest_running_seconds", "gauge",
+         "How long the longest-running sync or delete has been running (0 when none runs).",
+         number(g.oldest_job_seconds));
+  single(out, "cmop_sync_workers_stuck", "gauge",
+         "Workers running one job for longer than the sync timeout allows (should stay 0).",
+         std::to_string(g.stuck_jobs));
   single(out, "cmop_ready", "gauge", "Whether the server is ready (state loaded, publisher reached once).",
-         ready ? "1" : "0");
+         g.ready ? "1" : "0");
+  single(out, "cmop_http_connections_open", "gauge", "HTTP connections currently open.",
+         std::to_string(g.open_connections));
+  single(out, "cmop_http_connections_refused_total", "counter",
+         "Connections closed at once because --max-connections were open.", std::to_string(g.connections_refused));
+  single(out, "cmop_http_accept_fd_exhausted_total", "counter",
+         "accept() failures for lack of file descriptors (EMFILE/ENFILE); accepting backs off meanwhile.",
+         std::to_string(g.accept_fd_exhausted));
   family(out, "cmop_http_requests_total", "counter", "HTTP requests answered, by status code.");
   for (auto& [code, n] : http_)
     out += "cmop_http_requests_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";

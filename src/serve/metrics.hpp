@@ -16,8 +16,19 @@ class Metrics {
   void record_sync(const std::string& repo, const std::string& result, double seconds, std::uint64_t published);
   void record_http(int status);
 
-  // Gauges are sampled by the caller at scrape time.
-  std::string render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const;
+  // Sampled by the caller at scrape time.
+  struct Gauges {
+    std::size_t repos = 0;
+    std::size_t waiting_requests = 0;
+    int running_jobs = 0;
+    double oldest_job_seconds = 0;  // how long the longest-running sync or delete has run
+    int stuck_jobs = 0;             // running longer than the sync timeout allows
+    bool ready = false;
+    std::size_t open_connections = 0;
+    std::uint64_t connections_refused = 0;    // over --max-connections
+    std::uint64_t accept_fd_exhausted = 0;    // accept() failing with EMFILE/ENFILE
+  };
+  std::string render(const Gauges& g) const;
 
   static constexpr std::array<double, 12> kDurationBuckets{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
 

@@ -100,11 +100,25 @@ bool is_form(std::string_view content_type) {
   return lower == "application/x-www-form-urlencoded";
 }
 
+// Bounds for the free-text fields of a request: long enough for any real URL, ref
+// or path, short enough that nothing downstream (state files, logs, git) has to
+// cope with megabytes in one field.
+constexpr std::size_t kMaxUrlBytes = 2048;
+constexpr std::size_t kMaxRefBytes = 1024;
+constexpr std::size_t kMaxPathBytes = 1024;
+constexpr std::size_t kMaxOwnerBytes = 512;
+
+void require_length(const std::string& value, const std::string& field, std::size_t max) {
+  if (value.size() > max)
+    throw Error(Errc::invalid_argument, field, "longer than " + std::to_string(max) + " bytes");
+}
+
 deps::NamedRepository named_repository(const rapidjson::Value& obj, const std::string& where) {
   deps::NamedRepository repo;
   repo.name = required_string(obj, "name", where);
   util::require_dns1123_label("dependency name", repo.name);
   repo.url = required_string(obj, "url", where);
+  require_length(repo.url, where + "field \"url\"", kMaxUrlBytes);
   repo.username = optional_string(obj, "username", where).value_or("");
   repo.password = optional_string(obj, "password", where).value_or("");
   repo.mirror_of = optional_string(obj, "mirrorOf", where).value_or("");
@@ -191,6 +205,7 @@ deps::NamedRepository parse_dependency_request(std::string_view content_type, st
   if (repo.name.empty()) throw Error(Errc::invalid_argument, "form field \"name\"", "is required");
   util::require_dns1123_label("dependency name", repo.name);
   if (repo.url.empty()) throw Error(Errc::invalid_argument, "form field \"addr\"", "is required");
+  require_length(repo.url, "form field \"addr\"", kMaxUrlBytes);
   return repo;
 }
 
@@ -205,7 +220,10 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   spec.ref = optional_string(doc, "ref", where).value_or("");
   spec.path = optional_string(doc, "path", where).value_or("");
   spec.owner = optional_string(doc, "owner", where).value_or("");
-  if (spec.owner.size() > 512) throw Error(Errc::invalid_argument, where + "field \"owner\"", "longer than 512 bytes");
+  require_length(spec.git, where + "field \"git\"", kMaxUrlBytes);
+  require_length(spec.ref, where + "field \"ref\"", kMaxRefBytes);
+  require_length(spec.path, where + "field \"path\"", kMaxPathBytes);
+  require_length(spec.owner, where + "field \"owner\"", kMaxOwnerBytes);
   if (auto policy = optional_string(doc, "versioning", where); policy && !policy->empty()) {
     try {
       spec.versioning = sync::parse_versioning(*policy);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -24,6 +25,7 @@
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
 #include "http_server.hpp"
@@ -68,10 +70,11 @@ HttpResponse json_ok(std::string body, int status = 200) {
   return r;
 }
 
-// Values may quote names from git (bytes, not necessarily UTF-8): the answer stays valid JSON.
+// Values may quote names from git (bytes, not necessarily UTF-8): the answer stays
+// valid JSON. Every answer is readable without a token: URLs in it are redacted.
 void put(JsonWriter& w, const char* key, const std::string& value) {
   w.Key(key);
-  const std::string text = util::to_valid_utf8(value);
+  const std::string text = util::to_valid_utf8(util::redact_text(value));
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
 }
 
@@ -186,6 +189,11 @@ struct Server::Impl {
 
   void handle(HttpRequest req, const Responder& respond);
   bool authorized(const std::string& header, const Route& route) const;
+  // What the request's head alone refuses (unknown route, method, credentials);
+  // sets `route`.
+  std::optional<HttpResponse> refusal(const HttpRequest& req, Route& route) const;
+  // The same for HttpServer, before a body is read or a 100 Continue sent.
+  std::optional<HttpResponse> precheck(const HttpRequest& head) const;
 
   HttpResponse readiness() const;
   HttpResponse metrics_text() const;
@@ -238,6 +246,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   oci::ClientOptions registry_options;
   registry_options.tls = tls;
   registry_options.plain_http_hosts = options.plain_http_registries;
+  if (options.network_timeout.count() > 0) registry_options.peers.stall_timeout = options.network_timeout;
   auto registry = std::make_shared<oci::RegistryClient>(registry_options);
 
   if (options.publisher) {
@@ -254,7 +263,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     }
   } else if (!options.chartmuseum_url.empty()) {
     if (options.chartmuseum_url.rfind("http://", 0) != 0 && options.chartmuseum_url.rfind("https://", 0) != 0)
-      throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + options.chartmuseum_url + "\"",
+      throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + util::redact_url(options.chartmuseum_url) + "\"",
                   "must be an http:// or https:// URL");
     publish::ChartMuseumOptions cm;
     cm.url = options.chartmuseum_url;
@@ -272,7 +281,6 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   sync::WorkspaceOptions wo;
   wo.allow_local_git = options.allow_local_git;
   wo.tls = tls;
-  wo.registry = registry;
   if (options.git_ca_file.empty()) options.git_ca_file = options.ca_file;
   if (!options.git_ca_file.empty()) {
     if (!fs::is_regular_file(options.git_ca_file))
@@ -289,6 +297,18 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       throw Error(Errc::invalid_argument, "--ssh-known-hosts",
                   options.ssh_known_hosts_file.string() + " holds no host keys");
   }
+  if (options.sync_timeout.count() < 0) throw Error(Errc::invalid_argument, "--sync-timeout", "must not be negative");
+  if (options.network_timeout.count() < 0) throw Error(Errc::invalid_argument, "--network-timeout", "must not be negative");
+  wo.dependency_peers.allowed_hosts = options.dependency_hosts;
+  wo.dependency_peers.allow_local_addresses = false;
+  wo.dependency_peers.stall_timeout = options.network_timeout;  // the same patience as for git remotes
+  // oci:// dependencies come from chart authors too: their registry client is held
+  // to the same policy. The publish target's client (above) is the operator's choice.
+  oci::ClientOptions dependency_registry = registry_options;
+  dependency_registry.peers = wo.dependency_peers;
+  wo.registry = std::make_shared<oci::RegistryClient>(dependency_registry);
+  wo.sync_timeout = options.sync_timeout;
+  wo.git_stall_timeout = options.network_timeout;
   try {
     workspace = std::make_unique<sync::Workspace>(options.state_dir, publisher, wo);
   } catch (const fs::filesystem_error& e) {
@@ -297,7 +317,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
 
   pool = std::make_unique<WorkerPool>(options.workers);
   lanes = std::make_unique<RepoLanes>(*pool);
-  HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout};
+  HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout, options.max_connections};
   http = std::make_unique<HttpServer>(
       options.listen, limits, [this](HttpRequest req, Responder respond) { handle(std::move(req), respond); },
       [this](const std::string& method, const std::string& target, int status, std::size_t bytes, double seconds,
@@ -310,7 +330,8 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
                     {"bytes", bytes},
                     {"ms", seconds * 1000.0},
                     {"remote", remote}});
-      });
+      },
+      [this](const HttpRequest& head) { return precheck(head); });
 }
 
 void Server::Impl::probe_until_ready() {
@@ -364,26 +385,42 @@ bool Server::Impl::authorized(const std::string& header, const Route& route) con
          bearer_authorized(header, util::repo_trigger_token(options.token, route.subject));
 }
 
+std::optional<HttpResponse> Server::Impl::refusal(const HttpRequest& req, Route& route) const {
+  const std::string& m = req.method;
+  route = route_request(m, req.target, serve_local_repo);
+  if (route.endpoint == Endpoint::none) return json_error(404, m + " " + route.path + ": no such endpoint");
+  if (!route.method_allowed) {
+    auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + route.allow + ")");
+    r.headers.push_back({"Allow", route.allow});
+    return r;
+  }
+  if (route.mutation && !authorized(req.authorization, route)) {
+    auto r = json_error(401, m + " " + route.path + ": " +
+                                 (req.authorization.empty() ? "a bearer token is required"
+                                                            : "the bearer token was refused"));
+    r.headers.push_back({"WWW-Authenticate", req.authorization.empty()
+                                                 ? "Bearer realm=\"cmop\""
+                                                 : "Bearer realm=\"cmop\", error=\"invalid_token\""});
+    return r;
+  }
+  return std::nullopt;
+}
+
+std::optional<HttpResponse> Server::Impl::precheck(const HttpRequest& head) const {
+  try {
+    Route route;
+    return refusal(head, route);
+  } catch (const Error& e) {
+    return error_response(e);
+  }
+}
+
 void Server::Impl::handle(HttpRequest req, const Responder& respond) {
   try {
     const std::string& m = req.method;
-    Route route = route_request(m, req.target, serve_local_repo);
+    Route route;
+    if (auto refused = refusal(req, route)) return respond(std::move(*refused));
     bool get = m == "GET" || m == "HEAD";
-    if (route.endpoint == Endpoint::none) return respond(json_error(404, m + " " + route.path + ": no such endpoint"));
-    if (!route.method_allowed) {
-      auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + route.allow + ")");
-      r.headers.push_back({"Allow", route.allow});
-      return respond(std::move(r));
-    }
-    if (route.mutation && !authorized(req.authorization, route)) {
-      auto r = json_error(401, m + " " + route.path + ": " +
-                                   (req.authorization.empty() ? "a bearer token is required"
-                                                              : "the bearer token was refused"));
-      r.headers.push_back({"WWW-Authenticate",
-                           req.authorization.empty() ? "Bearer realm=\"cmop\""
-                                                     : "Bearer realm=\"cmop\", error=\"invalid_token\""});
-      return respond(std::move(r));
-    }
 
     switch (route.endpoint) {
       case Endpoint::healthz: return respond(json_ok("{\"status\":\"ok\"}"));
@@ -428,7 +465,25 @@ HttpResponse Server::Impl::readiness() const {
 HttpResponse Server::Impl::metrics_text() const {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = metrics.render(workspace->list().size(), lanes->waiting(), pool->running(), ready);
+  Metrics::Gauges g;
+  g.repos = workspace->list().size();
+  g.waiting_requests = lanes->waiting();
+  g.ready = ready;
+  const auto now = Clock::now();
+  const auto since = pool->running_since();
+  g.running_jobs = static_cast<int>(since.size());
+  if (!since.empty()) g.oldest_job_seconds = std::chrono::duration<double>(now - since.front()).count();
+  // A sync past its timeout plus one more git stall (the last transfer's own
+  // limit) and a minute of slack for a last chart's upload is stuck.
+  if (options.sync_timeout.count() > 0) {
+    const auto limit = options.sync_timeout + options.network_timeout + std::chrono::seconds(60);
+    g.stuck_jobs = static_cast<int>(std::count_if(since.begin(), since.end(), [&](auto t) { return now - t > limit; }));
+  }
+  const auto connections = http->connection_stats();
+  g.open_connections = connections.open;
+  g.connections_refused = connections.refused;
+  g.accept_fd_exhausted = connections.fd_exhausted;
+  r.body = metrics.render(g);
   return r;
 }
 
@@ -457,7 +512,7 @@ HttpResponse Server::Impl::list_dependencies() const {
     for (auto& d : workspace->dependency_repos()) {
       w.StartObject();
       put(w, "name", d.name);
-      put(w, "url", d.url);
+      put(w, "url", util::redact_url(d.url));
       w.EndObject();
     }
     w.EndArray();
@@ -467,10 +522,10 @@ HttpResponse Server::Impl::list_dependencies() const {
 HttpResponse Server::Impl::put_dependency(const HttpRequest& req) {
   deps::NamedRepository repo = parse_dependency_request(req.content_type, req.body);
   workspace->put_dependency_repo(repo);
-  log::info("dependency repository registered", {{"name", repo.name}, {"url", repo.url}});
+  log::info("dependency repository registered", {{"name", repo.name}, {"url", util::redact_url(repo.url)}});
   return json_ok(json_object([&](JsonWriter& w) {
     put(w, "name", repo.name);
-    put(w, "url", repo.url);
+    put(w, "url", util::redact_url(repo.url));
   }));
 }
 
@@ -481,7 +536,7 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
     fs::path p = local_repo_dir / "index.yaml";
     std::error_code ec;
     if (fs::exists(p, ec))
-      r.body = util::read_file(p);
+      r.file = p.string();  // streamed: with thousands of charts it runs to megabytes
     else  // nothing published yet: still a valid, empty repository for `helm repo add`
       r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + now_rfc3339() + "\"\n";
     return r;
@@ -492,7 +547,7 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) throw Error(Errc::not_found, "chart file \"" + file + "\"", "not in the repository");
   r.content_type = "application/gzip";
-  r.body = util::read_file(p);
+  r.file = p.string();  // streamed by the HTTP layer, never read whole
   return r;
 }
 

@@ -38,9 +38,15 @@ int WorkerPool::running() const {
   return running_;
 }
 
+std::vector<std::chrono::steady_clock::time_point> WorkerPool::running_since() const {
+  std::lock_guard lk(mu_);
+  return {started_.begin(), started_.end()};
+}
+
 void WorkerPool::work() {
   for (;;) {
     std::function<void()> task;
+    std::multiset<std::chrono::steady_clock::time_point>::iterator since;
     {
       std::unique_lock lk(mu_);
       cv_.wait(lk, [this] { return stopping_ || !tasks_.empty(); });
@@ -48,10 +54,12 @@ void WorkerPool::work() {
       task = std::move(tasks_.front());
       tasks_.pop_front();
       ++running_;
+      since = started_.insert(std::chrono::steady_clock::now());
     }
     task();  // tasks catch their own exceptions (RepoLanes::run)
     std::lock_guard lk(mu_);
     --running_;
+    started_.erase(since);
   }
 }
 

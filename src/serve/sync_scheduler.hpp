@@ -2,12 +2,14 @@
 // Where syncs run: a bounded pool of worker threads (never the HTTP threads), and
 // in front of it one lane per repo that serializes that repo's jobs and lets
 // concurrent identical requests share one job.
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,10 +29,13 @@ class WorkerPool {
   // Drops tasks not yet started and waits for the running ones.
   void stop();
   int running() const;
+  // Start times of the running tasks, oldest first (stuck workers show here).
+  std::vector<std::chrono::steady_clock::time_point> running_since() const;
 
  private:
   void work();
   mutable std::mutex mu_;
+  std::multiset<std::chrono::steady_clock::time_point> started_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
   std::vector<std::thread> threads_;

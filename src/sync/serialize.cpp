@@ -5,6 +5,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <regex>
+
 #include "cmop/error.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/utf8.hpp"
@@ -17,19 +19,45 @@ namespace {
 // files keep the exact bytes instead: chart paths are keys there and must read back
 // identical, and only cmop reads those files (RapidJSON without validation).
 struct Writer : rapidjson::Writer<rapidjson::StringBuffer> {
-  Writer(rapidjson::StringBuffer& buffer, bool keep_raw_bytes)
-      : rapidjson::Writer<rapidjson::StringBuffer>(buffer), keep_raw_bytes(keep_raw_bytes) {}
+  Writer(rapidjson::StringBuffer& buffer, bool keep_raw_bytes, bool unauthenticated = false)
+      : rapidjson::Writer<rapidjson::StringBuffer>(buffer),
+        keep_raw_bytes(keep_raw_bytes),
+        unauthenticated(unauthenticated) {}
   const bool keep_raw_bytes;
+  const bool unauthenticated;  // the state as anyone may read it (GET /repo, GET /repo/{name})
 };
+
+// A failure reason as an unauthenticated reader sees it. Dependency URLs come from
+// chart authors and may point anywhere the sidecar reaches (its own pod, internal
+// services), so nothing a remote answered is reflected: no HTTP status, no YAML
+// error position or index structure, no digest of a response. What failed, and
+// where, stays.
+std::string without_remote_content(const std::string& reason) {
+  static const std::regex http_status(R"(HTTP [1-5][0-9][0-9]( \([^)]*\))?)");
+  static const std::regex invalid_index(R"((invalid index \S+): .*)");
+  static const std::regex invalid_yaml(R"(invalid YAML: .*)");
+  static const std::regex digest(R"([0-9a-f]{64})");
+  std::string out = std::regex_replace(reason, http_status, "an HTTP error");
+  out = std::regex_replace(out, invalid_index, "$1: not a valid chart repository index");
+  out = std::regex_replace(out, invalid_yaml, "invalid YAML");
+  return std::regex_replace(out, digest, "(digest not shown)");
+}
+
+void reason(Writer& w, const char* key, const std::string& value);
 
 void str(Writer& w, const char* key, const std::string& value) {
   w.Key(key);
   if (w.keep_raw_bytes) {
     w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
   } else {
-    const std::string text = util::to_valid_utf8(value);
+    // Public JSON: a URL anywhere in it (spec, lastError, a chart's reason) is redacted.
+    const std::string text = util::to_valid_utf8(util::redact_text(value));
     w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   }
+}
+
+void reason(Writer& w, const char* key, const std::string& value) {
+  str(w, key, w.unauthenticated ? without_remote_content(value) : value);
 }
 
 void write_outcome(Writer& w, const ChartOutcome& c) {
@@ -39,7 +67,7 @@ void write_outcome(Writer& w, const ChartOutcome& c) {
   str(w, "version", c.version);
   str(w, "digest", c.digest);
   str(w, "status", to_string(c.status));
-  if (!c.reason.empty()) str(w, "reason", c.reason);
+  if (!c.reason.empty()) reason(w, "reason", c.reason);
   w.EndObject();
 }
 
@@ -116,7 +144,7 @@ void write_state(Writer& w, const RepoState& s, bool secrets) {
   str(w, "lastCommit", s.last_commit);
   str(w, "lastSyncTime", s.last_sync_time);
   str(w, "lastSuccessTime", s.last_success_time);
-  str(w, "lastError", s.last_error);
+  reason(w, "lastError", s.last_error);
   w.Key("lastSync");
   w.StartObject();
   w.Key("charts");
@@ -185,7 +213,7 @@ std::string report_to_json(const SyncReport& report) {
 
 std::string state_to_json(const RepoState& state) {
   rapidjson::StringBuffer buf;
-  Writer w(buf, /*keep_raw_bytes=*/false);
+  Writer w(buf, /*keep_raw_bytes=*/false, /*unauthenticated=*/true);
   write_state(w, state, false);
   return buf.GetString();
 }

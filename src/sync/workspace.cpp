@@ -165,7 +165,10 @@ struct Workspace::Impl {
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
   Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
-      : dir(fs::absolute(d).lexically_normal()), publisher(std::move(p)), options(std::move(o)), resolver(dir / "cache", options.tls, options.registry) {}
+      : dir(fs::absolute(d).lexically_normal()),
+        publisher(std::move(p)),
+        options(std::move(o)),
+        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
@@ -181,11 +184,13 @@ struct Workspace::Impl {
     util::remove_stale_temp_files(repos_dir());
     util::remove_stale_temp_files(dir);
     if (fs::is_directory(dir / "ssh-keys")) util::remove_stale_temp_files(dir / "ssh-keys");
+    if (fs::exists(dependencies_file())) ::chmod(dependencies_file().c_str(), 0600);  // written 0644 before
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
     for (auto& entry : fs::directory_iterator(repos_dir())) {
       auto p = entry.path();
       if (p.extension() != ".json" || p.filename().string().front() == '.') continue;
+      ::chmod(p.c_str(), 0600);  // credentials: state files written by earlier versions were 0644
       RepoState s = from_state_file(util::read_file(p), p.string());
       replay_claims(s);
       for (auto& pub : s.published) ledger.record(pub);
@@ -198,7 +203,7 @@ struct Workspace::Impl {
   // checkpoint interval meanwhile; what must be durable before each upload (the
   // claim on name+version) goes to a small append-only journal instead.
   void persist(RepoState& s) {
-    util::write_file_atomic(state_file(s.spec.name), to_state_file(s));
+    util::write_file_atomic(state_file(s.spec.name), to_state_file(s), 0600);  // holds credentials
     std::error_code ec;
     fs::remove(claims_file(s.spec.name), ec);  // folded into the state file just written
   }
@@ -564,6 +569,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   SyncReport report;
   report.repo = name;
   state.last_sync_time = now_rfc3339();
+  const auto deadline = options.sync_timeout.count() > 0 ? started + options.sync_timeout
+                                                         : std::chrono::steady_clock::time_point::max();
   auto last_write = std::chrono::steady_clock::now();
 
   auto finish = [&]() {
@@ -588,6 +595,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     // its content on disk: the packager refuses it by its (placeholder's) size.
     opts.placeholder_above_bytes = package::Limits{}.max_file_bytes;
     opts.ssh_known_hosts = options.ssh_known_hosts;
+    opts.stall_timeout = options.git_stall_timeout;
+    opts.deadline = deadline;
     auto result = repo.sync(opts);
     report.commit = result.commit;
     report.fetched_changes = result.changed;
@@ -632,6 +641,12 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   for (auto& path : publishing_order(chart_paths, layout, repositories)) {
     ChartOutcome outcome;
     outcome.path = path;
+    if (!publisher_down && std::chrono::steady_clock::now() >= deadline) {
+      // The sync's time is up: what is published stays, the rest waits for the next sync.
+      publisher_down = true;  // i.e. stop: no further chart is attempted, nothing is removed
+      report.error = "sync of " + util::redact_url(state.spec.git) + " timed out after " +
+                     std::to_string(options.sync_timeout.count()) + " s (the sync timeout)";
+    }
     if (publisher_down) {
       outcome.reason = "not attempted: " + report.error;
       report.charts.push_back(outcome);
@@ -789,7 +804,7 @@ void Workspace::put_dependency_repo(const deps::NamedRepository& repo) {
     next.push_back(repo);
   else
     *it = repo;
-  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true));
+  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true), 0600);  // holds credentials
   impl_->dependency_repos = std::move(next);
 }
 

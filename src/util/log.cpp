@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "cmop/error.hpp"
+#include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
 #include "cmop/util/utf8.hpp"
 
@@ -125,7 +126,10 @@ void set_sink(std::function<void(std::string_view line)> sink) {
   g_sink = std::move(sink);
 }
 
-std::string format_line(Format format, Level level, std::string_view message, Fields fields) {
+std::string format_line(Format format, Level level, std::string_view raw_message, Fields fields) {
+  // Every line leaves the process here: URLs in the message or any field (a git
+  // remote, a libgit2 reason quoting one) are shown redacted.
+  const std::string message = redact_text(raw_message);
   std::string line;
   line.reserve(128);
   if (format == Format::json) {
@@ -144,7 +148,7 @@ std::string format_line(Format format, Level level, std::string_view message, Fi
       if (f.raw)
         line += f.value;
       else
-        append_json_string(line, f.value);
+        append_json_string(line, redact_text(f.value));
     }
     line += '}';
   } else {
@@ -160,7 +164,7 @@ std::string format_line(Format format, Level level, std::string_view message, Fi
       if (f.raw)
         line += f.value;
       else
-        append_text_value(line, f.value);
+        append_text_value(line, redact_text(f.value));
     }
   }
   return line;

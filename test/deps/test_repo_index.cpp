@@ -2,6 +2,8 @@
 // the way go-yaml v2 does, so it catches quoting Helm would misread).
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 
 #include "cmop/deps/repo_index.hpp"
@@ -277,4 +279,140 @@ TEST_CASE("add replaces the same version and remove drops it") {
   CHECK_FALSE(index.remove("b", "1.0.0"));
   CHECK(index.remove("a", "1.0.0"));
   CHECK(index.entries.count("a") == 0);
+}
+
+namespace {
+// N distinct entry aliases in one anchored list, and M chart names each aliasing
+// that list: a few hundred KiB of text that would expand to N*M index entries.
+std::string alias_bomb_index(int n, int m) {
+  std::string y = "apiVersion: v1\nbomb:\n  e: &e {name: c, version: 1.0.0, urls: [http://x/c.tgz]}\n  l: &l [";
+  for (int i = 0; i < n; ++i) y += i ? ",*e" : "*e";
+  y += "]\nentries:\n";
+  for (int j = 0; j < m; ++j) y += "  c" + std::to_string(j) + ": *l\n";
+  return y;
+}
+}  // namespace
+
+// Issue 11, item 3: an 876 KiB index of aliases expanded until the process was
+// OOM-killed. Before the fix this parse built all N*M entries (or died trying).
+TEST_CASE("an alias bomb of an index is refused before anything expands", "[limits]") {
+  const std::string bomb = alias_bomb_index(30000, 30000);  // ~0.5 MiB of text, 900 million entries
+  REQUIRE(bomb.size() < 1u << 20);
+  auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(bomb, "http://h/index.yaml"),
+                    Catch::Contains("http://h/index.yaml") && Catch::Contains("excessive aliasing"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  // A few aliases, as real indexes may have, are fine.
+  CHECK(deps::RepoIndex::parse(alias_bomb_index(3, 3), "ok").entries.size() == 3);
+}
+
+TEST_CASE("an index beyond its byte, depth or entry bounds is refused naming the bound", "[limits]") {
+  deps::RepoIndex::Limits tight;
+  tight.max_bytes = 64;
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", tight), Catch::Contains("the limit is 64"));
+
+  std::string deep = "apiVersion: v1\nentries: {}\nx: ";
+  for (int i = 0; i < 100; ++i) deep += "[";
+  for (int i = 0; i < 100; ++i) deep += "]";
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(deep, "i"), Catch::Contains("nested deeper than 64 levels"));
+
+  deps::RepoIndex::Limits few;
+  few.max_entries = 2;
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", few), Catch::Contains("more than 2 chart versions"));
+  deps::RepoIndex::Limits nodes;
+  nodes.max_nodes = 10;
+  CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", nodes), Catch::Contains("more than 10 nodes"));
+}
+
+namespace {
+// A realistic index of about `mib` MiB: many charts, many versions, each entry
+// with the fields public indexes carry.
+std::string big_index(std::size_t mib) {
+  std::string y = "apiVersion: v1\nentries:\n";
+  for (int chart = 0; y.size() < (mib << 20); ++chart) {
+    y += "  chart" + std::to_string(chart) + ":\n";
+    for (int v = 0; v < 50; ++v) {
+      const std::string ver = "1." + std::to_string(v) + ".0";
+      y += "  - apiVersion: v2\n    name: chart" + std::to_string(chart) + "\n    version: " + ver +
+           "\n    appVersion: \"" + ver + "\"\n    description: A chart with a description of some length, as real"
+           " indexes have, describing what it deploys and why\n    home: https://example.com/chart\n"
+           "    keywords: [web, app, example]\n    maintainers:\n    - name: Jane Doe\n      email: jane@example.com\n"
+           "    created: \"2024-01-01T00:00:00.000000000Z\"\n    digest: " + std::string(64, 'a') +
+           "\n    urls:\n    - https://example.com/charts/chart" + std::to_string(chart) + "-" + ver + ".tgz\n";
+    }
+  }
+  y += "generated: \"2024-01-01T00:00:00Z\"\n";
+  return y;
+}
+long peak_rss_kib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+}  // namespace
+
+// Issue 11, item 7: a 100 MB index cost about 2.6 GB per parse (the whole
+// document as a yaml-cpp node tree). It is now built entry by entry from parse
+// events. The figure the README quotes: CMOP_INDEX_MIB=100 build/test/test_deps "[bigindex]".
+TEST_CASE("a big index parses with memory proportional to what is kept", "[limits][bigindex]") {
+  const char* env = std::getenv("CMOP_INDEX_MIB");
+  const std::size_t mib = env ? std::stoul(env) : 16;
+  const std::string text = big_index(mib);
+  const long before = peak_rss_kib();
+  const auto started = std::chrono::steady_clock::now();
+  auto index = deps::RepoIndex::parse(text, "big");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const long grown_mib = (peak_rss_kib() - before) / 1024;
+  std::size_t versions = 0;
+  for (auto& [n, v] : index.entries) versions += v.size();
+  WARN(mib << " MiB index, " << versions << " versions: parsed in " << seconds << " s, peak RSS +" << grown_mib
+           << " MiB");
+  CHECK(versions > 0);
+  CHECK(grown_mib < static_cast<long>(mib) * 6);  // the node tree alone cost ~26x the text
+}
+
+// The event-driven parse meets every YAML construct an index can hold; whatever it
+// is given, it answers with an index or a cmop::Error, never another exception.
+TEST_CASE("odd but valid YAML shapes parse, anything else fails with a cmop::Error", "[limits]") {
+  const std::string entry = "{name: a, version: 1.0.0, urls: [a.tgz]}";
+  struct Case {
+    std::string yaml;
+    int versions;  // of chart "a"; -1: a cmop::Error is expected
+  };
+  const std::vector<Case> cases = {
+      {"apiVersion: v1\nentries:\n  a: [" + entry + "]\n", 1},
+      // yaml-cpp applies no merge keys (as before): the second record has no name and is skipped.
+      {"apiVersion: v1\nx: &e " + entry + "\nentries:\n  a: [*e, {<<: *e, version: 2.0.0}]\n", 1},
+      {"apiVersion: v1\nx: &l [" + entry + "]\nentries: {a: *l}\n", 1},
+      {"apiVersion: v1\nx: &m {a: [" + entry + "]}\nentries: *m\n", 1},
+      {"apiVersion: !!str v1\nentries: !!map {a: !!seq [" + entry + "]}\n", 1},
+      {"apiVersion: v1\nentries:\n  a: [~, null, " + entry + "]\n", 1},
+      {"apiVersion: v1\nentries:\n  a:\n", 0},
+      {"apiVersion: v1\nentries: ~\n", 0},
+      {"apiVersion: v1\n? [complex, key]\n: ignored\nentries: {a: [" + entry + "]}\n", 1},
+      {"apiVersion: v1\nentries: {a: [" + entry + "]}\n---\napiVersion: v2\n", 1},
+      {"apiVersion: v1\nentries: [a]\n", -1},
+      {"apiVersion: v1\nentries: {a: {name: a}}\n", -1},
+      {"apiVersion: v1\nentries: {a: [scalar]}\n", -1},
+      {"apiVersion: [v1]\nentries: {}\n", -1},
+      {"entries: {}\n", -1},
+      {"- just\n- a list\n", -1},
+      {"just a scalar\n", -1},
+      {"apiVersion: v1\nentries: {a: [" + entry + "\n", -1},
+      {"apiVersion: v1\nentries: {a: *nowhere}\n", -1},
+  };
+  for (const auto& c : cases) {
+    INFO(c.yaml);
+    try {
+      auto index = deps::RepoIndex::parse(c.yaml, "odd");
+      REQUIRE(c.versions >= 0);
+      auto it = index.entries.find("a");
+      CHECK((it == index.entries.end() ? 0 : static_cast<int>(it->second.size())) == c.versions);
+    } catch (const Error& e) {
+      INFO(e.what());
+      CHECK(c.versions == -1);
+    }
+  }
 }

@@ -9,9 +9,16 @@
 // git server down (test/sync/test_workspace.cpp), a failed fetch keeping the previous
 // worktree and crash leftovers in the mirror (test/git/repository_test.cpp), kill -9
 // of `cmop serve` after a sync (test/serve/test_binary.cpp).
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <future>
+#include <sstream>
 #include <map>
 #include <random>
 #include <set>
@@ -23,6 +30,7 @@
 #include "cmop/package/archive.hpp"
 #include "cmop/util/hash.hpp"
 #include "hostile/hostile_fixtures.hpp"
+#include "support/black_hole.hpp"
 
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;
@@ -427,4 +435,286 @@ TEST_CASE("kill -9 of cmop serve while it writes the local chart repo leaves it 
   CHECK(indexed == published);
   for (auto& [chart, digest] : digests_at_kill) CHECK(indexed[chart] == digest);
   WARN("local chart repo: killed after " << published_at_kill << " of " << kCharts + 1 << " packages were written");
+}
+
+// --- issue 11: remotes that never answer, hostile indexes, descriptor exhaustion,
+// and a crash inside a large sync ---------------------------------------------------
+
+namespace {
+
+long status_kib(int pid, const char* field) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  const std::string prefix = std::string(field) + ":";
+  while (std::getline(in, line))
+    if (line.rfind(prefix, 0) == 0) return std::stol(line.substr(prefix.size()));
+  return 0;
+}
+
+// CPU seconds (user + system) the process has used.
+double cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i)
+    if (i == 14 || i == 15) ticks += std::stod(f);
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// One sample of a Prometheus text exposition ("" when absent).
+std::string metric(const std::string& text, const std::string& series) {
+  auto pos = text.find("\n" + series + " ");
+  if (pos == std::string::npos) return {};
+  pos += series.size() + 2;
+  return text.substr(pos, text.find('\n', pos) - pos);
+}
+
+std::string with_dependency(const std::string& repo) {
+  return "dependencies:\n- name: x\n  version: ^1.0.0\n  repository: " + repo + "\n";
+}
+
+}  // namespace
+
+TEST_CASE("a black-hole git remote and a black-hole dependency repo time out, naming them", "[faults][deadline]") {
+  test::BlackHole hole;
+  test::SyncedRepo r;
+  const std::string hole_repo = hole.url("http", "charts");
+  test::write_chart(r.work, "charts/needy", "needy", "1.0.0", with_dependency(hole_repo));
+  r.publish_commit("a chart whose dependency repo never answers");
+  test::ServeChild serve;
+  serve.start(r.state, {"--network-timeout", "2", "--dependency-hosts", "127.0.0.1"});
+
+  auto started = std::chrono::steady_clock::now();
+  auto git = serve.call("POST", "/repo/new", "{\"name\":\"blackhole\",\"git\":\"" + hole.url("http", "x.git") + "\"}");
+  CHECK(git.status == 502);
+  CHECK_THAT(test::json_str(test::parse_json(git.body), "error"),
+             Catch::Contains(hole.url("http", "x.git")) && Catch::Contains("timed out"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+
+  started = std::chrono::steady_clock::now();
+  auto deps = serve.call("POST", "/repo/new", "{\"name\":\"hostile\",\"git\":\"" + r.url() + "\"}");
+  REQUIRE(deps.status == 200);
+  auto report = test::parse_json(deps.body);
+  for (auto& c : report["charts"].GetArray()) {
+    if (test::json_str(c, "path") == "charts/good") CHECK(test::json_str(c, "status") == "published");
+    if (test::json_str(c, "path") == "charts/needy")
+      CHECK_THAT(test::json_str(c, "reason"), Catch::Contains(hole_repo) && Catch::Contains("no answer for 2000 ms"));
+  }
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(20));
+  CHECK(serve.call("GET", "/healthz").status == 200);
+  CHECK(metric(serve.call("GET", "/metrics").body, "cmop_sync_workers_stuck") == "0");
+  WARN("black holes: git gave up after " << 2 << " s without an answer; the dependency fetch likewise");
+}
+
+TEST_CASE("an alias-bomb index and a big index cost bounded memory in cmop serve", "[faults][memory]") {
+  const char* env = std::getenv("CMOP_FAULT_INDEX_MIB");
+  const std::size_t big_mib = env ? std::stoul(env) : 24;
+  test::SyncedRepo r;
+  util::TempDir site("cmop-indexes-");
+  fs::create_directories(site.path() / "bomb");
+  fs::create_directories(site.path() / "big");
+  {
+    // ~0.9 MiB of aliases that would expand to ~1.4 billion index entries.
+    std::ofstream out(site.path() / "bomb" / "index.yaml");
+    out << "apiVersion: v1\nx:\n  e: &e {name: x, version: 1.0.0, urls: [http://x/x.tgz]}\n  l: &l [*e";
+    for (int i = 1; i < 38000; ++i) out << ",*e";
+    out << "]\nentries:\n";
+    for (int j = 0; j < 38000; ++j) out << "  c" << j << ": *l\n";
+  }
+  {
+    std::ofstream out(site.path() / "big" / "index.yaml");
+    out << "apiVersion: v1\nentries:\n";
+    std::size_t written = 0;
+    for (int chart = 0; written < (big_mib << 20); ++chart) {
+      std::string block = "  chart" + std::to_string(chart) + ":\n";
+      for (int v = 0; v < 50; ++v)
+        block += "  - name: chart" + std::to_string(chart) + "\n    version: 1." + std::to_string(v) +
+                 ".0\n    description: a description of some length as public indexes carry for every version\n"
+                 "    digest: " + std::string(64, 'a') + "\n    urls: [https://example.com/c-1." +
+                 std::to_string(v) + ".0.tgz]\n";
+      out << block;
+      written += block.size();
+    }
+  }
+  auto server = test::start_python_peer("static_http_server.py", {"--root", site.path().string()});
+  test::write_chart(r.work, "charts/bombed", "bombed", "1.0.0", with_dependency(server.url() + "/bomb"));
+  test::write_chart(r.work, "charts/big", "big", "1.0.0", with_dependency(server.url() + "/big"));
+  r.publish_commit("dependencies on hostile indexes");
+  test::ServeChild serve;
+  // One worker: with several, each worker thread's malloc arena keeps its own high
+  // water mark, which would measure glibc rather than the parse.
+  serve.start(r.state, {"--dependency-hosts", "127.0.0.1", "--workers", "1"});
+  const long base_kib = status_kib(serve.process->pid(), "VmHWM");
+  const auto started = std::chrono::steady_clock::now();
+  auto res = serve.call("POST", "/repo/new", "{\"name\":\"hostile\",\"git\":\"" + r.url() + "\"}");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  REQUIRE(res.status == 200);
+  auto report = test::parse_json(res.body);
+  for (auto& c : report["charts"].GetArray()) {
+    const std::string path = test::json_str(c, "path");
+    if (path == "charts/bombed") CHECK_THAT(test::json_str(c, "reason"), Catch::Contains("excessive aliasing"));
+    if (path == "charts/big")  // parsed: the chart it asks for is simply not in it
+      CHECK_THAT(test::json_str(c, "reason"), Catch::Contains("not found in the repository index"));
+    if (path == "charts/good") CHECK(test::json_str(c, "status") == "published");
+  }
+  const long peak_mib = status_kib(serve.process->pid(), "VmHWM") / 1024;
+  WARN("alias bomb refused; " << big_mib << " MiB index parsed; sync took " << seconds << " s; cmop serve peak RSS "
+                              << peak_mib << " MiB (" << base_kib / 1024 << " MiB at start)");
+  CHECK(peak_mib < 40 + static_cast<long>(big_mib) * 8);  // a node tree of the index alone was ~26x its size
+  // Every sync repeats the fetch (and the refusal) without growing on and on.
+  for (int i = 0; i < 3; ++i) REQUIRE(serve.call("GET", "/repo/hostile/update").status == 200);
+  const long after_mib = status_kib(serve.process->pid(), "VmHWM") / 1024;
+  WARN("peak RSS after three more syncs: " << after_mib << " MiB");
+  CHECK(after_mib < peak_mib * 3 / 2);
+}
+
+TEST_CASE("5000 idle connections against ulimit -n 256: /healthz answers, accept does not spin", "[faults][connections]") {
+  rlimit own{};
+  ::getrlimit(RLIMIT_NOFILE, &own);
+  if (own.rlim_max < 6000) {
+    WARN("skipped: this process may open only " << own.rlim_max << " files");
+    return;
+  }
+  rlimit raised = own;
+  raised.rlim_cur = std::min<rlim_t>(own.rlim_max, 8000);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &raised) == 0);
+  struct Restore {
+    rlimit l;
+    ~Restore() { ::setrlimit(RLIMIT_NOFILE, &l); }
+  } restore{own};
+  util::TempDir tmp("cmop-fds-");
+  // The default cap (half the descriptor limit), then a cap above the limit so that
+  // accept() itself runs out of descriptors.
+  for (const std::string cap : {"0", "1000"}) {
+    INFO("--max-connections " << cap);
+    test::ServeChild serve;
+    serve.launcher = {"bash", "-c", "ulimit -n 256 && exec \"$0\" \"$@\""};
+    serve.start(tmp.path() / ("state-" + cap), {"--max-connections", cap});
+    const int pid = serve.process->pid();
+    std::vector<int> idle;
+    for (int i = 0; i < 5000; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      REQUIRE(fd >= 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(serve.port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // in progress or done; never read
+      idle.push_back(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const double cpu_before = cpu_seconds(pid);
+    const auto t0 = std::chrono::steady_clock::now();
+    int answered = 0;
+    for (int i = 0; i < 5; ++i) {
+      net::Request req;
+      req.url = serve.base() + "/healthz";
+      req.timeout = std::chrono::seconds(5);
+      try {
+        answered += net::HttpClient().send(req).status == 200;
+      } catch (const Error&) {
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const double cpu = cpu_seconds(pid) - cpu_before;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto metrics = serve.call("GET", "/metrics").body;
+    WARN("cap " << cap << ": " << answered << "/5 health checks answered; server CPU " << cpu << " s in " << wall
+                << " s; open " << metric(metrics, "cmop_http_connections_open") << ", fd exhaustions "
+                << metric(metrics, "cmop_http_accept_fd_exhausted_total"));
+    CHECK(answered == 5);
+    CHECK(cpu < 0.5 * wall);  // before: ~1 core spinning on EMFILE
+    for (int fd : idle) ::close(fd);
+    if (cap == "1000") {
+      CHECK(std::stoi(metric(metrics, "cmop_http_accept_fd_exhausted_total")) > 0);
+      // Logged once, not per failed accept.
+      auto log = test::slurp(serve.log);
+      std::size_t lines = 0;
+      for (std::size_t p = 0; (p = log.find("out of file descriptors", p)) != std::string::npos; ++p) ++lines;
+      CHECK(lines == 1);
+    }
+  }
+}
+
+// Issue 11, item 5: kill -9 2-5 s into a large sync left index.yaml naming the old
+// digest of a package whose file held new bytes, and later syncs reported ok:true
+// without repairing it. Every chart here changes its bytes but not its version, the
+// worst case: nothing but the digest tells old from new.
+TEST_CASE("kill -9 at random points of a 200-chart sync: index, files and state agree byte for byte after",
+          "[faults][crash]") {
+  constexpr int kCharts = 200;
+  test::SyncedRepo r;
+  auto write_all = [&](unsigned round) {
+    for (int i = 0; i < kCharts; ++i) {
+      const std::string name = "chart" + std::to_string(i);
+      test::write_chart(r.work, "charts/" + name, name, "1.0.0");
+      r.work.write("charts/" + name + "/files/noise.bin", random_bytes(96u << 10, round * 1000 + i));
+    }
+  };
+  write_all(0);
+  r.publish_commit("200 charts");
+  test::ServeChild serve;
+  serve.start(r.state);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(serve.call("POST", "/repo/new", "{\"name\":\"big\",\"git\":\"" + r.url() + "\"}").status == 200);
+  const double cold = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  std::mt19937 rng(std::random_device{}());
+  for (unsigned round = 1; round <= 3; ++round) {
+    INFO("round " << round);
+    write_all(round);
+    r.publish_commit("new bytes, same versions, round " + std::to_string(round));
+    // Killed once a random share (30-95 %) of the packages has been rewritten: mid-sync
+    // for sure, and late enough that a state checkpoint (every 2 s) may already
+    // record new digests whose index entries are not written yet.
+    const auto update_started = fs::file_time_type::clock::now();
+    const int threshold = std::uniform_int_distribution<int>(kCharts * 30 / 100, kCharts * 95 / 100)(rng);
+    t0 = std::chrono::steady_clock::now();
+    auto doomed = std::async(std::launch::async, [&] {
+      try {
+        return serve.call("GET", "/repo/big/update").status;
+      } catch (const std::exception&) {
+        return -1;
+      }
+    });
+    auto rewritten = [&] {
+      int n = 0;
+      std::error_code ec;
+      for (auto& e : fs::directory_iterator(r.state / "charts", ec))
+        if (e.path().extension() == ".tgz" && fs::last_write_time(e.path(), ec) >= update_started) ++n;
+      return n;
+    };
+    wait_until([&] { return rewritten() >= threshold; }, std::chrono::seconds(120), "the rewritten packages");
+    const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    serve.process->kill(SIGKILL);
+    REQUIRE(serve.process->wait() == 128 + SIGKILL);
+    const bool mid_sync = doomed.get() == -1;
+    serve.start(r.state);
+    auto res = serve.call("GET", "/repo/big/update");
+    INFO(res.body.substr(0, 2000));
+    REQUIRE(res.status == 200);
+    CHECK(test::parse_json(res.body)["ok"].IsTrue());
+    check_state_dir_consistent(r.state);  // index digests == sha256 of each file
+    auto index = deps::RepoIndex::parse(util::read_file(r.state / "charts" / "index.yaml"), "index.yaml");
+    std::map<std::string, std::string> indexed;
+    for (auto& [name, versions] : index.entries)
+      for (auto& v : versions) indexed[name + "-" + v.metadata.version] = v.digest;
+    CHECK(indexed == published_by(serve, "big"));  // ...== what the state records
+    // ...and == what a clean sync of the same commit produces (packaging is reproducible).
+    util::TempDir clean("cmop-reference-");
+    sync::Workspace reference(clean.path() / "state", publish::make_local_publisher((clean.path() / "out").string()));
+    sync::RepoSpec spec;
+    spec.name = "big";
+    spec.git = r.url();
+    auto ref = reference.apply(spec);
+    REQUIRE(ref.ok());
+    std::map<std::string, std::string> expected;
+    for (auto& c : ref.charts) expected[c.name + "-" + c.version] = c.digest;
+    CHECK(indexed == expected);
+    WARN("round " << round << ": killed " << at << " s into the sync, " << threshold << " of " << kCharts
+                  << " packages rewritten (cold sync " << cold << " s)" << (mid_sync ? "" : ", after it had answered"));
+    CHECK(mid_sync);
+  }
 }

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <future>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -14,6 +15,7 @@
 
 #include "cmop/error.hpp"
 #include "cmop/util/fs.hpp"
+#include "support/black_hole.hpp"
 #include "support/git_fixture.hpp"
 
 namespace fs = std::filesystem;
@@ -537,4 +539,56 @@ TEST_CASE("deleted branches and moved tags follow the remote", "[git][refs]") {
   REQUIRE(moved.commit == second);
   require_error(Errc::not_found, [&] { repo.sync(options_for(url, "short-lived")); });
   REQUIRE(repo.current_commit() == second);
+}
+
+// Issue 11, item 4: a remote that accepts and never answers held a sync for more
+// than 11 minutes (http) before the deadline existed. Each transport must now give
+// up after the stall timeout, naming the remote and the step. Should a sync still
+// hang (the bug), the black hole lets go of its connections so the test ends.
+namespace {
+// The network error a sync against `hole` ends with. Should it still be blocked
+// after 20 s (no deadline: the bug), the hole lets go of its connections so that
+// the test fails instead of hanging.
+Error black_hole_sync_error(Repository& repo, const SyncOptions& o, cmop::test::BlackHole& hole) {
+  auto pending = std::async(std::launch::async, [&] { return repo.sync(o); });
+  if (pending.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    hole.release();
+    pending.wait();
+    FAIL("the sync was still blocked after 20 s");
+  }
+  return require_error(Errc::network, [&] { pending.get(); });
+}
+}  // namespace
+
+TEST_CASE("a black-hole remote times out on every transport", "[git][deadline]") {
+  cmop::test::BlackHole hole;
+  cmop::util::TempDir tmp("cmop-git-blackhole-");
+  const std::vector<std::string> urls = {hole.url("http", "o/r.git"), hole.url("https", "o/r.git"),
+                                         hole.url("git", "o/r.git"), hole.url("ssh", "o/r.git")};
+  int n = 0;
+  for (const auto& url : urls) {
+    INFO(url);
+    Repository repo(tmp.path() / std::to_string(n++));
+    SyncOptions o;
+    o.url = url;
+    o.stall_timeout = std::chrono::milliseconds(1000);
+    const auto started = std::chrono::steady_clock::now();
+    auto e = black_hole_sync_error(repo, o, hole);
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+    CHECK_THAT(e.subject(), Catch::Contains("127.0.0.1:" + std::to_string(hole.port())));
+    CHECK_THAT(e.reason(), Catch::Contains("timed out: no answer from the remote for 1 s during connect"));
+  }
+  CHECK(hole.accepted() >= urls.size());
+}
+
+TEST_CASE("the overall deadline ends a transfer even without a stall limit", "[git][deadline]") {
+  cmop::test::BlackHole hole;
+  cmop::util::TempDir tmp("cmop-git-deadline-");
+  Repository repo(tmp.path() / "r");
+  SyncOptions o;
+  o.url = hole.url("http", "o/r.git");
+  o.stall_timeout = std::chrono::milliseconds(0);  // no stall limit: only the deadline
+  o.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
+  auto e = black_hole_sync_error(repo, o, hole);
+  CHECK_THAT(e.reason(), Catch::Contains("timed out: the sync deadline passed during connect"));
 }

@@ -10,6 +10,7 @@
 #include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
 #include "cmop/util/fs.hpp"
+#include "support/black_hole.hpp"
 #include "support/process.hpp"
 
 using namespace cmop;
@@ -358,4 +359,45 @@ TEST_CASE("a client certificate is presented when the server requires one") {
   CHECK(bad_key.code() == Errc::invalid_argument);
   CHECK(bad_key.subject() == "client key");
   CHECK(std::string(bad_key.what()).find("not a key") == std::string::npos);
+}
+
+// Issue 11, items 4 and 9: a chart repository that accepts and never answers held
+// a dependency fetch for the whole request timeout; and nothing kept a client from
+// URLs that lead back into the pod.
+TEST_CASE("a connection policy bounds each step and keeps loopback and link-local out", "[net][policy]") {
+  cmop::test::BlackHole hole;
+  cmop::net::ConnectionPolicy stall;
+  stall.stall_timeout = std::chrono::milliseconds(500);
+  cmop::net::Request req;
+  req.url = hole.url("http", "index.yaml");
+  req.timeout = std::chrono::seconds(60);
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_THROWS_WITH(cmop::net::HttpClient({}, stall).send(req), Catch::Contains("no answer for 500 ms"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
+
+  cmop::net::ConnectionPolicy strict;
+  strict.allow_local_addresses = false;
+  for (const std::string url : {"http://127.0.0.1:1/x", "http://localhost:1/x", "http://[::1]:1/x",
+                                "http://169.254.169.254/latest/meta-data", "http://0.0.0.0:1/x",
+                                "http://[::ffff:127.0.0.1]:1/x"}) {
+    INFO(url);
+    req.url = url;
+    try {
+      cmop::net::HttpClient({}, strict).send(req);
+      FAIL("not refused");
+    } catch (const cmop::Error& e) {
+      CHECK(e.code() == cmop::Errc::forbidden);
+      CHECK_THAT(e.reason(), Catch::Contains("loopback or link-local"));
+    }
+  }
+  // Listed explicitly, a local host is reached (here: refused by nobody listening).
+  strict.allowed_hosts = {"127.0.0.1", "*.example.com"};
+  req.url = "http://127.0.0.1:1/x";
+  try {
+    cmop::net::HttpClient({}, strict).send(req);
+  } catch (const cmop::Error& e) {
+    CHECK(e.code() == cmop::Errc::network);
+  }
+  req.url = "http://charts.other.org/x";
+  CHECK_THROWS_WITH(cmop::net::HttpClient({}, strict).send(req), Catch::Contains("not in the allowed list"));
 }

@@ -132,7 +132,7 @@ TEST_CASE("oci:// dependencies resolve the highest matching tag, verified and lo
   for (auto v : {"1.0.0", "1.0.9", "1.1.0", "1.2.0-rc.1", "1.9.9", "2.0.0", "1.5.0+meta", "0.9.0", "1.0.10"})
     publisher->publish(make_chart(tmp.path() / v, "redis", v), false);
 
-  deps::Resolver resolver(tmp.path() / "cache", {}, client);
+  deps::Resolver resolver(tmp.path() / "cache", {}, {}, client);
   ChartDir chart;
   auto md = needing("redis", "~1.0.0", registry.oci("deps"));
   auto res = resolver.resolve(md, chart.dir, chart.tmp.path(), {});
@@ -180,7 +180,7 @@ TEST_CASE("a chart layer whose bytes do not match its digest is refused") {
   const bool tampered = fs::exists(blob);
   if (tampered) std::ofstream(blob, std::ios::binary | std::ios::trunc) << std::string(pkg.bytes.size(), 'x');
   REQUIRE(tampered);
-  deps::Resolver resolver(tmp.path() / "cache", {}, client);
+  deps::Resolver resolver(tmp.path() / "cache", {}, {}, client);
   ChartDir chart;
   auto e = error_of([&] { resolver.resolve(needing("lib", "1.x", registry.oci("deps")), chart.dir, chart.tmp.path(), {}); });
   CHECK(e.code() == Errc::dependency);
@@ -198,7 +198,7 @@ TEST_CASE("TLS with the test's own CA and htpasswd: refused without credentials,
   publisher->probe();
   publisher->publish(make_chart(tmp.path(), "db", "3.1.0"), false);
 
-  deps::Resolver resolver(tmp.path() / "cache", o.tls, client);
+  deps::Resolver resolver(tmp.path() / "cache", o.tls, {}, client);
   ChartDir chart;
   auto md = needing("db", "3.x", registry.oci("private"));
   auto refused = error_of([&] { resolver.resolve(md, chart.dir, chart.tmp.path(), {}); });
@@ -233,7 +233,7 @@ TEST_CASE("bearer challenges: a token from the realm, cached until it expires, c
   CHECK(tokens > 0);
   CHECK(tokens <= 3);  // one per scope (push; pull), not one per request
 
-  deps::Resolver resolver(tmp.path() / "cache", {}, client);
+  deps::Resolver resolver(tmp.path() / "cache", {}, {}, client);
   ChartDir chart;
   std::vector<deps::NamedRepository> repos{{"apps", "oci://" + registry.host(), "pusher", "t0ken", ""}};
   auto md = needing("api", "1.x", registry.oci("apps"));

@@ -260,3 +260,27 @@ TEST_CASE("local: republishing identical bytes leaves index.yaml untouched", "[l
   publisher->publish(web, true);
   CHECK(util::read_file(dir.path() / "index.yaml") == before);
 }
+
+// Issue 11, item 5: a sync killed inside its batch left the new bytes in the .tgz
+// while index.yaml kept the old digest, and reconcile only checked that the file
+// existed, so nothing ever repaired it.
+TEST_CASE("local: after a crash between a package and its index, the next start re-reads the package", "[local]") {
+  util::TempDir dir;
+  auto v1 = make_package("web", "1.0.0", "one");
+  auto v2 = make_package("web", "1.0.0", "two");
+  REQUIRE(v1.digest != v2.digest);
+  {
+    auto publisher = publish::make_local_publisher(dir.path().string());
+    publisher->publish(v1, false);
+    publisher->publish(make_package("db", "1.0.0"), false);
+  }
+  // What the crash leaves: the package replaced after the index was last written.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  write_bytes(dir.path() / "web-1.0.0.tgz", v2.bytes);
+  REQUIRE(str(*entry(read_index(dir.path()), "web", "1.0.0"), "digest") == v1.digest);
+
+  auto restarted = publish::make_local_publisher(dir.path().string());
+  auto index = read_index(dir.path());
+  CHECK(str(*entry(index, "web", "1.0.0"), "digest") == v2.digest);
+  CHECK(str(*entry(index, "db", "1.0.0"), "digest") == make_package("db", "1.0.0").digest);
+}

@@ -1,6 +1,8 @@
 // The HTTP surface of `cmop serve` in-process over real sockets: routing, request
 // validation, limits, auth, health and metrics.
 #include "serve_fixtures.hpp"
+
+#include <fstream>
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
@@ -351,4 +353,143 @@ TEST_CASE("log lines are structured", "[serve][log]") {
   log::set_sink(nullptr);
   REQUIRE(lines.size() == 1);
   CHECK(lines[0].find("\"msg\":\"hello\",\"k\":1}\n") != std::string::npos);
+}
+
+// Issue 11, items 1 and 2: nothing secret in any answer or log line. Before the
+// fix GET /repo/dependency listed user:password@ URLs verbatim, POST echoed them,
+// the "registered" log line carried them, and only user:pass@ was masked anywhere.
+TEST_CASE("credentials in URLs appear in no answer and no log line", "[serve][redact]") {
+  std::vector<std::string> lines;
+  util::log::set_sink([&](std::string_view line) { lines.emplace_back(line); });
+  struct RestoreSink {
+    ~RestoreSink() { util::log::set_sink(nullptr); }
+  } restore;
+  Running r;
+  const std::vector<std::string> secrets = {"s3cretPW", "ghp_T0KENabc", "acc3ss", "priv4te", "sl/ash"};
+
+  auto dep = call(r.base, "POST", "/repo/dependency",
+                  "{\"name\":\"priv\",\"url\":\"https://bob:s3cretPW@charts.example.com/x?access_token=acc3ss\"}");
+  REQUIRE(dep.status == 200);
+  CHECK(str(json_of(dep), "url") == "https://bob:***@charts.example.com/x?access_token=***");
+  auto slash = call(r.base, "POST", "/repo/dependency",
+                    "{\"name\":\"slash\",\"url\":\"https://carol:sl/ash@charts.example.com/y\"}");
+  REQUIRE(slash.status == 200);
+  auto list = call(r.base, "GET", "/repo/dependency");
+  REQUIRE(list.status == 200);
+  CHECK_THAT(list.body, Catch::Contains("https://carol:***@charts.example.com/y"));
+
+  // A token as the user name and a private_token query parameter in a git URL;
+  // the sync fails (nothing listens there), and its error is shown too.
+  auto created = call(r.base, "POST", "/repo/new",
+                      test::new_repo_body("tok", "http://ghp_T0KENabc@127.0.0.1:1/o/r.git?private_token=priv4te"));
+  CHECK(created.status == 502);
+  auto repos = call(r.base, "GET", "/repo");
+  auto one = call(r.base, "GET", "/repo/tok");
+  REQUIRE(one.status == 200);
+  CHECK(str(json_of(one)["spec"], "git") == "http://***@127.0.0.1:1/o/r.git?private_token=***");
+  // A URL that fails validation is neither echoed nor logged raw.
+  auto invalid = call(r.base, "POST", "/repo/new", test::new_repo_body("bad", "ftp://bob:s3cretPW@host/x.git"));
+  CHECK(invalid.status == 400);
+  auto bad_dep = call(r.base, "POST", "/repo/dependency", "{\"name\":\"b\",\"url\":\"ftp://bob:s3cretPW@h/\"}");
+  CHECK(bad_dep.status == 400);
+
+  for (const auto* answer : {&dep, &slash, &list, &created, &repos, &one, &invalid, &bad_dep})
+    for (const auto& s : secrets) {
+      INFO(answer->body);
+      CHECK(answer->body.find(s) == std::string::npos);
+    }
+  REQUIRE_FALSE(lines.empty());
+  for (const auto& line : lines)
+    for (const auto& s : secrets) {
+      INFO(line);
+      CHECK(line.find(s) == std::string::npos);
+    }
+}
+
+// Issue 11, item 10: before, "Transfer-Encoding: xchunked" left the body unread and
+// it was parsed as a second request (a smuggled request).
+TEST_CASE("Transfer-Encoding not ending in chunked is 400 and closes", "[serve][smuggling]") {
+  Running r;
+  for (const std::string te : {"xchunked", "chunked, gzip", "identity"}) {
+    INFO(te);
+    test::RawConnection c(r.server->port());
+    const std::string smuggled = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(c.send("POST /repo/dependency HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Transfer-Encoding: " + te + "\r\n\r\n" + smuggled));
+    auto reply = c.read_response();
+    CHECK(reply.status == 400);
+    CHECK_THAT(reply.body, Catch::Contains("Transfer-Encoding"));
+    CHECK(c.closed_by_peer());  // the smuggled GET is never answered
+  }
+}
+
+// Issue 11, item 11: "100 Continue" went out before the token was checked, inviting
+// the body of a request that was going to be refused anyway.
+TEST_CASE("no 100 Continue before authentication, and over-long fields are 400", "[serve][auth]") {
+  Running r([](serve::ServerOptions& o) { o.token = "t0ken"; });
+  test::RawConnection c(r.server->port());
+  REQUIRE(c.send("POST /repo/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n"));
+  auto reply = c.read_response();
+  CHECK(reply.status == 401);  // not 100
+
+  net::Headers auth{{"Authorization", "Bearer t0ken"}};
+  const std::string long_ref(2000, 'a'), long_path(2000, 'p'), long_git = "https://h/" + std::string(3000, 'g');
+  auto body = [](const std::string& field, const std::string& value) {
+    return "{\"name\":\"x\",\"git\":\"https://h/r.git\",\"" + field + "\":\"" + value + "\"}";
+  };
+  auto ref = call(r.base, "POST", "/repo/new", body("ref", long_ref), auth);
+  CHECK(ref.status == 400);
+  CHECK(str(json_of(ref), "error") == "request body field \"ref\": longer than 1024 bytes");
+  CHECK(call(r.base, "POST", "/repo/new", body("path", long_path), auth).status == 400);
+  auto git = call(r.base, "POST", "/repo/new", "{\"name\":\"x\",\"git\":\"" + long_git + "\"}", auth);
+  CHECK(git.status == 400);
+  CHECK_THAT(str(json_of(git), "error"), Catch::Contains("\"git\": longer than 2048 bytes"));
+}
+
+// Issue 11, item 8: no cap on connections, and an accept loop spinning on EMFILE.
+TEST_CASE("at the connection cap the longest-idle connection makes room", "[serve][connections]") {
+  Running r([](serve::ServerOptions& o) { o.max_connections = 4; });
+  std::vector<std::unique_ptr<test::RawConnection>> idle;
+  for (int i = 0; i < 12; ++i) idle.push_back(std::make_unique<test::RawConnection>(r.server->port()));
+  // Every new request still gets through, displacing idle connections.
+  for (int i = 0; i < 5; ++i) CHECK(call(r.base, "GET", "/healthz").status == 200);
+  auto metrics = call(r.base, "GET", "/metrics").body;
+  CHECK(std::stoi(test::metric(metrics, "cmop_http_connections_open")) <= 4);
+  CHECK(idle.front()->closed_by_peer());  // the oldest idle one was closed
+}
+
+// Issue 11, item 6: /charts/*.tgz was read whole per request on the I/O threads.
+TEST_CASE("chart archives are streamed, not held in memory per connection", "[serve][memory]") {
+  Running r;
+  const auto repo_dir = r.tmp.path() / "state" / "charts";
+  const std::size_t size = 64u << 20;
+  {
+    std::ofstream out(repo_dir / "big-1.0.0.tgz", std::ios::binary);
+    std::string block(1 << 20, 'x');
+    for (std::size_t i = 0; i < size / block.size(); ++i) out << block;
+  }
+  auto head = call(r.base, "HEAD", "/charts/big-1.0.0.tgz");
+  CHECK(head.status == 200);
+  CHECK(head.header("Content-Length") == std::to_string(size));
+
+  auto rss_kib = [] {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return 0L;
+  };
+  const long before = rss_kib();
+  std::vector<std::unique_ptr<test::RawConnection>> readers;
+  for (int i = 0; i < 16; ++i) {
+    readers.push_back(std::make_unique<test::RawConnection>(r.server->port()));
+    REQUIRE(readers.back()->send("GET /charts/big-1.0.0.tgz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  }
+  // The readers read nothing more: each download stalls on a full socket buffer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const long grown_mib = (rss_kib() - before) / 1024;
+  INFO("RSS grew by " << grown_mib << " MiB with 16 stalled downloads of a 64 MiB file");
+  CHECK(grown_mib < 64);  // before: 16 x 64 MiB
+  CHECK(call(r.base, "GET", "/healthz").status == 200);
 }

@@ -7,8 +7,10 @@
 
 #include "cmop/util/hash.hpp"
 #include "serve_fixtures.hpp"
+#include "support/black_hole.hpp"
 
 using namespace cmop;
+namespace fs = std::filesystem;
 using test::call;
 using test::json_of;
 using test::str;
@@ -21,6 +23,22 @@ std::set<std::string> chart_statuses(const rapidjson::Value& report, const char*
     if (str(c, "status") == status) out.insert(str(c, "name") + "-" + str(c, "version"));
   return out;
 }
+
+// A server publishing to the embedded repo through a gate the test holds.
+struct GatedServer {
+  std::shared_ptr<test::GatedPublisher> gate;
+  std::unique_ptr<serve::Server> server;
+  std::string base;
+  GatedServer(const test::ChartsRepo& git, const std::function<void(serve::ServerOptions&)>& tweak = {}) {
+    gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
+    auto o = test::local_options(git.state());
+    o.publisher = gate;
+    if (tweak) tweak(o);
+    server = std::make_unique<serve::Server>(o);
+    server->start();
+    base = server->url();
+  }
+};
 
 }  // namespace
 
@@ -336,4 +354,147 @@ TEST_CASE("graceful shutdown lets the request in flight finish and refuses new o
   CHECK(drained);
   REQUIRE(in_flight.status == 200);
   CHECK(chart_statuses(json_of(in_flight), "published") == std::set<std::string>{"beta-0.9.0"});
+}
+
+// Issue 11, item 13: a client whose sync outlived the shutdown grace saw its
+// connection closed instead of the documented 503.
+TEST_CASE("a request outliving the shutdown grace gets 503", "[serve][concurrency]") {
+  test::ChartsRepo git;
+  GatedServer s(git);
+  auto& gate = s.gate;
+  auto& server = *s.server;
+  auto base = s.base;
+  gate->close();
+  net::Response in_flight;
+  std::thread syncing([&] { in_flight = call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())); });
+  gate->wait_until_held();
+  CHECK_FALSE(server.shutdown(std::chrono::milliseconds(300)));
+  syncing.join();
+  CHECK(in_flight.status == 503);
+  CHECK(str(json_of(in_flight), "error") == "server: shutting down");
+  gate->open();  // the sync itself finishes on its worker; the destructor waits for it
+}
+
+// Issue 11, item 4: four black-hole repos took every worker for many minutes while
+// /healthz stayed green. Now a git transfer gives up after --network-timeout, naming
+// the remote, and a sync ends by --sync-timeout; stuck workers show in /metrics.
+TEST_CASE("a black-hole git remote fails the sync after the git timeout", "[serve][deadline]") {
+  cmop::test::BlackHole hole;
+  test::ChartsRepo git;
+  auto o = test::local_options(git.state());
+  o.network_timeout = std::chrono::seconds(1);
+  o.workers = 2;
+  serve::Server server(o);
+  server.start();
+  auto base = server.url();
+  std::vector<std::thread> clients;
+  std::vector<net::Response> answers(4);
+  const auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 4; ++i)
+    clients.emplace_back([&, i] {
+      answers[i] = call(base, "POST", "/repo/new",
+                        test::new_repo_body("hole" + std::to_string(i), hole.url("http", "r" + std::to_string(i) + ".git")));
+    });
+  test::eventually([&] { return test::metric(call(base, "GET", "/metrics").body, "cmop_sync_workers_busy") == "2"; },
+                   "both workers busy");
+  CHECK(std::stod(test::metric(call(base, "GET", "/metrics").body, "cmop_sync_oldest_running_seconds")) >= 0);
+  for (auto& t : clients) t.join();
+  // Two rounds of two workers, about one second each.
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(15));
+  for (auto& a : answers) {
+    CHECK(a.status == 502);
+    CHECK_THAT(str(json_of(a), "error"), Catch::Contains("127.0.0.1:" + std::to_string(hole.port())) &&
+                                             Catch::Contains("timed out: no answer from the remote for 1 s"));
+  }
+  // Meanwhile a healthy repo still syncs.
+  CHECK(call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())).status == 200);
+  CHECK(test::metric(call(base, "GET", "/metrics").body, "cmop_sync_workers_stuck") == "0");
+}
+
+TEST_CASE("a sync past --sync-timeout stops before the next chart, naming the remote", "[serve][deadline]") {
+  test::ChartsRepo git;
+  GatedServer s(git, [](serve::ServerOptions& o) { o.sync_timeout = std::chrono::seconds(1); });
+  auto& gate = s.gate;
+  auto base = s.base;
+  gate->close();
+  net::Response answer;
+  std::thread syncing([&] { answer = call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())); });
+  gate->wait_until_held();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  gate->open();
+  syncing.join();
+  REQUIRE(answer.status == 502);
+  auto doc = json_of(answer);
+  CHECK_THAT(str(doc, "error"), Catch::Contains("sync of " + git.git_url() + " timed out after 1 s"));
+  CHECK(chart_statuses(doc["report"], "published").size() == 1);  // the chart begun in time finished
+  // The next update (with time to spare) publishes the rest.
+  gate->close();
+  gate->open();
+  auto next = call(base, "POST", "/repo/mycharts/update");
+  CHECK(next.status == 200);
+}
+
+// Issue 11, item 9: a chart author's dependency URL made the sidecar fetch from its
+// own pod and showed, to anyone, the internal server's HTTP status, YAML error
+// positions and digests. Loopback and link-local targets are now refused unless
+// listed in --dependency-hosts, and unauthenticated state reads do not reflect
+// what a remote answered.
+TEST_CASE("hostile dependency URLs: loopback refused unless listed, nothing of the answer reflected",
+          "[serve][dependency-hosts]") {
+  test::ChartsRepo git;
+  cmop::util::TempDir site("cmop-internal-");
+  fs::create_directories(site.path() / "admin" / "broken");
+  util::write_file_atomic(site.path() / "admin" / "broken" / "index.yaml", "apiVersion: v1\nentries: {a: [}\n");
+  auto internal = test::start_python_peer("static_http_server.py", {"--root", site.path().string()});
+  auto chart_on = [&](const std::string& folder, const std::string& repo) {
+    test::write_chart(git.work, "charts/" + folder, folder, "1.0.0",
+                      "dependencies:\n- name: x\n  version: ^1.0.0\n  repository: " + repo + "\n");
+  };
+  chart_on("secret", internal.url() + "/admin/secret#");
+  chart_on("broken", internal.url() + "/admin/broken");
+  git.work.commit("dependencies on internal URLs");
+  git.push();
+  auto reason_of = [](const rapidjson::Value& charts, const std::string& path) {
+    for (auto& c : charts.GetArray())
+      if (str(c, "path") == path) return str(c, "reason");
+    return std::string("(no such chart)");
+  };
+  auto requests = [&] { return call(internal.url(), "GET", "/__requests").body; };
+
+  {
+    serve::Server server(test::local_options(git.state()));
+    server.start();
+    auto report = json_of(call(server.url(), "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())));
+    CHECK_THAT(reason_of(report["charts"], "charts/secret"),
+               Catch::Contains("refused: 127.0.0.1 is a loopback or link-local address"));
+    CHECK(requests() == "{}");  // nothing reached the internal server
+  }
+  {
+    auto o = test::local_options(git.state());
+    o.dependency_hosts = {"charts.example.com"};
+    serve::Server server(o);
+    server.start();
+    auto report = json_of(call(server.url(), "POST", "/repo/mycharts/update"));
+    CHECK_THAT(reason_of(report["charts"], "charts/secret"), Catch::Contains("not in the allowed list"));
+  }
+  auto o = test::local_options(git.state());
+  o.dependency_hosts = {"127.0.0.1"};  // listed: reached on purpose
+  serve::Server server(o);
+  server.start();
+  auto report = json_of(call(server.url(), "POST", "/repo/mycharts/update"));
+  // The requester of the sync sees the details...
+  CHECK_THAT(reason_of(report["charts"], "charts/secret"), Catch::Contains("HTTP 404"));
+  CHECK_THAT(reason_of(report["charts"], "charts/broken"), Catch::Contains("invalid YAML"));
+  // ...an anonymous reader of the state does not.
+  auto state = call(server.url(), "GET", "/repo/mycharts");
+  auto doc = json_of(state);
+  const std::string secret = reason_of(doc["lastSync"]["charts"], "charts/secret");
+  const std::string broken = reason_of(doc["lastSync"]["charts"], "charts/broken");
+  CHECK_THAT(secret, Catch::Contains(internal.url() + "/admin/secret") && Catch::Contains("an HTTP error"));
+  CHECK_THAT(broken, Catch::Contains("not a valid chart repository index"));
+  for (const auto& leak : {"404", "line ", "column", "entries"}) {
+    INFO(leak);
+    CHECK(secret.find(leak) == std::string::npos);
+    CHECK(broken.find(leak) == std::string::npos);
+  }
 }

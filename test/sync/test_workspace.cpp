@@ -375,3 +375,26 @@ TEST_CASE("a moved chart folder keeps every published version, a reused folder i
     CHECK_THAT(outcome(report, "charts/alpha-copy").reason, Catch::Contains("also defined by charts/alpha"));
   }
 }
+
+// Issue 11, item 12: the state files hold git and chart-repo credentials and were
+// created 0644 (only the 0700 state dir kept others out).
+TEST_CASE("state files holding secrets are 0600, also those an earlier version wrote") {
+  Fixture f;
+  auto mode = [](const fs::path& p) { return fs::status(p).permissions() & fs::perms::all; };
+  {
+    auto ws = f.workspace();
+    auto spec = f.spec();
+    spec.credentials.password = "s3cret";
+    REQUIRE(ws->apply(spec).ok());
+    ws->put_dependency_repo({"stable", "https://charts.example.invalid/stable", "u", "p"});
+  }
+  const fs::path state_file = f.state / "repos" / "mycharts.json";
+  const fs::path deps_file = f.state / "dependencies.json";
+  CHECK(mode(state_file) == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(mode(deps_file) == (fs::perms::owner_read | fs::perms::owner_write));
+  fs::permissions(state_file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read);
+  fs::permissions(deps_file, fs::perms::owner_read | fs::perms::owner_write | fs::perms::others_read);
+  auto ws = f.workspace();  // loading tightens what an earlier version left
+  CHECK(mode(state_file) == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(mode(deps_file) == (fs::perms::owner_read | fs::perms::owner_write));
+}

@@ -1,6 +1,8 @@
 #pragma once
 // A Helm chart repository's index.yaml: parsing (for dependency resolution) and
 // generation (for the local-folder publisher).
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,8 +26,20 @@ struct RepoIndex {
   std::string generated;  // RFC 3339
   std::map<std::string, std::vector<IndexEntry>> entries;  // per name, newest version first
 
-  // Throws Error(invalid_argument) with `origin` (URL or path) on malformed YAML.
-  static RepoIndex parse(std::string_view yaml, std::string_view origin);
+  // What one parse may cost. An index comes from whoever serves a dependency URL,
+  // and a chart author picks that URL: an alias bomb or a huge index must be
+  // refused, not expanded until the process is OOM-killed.
+  struct Limits {
+    std::size_t max_bytes = 256u << 20;      // large public indexes run to tens of MiB
+    std::size_t max_depth = 64;              // a real index nests about 6 levels
+    std::size_t max_entries = 1000000;       // chart versions over all names
+    std::uint64_t max_nodes = 64000000;      // YAML nodes, aliases counted expanded
+  };
+
+  // Throws Error(invalid_argument) with `origin` (URL or path) on malformed YAML,
+  // on aliasing Helm refuses ("excessive aliasing") and on input beyond `limits`.
+  static RepoIndex parse(std::string_view yaml, std::string_view origin, const Limits& limits);
+  static RepoIndex parse(std::string_view yaml, std::string_view origin) { return parse(yaml, origin, Limits{}); }
   std::string to_yaml() const;
 
   // Highest version of `name` matching `constraint` (Masterminds rules); nullopt if none.

@@ -45,9 +45,11 @@ struct Resolution {
 // downloaded archives by digest. Thread-safe.
 class Resolver {
  public:
-  // `registry` serves oci:// dependencies (shared with an OCI publisher so both use
-  // one token cache); without one the resolver makes its own with `tls`.
-  Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {},
+  // `peers`: which chart repositories and registries may be reached (their URLs
+  // come from chart authors); every index, archive and registry request is held
+  // to it. `registry` serves oci:// dependencies; without one the resolver makes
+  // its own with `tls` and `peers`.
+  Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {}, net::ConnectionPolicy peers = {},
            std::shared_ptr<oci::RegistryClient> registry = nullptr);
   ~Resolver();
 

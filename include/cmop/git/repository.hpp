@@ -37,6 +37,14 @@ struct SyncOptions {
   // same size: their content is never read into memory nor written (a size check,
   // e.g. Helm's 5 MiB per-file limit, still sees the true size). 0 = no limit.
   std::uint64_t placeholder_above_bytes = 0;
+  // Network deadlines. A remote that accepts and then never answers must not hold
+  // a sync (and its worker) forever:
+  // - stall_timeout: connecting, and every wait for data from the remote, may take
+  //   at most this long without any progress (0 = unbounded);
+  // - deadline: the whole transfer ends by then (time_point::max() = none).
+  // Either fails the sync with Error(network) naming the remote and the step.
+  std::chrono::milliseconds stall_timeout{std::chrono::seconds(60)};
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 struct SyncResult {

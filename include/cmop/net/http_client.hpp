@@ -20,6 +20,22 @@ struct TlsOptions {
   bool insecure_skip_verify = false;
 };
 
+// Which servers a client may reach. Checked on every connection it makes, redirects
+// included, against the addresses the host name resolves to (so a DNS name that
+// resolves to 127.0.0.1 is caught too). URLs taken from untrusted input (a chart's
+// dependency repository) must not make the process talk to its own pod.
+struct ConnectionPolicy {
+  // Host names or IP literals (case-insensitive), or "*.domain" for any host below
+  // it; empty = any host.
+  std::vector<std::string> allowed_hosts;
+  // Loopback, link-local (169.254.0.0/16, fe80::/10, cloud metadata services) and
+  // unspecified addresses: refused unless true or the host is listed explicitly.
+  bool allow_local_addresses = true;
+  // How long one step of an exchange (resolving, connecting, the TLS handshake,
+  // one read or write) may wait; 0 = only the request's own timeout applies.
+  std::chrono::milliseconds stall_timeout{0};
+};
+
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
@@ -42,7 +58,7 @@ struct Response {
 
 class HttpClient {
  public:
-  explicit HttpClient(TlsOptions tls = {});
+  explicit HttpClient(TlsOptions tls = {}, ConnectionPolicy peers = {});
 
   // Throws Error(network) when no response could be had (DNS, connect, TLS,
   // timeout, oversized body); any HTTP status is returned, not thrown.
@@ -56,6 +72,7 @@ class HttpClient {
  private:
   struct TlsState;  // the TLS context, built on first https use and shared by copies
   TlsOptions tls_;
+  ConnectionPolicy peers_;
   std::shared_ptr<TlsState> tls_state_;
 };
 

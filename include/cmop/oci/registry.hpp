@@ -84,6 +84,7 @@ std::optional<Challenge> parse_challenge(std::string_view header);
 
 struct ClientOptions {
   net::TlsOptions tls;                       // CA bundle for https registries
+  net::ConnectionPolicy peers;               // which hosts may be reached (registries and token realms)
   std::vector<std::string> plain_http_hosts;  // host[:port] reached over http:// (Helm's --plain-http)
   std::chrono::milliseconds timeout{120000};  // one request, uploads and downloads included
   int tag_page_size = 1000;                   // `n` of tag list requests; the registry may send fewer

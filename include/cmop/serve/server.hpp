@@ -43,6 +43,16 @@ struct ServerOptions {
   std::filesystem::path git_ca_file;          // extra CA bundle for https git remotes
   std::filesystem::path ssh_known_hosts_file; // set: SSH git remotes must match a host key in it
   int workers = 4;     // concurrent syncs (and deletes)
+  // A sync ends by this long after it started (0 = no limit). A git transfer, and
+  // each step of a chart-repo request (connect, TLS, one read or write), gives up
+  // after network_timeout without an answer from the remote (0 = no limit).
+  std::chrono::seconds sync_timeout{600};
+  std::chrono::seconds network_timeout{60};
+  // Dependency chart repositories: their URLs come from chart authors (Chart.yaml)
+  // as well as from POST /repo/dependency. Non-empty: only these hosts ("*.domain"
+  // for a domain) may be fetched from. Either way, loopback and link-local
+  // addresses (the pod itself, cloud metadata) are refused unless listed here.
+  std::vector<std::string> dependency_hosts;
   int io_threads = 2;  // HTTP threads; they never run a sync
 
   std::size_t max_header_bytes = 16 * 1024;
@@ -50,6 +60,10 @@ struct ServerOptions {
   // Receiving one request (headers and body) and writing one response must each
   // finish within this; an idle keep-alive connection is closed after it.
   std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+  // Open connections at most (0 = from the file-descriptor limit: half of it,
+  // between 16 and 4096). Past it the longest-idle connection is closed for a
+  // new one, or the new one when none is idle.
+  std::size_t max_connections = 0;
   // How often readiness re-probes the publisher until it answered once.
   std::chrono::milliseconds probe_interval{std::chrono::seconds(2)};
 };

@@ -9,7 +9,8 @@ namespace cmop::sync {
 
 // The sync report as the API returns it.
 std::string report_to_json(const SyncReport& report);
-// The repo state as the API returns it (never with credentials).
+// The repo state as the API returns it to anyone (never with credentials, and
+// failure reasons without what a remote answered: see without_remote_content).
 std::string state_to_json(const RepoState& state);
 
 // Persisted form (with credentials). from_state_file throws Error(invalid_argument)

@@ -79,10 +79,18 @@ struct RepoState {
 struct WorkspaceOptions {
   bool allow_local_git = false;
   net::TlsOptions tls;  // for dependency repos
-  // oci:// dependencies (shared with an OCI publisher: one token cache); null = own client with `tls`.
+  net::ConnectionPolicy dependency_peers;  // which dependency repos may be reached (default: any)
+  // oci:// dependencies; null = own client with `tls` and `dependency_peers`. A
+  // shared one must carry the same policy.
   std::shared_ptr<oci::RegistryClient> registry;
   std::string git_ca_file;      // extra CA bundle (PEM) for https git remotes
   std::string ssh_known_hosts;  // OpenSSH known_hosts content; empty = host keys not verified
+  // A sync ends by this long after it started (0 = no limit): the git transfer is
+  // cut off at the deadline, and charts not begun by then are reported as not
+  // attempted, the sync failing with a reason naming the remote.
+  std::chrono::seconds sync_timeout{600};
+  // How long a git transfer may go without an answer (connect included).
+  std::chrono::milliseconds git_stall_timeout{std::chrono::seconds(60)};
 };
 
 class Workspace {
