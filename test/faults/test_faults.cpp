@@ -658,7 +658,11 @@ TEST_CASE("kill -9 at random points of a 200-chart sync: index, files and state 
   test::ServeChild serve;
   serve.start(r.state);
   auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(serve.call("POST", "/repo/new", "{\"name\":\"big\",\"git\":\"" + r.url() + "\"}").status == 200);
+  // Same versions with new bytes are re-published only under `overwrite` (the
+  // default keeps published versions immutable).
+  REQUIRE(serve.call("POST", "/repo/new",
+                     "{\"name\":\"big\",\"versioning\":\"overwrite\",\"git\":\"" + r.url() + "\"}")
+              .status == 200);
   const double cold = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
   std::mt19937 rng(std::random_device{}());
@@ -708,6 +712,7 @@ TEST_CASE("kill -9 at random points of a 200-chart sync: index, files and state 
     sync::RepoSpec spec;
     spec.name = "big";
     spec.git = r.url();
+    spec.versioning = sync::Versioning::overwrite;
     auto ref = reference.apply(spec);
     REQUIRE(ref.ok());
     std::map<std::string, std::string> expected;

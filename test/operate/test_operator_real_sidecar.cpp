@@ -273,7 +273,8 @@ TEST_CASE("operator with the real cmop serve: an oci:// dependency with credenti
   make_bare(repo, served, "apps.git");
   GitDaemon daemon(served);
 
-  RealSidecar sidecar(tmp.path(), {{"CMOP_PLAIN_HTTP_REGISTRIES", registry.host()}});
+  // The registry is on loopback: dependency hosts must list it to be reached.
+  RealSidecar sidecar(tmp.path(), {{"CMOP_PLAIN_HTTP_REGISTRIES", registry.host()}, {"CMOP_DEPENDENCY_HOSTS", "127.0.0.1"}});
   FakeApiServer api;
   KubeClient kube(api.config());
   Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
