@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs every Debian package cmop's build, tests and benchmarks need.
 # Idempotent: when everything is present it only runs dpkg-query and exits.
+# libgit2 is not among them: scripts/libgit2.sh builds it (static) from Debian's
+# source package, with the -dev packages of its dependencies listed here.
 set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
-  libboost1.81-dev libgit2-dev libyaml-cpp-dev rapidjson-dev libcli11-dev catch2
-  zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev
+  libboost1.81-dev libyaml-cpp-dev rapidjson-dev libcli11-dev catch2
+  zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev dpkg-dev xz-utils
   python3 python3-yaml ca-certificates curl
   openssh-server openssh-client
 )

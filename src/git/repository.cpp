@@ -16,9 +16,13 @@
 
 #include <fcntl.h>
 #include <git2.h>
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 8)
+#include <git2/sys/errors.h>  // git_error_set_str moved here in libgit2 1.8
+#endif
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -32,6 +36,7 @@
 #include <vector>
 
 #include "cmop/error.hpp"
+#include "cmop/net/ca_paths.hpp"
 #include "cmop/util/redact.hpp"
 #include "git/known_hosts.hpp"
 
@@ -58,6 +63,12 @@ void ensure_libgit2() {
     // The mirror directory is private to cmop; a volume restored under another uid
     // must not make libgit2 refuse our own repository ("not owned by current user").
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+    // The system CAs as the HTTP client finds them (SSL_CERT_FILE/SSL_CERT_DIR, then
+    // the usual paths): a static build's compiled-in OpenSSL directory may not exist.
+    net::CaLocations cas = net::system_ca_locations();
+    if (!cas.file.empty() || !cas.dir.empty())
+      git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, cas.file.empty() ? nullptr : cas.file.c_str(),
+                       cas.dir.empty() ? nullptr : cas.dir.c_str());
   });
 }
 
@@ -123,6 +134,19 @@ bool is_hex(std::string_view s) {
 }
 
 bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_hex(s); }
+
+// How much history a fetch asks for. Only the commit a ref points at is ever checked
+// out, so a branch or tag (or the default branch) is fetched shallow, depth 1. A ref
+// that may be a commit id can name any commit reachable from the remote's refs, which
+// needs the full history (a shallow mirror is deepened again). libgit2's local
+// transport (file://, paths) cannot fetch shallow, and copies objects cheaply anyway.
+int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref) {
+  bool local = url.starts_with("/") || url.starts_with(".") || ::strncasecmp(url.data(), "file://", 7) == 0;
+  if (local) return GIT_FETCH_DEPTH_FULL;
+  bool may_be_commit = ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref);
+  if (!may_be_commit) return 1;
+  return git_repository_is_shallow(repo) == 1 ? GIT_FETCH_DEPTH_UNSHALLOW : GIT_FETCH_DEPTH_FULL;
+}
 
 std::string unique_suffix() {
   static std::atomic<unsigned> counter{0};
@@ -275,9 +299,9 @@ bool verify_with_extra_cas(X509_STORE* store, const git_cert_x509& cert, const c
 int check_certificate(git_cert* cert, int valid, const char* host, void* payload) {
   auto* state = static_cast<TransportState*>(payload);
   if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
-    // libgit2 1.5 never verifies host keys itself (`valid` is always 0 here).
-    // Without configured known_hosts the key is accepted, as libgit2 does without
-    // a callback; with them, it must match.
+    // `valid` only says whether the key is in the process user's ~/.ssh/known_hosts.
+    // Without configured known_hosts the key is accepted; with them, it must match
+    // them, whatever ~/.ssh says.
     if (state->known_hosts.empty()) return 0;
     const auto* hostkey = reinterpret_cast<const git_cert_hostkey*>(cert);
     std::string shown = std::string(host ? host : "?") +
@@ -380,8 +404,8 @@ struct Repository::Impl {
 
   void recover_leftovers(const std::optional<std::string>& current) const;
   RepoPtr open_or_init(const std::string& subject) const;
-  std::string fetch(git_repository* repo, const std::string& url, TransportState& state, const std::string& subject,
-                    std::string_view step) const;
+  std::string fetch(git_repository* repo, const std::string& url, int depth, TransportState& state,
+                    const std::string& subject, std::string_view step) const;
   git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
                   const std::string& subject) const;
   fs::path checkout(git_repository* repo, const git_oid& commit, const std::string& subject,
@@ -453,7 +477,7 @@ RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
 // URL configured for cmop is the one fetched, and libgit2 1.5.1 leaks PCRE2 match
 // data (~20 KiB) for every config entry it scans while applying insteadOf, which a
 // long-running operator syncing on a timer cannot afford.
-std::string Repository::Impl::fetch(git_repository* repo, const std::string& url, TransportState& state,
+std::string Repository::Impl::fetch(git_repository* repo, const std::string& url, int depth, TransportState& state,
                                     const std::string& subject, std::string_view step) const {
   RemotePtr remote;
   auto fail = [&](int rc) -> void {
@@ -461,6 +485,8 @@ std::string Repository::Impl::fetch(git_repository* repo, const std::string& url
     if (remote.get()) git_remote_disconnect(remote.get());
     if (!state.auth_failure.empty()) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + state.auth_failure);
     if (rc == GIT_EAUTH) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + message);
+    // libgit2 >= 1.7 replaces the message the certificate callback set with a generic one.
+    if (!state.cert_failure.empty()) throw Error(Errc::git, subject, std::string(step) + ": " + state.cert_failure);
     throw Error(Errc::git, subject, std::string(step) + ": " + message);
   };
   git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
@@ -497,6 +523,7 @@ std::string Repository::Impl::fetch(git_repository* repo, const std::string& url
   options.proxy_opts = proxy;
   options.prune = GIT_FETCH_PRUNE;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the explicit forced tag refspec fetches them all
+  options.depth = depth;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
@@ -715,7 +742,9 @@ SyncResult Repository::sync(const SyncOptions& options) {
   state.ca_file = options.ca_file;
   state.known_hosts = options.ssh_known_hosts;
   state.ssh_port = ssh_port_of(options.url);
-  std::string default_branch = impl_->fetch(repo.get(), options.url, state, subject, current ? "fetch" : "clone");
+  const int depth = fetch_depth(repo.get(), options.url, options.ref);
+  std::string default_branch =
+      impl_->fetch(repo.get(), options.url, depth, state, subject, current ? "fetch" : "clone");
 
   git_oid commit = impl_->resolve(repo.get(), options.ref, default_branch, subject);
   std::string hex = oid_hex(commit);

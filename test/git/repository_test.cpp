@@ -538,3 +538,57 @@ TEST_CASE("deleted branches and moved tags follow the remote", "[git][refs]") {
   require_error(Errc::not_found, [&] { repo.sync(options_for(url, "short-lived")); });
   REQUIRE(repo.current_commit() == second);
 }
+
+TEST_CASE("branches and tags are fetched shallow, new commits and commit ids still sync", "[git][shallow]") {
+  Served served;
+  served.work.write("docs/readme.txt", "v2\n");
+  std::string v2 = served.publish("v2");
+  served.work.write("docs/readme.txt", "v3\n");
+  std::string v3 = served.publish("v3");
+  GitDaemon daemon(served.base);
+  GitHttpServer http(served.base);
+  const std::string url = GENERATE(as<std::string>{}, "git", "http") == "git" ? daemon.url("charts.git")
+                                                                             : http.url("charts.git");
+  INFO("url: " << url);
+  Repository repo(served.mirror());
+  const std::string mirror_git = (served.mirror() / "repo.git").string();
+  auto shallow = [&] { return cmop::test::run_ok({cmop::test::git(), "-C", mirror_git, "rev-parse", "--is-shallow-repository"}); };
+  auto commits_held = [&] {
+    return cmop::test::run_ok({cmop::test::git(), "-C", mirror_git, "rev-list", "--all", "--count"});
+  };
+
+  // The default branch: only its tip is fetched.
+  REQUIRE(repo.sync(options_for(url)).commit == v3);
+  REQUIRE(shallow() == "true\n");
+  REQUIRE(commits_held() == "1\n");
+  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v3\n");
+
+  // Commits pushed after the first sync are fetched, packaged from the new tip.
+  served.work.write("docs/readme.txt", "v4\n");
+  served.work.commit("v4");
+  served.work.write("docs/readme.txt", "v5\n");
+  std::string v5 = served.publish("v5");
+  SyncResult next = repo.sync(options_for(url));
+  REQUIRE(next.changed);
+  REQUIRE(next.commit == v5);
+  REQUIRE(read(next.worktree / "docs/readme.txt") == "v5\n");
+  REQUIRE(shallow() == "true\n");
+  REQUIRE_FALSE(repo.sync(options_for(url, "main")).changed);
+
+  // A commit id below the tips needs history: the mirror is deepened again.
+  SyncResult old = repo.sync(options_for(url, v2.substr(0, 12)));
+  REQUIRE(old.commit == v2);
+  REQUIRE(read(old.worktree / "docs/readme.txt") == "v2\n");
+  REQUIRE(shallow() == "false\n");
+  REQUIRE(repo.sync(options_for(url, served.first_commit)).commit == served.first_commit);
+
+  // And back to the branch, then onwards to a commit pushed in the meantime.
+  served.work.write("docs/readme.txt", "v6\n");
+  std::string v6 = served.publish("v6");
+  REQUIRE(repo.sync(options_for(url, "main")).commit == v6);
+  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v6\n");
+  served.work.write("docs/readme.txt", "v7\n");
+  std::string v7 = served.publish("v7");
+  REQUIRE(repo.sync(options_for(url)).commit == v7);
+  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v7\n");
+}
