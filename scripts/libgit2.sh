@@ -69,23 +69,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
-# The Debian mirror apt is configured with (deb822 .sources or one-line lists).
-mirror_of_apt() {
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [ -f "$f" ] || continue
-    awk 'tolower($1)=="uris:" { for (i = 2; i <= NF; i++) print $i }' "$f"
-  done
-  cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-    awk '$1=="deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; break } }'
-}
-MIRROR="${CMOP_DEBIAN_MIRROR:-$( (mirror_of_apt || true) | grep -E '/debian/?$' | sed -n 1p)}"
-MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+MIRROR=$(bash "$(dirname "${BASH_SOURCE[0]}")/debian-mirror.sh")
 
 WORK=$(mktemp -d /tmp/cmop-libgit2.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/lists/partial" "$WORK/cache/archives/partial" "$WORK/src"
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${MIRROR%/} $SUITE main" >"$WORK/sources.list"
+echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $MIRROR $SUITE main" >"$WORK/sources.list"
 APT=(-o "Dir::Etc::SourceList=$WORK/sources.list" -o "Dir::Etc::SourceParts=$WORK/none"
      -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache=$WORK/cache" -o "APT::Sandbox::User=root" -qq)
 say "fetching the libgit2 source package from $MIRROR ($SUITE)"
