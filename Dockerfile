@@ -29,9 +29,9 @@ FROM ${BASE_IMAGE} AS build
 # RUN lines are plain sh (podman's OCI image format ignores SHELL).
 ENV DEBIAN_FRONTEND=noninteractive
 
-# The project's own dependency list, plus tzdata for the runtime's zoneinfo.
+# The project's own dependency list (its build part), plus tzdata for the runtime's zoneinfo.
 COPY scripts/install-deps.sh scripts/libgit2.sh scripts/debian-mirror.sh /src/scripts/
-RUN bash /src/scripts/install-deps.sh \
+RUN bash /src/scripts/install-deps.sh --build \
  && apt-get install -y -qq --no-install-recommends tzdata >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 

@@ -3,15 +3,19 @@
 # Idempotent: when everything is present it only runs dpkg-query and exits.
 # libgit2 is not among them: scripts/libgit2.sh builds it (static) from Debian's
 # source package, with the -dev packages of its dependencies listed here.
+#   bash scripts/install-deps.sh           everything
+#   bash scripts/install-deps.sh --build   only what building the cmop binary needs (the image)
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git
-  libboost1.81-dev libyaml-cpp-dev rapidjson-dev libcli11-dev catch2
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libyaml-cpp-dev rapidjson-dev libcli11-dev
   zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev dpkg-dev xz-utils
-  python3 python3-yaml ca-certificates curl
-  openssh-server openssh-client
+  ca-certificates
 )
+if [ "${1:-}" != --build ]; then
+  PACKAGES+=(git catch2 python3 python3-yaml curl openssh-server openssh-client)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -22,6 +22,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <signal.h>
 #include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -70,6 +71,15 @@ void ensure_libgit2() {
       git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, cas.file.empty() ? nullptr : cas.file.c_str(),
                        cas.dir.empty() ? nullptr : cas.dir.c_str());
   });
+}
+
+// libgit2 writes to its sockets with send(2) without MSG_NOSIGNAL (1.9): a git
+// server that hangs up while we send would kill the whole process with SIGPIPE
+// instead of failing that one fetch with EPIPE. Checked before every sync; a
+// handler the embedding process installed is left alone.
+void ignore_sigpipe() {
+  struct sigaction action {};
+  if (::sigaction(SIGPIPE, nullptr, &action) == 0 && action.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 }
 
 template <typename T, void (*Free)(T*)>
@@ -724,6 +734,7 @@ SyncResult Repository::sync(const SyncOptions& options) {
     throw_io(creds.ssh_public_key_file, "SSH public key", errno);
   X509StorePtr extra_cas = load_ca_file(options.ca_file);
   ensure_libgit2();
+  ignore_sigpipe();
 
   std::lock_guard guard(impl_->sync_mutex);
   std::error_code ec;

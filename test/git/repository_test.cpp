@@ -10,6 +10,7 @@
 #include <thread>
 
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "cmop/error.hpp"
@@ -591,4 +592,30 @@ TEST_CASE("branches and tags are fetched shallow, new commits and commit ids sti
   std::string v7 = served.publish("v7");
   REQUIRE(repo.sync(options_for(url)).commit == v7);
   REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v7\n");
+}
+
+namespace {
+void pipe_handler_of_the_embedder(int) {}
+}  // namespace
+
+// libgit2 sends without MSG_NOSIGNAL: a git server that hangs up mid-request would
+// otherwise kill the process (seen as a SIGPIPE death of the "git server killed
+// mid-fetch" fault test).
+TEST_CASE("a sync ignores SIGPIPE unless the process handles it itself", "[git][signals]") {
+  Served served;
+  GitDaemon daemon(served.base);
+  Repository repo(served.mirror());
+  auto disposition = [] {
+    struct sigaction now {};
+    ::sigaction(SIGPIPE, nullptr, &now);
+    return now.sa_handler;
+  };
+  ::signal(SIGPIPE, SIG_DFL);
+  REQUIRE(repo.sync(options_for(daemon.url("charts.git"))).changed);
+  REQUIRE(disposition() == SIG_IGN);
+
+  ::signal(SIGPIPE, pipe_handler_of_the_embedder);
+  REQUIRE_FALSE(repo.sync(options_for(daemon.url("charts.git"))).changed);
+  REQUIRE(disposition() == &pipe_handler_of_the_embedder);
+  ::signal(SIGPIPE, SIG_IGN);
 }
