@@ -30,42 +30,48 @@ FROM ${BASE_IMAGE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
 
 # The project's own dependency list (its build part), plus tzdata for the runtime's zoneinfo.
-COPY scripts/install-deps.sh scripts/libgit2.sh scripts/debian-mirror.sh /src/scripts/
-RUN bash /src/scripts/install-deps.sh --build \
+COPY scripts/install-deps.sh scripts/libgit2.sh scripts/debian-mirror.sh /cmop/scripts/
+RUN bash /cmop/scripts/install-deps.sh --build \
  && apt-get install -y -qq --no-install-recommends tzdata >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 
 # The same static libgit2 as every other cmop build (Debian's source package:
 # the script adds its deb-src entry to a private apt state of its own).
-RUN bash /src/scripts/libgit2.sh >/libgit2-prefix
+RUN bash /cmop/scripts/libgit2.sh >/libgit2-prefix
 
-COPY CMakeLists.txt LICENSE /src/
-COPY include/ /src/include/
-COPY src/ /src/src/
+COPY CMakeLists.txt LICENSE /cmop/
+COPY include/ /cmop/include/
+COPY src/ /cmop/src/
 
-# The build type of the static binary that scripts/test.sh tests (stripped below).
-# ccache on a cache mount: a rebuild after a source change compiles what changed.
+# The static binary as scripts/test.sh builds and tests it (same build type, same
+# build-static dir beside the sources), stripped. ccache lives on a cache mount, so
+# a rebuild compiles only what changed; CCACHE_DIR may name another cache instead
+# (scripts/image.sh mounts the host's, where the tests' static build just put the
+# very same compilations: the layout and flags here are chosen to match it).
+# (ccache hashes the locale too: scripts/build.sh compiles with LANG=C.UTF-8.)
+ARG CCACHE_DIR=/root/.cache/ccache
+ENV CCACHE_BASEDIR=/cmop CCACHE_NOHASHDIR=1 LANG=C.UTF-8
 RUN --mount=type=cache,id=cmop-ccache,target=/root/.cache/ccache \
-    cmake -S /src -B /build -G Ninja \
+    CCACHE_DIR="$CCACHE_DIR" cmake -S /cmop -B /cmop/build-static -G Ninja \
       -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMOP_STATIC=ON \
       -DCMOP_BUILD_TESTS=OFF \
       -DCMOP_LIBGIT2_PREFIX="$(cat /libgit2-prefix)" >/dev/null \
- && ninja -C /build cmop \
- && strip --strip-unneeded /build/cmop \
- && if ldd /build/cmop >/dev/null 2>&1; then \
+ && CCACHE_DIR="$CCACHE_DIR" ninja -C /cmop/build-static cmop \
+ && strip --strip-unneeded /cmop/build-static/cmop \
+ && if ldd /cmop/build-static/cmop >/dev/null 2>&1; then \
       echo "cmop is dynamically linked; the scratch image cannot run it" >&2; exit 1; \
     fi \
- && /build/cmop --version
+ && /cmop/build-static/cmop --version
 
 # The runtime's whole tree. glibc's static libc resolves /etc/hosts and DNS and
 # reads /etc/passwd itself (its files and dns NSS modules are built in); the
 # nsswitch.conf says exactly that. cmop finds the CA bundle at the usual
 # /etc/ssl/certs/ca-certificates.crt (SSL_CERT_FILE or SSL_CERT_DIR override it).
 RUN mkdir -p /out/etc/ssl/certs /out/usr/share /out/usr/local/bin /out/var/lib/cmop /out/tmp \
- && cp /build/cmop /out/cmop \
+ && cp /cmop/build-static/cmop /out/cmop \
  && ln -s /cmop /out/usr/local/bin/cmop \
- && cp /src/LICENSE /out/LICENSE.cmop \
+ && cp /cmop/LICENSE /out/LICENSE.cmop \
  && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \
  && cp -a /usr/share/zoneinfo /out/usr/share/ \
  && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' >/out/etc/passwd \

@@ -5,6 +5,10 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 BUILD_DIR="${CMOP_BUILD_DIR:-build}"
 export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
+# ccache hashes the locale; one fixed locale lets the image build (Dockerfile, same
+# setting) reuse this machine's compilations of the static binary.
+export LANG=C.UTF-8
+unset LC_ALL LC_CTYPE LC_MESSAGES
 # The static libgit2 every build links (built once, then cached; see the script).
 LIBGIT2_PREFIX=$(bash scripts/libgit2.sh)
 if [ ! -f "$BUILD_DIR/build.ninja" ] ||

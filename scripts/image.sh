@@ -47,7 +47,17 @@ else
 fi
 echo "image.sh: building $CMOP_IMAGE on $base" >&2
 
-podman build --network host --isolation "$PODMAN_ISOLATION" --layers \
+# The host's ccache, where scripts/test.sh's build-static put the same compilations
+# (same compiler package, flags and relative paths): the image's compile is then
+# mostly cache hits. CMOP_IMAGE_CCACHE=0 builds with the Dockerfile's own cache.
+ccache_args=()
+host_ccache=$(ccache -k cache_dir 2>/dev/null || true)
+if [ "${CMOP_IMAGE_CCACHE:-1}" = 1 ] && [ -n "$host_ccache" ]; then
+  mkdir -p "$host_ccache"
+  ccache_args=(-v "$host_ccache:/ccache-host" --build-arg CCACHE_DIR=/ccache-host)
+fi
+
+podman build --network host --isolation "$PODMAN_ISOLATION" --layers "${ccache_args[@]}" \
   --build-arg BASE_IMAGE="$base" \
   --build-arg VERSION="$CMOP_VERSION" \
   --build-arg REVISION="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
