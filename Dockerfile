@@ -83,6 +83,7 @@ RUN mkdir -p /out/etc/ssl/certs /out/usr/share /out/usr/local/bin /out/var/lib/c
 
 # --- runtime -----------------------------------------------------------------
 FROM ${RUNTIME_IMAGE}
+ARG RUNTIME_IMAGE
 ARG VERSION=0.1.0
 ARG REVISION=unknown
 LABEL org.opencontainers.image.title="cmop" \
@@ -90,7 +91,7 @@ LABEL org.opencontainers.image.title="cmop" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="scratch"
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 # Copied from a stage, files keep their owners: root's, but the state volume's
 # mount point is the nonroot user's (a new volume takes its owner and mode).
