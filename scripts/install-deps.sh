@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
 # Installs every Debian package cmop's build, tests and benchmarks need.
 # Idempotent: when everything is present it only runs dpkg-query and exits.
+# libgit2 is not among them: scripts/libgit2.sh builds it (static) from Debian's
+# source package, with the -dev packages of its dependencies listed here.
+#   bash scripts/install-deps.sh           everything
+#   bash scripts/install-deps.sh --build   only what building the cmop binary needs (the image)
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build ccache pkg-config git
-  libboost1.81-dev libgit2-dev libyaml-cpp-dev rapidjson-dev libcli11-dev catch2
-  zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev
-  python3 python3-yaml ca-certificates curl
-  openssh-server openssh-client
-  docker-registry apache2-utils openssl python3-jwt python3-cryptography
+  build-essential cmake ninja-build ccache pkg-config
+  libboost1.81-dev libyaml-cpp-dev rapidjson-dev libcli11-dev
+  zlib1g-dev libssl-dev libssh2-1-dev libpcre2-dev libhttp-parser-dev dpkg-dev xz-utils
+  ca-certificates
 )
+if [ "${1:-}" != --build ]; then
+  # The tests' real peers: git servers, sshd, the CNCF Distribution registry (with
+  # htpasswd and a JWT token server), openssl for test CAs.
+  PACKAGES+=(git catch2 python3 python3-yaml curl openssh-server openssh-client
+             docker-registry apache2-utils openssl python3-jwt python3-cryptography)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -24,9 +24,14 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#if LIBGIT2_VER_MAJOR > 1 || (LIBGIT2_VER_MAJOR == 1 && LIBGIT2_VER_MINOR >= 8)
+#include <git2/sys/errors.h>  // git_error_set_str moved here in libgit2 1.8
+#endif
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <signal.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -45,6 +50,7 @@
 #include <vector>
 
 #include "cmop/error.hpp"
+#include "cmop/net/ca_paths.hpp"
 #include "cmop/util/redact.hpp"
 #include "git/known_hosts.hpp"
 
@@ -71,7 +77,22 @@ void ensure_libgit2() {
     // The mirror directory is private to cmop; a volume restored under another uid
     // must not make libgit2 refuse our own repository ("not owned by current user").
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+    // The system CAs as the HTTP client finds them (SSL_CERT_FILE/SSL_CERT_DIR, then
+    // the usual paths): a static build's compiled-in OpenSSL directory may not exist.
+    net::CaLocations cas = net::system_ca_locations();
+    if (!cas.file.empty() || !cas.dir.empty())
+      git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, cas.file.empty() ? nullptr : cas.file.c_str(),
+                       cas.dir.empty() ? nullptr : cas.dir.c_str());
   });
+}
+
+// libgit2 writes to its sockets with send(2) without MSG_NOSIGNAL (1.9): a git
+// server that hangs up while we send would kill the whole process with SIGPIPE
+// instead of failing that one fetch with EPIPE. Checked before every sync; a
+// handler the embedding process installed is left alone.
+void ignore_sigpipe() {
+  struct sigaction action {};
+  if (::sigaction(SIGPIPE, nullptr, &action) == 0 && action.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
 }
 
 template <typename T, void (*Free)(T*)>
@@ -136,6 +157,19 @@ bool is_hex(std::string_view s) {
 }
 
 bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_hex(s); }
+
+// How much history a fetch asks for. Only the commit a ref points at is ever checked
+// out, so a branch or tag (or the default branch) is fetched shallow, depth 1. A ref
+// that may be a commit id can name any commit reachable from the remote's refs, which
+// needs the full history (a shallow mirror is deepened again). libgit2's local
+// transport (file://, paths) cannot fetch shallow, and copies objects cheaply anyway.
+int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref) {
+  bool local = url.starts_with("/") || url.starts_with(".") || ::strncasecmp(url.data(), "file://", 7) == 0;
+  if (local) return GIT_FETCH_DEPTH_FULL;
+  bool may_be_commit = ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref);
+  if (!may_be_commit) return 1;
+  return git_repository_is_shallow(repo) == 1 ? GIT_FETCH_DEPTH_UNSHALLOW : GIT_FETCH_DEPTH_FULL;
+}
 
 std::string unique_suffix() {
   static std::atomic<unsigned> counter{0};
@@ -469,9 +503,9 @@ int check_certificate(git_cert* cert, int valid, const char* host, void* payload
   if (state->watchdog)
     if (int verdict = state->watchdog->callback_verdict(); verdict != 0) return verdict;
   if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
-    // libgit2 1.5 never verifies host keys itself (`valid` is always 0 here).
-    // Without configured known_hosts the key is accepted, as libgit2 does without
-    // a callback; with them, it must match.
+    // `valid` only says whether the key is in the process user's ~/.ssh/known_hosts.
+    // Without configured known_hosts the key is accepted; with them, it must match
+    // them, whatever ~/.ssh says.
     if (state->known_hosts.empty()) return 0;
     const auto* hostkey = reinterpret_cast<const git_cert_hostkey*>(cert);
     std::string shown = std::string(host ? host : "?") +
@@ -584,7 +618,7 @@ struct Repository::Impl {
 
   void recover_leftovers(const std::optional<std::string>& current) const;
   RepoPtr open_or_init(const std::string& subject) const;
-  std::string fetch(git_repository* repo, const SyncOptions& options, TransportState& state,
+  std::string fetch(git_repository* repo, const SyncOptions& options, int depth, TransportState& state,
                     const std::string& subject, std::string_view step) const;
   git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
                   const std::string& subject) const;
@@ -657,7 +691,8 @@ RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
 // URL configured for cmop is the one fetched, and libgit2 1.5.1 leaks PCRE2 match
 // data (~20 KiB) for every config entry it scans while applying insteadOf, which a
 // long-running operator syncing on a timer cannot afford.
-std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& sync_options, TransportState& state,
+std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& sync_options, int depth,
+                                    TransportState& state,
                                     const std::string& subject, std::string_view step) const {
   const std::string& url = sync_options.url;
   RemotePtr remote;
@@ -674,6 +709,8 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
     if (remote.get()) git_remote_disconnect(remote.get());
     if (!state.auth_failure.empty()) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + state.auth_failure);
     if (rc == GIT_EAUTH) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + message);
+    // libgit2 >= 1.7 replaces the message the certificate callback set with a generic one.
+    if (!state.cert_failure.empty()) throw Error(Errc::git, subject, std::string(step) + ": " + state.cert_failure);
     throw Error(Errc::git, subject, std::string(step) + ": " + message);
   };
   git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
@@ -714,6 +751,7 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   options.prune = GIT_FETCH_PRUNE;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the explicit forced tag refspec fetches them all
   watchdog.step("download");
+  options.depth = depth;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
@@ -914,6 +952,7 @@ SyncResult Repository::sync(const SyncOptions& options) {
     throw_io(creds.ssh_public_key_file, "SSH public key", errno);
   X509StorePtr extra_cas = load_ca_file(options.ca_file);
   ensure_libgit2();
+  ignore_sigpipe();
 
   std::lock_guard guard(impl_->sync_mutex);
   std::error_code ec;
@@ -941,7 +980,9 @@ SyncResult Repository::sync(const SyncOptions& options) {
     git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, ms);
   }
 #endif
-  std::string default_branch = impl_->fetch(repo.get(), options, state, subject, current ? "fetch" : "clone");
+  const int depth = fetch_depth(repo.get(), options.url, options.ref);
+  std::string default_branch =
+      impl_->fetch(repo.get(), options, depth, state, subject, current ? "fetch" : "clone");
 
   git_oid commit = impl_->resolve(repo.get(), options.ref, default_branch, subject);
   std::string hex = oid_hex(commit);

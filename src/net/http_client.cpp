@@ -29,6 +29,7 @@
 #include <optional>
 
 #include "cmop/error.hpp"
+#include "cmop/net/ca_paths.hpp"
 
 namespace cmop::net {
 
@@ -83,8 +84,17 @@ std::unique_ptr<ssl::context> build_tls_context(const TlsOptions& tls) {
       if (ec) throw Error(Errc::invalid_argument, "certificate authority data", "invalid PEM: " + openssl_reason(ec));
     }
     if (tls.ca_file.empty() && tls.ca_pem.empty()) {
-      ctx->set_default_verify_paths(ec);
-      if (ec) throw Error(Errc::io, "system CA paths", openssl_reason(ec));
+      // Not set_default_verify_paths(): a static build's compiled-in OpenSSL
+      // directory may not exist in the image (see system_ca_locations).
+      CaLocations system = system_ca_locations();
+      if (system.file.empty() && system.dir.empty())
+        throw Error(Errc::io, "system CA certificates",
+                    "no CA bundle found; set SSL_CERT_FILE or SSL_CERT_DIR");
+      if (SSL_CTX_load_verify_locations(ctx->native_handle(), system.file.empty() ? nullptr : system.file.c_str(),
+                                        system.dir.empty() ? nullptr : system.dir.c_str()) != 1) {
+        ERR_clear_error();
+        throw Error(Errc::io, system.file.empty() ? system.dir : system.file, "cannot load the system CA certificates");
+      }
     }
   }
   if (!tls.client_cert_pem.empty() || !tls.client_key_pem.empty()) {

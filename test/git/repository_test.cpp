@@ -2,6 +2,7 @@
 // `git http-backend` (smart HTTP, optionally behind basic auth).
 #include "cmop/git/repository.hpp"
 
+#include <signal.h>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <future>
@@ -591,4 +592,84 @@ TEST_CASE("the overall deadline ends a transfer even without a stall limit", "[g
   o.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(800);
   auto e = black_hole_sync_error(repo, o, hole);
   CHECK_THAT(e.reason(), Catch::Contains("timed out: the sync deadline passed during connect"));
+}
+
+TEST_CASE("branches and tags are fetched shallow, new commits and commit ids still sync", "[git][shallow]") {
+  Served served;
+  served.work.write("docs/readme.txt", "v2\n");
+  std::string v2 = served.publish("v2");
+  served.work.write("docs/readme.txt", "v3\n");
+  std::string v3 = served.publish("v3");
+  GitDaemon daemon(served.base);
+  GitHttpServer http(served.base);
+  const std::string url = GENERATE(as<std::string>{}, "git", "http") == "git" ? daemon.url("charts.git")
+                                                                             : http.url("charts.git");
+  INFO("url: " << url);
+  Repository repo(served.mirror());
+  const std::string mirror_git = (served.mirror() / "repo.git").string();
+  auto shallow = [&] { return cmop::test::run_ok({cmop::test::git(), "-C", mirror_git, "rev-parse", "--is-shallow-repository"}); };
+  auto commits_held = [&] {
+    return cmop::test::run_ok({cmop::test::git(), "-C", mirror_git, "rev-list", "--all", "--count"});
+  };
+
+  // The default branch: only its tip is fetched.
+  REQUIRE(repo.sync(options_for(url)).commit == v3);
+  REQUIRE(shallow() == "true\n");
+  REQUIRE(commits_held() == "1\n");
+  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v3\n");
+
+  // Commits pushed after the first sync are fetched, packaged from the new tip.
+  served.work.write("docs/readme.txt", "v4\n");
+  served.work.commit("v4");
+  served.work.write("docs/readme.txt", "v5\n");
+  std::string v5 = served.publish("v5");
+  SyncResult next = repo.sync(options_for(url));
+  REQUIRE(next.changed);
+  REQUIRE(next.commit == v5);
+  REQUIRE(read(next.worktree / "docs/readme.txt") == "v5\n");
+  REQUIRE(shallow() == "true\n");
+  REQUIRE_FALSE(repo.sync(options_for(url, "main")).changed);
+
+  // A commit id below the tips needs history: the mirror is deepened again.
+  SyncResult old = repo.sync(options_for(url, v2.substr(0, 12)));
+  REQUIRE(old.commit == v2);
+  REQUIRE(read(old.worktree / "docs/readme.txt") == "v2\n");
+  REQUIRE(shallow() == "false\n");
+  REQUIRE(repo.sync(options_for(url, served.first_commit)).commit == served.first_commit);
+
+  // And back to the branch, then onwards to a commit pushed in the meantime.
+  served.work.write("docs/readme.txt", "v6\n");
+  std::string v6 = served.publish("v6");
+  REQUIRE(repo.sync(options_for(url, "main")).commit == v6);
+  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v6\n");
+  served.work.write("docs/readme.txt", "v7\n");
+  std::string v7 = served.publish("v7");
+  REQUIRE(repo.sync(options_for(url)).commit == v7);
+  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v7\n");
+}
+
+namespace {
+void pipe_handler_of_the_embedder(int) {}
+}  // namespace
+
+// libgit2 sends without MSG_NOSIGNAL: a git server that hangs up mid-request would
+// otherwise kill the process (seen as a SIGPIPE death of the "git server killed
+// mid-fetch" fault test).
+TEST_CASE("a sync ignores SIGPIPE unless the process handles it itself", "[git][signals]") {
+  Served served;
+  GitDaemon daemon(served.base);
+  Repository repo(served.mirror());
+  auto disposition = [] {
+    struct sigaction now {};
+    ::sigaction(SIGPIPE, nullptr, &now);
+    return now.sa_handler;
+  };
+  ::signal(SIGPIPE, SIG_DFL);
+  REQUIRE(repo.sync(options_for(daemon.url("charts.git"))).changed);
+  REQUIRE(disposition() == SIG_IGN);
+
+  ::signal(SIGPIPE, pipe_handler_of_the_embedder);
+  REQUIRE_FALSE(repo.sync(options_for(daemon.url("charts.git"))).changed);
+  REQUIRE(disposition() == &pipe_handler_of_the_embedder);
+  ::signal(SIGPIPE, SIG_IGN);
 }

@@ -5,9 +5,11 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "cmop/error.hpp"
+#include "cmop/net/ca_paths.hpp"
 #include "cmop/net/http_client.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/black_hole.hpp"
@@ -400,4 +402,60 @@ TEST_CASE("a connection policy bounds each step and keeps loopback and link-loca
   }
   req.url = "http://charts.other.org/x";
   CHECK_THROWS_WITH(cmop::net::HttpClient({}, strict).send(req), Catch::Contains("not in the allowed list"));
+}
+
+namespace {
+
+// Sets an environment variable for one scope and restores what was there.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+}  // namespace
+
+TEST_CASE("the system CAs come from SSL_CERT_FILE or SSL_CERT_DIR, else the usual paths") {
+  TlsPeer tls("IP:127.0.0.1");
+  const std::string url = tls.url("127.0.0.1", "/hello.txt");
+  SECTION("SSL_CERT_FILE names the bundle the system CAs are read from") {
+    ScopedEnv file("SSL_CERT_FILE", tls.cert.string());
+    CHECK(net::system_ca_locations().file == tls.cert.string());
+    CHECK(net::HttpClient().send(get(url)).body == "secure hello\n");
+  }
+  SECTION("SSL_CERT_DIR names a hashed directory of them") {
+    fs::path dir = tls.dir.path() / "certs";
+    fs::create_directories(dir);
+    std::string hash = test::run_ok({"openssl", "x509", "-hash", "-noout", "-in", tls.cert.string()});
+    hash.erase(hash.find_last_not_of("\n") + 1);
+    fs::copy_file(tls.cert, dir / (hash + ".0"));
+    ScopedEnv unset_file("SSL_CERT_FILE", "");
+    ScopedEnv cert_dir("SSL_CERT_DIR", dir.string());
+    net::CaLocations cas = net::system_ca_locations();
+    CHECK(cas.file.empty());
+    CHECK(cas.dir == dir.string());
+    CHECK(net::HttpClient().send(get(url)).status == 200);
+  }
+  SECTION("without either, a bundle found on the usual paths, which does not trust the test CA") {
+    ScopedEnv no_file("SSL_CERT_FILE", "");
+    ScopedEnv no_dir("SSL_CERT_DIR", "");
+    net::CaLocations cas = net::system_ca_locations();
+    CHECK((!cas.file.empty() || !cas.dir.empty()));
+    CHECK(error_of([&] { net::HttpClient().send(get(url)); }).reason().find("certificate") != std::string::npos);
+  }
+  SECTION("a named bundle that does not exist is an error naming it, not a silent fallback") {
+    ScopedEnv file("SSL_CERT_FILE", (tls.dir.path() / "missing.pem").string());
+    auto err = error_of([&] { net::HttpClient().send(get(url)); });
+    CHECK(err.subject() == (tls.dir.path() / "missing.pem").string());
+  }
 }
