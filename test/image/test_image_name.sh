@@ -10,7 +10,9 @@ version=$(sed -n 's/^project(cmop VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.t
 [ -n "$version" ] || fail "no project version in CMakeLists.txt"
 repository=$(sed -n 's/^CMOP_IMAGE_REPOSITORY=\${CMOP_IMAGE_REPOSITORY:-\(.*\)}$/\1/p' "$src/scripts/podman-env.sh")
 [ -n "$repository" ] || fail "scripts/podman-env.sh names no default image repository"
-chart=$(python3 -c '
+python=/usr/bin/python3  # Debian's, with python3-yaml (scripts/install-deps.sh)
+[ -x "$python" ] || python=python3
+chart=$("$python" -c '
 import sys, yaml
 v = yaml.safe_load(open(sys.argv[1]))["operator"]["image"]
 print("%s:%s" % (v["repository"], v["tag"]))' "$src/charts/chartmuseum/values.yaml")
