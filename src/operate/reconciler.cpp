@@ -127,10 +127,11 @@ class Sidecar {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
   }
   enum class Removal { removed, unknown, not_ours };
-  // Removes the repo if `owner` manages it (or nobody does).
+  // Removes the repo if `owner` manages it (or nobody does). A 400 (the sidecar
+  // refuses the name: no repo can have it) is "nothing to remove", like a 404.
   Removal delete_repo(const std::string& name, const std::string& owner) const {
-    auto res = send("DELETE", "/repo/" + name + "?owner=" + net::url_encode(owner), "");
-    if (res.status == 404) return Removal::unknown;
+    auto res = send("DELETE", "/repo/" + net::url_encode(name) + "?owner=" + net::url_encode(owner), "");
+    if (res.status == 404 || res.status == 400) return Removal::unknown;
     if (res.status == 409) return Removal::not_ours;
     parse_ok(res, "DELETE /repo/" + name);
     return Removal::removed;
@@ -480,8 +481,17 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     return;
   }
 
-  // --- our finalizer first, so a deletion can never skip the cleanup ---------------------
-  if (!has_finalizer(cr)) {
+  // --- a valid spec first: a resource that can never be registered gets no finalizer ---
+  Spec spec;
+  std::optional<Error> invalid;
+  try {
+    spec = parse_spec(cr, name);
+  } catch (const Error& e) {
+    invalid = e;
+  }
+
+  // --- then our finalizer, so a deletion can never skip the cleanup ---------------------
+  if (!invalid && !has_finalizer(cr)) {
     Document body;
     body.CopyFrom(cr, body.GetAllocator());
     auto& a = body.GetAllocator();
@@ -492,12 +502,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     cr = kube_.update(resources::chartmuseums, ns, name, body);
   }
 
-  Spec spec;
-  try {
-    spec = parse_spec(cr, name);
-  } catch (const Error& e) {
-    Outcome o{false, "InvalidSpec", e.what(), true, false};
-    if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", e.what());
+  if (invalid) {
+    Outcome o{false, "InvalidSpec", invalid->what(), true, false};
+    if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", invalid->what());
     return;  // nothing to retry until the spec changes (which brings a watch event)
   }
 

@@ -299,3 +299,34 @@ TEST_CASE("operator with the real cmop serve: an oci:// dependency with credenti
   CHECK(http("GET", sidecar.url() + "/repo/apps").body.find("pull-s3cret") == std::string::npos);
   CHECK(sidecar.log().find("pull-s3cret") == std::string::npos);
 }
+
+TEST_CASE("operator with the real cmop serve: a name the sidecar refuses gets no finalizer, and one that has it can be deleted") {
+  util::TempDir tmp("cmop-operate-badname-");
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+
+  // A dot is valid in a resource name but not in a repo name.
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("bad.name", "https://git.example/x.git", 30));
+  eventually("bad.name Stalled on InvalidSpec", [&] {
+    auto cr = kube.get(resources::chartmuseums, kNs, "bad.name");
+    return condition(cr, "Stalled", "reason") == "InvalidSpec";
+  });
+  CHECK(value_at(kube.get(resources::chartmuseums, kNs, "bad.name"), "metadata.finalizers") == nullptr);
+  kube.remove(resources::chartmuseums, kNs, "bad.name");
+  eventually("bad.name gone", [&] { return gone(kube, resources::chartmuseums, kNs, "bad.name"); });
+
+  // One that got the finalizer from an earlier operator: the sidecar's 400 on delete
+  // means there is nothing to remove, so the finalizer goes and the delete completes.
+  auto cr = chartmuseum_for("old.name", "https://git.example/x.git", 30);
+  cr["metadata"].AddMember("finalizers", rapidjson::Value(json(R"(["cm.bitnami.com/cleanup"])"), cr.GetAllocator()),
+                           cr.GetAllocator());
+  kube.create(resources::chartmuseums, kNs, cr);
+  eventually("old.name Stalled on InvalidSpec", [&] {
+    return condition(kube.get(resources::chartmuseums, kNs, "old.name"), "Stalled", "reason") == "InvalidSpec";
+  });
+  kube.remove(resources::chartmuseums, kNs, "old.name");
+  eventually("old.name gone", [&] { return gone(kube, resources::chartmuseums, kNs, "old.name"); },
+             std::chrono::seconds(20));
+}
