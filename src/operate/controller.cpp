@@ -88,6 +88,7 @@ void Controller::informer_loop(StopSignal& stop) {
       WatchOptions wo;
       wo.resource_version = rv;
       wo.allow_bookmarks = true;
+      wo.cancelled = [&stop] { return stop.stop_requested(); };
       // Spread the re-watch times of several operators/restarts, as client-go does.
       wo.timeout_seconds = options_.watch_timeout_seconds +
                            std::uniform_int_distribution<int>(0, options_.watch_timeout_seconds / 5)(rng);
@@ -131,6 +132,7 @@ void Controller::informer_loop(StopSignal& stop) {
           relist = true;
         }
       } catch (const Error& e) {
+        if (stop.stop_requested()) break;  // the watch was cancelled for shutdown
         ++metrics_.watch_errors;
         log_line("warn", std::string("watch interrupted: ") + e.what() + "; re-watching from " + rv);
         sleep_backoff();

@@ -474,3 +474,25 @@ TEST_CASE("operator: after a CRD upgrade refuses a stored value, the resource ke
   kube.update(resources::chartmuseums, kNs, "web", current);
   eventually("web Ready at generation 2", [&] { return ready(kube, "web", 2); });
 }
+
+TEST_CASE("operator: SIGTERM ends a quiet watch and exits within 2 s, releasing the Lease") {
+  const bool leader_elect = GENERATE(false, true);
+  // No bookmarks: the operator's watch sees nothing until its (long) timeout.
+  FakeApiServer api({"--token", "sekret", "--namespaces", FakeApiServer::kNamespaces});
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  std::vector<std::string> extra{"--watch-timeout-seconds", "300"};
+  if (leader_elect) extra.push_back("--leader-elect");
+  Operator op(api, sidecar.url(), extra);
+  create_cr(kube, "quiet");
+  eventually("quiet Ready", [&] { return ready(kube, "quiet", 1); });
+  op.wait_reconciled_after(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the informer sits in its watch
+
+  auto started = std::chrono::steady_clock::now();
+  op.process.kill(SIGTERM);
+  CHECK(op.process.wait(5000) == 0);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  if (leader_elect)
+    CHECK(str_at(kube.get(resources::leases, "ops", "cmop-operator"), "spec.holderIdentity").empty());
+}
