@@ -41,8 +41,13 @@ std::string key_of(const rapidjson::Value& obj) {
 
 void Controller::informer_loop(StopSignal& stop) {
   std::mt19937 rng(std::random_device{}());
-  auto backoff = std::chrono::milliseconds(500);
-  const auto max_backoff = std::chrono::milliseconds(30000);
+  // A low cap: after an outage the informer is blind until its next attempt, so the
+  // gap between attempts bounds the recovery (at most 2 s + 50% jitter). A list or
+  // watch every 2-3 s from one client is nothing a recovering API server notices,
+  // and its 429 Retry-After still stretches the wait when it asks.
+  const auto initial_backoff = std::chrono::milliseconds(500);
+  const auto max_backoff = std::chrono::milliseconds(2000);
+  auto backoff = initial_backoff;
   // Waits the current backoff (or the server's Retry-After, when longer) and doubles it.
   auto sleep_backoff = [&](int retry_after_seconds = 0) {
     auto jitter = std::uniform_int_distribution<long>(0, backoff.count() / 2)(rng);
@@ -118,7 +123,7 @@ void Controller::informer_loop(StopSignal& stop) {
           ++metrics_.watch_errors;
           sleep_backoff();
         } else {
-          backoff = std::chrono::milliseconds(500);
+          backoff = initial_backoff;
           ++metrics_.watch_restarts;  // the stream ended normally: re-watch from the last RV
         }
       } catch (const KubeApiError& e) {

@@ -496,3 +496,22 @@ TEST_CASE("operator: SIGTERM ends a quiet watch and exits within 2 s, releasing 
   if (leader_elect)
     CHECK(str_at(kube.get(resources::leases, "ops", "cmop-operator"), "spec.holderIdentity").empty());
 }
+
+TEST_CASE("operator: after a 15 s outage of list and watch it sees changes within 5 s of the API answering") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  eventually("listed once", [&] { return op.metric("cmop_operator_relists_total") >= 1; });
+  // Every list and watch of Chartmuseums fails (the server is down for the informer).
+  api.hook("/__faults", R"([{"method":"GET","path":"/chartmuseums$","status":503,"reason":"ServiceUnavailable",
+                             "count":-1}])");
+  api.hook("/__close_watches");
+  std::this_thread::sleep_for(std::chrono::seconds(15));
+  CHECK(op.metric("cmop_operator_watch_errors_total") >= 3);
+  api.hook("/__faults", "[]");
+  auto back = std::chrono::steady_clock::now();
+  create_cr(kube, "afteroutage");
+  eventually("afteroutage Ready", [&] { return ready(kube, "afteroutage", 1); });
+  CHECK(std::chrono::steady_clock::now() - back < std::chrono::seconds(5));
+}
