@@ -153,6 +153,14 @@ void Controller::resync_loop(StopSignal& stop) {
   }
 }
 
+void Controller::requeue_same_name(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(known_mutex_);
+  for (auto& k : known_keys_) {
+    auto slash = k.find('/');
+    if (k.compare(slash + 1, std::string::npos, name) == 0 && k.compare(0, slash, ns) != 0) queue_.add(k);
+  }
+}
+
 void Controller::worker_loop() {
   while (auto key = queue_.get()) {
     auto slash = key->find('/');

@@ -433,6 +433,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   // --- deletion: clean up, then let the object go -------------------------------------
   if (value_at(cr, "metadata.deletionTimestamp")) {
     if (!has_finalizer(cr)) return;
+    bool removed = false;
     try {
       auto removal = sidecar.delete_repo(name, ns + "/" + name);
       const Value* listed = value_at(cr, "status.publishedCharts");
@@ -450,6 +451,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
         }
         removal = sidecar.delete_repo(name, ns + "/" + name);
       }
+      removed = removal == Sidecar::Removal::removed;
       log_line("info", ns + "/" + name + ": " +
                            (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
                             : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
@@ -470,6 +472,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     }
     kube_.remove(resources::cronjobs, ns, cronjob_name_for(name));
     emit_event("Normal", "CleanedUp", "repo removed from the sidecar and CronJob deleted");
+    // A same-named resource elsewhere, stalled on the name, may take the repo now.
+    if (removed) requeue_same_name(ns, name);
     Document body;
     body.CopyFrom(cr, body.GetAllocator());
     auto& finalizers = body["metadata"]["finalizers"];
@@ -520,6 +524,13 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     const std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
     const bool secret_rotated = current_secret_version != secret_version;
     state = sidecar.get_repo(name);
+    // Another resource of this name owns the repo: the sidecar would refuse the
+    // apply (409), so none is sent, on no resync. The owner's deletion requeues us.
+    if (state) {
+      std::string owner = str_at(*state, "spec.owner");
+      if (!owner.empty() && owner != ns + "/" + name)
+        throw Error(Errc::conflict, "repo " + name, "is managed by the resource " + owner + "; rename this one");
+    }
     if (!state || generation != observed || secret_rotated) {
       Document body = repo_body(spec, secret);
       log_line("info", ns + "/" + name + ": applying repo to the sidecar (generation " + std::to_string(generation) +

@@ -515,3 +515,33 @@ TEST_CASE("operator: after a 15 s outage of list and watch it sees changes withi
   eventually("afteroutage Ready", [&] { return ready(kube, "afteroutage", 1); });
   CHECK(std::chrono::steady_clock::now() - back < std::chrono::seconds(5));
 }
+
+TEST_CASE("operator: a resource Stalled on NameConflict sends the sidecar nothing until the owner is gone, then takes over at once") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  create_cr(kube, "shared");
+  eventually("team/shared Ready", [&] { return ready(kube, "shared", 1); });
+  kube.create(resources::chartmuseums, "other", chartmuseum("shared", "https://git.example/other"));
+  eventually("other/shared Stalled on the name", [&] {
+    return condition(kube.get(resources::chartmuseums, "other", "shared"), "Stalled", "reason") == "NameConflict";
+  });
+  auto applies = [&] { return sidecar.count("POST", "/repo/new"); };
+  int before = applies();
+  // Reconciles without a spec change (what a resync does) mutate nothing.
+  for (int i = 0; i < 3; ++i) {
+    long done = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+    kube.merge_patch(resources::chartmuseums, "other", "shared",
+                     json(R"({"metadata":{"annotations":{"poke":")" + std::to_string(i) + R"("}}})"));
+    op.wait_reconciled_after(done);
+  }
+  CHECK(applies() == before);
+  CHECK(str_at(json(http("GET", sidecar.url() + "/repo/shared").body), "spec.owner") == kNs + "/shared");
+
+  // The owner goes: the stalled one is reconciled at once (no resync for 5 minutes) and takes the name.
+  kube.remove(resources::chartmuseums, kNs, "shared");
+  eventually("other/shared Ready", [&] { return cmop::test::ready(kube, "other", "shared", 1); },
+             std::chrono::seconds(10));
+  CHECK(str_at(json(http("GET", sidecar.url() + "/repo/shared").body), "spec.owner") == "other/shared");
+}

@@ -21,6 +21,7 @@ import json
 import re
 import socketserver
 import threading
+import urllib.parse
 
 
 def now():
@@ -107,9 +108,12 @@ def main():
                 report = {"repo": name, "commit": "" if failed else commit, "changed": not failed,
                           "ok": not failed, "seconds": 0.01, "charts": [] if failed else [chart],
                           "error": "git clone failed: connection refused" if failed else ""}
-                spec = {k: body.get(k, "") for k in ("git", "ref", "path")}
+                spec = {k: body.get(k, "") for k in ("git", "ref", "path", "owner")}
                 spec["dependencies"] = body.get("dependencies", [])
                 with lock:
+                    held = repos.get(name, {}).get("spec", {}).get("owner", "")
+                    if held and held != spec["owner"]:
+                        return self.reply(409, {"error": "repo %s is managed by %s" % (name, held)})
                     repos[name] = {"name": name, "spec": spec, "lastCommit": report["commit"],
                                    "lastSyncTime": now(), "lastSuccessTime": "" if failed else now(),
                                    "lastError": report["error"], "lastSync": report,
@@ -130,7 +134,11 @@ def main():
                     visible["hadAuth"] = sorted((state.get("auth") or {}).keys())
                     return self.reply(200, visible)
             if m and self.command == "DELETE":
+                owner = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("owner", [""])[0]
                 with lock:
+                    held = repos.get(m[1], {}).get("spec", {}).get("owner", "")
+                    if owner and held and held != owner:
+                        return self.reply(409, {"error": "repo %s is managed by %s" % (m[1], held)})
                     state = repos.pop(m[1], None)
                 if state is None:
                     return self.reply(404, {"error": "repo %s: not found" % m[1]})

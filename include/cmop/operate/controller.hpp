@@ -89,6 +89,8 @@ class Controller {
   void informer_loop(StopSignal& stop);
   void worker_loop();
   void resync_loop(StopSignal& stop);
+  // Queues the resources named `name` in namespaces other than `ns`.
+  void requeue_same_name(const std::string& ns, const std::string& name);
 
   const KubeClient& kube_;
   ControllerOptions options_;
