@@ -558,8 +558,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   {
     auto& a = desired.GetAllocator();
     Value labels(rapidjson::kObjectType);
-    labels.AddMember("app.kubernetes.io/managed-by", "cmop", a);
-    labels.AddMember("cm.bitnami.com/repo", str(name, a), a);
+    labels.AddMember(rapidjson::StringRef(kManagedByLabel), "cmop", a);
+    labels.AddMember(rapidjson::StringRef(kRepoLabel), str(name, a), a);
     Value meta(rapidjson::kObjectType);
     meta.AddMember("name", str(cronjob_name_for(name), a), a);
     meta.AddMember("namespace", str(ns, a), a);
@@ -664,15 +664,34 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     cj_spec.AddMember("jobTemplate", job_template, a);
     desired.AddMember("spec", cj_spec, a);
   }
-  try {
-    Document existing = kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
-    bool same = is_subset(desired["spec"], existing["spec"]) &&
-                is_subset(desired["metadata"]["labels"], existing["metadata"]["labels"]) &&
-                is_subset(desired["metadata"]["ownerReferences"], existing["metadata"]["ownerReferences"]);
+  // The resource's CronJob: from the watch-fed cache, by its repo label whatever its
+  // name (no GET); by the name we give it until the cache has listed once.
+  std::optional<Document> existing;
+  if (cronjobs_->synced()) {
+    auto found = cronjobs_->select(ns, [&](const Value& cj) {
+      auto* labels = value_at(cj, "metadata.labels");
+      if (!labels || !labels->IsObject()) return false;
+      auto it = labels->FindMember(kRepoLabel);
+      return it != labels->MemberEnd() && it->value.IsString() && name == it->value.GetString();
+    });
+    if (!found.empty()) existing.emplace().CopyFrom(*found.front(), existing->GetAllocator());
+  } else {
+    try {
+      existing = kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
+    } catch (const KubeApiError& e) {
+      if (!e.not_found()) throw;
+    }
+  }
+  if (existing) {
+    bool same = is_subset(desired["spec"], (*existing)["spec"]) &&
+                is_subset(desired["metadata"]["labels"], (*existing)["metadata"]["labels"]) &&
+                is_subset(desired["metadata"]["ownerReferences"], (*existing)["metadata"]["ownerReferences"]);
     if (!same) {
-      auto& a = existing.GetAllocator();
-      existing["spec"].CopyFrom(desired["spec"], a);
-      auto& meta = existing["metadata"];
+      auto& a = existing->GetAllocator();
+      for (const char* key : {"apiVersion", "kind"})  // list items carry neither
+        if (!existing->HasMember(key)) existing->AddMember(rapidjson::StringRef(key), Value(desired[key], a), a);
+      (*existing)["spec"].CopyFrom(desired["spec"], a);
+      auto& meta = (*existing)["metadata"];
       if (!meta.HasMember("labels")) meta.AddMember("labels", Value(rapidjson::kObjectType), a);
       for (auto& l : desired["metadata"]["labels"].GetObject()) {
         auto it = meta["labels"].FindMember(l.name);
@@ -681,12 +700,12 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       }
       if (meta.HasMember("ownerReferences")) meta.RemoveMember("ownerReferences");
       meta.AddMember("ownerReferences", Value(desired["metadata"]["ownerReferences"], a), a);
-      kube_.update(resources::cronjobs, ns, cronjob_name_for(name), existing);
+      cronjobs_->remember(kube_.update(resources::cronjobs, ns, str_at(*existing, "metadata.name"), *existing));
       log_line("info", ns + "/" + name + ": updated CronJob");
     }
-  } catch (const KubeApiError& e) {
-    if (!e.not_found()) throw;
-    kube_.create(resources::cronjobs, ns, desired);
+  } else {
+    // A 409 AlreadyExists (the cache lags our own create) is retried with backoff.
+    cronjobs_->remember(kube_.create(resources::cronjobs, ns, desired));
     log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes) + ")");
   }
 

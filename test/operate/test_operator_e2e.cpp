@@ -545,3 +545,25 @@ TEST_CASE("operator: a resource Stalled on NameConflict sends the sidecar nothin
              std::chrono::seconds(10));
   CHECK(str_at(json(http("GET", sidecar.url() + "/repo/shared").body), "spec.owner") == "other/shared");
 }
+
+TEST_CASE("operator: a CronJob deleted or edited by hand is restored at once, without a resync") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());  // resync every 5 minutes: only the CronJob watch can bring it back
+  create_cr(kube, "restored");
+  eventually("restored Ready", [&] { return ready(kube, "restored", 1); });
+  // Created after a look in the watch-fed cache, not after a GET (the test has not read it yet).
+  CHECK(api.count("GET /apis/batch/v1/namespaces/team/cronjobs/restored") == 0);
+  REQUIRE_FALSE(gone(kube, resources::cronjobs, "restored"));
+
+  kube.merge_patch(resources::cronjobs, kNs, "restored", json(R"({"spec":{"schedule":"0 0 1 1 *","suspend":true}})"));
+  eventually("schedule restored", [&] {
+    auto cj = kube.get(resources::cronjobs, kNs, "restored");
+    return str_at(cj, "spec.schedule") == "*/15 * * * *" && !cj["spec"]["suspend"].GetBool();
+  }, std::chrono::seconds(10));
+
+  kube.remove(resources::cronjobs, kNs, "restored");
+  eventually("CronJob recreated", [&] { return !gone(kube, resources::cronjobs, "restored"); },
+             std::chrono::seconds(10));
+}
