@@ -189,6 +189,15 @@ Outcome outcome_for_sidecar_error(const Error& e) {
   }
 }
 
+// The charts the last sync failed to publish (the state's lastSync.charts with status "failed").
+std::vector<const Value*> failed_charts(const Value& state) {
+  std::vector<const Value*> failed;
+  if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
+    for (auto& c : charts->GetArray())
+      if (str_at(c, "status") == "failed") failed.push_back(&c);
+  return failed;
+}
+
 // Ready from the sidecar's state of the repo (lastError, lastSync.ok, failed charts).
 Outcome outcome_from_state(const Value& state) {
   std::string last_error = str_at(state, "lastError");
@@ -197,13 +206,9 @@ Outcome outcome_from_state(const Value& state) {
             false, false};
   // The sidecar's state lists the last sync's charts (a report, not the state,
   // carries "ok"): a failed chart means not Ready.
-  std::string first;
-  int failed = 0;
-  if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
-    for (auto& c : charts->GetArray())
-      if (str_at(c, "status") == "failed") {
-        if (failed++ == 0) first = str_at(c, "path") + ": " + str_at(c, "reason");
-      }
+  auto failed_list = failed_charts(state);
+  const auto failed = failed_list.size();
+  std::string first = failed ? str_at(*failed_list[0], "path") + ": " + str_at(*failed_list[0], "reason") : "";
   auto* ok = value_at(state, "lastSync.ok");
   if (failed > 0 || (ok && ok->IsBool() && !ok->GetBool())) {
     std::string msg = std::to_string(failed) + " chart(s) failed to publish";
@@ -274,11 +279,12 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
         published.PushBack(entry, a);
       }
     st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
+    st.AddMember("failedCharts", Value(static_cast<int64_t>(failed_charts(*state).size())), a);
     st.AddMember("publishedCharts", published, a);
     // "" (no sync finished yet) is not a date-time: the API server would refuse the status.
     if (auto synced = str_at(*state, "lastSyncTime"); !synced.empty()) st.AddMember("lastSyncTime", str(synced, a), a);
   } else if (old && old->IsObject()) {
-    for (const char* key : {"lastCommit", "charts", "publishedCharts", "lastSyncTime"})
+    for (const char* key : {"lastCommit", "charts", "failedCharts", "publishedCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
   }
   if (!secret_version.empty()) st.AddMember("observedSecretVersion", str(secret_version, a), a);

@@ -237,6 +237,11 @@ TEST_CASE("operator with the real cmop serve: mirrors publish an umbrella with i
   });
   CHECK_THAT(condition(kube.get(resources::chartmuseums, kNs, "mono"), "Ready", "message"),
              Catch::Contains("charts/lib") && Catch::Contains("was not bumped"));
+  // Counted for the CRD's Failed printer column.
+  eventually("failedCharts counted", [&] {
+    auto* failed = value_at(kube.get(resources::chartmuseums, kNs, "mono"), "status.failedCharts");
+    return failed && failed->IsInt64() && failed->GetInt64() == 1;
+  });
   eventually("a Warning event names the unbumped version", [&] {
     auto events = kube.list(resources::events, kNs);
     for (auto& e : events["items"].GetArray())
