@@ -335,3 +335,77 @@ TEST_CASE("operator with the real cmop serve: a name the sidecar refuses gets no
   eventually("old.name gone", [&] { return gone(kube, resources::chartmuseums, kNs, "old.name"); },
              std::chrono::seconds(20));
 }
+
+namespace {
+
+// The JSON shape of a value: object members (recursively), an array's first
+// element, else the type. Values are left out: they differ by design.
+std::string shape(const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    std::map<std::string, std::string> members;
+    for (auto& m : v.GetObject()) members[m.name.GetString()] = shape(m.value);
+    std::string out = "{";
+    for (auto& [k, s] : members) out += k + ":" + s + ",";
+    return out + "}";
+  }
+  if (v.IsArray()) return v.Empty() ? "[]" : "[" + shape(v[0]) + "]";
+  if (v.IsString()) return "string";
+  if (v.IsBool()) return "bool";
+  if (v.IsNumber()) return "number";
+  return "null";
+}
+
+// Status and body shape of one request, with the members only the fake has for its
+// tests (hadAuth) left out.
+std::string answer(const std::string& base, const std::string& method, const std::string& path,
+                   const std::string& body = "") {
+  net::HttpClient client;
+  net::Request req;
+  req.method = method;
+  req.url = base + path;
+  req.body = body;
+  req.headers.push_back({"Authorization", "Bearer side-token"});
+  if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
+  auto res = client.send(req);
+  rapidjson::Document doc;
+  doc.Parse(res.body.c_str());
+  if (doc.HasParseError()) return std::to_string(res.status) + " (not JSON)";
+  if (doc.IsObject() && doc.HasMember("hadAuth")) doc.RemoveMember("hadAuth");
+  // An error's wording differs; that it is {"error": string} does not.
+  return std::to_string(res.status) + " " + shape(doc);
+}
+
+}  // namespace
+
+TEST_CASE("the fake sidecar answers what the operator reads with the real cmop serve's shapes") {
+  util::TempDir tmp("cmop-operate-shapes-");
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo work(tmp.path() / "work");
+  write_chart(work, "charts/shapes", "shapes", "1.0.0");
+  work.commit("initial");
+  make_bare(work, served, "shapes.git");
+  GitDaemon daemon(served);
+  RealSidecar real(tmp.path());
+  Peer fake = start_python_peer("fake_sidecar.py", {"--token", "side-token"});
+
+  const std::string apply = R"({"name":"shapes","git":")" + daemon.url("shapes.git") +
+                            R"(","ref":"main","path":"charts","owner":"team/shapes"})";
+  struct Step {
+    std::string method, path, body;
+  };
+  const std::vector<Step> steps{
+      {"GET", "/repo/shapes", ""},          // unknown yet
+      {"POST", "/repo/new", apply},         // the sync report
+      {"GET", "/repo/shapes", ""},          // the state the operator derives status from
+      {"POST", "/repo/new", R"({"name":"shapes","git":"https://x.example/y.git","owner":"other/shapes"})"},
+      {"DELETE", "/repo/shapes?owner=other%2Fshapes", ""},
+      {"GET", "/repo/bad.name", ""},        // a name no repo can have
+      {"DELETE", "/repo/bad.name?owner=team%2Fbad.name", ""},
+      {"DELETE", "/repo/shapes?owner=team%2Fshapes", ""},
+      {"GET", "/repo/shapes", ""},
+  };
+  for (auto& step : steps) {
+    INFO(step.method << " " << step.path);
+    CHECK(answer(fake.url(), step.method, step.path, step.body) == answer(real.url(), step.method, step.path, step.body));
+  }
+}
