@@ -64,6 +64,15 @@ rapidjson::Document chartmuseum_for(const std::string& name, const std::string& 
               R"(,"dependencies":[{"name":"stable","url":"https://charts.example.org/stable"}]}})");
 }
 
+// Publishes a git repo holding one chart (charts/<chart>) as <bare> under served.
+void one_chart_bare(const fs::path& work_dir, const fs::path& served, const std::string& chart,
+                    const std::string& version, const std::string& bare) {
+  GitWorkRepo work(work_dir);
+  write_chart(work, "charts/" + chart, chart, version);
+  work.commit("initial");
+  make_bare(work, served, bare);
+}
+
 std::set<std::string> published_names(const rapidjson::Value& cr) {
   std::set<std::string> names;
   if (auto* list = value_at(cr, "status.publishedCharts"); list && list->IsArray())
@@ -163,14 +172,8 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
 TEST_CASE("operator with the real cmop serve: a same-named resource in another namespace cannot take the repo over") {
   util::TempDir tmp("cmop-operate-owner-");
   fs::path served = tmp.path() / "served";
-  GitWorkRepo first(tmp.path() / "first");
-  write_chart(first, "charts/alpha", "alpha", "1.0.0");
-  first.commit("initial");
-  make_bare(first, served, "first.git");
-  GitWorkRepo second(tmp.path() / "second");
-  write_chart(second, "charts/omega", "omega", "9.0.0");
-  second.commit("initial");
-  make_bare(second, served, "second.git");
+  one_chart_bare(tmp.path() / "first", served, "alpha", "1.0.0", "first.git");
+  one_chart_bare(tmp.path() / "second", served, "omega", "9.0.0", "second.git");
   GitDaemon daemon(served);
 
   RealSidecar sidecar(tmp.path());
@@ -380,10 +383,7 @@ std::string answer(const std::string& base, const std::string& method, const std
 TEST_CASE("the fake sidecar answers what the operator reads with the real cmop serve's shapes") {
   util::TempDir tmp("cmop-operate-shapes-");
   fs::path served = tmp.path() / "served";
-  GitWorkRepo work(tmp.path() / "work");
-  write_chart(work, "charts/shapes", "shapes", "1.0.0");
-  work.commit("initial");
-  make_bare(work, served, "shapes.git");
+  one_chart_bare(tmp.path() / "work", served, "shapes", "1.0.0", "shapes.git");
   GitDaemon daemon(served);
   RealSidecar real(tmp.path());
   Peer fake = start_python_peer("fake_sidecar.py", {"--token", "side-token"});
