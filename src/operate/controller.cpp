@@ -51,9 +51,9 @@ Controller::Controller(const KubeClient& kube, ControllerOptions options)
   chartmuseums_ = std::make_unique<Informer>(kube_, resources::chartmuseums, options_.watch_namespace, "",
                                              options_.watch_timeout_seconds, metrics_,
                                              [this](const std::string& key, const rapidjson::Value*) {
-                                               metrics_.synced = true;
                                                queue_.add(key);
                                              });
+  chartmuseums_->on_listed([this] { metrics_.synced = true; });
   // A CronJob of ours edited or deleted by hand brings its owner back at once
   // (a deleted CronJob's last state still names its owner).
   cronjobs_ = std::make_unique<Informer>(

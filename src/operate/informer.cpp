@@ -104,6 +104,7 @@ void Informer::run(StopSignal& stop) {
           for (auto& item : list["items"].GetArray()) store_locked(object_key(item), item);
       }
       synced_ = true;
+      if (on_listed_) on_listed_();
       // Objects that vanished while we were not watching are reported too, with
       // their last known state.
       for (auto& [k, obj] : before)

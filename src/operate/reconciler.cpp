@@ -317,11 +317,21 @@ bool is_subset(const Value& want, const Value& have) {
 
 void Controller::reconcile(const std::string& ns, const std::string& name) {
   Document cr;
-  try {
-    cr = kube_.get(resources::chartmuseums, ns, name);
-  } catch (const KubeApiError& e) {
-    if (e.not_found()) return;  // gone: our finalizer already ran (or was never added)
-    throw;
+  if (chartmuseums_->synced()) {
+    // The watch-fed cache, which also holds what our own writes returned: no GET.
+    auto cached = chartmuseums_->get(ns + "/" + name);
+    if (!cached) return;  // gone: our finalizer already ran (or was never added)
+    auto& a = cr.GetAllocator();
+    cr.CopyFrom(*cached, a);
+    if (!cr.HasMember("apiVersion")) cr.AddMember("apiVersion", Value(kApiVersion, a), a);  // list items carry neither
+    if (!cr.HasMember("kind")) cr.AddMember("kind", Value(kKind, a), a);
+  } else {
+    try {
+      cr = kube_.get(resources::chartmuseums, ns, name);
+    } catch (const KubeApiError& e) {
+      if (e.not_found()) return;  // gone: our finalizer already ran (or was never added)
+      throw;
+    }
   }
   Sidecar sidecar(options_);
   const std::string uid = str_at(cr, "metadata.uid");
@@ -372,7 +382,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     body.CopyFrom(cr, body.GetAllocator());
     if (body.HasMember("status")) body.RemoveMember("status");
     body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
-    kube_.update_status(resources::chartmuseums, ns, name, body);
+    chartmuseums_->remember(kube_.update_status(resources::chartmuseums, ns, name, body));
     ++metrics_.status_writes;
     return true;
   };
@@ -487,7 +497,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       if (it->IsString() && std::string_view(it->GetString()) == kFinalizer) it = finalizers.Erase(it);
       else ++it;
     }
-    kube_.update(resources::chartmuseums, ns, name, body);  // resourceVersion precondition: 409 -> retry
+    // resourceVersion precondition: 409 -> retry
+    chartmuseums_->remember(kube_.update(resources::chartmuseums, ns, name, body));
     return;
   }
 
@@ -510,6 +521,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       meta.AddMember("finalizers", Value(rapidjson::kArrayType), a);
     meta["finalizers"].PushBack(Value(kFinalizer, a), a);
     cr = kube_.update(resources::chartmuseums, ns, name, body);
+    chartmuseums_->remember(cr);
   }
 
   if (invalid) {

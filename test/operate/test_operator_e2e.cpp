@@ -328,16 +328,15 @@ TEST_CASE("operator: a 429 with Retry-After is waited out, whether a JSON Status
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());
-  // Storage still initializing (JSON Status) for the resource's GET, then priority and
-  // fairness (text/plain) for its CronJob's creation.
-  api.hook("/__faults", R"([{"method":"GET","path":"/chartmuseums/web$","as":"storage-initializing","count":1},
+  // Storage still initializing (JSON Status) for the operator's first list of
+  // Chartmuseums, then priority and fairness (text/plain) for its CronJob's creation.
+  api.hook("/__faults", R"([{"method":"GET","path":"/v1alpha1/chartmuseums$","as":"storage-initializing","count":1},
                              {"method":"POST","path":"/cronjobs$","as":"priority-and-fairness","count":2}])");
   Operator op(api, sidecar.url());
+  // Nobody but the operator lists Chartmuseums: the test's own reads never take the fault.
+  eventually("the operator's list retried",
+             [&] { return api.count("GET /apis/cm.bitnami.com/v1alpha1/chartmuseums") >= 2; });
   create_cr(kube, "web");
-  // Nobody but the operator reads web until it has been answered twice (429, then the
-  // object): the test's own reads would otherwise take the fault.
-  eventually("the operator's GET retried",
-             [&] { return api.count("GET /apis/cm.bitnami.com/v1alpha1/namespaces/team/chartmuseums/web") >= 2; });
   eventually("web Ready", [&] { return ready(kube, "web", 1); });
   CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);  // waited, not failed
   CHECK(api.count("POST /apis/batch/v1/namespaces/team/cronjobs") == 3);

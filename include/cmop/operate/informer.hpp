@@ -31,6 +31,8 @@ class Informer {
   Informer(const KubeClient& kube, ResourceType type, std::string ns, std::string label_selector,
            int watch_timeout_seconds, ControllerMetrics& metrics, Handler on_change);
 
+  // Called after every successful list (once the cache holds it).
+  void on_listed(std::function<void()> f) { on_listed_ = std::move(f); }
   // Lists and watches until stop is requested.
   void run(StopSignal& stop);
 
@@ -56,6 +58,7 @@ class Informer {
   int watch_timeout_seconds_;
   ControllerMetrics& metrics_;
   Handler on_change_;
+  std::function<void()> on_listed_;
   mutable std::mutex mutex_;
   std::map<std::string, Object> cache_;
   std::atomic<bool> synced_{false};
