@@ -497,8 +497,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       if (it->IsString() && std::string_view(it->GetString()) == kFinalizer) it = finalizers.Erase(it);
       else ++it;
     }
-    // resourceVersion precondition: 409 -> retry
-    chartmuseums_->remember(kube_.update(resources::chartmuseums, ns, name, body));
+    // resourceVersion precondition: 409 -> retry. Not remembered: without its last
+    // finalizer the object may be gone (and its DELETED event handled) already.
+    kube_.update(resources::chartmuseums, ns, name, body);
     return;
   }
 
