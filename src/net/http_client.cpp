@@ -353,7 +353,15 @@ class Exchange {
         ioc_.run();  // lets the cancelled handler run
         fail(timeout_message());
       }
-      if (ioc_.run_one_until(current_) == 0 && ioc_.stopped()) {
+      if (cancelled_ && cancelled_()) {
+        boost::system::error_code ignored;
+        tcp_stream().socket().cancel(ignored);
+        ioc_.restart();
+        ioc_.run();  // lets the cancelled handler run
+        fail("cancelled");
+      }
+      auto until = cancelled_ ? std::min(current_, now + kCancelPoll) : current_;
+      if (ioc_.run_one_until(until) == 0 && ioc_.stopped()) {
         if (!done && Clock::now() < current_) throw Error(Errc::internal, target_.display, "I/O finished without completing");
         ioc_.restart();
       }
@@ -384,7 +392,14 @@ class Exchange {
     }
   }
 
+
+ public:
+  void set_cancelled(std::function<bool()> cancelled) { cancelled_ = std::move(cancelled); }
+
+ private:
+  static constexpr std::chrono::milliseconds kCancelPoll{100};
   const Target& target_;
+  std::function<bool()> cancelled_;
   Clock::time_point deadline_;
   std::chrono::milliseconds timeout_;
   const ConnectionPolicy& peers_;
@@ -486,6 +501,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
     }
 
     Exchange ex(target, deadline, req.timeout, ctx, peers_);
+    if (req.cancelled) ex.set_cancelled(req.cancelled);
     ex.connect();
     // Credentials never follow a redirect to another origin.
     const bool same_origin = host_of(url) == original_origin;

@@ -115,8 +115,8 @@ int run(OperateOptions o) {
   }
   // Let in-flight reconciles finish before handing the Lease over, within the
   // pod's termination grace period, and keep renewing meanwhile so no successor
-  // starts while they run. (The controller's informer may sit in a quiet watch
-  // until its timeout, so this wait can take the whole 20 s.)
+  // starts while they run. (Watches are cancelled at once: an idle operator is
+  // done well within 2 s; only a sync in flight can take longer.)
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   auto next_renew = std::chrono::steady_clock::now();
   while (!controller_done && std::chrono::steady_clock::now() < deadline) {

@@ -1,10 +1,9 @@
 // The informer (list + watch with bookmarks, relist on 410) and the worker pool.
 #include "cmop/operate/controller.hpp"
 
-#include "cmop/operate/watch_stream.hpp"
+#include "cmop/operate/informer.hpp"
 #include "cmop/util/log.hpp"
 
-#include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -30,119 +29,52 @@ bool StopSignal::sleep_for(std::chrono::milliseconds d) {
   return !cv_.wait_for(lock, d, [&] { return stopped_.load(); });
 }
 
-Controller::Controller(const KubeClient& kube, ControllerOptions options)
-    : kube_(kube), options_(std::move(options)), queue_(options_.retry_base, options_.retry_max) {}
-
 namespace {
-std::string key_of(const rapidjson::Value& obj) {
-  return str_at(obj, "metadata.namespace") + "/" + str_at(obj, "metadata.name");
+// The key of the Chartmuseum a CronJob of ours belongs to: its controller owner,
+// else the label naming the repo; "" for neither.
+std::string owner_key(const std::string& key, const rapidjson::Value* cronjob) {
+  if (!cronjob) return {};
+  std::string ns = key.substr(0, key.find('/'));
+  if (auto* owners = value_at(*cronjob, "metadata.ownerReferences"); owners && owners->IsArray())
+    for (auto& o : owners->GetArray())
+      if (str_at(o, "kind") == kKind && str_at(o, "apiVersion") == kApiVersion) return ns + "/" + str_at(o, "name");
+  if (auto* labels = value_at(*cronjob, "metadata.labels"); labels && labels->IsObject()) {
+    auto it = labels->FindMember(kRepoLabel);
+    if (it != labels->MemberEnd() && it->value.IsString()) return ns + "/" + it->value.GetString();
+  }
+  return {};
 }
 }  // namespace
 
-void Controller::informer_loop(StopSignal& stop) {
-  std::mt19937 rng(std::random_device{}());
-  auto backoff = std::chrono::milliseconds(500);
-  const auto max_backoff = std::chrono::milliseconds(30000);
-  // Waits the current backoff (or the server's Retry-After, when longer) and doubles it.
-  auto sleep_backoff = [&](int retry_after_seconds = 0) {
-    auto jitter = std::uniform_int_distribution<long>(0, backoff.count() / 2)(rng);
-    stop.sleep_for(std::max(backoff + std::chrono::milliseconds(jitter),
-                            std::chrono::milliseconds(std::chrono::seconds(retry_after_seconds))));
-    backoff = std::min(backoff * 2, max_backoff);
-  };
-  auto retry_after = [](const Error& e) {
-    auto* api = dynamic_cast<const KubeApiError*>(&e);
-    return api ? api->retry_after_seconds() : 0;
-  };
-  while (!stop.stop_requested()) {
-    std::string rv;
-    try {
-      auto list = kube_.list(resources::chartmuseums, options_.watch_namespace);
-      rv = str_at(list, "metadata.resourceVersion");
-      std::set<std::string> keys;
-      if (list.HasMember("items") && list["items"].IsArray())
-        for (auto& item : list["items"].GetArray()) keys.insert(key_of(item));
-      {
-        std::lock_guard lock(known_mutex_);
-        // Objects that vanished while we were not watching are enqueued too: the
-        // reconcile finds them gone and has nothing left to do.
-        for (auto& k : known_keys_) queue_.add(k);
-        known_keys_ = keys;
-      }
-      for (auto& k : keys) queue_.add(k);
-      ++metrics_.relists;
-      metrics_.synced = true;
-      log_line("info", "listed " + std::to_string(keys.size()) + " Chartmuseum(s) at resourceVersion " + rv);
-    } catch (const Error& e) {
-      ++metrics_.watch_errors;
-      log_line("error", std::string("cannot list Chartmuseums: ") + e.what());
-      sleep_backoff(retry_after(e));
-      continue;
-    }
-
-    bool relist = false;
-    // An ERROR event other than 410 Expired (a failing server: 500, 429, 504 ...) ends the
-    // stream like a 410, but relisting at once would hammer that server in a loop: back off.
-    bool failed_with_error_event = false;
-    while (!relist && !stop.stop_requested()) {
-      WatchOptions wo;
-      wo.resource_version = rv;
-      wo.allow_bookmarks = true;
-      // Spread the re-watch times of several operators/restarts, as client-go does.
-      wo.timeout_seconds = options_.watch_timeout_seconds +
-                           std::uniform_int_distribution<int>(0, options_.watch_timeout_seconds / 5)(rng);
-      try {
-        kube_.watch(resources::chartmuseums, options_.watch_namespace, wo, [&](WatchEvent& ev) {
-          if (stop.stop_requested()) return false;
-          WatchAction action = interpret_watch_event(ev);
-          if (action.kind == WatchAction::Kind::relist) {
-            log_line(action.error_code == 410 ? "info" : "warn",
-                     "watch error " + std::to_string(action.error_code) + " (" + action.error_reason +
-                         "): " + action.error_message + "; relisting");
-            relist = true;
-            failed_with_error_event = action.error_code != 410;
-            return false;
-          }
-          if (!action.resource_version.empty()) rv = action.resource_version;
-          if (action.kind == WatchAction::Kind::bookmark) return true;
-          {
-            std::lock_guard lock(known_mutex_);
-            if (action.kind == WatchAction::Kind::remove) known_keys_.erase(action.key);
-            else known_keys_.insert(action.key);
-          }
-          queue_.add(action.key);
-          return true;
-        });
-        if (failed_with_error_event) {
-          ++metrics_.watch_errors;
-          sleep_backoff();
-        } else {
-          backoff = std::chrono::milliseconds(500);
-          ++metrics_.watch_restarts;  // the stream ended normally: re-watch from the last RV
-        }
-      } catch (const KubeApiError& e) {
-        ++metrics_.watch_errors;
-        if (e.gone()) {
-          log_line("info", std::string("watch expired: ") + e.what() + "; relisting");
-          relist = true;
-        } else {
-          log_line("error", std::string("watch failed: ") + e.what());
-          sleep_backoff(e.retry_after_seconds());
-          relist = true;
-        }
-      } catch (const Error& e) {
-        ++metrics_.watch_errors;
-        log_line("warn", std::string("watch interrupted: ") + e.what() + "; re-watching from " + rv);
-        sleep_backoff();
-      }
-    }
-  }
+Controller::Controller(const KubeClient& kube, ControllerOptions options)
+    : kube_(kube), options_(std::move(options)), queue_(options_.retry_base, options_.retry_max) {
+  chartmuseums_ = std::make_unique<Informer>(kube_, resources::chartmuseums, options_.watch_namespace, "",
+                                             options_.watch_timeout_seconds, metrics_,
+                                             [this](const std::string& key, const rapidjson::Value*) {
+                                               queue_.add(key);
+                                             });
+  chartmuseums_->on_listed([this] { metrics_.synced = true; });
+  // A CronJob of ours edited or deleted by hand brings its owner back at once
+  // (a deleted CronJob's last state still names its owner).
+  cronjobs_ = std::make_unique<Informer>(
+      kube_, resources::cronjobs, options_.watch_namespace, std::string(kManagedByLabel) + "=cmop",
+      options_.watch_timeout_seconds, metrics_, [this](const std::string& key, const rapidjson::Value* cronjob) {
+        std::string owner = owner_key(key, cronjob);
+        if (!owner.empty()) queue_.add(owner);
+      });
 }
 
+Controller::~Controller() = default;
+
 void Controller::resync_loop(StopSignal& stop) {
-  while (stop.sleep_for(options_.resync_period)) {
-    std::lock_guard lock(known_mutex_);
-    for (auto& k : known_keys_) queue_.add(k);
+  while (stop.sleep_for(options_.resync_period))
+    for (auto& k : chartmuseums_->keys()) queue_.add(k);
+}
+
+void Controller::requeue_same_name(const std::string& ns, const std::string& name) {
+  for (auto& k : chartmuseums_->keys()) {
+    auto slash = k.find('/');
+    if (k.compare(slash + 1, std::string::npos, name) == 0 && k.compare(0, slash, ns) != 0) queue_.add(k);
   }
 }
 
@@ -170,7 +102,8 @@ void Controller::worker_loop() {
 
 void Controller::run(StopSignal& stop) {
   std::vector<std::thread> threads;
-  threads.emplace_back([&] { informer_loop(stop); });
+  threads.emplace_back([&] { chartmuseums_->run(stop); });
+  threads.emplace_back([&] { cronjobs_->run(stop); });
   threads.emplace_back([&] { resync_loop(stop); });
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads.emplace_back([&] { worker_loop(); });
   while (stop.sleep_for(std::chrono::hours(24))) {

@@ -326,6 +326,7 @@ void KubeClient::watch(const ResourceType& type, std::string_view ns, const Watc
   auto req = request("GET", url);
   // The server closes the stream after timeoutSeconds; allow a margin before we give up.
   req.timeout = std::chrono::seconds(options.timeout_seconds + 30);
+  req.cancelled = options.cancelled;
   WatchStreamDecoder decoder;
   auto res = http_.stream(req, [&](std::string_view chunk) { return decoder.feed(chunk, on_event); });
   if (res.status < 200 || res.status >= 300) {

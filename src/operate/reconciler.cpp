@@ -128,10 +128,11 @@ class Sidecar {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
   }
   enum class Removal { removed, unknown, not_ours };
-  // Removes the repo if `owner` manages it (or nobody does).
+  // Removes the repo if `owner` manages it (or nobody does). A 400 (the sidecar
+  // refuses the name: no repo can have it) is "nothing to remove", like a 404.
   Removal delete_repo(const std::string& name, const std::string& owner) const {
-    auto res = send("DELETE", "/repo/" + name + "?owner=" + net::url_encode(owner), "");
-    if (res.status == 404) return Removal::unknown;
+    auto res = send("DELETE", "/repo/" + net::url_encode(name) + "?owner=" + net::url_encode(owner), "");
+    if (res.status == 404 || res.status == 400) return Removal::unknown;
     if (res.status == 409) return Removal::not_ours;
     parse_ok(res, "DELETE /repo/" + name);
     return Removal::removed;
@@ -189,6 +190,15 @@ Outcome outcome_for_sidecar_error(const Error& e) {
   }
 }
 
+// The charts the last sync failed to publish (the state's lastSync.charts with status "failed").
+std::vector<const Value*> failed_charts(const Value& state) {
+  std::vector<const Value*> failed;
+  if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
+    for (auto& c : charts->GetArray())
+      if (str_at(c, "status") == "failed") failed.push_back(&c);
+  return failed;
+}
+
 // Ready from the sidecar's state of the repo (lastError, lastSync.ok, failed charts).
 Outcome outcome_from_state(const Value& state) {
   std::string last_error = str_at(state, "lastError");
@@ -197,13 +207,9 @@ Outcome outcome_from_state(const Value& state) {
             false, false};
   // The sidecar's state lists the last sync's charts (a report, not the state,
   // carries "ok"): a failed chart means not Ready.
-  std::string first;
-  int failed = 0;
-  if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
-    for (auto& c : charts->GetArray())
-      if (str_at(c, "status") == "failed") {
-        if (failed++ == 0) first = str_at(c, "path") + ": " + str_at(c, "reason");
-      }
+  auto failed_list = failed_charts(state);
+  const auto failed = failed_list.size();
+  std::string first = failed ? str_at(*failed_list[0], "path") + ": " + str_at(*failed_list[0], "reason") : "";
   auto* ok = value_at(state, "lastSync.ok");
   if (failed > 0 || (ok && ok->IsBool() && !ok->GetBool())) {
     std::string msg = std::to_string(failed) + " chart(s) failed to publish";
@@ -274,11 +280,12 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
         published.PushBack(entry, a);
       }
     st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
+    st.AddMember("failedCharts", Value(static_cast<int64_t>(failed_charts(*state).size())), a);
     st.AddMember("publishedCharts", published, a);
     // "" (no sync finished yet) is not a date-time: the API server would refuse the status.
     if (auto synced = str_at(*state, "lastSyncTime"); !synced.empty()) st.AddMember("lastSyncTime", str(synced, a), a);
   } else if (old && old->IsObject()) {
-    for (const char* key : {"lastCommit", "charts", "publishedCharts", "lastSyncTime"})
+    for (const char* key : {"lastCommit", "charts", "failedCharts", "publishedCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
   }
   if (!secret_version.empty()) st.AddMember("observedSecretVersion", str(secret_version, a), a);
@@ -311,11 +318,21 @@ bool is_subset(const Value& want, const Value& have) {
 
 void Controller::reconcile(const std::string& ns, const std::string& name) {
   Document cr;
-  try {
-    cr = kube_.get(resources::chartmuseums, ns, name);
-  } catch (const KubeApiError& e) {
-    if (e.not_found()) return;  // gone: our finalizer already ran (or was never added)
-    throw;
+  if (chartmuseums_->synced()) {
+    // The watch-fed cache, which also holds what our own writes returned: no GET.
+    auto cached = chartmuseums_->get(ns + "/" + name);
+    if (!cached) return;  // gone: our finalizer already ran (or was never added)
+    auto& a = cr.GetAllocator();
+    cr.CopyFrom(*cached, a);
+    if (!cr.HasMember("apiVersion")) cr.AddMember("apiVersion", Value(kApiVersion, a), a);  // list items carry neither
+    if (!cr.HasMember("kind")) cr.AddMember("kind", Value(kKind, a), a);
+  } else {
+    try {
+      cr = kube_.get(resources::chartmuseums, ns, name);
+    } catch (const KubeApiError& e) {
+      if (e.not_found()) return;  // gone: our finalizer already ran (or was never added)
+      throw;
+    }
   }
   Sidecar sidecar(options_);
   const std::string uid = str_at(cr, "metadata.uid");
@@ -366,7 +383,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     body.CopyFrom(cr, body.GetAllocator());
     if (body.HasMember("status")) body.RemoveMember("status");
     body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
-    kube_.update_status(resources::chartmuseums, ns, name, body);
+    chartmuseums_->remember(kube_.update_status(resources::chartmuseums, ns, name, body));
     ++metrics_.status_writes;
     return true;
   };
@@ -433,6 +450,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   // --- deletion: clean up, then let the object go -------------------------------------
   if (value_at(cr, "metadata.deletionTimestamp")) {
     if (!has_finalizer(cr)) return;
+    bool removed = false;
     try {
       auto removal = sidecar.delete_repo(name, ns + "/" + name);
       const Value* listed = value_at(cr, "status.publishedCharts");
@@ -450,6 +468,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
         }
         removal = sidecar.delete_repo(name, ns + "/" + name);
       }
+      removed = removal == Sidecar::Removal::removed;
       log_line("info", ns + "/" + name + ": " +
                            (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
                             : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
@@ -470,6 +489,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     }
     kube_.remove(resources::cronjobs, ns, cronjob_name_for(name));
     emit_event("Normal", "CleanedUp", "repo removed from the sidecar and CronJob deleted");
+    // A same-named resource elsewhere, stalled on the name, may take the repo now.
+    if (removed) requeue_same_name(ns, name);
     Document body;
     body.CopyFrom(cr, body.GetAllocator());
     auto& finalizers = body["metadata"]["finalizers"];
@@ -477,12 +498,23 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       if (it->IsString() && std::string_view(it->GetString()) == kFinalizer) it = finalizers.Erase(it);
       else ++it;
     }
-    kube_.update(resources::chartmuseums, ns, name, body);  // resourceVersion precondition: 409 -> retry
+    // resourceVersion precondition: 409 -> retry. Not remembered: without its last
+    // finalizer the object may be gone (and its DELETED event handled) already.
+    kube_.update(resources::chartmuseums, ns, name, body);
     return;
   }
 
-  // --- our finalizer first, so a deletion can never skip the cleanup ---------------------
-  if (!has_finalizer(cr)) {
+  // --- a valid spec first: a resource that can never be registered gets no finalizer ---
+  Spec spec;
+  std::optional<Error> invalid;
+  try {
+    spec = parse_spec(cr, name);
+  } catch (const Error& e) {
+    invalid = e;
+  }
+
+  // --- then our finalizer, so a deletion can never skip the cleanup ---------------------
+  if (!invalid && !has_finalizer(cr)) {
     Document body;
     body.CopyFrom(cr, body.GetAllocator());
     auto& a = body.GetAllocator();
@@ -491,14 +523,12 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       meta.AddMember("finalizers", Value(rapidjson::kArrayType), a);
     meta["finalizers"].PushBack(Value(kFinalizer, a), a);
     cr = kube_.update(resources::chartmuseums, ns, name, body);
+    chartmuseums_->remember(cr);
   }
 
-  Spec spec;
-  try {
-    spec = parse_spec(cr, name);
-  } catch (const Error& e) {
-    Outcome o{false, "InvalidSpec", e.what(), true, false};
-    if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", e.what());
+  if (invalid) {
+    Outcome o{false, "InvalidSpec", invalid->what(), true, false};
+    if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", invalid->what());
     return;  // nothing to retry until the spec changes (which brings a watch event)
   }
 
@@ -514,6 +544,13 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     const std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
     const bool secret_rotated = current_secret_version != secret_version;
     state = sidecar.get_repo(name);
+    // Another resource of this name owns the repo: the sidecar would refuse the
+    // apply (409), so none is sent, on no resync. The owner's deletion requeues us.
+    if (state) {
+      std::string owner = str_at(*state, "spec.owner");
+      if (!owner.empty() && owner != ns + "/" + name)
+        throw Error(Errc::conflict, "repo " + name, "is managed by the resource " + owner + "; rename this one");
+    }
     if (!state || generation != observed || secret_rotated) {
       Document body = repo_body(spec, secret);
       log_line("info", ns + "/" + name + ": applying repo to the sidecar (generation " + std::to_string(generation) +
@@ -541,8 +578,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   {
     auto& a = desired.GetAllocator();
     Value labels(rapidjson::kObjectType);
-    labels.AddMember("app.kubernetes.io/managed-by", "cmop", a);
-    labels.AddMember("cm.bitnami.com/repo", str(name, a), a);
+    labels.AddMember(rapidjson::StringRef(kManagedByLabel), "cmop", a);
+    labels.AddMember(rapidjson::StringRef(kRepoLabel), str(name, a), a);
     Value meta(rapidjson::kObjectType);
     meta.AddMember("name", str(cronjob_name_for(name), a), a);
     meta.AddMember("namespace", str(ns, a), a);
@@ -647,15 +684,34 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     cj_spec.AddMember("jobTemplate", job_template, a);
     desired.AddMember("spec", cj_spec, a);
   }
-  try {
-    Document existing = kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
-    bool same = is_subset(desired["spec"], existing["spec"]) &&
-                is_subset(desired["metadata"]["labels"], existing["metadata"]["labels"]) &&
-                is_subset(desired["metadata"]["ownerReferences"], existing["metadata"]["ownerReferences"]);
+  // The resource's CronJob: from the watch-fed cache, by its repo label whatever its
+  // name (no GET); by the name we give it until the cache has listed once.
+  std::optional<Document> existing;
+  if (cronjobs_->synced()) {
+    auto found = cronjobs_->select(ns, [&](const Value& cj) {
+      auto* labels = value_at(cj, "metadata.labels");
+      if (!labels || !labels->IsObject()) return false;
+      auto it = labels->FindMember(kRepoLabel);
+      return it != labels->MemberEnd() && it->value.IsString() && name == it->value.GetString();
+    });
+    if (!found.empty()) existing.emplace().CopyFrom(*found.front(), existing->GetAllocator());
+  } else {
+    try {
+      existing = kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
+    } catch (const KubeApiError& e) {
+      if (!e.not_found()) throw;
+    }
+  }
+  if (existing) {
+    bool same = is_subset(desired["spec"], (*existing)["spec"]) &&
+                is_subset(desired["metadata"]["labels"], (*existing)["metadata"]["labels"]) &&
+                is_subset(desired["metadata"]["ownerReferences"], (*existing)["metadata"]["ownerReferences"]);
     if (!same) {
-      auto& a = existing.GetAllocator();
-      existing["spec"].CopyFrom(desired["spec"], a);
-      auto& meta = existing["metadata"];
+      auto& a = existing->GetAllocator();
+      for (const char* key : {"apiVersion", "kind"})  // list items carry neither
+        if (!existing->HasMember(key)) existing->AddMember(rapidjson::StringRef(key), Value(desired[key], a), a);
+      (*existing)["spec"].CopyFrom(desired["spec"], a);
+      auto& meta = (*existing)["metadata"];
       if (!meta.HasMember("labels")) meta.AddMember("labels", Value(rapidjson::kObjectType), a);
       for (auto& l : desired["metadata"]["labels"].GetObject()) {
         auto it = meta["labels"].FindMember(l.name);
@@ -664,12 +720,12 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       }
       if (meta.HasMember("ownerReferences")) meta.RemoveMember("ownerReferences");
       meta.AddMember("ownerReferences", Value(desired["metadata"]["ownerReferences"], a), a);
-      kube_.update(resources::cronjobs, ns, cronjob_name_for(name), existing);
+      cronjobs_->remember(kube_.update(resources::cronjobs, ns, str_at(*existing, "metadata.name"), *existing));
       log_line("info", ns + "/" + name + ": updated CronJob");
     }
-  } catch (const KubeApiError& e) {
-    if (!e.not_found()) throw;
-    kube_.create(resources::cronjobs, ns, desired);
+  } else {
+    // A 409 AlreadyExists (the cache lags our own create) is retried with backoff.
+    cronjobs_->remember(kube_.create(resources::cronjobs, ns, desired));
     log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes) + ")");
   }
 

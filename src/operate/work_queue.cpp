@@ -21,7 +21,14 @@ void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds dela
   if (delay.count() <= 0) return add(key);
   std::lock_guard lock(mutex_);
   if (shutting_down_) return;
-  delayed_.emplace(Clock::now() + delay, key);
+  auto at = Clock::now() + delay;
+  auto [it, fresh] = delayed_at_.emplace(key, at);
+  if (!fresh) {
+    if (it->second <= at) return;  // an earlier entry is pending: it wins
+    delayed_.erase({it->second, key});
+    it->second = at;
+  }
+  delayed_.emplace(at, key);
   cv_.notify_all();
 }
 
@@ -55,6 +62,7 @@ void WorkQueue::promote_due_locked(Clock::time_point now) {
   while (!delayed_.empty() && delayed_.begin()->first <= now) {
     std::string key = delayed_.begin()->second;
     delayed_.erase(delayed_.begin());
+    delayed_at_.erase(key);
     if (dirty_.count(key)) continue;
     dirty_.insert(key);
     if (!processing_.count(key)) queue_.push_back(key);

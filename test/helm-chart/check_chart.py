@@ -21,11 +21,11 @@ HELM_RENDER, CHART = sys.argv[1], sys.argv[2]
 
 # The operator's complete access, as (apiGroup, resource) -> verbs.
 EXPECTED_RULES = {
-    ("cm.bitnami.com", "chartmuseums"): {"get", "list", "watch", "update", "patch"},
-    ("cm.bitnami.com", "chartmuseums/status"): {"get", "update", "patch"},
+    ("cm.bitnami.com", "chartmuseums"): {"get", "list", "watch", "update"},
+    ("cm.bitnami.com", "chartmuseums/status"): {"update"},
     ("cm.bitnami.com", "chartmuseums/finalizers"): {"update"},
-    ("batch", "cronjobs"): {"get", "list", "watch", "create", "update", "patch", "delete"},
-    ("", "events"): {"create", "patch"},
+    ("batch", "cronjobs"): {"get", "list", "watch", "create", "update", "delete"},
+    ("", "events"): {"create"},
     ("", "secrets"): {"get"},
     ("coordination.k8s.io", "leases"): {"get", "create", "update"},
 }
@@ -390,11 +390,19 @@ def check_crd(ck, crd):
     ck.check(v.get("subresources", {}).get("status") == {}, "status subresource is on")
     columns = [(c["name"], c["type"], c["jsonPath"]) for c in v["additionalPrinterColumns"]]
     ck.check(columns == [("Ready", "string", '.status.conditions[?(@.type=="Ready")].status'),
+                         ("Reason", "string", '.status.conditions[?(@.type=="Ready")].reason'),
                          ("Commit", "string", ".status.lastCommit"),
                          ("Charts", "integer", ".status.charts"),
+                         ("Failed", "integer", ".status.failedCharts"),
                          ("Last Sync", "date", ".status.lastSyncTime"),
-                         ("Age", "date", ".metadata.creationTimestamp")], "printer columns Ready, Commit, Charts, Last Sync, Age",
-             str(columns))
+                         ("Age", "date", ".metadata.creationTimestamp")],
+             "printer columns Ready, Reason, Commit, Charts, Failed, Last Sync, Age", str(columns))
+    # kubectl's built-in short names (cm is ConfigMaps, cj CronJobs ...) must not be shadowed.
+    builtin = {"cm", "cs", "csr", "crd", "crds", "cj", "ds", "deploy", "ep", "ev", "hpa", "ing", "limits", "no", "ns",
+               "pdb", "po", "psp", "pv", "pvc", "quota", "rc", "rs", "sa", "sc", "sts", "svc", "netpol", "pc", "ingclass"}
+    short = spec["names"].get("shortNames", [])
+    ck.check(short == ["chm"] and not set(short) & builtin, "short name chm, no built-in one", str(short))
+    ck.check(bool(v["schema"]["openAPIV3Schema"]["properties"]["spec"].get("description")), "spec has a description")
     schema = v["schema"]["openAPIV3Schema"]
     ck.check(structural_problems(schema) == [], "schema is structural (every field typed)", str(structural_problems(schema)))
     s = schema["properties"]["spec"]
@@ -549,8 +557,26 @@ def check_lint(ck):
                  str(warnings))
 
 
+def check_secret_namespaces(ck):
+    ck.section("operator.rbac.secretNamespaces")
+    docs = r(*OPERATOR_ON, "operator.rbac.secretNamespaces={team-a,team-b}")
+    check_common(ck, docs, "secretNamespaces")
+    check_rbac(ck, docs, "cmop-chartmuseum-operator", cluster_scoped=True)
+    cluster = one(docs, "ClusterRole")
+    ck.check(not any("secrets" in rule["resources"] for rule in cluster["rules"]),
+             "the ClusterRole grants no access to Secrets")
+    for ns in ("team-a", "team-b"):
+        roles = [x for x in objects(docs, "Role") if x["metadata"]["namespace"] == ns]
+        bindings = [x for x in objects(docs, "RoleBinding") if x["metadata"]["namespace"] == ns]
+        ck.check(len(roles) == 1 and roles[0]["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+                 "a Role reading Secrets in %s" % ns)
+        ck.check(len(bindings) == 1 and bindings[0]["subjects"][0]["name"] == "cmop-chartmuseum-operator",
+                 "bound to the operator ServiceAccount in %s" % ns)
+
+
 def main(ck):
     check_operator_off(ck)
+    check_secret_namespaces(ck)
     check_operator_on(ck)
     check_persistence(ck)
     check_ingress_service(ck)

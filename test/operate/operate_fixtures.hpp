@@ -112,7 +112,10 @@ struct Operator {
     std::vector<std::string> argv{cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
                                   "--sidecar-url", sidecar_url, "--token", "side-token", "--image",
                                   "example.org/cmop:1.0", "--token-secret", "cmop-token/token",
-                                  "--listen", "127.0.0.1:" + std::to_string(port), "--watch-timeout-seconds", "5"};
+                                  "--listen", "127.0.0.1:" + std::to_string(port)};
+    // Short watches keep the tests' streams fresh, unless a test sets its own.
+    if (std::find(extra.begin(), extra.end(), "--watch-timeout-seconds") == extra.end())
+      argv.insert(argv.end(), {"--watch-timeout-seconds", "5"});
     // CronJob pods reach the sidecar through a Service; a test may override that address.
     if (std::find(extra.begin(), extra.end(), "--trigger-endpoint") == extra.end())
       argv.insert(argv.end(), {"--trigger-endpoint", "http://cmop.ops.svc:8081"});

@@ -328,16 +328,15 @@ TEST_CASE("operator: a 429 with Retry-After is waited out, whether a JSON Status
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());
-  // Storage still initializing (JSON Status) for the resource's GET, then priority and
-  // fairness (text/plain) for its CronJob's creation.
-  api.hook("/__faults", R"([{"method":"GET","path":"/chartmuseums/web$","as":"storage-initializing","count":1},
+  // Storage still initializing (JSON Status) for the operator's first list of
+  // Chartmuseums, then priority and fairness (text/plain) for its CronJob's creation.
+  api.hook("/__faults", R"([{"method":"GET","path":"/v1alpha1/chartmuseums$","as":"storage-initializing","count":1},
                              {"method":"POST","path":"/cronjobs$","as":"priority-and-fairness","count":2}])");
   Operator op(api, sidecar.url());
+  // Nobody but the operator lists Chartmuseums: the test's own reads never take the fault.
+  eventually("the operator's list retried",
+             [&] { return api.count("GET /apis/cm.bitnami.com/v1alpha1/chartmuseums") >= 2; });
   create_cr(kube, "web");
-  // Nobody but the operator reads web until it has been answered twice (429, then the
-  // object): the test's own reads would otherwise take the fault.
-  eventually("the operator's GET retried",
-             [&] { return api.count("GET /apis/cm.bitnami.com/v1alpha1/namespaces/team/chartmuseums/web") >= 2; });
   eventually("web Ready", [&] { return ready(kube, "web", 1); });
   CHECK(op.metric("cmop_operator_reconcile_total{result=\"error\"}") == 0);  // waited, not failed
   CHECK(api.count("POST /apis/batch/v1/namespaces/team/cronjobs") == 3);
@@ -473,4 +472,97 @@ TEST_CASE("operator: after a CRD upgrade refuses a stored value, the resource ke
   current["spec"]["ref"].SetString("release");
   kube.update(resources::chartmuseums, kNs, "web", current);
   eventually("web Ready at generation 2", [&] { return ready(kube, "web", 2); });
+}
+
+TEST_CASE("operator: SIGTERM ends a quiet watch and exits within 2 s, releasing the Lease") {
+  const bool leader_elect = GENERATE(false, true);
+  // No bookmarks: the operator's watch sees nothing until its (long) timeout.
+  FakeApiServer api({"--token", "sekret", "--namespaces", FakeApiServer::kNamespaces});
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  std::vector<std::string> extra{"--watch-timeout-seconds", "300"};
+  if (leader_elect) extra.push_back("--leader-elect");
+  Operator op(api, sidecar.url(), extra);
+  create_cr(kube, "quiet");
+  eventually("quiet Ready", [&] { return ready(kube, "quiet", 1); });
+  op.wait_reconciled_after(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the informer sits in its watch
+
+  auto started = std::chrono::steady_clock::now();
+  op.process.kill(SIGTERM);
+  CHECK(op.process.wait(5000) == 0);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
+  if (leader_elect)
+    CHECK(str_at(kube.get(resources::leases, "ops", "cmop-operator"), "spec.holderIdentity").empty());
+}
+
+TEST_CASE("operator: after a 15 s outage of list and watch it sees changes within 5 s of the API answering") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  eventually("listed once", [&] { return op.metric("cmop_operator_relists_total") >= 1; });
+  // Every list and watch of Chartmuseums fails (the server is down for the informer).
+  api.hook("/__faults", R"([{"method":"GET","path":"/chartmuseums$","status":503,"reason":"ServiceUnavailable",
+                             "count":-1}])");
+  api.hook("/__close_watches");
+  std::this_thread::sleep_for(std::chrono::seconds(15));
+  CHECK(op.metric("cmop_operator_watch_errors_total") >= 3);
+  api.hook("/__faults", "[]");
+  auto back = std::chrono::steady_clock::now();
+  create_cr(kube, "afteroutage");
+  eventually("afteroutage Ready", [&] { return ready(kube, "afteroutage", 1); });
+  CHECK(std::chrono::steady_clock::now() - back < std::chrono::seconds(5));
+}
+
+TEST_CASE("operator: a resource Stalled on NameConflict sends the sidecar nothing until the owner is gone, then takes over at once") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  create_cr(kube, "shared");
+  eventually("team/shared Ready", [&] { return ready(kube, "shared", 1); });
+  kube.create(resources::chartmuseums, "other", chartmuseum("shared", "https://git.example/other"));
+  eventually("other/shared Stalled on the name", [&] {
+    return condition(kube.get(resources::chartmuseums, "other", "shared"), "Stalled", "reason") == "NameConflict";
+  });
+  auto applies = [&] { return sidecar.count("POST", "/repo/new"); };
+  int before = applies();
+  // Reconciles without a spec change (what a resync does) mutate nothing.
+  for (int i = 0; i < 3; ++i) {
+    long done = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+    kube.merge_patch(resources::chartmuseums, "other", "shared",
+                     json(R"({"metadata":{"annotations":{"poke":")" + std::to_string(i) + R"("}}})"));
+    op.wait_reconciled_after(done);
+  }
+  CHECK(applies() == before);
+  CHECK(str_at(json(http("GET", sidecar.url() + "/repo/shared").body), "spec.owner") == kNs + "/shared");
+
+  // The owner goes: the stalled one is reconciled at once (no resync for 5 minutes) and takes the name.
+  kube.remove(resources::chartmuseums, kNs, "shared");
+  eventually("other/shared Ready", [&] { return cmop::test::ready(kube, "other", "shared", 1); },
+             std::chrono::seconds(10));
+  CHECK(str_at(json(http("GET", sidecar.url() + "/repo/shared").body), "spec.owner") == "other/shared");
+}
+
+TEST_CASE("operator: a CronJob deleted or edited by hand is restored at once, without a resync") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());  // resync every 5 minutes: only the CronJob watch can bring it back
+  create_cr(kube, "restored");
+  eventually("restored Ready", [&] { return ready(kube, "restored", 1); });
+  // Created after a look in the watch-fed cache, not after a GET (the test has not read it yet).
+  CHECK(api.count("GET /apis/batch/v1/namespaces/team/cronjobs/restored") == 0);
+  REQUIRE_FALSE(gone(kube, resources::cronjobs, "restored"));
+
+  kube.merge_patch(resources::cronjobs, kNs, "restored", json(R"({"spec":{"schedule":"0 0 1 1 *","suspend":true}})"));
+  eventually("schedule restored", [&] {
+    auto cj = kube.get(resources::cronjobs, kNs, "restored");
+    return str_at(cj, "spec.schedule") == "*/15 * * * *" && !cj["spec"]["suspend"].GetBool();
+  }, std::chrono::seconds(10));
+
+  kube.remove(resources::cronjobs, kNs, "restored");
+  eventually("CronJob recreated", [&] { return !gone(kube, resources::cronjobs, "restored"); },
+             std::chrono::seconds(10));
 }

@@ -64,6 +64,15 @@ rapidjson::Document chartmuseum_for(const std::string& name, const std::string& 
               R"(,"dependencies":[{"name":"stable","url":"https://charts.example.org/stable"}]}})");
 }
 
+// Publishes a git repo holding one chart (charts/<chart>) as <bare> under served.
+void one_chart_bare(const fs::path& work_dir, const fs::path& served, const std::string& chart,
+                    const std::string& version, const std::string& bare) {
+  GitWorkRepo work(work_dir);
+  write_chart(work, "charts/" + chart, chart, version);
+  work.commit("initial");
+  make_bare(work, served, bare);
+}
+
 std::set<std::string> published_names(const rapidjson::Value& cr) {
   std::set<std::string> names;
   if (auto* list = value_at(cr, "status.publishedCharts"); list && list->IsArray())
@@ -163,14 +172,8 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
 TEST_CASE("operator with the real cmop serve: a same-named resource in another namespace cannot take the repo over") {
   util::TempDir tmp("cmop-operate-owner-");
   fs::path served = tmp.path() / "served";
-  GitWorkRepo first(tmp.path() / "first");
-  write_chart(first, "charts/alpha", "alpha", "1.0.0");
-  first.commit("initial");
-  make_bare(first, served, "first.git");
-  GitWorkRepo second(tmp.path() / "second");
-  write_chart(second, "charts/omega", "omega", "9.0.0");
-  second.commit("initial");
-  make_bare(second, served, "second.git");
+  one_chart_bare(tmp.path() / "first", served, "alpha", "1.0.0", "first.git");
+  one_chart_bare(tmp.path() / "second", served, "omega", "9.0.0", "second.git");
   GitDaemon daemon(served);
 
   RealSidecar sidecar(tmp.path());
@@ -237,6 +240,11 @@ TEST_CASE("operator with the real cmop serve: mirrors publish an umbrella with i
   });
   CHECK_THAT(condition(kube.get(resources::chartmuseums, kNs, "mono"), "Ready", "message"),
              Catch::Contains("charts/lib") && Catch::Contains("was not bumped"));
+  // Counted for the CRD's Failed printer column.
+  eventually("failedCharts counted", [&] {
+    auto* failed = value_at(kube.get(resources::chartmuseums, kNs, "mono"), "status.failedCharts");
+    return failed && failed->IsInt64() && failed->GetInt64() == 1;
+  });
   eventually("a Warning event names the unbumped version", [&] {
     auto events = kube.list(resources::events, kNs);
     for (auto& e : events["items"].GetArray())
@@ -299,4 +307,106 @@ TEST_CASE("operator with the real cmop serve: an oci:// dependency with credenti
   CHECK(deps.find("libs") == std::string::npos);
   CHECK(http("GET", sidecar.url() + "/repo/apps").body.find("pull-s3cret") == std::string::npos);
   CHECK(sidecar.log().find("pull-s3cret") == std::string::npos);
+}
+
+TEST_CASE("operator with the real cmop serve: a name the sidecar refuses gets no finalizer, and one that has it can be deleted") {
+  util::TempDir tmp("cmop-operate-badname-");
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+
+  // A dot is valid in a resource name but not in a repo name.
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("bad.name", "https://git.example/x.git", 30));
+  eventually("bad.name Stalled on InvalidSpec", [&] {
+    auto cr = kube.get(resources::chartmuseums, kNs, "bad.name");
+    return condition(cr, "Stalled", "reason") == "InvalidSpec";
+  });
+  CHECK(value_at(kube.get(resources::chartmuseums, kNs, "bad.name"), "metadata.finalizers") == nullptr);
+  kube.remove(resources::chartmuseums, kNs, "bad.name");
+  eventually("bad.name gone", [&] { return gone(kube, resources::chartmuseums, kNs, "bad.name"); });
+
+  // One that got the finalizer from an earlier operator: the sidecar's 400 on delete
+  // means there is nothing to remove, so the finalizer goes and the delete completes.
+  auto cr = chartmuseum_for("old.name", "https://git.example/x.git", 30);
+  cr["metadata"].AddMember("finalizers", rapidjson::Value(json(R"(["cm.bitnami.com/cleanup"])"), cr.GetAllocator()),
+                           cr.GetAllocator());
+  kube.create(resources::chartmuseums, kNs, cr);
+  eventually("old.name Stalled on InvalidSpec", [&] {
+    return condition(kube.get(resources::chartmuseums, kNs, "old.name"), "Stalled", "reason") == "InvalidSpec";
+  });
+  kube.remove(resources::chartmuseums, kNs, "old.name");
+  eventually("old.name gone", [&] { return gone(kube, resources::chartmuseums, kNs, "old.name"); },
+             std::chrono::seconds(20));
+}
+
+namespace {
+
+// The JSON shape of a value: object members (recursively), an array's first
+// element, else the type. Values are left out: they differ by design.
+std::string shape(const rapidjson::Value& v) {
+  if (v.IsObject()) {
+    std::map<std::string, std::string> members;
+    for (auto& m : v.GetObject()) members[m.name.GetString()] = shape(m.value);
+    std::string out = "{";
+    for (auto& [k, s] : members) out += k + ":" + s + ",";
+    return out + "}";
+  }
+  if (v.IsArray()) return v.Empty() ? "[]" : "[" + shape(v[0]) + "]";
+  if (v.IsString()) return "string";
+  if (v.IsBool()) return "bool";
+  if (v.IsNumber()) return "number";
+  return "null";
+}
+
+// Status and body shape of one request, with the members only the fake has for its
+// tests (hadAuth) left out.
+std::string answer(const std::string& base, const std::string& method, const std::string& path,
+                   const std::string& body = "") {
+  net::HttpClient client;
+  net::Request req;
+  req.method = method;
+  req.url = base + path;
+  req.body = body;
+  req.headers.push_back({"Authorization", "Bearer side-token"});
+  if (!body.empty()) req.headers.push_back({"Content-Type", "application/json"});
+  auto res = client.send(req);
+  rapidjson::Document doc;
+  doc.Parse(res.body.c_str());
+  if (doc.HasParseError()) return std::to_string(res.status) + " (not JSON)";
+  if (doc.IsObject() && doc.HasMember("hadAuth")) doc.RemoveMember("hadAuth");
+  // An error's wording differs; that it is {"error": string} does not.
+  return std::to_string(res.status) + " " + shape(doc);
+}
+
+}  // namespace
+
+TEST_CASE("the fake sidecar answers what the operator reads with the real cmop serve's shapes") {
+  util::TempDir tmp("cmop-operate-shapes-");
+  fs::path served = tmp.path() / "served";
+  one_chart_bare(tmp.path() / "work", served, "shapes", "1.0.0", "shapes.git");
+  GitDaemon daemon(served);
+  RealSidecar real(tmp.path());
+  Peer fake = start_python_peer("fake_sidecar.py", {"--token", "side-token"});
+
+  const std::string apply = R"({"name":"shapes","git":")" + daemon.url("shapes.git") +
+                            R"(","ref":"main","path":"charts","owner":"team/shapes"})";
+  struct Step {
+    std::string method, path, body;
+  };
+  const std::vector<Step> steps{
+      {"GET", "/repo/shapes", ""},          // unknown yet
+      {"POST", "/repo/new", apply},         // the sync report
+      {"GET", "/repo/shapes", ""},          // the state the operator derives status from
+      {"POST", "/repo/new", R"({"name":"shapes","git":"https://x.example/y.git","owner":"other/shapes"})"},
+      {"DELETE", "/repo/shapes?owner=other%2Fshapes", ""},
+      {"GET", "/repo/bad.name", ""},        // a name no repo can have
+      {"DELETE", "/repo/bad.name?owner=team%2Fbad.name", ""},
+      {"DELETE", "/repo/shapes?owner=team%2Fshapes", ""},
+      {"GET", "/repo/shapes", ""},
+  };
+  for (auto& step : steps) {
+    INFO(step.method << " " << step.path);
+    CHECK(answer(fake.url(), step.method, step.path, step.body) == answer(real.url(), step.method, step.path, step.body));
+  }
 }

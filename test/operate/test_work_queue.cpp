@@ -53,3 +53,25 @@ TEST_CASE("work queue: shutdown releases waiting workers") {
   q.shutdown();
   worker.join();
 }
+
+TEST_CASE("work queue: a key has at most one delayed entry, the earliest deadline wins") {
+  WorkQueue q;
+  auto start = std::chrono::steady_clock::now();
+  q.add_after("k", 600ms);
+  q.add_after("k", 150ms);
+  q.add_after("k", 400ms);  // later than the pending one: no second entry
+  CHECK(q.depth() == 1);
+  CHECK(*q.get() == "k");
+  auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited >= 150ms);
+  CHECK(waited < 400ms);
+  q.done("k");
+  CHECK(q.depth() == 0);  // no interleaved chain left behind
+  // A retry scheduled while the key is delayed replaces it only when sooner.
+  q.add_after("j", 100ms);
+  q.add_rate_limited("j");  // 1 s base delay: the 100 ms entry stays
+  CHECK(q.depth() == 1);
+  CHECK(*q.get() == "j");
+  q.done("j");
+  CHECK(q.depth() == 0);
+}

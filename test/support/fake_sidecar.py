@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """A stand-in for `cmop serve` speaking docs/sidecar-api.md, for operator tests.
 
+Only for what the real sidecar cannot be made to show (it is down, it forgot its
+state, a sync running); sync results are tested with the real `cmop serve`. The
+shapes of its answers are compared with the real one's by the operate test "the
+fake sidecar answers what the operator reads with the real cmop serve's shapes".
+
 Repos are kept in memory (a restart, or POST /__forget, loses them, as an empty state
 dir would). A repo whose git URL contains "unreachable" fails its sync with 502, the
 way a clone failure does. Each repo "publishes" one chart named after the repo.
@@ -21,6 +26,9 @@ import json
 import re
 import socketserver
 import threading
+import urllib.parse
+
+REPO_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 
 
 def now():
@@ -76,7 +84,6 @@ def main():
                 def scheduled(state, b):
                     state["lastError"] = b.get("error", "")
                     state["lastSyncTime"] = now()
-                    state["lastSync"] = dict(state["lastSync"], ok=not state["lastError"], error=state["lastError"])
                 return self.change_repo(raw, scheduled)
             if path == "/__first_sync_running":
                 return self.change_repo(raw, lambda state, b: state.update(
@@ -98,7 +105,7 @@ def main():
                 return self.reply(200, {"name": body["name"], "url": body["url"]})
             if path == "/repo/new" and self.command == "POST":
                 name = body.get("name", "")
-                if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name) or not body.get("git"):
+                if not REPO_NAME.fullmatch(name) or not body.get("git"):
                     return self.reply(400, {"error": "repo: name and git are required"})
                 commit = hashlib.sha1((body["git"] + body.get("ref", "")).encode()).hexdigest()
                 failed = "unreachable" in body["git"]
@@ -107,12 +114,17 @@ def main():
                 report = {"repo": name, "commit": "" if failed else commit, "changed": not failed,
                           "ok": not failed, "seconds": 0.01, "charts": [] if failed else [chart],
                           "error": "git clone failed: connection refused" if failed else ""}
-                spec = {k: body.get(k, "") for k in ("git", "ref", "path")}
+                spec = {k: body.get(k, "") for k in ("git", "ref", "path", "owner")}
+                spec["versioning"] = body.get("versioning") or "immutable"
                 spec["dependencies"] = body.get("dependencies", [])
                 with lock:
+                    held = repos.get(name, {}).get("spec", {}).get("owner", "")
+                    if held and held != spec["owner"]:
+                        return self.reply(409, {"error": "repo %s is managed by %s" % (name, held)})
                     repos[name] = {"name": name, "spec": spec, "lastCommit": report["commit"],
                                    "lastSyncTime": now(), "lastSuccessTime": "" if failed else now(),
-                                   "lastError": report["error"], "lastSync": report,
+                                   # The real state keeps only the last sync's charts (no "ok").
+                                   "lastError": report["error"], "lastSync": {"charts": report["charts"]},
                                    "charts": [] if failed else [{k: chart[k] for k in
                                                                  ("name", "version", "digest", "path")}],
                                    "auth": body.get("auth")}
@@ -120,6 +132,8 @@ def main():
                     return self.reply(502, {"error": report["error"], "report": report})
                 return self.reply(200, report)
             m = re.fullmatch(r"/repo/([^/]+)", path)
+            if m and self.command in ("GET", "DELETE") and not REPO_NAME.fullmatch(m[1]):
+                return self.reply(400, {"error": "repo name %r: must be a DNS-1123 label" % m[1]})
             if m and self.command == "GET":
                 with lock:
                     state = repos.get(m[1])
@@ -130,7 +144,11 @@ def main():
                     visible["hadAuth"] = sorted((state.get("auth") or {}).keys())
                     return self.reply(200, visible)
             if m and self.command == "DELETE":
+                owner = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("owner", [""])[0]
                 with lock:
+                    held = repos.get(m[1], {}).get("spec", {}).get("owner", "")
+                    if owner and held and held != owner:
+                        return self.reply(409, {"error": "repo %s is managed by %s" % (m[1], held)})
                     state = repos.pop(m[1], None)
                 if state is None:
                     return self.reply(404, {"error": "repo %s: not found" % m[1]})

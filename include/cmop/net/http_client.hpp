@@ -46,6 +46,10 @@ struct Request {
   std::chrono::milliseconds timeout{30000};  // whole exchange
   std::size_t max_response_body = 256u << 20;
   int max_redirects = 5;  // followed for GET/HEAD only
+  // Optional: asked at least every 100 ms while the exchange waits on the network;
+  // when it answers true the exchange is abandoned with Error(network, "cancelled").
+  // Lets a long-lived request (a watch stream) end promptly at shutdown.
+  std::function<bool()> cancelled;
 };
 
 struct Response {

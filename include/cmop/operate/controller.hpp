@@ -6,10 +6,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 
+#include "cmop/operate/informer.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "cmop/operate/work_queue.hpp"
 
@@ -18,6 +19,9 @@ namespace cmop::operate {
 inline constexpr const char* kFinalizer = "cm.bitnami.com/cleanup";
 inline constexpr const char* kApiVersion = "cm.bitnami.com/v1alpha1";
 inline constexpr const char* kKind = "Chartmuseum";
+// The labels of the CronJobs the operator makes (the CronJob informer selects on the first).
+inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr const char* kRepoLabel = "cm.bitnami.com/repo";
 
 // The name of a resource's CronJob. The API server refuses CronJob names over 52
 // characters (its Jobs append an 11-character suffix within the 63 a name may have):
@@ -74,6 +78,7 @@ struct ControllerMetrics {
 class Controller {
  public:
   Controller(const KubeClient& kube, ControllerOptions options);
+  ~Controller();
 
   // Runs the informer and the workers until stop is requested.
   void run(StopSignal& stop);
@@ -86,16 +91,18 @@ class Controller {
   std::string render_metrics() const;
 
  private:
-  void informer_loop(StopSignal& stop);
   void worker_loop();
   void resync_loop(StopSignal& stop);
+  // Queues the resources named `name` in namespaces other than `ns`.
+  void requeue_same_name(const std::string& ns, const std::string& name);
 
   const KubeClient& kube_;
   ControllerOptions options_;
   WorkQueue queue_;
   ControllerMetrics metrics_;
-  std::mutex known_mutex_;
-  std::set<std::string> known_keys_;
+  // Watch-fed caches: reconciles read them instead of GETting after every event.
+  std::unique_ptr<Informer> chartmuseums_;
+  std::unique_ptr<Informer> cronjobs_;
 };
 
 // One log line on stderr ("text" or JSON lines per set_log_format).

@@ -73,6 +73,9 @@ struct WatchOptions {
   bool allow_bookmarks = true;
   int timeout_seconds = 300;     // the server ends the stream after this
   std::string label_selector;
+  // Optional: polled while the stream is quiet; true ends the watch within ~100 ms
+  // (Error(network) "cancelled"), so a shutdown never waits for the server's timeout.
+  std::function<bool()> cancelled;
 };
 
 // A watch event. type is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR (object is then a Status).

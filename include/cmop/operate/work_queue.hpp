@@ -4,7 +4,9 @@
 // - a key is never handed to two workers at once; one added while being processed is
 //   processed again after done() (no lost update, no concurrent reconcile of one object);
 // - add_rate_limited() delays a key exponentially per consecutive failure, with jitter,
-//   until forget() resets it.
+//   until forget() resets it;
+// - a key has at most one delayed entry: a later add_after() only moves it earlier
+//   (the earliest deadline wins), so retries never run in interleaved chains.
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -44,7 +46,8 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::set<std::string> dirty_;       // queued or to be re-queued after processing
   std::set<std::string> processing_;
-  std::multimap<Clock::time_point, std::string> delayed_;
+  std::set<std::pair<Clock::time_point, std::string>> delayed_;  // ordered by deadline
+  std::map<std::string, Clock::time_point> delayed_at_;           // key -> its one deadline
   std::map<std::string, int> failures_;
   std::chrono::milliseconds base_delay_, max_delay_;
   std::mt19937 rng_{std::random_device{}()};
