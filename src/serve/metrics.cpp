@@ -57,6 +57,11 @@ void Metrics::record_http(int status) {
   ++http_[status];
 }
 
+void Metrics::record_hook(const std::string& outcome) {
+  std::lock_guard lk(mu_);
+  ++hooks_[outcome];
+}
+
 std::string Metrics::render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const {
   std::lock_guard lk(mu_);
   std::string out;
@@ -89,6 +94,10 @@ std::string Metrics::render(std::size_t repos, std::size_t waiting_requests, int
   family(out, "cmop_http_requests_total", "counter", "HTTP requests answered, by status code.");
   for (auto& [code, n] : http_)
     out += "cmop_http_requests_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+  family(out, "cmop_webhooks_total", "counter",
+         "Webhook requests by outcome (queued, ignored, pong, refused, unsigned, rate_limited).");
+  for (auto& [outcome, n] : hooks_)
+    out += "cmop_webhooks_total{outcome=\"" + label(outcome) + "\"} " + std::to_string(n) + "\n";
   return out;
 }
 

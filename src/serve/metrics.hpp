@@ -15,6 +15,8 @@ class Metrics {
   // itself could not be synced, or the request failed before syncing).
   void record_sync(const std::string& repo, const std::string& result, double seconds, std::uint64_t published);
   void record_http(int status);
+  // outcome: queued, ignored, pong, refused, unsigned, rate_limited.
+  void record_hook(const std::string& outcome);
 
   // Gauges are sampled by the caller at scrape time.
   std::string render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const;
@@ -30,6 +32,7 @@ class Metrics {
   std::uint64_t charts_published_ = 0;
   std::uint64_t sync_failures_ = 0;
   std::map<int, std::uint64_t> http_;
+  std::map<std::string, std::uint64_t> hooks_;
 };
 
 }  // namespace cmop::serve

@@ -90,7 +90,11 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
     str(w, "sshPrivateKeyFile", s.credentials.ssh_private_key_file);
     str(w, "sshPublicKeyFile", s.credentials.ssh_public_key_file);
     str(w, "sshPassphrase", s.credentials.ssh_passphrase);
+    if (!s.webhook_secret.empty()) str(w, "webhookSecret", s.webhook_secret);
     w.EndObject();
+  } else {
+    w.Key("webhook");  // whether push webhooks are accepted; the secret itself never leaves
+    w.Bool(!s.webhook_secret.empty());
   }
   w.EndObject();
 }
@@ -217,6 +221,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
       s.spec.credentials.ssh_private_key_file = get_str(*a, "sshPrivateKeyFile");
       s.spec.credentials.ssh_public_key_file = get_str(*a, "sshPublicKeyFile");
       s.spec.credentials.ssh_passphrase = get_str(*a, "sshPassphrase");
+      s.spec.webhook_secret = get_str(*a, "webhookSecret");
     }
   }
   s.last_commit = get_str(doc, "lastCommit");

@@ -198,7 +198,8 @@ struct Workspace::Impl {
   // checkpoint interval meanwhile; what must be durable before each upload (the
   // claim on name+version) goes to a small append-only journal instead.
   void persist(RepoState& s) {
-    util::write_file_atomic(state_file(s.spec.name), to_state_file(s));
+    // It holds the repo's credentials and webhook secret: its owner's only.
+    util::write_file_atomic(state_file(s.spec.name), to_state_file(s), 0600);
     std::error_code ec;
     fs::remove(claims_file(s.spec.name), ec);  // folded into the state file just written
   }
@@ -789,7 +790,7 @@ void Workspace::put_dependency_repo(const deps::NamedRepository& repo) {
     next.push_back(repo);
   else
     *it = repo;
-  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true));
+  util::write_file_atomic(impl_->dependencies_file(), dependencies_to_json(next, true), 0600);  // passwords
   impl_->dependency_repos = std::move(next);
 }
 

@@ -41,6 +41,9 @@ struct RepoSpec {
   // repo and charts.
   std::string owner;
   Versioning versioning = Versioning::immutable;
+  // Authenticates push webhooks for this repo (HMAC key, or GitLab's token); "" =
+  // webhooks refused. A secret: persisted with the credentials, never answered.
+  std::string webhook_secret;
 
   bool operator==(const RepoSpec&) const = default;
 };
