@@ -54,6 +54,7 @@ struct Dependency {
 
 struct Spec {
   std::string git, ref, path, secret_name;
+  std::string webhook_secret_name, webhook_secret_key;  // spec.webhook.secretRef
   std::string versioning;  // "" = the sidecar's default (immutable)
   long every_minutes = 15;
   bool suspend = false;
@@ -79,6 +80,9 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   schedule_for_minutes(s.every_minutes);  // validates
   if (auto* b = value_at(*spec, "suspend"); b && b->IsBool()) s.suspend = b->GetBool();
   s.secret_name = str_at(*spec, "secretRef.name");
+  s.webhook_secret_name = str_at(*spec, "webhook.secretRef.name");
+  s.webhook_secret_key = str_at(*spec, "webhook.secretRef.key");
+  if (s.webhook_secret_key.empty()) s.webhook_secret_key = "token";
   if (auto* deps = value_at(*spec, "dependencies"); deps && deps->IsArray()) {
     for (auto& d : deps->GetArray()) {
       Dependency dep{str_at(d, "name"), str_at(d, "url"), str_at(d, "mirrorOf"), str_at(d, "secretRef.name")};
@@ -360,15 +364,19 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     return true;
   };
 
-  // The credentials Secret a spec names (nullopt without secretRef).
-  auto read_secret = [&](const Spec& spec) -> std::optional<Document> {
-    if (spec.secret_name.empty()) return std::nullopt;
+  // The Secret `field` of the spec names (nullopt when it names none).
+  auto read_named_secret = [&](const std::string& secret_name, const char* field) -> std::optional<Document> {
+    if (secret_name.empty()) return std::nullopt;
     try {
-      return kube_.get(resources::secrets, ns, spec.secret_name);
+      return kube_.get(resources::secrets, ns, secret_name);
     } catch (const KubeApiError& e) {
       if (!e.not_found()) throw;
-      throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
+      throw Error(Errc::not_found, field, "Secret \"" + secret_name + "\" not found in " + ns);
     }
+  };
+  auto read_secret = [&](const Spec& spec) { return read_named_secret(spec.secret_name, "spec.secretRef"); };
+  auto read_webhook_secret = [&](const Spec& spec) {
+    return read_named_secret(spec.webhook_secret_name, "spec.webhook.secretRef");
   };
   // POST /repo/new's body for the spec (registering its dependency repos first).
   auto repo_body = [&](const Spec& spec, const std::optional<Document>& secret) {
@@ -415,6 +423,14 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
           auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
       }
       body.AddMember("auth", auth, a);
+    }
+    if (auto hook = read_webhook_secret(spec)) {
+      auto encoded = str_at(*hook, "data." + spec.webhook_secret_key);
+      if (encoded.empty())
+        throw Error(Errc::not_found, "spec.webhook.secretRef",
+                    "Secret \"" + spec.webhook_secret_name + "\" has no key \"" + spec.webhook_secret_key + "\"");
+      body.AddMember("webhookSecret",
+                     str(base64_decode(encoded, spec.webhook_secret_name + "." + spec.webhook_secret_key), a), a);
     }
     return body;
   };
@@ -500,7 +516,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // one: rotating it (a new resourceVersion) re-applies the repo, even though
     // the resource's generation did not move.
     std::optional<Document> secret = read_secret(spec);
-    const std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
+    std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
+    // A rotated webhook secret re-applies too; the field keeps its old form without one.
+    if (auto hook = read_webhook_secret(spec)) current_secret_version += "/" + str_at(*hook, "metadata.resourceVersion");
     const bool secret_rotated = current_secret_version != secret_version;
     state = sidecar.get_repo(name);
     if (!state || generation != observed || secret_rotated) {
@@ -516,7 +534,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       state = sidecar.get_repo(name);
     }
   } catch (const Error& e) {
-    Outcome o = e.code() == Errc::not_found && std::string_view(e.subject()) == "spec.secretRef"
+    Outcome o = e.code() == Errc::not_found && (std::string_view(e.subject()) == "spec.secretRef" ||
+                                                std::string_view(e.subject()) == "spec.webhook.secretRef")
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
     // One event per change of condition, not one per retry or resync.

@@ -14,6 +14,7 @@
 #include "cmop/package/archive.hpp"
 #include "cmop/oci/registry.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/util/hash.hpp"
 #include "support/git_fixture.hpp"
 #include "support/registry_fixture.hpp"
 
@@ -298,4 +299,45 @@ TEST_CASE("operator with the real cmop serve: an oci:// dependency with credenti
   CHECK(deps.find("libs") == std::string::npos);
   CHECK(http("GET", sidecar.url() + "/repo/apps").body.find("pull-s3cret") == std::string::npos);
   CHECK(sidecar.log().find("pull-s3cret") == std::string::npos);
+}
+
+TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the repo's push webhook") {
+  util::TempDir tmp("cmop-operate-hook-");
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo web(tmp.path() / "web");
+  write_chart(web, "charts/alpha", "alpha", "1.0.0");
+  web.commit("initial");
+  fs::path bare = make_bare(web, served, "web.git");
+  GitDaemon daemon(served);
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  // "hook-s3cret" under the key "secret".
+  kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},)"
+                   R"("data":{"secret":"aG9vay1zM2NyZXQ="}})"));
+  kube.create(resources::chartmuseums, kNs,
+              json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"web"},)"
+                   R"("spec":{"git":")" + daemon.url("web.git") + R"(","path":"charts",)"
+                   R"("webhook":{"secretRef":{"name":"web-hook","key":"secret"}}}})"));
+  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
+  CHECK(http("GET", sidecar.url() + "/repo/web").body.find("hook-s3cret") == std::string::npos);
+
+  write_chart(web, "charts/alpha", "alpha", "1.1.0");
+  std::string head = web.commit("alpha 1.1.0");
+  push_to_bare(web, bare);
+  const std::string body = R"({"ref":"refs/heads/main","repository":{"default_branch":"main"}})";
+  net::Request req;
+  req.method = "POST";
+  req.url = sidecar.url() + "/hooks/web";
+  req.body = body;
+  req.headers = {{"Content-Type", "application/json"},
+                 {"X-GitHub-Event", "push"},
+                 {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex("hook-s3cret", body)}};
+  REQUIRE(net::HttpClient().send(req).status == 202);
+  eventually("the push synced", [&] { return str_at(json(http("GET", sidecar.url() + "/repo/web").body), "lastCommit") == head; });
+  CHECK(sidecar.index().at("alpha") == std::set<std::string>{"1.0.0", "1.1.0"});
+  CHECK(sidecar.log().find("hook-s3cret") == std::string::npos);
+  CHECK(op.log().find("hook-s3cret") == std::string::npos);
 }
