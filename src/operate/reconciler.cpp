@@ -647,7 +647,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     job_template.AddMember("metadata", job_meta, a);
     job_template.AddMember("spec", job_spec, a);
     Value cj_spec(rapidjson::kObjectType);
-    cj_spec.AddMember("schedule", str(schedule_for_minutes(spec.every_minutes), a), a);
+    cj_spec.AddMember("schedule", str(schedule_for_minutes(spec.every_minutes, ns + "/" + name), a), a);
     cj_spec.AddMember("concurrencyPolicy", "Forbid", a);
     cj_spec.AddMember("suspend", spec.suspend, a);
     cj_spec.AddMember("successfulJobsHistoryLimit", options_.successful_jobs_history, a);
@@ -678,7 +678,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   } catch (const KubeApiError& e) {
     if (!e.not_found()) throw;
     kube_.create(resources::cronjobs, ns, desired);
-    log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes) + ")");
+    log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes, ns + "/" + name) + ")");
   }
 
   // --- status and events ----------------------------------------------------------------

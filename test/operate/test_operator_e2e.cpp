@@ -72,7 +72,8 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
   CHECK(sidecar.count("POST", "/repo/dependency") >= 1);
 
   auto cj = kube.get(resources::cronjobs, kNs, "web");
-  CHECK(str_at(cj, "spec.schedule") == "*/15 * * * *");
+  // Spread by a stable hash of "team/web" within the interval (docs/configuration.md).
+  CHECK(str_at(cj, "spec.schedule") == "9-59/15 * * * *");
   CHECK(str_at(cj, "spec.concurrencyPolicy") == "Forbid");
   CHECK(cj["spec"]["suspend"].GetBool() == false);
   auto& owner = cj["metadata"]["ownerReferences"][0];
@@ -112,7 +113,7 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
     eventually("web Ready at generation 2", [&] { return ready(kube, "web", 2); });
     CHECK(str_at(json(http("GET", sidecar.url() + "/repo/web").body), "spec.ref") == "release");
     auto updated = kube.get(resources::cronjobs, kNs, "web");
-    CHECK(str_at(updated, "spec.schedule") == "0 */2 * * *");
+    CHECK(str_at(updated, "spec.schedule") == "54 */2 * * *");
     CHECK(updated["spec"]["suspend"].GetBool());
   }
 

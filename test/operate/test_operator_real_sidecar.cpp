@@ -122,8 +122,9 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
   // The CronJob: schedule from updateEveryMinutes, and a command that really works
   // against the sidecar when run the way the pod would run it.
   auto cj = kube.get(resources::cronjobs, kNs, "web");
-  CHECK(str_at(cj, "spec.schedule") == "*/30 * * * *");
-  CHECK(str_at(kube.get(resources::cronjobs, kNs, "data"), "spec.schedule") == "0 */2 * * *");  // 90 min rounds up
+  // Spread within the interval by a stable hash of "<namespace>/<name>".
+  CHECK(str_at(cj, "spec.schedule") == "13-59/30 * * * *");
+  CHECK(str_at(kube.get(resources::cronjobs, kNs, "data"), "spec.schedule") == "23 1-23/2 * * *");  // 90 min rounds up
   CHECK(str_at(cj, "spec.concurrencyPolicy") == "Forbid");
   CHECK(str_at(cj["metadata"]["ownerReferences"][0], "uid") == str_at(cr, "metadata.uid"));
   auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
