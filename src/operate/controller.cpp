@@ -146,11 +146,16 @@ void Controller::worker_loop() {
       log_line("warn", *key + ": reconcile failed: " + e.what() + "; retrying in " +
                            std::to_string(delay.count()) + "ms");
     }
-    metrics_.reconcile_micros += std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now() - started)
-                                     .count();
+    metrics_.record_reconcile(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     queue_.done(*key);
   }
+}
+
+void ControllerMetrics::record_reconcile(double seconds) {
+  reconcile_micros += static_cast<long>(seconds * 1e6);
+  std::size_t i = 0;
+  while (i < kReconcileBuckets.size() && seconds > kReconcileBuckets[i]) ++i;
+  ++reconcile_buckets[i];
 }
 
 void Controller::run(StopSignal& stop) {
@@ -173,6 +178,18 @@ std::string Controller::render_metrics() const {
       << "# HELP cmop_operator_reconcile_seconds_total Time spent reconciling.\n"
       << "# TYPE cmop_operator_reconcile_seconds_total counter\n"
       << "cmop_operator_reconcile_seconds_total " << metrics_.reconcile_micros / 1e6 << "\n"
+      << "# HELP cmop_operator_reconcile_duration_seconds Time one reconcile took.\n"
+      << "# TYPE cmop_operator_reconcile_duration_seconds histogram\n";
+  long cumulative = 0;
+  for (std::size_t i = 0; i < ControllerMetrics::kReconcileBuckets.size(); ++i) {
+    cumulative += metrics_.reconcile_buckets[i];
+    out << "cmop_operator_reconcile_duration_seconds_bucket{le=\"" << ControllerMetrics::kReconcileBuckets[i]
+        << "\"} " << cumulative << "\n";
+  }
+  cumulative += metrics_.reconcile_buckets.back();
+  out << "cmop_operator_reconcile_duration_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
+      << "cmop_operator_reconcile_duration_seconds_sum " << metrics_.reconcile_micros / 1e6 << "\n"
+      << "cmop_operator_reconcile_duration_seconds_count " << cumulative << "\n"
       << "# HELP cmop_operator_sidecar_applies_total POST /repo/new calls.\n"
       << "# TYPE cmop_operator_sidecar_applies_total counter\n"
       << "cmop_operator_sidecar_applies_total " << metrics_.sidecar_applies << "\n"

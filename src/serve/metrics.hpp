@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace cmop::serve {
 
@@ -18,17 +19,22 @@ class Metrics {
   // outcome: queued, ignored, pong, refused, unsigned, rate_limited.
   void record_hook(const std::string& outcome);
 
-  // Gauges are sampled by the caller at scrape time.
-  std::string render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready) const;
+  // Gauges are sampled by the caller at scrape time; `last_success` holds each repo's
+  // last fully or partly successful sync (seconds since the epoch), from its state.
+  std::string render(std::size_t repos, std::size_t waiting_requests, int running_jobs, bool ready,
+                     const std::vector<std::pair<std::string, double>>& last_success = {}) const;
 
   static constexpr std::array<double, 12> kDurationBuckets{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
 
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> syncs_;  // (repo, result)
-  std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets_{};  // non-cumulative counts
-  std::uint64_t duration_count_ = 0;
-  double duration_sum_ = 0;
+  struct Histogram {
+    std::array<std::uint64_t, kDurationBuckets.size()> buckets{};  // non-cumulative counts
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::string, Histogram> durations_;  // by repo
   std::uint64_t charts_published_ = 0;
   std::uint64_t sync_failures_ = 0;
   std::map<int, std::uint64_t> http_;

@@ -27,6 +27,7 @@
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/time.hpp"
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
 #include "cmop/serve/webhooks.hpp"
@@ -474,7 +475,11 @@ HttpResponse Server::Impl::readiness() const {
 HttpResponse Server::Impl::metrics_text() const {
   HttpResponse r;
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-  r.body = metrics.render(workspace->list().size(), lanes->waiting(), pool->running(), ready);
+  const auto repos = workspace->list();
+  std::vector<std::pair<std::string, double>> last_success;
+  for (auto& state : repos)
+    if (auto when = util::parse_rfc3339_seconds(state.last_success_time)) last_success.emplace_back(state.spec.name, *when);
+  r.body = metrics.render(repos.size(), lanes->waiting(), pool->running(), ready, last_success);
   return r;
 }
 
