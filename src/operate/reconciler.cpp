@@ -97,6 +97,14 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   return s;
 }
 
+// The value of cm.bitnami.com/requestedAt ("" when absent): any new value asks for a sync now.
+std::string requested_at(const Value& cr) {
+  auto* annotations = value_at(cr, "metadata.annotations");
+  if (!annotations || !annotations->IsObject()) return {};
+  auto it = annotations->FindMember(kRequestedAtAnnotation);
+  return it != annotations->MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
+}
+
 // --- the sidecar ---------------------------------------------------------------------
 
 class Sidecar {
@@ -120,6 +128,14 @@ class Sidecar {
   // The sync report.
   Document new_repo(const Value& body) const {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
+  }
+  // Syncs the repo now (the same call as the CronJob's). A sync that ran and failed
+  // (502: git or the publish target) is no error here: the repo's state reports it.
+  // The sync report; nullopt when the sync failed as a whole.
+  std::optional<Document> update_repo(const std::string& name) const {
+    auto res = send("POST", "/repo/" + name + "/update", "");
+    if (res.status == 502) return std::nullopt;
+    return parse_ok(res, "POST /repo/" + name + "/update");
   }
   enum class Removal { removed, unknown, not_ours };
   // Removes the repo if `owner` manages it (or nobody does).
@@ -242,7 +258,7 @@ void add_condition(Value& conditions, const Value* old_conditions, const char* t
 // Builds the new status: conditions from the outcome, sync facts from the sidecar state
 // (or kept from the old status when the sidecar could not be asked).
 Document build_status(const Value& cr, const Outcome& outcome, const Value* state, long observed_generation,
-                      const std::string& secret_version) {
+                      const std::string& secret_version, const std::string& handled_request) {
   Document st(rapidjson::kObjectType);
   auto& a = st.GetAllocator();
   const Value* old = value_at(cr, "status");
@@ -275,6 +291,7 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
   }
   if (!secret_version.empty()) st.AddMember("observedSecretVersion", str(secret_version, a), a);
+  if (!handled_request.empty()) st.AddMember("lastHandledReconcileAt", str(handled_request, a), a);
   return st;
 }
 
@@ -351,8 +368,10 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
   // resourceVersion of the credentials Secret the sidecar has (kept until a new one is applied).
   std::string secret_version = str_at(cr, "status.observedSecretVersion");
+  // The cm.bitnami.com/requestedAt value last acted on (Flux's lastHandledReconcileAt).
+  std::string handled_request = str_at(cr, "status.lastHandledReconcileAt");
   auto write_status = [&](const Outcome& outcome, const Value* state, long observed_generation) -> bool {
-    Document st = build_status(cr, outcome, state, observed_generation, secret_version);
+    Document st = build_status(cr, outcome, state, observed_generation, secret_version, handled_request);
     const Value* old = value_at(cr, "status");
     if (old && *old == st) return false;
     Document body;
@@ -520,6 +539,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // A rotated webhook secret re-applies too; the field keeps its old form without one.
     if (auto hook = read_webhook_secret(spec)) current_secret_version += "/" + str_at(*hook, "metadata.resourceVersion");
     const bool secret_rotated = current_secret_version != secret_version;
+    const std::string request = requested_at(cr);
+    const bool sync_requested = !request.empty() && request != handled_request;
     state = sidecar.get_repo(name);
     if (!state || generation != observed || secret_rotated) {
       Document body = repo_body(spec, secret);
@@ -532,7 +553,15 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       applied = true;
       secret_version = current_secret_version;
       state = sidecar.get_repo(name);
+    } else if (sync_requested) {
+      log_line("info", ns + "/" + name + ": sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
+                           request + ")");
+      report = sidecar.update_repo(name);
+      applied = true;
+      state = sidecar.get_repo(name);
     }
+    // Applying synced as well: either way the request was served.
+    if (sync_requested) handled_request = request;
   } catch (const Error& e) {
     Outcome o = e.code() == Errc::not_found && (std::string_view(e.subject()) == "spec.secretRef" ||
                                                 std::string_view(e.subject()) == "spec.webhook.secretRef")

@@ -357,3 +357,60 @@ TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the re
   CHECK(histogram >= before);  // one more may finish between the reads
   CHECK(histogram <= reconciles());
 }
+
+namespace {
+
+std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo) {
+  auto body = http("GET", sidecar.url() + "/metrics").body;
+  std::string series = "cmop_syncs_total{repo=\"" + repo + "\",result=\"success\"} ";
+  auto pos = body.find(series);
+  return pos == std::string::npos ? "" : body.substr(pos + series.size(), body.find('\n', pos) - pos - series.size());
+}
+
+}  // namespace
+
+TEST_CASE("operator with the real cmop serve: cm.bitnami.com/requestedAt syncs at once, once per value") {
+  util::TempDir tmp("cmop-operate-requested-");
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo web(tmp.path() / "web");
+  write_chart(web, "charts/alpha", "alpha", "1.0.0");
+  web.commit("initial");
+  fs::path bare = make_bare(web, served, "web.git");
+  GitDaemon daemon(served);
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
+  CHECK(sidecar_syncs(sidecar, "web") == "1");
+
+  write_chart(web, "charts/alpha", "alpha", "1.1.0");
+  std::string head = web.commit("alpha 1.1.0");
+  push_to_bare(web, bare);
+  // What `kubectl annotate --overwrite chartmuseum/web cm.bitnami.com/requestedAt="$(date +%s)"` sends.
+  kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"1764460800"}}})"));
+  eventually("the request handled", [&] {
+    auto cr = kube.get(resources::chartmuseums, kNs, "web");
+    return str_at(cr, "status.lastHandledReconcileAt") == "1764460800";
+  });
+  auto cr = kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(str_at(cr, "status.lastCommit") == head);  // the status written with it already shows the sync
+  CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
+  CHECK(cr["metadata"]["generation"].GetInt() == 1);
+  CHECK(sidecar_syncs(sidecar, "web") == "2");
+
+  // The same value again (another annotation changes): no further sync.
+  long reconciled = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"other":"x"}}})"));
+  op.wait_reconciled_after(reconciled);
+  CHECK(sidecar_syncs(sidecar, "web") == "2");
+  // A new value syncs again.
+  kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"now"}}})"));
+  eventually("the second request handled", [&] {
+    return str_at(kube.get(resources::chartmuseums, kNs, "web"), "status.lastHandledReconcileAt") == "now";
+  });
+  CHECK(sidecar_syncs(sidecar, "web") == "3");
+}

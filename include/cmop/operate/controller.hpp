@@ -17,6 +17,8 @@
 namespace cmop::operate {
 
 inline constexpr const char* kFinalizer = "cm.bitnami.com/cleanup";
+// Any new value on a Chartmuseum asks for a sync now; status.lastHandledReconcileAt echoes it.
+inline constexpr const char* kRequestedAtAnnotation = "cm.bitnami.com/requestedAt";
 inline constexpr const char* kApiVersion = "cm.bitnami.com/v1alpha1";
 inline constexpr const char* kKind = "Chartmuseum";
 
