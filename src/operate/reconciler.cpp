@@ -44,6 +44,7 @@ struct Outcome {
   std::string message;
   bool stalled = false;
   bool retrying = false;  // Reconciling=True: a retry with backoff is scheduled
+  bool in_progress = false;  // a sync is running: Ready=Unknown, Reconciling=True (kstatus)
 };
 
 struct Dependency {
@@ -229,17 +230,16 @@ Outcome outcome_from_state(const Value& state) {
 
 // --- status --------------------------------------------------------------------------
 
-// "True", "False" or "" (absent) for a condition of the object's status.
-std::string condition_status(const Value& cr, const char* type) {
+// A field ("status", "reason", ...) of a condition of the object's status; "" when absent.
+std::string condition_field(const Value& cr, const char* type, const char* field) {
   if (auto* conditions = value_at(cr, "status.conditions"); conditions && conditions->IsArray())
     for (auto& c : conditions->GetArray())
-      if (str_at(c, "type") == type) return str_at(c, "status");
+      if (str_at(c, "type") == type) return str_at(c, field);
   return {};
 }
 
-void add_condition(Value& conditions, const Value* old_conditions, const char* type, bool status,
+void add_condition(Value& conditions, const Value* old_conditions, const char* type, std::string status_text,
                    const std::string& reason, const std::string& message, long generation, Alloc& a) {
-  std::string status_text = status ? "True" : "False";
   std::string transition = now_rfc3339();
   if (old_conditions && old_conditions->IsArray())
     for (auto& c : old_conditions->GetArray())
@@ -266,12 +266,18 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
   st.AddMember("observedGeneration", Value(static_cast<int64_t>(observed_generation)), a);
   Value conditions(rapidjson::kArrayType);
   const Value* old_conditions = old ? value_at(*old, "conditions") : nullptr;
-  add_condition(conditions, old_conditions, "Ready", outcome.ready, outcome.reason, outcome.message, generation, a);
-  add_condition(conditions, old_conditions, "Reconciling", outcome.retrying,
-                outcome.retrying ? "RetryScheduled" : "Idle",
-                outcome.retrying ? "retrying with backoff: " + outcome.message : "no work pending", generation, a);
-  add_condition(conditions, old_conditions, "Stalled", outcome.stalled, outcome.stalled ? outcome.reason : "Progressing",
-                outcome.stalled ? outcome.message : "not stalled", generation, a);
+  // kstatus: Ready is True, False, or Unknown while a sync runs; Reconciling and
+  // Stalled ("abnormal-true" conditions) are present only while True.
+  add_condition(conditions, old_conditions, "Ready",
+                outcome.in_progress ? "Unknown" : outcome.ready ? "True" : "False", outcome.reason, outcome.message,
+                generation, a);
+  if (outcome.in_progress)
+    add_condition(conditions, old_conditions, "Reconciling", "True", outcome.reason, outcome.message, generation, a);
+  else if (outcome.retrying)
+    add_condition(conditions, old_conditions, "Reconciling", "True", "RetryScheduled",
+                  "retrying with backoff: " + outcome.message, generation, a);
+  if (outcome.stalled)
+    add_condition(conditions, old_conditions, "Stalled", "True", outcome.reason, outcome.message, generation, a);
   st.AddMember("conditions", conditions, a);
   if (state) {
     st.AddMember("lastCommit", str(str_at(*state, "lastCommit"), a), a);
@@ -368,6 +374,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
   // resourceVersion of the credentials Secret the sidecar has (kept until a new one is applied).
   std::string secret_version = str_at(cr, "status.observedSecretVersion");
+  // Ready as this reconcile found it (a "Progressing" write below replaces it in `cr`).
+  const std::string ready_before = condition_field(cr, "Ready", "status");
+  const std::string reason_before = condition_field(cr, "Ready", "reason");
   // The cm.bitnami.com/requestedAt value last acted on (Flux's lastHandledReconcileAt).
   std::string handled_request = str_at(cr, "status.lastHandledReconcileAt");
   auto write_status = [&](const Outcome& outcome, const Value* state, long observed_generation) -> bool {
@@ -378,7 +387,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     body.CopyFrom(cr, body.GetAllocator());
     if (body.HasMember("status")) body.RemoveMember("status");
     body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
-    kube_.update_status(resources::chartmuseums, ns, name, body);
+    // The object as written: a second write in this reconcile needs its resourceVersion.
+    cr = kube_.update_status(resources::chartmuseums, ns, name, body);
     ++metrics_.status_writes;
     return true;
   };
@@ -407,6 +417,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
     if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
     if (!spec.versioning.empty()) body.AddMember("versioning", str(spec.versioning, a), a);
+    // Suspended: the sidecar records the spec and syncs nothing (not even for webhooks).
+    if (spec.suspend) body.AddMember("suspend", true, a);
     Value deps(rapidjson::kArrayType);
     for (auto& d : spec.dependencies) {
       // Mirrors and credentials stay with this resource's repo instead of being
@@ -540,7 +552,15 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     if (auto hook = read_webhook_secret(spec)) current_secret_version += "/" + str_at(*hook, "metadata.resourceVersion");
     const bool secret_rotated = current_secret_version != secret_version;
     const std::string request = requested_at(cr);
-    const bool sync_requested = !request.empty() && request != handled_request;
+    // A suspended resource takes no requests; one made meanwhile is served on resuming
+    // (that apply syncs).
+    const bool sync_requested = !spec.suspend && !request.empty() && request != handled_request;
+    // While a sync runs, `kubectl get` says so (kstatus: Ready Unknown, Reconciling True).
+    auto announce = [&](const std::string& message) {
+      if (spec.suspend) return;
+      Outcome progress{false, "Progressing", message, false, false, true};
+      write_status(progress, nullptr, observed);
+    };
     state = sidecar.get_repo(name);
     if (!state || generation != observed || secret_rotated) {
       Document body = repo_body(spec, secret);
@@ -548,6 +568,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
                                                                         ? ", credentials Secret changed)"
                                                                         : ")"));
+      announce(!state ? "registering the repo with the sidecar and syncing"
+                      : "syncing generation " + std::to_string(generation));
       report = sidecar.new_repo(body);
       ++metrics_.sidecar_applies;
       applied = true;
@@ -556,6 +578,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     } else if (sync_requested) {
       log_line("info", ns + "/" + name + ": sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
                            request + ")");
+      announce("sync requested (" + std::string(kRequestedAtAnnotation) + "=" + request + ")");
       report = sidecar.update_repo(name);
       applied = true;
       state = sidecar.get_repo(name);
@@ -567,8 +590,10 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
                                                 std::string_view(e.subject()) == "spec.webhook.secretRef")
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
-    // One event per change of condition, not one per retry or resync.
-    if (write_status(o, nullptr, observed)) emit_event("Warning", o.reason, o.message);
+    // One event per change of condition, not one per retry or resync (nor per
+    // "Progressing" written just before this attempt).
+    const bool changed = write_status(o, nullptr, observed);
+    if (changed && (ready_before != "False" || reason_before != o.reason)) emit_event("Warning", o.reason, o.message);
     if (o.stalled) return;
     throw;
   }
@@ -714,8 +739,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   Outcome outcome;
   if (state) outcome = outcome_from_state(*state);
   else if (report) outcome = outcome_from_state(*report);
+  if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
   const Value* facts = state ? static_cast<const Value*>(&*state) : nullptr;
-  const bool was_ready = condition_status(cr, "Ready") == "True";
+  const bool was_ready = ready_before == "True";
   const bool status_changed = write_status(outcome, facts, generation);
   if (applied) {
     bool changed = generation != observed || (report && value_at(*report, "changed") &&

@@ -232,6 +232,10 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
     spec.credentials.ssh_passphrase = optional_string(it->value, "sshPassphrase", at).value_or("");
   }
   spec.webhook_secret = optional_string(doc, "webhookSecret", where).value_or("");
+  if (auto it = doc.FindMember("suspend"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsBool()) throw Error(Errc::invalid_argument, where + "field \"suspend\"", "must be a boolean");
+    spec.suspend = it->value.GetBool();
+  }
   if (spec.webhook_secret.size() > 1024)
     throw Error(Errc::invalid_argument, where + "field \"webhookSecret\"", "longer than 1024 bytes");
   if (!out.ssh_private_key.empty() && out.ssh_private_key.back() != '\n') out.ssh_private_key += '\n';

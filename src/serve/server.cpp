@@ -617,6 +617,8 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
           ::chmod(ssh_key_dir().c_str(), 0700);
           util::write_file_atomic(key_file, ssh_key, 0600);  // never readable by others, not even briefly
         }
+        // Suspended: the spec is recorded and nothing syncs (no sync to count either).
+        if (spec.suspend) return json_ok(sync::report_to_json(workspace->apply(spec)));
         auto answer = run_sync(spec.name, [&] { return workspace->apply(spec); });
         if (answer.status < 400 || answer.status == 502) remove_ssh_keys(spec.name, key_file);
         return answer;
@@ -670,6 +672,7 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
   HookEvent event = parse_hook_event(req.extension_headers, req.content_type, req.body);
   if (event.kind == HookEvent::Kind::ping) return answer(200, "pong", "");
   if (event.kind == HookEvent::Kind::other) return answer(200, "ignored", "event \"" + event.name + "\" is not a push");
+  if (state->spec.suspend) return answer(200, "ignored", "the repo is suspended");
   if (!hook_ref_tracked(state->spec.ref, event.ref, event.default_branch))
     return answer(200, "ignored",
                   "ref \"" + event.ref + "\" is not tracked (the repo follows " +

@@ -77,6 +77,10 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   str(w, "ref", s.ref);
   str(w, "path", s.path);
   if (!s.owner.empty()) str(w, "owner", s.owner);
+  if (s.suspend) {
+    w.Key("suspend");
+    w.Bool(true);
+  }
   str(w, "versioning", to_string(s.versioning));
   w.Key("dependencies");
   w.StartArray();
@@ -211,6 +215,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
     s.spec.ref = get_str(*spec, "ref");
     s.spec.path = get_str(*spec, "path");
     s.spec.owner = get_str(*spec, "owner");
+    if (auto* suspend = get(*spec, "suspend"); suspend && suspend->IsBool()) s.spec.suspend = suspend->GetBool();
     // State written before versioning policies existed had none: the default applies.
     if (auto policy = get_str(*spec, "versioning"); !policy.empty()) s.spec.versioning = parse_versioning(policy);
     if (auto* d = get(*spec, "dependencies"); d && d->IsArray())

@@ -8,7 +8,10 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <atomic>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "operate_fixtures.hpp"
 #include "cmop/package/archive.hpp"
@@ -413,4 +416,98 @@ TEST_CASE("operator with the real cmop serve: cm.bitnami.com/requestedAt syncs a
     return str_at(kube.get(resources::chartmuseums, kNs, "web"), "status.lastHandledReconcileAt") == "now";
   });
   CHECK(sidecar_syncs(sidecar, "web") == "3");
+}
+
+TEST_CASE("operator with the real cmop serve: kstatus conditions while syncing, and spec.suspend syncs nothing") {
+  util::TempDir tmp("cmop-operate-kstatus-");
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo web(tmp.path() / "web");
+  write_chart(web, "charts/alpha", "alpha", "1.0.0");
+  web.commit("initial");
+  fs::path bare = make_bare(web, served, "web.git");
+  GitDaemon daemon(served);
+  RealSidecar sidecar(tmp.path());
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+
+  // Every status the resource goes through, from a watch started before it exists.
+  std::mutex seen_mutex;
+  std::vector<std::string> seen;  // "Ready=<status>/<reason> Reconciling=<status> Stalled=<status>"
+  std::atomic<bool> stop_watching{false};
+  std::string rv = str_at(kube.list(resources::chartmuseums, kNs), "metadata.resourceVersion");
+  std::thread watcher([&] {
+    WatchOptions wo;
+    wo.resource_version = rv;
+    wo.timeout_seconds = 60;
+    kube.watch(resources::chartmuseums, kNs, wo, [&](WatchEvent& ev) {
+      if (ev.type == "MODIFIED" && value_at(ev.object, "status.conditions")) {
+        std::lock_guard lk(seen_mutex);
+        seen.push_back("Ready=" + condition(ev.object, "Ready", "status") + "/" +
+                       condition(ev.object, "Ready", "reason") +
+                       " Reconciling=" + condition(ev.object, "Reconciling", "status") +
+                       " Stalled=" + condition(ev.object, "Stalled", "status"));
+      }
+      return !stop_watching;
+    });
+  });
+  kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
+  eventually("the watch saw Ready", [&] {
+    std::lock_guard lk(seen_mutex);
+    return !seen.empty() && seen.back().rfind("Ready=True", 0) == 0;
+  });
+  stop_watching = true;
+  // A MODIFIED event ends the watch callback loop; make one.
+  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"labels":{"x":"y"}}})"));
+  watcher.join();
+  {
+    std::lock_guard lk(seen_mutex);
+    INFO("statuses seen: " << seen.size());
+    for (auto& s : seen) UNSCOPED_INFO(s);
+    // While the first sync ran: Ready Unknown and Reconciling True; then Ready True
+    // with neither Reconciling nor Stalled present (kstatus "Current").
+    REQUIRE(seen.size() >= 2);
+    CHECK(seen.front() == "Ready=Unknown/Progressing Reconciling=True Stalled=");
+    CHECK(seen.back() == "Ready=True/Synced Reconciling= Stalled=");
+  }
+
+  // Suspended: the spec change, webhooks and sync requests sync nothing.
+  kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"token":"czNjcmV0"}})"));
+  kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"spec":{"suspend":true,"webhook":{"secretRef":{"name":"web-hook"}}}})"));
+  eventually("suspended at generation 2", [&] { return ready(kube, kNs, "web", 2); });
+  CHECK(kube.get(resources::cronjobs, kNs, "web")["spec"]["suspend"].GetBool());
+  CHECK(json(http("GET", sidecar.url() + "/repo/web").body)["spec"]["suspend"].IsTrue());
+  const std::string syncs_before = sidecar_syncs(sidecar, "web");
+  write_chart(web, "charts/alpha", "alpha", "1.1.0");
+  std::string head = web.commit("alpha 1.1.0");
+  push_to_bare(web, bare);
+  const std::string body = R"({"ref":"refs/heads/main"})";
+  net::Request req;
+  req.method = "POST";
+  req.url = sidecar.url() + "/hooks/web";
+  req.body = body;
+  req.headers = {{"X-GitHub-Event", "push"}, {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex("s3cret", body)}};
+  auto hook = net::HttpClient().send(req);
+  CHECK(hook.status == 200);
+  CHECK(hook.body.find("suspended") != std::string::npos);
+  long reconciled = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"while-suspended"}}})"));
+  op.wait_reconciled_after(reconciled);
+  auto cr = kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(str_at(cr, "status.lastHandledReconcileAt").empty());
+  CHECK(str_at(cr, "status.lastCommit") != head);
+  CHECK(condition(cr, "Ready", "message").find("suspended") != std::string::npos);
+  CHECK(sidecar_syncs(sidecar, "web") == syncs_before);
+
+  // Resumed: the apply syncs, which also serves the request made meanwhile.
+  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"spec":{"suspend":false}})"));
+  eventually("resumed and synced", [&] {
+    auto c = kube.get(resources::chartmuseums, kNs, "web");
+    return ready(kube, kNs, "web", 3) && str_at(c, "status.lastCommit") == head &&
+           str_at(c, "status.lastHandledReconcileAt") == "while-suspended";
+  });
 }

@@ -383,3 +383,31 @@ TEST_CASE("webhook events and tracked refs", "[serve][webhook][unit]") {
   CHECK_FALSE(hook_ref_tracked("refs/heads/dev", "refs/tags/dev", ""));
   CHECK_FALSE(hook_ref_tracked("0123456789abcdef0123456789abcdef01234567", "refs/heads/main", "main"));
 }
+
+TEST_CASE("a suspended repo syncs for nothing: not on apply, update or webhook", "[serve][webhook][suspend]") {
+  HookedRepo r;
+  std::string head = r.push_bump("1.1.0");
+  std::string before = syncs_of(r.base, "mycharts");
+  auto suspended = call(r.base, "POST", "/repo/new",
+                        new_repo_with_secret("mycharts", r.git.git_url(), ",\"suspend\":true"));
+  REQUIRE(suspended.status == 200);
+  CHECK(json_of(suspended)["charts"].Empty());
+  CHECK(json_of(call(r.base, "GET", "/repo/mycharts"))["spec"]["suspend"].IsTrue());
+
+  std::string body = github_push("refs/heads/main");
+  auto hook = call(r.base, "POST", "/hooks/mycharts", body, github_headers(body, kSecret));
+  CHECK(hook.status == 200);
+  CHECK(str(json_of(hook), "reason") == "the repo is suspended");
+  auto update = call(r.base, "POST", "/repo/mycharts/update");
+  CHECK(update.status == 409);
+  CHECK(str(json_of(update), "error").find("suspended") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(syncs_of(r.base, "mycharts") == before);
+  CHECK(r.last_commit() != head);
+
+  // Resumed: the apply syncs, and so do webhooks again.
+  auto resumed = call(r.base, "POST", "/repo/new", new_repo_with_secret("mycharts", r.git.git_url()));
+  REQUIRE(resumed.status == 200);
+  CHECK(r.last_commit() == head);
+  CHECK(call(r.base, "POST", "/hooks/mycharts", body, github_headers(body, kSecret)).status == 202);
+}
