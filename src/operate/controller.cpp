@@ -1,5 +1,6 @@
 // The informer (list + watch with bookmarks, relist on 410) and the worker pool.
 #include "cmop/operate/controller.hpp"
+#include "cmop/operate/sidecar_feed.hpp"
 
 #include "cmop/operate/watch_stream.hpp"
 #include "cmop/util/log.hpp"
@@ -162,6 +163,13 @@ void Controller::run(StopSignal& stop) {
   std::vector<std::thread> threads;
   threads.emplace_back([&] { informer_loop(stop); });
   threads.emplace_back([&] { resync_loop(stop); });
+  if (options_.follow_sidecar_syncs)
+    threads.emplace_back([&] {
+      follow_sidecar_syncs(options_, stop, options_.sidecar_poll_wait, [this](const std::string& key) {
+        std::lock_guard lock(known_mutex_);
+        if (known_keys_.count(key)) queue_.add(key);  // only resources this operator watches
+      });
+    });
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads.emplace_back([&] { worker_loop(); });
   while (stop.sleep_for(std::chrono::hours(24))) {
   }

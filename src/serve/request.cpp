@@ -145,6 +145,7 @@ Route route_request(std::string_view method, std::string_view target, bool serve
   else if (seg.size() == 2 && seg[0] == "repo") set(Endpoint::repo, "GET, HEAD, DELETE");
   else if (seg.size() == 3 && seg[0] == "repo" && seg[2] == "update") set(Endpoint::update, "GET, POST");
   else if (seg.size() == 2 && seg[0] == "hooks") set(Endpoint::hook, "POST");
+  else if (seg.size() == 1 && seg[0] == "syncs") set(Endpoint::syncs, "GET, HEAD");
   else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts" && seg[1] == "index.yaml")
     set(Endpoint::charts_index, "GET, HEAD");
   else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts") set(Endpoint::chart_file, "GET, HEAD");

@@ -33,6 +33,7 @@
 #include "cmop/serve/webhooks.hpp"
 #include "http_server.hpp"
 #include "metrics.hpp"
+#include "sync_feed.hpp"
 #include "sync_scheduler.hpp"
 
 namespace cmop::serve {
@@ -218,6 +219,7 @@ struct Server::Impl {
   std::thread prober;
 
   HookRateLimiter hook_limiter{options.hook_rate_per_minute};
+  SyncFeed feed;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<RepoLanes> lanes;
   std::unique_ptr<HttpServer> http;
@@ -242,6 +244,7 @@ struct Server::Impl {
   void new_repo(const HttpRequest& req, const Responder& respond);
   void update_repo(const std::string& name, const Responder& respond);
   HttpResponse receive_hook(const HttpRequest& req, const std::string& name);
+  void watch_syncs(const HttpRequest& req, const Responder& respond);
   // `owner` non-empty: only when the repo is that owner's (or has none).
   void delete_repo(const std::string& name, const std::string& owner, const Responder& respond);
 
@@ -394,6 +397,7 @@ void Server::Impl::stop_prober() {
 // may run without its workspace.
 void Server::Impl::teardown() {
   stop_prober();
+  feed.stop();
   if (lanes) lanes->abandon_queued(json_error(503, "server: shutting down"));
   if (pool) pool->stop();
   http.reset();
@@ -446,6 +450,7 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
         util::require_dns1123_label("repo name", route.subject);
         return update_repo(route.subject, respond);
       case Endpoint::hook: return respond(receive_hook(req, route.subject));
+      case Endpoint::syncs: return watch_syncs(req, respond);
       case Endpoint::charts_index: return respond(chart_file("index.yaml", m));
       case Endpoint::chart_file: return respond(chart_file(route.subject, m));
       case Endpoint::none: break;
@@ -561,6 +566,10 @@ HttpResponse Server::Impl::run_sync(const std::string& repo, const std::function
   }
   std::string result = sync_result(report);
   metrics.record_sync(repo, result, report.seconds, report.count(sync::ChartOutcome::Status::published));
+  {
+    auto state = workspace->get(repo);
+    feed.record(repo, state ? state->spec.owner : std::string());
+  }
   std::string first_failure;
   for (auto& c : report.charts)
     if (c.status == sync::ChartOutcome::Status::failed) {
@@ -629,6 +638,19 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
 void Server::Impl::update_repo(const std::string& name, const Responder& respond) {
   lanes->submit(
       name, "update", [this, name] { return run_sync(name, [&] { return workspace->update(name); }); }, respond);
+}
+
+void Server::Impl::watch_syncs(const HttpRequest& req, const Responder& respond) {
+  auto number = [&](const char* key, std::uint64_t max) -> std::uint64_t {
+    std::string text = query_parameter(req.target, key);
+    if (text.empty()) return 0;
+    if (text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(Errc::invalid_argument, std::string("query parameter \"") + key + "\"", "must be a whole number");
+    return std::min<std::uint64_t>(std::stoull(text), max);
+  };
+  const std::uint64_t after = number("after", UINT64_MAX);
+  const auto wait = std::chrono::seconds(number("waitSeconds", 60));  // bounded: a proxy would cut it anyway
+  feed.watch(after, query_parameter(req.target, "epoch"), wait, respond);
 }
 
 // The hook's answers before the signature held say nothing about the repo: an
@@ -708,6 +730,7 @@ void Server::Impl::delete_repo(const std::string& name, const std::string& owner
         }
         remove_ssh_keys(name, "");
         hook_limiter.forget(name);
+        feed.forget(name);
         log::info("repo removed", {{"repo", name}, {"charts", state->published.size()}});
         return json_ok(json_object([&](JsonWriter& w) {
           put(w, "removed", name);
@@ -756,6 +779,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
   impl_->stopped = true;
   auto deadline = Clock::now() + grace;
   log::info("shutting down", {{"grace_seconds", grace.count() / 1000.0}, {"waiting_requests", impl_->lanes->waiting()}});
+  impl_->feed.stop();  // long polls answer now rather than hold the drain
   bool drained = impl_->http->shutdown(deadline);
   impl_->stop_prober();
   impl_->lanes->abandon_queued(json_error(503, "server: shutting down"));

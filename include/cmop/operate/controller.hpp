@@ -53,6 +53,11 @@ struct ControllerOptions {
   int failed_jobs_history = 3;
   int job_backoff_limit = 2;
   std::string instance = "cmop-operator";  // reportingInstance of Events
+  // Long-poll the sidecar's GET /syncs so a sync the operator did not run (CronJob,
+  // webhook) reaches the resource's status at once (sidecar_feed.hpp). Each poll
+  // waits at most sidecar_poll_wait, which also bounds how long stopping takes.
+  bool follow_sidecar_syncs = true;
+  std::chrono::seconds sidecar_poll_wait{5};
 };
 
 // Counters exported on /metrics (Prometheus text format).

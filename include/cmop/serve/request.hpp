@@ -23,6 +23,7 @@ enum class Endpoint {
   new_repo,      // POST /repo/new
   repo,          // GET|DELETE /repo/{name}
   update,        // GET|POST /repo/{name}/update
+  syncs,         // GET /syncs?after=&epoch=&waitSeconds=: finished syncs, as a long poll
   hook,          // POST /hooks/{name}: a git host's push webhook (its signature authenticates it)
   charts_index,  // GET /charts/index.yaml (only when the embedded repo is served)
   chart_file,    // GET /charts/{file}     (idem)
