@@ -130,9 +130,9 @@ class Sidecar {
   Document new_repo(const Value& body) const {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
   }
-  // Syncs the repo now (the same call as the CronJob's). A sync that ran and failed
-  // (502: git or the publish target) is no error here: the repo's state reports it.
-  // The sync report; nullopt when the sync failed as a whole.
+  // Syncs the repo now (the same call as the CronJob's) and returns the sync report.
+  // nullopt when the sync ran and failed as a whole (502: git or the publish target):
+  // no error here, the repo's state reports it.
   std::optional<Document> update_repo(const std::string& name) const {
     auto res = send("POST", "/repo/" + name + "/update", "");
     if (res.status == 502) return std::nullopt;
@@ -478,6 +478,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
         // still in git (identical packages are adopted), then remove it for real.
         try {
           Spec spec = parse_spec(cr, name);
+          spec.suspend = false;  // the re-registration must sync to take its charts back
           log_line("info", ns + "/" + name + ": sidecar forgot the repo; re-registering it to remove its charts");
           sidecar.new_repo(repo_body(spec, read_secret(spec)));
         } catch (const Error& e) {

@@ -352,7 +352,9 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       [this](const std::string& method, const std::string& target, int status, std::size_t bytes, double seconds,
              const std::string& remote) {
         metrics.record_http(status);
-        log::write(status >= 500 ? log::Level::warn : log::Level::info, "http request",
+        // The operator's long poll of /syncs comes every few seconds: not worth a line each.
+        const bool routine = status == 200 && target.rfind("/syncs", 0) == 0;
+        log::write(status >= 500 ? log::Level::warn : routine ? log::Level::debug : log::Level::info, "http request",
                    {{"method", method},
                     {"path", target.substr(0, target.find('?'))},
                     {"status", status},

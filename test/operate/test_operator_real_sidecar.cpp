@@ -305,57 +305,82 @@ TEST_CASE("operator with the real cmop serve: an oci:// dependency with credenti
   CHECK(sidecar.log().find("pull-s3cret") == std::string::npos);
 }
 
-TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the repo's push webhook") {
-  util::TempDir tmp("cmop-operate-hook-");
+// One chart repo (alpha 1.0.0 under charts/) served by `git daemon`, the real
+// sidecar, the fake API server and the operator: the world of the tests below.
+struct WebWorld {
+  util::TempDir tmp;
   fs::path served = tmp.path() / "served";
-  GitWorkRepo web(tmp.path() / "web");
-  write_chart(web, "charts/alpha", "alpha", "1.0.0");
-  web.commit("initial");
-  fs::path bare = make_bare(web, served, "web.git");
-  GitDaemon daemon(served);
-  RealSidecar sidecar(tmp.path());
+  GitWorkRepo web{tmp.path() / "web"};
+  fs::path bare = [this] {
+    write_chart(web, "charts/alpha", "alpha", "1.0.0");
+    web.commit("initial");
+    return make_bare(web, served, "web.git");
+  }();
+  GitDaemon daemon{served};
+  RealSidecar sidecar{tmp.path()};
   FakeApiServer api;
-  KubeClient kube(api.config());
-  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  KubeClient kube{api.config()};
+  Operator op;
+
+  explicit WebWorld(const std::string& label, std::vector<std::string> operator_flags = {})
+      : tmp("cmop-operate-" + label + "-"), op(api, sidecar.url(), with_trigger_endpoint(std::move(operator_flags))) {}
+  std::vector<std::string> with_trigger_endpoint(std::vector<std::string> flags) const {
+    flags.insert(flags.begin(), {"--trigger-endpoint", sidecar.url()});
+    return flags;
+  }
+  // Commits alpha at `version` and pushes it; returns the commit id.
+  std::string bump(const std::string& version) {
+    write_chart(web, "charts/alpha", "alpha", version);
+    std::string id = web.commit("alpha " + version);
+    push_to_bare(web, bare);
+    return id;
+  }
+  // What GitHub sends for a push to main, signed with `secret`.
+  net::Response github_push(const std::string& secret) const {
+    const std::string body = R"({"ref":"refs/heads/main","repository":{"default_branch":"main"}})";
+    net::Request req;
+    req.method = "POST";
+    req.url = sidecar.url() + "/hooks/web";
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"},
+                   {"X-GitHub-Event", "push"},
+                   {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex(secret, body)}};
+    return net::HttpClient().send(req);
+  }
+  std::string sidecar_commit() const { return str_at(json(http("GET", sidecar.url() + "/repo/web").body), "lastCommit"); }
+};
+
+TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the repo's push webhook") {
+  WebWorld w("hook");
   // "hook-s3cret" under the key "secret".
-  kube.create(resources::secrets, kNs,
+  w.kube.create(resources::secrets, kNs,
               json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},)"
                    R"("data":{"secret":"aG9vay1zM2NyZXQ="}})"));
-  kube.create(resources::chartmuseums, kNs,
+  w.kube.create(resources::chartmuseums, kNs,
               json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"web"},)"
-                   R"("spec":{"git":")" + daemon.url("web.git") + R"(","path":"charts",)"
+                   R"("spec":{"git":")" + w.daemon.url("web.git") + R"(","path":"charts",)"
                    R"("webhook":{"secretRef":{"name":"web-hook","key":"secret"}}}})"));
-  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
-  CHECK(http("GET", sidecar.url() + "/repo/web").body.find("hook-s3cret") == std::string::npos);
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  CHECK(http("GET", w.sidecar.url() + "/repo/web").body.find("hook-s3cret") == std::string::npos);
 
-  write_chart(web, "charts/alpha", "alpha", "1.1.0");
-  std::string head = web.commit("alpha 1.1.0");
-  push_to_bare(web, bare);
-  const std::string body = R"({"ref":"refs/heads/main","repository":{"default_branch":"main"}})";
-  net::Request req;
-  req.method = "POST";
-  req.url = sidecar.url() + "/hooks/web";
-  req.body = body;
-  req.headers = {{"Content-Type", "application/json"},
-                 {"X-GitHub-Event", "push"},
-                 {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex("hook-s3cret", body)}};
-  REQUIRE(net::HttpClient().send(req).status == 202);
-  eventually("the push synced", [&] { return str_at(json(http("GET", sidecar.url() + "/repo/web").body), "lastCommit") == head; });
-  CHECK(sidecar.index().at("alpha") == std::set<std::string>{"1.0.0", "1.1.0"});
-  CHECK(sidecar.log().find("hook-s3cret") == std::string::npos);
-  CHECK(op.log().find("hook-s3cret") == std::string::npos);
+  std::string head = w.bump("1.1.0");
+  REQUIRE(w.github_push("hook-s3cret").status == 202);
+  eventually("the push synced", [&] { return w.sidecar_commit() == head; });
+  CHECK(w.sidecar.index().at("alpha") == std::set<std::string>{"1.0.0", "1.1.0"});
+  CHECK(w.sidecar.log().find("hook-s3cret") == std::string::npos);
+  CHECK(w.op.log().find("hook-s3cret") == std::string::npos);
 
   // Per-repo metrics: the sidecar's duration histogram and last success by repo; the
   // operator's reconcile-duration histogram counts every reconcile.
-  auto metrics = http("GET", sidecar.url() + "/metrics").body;
+  auto metrics = http("GET", w.sidecar.url() + "/metrics").body;
   CHECK(metrics.find("cmop_sync_duration_seconds_count{repo=\"web\"} 2\n") != std::string::npos);
   CHECK(metrics.find("cmop_repo_last_success_timestamp_seconds{repo=\"web\"} ") != std::string::npos);
   auto reconciles = [&] {
-    return op.metric("cmop_operator_reconcile_total{result=\"success\"}") +
-           op.metric("cmop_operator_reconcile_total{result=\"error\"}");
+    return w.op.metric("cmop_operator_reconcile_total{result=\"success\"}") +
+           w.op.metric("cmop_operator_reconcile_total{result=\"error\"}");
   };
   long before = reconciles();
-  long histogram = op.metric("cmop_operator_reconcile_duration_seconds_count");
+  long histogram = w.op.metric("cmop_operator_reconcile_duration_seconds_count");
   CHECK(before >= 1);
   CHECK(histogram >= before);  // one more may finish between the reads
   CHECK(histogram <= reconciles());
@@ -373,74 +398,52 @@ std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo) {
 }  // namespace
 
 TEST_CASE("operator with the real cmop serve: cm.bitnami.com/requestedAt syncs at once, once per value") {
-  util::TempDir tmp("cmop-operate-requested-");
-  fs::path served = tmp.path() / "served";
-  GitWorkRepo web(tmp.path() / "web");
-  write_chart(web, "charts/alpha", "alpha", "1.0.0");
-  web.commit("initial");
-  fs::path bare = make_bare(web, served, "web.git");
-  GitDaemon daemon(served);
-  RealSidecar sidecar(tmp.path());
-  FakeApiServer api;
-  KubeClient kube(api.config());
-  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
-  kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", daemon.url("web.git"), 1440));
-  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
-  CHECK(sidecar_syncs(sidecar, "web") == "1");
+  WebWorld w("requested");
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  CHECK(sidecar_syncs(w.sidecar, "web") == "1");
 
-  write_chart(web, "charts/alpha", "alpha", "1.1.0");
-  std::string head = web.commit("alpha 1.1.0");
-  push_to_bare(web, bare);
+  std::string head = w.bump("1.1.0");
   // What `kubectl annotate --overwrite chartmuseum/web cm.bitnami.com/requestedAt="$(date +%s)"` sends.
-  kube.merge_patch(resources::chartmuseums, kNs, "web",
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
                    json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"1764460800"}}})"));
   eventually("the request handled", [&] {
-    auto cr = kube.get(resources::chartmuseums, kNs, "web");
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
     return str_at(cr, "status.lastHandledReconcileAt") == "1764460800";
   });
-  auto cr = kube.get(resources::chartmuseums, kNs, "web");
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
   CHECK(str_at(cr, "status.lastCommit") == head);  // the status written with it already shows the sync
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
   CHECK(cr["metadata"]["generation"].GetInt() == 1);
-  CHECK(sidecar_syncs(sidecar, "web") == "2");
+  CHECK(sidecar_syncs(w.sidecar, "web") == "2");
 
   // The same value again (another annotation changes): no further sync.
-  long reconciled = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
-  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"other":"x"}}})"));
-  op.wait_reconciled_after(reconciled);
-  CHECK(sidecar_syncs(sidecar, "web") == "2");
+  long reconciled = w.op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"other":"x"}}})"));
+  w.op.wait_reconciled_after(reconciled);
+  CHECK(sidecar_syncs(w.sidecar, "web") == "2");
   // A new value syncs again.
-  kube.merge_patch(resources::chartmuseums, kNs, "web",
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
                    json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"now"}}})"));
   eventually("the second request handled", [&] {
-    return str_at(kube.get(resources::chartmuseums, kNs, "web"), "status.lastHandledReconcileAt") == "now";
+    return str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastHandledReconcileAt") == "now";
   });
-  CHECK(sidecar_syncs(sidecar, "web") == "3");
+  CHECK(sidecar_syncs(w.sidecar, "web") == "3");
 }
 
 TEST_CASE("operator with the real cmop serve: kstatus conditions while syncing, and spec.suspend syncs nothing") {
-  util::TempDir tmp("cmop-operate-kstatus-");
-  fs::path served = tmp.path() / "served";
-  GitWorkRepo web(tmp.path() / "web");
-  write_chart(web, "charts/alpha", "alpha", "1.0.0");
-  web.commit("initial");
-  fs::path bare = make_bare(web, served, "web.git");
-  GitDaemon daemon(served);
-  RealSidecar sidecar(tmp.path());
-  FakeApiServer api;
-  KubeClient kube(api.config());
-  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  WebWorld w("kstatus");
 
   // Every status the resource goes through, from a watch started before it exists.
   std::mutex seen_mutex;
   std::vector<std::string> seen;  // "Ready=<status>/<reason> Reconciling=<status> Stalled=<status>"
   std::atomic<bool> stop_watching{false};
-  std::string rv = str_at(kube.list(resources::chartmuseums, kNs), "metadata.resourceVersion");
+  std::string rv = str_at(w.kube.list(resources::chartmuseums, kNs), "metadata.resourceVersion");
   std::thread watcher([&] {
     WatchOptions wo;
     wo.resource_version = rv;
     wo.timeout_seconds = 60;
-    kube.watch(resources::chartmuseums, kNs, wo, [&](WatchEvent& ev) {
+    w.kube.watch(resources::chartmuseums, kNs, wo, [&](WatchEvent& ev) {
       if (ev.type == "MODIFIED" && value_at(ev.object, "status.conditions")) {
         std::lock_guard lk(seen_mutex);
         seen.push_back("Ready=" + condition(ev.object, "Ready", "status") + "/" +
@@ -451,15 +454,15 @@ TEST_CASE("operator with the real cmop serve: kstatus conditions while syncing, 
       return !stop_watching;
     });
   });
-  kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", daemon.url("web.git"), 1440));
-  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
   eventually("the watch saw Ready", [&] {
     std::lock_guard lk(seen_mutex);
     return !seen.empty() && seen.back().rfind("Ready=True", 0) == 0;
   });
   stop_watching = true;
   // A MODIFIED event ends the watch callback loop; make one.
-  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"labels":{"x":"y"}}})"));
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"labels":{"x":"y"}}})"));
   watcher.join();
   {
     std::lock_guard lk(seen_mutex);
@@ -473,65 +476,47 @@ TEST_CASE("operator with the real cmop serve: kstatus conditions while syncing, 
   }
 
   // Suspended: the spec change, webhooks and sync requests sync nothing.
-  kube.create(resources::secrets, kNs,
+  w.kube.create(resources::secrets, kNs,
               json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"token":"czNjcmV0"}})"));
-  kube.merge_patch(resources::chartmuseums, kNs, "web",
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
                    json(R"({"spec":{"suspend":true,"webhook":{"secretRef":{"name":"web-hook"}}}})"));
-  eventually("suspended at generation 2", [&] { return ready(kube, kNs, "web", 2); });
-  CHECK(kube.get(resources::cronjobs, kNs, "web")["spec"]["suspend"].GetBool());
-  CHECK(json(http("GET", sidecar.url() + "/repo/web").body)["spec"]["suspend"].IsTrue());
-  const std::string syncs_before = sidecar_syncs(sidecar, "web");
-  write_chart(web, "charts/alpha", "alpha", "1.1.0");
-  std::string head = web.commit("alpha 1.1.0");
-  push_to_bare(web, bare);
-  const std::string body = R"({"ref":"refs/heads/main"})";
-  net::Request req;
-  req.method = "POST";
-  req.url = sidecar.url() + "/hooks/web";
-  req.body = body;
-  req.headers = {{"X-GitHub-Event", "push"}, {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex("s3cret", body)}};
-  auto hook = net::HttpClient().send(req);
+  eventually("suspended at generation 2", [&] { return ready(w.kube, kNs, "web", 2); });
+  CHECK(w.kube.get(resources::cronjobs, kNs, "web")["spec"]["suspend"].GetBool());
+  CHECK(json(http("GET", w.sidecar.url() + "/repo/web").body)["spec"]["suspend"].IsTrue());
+  const std::string syncs_before = sidecar_syncs(w.sidecar, "web");
+  std::string head = w.bump("1.1.0");
+  auto hook = w.github_push("s3cret");
   CHECK(hook.status == 200);
   CHECK(hook.body.find("suspended") != std::string::npos);
-  long reconciled = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
-  kube.merge_patch(resources::chartmuseums, kNs, "web",
+  long reconciled = w.op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
                    json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"while-suspended"}}})"));
-  op.wait_reconciled_after(reconciled);
-  auto cr = kube.get(resources::chartmuseums, kNs, "web");
+  w.op.wait_reconciled_after(reconciled);
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
   CHECK(str_at(cr, "status.lastHandledReconcileAt").empty());
   CHECK(str_at(cr, "status.lastCommit") != head);
   CHECK(condition(cr, "Ready", "message").find("suspended") != std::string::npos);
-  CHECK(sidecar_syncs(sidecar, "web") == syncs_before);
+  CHECK(sidecar_syncs(w.sidecar, "web") == syncs_before);
 
   // Resumed: the apply syncs, which also serves the request made meanwhile.
-  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"spec":{"suspend":false}})"));
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"spec":{"suspend":false}})"));
   eventually("resumed and synced", [&] {
-    auto c = kube.get(resources::chartmuseums, kNs, "web");
-    return ready(kube, kNs, "web", 3) && str_at(c, "status.lastCommit") == head &&
+    auto c = w.kube.get(resources::chartmuseums, kNs, "web");
+    return ready(w.kube, kNs, "web", 3) && str_at(c, "status.lastCommit") == head &&
            str_at(c, "status.lastHandledReconcileAt") == "while-suspended";
   });
 }
 
 TEST_CASE("operator with the real cmop serve: a sync the operator did not run reaches the status at once") {
-  util::TempDir tmp("cmop-operate-lag-");
-  fs::path served = tmp.path() / "served";
-  GitWorkRepo web(tmp.path() / "web");
-  write_chart(web, "charts/alpha", "alpha", "1.0.0");
-  web.commit("initial");
-  fs::path bare = make_bare(web, served, "web.git");
-  GitDaemon daemon(served);
-  RealSidecar sidecar(tmp.path());
-  FakeApiServer api;
-  KubeClient kube(api.config());
   // A resync an hour away: only the sidecar's feed can bring the status up to date.
-  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url(), "--resync-seconds", "3600"});
-  kube.create(resources::secrets, kNs,
+  WebWorld w("lag", {"--resync-seconds", "3600"});
+  w.kube.create(resources::secrets, kNs,
               json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"token":"czNjcmV0"}})"));
-  auto cr_json = chartmuseum_for("web", daemon.url("web.git"), 1440);
+  auto cr_json = chartmuseum_for("web", w.daemon.url("web.git"), 1440);
   cr_json["spec"].AddMember("webhook", json(R"({"secretRef":{"name":"web-hook"}})"), cr_json.GetAllocator());
-  kube.create(resources::chartmuseums, kNs, cr_json);
-  eventually("web Ready", [&] { return ready(kube, kNs, "web", 1); });
-  auto cj = kube.get(resources::cronjobs, kNs, "web");
+  w.kube.create(resources::chartmuseums, kNs, cr_json);
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  auto cj = w.kube.get(resources::cronjobs, kNs, "web");
   auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
   std::vector<std::string> command;
   for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
@@ -542,35 +527,25 @@ TEST_CASE("operator with the real cmop serve: a sync the operator did not run re
   auto status_lag = [&](const std::string& head) {
     auto start = std::chrono::steady_clock::now();
     eventually("the status shows " + head, [&] {
-      return str_at(kube.get(resources::chartmuseums, kNs, "web"), "status.lastCommit") == head;
+      return str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastCommit") == head;
     });
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
 
   // A scheduled sync: what the CronJob's pod runs.
-  write_chart(web, "charts/alpha", "alpha", "1.1.0");
-  std::string head = web.commit("alpha 1.1.0");
-  push_to_bare(web, bare);
+  std::string head = w.bump("1.1.0");
   std::string output;
   REQUIRE(run(command, &output, {}, {{"CMOP_TOKEN", token}}) == 0);
   double scheduled_lag = status_lag(head);
-  auto cr = kube.get(resources::chartmuseums, kNs, "web");
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
   CHECK(condition(cr, "Ready", "status") == "True");
-  CHECK(str_at(cr, "status.lastSyncTime") == str_at(json(http("GET", sidecar.url() + "/repo/web").body), "lastSyncTime"));
+  CHECK(str_at(cr, "status.lastSyncTime") == str_at(json(http("GET", w.sidecar.url() + "/repo/web").body), "lastSyncTime"));
 
   // A webhook's sync: the status follows once the sync it queued is done.
-  write_chart(web, "charts/alpha", "alpha", "1.2.0");
-  head = web.commit("alpha 1.2.0");
-  push_to_bare(web, bare);
-  const std::string body = R"({"ref":"refs/heads/main","repository":{"default_branch":"main"}})";
-  net::Request req;
-  req.method = "POST";
-  req.url = sidecar.url() + "/hooks/web";
-  req.body = body;
-  req.headers = {{"X-GitHub-Event", "push"}, {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex("s3cret", body)}};
+  head = w.bump("1.2.0");
   auto hook_sent = std::chrono::steady_clock::now();
-  REQUIRE(net::HttpClient().send(req).status == 202);
+  REQUIRE(w.github_push("s3cret").status == 202);
   double webhook_lag = status_lag(head);
   double push_to_status = std::chrono::duration<double>(std::chrono::steady_clock::now() - hook_sent).count();
   WARN("status lag after a scheduled sync: " << scheduled_lag << " s; after a webhook: " << webhook_lag

@@ -34,7 +34,7 @@ TEST_CASE("redact_url masks only the password of the userinfo") {
   CHECK(util::redact_url("not a url") == "not a url");
 }
 
-TEST_CASE("the webhook secret and suspension round-trip; the secret is never shown") {
+TEST_CASE("the webhook secret and suspension round-trip, and the secret is never shown") {
   sync::RepoState state;
   state.spec.name = "hooked";
   state.spec.git = "https://git.example.com/charts.git";
