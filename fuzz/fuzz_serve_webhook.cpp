@@ -8,21 +8,14 @@
 #include <string_view>
 
 #include "cmop/error.hpp"
+#include "fuzz_fields.hpp"
 #include "cmop/serve/webhooks.hpp"
 #include "cmop/util/hash.hpp"
 
 namespace {
 
-std::string_view next_field(std::string_view& rest) {
-  auto nl = rest.find('\n');
-  std::string_view field = rest.substr(0, nl);
-  rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-  return field;
-}
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using cmop::fuzz::check;
+using cmop::fuzz::next_field;
 
 }  // namespace
 
