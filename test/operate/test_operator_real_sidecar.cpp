@@ -555,3 +555,30 @@ TEST_CASE("operator with the real cmop serve: a sync the operator did not run re
   CHECK(scheduled_lag < 30);
   CHECK(push_to_status < 30);
 }
+
+TEST_CASE("operator with the real cmop serve: a missing webhook Secret or key is SecretNotFound until it exists") {
+  WebWorld w("hook-secret");
+  w.kube.create(resources::chartmuseums, kNs,
+                json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"web"},)"
+                     R"("spec":{"git":")" + w.daemon.url("web.git") + R"(","path":"charts",)"
+                     R"("webhook":{"secretRef":{"name":"web-hook"}}}})"));
+  auto reason_is = [&](const std::string& reason) {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return condition(cr, "Ready", "status") == "False" && condition(cr, "Ready", "reason") == reason &&
+           condition(cr, "Reconciling", "status") == "True" && condition(cr, "Stalled", "status").empty();
+  };
+  eventually("SecretNotFound for the missing Secret", [&] { return reason_is("SecretNotFound"); });
+  CHECK(http("GET", w.sidecar.url() + "/repo/web").status == 404);  // nothing registered without its secret
+
+  // A Secret without the key (default "token") is no better.
+  w.kube.create(resources::secrets, kNs,
+                json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"other":"eA=="}})"));
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"poke":"1"}}})"));
+  eventually("still SecretNotFound, naming the key", [&] {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return reason_is("SecretNotFound") && condition(cr, "Ready", "message").find("\"token\"") != std::string::npos;
+  });
+  w.kube.merge_patch(resources::secrets, kNs, "web-hook", json(R"({"data":{"token":"czNjcmV0"}})"));
+  eventually("Ready once the key exists (retried with backoff)", [&] { return ready(w.kube, kNs, "web", 1); });
+  CHECK(w.github_push("s3cret").status == 202);
+}
