@@ -8,22 +8,15 @@
 #include <string_view>
 
 #include "cmop/error.hpp"
+#include "fuzz_fields.hpp"
 #include "cmop/serve/request.hpp"
 #include "cmop/sync/serialize.hpp"
 #include "cmop/util/names.hpp"
 
 namespace {
 
-std::string_view next_field(std::string_view& rest) {
-  auto nl = rest.find('\n');
-  std::string_view field = rest.substr(0, nl);
-  rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-  return field;
-}
-
-void check(bool condition) {
-  if (!condition) __builtin_trap();
-}
+using cmop::fuzz::check;
+using cmop::fuzz::next_field;
 
 // What the server does with a request that passed routing and auth, minus the I/O.
 void parse_body(const cmop::serve::Route& route, std::string_view method, std::string_view content_type,

@@ -1,5 +1,6 @@
 // The informer (list + watch with bookmarks, relist on 410) and the worker pool.
 #include "cmop/operate/controller.hpp"
+#include "cmop/operate/sidecar_feed.hpp"
 
 #include "cmop/operate/informer.hpp"
 #include "cmop/util/log.hpp"
@@ -93,11 +94,16 @@ void Controller::worker_loop() {
       log_line("warn", *key + ": reconcile failed: " + e.what() + "; retrying in " +
                            std::to_string(delay.count()) + "ms");
     }
-    metrics_.reconcile_micros += std::chrono::duration_cast<std::chrono::microseconds>(
-                                     std::chrono::steady_clock::now() - started)
-                                     .count();
+    metrics_.record_reconcile(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     queue_.done(*key);
   }
+}
+
+void ControllerMetrics::record_reconcile(double seconds) {
+  reconcile_micros += static_cast<long>(seconds * 1e6);
+  std::size_t i = 0;
+  while (i < kReconcileBuckets.size() && seconds > kReconcileBuckets[i]) ++i;
+  ++reconcile_buckets[i];
 }
 
 void Controller::run(StopSignal& stop) {
@@ -105,6 +111,12 @@ void Controller::run(StopSignal& stop) {
   threads.emplace_back([&] { chartmuseums_->run(stop); });
   threads.emplace_back([&] { cronjobs_->run(stop); });
   threads.emplace_back([&] { resync_loop(stop); });
+  if (options_.follow_sidecar_syncs)
+    threads.emplace_back([&] {
+      follow_sidecar_syncs(options_, stop, options_.sidecar_poll_wait, [this](const std::string& key) {
+        if (chartmuseums_->get(key)) queue_.add(key);  // only resources this operator watches
+      });
+    });
   for (int i = 0; i < std::max(1, options_.workers); ++i) threads.emplace_back([&] { worker_loop(); });
   while (stop.sleep_for(std::chrono::hours(24))) {
   }
@@ -121,6 +133,18 @@ std::string Controller::render_metrics() const {
       << "# HELP cmop_operator_reconcile_seconds_total Time spent reconciling.\n"
       << "# TYPE cmop_operator_reconcile_seconds_total counter\n"
       << "cmop_operator_reconcile_seconds_total " << metrics_.reconcile_micros / 1e6 << "\n"
+      << "# HELP cmop_operator_reconcile_duration_seconds Time one reconcile took.\n"
+      << "# TYPE cmop_operator_reconcile_duration_seconds histogram\n";
+  long cumulative = 0;
+  for (std::size_t i = 0; i < ControllerMetrics::kReconcileBuckets.size(); ++i) {
+    cumulative += metrics_.reconcile_buckets[i];
+    out << "cmop_operator_reconcile_duration_seconds_bucket{le=\"" << ControllerMetrics::kReconcileBuckets[i]
+        << "\"} " << cumulative << "\n";
+  }
+  cumulative += metrics_.reconcile_buckets.back();
+  out << "cmop_operator_reconcile_duration_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
+      << "cmop_operator_reconcile_duration_seconds_sum " << metrics_.reconcile_micros / 1e6 << "\n"
+      << "cmop_operator_reconcile_duration_seconds_count " << cumulative << "\n"
       << "# HELP cmop_operator_sidecar_applies_total POST /repo/new calls.\n"
       << "# TYPE cmop_operator_sidecar_applies_total counter\n"
       << "cmop_operator_sidecar_applies_total " << metrics_.sidecar_applies << "\n"

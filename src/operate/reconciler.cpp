@@ -54,6 +54,7 @@ struct Outcome {
   std::string message;
   bool stalled = false;
   bool retrying = false;  // Reconciling=True: a retry with backoff is scheduled
+  bool in_progress = false;  // a sync is running: Ready=Unknown, Reconciling=True (kstatus)
 };
 
 struct Dependency {
@@ -64,6 +65,7 @@ struct Dependency {
 
 struct Spec {
   std::string git, ref, path, secret_name;
+  std::string webhook_secret_name, webhook_secret_key;  // spec.webhook.secretRef
   std::string versioning;  // "" = the sidecar's default (immutable)
   long every_minutes = 15;
   bool suspend = false;
@@ -89,6 +91,9 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   schedule_for_minutes(s.every_minutes);  // validates
   if (auto* b = value_at(*spec, "suspend"); b && b->IsBool()) s.suspend = b->GetBool();
   s.secret_name = str_at(*spec, "secretRef.name");
+  s.webhook_secret_name = str_at(*spec, "webhook.secretRef.name");
+  s.webhook_secret_key = str_at(*spec, "webhook.secretRef.key");
+  if (s.webhook_secret_key.empty()) s.webhook_secret_key = "token";
   if (auto* deps = value_at(*spec, "dependencies"); deps && deps->IsArray()) {
     for (auto& d : deps->GetArray()) {
       Dependency dep{str_at(d, "name"), str_at(d, "url"), str_at(d, "mirrorOf"), str_at(d, "secretRef.name")};
@@ -101,6 +106,14 @@ Spec parse_spec(const Value& cr, const std::string& name) {
     }
   }
   return s;
+}
+
+// The value of cm.bitnami.com/requestedAt ("" when absent): any new value asks for a sync now.
+std::string requested_at(const Value& cr) {
+  auto* annotations = value_at(cr, "metadata.annotations");
+  if (!annotations || !annotations->IsObject()) return {};
+  auto it = annotations->FindMember(kRequestedAtAnnotation);
+  return it != annotations->MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
 }
 
 // --- the sidecar ---------------------------------------------------------------------
@@ -126,6 +139,14 @@ class Sidecar {
   // The sync report.
   Document new_repo(const Value& body) const {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
+  }
+  // Syncs the repo now (the same call as the CronJob's) and returns the sync report.
+  // nullopt when the sync ran and failed as a whole (502: git or the publish target):
+  // no error here, the repo's state reports it.
+  std::optional<Document> update_repo(const std::string& name) const {
+    auto res = send("POST", "/repo/" + name + "/update", "");
+    if (res.status == 502) return std::nullopt;
+    return parse_ok(res, "POST /repo/" + name + "/update");
   }
   enum class Removal { removed, unknown, not_ours };
   // Removes the repo if `owner` manages it (or nobody does). A 400 (the sidecar
@@ -225,17 +246,16 @@ Outcome outcome_from_state(const Value& state) {
 
 // --- status --------------------------------------------------------------------------
 
-// "True", "False" or "" (absent) for a condition of the object's status.
-std::string condition_status(const Value& cr, const char* type) {
+// A field ("status", "reason", ...) of a condition of the object's status; "" when absent.
+std::string condition_field(const Value& cr, const char* type, const char* field) {
   if (auto* conditions = value_at(cr, "status.conditions"); conditions && conditions->IsArray())
     for (auto& c : conditions->GetArray())
-      if (str_at(c, "type") == type) return str_at(c, "status");
+      if (str_at(c, "type") == type) return str_at(c, field);
   return {};
 }
 
-void add_condition(Value& conditions, const Value* old_conditions, const char* type, bool status,
+void add_condition(Value& conditions, const Value* old_conditions, const char* type, std::string status_text,
                    const std::string& reason, const std::string& message, long generation, Alloc& a) {
-  std::string status_text = status ? "True" : "False";
   std::string transition = now_rfc3339();
   if (old_conditions && old_conditions->IsArray())
     for (auto& c : old_conditions->GetArray())
@@ -254,7 +274,7 @@ void add_condition(Value& conditions, const Value* old_conditions, const char* t
 // Builds the new status: conditions from the outcome, sync facts from the sidecar state
 // (or kept from the old status when the sidecar could not be asked).
 Document build_status(const Value& cr, const Outcome& outcome, const Value* state, long observed_generation,
-                      const std::string& secret_version) {
+                      const std::string& secret_version, const std::string& handled_request) {
   Document st(rapidjson::kObjectType);
   auto& a = st.GetAllocator();
   const Value* old = value_at(cr, "status");
@@ -262,12 +282,18 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
   st.AddMember("observedGeneration", Value(static_cast<int64_t>(observed_generation)), a);
   Value conditions(rapidjson::kArrayType);
   const Value* old_conditions = old ? value_at(*old, "conditions") : nullptr;
-  add_condition(conditions, old_conditions, "Ready", outcome.ready, outcome.reason, outcome.message, generation, a);
-  add_condition(conditions, old_conditions, "Reconciling", outcome.retrying,
-                outcome.retrying ? "RetryScheduled" : "Idle",
-                outcome.retrying ? "retrying with backoff: " + outcome.message : "no work pending", generation, a);
-  add_condition(conditions, old_conditions, "Stalled", outcome.stalled, outcome.stalled ? outcome.reason : "Progressing",
-                outcome.stalled ? outcome.message : "not stalled", generation, a);
+  // kstatus: Ready is True, False, or Unknown while a sync runs; Reconciling and
+  // Stalled ("abnormal-true" conditions) are present only while True.
+  add_condition(conditions, old_conditions, "Ready",
+                outcome.in_progress ? "Unknown" : outcome.ready ? "True" : "False", outcome.reason, outcome.message,
+                generation, a);
+  if (outcome.in_progress)
+    add_condition(conditions, old_conditions, "Reconciling", "True", outcome.reason, outcome.message, generation, a);
+  else if (outcome.retrying)
+    add_condition(conditions, old_conditions, "Reconciling", "True", "RetryScheduled",
+                  "retrying with backoff: " + outcome.message, generation, a);
+  if (outcome.stalled)
+    add_condition(conditions, old_conditions, "Stalled", "True", outcome.reason, outcome.message, generation, a);
   st.AddMember("conditions", conditions, a);
   if (state) {
     st.AddMember("lastCommit", str(str_at(*state, "lastCommit"), a), a);
@@ -289,6 +315,7 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
   }
   if (!secret_version.empty()) st.AddMember("observedSecretVersion", str(secret_version, a), a);
+  if (!handled_request.empty()) st.AddMember("lastHandledReconcileAt", str(handled_request, a), a);
   return st;
 }
 
@@ -375,28 +402,39 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
   // resourceVersion of the credentials Secret the sidecar has (kept until a new one is applied).
   std::string secret_version = str_at(cr, "status.observedSecretVersion");
+  // Ready as this reconcile found it (a "Progressing" write below replaces it in `cr`).
+  const std::string ready_before = condition_field(cr, "Ready", "status");
+  const std::string reason_before = condition_field(cr, "Ready", "reason");
+  // The cm.bitnami.com/requestedAt value last acted on (Flux's lastHandledReconcileAt).
+  std::string handled_request = str_at(cr, "status.lastHandledReconcileAt");
   auto write_status = [&](const Outcome& outcome, const Value* state, long observed_generation) -> bool {
-    Document st = build_status(cr, outcome, state, observed_generation, secret_version);
+    Document st = build_status(cr, outcome, state, observed_generation, secret_version, handled_request);
     const Value* old = value_at(cr, "status");
     if (old && *old == st) return false;
     Document body;
     body.CopyFrom(cr, body.GetAllocator());
     if (body.HasMember("status")) body.RemoveMember("status");
     body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
-    chartmuseums_->remember(kube_.update_status(resources::chartmuseums, ns, name, body));
+    // The object as written: a second write in this reconcile needs its resourceVersion.
+    cr = kube_.update_status(resources::chartmuseums, ns, name, body);
+    chartmuseums_->remember(cr);
     ++metrics_.status_writes;
     return true;
   };
 
-  // The credentials Secret a spec names (nullopt without secretRef).
-  auto read_secret = [&](const Spec& spec) -> std::optional<Document> {
-    if (spec.secret_name.empty()) return std::nullopt;
+  // The Secret `field` of the spec names (nullopt when it names none).
+  auto read_named_secret = [&](const std::string& secret_name, const char* field) -> std::optional<Document> {
+    if (secret_name.empty()) return std::nullopt;
     try {
-      return kube_.get(resources::secrets, ns, spec.secret_name);
+      return kube_.get(resources::secrets, ns, secret_name);
     } catch (const KubeApiError& e) {
       if (!e.not_found()) throw;
-      throw Error(Errc::not_found, "spec.secretRef", "Secret \"" + spec.secret_name + "\" not found in " + ns);
+      throw Error(Errc::not_found, field, "Secret \"" + secret_name + "\" not found in " + ns);
     }
+  };
+  auto read_secret = [&](const Spec& spec) { return read_named_secret(spec.secret_name, "spec.secretRef"); };
+  auto read_webhook_secret = [&](const Spec& spec) {
+    return read_named_secret(spec.webhook_secret_name, "spec.webhook.secretRef");
   };
   // POST /repo/new's body for the spec (registering its dependency repos first).
   auto repo_body = [&](const Spec& spec, const std::optional<Document>& secret) {
@@ -408,6 +446,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
     if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
     if (!spec.versioning.empty()) body.AddMember("versioning", str(spec.versioning, a), a);
+    // Suspended: the sidecar records the spec and syncs nothing (not even for webhooks).
+    if (spec.suspend) body.AddMember("suspend", true, a);
     Value deps(rapidjson::kArrayType);
     for (auto& d : spec.dependencies) {
       // Mirrors and credentials stay with this resource's repo instead of being
@@ -444,6 +484,14 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       }
       body.AddMember("auth", auth, a);
     }
+    if (auto hook = read_webhook_secret(spec)) {
+      auto encoded = str_at(*hook, "data." + spec.webhook_secret_key);
+      if (encoded.empty())
+        throw Error(Errc::not_found, "spec.webhook.secretRef",
+                    "Secret \"" + spec.webhook_secret_name + "\" has no key \"" + spec.webhook_secret_key + "\"");
+      body.AddMember("webhookSecret",
+                     str(base64_decode(encoded, spec.webhook_secret_name + "." + spec.webhook_secret_key), a), a);
+    }
     return body;
   };
 
@@ -460,6 +508,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
         // still in git (identical packages are adopted), then remove it for real.
         try {
           Spec spec = parse_spec(cr, name);
+          spec.suspend = false;  // the re-registration must sync to take its charts back
           log_line("info", ns + "/" + name + ": sidecar forgot the repo; re-registering it to remove its charts");
           sidecar.new_repo(repo_body(spec, read_secret(spec)));
         } catch (const Error& e) {
@@ -541,8 +590,20 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // one: rotating it (a new resourceVersion) re-applies the repo, even though
     // the resource's generation did not move.
     std::optional<Document> secret = read_secret(spec);
-    const std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
+    std::string current_secret_version = secret ? str_at(*secret, "metadata.resourceVersion") : "";
+    // A rotated webhook secret re-applies too; the field keeps its old form without one.
+    if (auto hook = read_webhook_secret(spec)) current_secret_version += "/" + str_at(*hook, "metadata.resourceVersion");
     const bool secret_rotated = current_secret_version != secret_version;
+    const std::string request = requested_at(cr);
+    // A suspended resource takes no requests; one made meanwhile is served on resuming
+    // (that apply syncs).
+    const bool sync_requested = !spec.suspend && !request.empty() && request != handled_request;
+    // While a sync runs, `kubectl get` says so (kstatus: Ready Unknown, Reconciling True).
+    auto announce = [&](const std::string& message) {
+      if (spec.suspend) return;
+      Outcome progress{false, "Progressing", message, false, false, true};
+      write_status(progress, nullptr, observed);
+    };
     state = sidecar.get_repo(name);
     // Another resource of this name owns the repo: the sidecar would refuse the
     // apply (409), so none is sent, on no resync. The owner's deletion requeues us.
@@ -557,18 +618,32 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
                                                                         ? ", credentials Secret changed)"
                                                                         : ")"));
+      announce(!state ? "registering the repo with the sidecar and syncing"
+                      : "syncing generation " + std::to_string(generation));
       report = sidecar.new_repo(body);
       ++metrics_.sidecar_applies;
       applied = true;
       secret_version = current_secret_version;
       state = sidecar.get_repo(name);
+    } else if (sync_requested) {
+      log_line("info", ns + "/" + name + ": sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
+                           request + ")");
+      announce("sync requested (" + std::string(kRequestedAtAnnotation) + "=" + request + ")");
+      report = sidecar.update_repo(name);
+      applied = true;
+      state = sidecar.get_repo(name);
     }
+    // Applying synced as well: either way the request was served.
+    if (sync_requested) handled_request = request;
   } catch (const Error& e) {
-    Outcome o = e.code() == Errc::not_found && std::string_view(e.subject()) == "spec.secretRef"
+    Outcome o = e.code() == Errc::not_found && (std::string_view(e.subject()) == "spec.secretRef" ||
+                                                std::string_view(e.subject()) == "spec.webhook.secretRef")
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
-    // One event per change of condition, not one per retry or resync.
-    if (write_status(o, nullptr, observed)) emit_event("Warning", o.reason, o.message);
+    // One event per change of condition, not one per retry or resync (nor per
+    // "Progressing" written just before this attempt).
+    const bool changed = write_status(o, nullptr, observed);
+    if (changed && (ready_before != "False" || reason_before != o.reason)) emit_event("Warning", o.reason, o.message);
     if (o.stalled) return;
     throw;
   }
@@ -676,7 +751,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     job_template.AddMember("metadata", job_meta, a);
     job_template.AddMember("spec", job_spec, a);
     Value cj_spec(rapidjson::kObjectType);
-    cj_spec.AddMember("schedule", str(schedule_for_minutes(spec.every_minutes), a), a);
+    cj_spec.AddMember("schedule", str(schedule_for_minutes(spec.every_minutes, ns + "/" + name), a), a);
     cj_spec.AddMember("concurrencyPolicy", "Forbid", a);
     cj_spec.AddMember("suspend", spec.suspend, a);
     cj_spec.AddMember("successfulJobsHistoryLimit", options_.successful_jobs_history, a);
@@ -726,15 +801,16 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   } else {
     // A 409 AlreadyExists (the cache lags our own create) is retried with backoff.
     cronjobs_->remember(kube_.create(resources::cronjobs, ns, desired));
-    log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes) + ")");
+    log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes, ns + "/" + name) + ")");
   }
 
   // --- status and events ----------------------------------------------------------------
   Outcome outcome;
   if (state) outcome = outcome_from_state(*state);
   else if (report) outcome = outcome_from_state(*report);
+  if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
   const Value* facts = state ? static_cast<const Value*>(&*state) : nullptr;
-  const bool was_ready = condition_status(cr, "Ready") == "True";
+  const bool was_ready = ready_before == "True";
   const bool status_changed = write_status(outcome, facts, generation);
   if (applied) {
     bool changed = generation != observed || (report && value_at(*report, "changed") &&

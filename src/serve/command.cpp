@@ -125,6 +125,11 @@ void add_command(CLI::App& app) {
                   "open HTTP connections at most; 0 = half the file-descriptor limit (16..4096)")
       ->envname("CMOP_MAX_CONNECTIONS")
       ->capture_default_str();
+  cmd->add_option("--hook-rate-limit", s.hook_rate_per_minute,
+                  "push webhooks accepted per repo per minute (POST /hooks/{name}); more are answered 429")
+      ->envname("CMOP_HOOK_RATE_LIMIT")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
   cmd->add_option("--log-format", o->log_format, "text or json (JSON lines)")
       ->envname("CMOP_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))

@@ -243,6 +243,11 @@ class Session : public std::enable_shared_from_this<Session> {
     in.target = target_;
     in.authorization = std::string(req[http::field::authorization]);
     in.content_type = std::string(req[http::field::content_type]);
+    for (auto& field : req) {
+      auto name = field.name_string();
+      if (name.size() > 2 && beast::iequals(name.substr(0, 2), "x-"))
+        in.extension_headers.emplace_back(std::string(name), std::string(field.value()));
+    }
     in.body = std::move(req.body());
     in.remote = remote_;
     auto self = shared_from_this();

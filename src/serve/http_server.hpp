@@ -20,6 +20,8 @@ struct HttpRequest {
   std::string target;  // origin-form, with query
   std::string authorization;
   std::string content_type;
+  // The X-* headers as sent (webhook signatures and event names); bounded by the header limit.
+  std::vector<std::pair<std::string, std::string>> extension_headers;
   std::string body;
   std::string remote;  // peer ip:port
 };

@@ -40,14 +40,15 @@ void Metrics::record_sync(const std::string& repo, const std::string& result, do
                           std::uint64_t published) {
   std::lock_guard lk(mu_);
   ++syncs_[{repo, result}];
+  Histogram& h = durations_[repo];
   for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
     if (seconds <= kDurationBuckets[i]) {
-      ++duration_buckets_[i];
+      ++h.buckets[i];
       break;
     }
   }
-  ++duration_count_;
-  duration_sum_ += seconds;
+  ++h.count;
+  h.sum += seconds;
   charts_published_ += published;
   if (result != "success") ++sync_failures_;
 }
@@ -55,6 +56,11 @@ void Metrics::record_sync(const std::string& repo, const std::string& result, do
 void Metrics::record_http(int status) {
   std::lock_guard lk(mu_);
   ++http_[status];
+}
+
+void Metrics::record_hook(const std::string& outcome) {
+  std::lock_guard lk(mu_);
+  ++hooks_[outcome];
 }
 
 std::string Metrics::render(const Gauges& g) const {
@@ -65,16 +71,23 @@ std::string Metrics::render(const Gauges& g) const {
   for (auto& [key, n] : syncs_)
     out += "cmop_syncs_total{repo=\"" + label(key.first) + "\",result=\"" + label(key.second) + "\"} " +
            std::to_string(n) + "\n";
-  family(out, "cmop_sync_duration_seconds", "histogram", "Time one repo sync took.");
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
-    cumulative += duration_buckets_[i];
-    out += "cmop_sync_duration_seconds_bucket{le=\"" + number(kDurationBuckets[i]) + "\"} " +
-           std::to_string(cumulative) + "\n";
+  family(out, "cmop_sync_duration_seconds", "histogram", "Time one repo sync took, by repo.");
+  for (auto& [repo, h] : durations_) {
+    const std::string r = "repo=\"" + label(repo) + "\"";
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < kDurationBuckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      out += "cmop_sync_duration_seconds_bucket{" + r + ",le=\"" + number(kDurationBuckets[i]) + "\"} " +
+             std::to_string(cumulative) + "\n";
+    }
+    out += "cmop_sync_duration_seconds_bucket{" + r + ",le=\"+Inf\"} " + std::to_string(h.count) + "\n";
+    out += "cmop_sync_duration_seconds_sum{" + r + "} " + number(h.sum) + "\n";
+    out += "cmop_sync_duration_seconds_count{" + r + "} " + std::to_string(h.count) + "\n";
   }
-  out += "cmop_sync_duration_seconds_bucket{le=\"+Inf\"} " + std::to_string(duration_count_) + "\n";
-  out += "cmop_sync_duration_seconds_sum " + number(duration_sum_) + "\n";
-  out += "cmop_sync_duration_seconds_count " + std::to_string(duration_count_) + "\n";
+  family(out, "cmop_repo_last_success_timestamp_seconds", "gauge",
+         "When the repo last synced without a repo-level error (Unix time; absent before the first).");
+  for (auto& [repo, when] : g.last_success)
+    out += "cmop_repo_last_success_timestamp_seconds{repo=\"" + label(repo) + "\"} " + number(when) + "\n";
   single(out, "cmop_charts_published_total", "counter", "Chart versions uploaded to the publish target.",
          std::to_string(charts_published_));
   single(out, "cmop_sync_failures_total", "counter", "Repo syncs that were not fully successful.",
@@ -102,6 +115,10 @@ std::string Metrics::render(const Gauges& g) const {
   family(out, "cmop_http_requests_total", "counter", "HTTP requests answered, by status code.");
   for (auto& [code, n] : http_)
     out += "cmop_http_requests_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+  family(out, "cmop_webhooks_total", "counter",
+         "Webhook requests by outcome (queued, ignored, pong, refused, unsigned, rate_limited).");
+  for (auto& [outcome, n] : hooks_)
+    out += "cmop_webhooks_total{outcome=\"" + label(outcome) + "\"} " + std::to_string(n) + "\n";
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace cmop::serve {
 
@@ -15,6 +16,8 @@ class Metrics {
   // itself could not be synced, or the request failed before syncing).
   void record_sync(const std::string& repo, const std::string& result, double seconds, std::uint64_t published);
   void record_http(int status);
+  // outcome: queued, ignored, pong, refused, unsigned, rate_limited.
+  void record_hook(const std::string& outcome);
 
   // Sampled by the caller at scrape time.
   struct Gauges {
@@ -27,6 +30,8 @@ class Metrics {
     std::size_t open_connections = 0;
     std::uint64_t connections_refused = 0;    // over --max-connections
     std::uint64_t accept_fd_exhausted = 0;    // accept() failing with EMFILE/ENFILE
+    // Each repo's last fully or partly successful sync (seconds since the epoch), from its state.
+    std::vector<std::pair<std::string, double>> last_success;
   };
   std::string render(const Gauges& g) const;
 
@@ -35,12 +40,16 @@ class Metrics {
  private:
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> syncs_;  // (repo, result)
-  std::array<std::uint64_t, kDurationBuckets.size()> duration_buckets_{};  // non-cumulative counts
-  std::uint64_t duration_count_ = 0;
-  double duration_sum_ = 0;
+  struct Histogram {
+    std::array<std::uint64_t, kDurationBuckets.size()> buckets{};  // non-cumulative counts
+    std::uint64_t count = 0;
+    double sum = 0;
+  };
+  std::map<std::string, Histogram> durations_;  // by repo
   std::uint64_t charts_published_ = 0;
   std::uint64_t sync_failures_ = 0;
   std::map<int, std::uint64_t> http_;
+  std::map<std::string, std::uint64_t> hooks_;
 };
 
 }  // namespace cmop::serve

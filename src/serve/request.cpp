@@ -158,18 +158,22 @@ Route route_request(std::string_view method, std::string_view target, bool serve
   else if (seg.size() == 2 && seg[0] == "repo" && seg[1] == "new") set(Endpoint::new_repo, "POST");
   else if (seg.size() == 2 && seg[0] == "repo") set(Endpoint::repo, "GET, HEAD, DELETE");
   else if (seg.size() == 3 && seg[0] == "repo" && seg[2] == "update") set(Endpoint::update, "GET, POST");
+  else if (seg.size() == 2 && seg[0] == "hooks") set(Endpoint::hook, "POST");
+  else if (seg.size() == 1 && seg[0] == "syncs") set(Endpoint::syncs, "GET, HEAD");
   else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts" && seg[1] == "index.yaml")
     set(Endpoint::charts_index, "GET, HEAD");
   else if (serve_local_repo && seg.size() == 2 && seg[0] == "charts") set(Endpoint::chart_file, "GET, HEAD");
 
-  if (r.endpoint == Endpoint::repo || r.endpoint == Endpoint::update || r.endpoint == Endpoint::chart_file)
+  if (r.endpoint == Endpoint::repo || r.endpoint == Endpoint::update || r.endpoint == Endpoint::chart_file ||
+      r.endpoint == Endpoint::hook)
     r.subject = seg[1];
   if (r.endpoint != Endpoint::none) {
     std::string allowed = ", " + r.allow + ",";
     r.method_allowed = allowed.find(", " + std::string(method) + ",") != std::string::npos;
   }
   // GET /repo/{name}/update is a mutation too: `cmop trigger` and CronJobs use GET.
-  r.mutation = method == "POST" || method == "DELETE" || r.endpoint == Endpoint::update;
+  // A webhook is authenticated by its provider's signature instead (git hosts send no bearer token).
+  r.mutation = (method == "POST" || method == "DELETE" || r.endpoint == Endpoint::update) && r.endpoint != Endpoint::hook;
   return r;
 }
 
@@ -183,10 +187,7 @@ bool bearer_authorized(std::string_view header, std::string_view expected_token)
   std::string_view presented = header.substr(7);
   while (!presented.empty() && (presented.front() == ' ' || presented.front() == '\t')) presented.remove_prefix(1);
   while (!presented.empty() && (presented.back() == ' ' || presented.back() == '\t')) presented.remove_suffix(1);
-  std::string a = util::sha256_hex(std::string(presented)), b = util::sha256_hex(std::string(expected_token));
-  unsigned char diff = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-  return diff == 0;
+  return util::secrets_equal(presented, expected_token);
 }
 
 deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body) {
@@ -249,6 +250,13 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
     out.ssh_private_key = optional_string(it->value, "sshPrivateKey", at).value_or("");
     spec.credentials.ssh_passphrase = optional_string(it->value, "sshPassphrase", at).value_or("");
   }
+  spec.webhook_secret = optional_string(doc, "webhookSecret", where).value_or("");
+  if (auto it = doc.FindMember("suspend"); it != doc.MemberEnd() && !it->value.IsNull()) {
+    if (!it->value.IsBool()) throw Error(Errc::invalid_argument, where + "field \"suspend\"", "must be a boolean");
+    spec.suspend = it->value.GetBool();
+  }
+  if (spec.webhook_secret.size() > 1024)
+    throw Error(Errc::invalid_argument, where + "field \"webhookSecret\"", "longer than 1024 bytes");
   if (!out.ssh_private_key.empty() && out.ssh_private_key.back() != '\n') out.ssh_private_key += '\n';
   return out;
 }

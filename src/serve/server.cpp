@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <map>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -26,10 +28,13 @@
 #include "cmop/util/log.hpp"
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/time.hpp"
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
+#include "cmop/serve/webhooks.hpp"
 #include "http_server.hpp"
 #include "metrics.hpp"
+#include "sync_feed.hpp"
 #include "sync_scheduler.hpp"
 
 namespace cmop::serve {
@@ -124,6 +129,45 @@ bool is_chart_file_name(const std::string& f) {
   return true;
 }
 
+// Accepted webhooks per repo: a token bucket each, holding up to `per_minute`
+// and refilled evenly. Only authenticated hooks of registered repos take a token,
+// so the map is bounded by the repos, and nobody without a repo's secret can use up
+// its budget.
+class HookRateLimiter {
+ public:
+  explicit HookRateLimiter(int per_minute) : capacity_(std::max(1, per_minute)) {}
+  // True when the repo may sync now; otherwise `retry_after` holds whole seconds until it may.
+  bool take(const std::string& repo, int& retry_after) {
+    std::lock_guard lk(mu_);
+    auto now = Clock::now();
+    auto [it, fresh] = buckets_.try_emplace(repo, Bucket{capacity_, now});
+    Bucket& b = it->second;
+    if (!fresh) {
+      b.tokens = std::min(capacity_, b.tokens + std::chrono::duration<double>(now - b.at).count() * capacity_ / 60.0);
+      b.at = now;
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      return true;
+    }
+    retry_after = static_cast<int>(std::ceil((1 - b.tokens) * 60.0 / capacity_));
+    return false;
+  }
+  void forget(const std::string& repo) {
+    std::lock_guard lk(mu_);
+    buckets_.erase(repo);
+  }
+
+ private:
+  struct Bucket {
+    double tokens;
+    Clock::time_point at;
+  };
+  double capacity_;
+  std::mutex mu_;
+  std::map<std::string, Bucket> buckets_;
+};
+
 }  // namespace
 
 // --- the server ----------------------------------------------------------------
@@ -176,6 +220,8 @@ struct Server::Impl {
   std::string not_ready_reason = "publisher not probed yet";
   std::thread prober;
 
+  HookRateLimiter hook_limiter{options.hook_rate_per_minute};
+  SyncFeed feed;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<RepoLanes> lanes;
   std::unique_ptr<HttpServer> http;
@@ -204,6 +250,8 @@ struct Server::Impl {
   HttpResponse chart_file(const std::string& file, const std::string& method) const;
   void new_repo(const HttpRequest& req, const Responder& respond);
   void update_repo(const std::string& name, const Responder& respond);
+  HttpResponse receive_hook(const HttpRequest& req, const std::string& name);
+  void watch_syncs(const HttpRequest& req, const Responder& respond);
   // `owner` non-empty: only when the repo is that owner's (or has none).
   void delete_repo(const std::string& name, const std::string& owner, const Responder& respond);
 
@@ -323,7 +371,9 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       [this](const std::string& method, const std::string& target, int status, std::size_t bytes, double seconds,
              const std::string& remote) {
         metrics.record_http(status);
-        log::write(status >= 500 ? log::Level::warn : log::Level::info, "http request",
+        // The operator's long poll of /syncs comes every few seconds: not worth a line each.
+        const bool routine = status == 200 && target.rfind("/syncs", 0) == 0;
+        log::write(status >= 500 ? log::Level::warn : routine ? log::Level::debug : log::Level::info, "http request",
                    {{"method", method},
                     {"path", target.substr(0, target.find('?'))},
                     {"status", status},
@@ -369,6 +419,7 @@ void Server::Impl::stop_prober() {
 // may run without its workspace.
 void Server::Impl::teardown() {
   stop_prober();
+  feed.stop();
   if (lanes) lanes->abandon_queued(json_error(503, "server: shutting down"));
   if (pool) pool->stop();
   http.reset();
@@ -436,6 +487,8 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
       case Endpoint::update:
         util::require_dns1123_label("repo name", route.subject);
         return update_repo(route.subject, respond);
+      case Endpoint::hook: return respond(receive_hook(req, route.subject));
+      case Endpoint::syncs: return watch_syncs(req, respond);
       case Endpoint::charts_index: return respond(chart_file("index.yaml", m));
       case Endpoint::chart_file: return respond(chart_file(route.subject, m));
       case Endpoint::none: break;
@@ -483,6 +536,8 @@ HttpResponse Server::Impl::metrics_text() const {
   g.open_connections = connections.open;
   g.connections_refused = connections.refused;
   g.accept_fd_exhausted = connections.fd_exhausted;
+  for (auto& state : workspace->list())
+    if (auto when = util::parse_rfc3339_seconds(state.last_success_time)) g.last_success.emplace_back(state.spec.name, *when);
   r.body = metrics.render(g);
   return r;
 }
@@ -565,6 +620,10 @@ HttpResponse Server::Impl::run_sync(const std::string& repo, const std::function
   }
   std::string result = sync_result(report);
   metrics.record_sync(repo, result, report.seconds, report.count(sync::ChartOutcome::Status::published));
+  {
+    auto state = workspace->get(repo);
+    feed.record(repo, state ? state->spec.owner : std::string());
+  }
   std::string first_failure;
   for (auto& c : report.charts)
     if (c.status == sync::ChartOutcome::Status::failed) {
@@ -621,6 +680,8 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
           ::chmod(ssh_key_dir().c_str(), 0700);
           util::write_file_atomic(key_file, ssh_key, 0600);  // never readable by others, not even briefly
         }
+        // Suspended: the spec is recorded and nothing syncs (no sync to count either).
+        if (spec.suspend) return json_ok(sync::report_to_json(workspace->apply(spec)));
         auto answer = run_sync(spec.name, [&] { return workspace->apply(spec); });
         if (answer.status < 400 || answer.status == 502) remove_ssh_keys(spec.name, key_file);
         return answer;
@@ -631,6 +692,82 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
 void Server::Impl::update_repo(const std::string& name, const Responder& respond) {
   lanes->submit(
       name, "update", [this, name] { return run_sync(name, [&] { return workspace->update(name); }); }, respond);
+}
+
+void Server::Impl::watch_syncs(const HttpRequest& req, const Responder& respond) {
+  auto number = [&](const char* key, std::uint64_t max) -> std::uint64_t {
+    std::string text = query_parameter(req.target, key);
+    if (text.empty()) return 0;
+    if (text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(Errc::invalid_argument, std::string("query parameter \"") + key + "\"", "must be a whole number");
+    return std::min<std::uint64_t>(std::stoull(text), max);
+  };
+  const std::uint64_t after = number("after", UINT64_MAX);
+  const auto wait = std::chrono::seconds(number("waitSeconds", 60));  // bounded: a proxy would cut it anyway
+  feed.watch(after, query_parameter(req.target, "epoch"), wait, respond);
+}
+
+// The hook's answers before the signature held say nothing about the repo: an
+// unknown name, a repo without a webhook secret and a wrong signature all get the
+// same 403, after the same HMAC work.
+HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::string& name) {
+  const HookSignature signature = find_hook_signature(req.extension_headers);
+  if (signature.provider == HookProvider::none) {
+    metrics.record_hook("unsigned");
+    auto r = json_error(401, "webhook: a signature is required (X-Hub-Signature-256, X-Gitlab-Token, "
+                             "X-Gitea-Signature, X-Forgejo-Signature or X-Signature)");
+    r.headers.push_back({"WWW-Authenticate", "HMAC-SHA256 realm=\"cmop\""});
+    return r;
+  }
+  std::optional<sync::RepoState> state;
+  if (util::is_dns1123_label(name)) state = workspace->get(name);
+  const std::string secret = state ? state->spec.webhook_secret : std::string();
+  // Without a secret the HMAC still runs (under a key that is never accepted).
+  bool valid = hook_signature_valid(signature, secret.empty() ? std::string_view("cmop: no webhook secret") : secret,
+                                    req.body) &&
+               !secret.empty();
+  if (!valid) {
+    metrics.record_hook("refused");
+    log::info("webhook refused", {{"provider", to_string(signature.provider)}, {"remote", req.remote}});
+    return json_error(403, "webhook: the signature was refused");
+  }
+
+  auto answer = [&](int status, const std::string& outcome, const std::string& reason) {
+    metrics.record_hook(outcome);
+    log::info("webhook received", {{"repo", name},
+                                   {"provider", to_string(signature.provider)},
+                                   {"outcome", outcome},
+                                   {"reason", reason}});
+    return json_ok(json_object([&](JsonWriter& w) {
+                     put(w, "status", outcome);
+                     put(w, "repo", name);
+                     if (!reason.empty()) put(w, "reason", reason);
+                   }),
+                   status);
+  };
+  HookEvent event = parse_hook_event(req.extension_headers, req.content_type, req.body);
+  if (event.kind == HookEvent::Kind::ping) return answer(200, "pong", "");
+  if (event.kind == HookEvent::Kind::other) return answer(200, "ignored", "event \"" + event.name + "\" is not a push");
+  if (state->spec.suspend) return answer(200, "ignored", "the repo is suspended");
+  if (!hook_ref_tracked(state->spec.ref, event.ref, event.default_branch))
+    return answer(200, "ignored",
+                  "ref \"" + event.ref + "\" is not tracked (the repo follows " +
+                      (state->spec.ref.empty() ? std::string("the default branch") : "\"" + state->spec.ref + "\"") +
+                      ")");
+  int retry_after = 0;
+  if (!hook_limiter.take(name, retry_after)) {
+    metrics.record_hook("rate_limited");
+    auto r = json_error(429, "webhook: repo \"" + name + "\" received more pushes than " +
+                                 std::to_string(options.hook_rate_per_minute) + " a minute");
+    r.headers.push_back({"Retry-After", std::to_string(retry_after)});
+    return r;
+  }
+  // Joins a queued update of the repo when there is one (coalesced); a running
+  // sync may have fetched before this push, so a new one is queued behind it.
+  bool joined = lanes->submit(
+      name, "update", [this, name] { return run_sync(name, [&] { return workspace->update(name); }); },
+      [](const HttpResponse&) {});
+  return answer(202, "queued", joined ? "joined a sync already queued" : "");
 }
 
 void Server::Impl::delete_repo(const std::string& name, const std::string& owner, const Responder& respond) {
@@ -646,6 +783,8 @@ void Server::Impl::delete_repo(const std::string& name, const std::string& owner
           return error_response(e);
         }
         remove_ssh_keys(name, "");
+        hook_limiter.forget(name);
+        feed.forget(name);
         log::info("repo removed", {{"repo", name}, {"charts", state->published.size()}});
         return json_ok(json_object([&](JsonWriter& w) {
           put(w, "removed", name);
@@ -694,6 +833,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
   impl_->stopped = true;
   auto deadline = Clock::now() + grace;
   log::info("shutting down", {{"grace_seconds", grace.count() / 1000.0}, {"waiting_requests", impl_->lanes->waiting()}});
+  impl_->feed.stop();  // long polls answer now rather than hold the drain
   bool drained = impl_->http->shutdown(deadline);
   impl_->stop_prober();
   impl_->lanes->abandon_queued(json_error(503, "server: shutting down"));

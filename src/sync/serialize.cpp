@@ -105,6 +105,10 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   str(w, "ref", s.ref);
   str(w, "path", s.path);
   if (!s.owner.empty()) str(w, "owner", s.owner);
+  if (s.suspend) {
+    w.Key("suspend");
+    w.Bool(true);
+  }
   str(w, "versioning", to_string(s.versioning));
   w.Key("dependencies");
   w.StartArray();
@@ -118,7 +122,11 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
     str(w, "sshPrivateKeyFile", s.credentials.ssh_private_key_file);
     str(w, "sshPublicKeyFile", s.credentials.ssh_public_key_file);
     str(w, "sshPassphrase", s.credentials.ssh_passphrase);
+    if (!s.webhook_secret.empty()) str(w, "webhookSecret", s.webhook_secret);
     w.EndObject();
+  } else {
+    w.Key("webhook");  // whether push webhooks are accepted; the secret itself never leaves
+    w.Bool(!s.webhook_secret.empty());
   }
   w.EndObject();
 }
@@ -235,6 +243,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
     s.spec.ref = get_str(*spec, "ref");
     s.spec.path = get_str(*spec, "path");
     s.spec.owner = get_str(*spec, "owner");
+    if (auto* suspend = get(*spec, "suspend"); suspend && suspend->IsBool()) s.spec.suspend = suspend->GetBool();
     // State written before versioning policies existed had none: the default applies.
     if (auto policy = get_str(*spec, "versioning"); !policy.empty()) s.spec.versioning = parse_versioning(policy);
     if (auto* d = get(*spec, "dependencies"); d && d->IsArray())
@@ -245,6 +254,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
       s.spec.credentials.ssh_private_key_file = get_str(*a, "sshPrivateKeyFile");
       s.spec.credentials.ssh_public_key_file = get_str(*a, "sshPublicKeyFile");
       s.spec.credentials.ssh_passphrase = get_str(*a, "sshPassphrase");
+      s.spec.webhook_secret = get_str(*a, "webhookSecret");
     }
   }
   s.last_commit = get_str(doc, "lastCommit");

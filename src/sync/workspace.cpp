@@ -831,6 +831,12 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
       impl_->persist(state);
       impl_->repos[spec.name] = state;
     }
+    if (spec.suspend) {
+      SyncReport recorded;
+      recorded.repo = spec.name;
+      recorded.commit = state.last_commit;
+      return recorded;
+    }
   }
   return impl_->sync(spec.name);
 }
@@ -839,6 +845,12 @@ SyncReport Workspace::update(const std::string& name) {
   util::require_dns1123_label("repo name", name);
   auto lock = impl_->lock_for(name);
   std::lock_guard repo_lk(*lock);
+  {
+    std::lock_guard lk(impl_->mu);
+    auto it = impl_->repos.find(name);
+    if (it != impl_->repos.end() && it->second.spec.suspend)
+      throw Error(Errc::conflict, "repo \"" + name + "\"", "is suspended: no syncs until it is resumed");
+  }
   return impl_->sync(name);
 }
 

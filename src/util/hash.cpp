@@ -1,6 +1,7 @@
 #include "cmop/util/hash.hpp"
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
 
 #include "cmop/error.hpp"
@@ -24,6 +25,15 @@ std::string hmac_sha256_hex(std::string_view key, std::string_view message) {
             reinterpret_cast<const unsigned char*>(message.data()), message.size(), out, &len))
     throw Error(Errc::internal, "hmac-sha256", "OpenSSL HMAC failed");
   return to_hex(out, len);
+}
+
+bool secrets_equal(std::string_view a, std::string_view b) {
+  unsigned char da[EVP_MAX_MD_SIZE], db[EVP_MAX_MD_SIZE];
+  unsigned na = 0, nb = 0;
+  if (EVP_Digest(a.data(), a.size(), da, &na, EVP_sha256(), nullptr) != 1 ||
+      EVP_Digest(b.data(), b.size(), db, &nb, EVP_sha256(), nullptr) != 1)
+    throw Error(Errc::internal, "sha256", "EVP_Digest failed");
+  return na == nb && CRYPTO_memcmp(da, db, na) == 0;
 }
 
 std::string repo_trigger_token(std::string_view sidecar_token, std::string_view repo) {

@@ -25,4 +25,24 @@ std::string rfc3339(std::chrono::system_clock::time_point tp, int fraction_digit
 
 std::string now_rfc3339(int fraction_digits) { return rfc3339(std::chrono::system_clock::now(), fraction_digits); }
 
+std::optional<double> parse_rfc3339_seconds(std::string_view text) {
+  if (text.size() < 20 || text.size() > 30 || text.back() != 'Z') return std::nullopt;
+  std::string s(text.substr(0, 19));
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end || *end != '\0') return std::nullopt;
+  double seconds = static_cast<double>(timegm(&tm));
+  std::string_view rest = text.substr(19, text.size() - 20);
+  if (!rest.empty()) {
+    if (rest.front() != '.' || rest.size() < 2) return std::nullopt;
+    double scale = 0.1;
+    for (char c : rest.substr(1)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      seconds += (c - '0') * scale;
+      scale /= 10;
+    }
+  }
+  return seconds;
+}
+
 }  // namespace cmop::util

@@ -497,6 +497,31 @@ def check_ingress_service(ck):
     ck.check(one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "shared", "pod uses serviceAccount.name")
 
 
+def check_webhook_ingress(ck):
+    ck.section("operator.webhooks.ingress")
+    ck.check(not [i for i in objects(r(*OPERATOR_ON), "Ingress")], "no webhook Ingress by default")
+    ck.check(not objects(r("operator.webhooks.ingress.enabled=true"), "Ingress"),
+             "no webhook Ingress without the operator")
+    for mode, service in (("sidecar", "cmop-chartmuseum"), ("deployment", "cmop-chartmuseum-serve")):
+        docs = r(*OPERATOR_ON, "operator.serve.mode=" + mode, "operator.webhooks.ingress.enabled=true",
+                 "operator.webhooks.ingress.host=hooks.example.com", "operator.webhooks.ingress.className=nginx",
+                 "operator.webhooks.ingress.tls[0].secretName=hooks-tls",
+                 "operator.webhooks.ingress.tls[0].hosts[0]=hooks.example.com")
+        ing = one(docs, "Ingress", "cmop-chartmuseum-hooks")
+        rules = ing["spec"]["rules"]
+        paths = [p for rule in rules for p in rule["http"]["paths"]]
+        ck.check(len(rules) == 1 and rules[0]["host"] == "hooks.example.com", "webhook Ingress host (%s)" % mode)
+        ck.check([(p["path"], p["pathType"]) for p in paths] == [("/hooks/", "Prefix")],
+                 "webhook Ingress routes /hooks/ and nothing else (%s)" % mode)
+        backend = paths[0]["backend"]["service"]
+        svc = one(docs, "Service", service)
+        ck.check(backend["name"] == service and backend["port"] == {"name": "cmop"}
+                 and "cmop" in {p["name"] for p in svc["spec"]["ports"]},
+                 "webhook Ingress reaches cmop serve's port (%s)" % mode)
+        ck.check(ing["spec"]["ingressClassName"] == "nginx" and ing["spec"]["tls"][0]["secretName"] == "hooks-tls",
+                 "webhook Ingress class and TLS (%s)" % mode)
+
+
 def check_watch_namespace(ck):
     ck.section("operator.watchNamespace")
     docs = r(*OPERATOR_ON, "operator.watchNamespace=team-a")
@@ -580,6 +605,7 @@ def main(ck):
     check_operator_on(ck)
     check_persistence(ck)
     check_ingress_service(ck)
+    check_webhook_ingress(ck)
     check_watch_namespace(ck)
     check_values_schema(ck)
     check_lint(ck)

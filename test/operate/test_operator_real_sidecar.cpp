@@ -6,6 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <mutex>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <set>
@@ -14,6 +17,7 @@
 #include "cmop/package/archive.hpp"
 #include "cmop/oci/registry.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/util/hash.hpp"
 #include "support/git_fixture.hpp"
 #include "support/registry_fixture.hpp"
 
@@ -130,8 +134,8 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
   // The CronJob: schedule from updateEveryMinutes, and a command that really works
   // against the sidecar when run the way the pod would run it.
   auto cj = kube.get(resources::cronjobs, kNs, "web");
-  CHECK(str_at(cj, "spec.schedule") == "*/30 * * * *");
-  CHECK(str_at(kube.get(resources::cronjobs, kNs, "data"), "spec.schedule") == "0 */2 * * *");  // 90 min rounds up
+  CHECK(str_at(cj, "spec.schedule") == "13-59/30 * * * *");  // spread by a stable hash of "<namespace>/<name>"
+  CHECK(str_at(kube.get(resources::cronjobs, kNs, "data"), "spec.schedule") == "23 1-23/2 * * *");  // 90 min rounds up
   CHECK(str_at(cj, "spec.concurrencyPolicy") == "Forbid");
   CHECK(str_at(cj["metadata"]["ownerReferences"][0], "uid") == str_at(cr, "metadata.uid"));
   auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
@@ -409,4 +413,282 @@ TEST_CASE("the fake sidecar answers what the operator reads with the real cmop s
     INFO(step.method << " " << step.path);
     CHECK(answer(fake.url(), step.method, step.path, step.body) == answer(real.url(), step.method, step.path, step.body));
   }
+}
+
+// One chart repo (alpha 1.0.0 under charts/) served by `git daemon`, the real
+// sidecar, the fake API server and the operator: the world of the tests below.
+struct WebWorld {
+  util::TempDir tmp;
+  fs::path served = tmp.path() / "served";
+  GitWorkRepo web{tmp.path() / "web"};
+  fs::path bare = [this] {
+    write_chart(web, "charts/alpha", "alpha", "1.0.0");
+    web.commit("initial");
+    return make_bare(web, served, "web.git");
+  }();
+  GitDaemon daemon{served};
+  RealSidecar sidecar{tmp.path()};
+  FakeApiServer api;
+  KubeClient kube{api.config()};
+  Operator op;
+
+  explicit WebWorld(const std::string& label, std::vector<std::string> operator_flags = {})
+      : tmp("cmop-operate-" + label + "-"), op(api, sidecar.url(), with_trigger_endpoint(std::move(operator_flags))) {}
+  std::vector<std::string> with_trigger_endpoint(std::vector<std::string> flags) const {
+    flags.insert(flags.begin(), {"--trigger-endpoint", sidecar.url()});
+    return flags;
+  }
+  // Commits alpha at `version` and pushes it; returns the commit id.
+  std::string bump(const std::string& version) {
+    write_chart(web, "charts/alpha", "alpha", version);
+    std::string id = web.commit("alpha " + version);
+    push_to_bare(web, bare);
+    return id;
+  }
+  // What GitHub sends for a push to main, signed with `secret`.
+  net::Response github_push(const std::string& secret) const {
+    const std::string body = R"({"ref":"refs/heads/main","repository":{"default_branch":"main"}})";
+    net::Request req;
+    req.method = "POST";
+    req.url = sidecar.url() + "/hooks/web";
+    req.body = body;
+    req.headers = {{"Content-Type", "application/json"},
+                   {"X-GitHub-Event", "push"},
+                   {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex(secret, body)}};
+    return net::HttpClient().send(req);
+  }
+  std::string sidecar_commit() const { return str_at(json(http("GET", sidecar.url() + "/repo/web").body), "lastCommit"); }
+};
+
+TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the repo's push webhook") {
+  WebWorld w("hook");
+  // "hook-s3cret" under the key "secret".
+  w.kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},)"
+                   R"("data":{"secret":"aG9vay1zM2NyZXQ="}})"));
+  w.kube.create(resources::chartmuseums, kNs,
+              json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"web"},)"
+                   R"("spec":{"git":")" + w.daemon.url("web.git") + R"(","path":"charts",)"
+                   R"("webhook":{"secretRef":{"name":"web-hook","key":"secret"}}}})"));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  CHECK(http("GET", w.sidecar.url() + "/repo/web").body.find("hook-s3cret") == std::string::npos);
+
+  std::string head = w.bump("1.1.0");
+  REQUIRE(w.github_push("hook-s3cret").status == 202);
+  eventually("the push synced", [&] { return w.sidecar_commit() == head; });
+  CHECK(w.sidecar.index().at("alpha") == std::set<std::string>{"1.0.0", "1.1.0"});
+  CHECK(w.sidecar.log().find("hook-s3cret") == std::string::npos);
+  CHECK(w.op.log().find("hook-s3cret") == std::string::npos);
+
+  // Per-repo metrics: the sidecar's duration histogram and last success by repo; the
+  // operator's reconcile-duration histogram counts every reconcile.
+  auto metrics = http("GET", w.sidecar.url() + "/metrics").body;
+  CHECK(metrics.find("cmop_sync_duration_seconds_count{repo=\"web\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("cmop_repo_last_success_timestamp_seconds{repo=\"web\"} ") != std::string::npos);
+  auto reconciles = [&] {
+    return w.op.metric("cmop_operator_reconcile_total{result=\"success\"}") +
+           w.op.metric("cmop_operator_reconcile_total{result=\"error\"}");
+  };
+  long before = reconciles();
+  long histogram = w.op.metric("cmop_operator_reconcile_duration_seconds_count");
+  CHECK(before >= 1);
+  CHECK(histogram >= before);  // one more may finish between the reads
+  CHECK(histogram <= reconciles());
+}
+
+namespace {
+
+std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo) {
+  auto body = http("GET", sidecar.url() + "/metrics").body;
+  std::string series = "cmop_syncs_total{repo=\"" + repo + "\",result=\"success\"} ";
+  auto pos = body.find(series);
+  return pos == std::string::npos ? "" : body.substr(pos + series.size(), body.find('\n', pos) - pos - series.size());
+}
+
+}  // namespace
+
+TEST_CASE("operator with the real cmop serve: cm.bitnami.com/requestedAt syncs at once, once per value") {
+  WebWorld w("requested");
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  CHECK(sidecar_syncs(w.sidecar, "web") == "1");
+
+  std::string head = w.bump("1.1.0");
+  // What `kubectl annotate --overwrite chartmuseum/web cm.bitnami.com/requestedAt="$(date +%s)"` sends.
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"1764460800"}}})"));
+  eventually("the request handled", [&] {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return str_at(cr, "status.lastHandledReconcileAt") == "1764460800";
+  });
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(str_at(cr, "status.lastCommit") == head);  // the status written with it already shows the sync
+  CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
+  CHECK(cr["metadata"]["generation"].GetInt() == 1);
+  CHECK(sidecar_syncs(w.sidecar, "web") == "2");
+
+  // The same value again (another annotation changes): no further sync.
+  long reconciled = w.op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"other":"x"}}})"));
+  w.op.wait_reconciled_after(reconciled);
+  CHECK(sidecar_syncs(w.sidecar, "web") == "2");
+  // A new value syncs again.
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"now"}}})"));
+  eventually("the second request handled", [&] {
+    return str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastHandledReconcileAt") == "now";
+  });
+  CHECK(sidecar_syncs(w.sidecar, "web") == "3");
+}
+
+TEST_CASE("operator with the real cmop serve: kstatus conditions while syncing, and spec.suspend syncs nothing") {
+  WebWorld w("kstatus");
+
+  // Every status the resource goes through, from a watch started before it exists.
+  std::mutex seen_mutex;
+  std::vector<std::string> seen;  // "Ready=<status>/<reason> Reconciling=<status> Stalled=<status>"
+  std::atomic<bool> stop_watching{false};
+  std::string rv = str_at(w.kube.list(resources::chartmuseums, kNs), "metadata.resourceVersion");
+  std::thread watcher([&] {
+    WatchOptions wo;
+    wo.resource_version = rv;
+    wo.timeout_seconds = 60;
+    w.kube.watch(resources::chartmuseums, kNs, wo, [&](WatchEvent& ev) {
+      if (ev.type == "MODIFIED" && value_at(ev.object, "status.conditions")) {
+        std::lock_guard lk(seen_mutex);
+        seen.push_back("Ready=" + condition(ev.object, "Ready", "status") + "/" +
+                       condition(ev.object, "Ready", "reason") +
+                       " Reconciling=" + condition(ev.object, "Reconciling", "status") +
+                       " Stalled=" + condition(ev.object, "Stalled", "status"));
+      }
+      return !stop_watching;
+    });
+  });
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  eventually("the watch saw Ready", [&] {
+    std::lock_guard lk(seen_mutex);
+    return !seen.empty() && seen.back().rfind("Ready=True", 0) == 0;
+  });
+  stop_watching = true;
+  // A MODIFIED event ends the watch callback loop; make one.
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"labels":{"x":"y"}}})"));
+  watcher.join();
+  {
+    std::lock_guard lk(seen_mutex);
+    INFO("statuses seen: " << seen.size());
+    for (auto& s : seen) UNSCOPED_INFO(s);
+    // While the first sync ran: Ready Unknown and Reconciling True; then Ready True
+    // with neither Reconciling nor Stalled present (kstatus "Current").
+    REQUIRE(seen.size() >= 2);
+    CHECK(seen.front() == "Ready=Unknown/Progressing Reconciling=True Stalled=");
+    CHECK(seen.back() == "Ready=True/Synced Reconciling= Stalled=");
+  }
+
+  // Suspended: the spec change, webhooks and sync requests sync nothing.
+  w.kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"token":"czNjcmV0"}})"));
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"spec":{"suspend":true,"webhook":{"secretRef":{"name":"web-hook"}}}})"));
+  eventually("suspended at generation 2", [&] { return ready(w.kube, kNs, "web", 2); });
+  CHECK(w.kube.get(resources::cronjobs, kNs, "web")["spec"]["suspend"].GetBool());
+  CHECK(json(http("GET", w.sidecar.url() + "/repo/web").body)["spec"]["suspend"].IsTrue());
+  const std::string syncs_before = sidecar_syncs(w.sidecar, "web");
+  std::string head = w.bump("1.1.0");
+  auto hook = w.github_push("s3cret");
+  CHECK(hook.status == 200);
+  CHECK(hook.body.find("suspended") != std::string::npos);
+  long reconciled = w.op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web",
+                   json(R"({"metadata":{"annotations":{"cm.bitnami.com/requestedAt":"while-suspended"}}})"));
+  w.op.wait_reconciled_after(reconciled);
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(str_at(cr, "status.lastHandledReconcileAt").empty());
+  CHECK(str_at(cr, "status.lastCommit") != head);
+  CHECK(condition(cr, "Ready", "message").find("suspended") != std::string::npos);
+  CHECK(sidecar_syncs(w.sidecar, "web") == syncs_before);
+
+  // Resumed: the apply syncs, which also serves the request made meanwhile.
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"spec":{"suspend":false}})"));
+  eventually("resumed and synced", [&] {
+    auto c = w.kube.get(resources::chartmuseums, kNs, "web");
+    return ready(w.kube, kNs, "web", 3) && str_at(c, "status.lastCommit") == head &&
+           str_at(c, "status.lastHandledReconcileAt") == "while-suspended";
+  });
+}
+
+TEST_CASE("operator with the real cmop serve: a sync the operator did not run reaches the status at once") {
+  // A resync an hour away: only the sidecar's feed can bring the status up to date.
+  WebWorld w("lag", {"--resync-seconds", "3600"});
+  w.kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"token":"czNjcmV0"}})"));
+  auto cr_json = chartmuseum_for("web", w.daemon.url("web.git"), 1440);
+  cr_json["spec"].AddMember("webhook", json(R"({"secretRef":{"name":"web-hook"}})"), cr_json.GetAllocator());
+  w.kube.create(resources::chartmuseums, kNs, cr_json);
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  auto cj = w.kube.get(resources::cronjobs, kNs, "web");
+  auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+  std::vector<std::string> command;
+  for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
+  command[0] = cmop_binary();
+  const std::string token = str_at(container["env"][0], "value");
+
+  // The lag from the sync's end (the trigger's or the webhook's answer) to the status showing it.
+  auto status_lag = [&](const std::string& head) {
+    auto start = std::chrono::steady_clock::now();
+    eventually("the status shows " + head, [&] {
+      return str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastCommit") == head;
+    });
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+
+  // A scheduled sync: what the CronJob's pod runs.
+  std::string head = w.bump("1.1.0");
+  std::string output;
+  REQUIRE(run(command, &output, {}, {{"CMOP_TOKEN", token}}) == 0);
+  double scheduled_lag = status_lag(head);
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
+  CHECK(condition(cr, "Ready", "status") == "True");
+  CHECK(str_at(cr, "status.lastSyncTime") == str_at(json(http("GET", w.sidecar.url() + "/repo/web").body), "lastSyncTime"));
+
+  // A webhook's sync: the status follows once the sync it queued is done.
+  head = w.bump("1.2.0");
+  auto hook_sent = std::chrono::steady_clock::now();
+  REQUIRE(w.github_push("s3cret").status == 202);
+  double webhook_lag = status_lag(head);
+  double push_to_status = std::chrono::duration<double>(std::chrono::steady_clock::now() - hook_sent).count();
+  WARN("status lag after a scheduled sync: " << scheduled_lag << " s; after a webhook: " << webhook_lag
+                                             << " s (push to status " << push_to_status << " s)");
+  // Not a timing assertion on a loaded machine: the bound is the resync (an hour here),
+  // which the feed must beat by far.
+  CHECK(scheduled_lag < 30);
+  CHECK(push_to_status < 30);
+}
+
+TEST_CASE("operator with the real cmop serve: a missing webhook Secret or key is SecretNotFound until it exists") {
+  WebWorld w("hook-secret");
+  w.kube.create(resources::chartmuseums, kNs,
+                json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"web"},)"
+                     R"("spec":{"git":")" + w.daemon.url("web.git") + R"(","path":"charts",)"
+                     R"("webhook":{"secretRef":{"name":"web-hook"}}}})"));
+  auto reason_is = [&](const std::string& reason) {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return condition(cr, "Ready", "status") == "False" && condition(cr, "Ready", "reason") == reason &&
+           condition(cr, "Reconciling", "status") == "True" && condition(cr, "Stalled", "status").empty();
+  };
+  eventually("SecretNotFound for the missing Secret", [&] { return reason_is("SecretNotFound"); });
+  CHECK(http("GET", w.sidecar.url() + "/repo/web").status == 404);  // nothing registered without its secret
+
+  // A Secret without the key (default "token") is no better.
+  w.kube.create(resources::secrets, kNs,
+                json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"web-hook"},"data":{"other":"eA=="}})"));
+  w.kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"metadata":{"annotations":{"poke":"1"}}})"));
+  eventually("still SecretNotFound, naming the key", [&] {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return reason_is("SecretNotFound") && condition(cr, "Ready", "message").find("\"token\"") != std::string::npos;
+  });
+  w.kube.merge_patch(resources::secrets, kNs, "web-hook", json(R"({"data":{"token":"czNjcmV0"}})"));
+  eventually("Ready once the key exists (retried with backoff)", [&] { return ready(w.kube, kNs, "web", 1); });
+  CHECK(w.github_push("s3cret").status == 202);
 }

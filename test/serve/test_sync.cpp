@@ -3,6 +3,8 @@
 // the concurrency contract (syncs off the I/O threads, per-repo coalescing).
 #include <signal.h>
 
+#include <cmath>
+#include <ctime>
 #include <set>
 
 #include "cmop/util/hash.hpp"
@@ -118,7 +120,13 @@ TEST_CASE("end to end: register, publish to the embedded repo, fetch it back, de
   CHECK(test::metric(metrics, "cmop_repos") == "1");
   CHECK(test::metric(metrics, "cmop_charts_published_total") == "4");
   CHECK(test::metric(metrics, "cmop_syncs_total{repo=\"mycharts\",result=\"success\"}") == "3");
-  CHECK(test::metric(metrics, "cmop_sync_duration_seconds_count") == "4");
+  CHECK(test::metric(metrics, "cmop_sync_duration_seconds_count{repo=\"mycharts\"}") == "3");
+  CHECK(test::metric(metrics, "cmop_sync_duration_seconds_count{repo=\"other\"}") == "1");
+  CHECK(test::metric(metrics, "cmop_sync_duration_seconds_bucket{repo=\"other\",le=\"+Inf\"}") == "1");
+  // The removed repo's success time went with its state; the other's is recent.
+  CHECK(test::metric(metrics, "cmop_repo_last_success_timestamp_seconds{repo=\"mycharts\"}").empty());
+  double other_success = std::stod(test::metric(metrics, "cmop_repo_last_success_timestamp_seconds{repo=\"other\"}"));
+  CHECK(std::abs(other_success - static_cast<double>(std::time(nullptr))) < 600);
 }
 
 TEST_CASE("failed charts give 200 with ok=false, unreachable git gives 502 and keeps the state", "[serve][e2e]") {

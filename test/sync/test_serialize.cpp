@@ -33,3 +33,21 @@ TEST_CASE("redact_url masks only the password of the userinfo") {
   CHECK(util::redact_url("ssh://git@github.com/foo/bar") == "ssh://git@github.com/foo/bar");
   CHECK(util::redact_url("not a url") == "not a url");
 }
+
+TEST_CASE("the webhook secret and suspension round-trip, and the secret is never shown") {
+  sync::RepoState state;
+  state.spec.name = "hooked";
+  state.spec.git = "https://git.example.com/charts.git";
+  state.spec.webhook_secret = "wh-s3cret";
+  state.spec.suspend = true;
+  std::string shown = sync::state_to_json(state);
+  CHECK_THAT(shown, !Catch::Contains("wh-s3cret"));
+  CHECK_THAT(shown, Catch::Contains("\"webhook\":true") && Catch::Contains("\"suspend\":true"));
+  auto back = sync::from_state_file(sync::to_state_file(state), "state");
+  CHECK(back.spec == state.spec);
+
+  state.spec.webhook_secret.clear();
+  state.spec.suspend = false;
+  CHECK_THAT(sync::state_to_json(state), Catch::Contains("\"webhook\":false") && !Catch::Contains("suspend"));
+  CHECK(sync::from_state_file(sync::to_state_file(state), "state").spec == state.spec);
+}

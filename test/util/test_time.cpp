@@ -15,3 +15,14 @@ TEST_CASE("RFC 3339 timestamps in UTC with the asked-for fraction of a second") 
         "2026-01-02T03:04:05.000000005Z");
   CHECK(util::now_rfc3339().size() == 20);
 }
+
+TEST_CASE("RFC 3339 timestamps read back to seconds since the epoch") {
+  CHECK(util::parse_rfc3339_seconds("2026-01-02T03:04:05Z") == Approx(1767323045.0));
+  CHECK(util::parse_rfc3339_seconds("2026-01-02T03:04:05.5Z") == Approx(1767323045.5));
+  auto now = system_clock::now();
+  CHECK(util::parse_rfc3339_seconds(util::rfc3339(now)) ==
+        Approx(static_cast<double>(duration_cast<seconds>(now.time_since_epoch()).count())));
+  for (const char* bad : {"", "2026-01-02", "2026-01-02T03:04:05", "2026-01-02T03:04:05+01:00", "2026-01-02T03:04:05.Z",
+                          "2026-13-02T03:04:05Z", "2026-01-02T03:04:05.1xZ"})
+    CHECK_FALSE(util::parse_rfc3339_seconds(bad).has_value());
+}

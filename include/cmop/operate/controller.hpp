@@ -3,6 +3,7 @@
 // reconciling each key level-triggered against the sidecar and the CronJob.
 #include <rapidjson/document.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +18,8 @@
 namespace cmop::operate {
 
 inline constexpr const char* kFinalizer = "cm.bitnami.com/cleanup";
+// Any new value on a Chartmuseum asks for a sync now; status.lastHandledReconcileAt echoes it.
+inline constexpr const char* kRequestedAtAnnotation = "cm.bitnami.com/requestedAt";
 inline constexpr const char* kApiVersion = "cm.bitnami.com/v1alpha1";
 inline constexpr const char* kKind = "Chartmuseum";
 // The labels of the CronJobs the operator makes (the CronJob informer selects on the first).
@@ -60,6 +63,11 @@ struct ControllerOptions {
   int failed_jobs_history = 3;
   int job_backoff_limit = 2;
   std::string instance = "cmop-operator";  // reportingInstance of Events
+  // Long-poll the sidecar's GET /syncs so a sync the operator did not run (CronJob,
+  // webhook) reaches the resource's status at once (sidecar_feed.hpp). Each poll
+  // waits at most sidecar_poll_wait, which also bounds how long stopping takes.
+  bool follow_sidecar_syncs = true;
+  std::chrono::seconds sidecar_poll_wait{5};
 };
 
 // Counters exported on /metrics (Prometheus text format).
@@ -67,6 +75,12 @@ struct ControllerMetrics {
   std::atomic<long> reconcile_success{0};
   std::atomic<long> reconcile_error{0};
   std::atomic<long> reconcile_micros{0};
+  // cmop_operator_reconcile_duration_seconds: non-cumulative counts per bucket (the
+  // last one is +Inf); the sum is reconcile_micros, the count the two totals above.
+  static constexpr std::array<double, 12> kReconcileBuckets{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5,   1,    2.5,   5,    10,  60};
+  std::array<std::atomic<long>, kReconcileBuckets.size() + 1> reconcile_buckets{};
+  void record_reconcile(double seconds);
   std::atomic<long> sidecar_applies{0};
   std::atomic<long> status_writes{0};
   std::atomic<long> relists{0};

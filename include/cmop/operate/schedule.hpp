@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <string_view>
 
 namespace cmop::operate {
 
@@ -22,6 +23,15 @@ namespace cmop::operate {
 //                             d > 28 -> every k = ceil(d / 28) months on the 1st,
 //                             "0 0 1 */k *" (k >= 12: yearly "0 0 1 1 *").
 // Throws Error(invalid_argument) for m < 1.
-std::string schedule_for_minutes(long minutes);
+//
+// `spread_key` (the resource's "<namespace>/<name>") shifts the schedule by a stable
+// offset within its period, derived from a hash of the key, so resources with the
+// same interval do not all fire in the same minute: */15 becomes "7-59/15 * * * *",
+// hourly "42 * * * *", every 6 h "42 3-23/6 * * *", daily and longer "42 3 ...".
+// The gaps between runs stay what they were. An empty key gives the schedules above.
+std::string schedule_for_minutes(long minutes, std::string_view spread_key = {});
+
+// The offset schedule_for_minutes applies: a stable number in [0, 1440) from the key.
+long schedule_offset(std::string_view spread_key);
 
 }  // namespace cmop::operate

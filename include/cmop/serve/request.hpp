@@ -23,6 +23,8 @@ enum class Endpoint {
   new_repo,      // POST /repo/new
   repo,          // GET|DELETE /repo/{name}
   update,        // GET|POST /repo/{name}/update
+  syncs,         // GET /syncs?after=&epoch=&waitSeconds=: finished syncs, as a long poll
+  hook,          // POST /hooks/{name}: a git host's push webhook (its signature authenticates it)
   charts_index,  // GET /charts/index.yaml (only when the embedded repo is served)
   chart_file,    // GET /charts/{file}     (idem)
 };
@@ -62,8 +64,8 @@ std::string query_parameter(std::string_view target, std::string_view key);
 // Throws Error(invalid_argument) naming the field; the name is a DNS-1123 label.
 deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body);
 
-// POST /repo/new: {"name", "git", optional "ref", "path", "owner", "versioning"
-// (immutable|revision|overwrite), "dependencies": [{name, url, username, password,
+// POST /repo/new: {"name", "git", optional "ref", "path", "owner", "webhookSecret", "suspend",
+// "versioning" (immutable|revision|overwrite), "dependencies": [{name, url, username, password,
 // mirrorOf}], "auth": {username, password, sshPrivateKey, sshPassphrase}}.
 // Throws Error(invalid_argument) naming the field.
 struct NewRepoRequest {

@@ -55,6 +55,10 @@ struct ServerOptions {
   std::vector<std::string> dependency_hosts;
   int io_threads = 2;  // HTTP threads; they never run a sync
 
+  // Push webhooks (POST /hooks/{name}) accepted per repo per minute (a token bucket
+  // holding this many, refilled evenly); more are answered 429 and sync nothing.
+  int hook_rate_per_minute = 30;
+
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
   // Receiving one request (headers and body) and writing one response must each

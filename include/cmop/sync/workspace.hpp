@@ -41,6 +41,12 @@ struct RepoSpec {
   // repo and charts.
   std::string owner;
   Versioning versioning = Versioning::immutable;
+  // Authenticates push webhooks for this repo (HMAC key, or GitLab's token); "" =
+  // webhooks refused. A secret: persisted with the credentials, never answered.
+  std::string webhook_secret;
+  // Suspended: apply() only records the spec and update() refuses (Error conflict):
+  // no sync of any kind until a spec without it is applied.
+  bool suspend = false;
 
   bool operator==(const RepoSpec&) const = default;
 };
@@ -104,7 +110,8 @@ class Workspace {
   std::vector<deps::NamedRepository> dependency_repos() const;
 
   // Registers or changes the spec (persisted first), then syncs. The same spec again
-  // re-syncs cheaply (nothing changed → nothing uploaded).
+  // re-syncs cheaply (nothing changed → nothing uploaded). A suspended spec is only
+  // recorded: the report then carries the last commit and no charts.
   SyncReport apply(const RepoSpec& spec);
   // Fetches and re-syncs what changed. Error(not_found) for an unknown name.
   SyncReport update(const std::string& name);

@@ -10,6 +10,11 @@ std::string sha256_hex(std::string_view data);
 // Lower-case hex HMAC-SHA256 of `message` under `key`.
 std::string hmac_sha256_hex(std::string_view key, std::string_view message);
 
+// Whether two secrets (tokens, signatures) are equal, in time that reveals neither
+// where they differ nor their lengths: their SHA-256 digests are compared with
+// CRYPTO_memcmp.
+bool secrets_equal(std::string_view a, std::string_view b);
+
 // The token that lets its holder trigger updates of one repo and nothing else,
 // derived from the sidecar's token (HMAC, so the sidecar checks it without
 // storing it). The operator writes it into each repo's CronJob, which then

@@ -2,7 +2,9 @@
 // Timestamps in the RFC 3339 UTC form that Kubernetes, Helm's index.yaml and
 // cmop's own state and logs use.
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace cmop::util {
 
@@ -10,5 +12,9 @@ namespace cmop::util {
 // after a dot when non-zero ("...05.123Z" for 3).
 std::string rfc3339(std::chrono::system_clock::time_point tp, int fraction_digits = 0);
 std::string now_rfc3339(int fraction_digits = 0);
+
+// Seconds since the epoch of a "YYYY-MM-DDTHH:MM:SS[.fraction]Z" timestamp (the form
+// above); nullopt for anything else.
+std::optional<double> parse_rfc3339_seconds(std::string_view text);
 
 }  // namespace cmop::util
