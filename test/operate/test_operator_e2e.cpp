@@ -4,6 +4,7 @@
 #include "cmop/util/hash.hpp"
 #include "cmop/operate/controller.hpp"
 #include "cmop/operate/kube_client.hpp"
+#include "cmop/operate/schedule.hpp"
 #include "operate_fixtures.hpp"
 
 using namespace cmop;
@@ -561,7 +562,7 @@ TEST_CASE("operator: a CronJob deleted or edited by hand is restored at once, wi
   kube.merge_patch(resources::cronjobs, kNs, "restored", json(R"({"spec":{"schedule":"0 0 1 1 *","suspend":true}})"));
   eventually("schedule restored", [&] {
     auto cj = kube.get(resources::cronjobs, kNs, "restored");
-    return str_at(cj, "spec.schedule") == "*/15 * * * *" && !cj["spec"]["suspend"].GetBool();
+    return str_at(cj, "spec.schedule") == schedule_for_minutes(15, kNs + "/restored") && !cj["spec"]["suspend"].GetBool();
   }, std::chrono::seconds(10));
 
   kube.remove(resources::cronjobs, kNs, "restored");

@@ -116,6 +116,7 @@ def main():
                           "error": "git clone failed: connection refused" if failed else ""}
                 spec = {k: body.get(k, "") for k in ("git", "ref", "path", "owner")}
                 spec["versioning"] = body.get("versioning") or "immutable"
+                spec["webhook"] = bool(body.get("webhookSecret"))  # as the real one: armed or not, never the secret
                 spec["dependencies"] = body.get("dependencies", [])
                 with lock:
                     held = repos.get(name, {}).get("spec", {}).get("owner", "")
