@@ -244,8 +244,9 @@ struct Workspace::Impl {
   // one sync publishes an umbrella chart together with its siblings. Otherwise the
   // discovery order is kept; a cycle leaves its charts in that order (and they
   // fail to resolve, naming the dependency).
+  // `self_served`: per chart path, the names its dependencies read from "self".
   static std::vector<std::string> publishing_order(const std::vector<std::string>& chart_paths, const Layout& layout,
-                                                   const std::vector<deps::NamedRepository>& repositories);
+                                                   const std::map<std::string, std::vector<std::string>>& self_served);
   void publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
                      const Layout& layout, ChartOutcome& outcome);
   void remove_publication(RepoState& state, const publish::Publication& pub);
@@ -523,14 +524,14 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   outcome.status = ChartOutcome::Status::published;
 }
 
-std::vector<std::string> Workspace::Impl::publishing_order(const std::vector<std::string>& chart_paths,
-                                                          const Layout& layout,
-                                                          const std::vector<deps::NamedRepository>& repositories) {
+std::vector<std::string> Workspace::Impl::publishing_order(
+    const std::vector<std::string>& chart_paths, const Layout& layout,
+    const std::map<std::string, std::vector<std::string>>& self_served) {
   std::map<std::string, std::vector<std::string>> paths_of_name;  // every folder defining a name
   for (const auto& [path, md] : layout.metadata_by_path) paths_of_name[md.name].push_back(path);
   std::map<std::string, std::set<std::string>> needs;  // path -> paths it must follow
-  for (const auto& [path, md] : layout.metadata_by_path)
-    for (const auto& dep : deps::Resolver::self_served(md, repositories))
+  for (const auto& [path, names] : self_served)
+    for (const auto& dep : names)
       if (auto it = paths_of_name.find(dep); it != paths_of_name.end())
         for (const auto& other : it->second)
           if (other != path) needs[path].insert(other);
@@ -633,12 +634,16 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     }
   } batch(*publisher);
 
-  std::set<std::string> self_served;
-  for (const auto& [path, md] : layout.metadata_by_path)
-    for (auto& name : deps::Resolver::self_served(md, repositories)) self_served.insert(name);
-  OwnCharts own_charts(mu, ledger, *publisher, std::move(self_served));
+  std::map<std::string, std::vector<std::string>> self_served;  // chart path -> names it reads from "self"
+  std::set<std::string> wanted_from_self;
+  for (const auto& [path, md] : layout.metadata_by_path) {
+    self_served[path] = deps::Resolver::self_served(md, repositories);
+    wanted_from_self.insert(self_served[path].begin(), self_served[path].end());
+  }
+  OwnCharts own_charts(mu, ledger, *publisher, std::move(wanted_from_self));
   const Versioning versioning = state.spec.versioning;
-  for (auto& path : publishing_order(chart_paths, layout, repositories)) {
+  std::optional<std::string> commit_time;  // read from git once, when the first package is published
+  for (auto& path : publishing_order(chart_paths, layout, self_served)) {
     ChartOutcome outcome;
     outcome.path = path;
     if (!publisher_down && std::chrono::steady_clock::now() >= deadline) {
@@ -709,7 +714,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
                             " was not bumped: it is published with digest " + same_version->digest +
                             " and published versions are immutable; bump `version` in Chart.yaml (or set the "
                             "repo's versioning to revision or overwrite)");
-          pkg->created = repo.current_commit_time();
+          if (!commit_time) commit_time = repo.current_commit_time();
+          pkg->created = *commit_time;
           try {
             publish_chart(state, path, *pkg, layout, outcome);
           } catch (const Error& e) {
