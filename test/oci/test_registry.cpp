@@ -16,24 +16,16 @@
 #include "cmop/sync/workspace.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
+#include "support/error_of.hpp"
 #include "support/git_fixture.hpp"
 #include "support/registry_fixture.hpp"
 
 using namespace cmop;
 namespace fs = std::filesystem;
 using Status = sync::ChartOutcome::Status;
+using test::error_of;
 
 namespace {
-
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected a cmop::Error");
-  return Error(Errc::internal, "", "");
-}
 
 // A chart packaged by cmop from a folder written here.
 package::Package make_chart(const fs::path& root, const std::string& name, const std::string& version,

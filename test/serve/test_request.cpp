@@ -8,28 +8,14 @@
 #include "cmop/error.hpp"
 #include "cmop/serve/request.hpp"
 
+#include "support/error_of.hpp"
+
 using namespace cmop;
 using namespace cmop::serve;
 
 namespace {
-Errc error_code_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  FAIL("expected cmop::Error");
-  return Errc::internal;
-}
-Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected cmop::Error");
-  return Error(Errc::internal, "", "");
-}
+using test::error_of;
+Errc error_code_of(const std::function<void()>& f) { return error_of(f).code(); }
 }  // namespace
 
 TEST_CASE("routes: endpoints, methods, mutations and subjects", "[serve][request]") {
