@@ -498,6 +498,11 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   // --- deletion: clean up, then let the object go -------------------------------------
   if (value_at(cr, "metadata.deletionTimestamp")) {
     if (!has_finalizer(cr)) return;
+    const std::string uid = str_at(cr, "metadata.uid");
+    {
+      std::lock_guard lock(cleaned_mutex_);
+      if (!uid.empty() && cleaned_uids_.count(uid)) return;  // a stale cached copy
+    }
     bool removed = false;
     try {
       auto removal = sidecar.delete_repo(name, ns + "/" + name);
@@ -550,6 +555,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // resourceVersion precondition: 409 -> retry. Not remembered: without its last
     // finalizer the object may be gone (and its DELETED event handled) already.
     kube_.update(resources::chartmuseums, ns, name, body);
+    std::lock_guard lock(cleaned_mutex_);
+    if (cleaned_uids_.size() > 100000) cleaned_uids_.clear();  // a bound; uids never repeat
+    if (!uid.empty()) cleaned_uids_.insert(uid);
     return;
   }
 

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 
 #include "cmop/operate/informer.hpp"
@@ -117,6 +118,11 @@ class Controller {
   // Watch-fed caches: reconciles read them instead of GETting after every event.
   std::unique_ptr<Informer> chartmuseums_;
   std::unique_ptr<Informer> cronjobs_;
+  // uids whose cleanup finished (finalizer released): a reconcile that still finds
+  // such an object in the cache (its update or DELETED event not delivered yet)
+  // must not clean up again, which would re-register the repo it just removed.
+  std::mutex cleaned_mutex_;
+  std::set<std::string> cleaned_uids_;
 };
 
 // One log line on stderr ("text" or JSON lines per set_log_format).
