@@ -79,8 +79,11 @@ APT=(-o "Dir::Etc::SourceList=$WORK/sources.list" -o "Dir::Etc::SourceParts=$WOR
      -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache=$WORK/cache" -o "APT::Sandbox::User=root" -qq)
 say "fetching the libgit2 source package from $MIRROR ($SUITE)"
 apt-get "${APT[@]}" update >&2
-if ! apt-cache "${APT[@]}" showsrc libgit2 | grep -qx "Version: $VERSION"; then
-  newest=$(apt-cache "${APT[@]}" showsrc libgit2 | sed -n 's/^Version: //p' | sort -V | tail -1)
+# The versions are read whole, not piped into `grep -q` (under pipefail an early match
+# would fail the pipeline on SIGPIPE).
+served=$(apt-cache "${APT[@]}" showsrc libgit2 | sed -n 's/^Version: //p')
+if ! printf '%s\n' "$served" | grep -qx "$VERSION"; then
+  newest=$(printf '%s\n' "$served" | sort -V | tail -1)
   [ -n "$newest" ] || { say "the mirror serves no libgit2 source for $SUITE"; exit 1; }
   say "libgit2 $VERSION is not served by the mirror any more; building $newest"
   VERSION="$newest"

@@ -85,10 +85,13 @@ ok "serve answers $api/healthz (read-only root, tmpfs /tmp, user $user, state vo
 
 answer=$(curl -sS -X POST "$api/repo/new" -H 'Content-Type: application/json' \
   -d '{"name":"smoke","git":"file:///git/charts.git"}')
-curl -fsS "$api/charts/index.yaml" | grep -q 'smoke-0.3.0.tgz' ||
+# Each answer is read whole before it is searched: with pipefail, `producer | grep -q`
+# fails whenever grep exits on the first match while the producer is still writing.
+curl -fsS -o "$work/index.yaml" "$api/charts/index.yaml" && grep -q 'smoke-0.3.0.tgz' "$work/index.yaml" ||
   { echo "$answer" >&2; podman logs "$serve_name" >&2; fail "/charts/index.yaml does not list smoke-0.3.0.tgz"; }
 curl -fsS -o "$work/smoke.tgz" "$api/charts/smoke-0.3.0.tgz"
-tar -tzf "$work/smoke.tgz" | grep -qx 'smoke/Chart.yaml' || fail "the served package lacks smoke/Chart.yaml"
+tar -tzf "$work/smoke.tgz" >"$work/smoke.list" || fail "the served package is not a tar+gzip archive"
+grep -qx 'smoke/Chart.yaml' "$work/smoke.list" || fail "the served package lacks smoke/Chart.yaml"
 ok "serve published the mounted repo: /charts/index.yaml lists smoke-0.3.0, the package downloads"
 
 # --- 3. trigger, by name on PATH, as a CronJob runs it -------------------------
@@ -127,7 +130,7 @@ ok "serve exited 0 on SIGTERM"
 podman rm "$serve_name" >/dev/null
 start_serve
 curl -fsS "$api/repo/smoke" >"$work/repo.json" || fail "after a restart on the same volume, GET /repo/smoke failed"
-curl -fsS "$api/charts/index.yaml" | grep -q 'smoke-0.3.0.tgz' || fail "after a restart, index.yaml lost smoke-0.3.0"
+curl -fsS -o "$work/index.yaml" "$api/charts/index.yaml" && grep -q 'smoke-0.3.0.tgz' "$work/index.yaml" || fail "after a restart, index.yaml lost smoke-0.3.0"
 ok "a new container on the same state volume knows repo smoke and serves smoke-0.3.0"
 podman stop -t 20 "$serve_name" >/dev/null
 
