@@ -18,6 +18,7 @@
 #include "cmop/error.hpp"
 #include "cmop/package/archive.hpp"
 #include "cmop/util/fs.hpp"
+#include "cmop/util/file_tree.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/base64.hpp"
@@ -232,18 +233,24 @@ struct LockFile {
 // must never be pulled into memory.
 constexpr std::uint64_t kMaxChartFileBytes = 5ull << 20;
 
-std::optional<LockFile> read_lock(const fs::path& chart_dir, const fs::path& clone_root,
+std::optional<LockFile> read_lock(const util::FileTree& tree, const std::string& chart_dir,
                                   const std::string& api_version) {
-  fs::path path = chart_dir / "Chart.lock";
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) {
+  // A lock present as a regular file (or a link leaving the tree, refused unread
+  // by read_tree_file) counts; a missing or broken one does not.
+  auto present = [&](const std::string& path) {
+    auto r = tree.resolve(path);
+    using Status = util::FileTree::Resolved::Status;
+    return r.status == Status::escapes || (r.status == Status::ok && r.kind == util::FileTree::Kind::file);
+  };
+  std::string path = util::tree_join(chart_dir, "Chart.lock");
+  if (!present(path)) {
     if (api_version != "v1") return std::nullopt;
-    path = chart_dir / "requirements.lock";
-    if (!fs::is_regular_file(path, ec)) return std::nullopt;
+    path = util::tree_join(chart_dir, "requirements.lock");
+    if (!present(path)) return std::nullopt;
   }
   LockFile lock;
-  lock.text = util::read_file_inside(path, clone_root, kMaxChartFileBytes);
-  const std::string origin = path.string();
+  const std::string origin = path;
+  lock.text = util::read_tree_file(tree, path, origin, kMaxChartFileBytes);
   if (auto refusal = chart::helm_alias_refusal(lock.text)) throw Error(Errc::invalid_chart, origin, *refusal);
   YAML::Node root;
   try {
@@ -269,41 +276,38 @@ std::optional<LockFile> read_lock(const fs::path& chart_dir, const fs::path& clo
 }
 
 // The file:// dependency's tree as a key: relative paths and contents in a fixed
-// order; symlinks contribute their target text and are never followed.
-std::string tree_key(const fs::path& dir) {
-  std::vector<fs::path> files;
-  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::none); it != fs::recursive_directory_iterator(); ++it) {
-    if (it->is_symlink() || it->is_regular_file()) files.push_back(it->path());
-    if (it->is_symlink() && it->is_directory()) it.disable_recursion_pending();
-  }
-  std::sort(files.begin(), files.end());
-  util::Sha256 h;
-  for (const auto& f : files) {
-    std::string rel = fs::relative(f, dir).generic_string();
-    h.update(rel);
+// order; symlinks contribute their target's real path and are never followed.
+void hash_tree(const util::FileTree& tree, const std::string& dir, const std::string& rel, util::Sha256& h) {
+  for (const auto& name : tree.list(dir)) {
+    const std::string path = util::tree_join(dir, name);
+    const std::string shown = util::tree_join(rel, name);
+    auto kind = tree.kind(path);
+    if (kind == util::FileTree::Kind::directory) {
+      hash_tree(tree, path, shown, h);
+      continue;
+    }
+    if (kind != util::FileTree::Kind::file && kind != util::FileTree::Kind::symlink) continue;
+    h.update(shown);
     h.update(std::string_view("\0", 1));
-    if (fs::is_symlink(f)) {
-      h.update("symlink:" + fs::read_symlink(f).string());
+    if (kind == util::FileTree::Kind::symlink) {
+      auto r = tree.resolve(path);
+      h.update("symlink:" + std::to_string(static_cast<int>(r.status)) + ":" + r.path);
     } else {
-      std::error_code size_ec;
-      if (auto size = fs::file_size(f, size_ec); !size_ec && size > kMaxChartFileBytes)
-        throw Error(Errc::too_large, f.string(),
-                    "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
-                        std::to_string(kMaxChartFileBytes));
-      h.update(util::read_file(f));
+      h.update(tree.read(path, path, [&](std::uint64_t size) {
+        if (size > kMaxChartFileBytes)
+          throw Error(Errc::too_large, path,
+                      "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
+                          std::to_string(kMaxChartFileBytes));
+      }));
     }
     h.update(std::string_view("\0", 1));
   }
-  return h.hex();
 }
 
-bool path_within(const fs::path& inner, const fs::path& outer) {
-  auto i = inner.begin();
-  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
-    if (o->empty()) continue;  // trailing separator
-    if (i == inner.end() || *i != *o) return false;
-  }
-  return true;
+std::string tree_key(const util::FileTree& tree, const std::string& dir) {
+  util::Sha256 h;
+  hash_tree(tree, dir, "", h);
+  return h.hex();
 }
 
 std::string describe_available(const std::vector<IndexEntry>& versions) {
@@ -660,10 +664,19 @@ Resolver::~Resolver() = default;
 Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_dir, const fs::path& clone_root,
                              const std::vector<NamedRepository>& repositories, Session* shared_session,
                              ChartSource* own_charts) {
+  if (md.dependencies.empty()) return {};
+  util::DirectoryTree tree(clone_root);
+  auto rel = tree.relative_path(chart_dir);
+  if (!rel) throw Error(Errc::forbidden, chart_dir.string(), "the chart folder is outside the repository");
+  return resolve(md, tree, *rel, repositories, shared_session, own_charts);
+}
+
+Resolution Resolver::resolve(const chart::Metadata& md, const util::FileTree& tree, const std::string& chart_dir,
+                             const std::vector<NamedRepository>& repositories, Session* shared_session,
+                             ChartSource* own_charts) {
   Resolution out;
   if (md.dependencies.empty()) return out;
 
-  const fs::path root = fs::weakly_canonical(clone_root);
   Session own_session;
   Impl::Session& session = shared_session ? *shared_session->state_ : *own_session.state_;
 
@@ -679,7 +692,7 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
     remotes[i] = locate(md.dependencies[i], repositories, subject_of(md.dependencies[i]), req[i].repository);
 
   // A Chart.lock is honoured only while its digest still matches the dependencies.
-  std::optional<LockFile> lock = read_lock(chart_dir, root, md.api_version);
+  std::optional<LockFile> lock = read_lock(tree, chart_dir, md.api_version);
   bool lock_in_sync = false;
   if (lock && lock->dependencies.size() == req.size()) {
     lock_in_sync = hash_req(req, lock->dependencies) == lock->digest ||
@@ -705,15 +718,32 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
 
     if (starts_with(d.repository, "file://")) {
       const std::string rel = d.repository.substr(7);
-      fs::path target = fs::path(rel).is_absolute() ? fs::path(rel) : chart_dir / rel;
-      target = fs::weakly_canonical(target);
-      if (!path_within(target, root))
-        throw Error(Errc::forbidden, subject, "file:// path resolves outside the repository being published");
-      std::error_code ec;
-      if (!fs::is_directory(target, ec) || !fs::is_regular_file(target / "Chart.yaml", ec))
+      using Status = util::FileTree::Resolved::Status;
+      const auto outside = [&] {
+        return Error(Errc::forbidden, subject, "file:// path resolves outside the repository being published");
+      };
+      std::string lexical;
+      if (fs::path(rel).is_absolute()) {
+        // Only a folder on disk can say where an absolute path lands.
+        const auto* folder = dynamic_cast<const util::DirectoryTree*>(&tree);
+        auto inside = folder ? folder->relative_path(rel) : std::nullopt;
+        if (!inside) throw outside();
+        lexical = *inside;
+      } else {
+        lexical = util::tree_join(chart_dir, rel);
+      }
+      auto target = tree.resolve(lexical);
+      if (target.status == Status::escapes) throw outside();
+      const std::string target_yaml = util::tree_join(target.path, "Chart.yaml");
+      auto yaml = tree.resolve(target_yaml);
+      if (target.status == Status::ok && target.kind == util::FileTree::Kind::directory &&
+          yaml.status == Status::escapes)
+        throw Error(Errc::forbidden, subject, "Chart.yaml of the file:// dependency is outside the repository");
+      if (target.status != Status::ok || target.kind != util::FileTree::Kind::directory ||
+          yaml.status != Status::ok || yaml.kind != util::FileTree::Kind::file)
         throw Error(Errc::dependency, subject, "directory " + rel + " not found or has no Chart.yaml");
-      chart::Metadata sub = chart::parse_chart_yaml(util::read_file_inside(target / "Chart.yaml", root, kMaxChartFileBytes),
-                                                    (target / "Chart.yaml").string());
+      chart::Metadata sub = chart::parse_chart_yaml(
+          util::read_tree_file(tree, target_yaml, target_yaml, kMaxChartFileBytes), target_yaml);
       auto v = chart::Version::parse(sub.version);
       if (!v) throw Error(Errc::dependency, subject, "local chart has an invalid version '" + sub.version + "'");
       std::optional<chart::Constraint> constraint;
@@ -724,8 +754,8 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
       }
       if (!constraint->matches(*v))
         throw Error(Errc::dependency, subject, "local chart version " + sub.version + " does not satisfy the constraint");
-      out.local_subcharts.push_back({target});
-      out.resolved.push_back({d.name, sub.version, md.dependencies[i].repository, tree_key(target)});
+      out.local_subcharts.push_back({target.path});
+      out.resolved.push_back({d.name, sub.version, md.dependencies[i].repository, tree_key(tree, target.path)});
       lk.version = sub.version;
       locked.push_back(std::move(lk));
       continue;

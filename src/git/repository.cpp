@@ -3,15 +3,20 @@
 // Layout of a Repository directory (private to this file):
 //   repo.git/             bare mirror; branches are fetched to refs/remotes/origin/*
 //                         and tags to refs/tags/* (forced, pruned)
-//   checkouts/<commit>/   complete worktrees; only the current one survives a sync
-//   current               symlink -> checkouts/<commit>, replaced by rename(2)
+//   current               the current commit id (40 hex and a newline)
 //   sync.lock             flock(2)-held for the duration of a sync
 //
-// Crash safety: a worktree is written under checkouts/.tmp-*, flushed to disk, renamed
-// to checkouts/<commit>, and only then does `current` flip (atomic rename of a fresh
-// symlink). A crash at any point leaves `current` on the last complete worktree; the
-// next sync (holding sync.lock, so no live writer exists) deletes half-written
-// checkouts, pointer temp files and stale libgit2 *.lock files before it starts.
+// Nothing is checked out: readers take the current commit's tree from the object
+// database (git::Tree), so a new commit costs what the fetch downloads and no
+// file is written per chart file.
+//
+// Crash safety: libgit2 fsyncs what a fetch writes into the mirror (packs, refs),
+// and only then is `current` replaced (write_file_atomic: temp file, fsync,
+// rename). A crash at any point leaves `current` naming a commit whose objects are
+// all on disk; the next sync (holding sync.lock, so no live writer exists) deletes
+// pointer temp files and stale libgit2 *.lock files before it starts. Earlier
+// versions kept worktrees under checkouts/ and `current` as a symlink to one: both
+// are read and cleaned up.
 #include "cmop/git/repository.hpp"
 #include "cmop/util/time.hpp"
 
@@ -52,7 +57,9 @@
 #include "cmop/error.hpp"
 #include "cmop/net/ca_paths.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/fs.hpp"
 #include "git/known_hosts.hpp"
+#include "git/tree_internal.hpp"
 
 namespace cmop::git {
 namespace fs = std::filesystem;
@@ -62,8 +69,7 @@ namespace {
 constexpr const char* kBranchRefspec = "+refs/heads/*:refs/remotes/origin/*";
 constexpr const char* kTagRefspec = "+refs/tags/*:refs/tags/*";
 constexpr std::string_view kRemoteBranchPrefix = "refs/remotes/origin/";
-constexpr std::string_view kPointerTempPrefix = ".current.tmp-";
-constexpr std::string_view kCheckoutTempPrefix = ".tmp-";
+constexpr std::string_view kPointerTempPrefix = ".current.tmp-";  // left by versions before write_file_atomic
 
 // libgit2 is initialised once and never shut down: shutting down while another
 // thread still uses a repository is undefined, and the process lives for the job.
@@ -77,6 +83,8 @@ void ensure_libgit2() {
     // The mirror directory is private to cmop; a volume restored under another uid
     // must not make libgit2 refuse our own repository ("not owned by current user").
     git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
+    // Packs and refs a fetch writes are flushed before `current` may name them.
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 1);
     // The system CAs as the HTTP client finds them (SSL_CERT_FILE/SSL_CERT_DIR, then
     // the usual paths): a static build's compiled-in OpenSSL directory may not exist.
     net::CaLocations cas = net::system_ca_locations();
@@ -116,6 +124,11 @@ class Owned {
     return &ptr_;
   }
   T* get() const { return ptr_; }
+  T* release() {
+    T* p = ptr_;
+    ptr_ = nullptr;
+    return p;
+  }
   void reset() {
     if (ptr_) Free(ptr_);
     ptr_ = nullptr;
@@ -129,12 +142,7 @@ using RepoPtr = Owned<git_repository, git_repository_free>;
 using RemotePtr = Owned<git_remote, git_remote_free>;
 using ReferencePtr = Owned<git_reference, git_reference_free>;
 using ObjectPtr = Owned<git_object, git_object_free>;
-using CommitPtr = Owned<git_commit, git_commit_free>;
-using TreePtr = Owned<git_tree, git_tree_free>;
-using TreeEntryPtr = Owned<git_tree_entry, git_tree_entry_free>;
-using IndexPtr = Owned<git_index, git_index_free>;
 using ConfigPtr = Owned<git_config, git_config_free>;
-using OdbPtr = Owned<git_odb, git_odb_free>;
 using X509StorePtr = Owned<X509_STORE, X509_STORE_free>;
 
 std::string git_message(int rc) {
@@ -158,8 +166,8 @@ bool is_hex(std::string_view s) {
 
 bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_hex(s); }
 
-// How much history a fetch asks for. Only the commit a ref points at is ever checked
-// out, so a branch or tag (or the default branch) is fetched shallow, depth 1. A ref
+// How much history a fetch asks for. Only the commit a ref points at is ever read,
+// so a branch or tag (or the default branch) is fetched shallow, depth 1. A ref
 // that may be a commit id can name any commit reachable from the remote's refs, which
 // needs the full history (a shallow mirror is deepened again). libgit2's local
 // transport (file://, paths) cannot fetch shallow, and copies objects cheaply anyway.
@@ -171,34 +179,8 @@ int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref
   return git_repository_is_shallow(repo) == 1 ? GIT_FETCH_DEPTH_UNSHALLOW : GIT_FETCH_DEPTH_FULL;
 }
 
-std::string unique_suffix() {
-  static std::atomic<unsigned> counter{0};
-  return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-}
-
 [[noreturn]] void throw_io(const fs::path& path, std::string_view what, int err) {
   throw Error(Errc::io, path.string(), std::string(what) + ": " + std::strerror(err));
-}
-
-void fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_io(dir, "open directory", errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_io(dir, "fsync directory", err);
-}
-
-// Flushes the filesystem holding `dir` (a worktree is thousands of files; one
-// syncfs is far cheaper than fsyncing each) so the pointer never names a
-// worktree whose contents are still only in the page cache.
-void sync_filesystem(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_io(dir, "open directory", errno);
-  int rc = ::syncfs(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw_io(dir, "syncfs", err);
 }
 
 // Serialises syncs of one mirror directory across threads and processes. flock
@@ -576,13 +558,19 @@ X509StorePtr load_ca_file(const std::string& ca_file) {
   return store;
 }
 
+// The current commit: the content of `current`, or (written by earlier versions)
+// the name of the checkout it links to.
 std::optional<std::string> read_pointer(const fs::path& dir) {
+  const fs::path pointer = dir / "current";
   std::error_code ec;
-  fs::path target = fs::read_symlink(dir / "current", ec);
-  if (ec) return std::nullopt;
-  std::string commit = target.filename().string();
-  if (!is_commit_id(commit)) return std::nullopt;
-  if (!fs::is_directory(dir / "checkouts" / commit, ec)) return std::nullopt;
+  std::string commit;
+  if (fs::is_symlink(pointer, ec)) {
+    commit = fs::read_symlink(pointer, ec).filename().string();
+  } else {
+    std::ifstream in(pointer);
+    if (!in || !std::getline(in, commit)) return std::nullopt;
+  }
+  if (ec || !is_commit_id(commit)) return std::nullopt;
   return commit;
 }
 
@@ -600,40 +588,26 @@ struct Repository::Impl {
   fs::path dir;
   std::mutex sync_mutex;
 
-  // tree_id() is asked once per chart. Opening the mirror and re-reading the trees
-  // on the way for every call cost O(size of the parent tree) each time, i.e. N^2
-  // for N charts in one folder (libgit2 does not cache trees over 4 KiB). The
-  // directories on the way are kept here for the commit they were read from.
-  struct TreeCache {
-    std::string commit;
-    RepoPtr repo;
-    std::map<std::string, TreePtr> trees;  // "" = root, "a/b" = tree of folder a/b
-  };
-  mutable std::mutex tree_cache_mutex;
-  mutable TreeCache tree_cache;
-
   fs::path git_dir() const { return dir / "repo.git"; }
-  fs::path checkouts_dir() const { return dir / "checkouts"; }
   fs::path pointer() const { return dir / "current"; }
 
-  void recover_leftovers(const std::optional<std::string>& current) const;
+  void recover_leftovers() const;
   RepoPtr open_or_init(const std::string& subject) const;
   std::string fetch(git_repository* repo, const SyncOptions& options, int depth, TransportState& state,
-                    const std::string& subject, std::string_view step) const;
+                    const std::string& subject, std::string_view step, std::uint64_t& received) const;
   git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
                   const std::string& subject) const;
-  fs::path checkout(git_repository* repo, const git_oid& commit, const std::string& subject,
-                    std::uint64_t placeholder_above_bytes) const;
-  void switch_pointer(const std::string& commit) const;
-  void remove_checkouts_except(const std::string& keep) const;
 };
 
-void Repository::Impl::recover_leftovers(const std::optional<std::string>& current) const {
+void Repository::Impl::recover_leftovers() const {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     if (entry.path().filename().string().starts_with(kPointerTempPrefix)) fs::remove(entry.path(), ec);
   }
-  remove_checkouts_except(current.value_or(""));
+  util::remove_stale_temp_files(dir);
+  // Worktrees of earlier versions: nothing reads them any more.
+  fs::remove_all(dir / "checkouts", ec);
+  if (ec) throw Error(Errc::io, (dir / "checkouts").string(), "remove old checkouts: " + ec.message());
   // A crash inside libgit2 can leave ref/config lock files that would make every
   // later fetch fail with "failed to lock file". We hold sync.lock, so none is live.
   fs::path gd = git_dir();
@@ -645,16 +619,6 @@ void Repository::Impl::recover_leftovers(const std::optional<std::string>& curre
       continue;
     }
     if (it->path().extension() == ".lock" && it->is_regular_file(ec)) fs::remove(it->path(), ec);
-  }
-}
-
-void Repository::Impl::remove_checkouts_except(const std::string& keep) const {
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(checkouts_dir(), ec)) {
-    if (entry.path().filename() == keep) continue;
-    std::error_code rm_ec;
-    fs::remove_all(entry.path(), rm_ec);
-    if (rm_ec) throw Error(Errc::io, entry.path().string(), "remove old checkout: " + rm_ec.message());
   }
 }
 
@@ -692,8 +656,8 @@ RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
 // data (~20 KiB) for every config entry it scans while applying insteadOf, which a
 // long-running operator syncing on a timer cannot afford.
 std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& sync_options, int depth,
-                                    TransportState& state,
-                                    const std::string& subject, std::string_view step) const {
+                                    TransportState& state, const std::string& subject, std::string_view step,
+                                    std::uint64_t& received) const {
   const std::string& url = sync_options.url;
   RemotePtr remote;
   TransferWatchdog watchdog(sync_options.stall_timeout, sync_options.deadline);
@@ -753,6 +717,7 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   watchdog.step("download");
   options.depth = depth;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
+  received = git_remote_stats(remote.get())->received_objects;
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
   if ((rc = git_remote_prune(remote.get(), &callbacks)) < 0) fail(rc);
@@ -826,116 +791,6 @@ git_oid Repository::Impl::resolve(git_repository* repo, const std::string& ref, 
               "resolve ref: '" + ref + "' is neither a branch nor a tag of the remote, nor a commit reachable from them");
 }
 
-namespace {
-
-// A file checked out as a placeholder: its size, never its content.
-struct Placeholder {
-  std::string path;  // relative to the worktree
-  std::uint64_t size = 0;
-  bool executable = false;
-};
-
-// Removes from `index` every regular file larger than max_bytes and returns them.
-// libgit2's checkout reads each blob whole into memory before writing it, so one
-// 1 GiB file in a repository would cost 1 GiB of RAM; the object header gives the
-// size without inflating the content.
-std::vector<Placeholder> take_oversized(git_repository* repo, git_index* index, std::uint64_t max_bytes,
-                                        const std::string& subject) {
-  std::vector<Placeholder> out;
-  if (max_bytes == 0) return out;
-  OdbPtr odb;
-  int rc = git_repository_odb(odb.out(), repo);
-  if (rc < 0) throw Error(Errc::git, subject, "open object database: " + git_message(rc));
-  for (std::size_t i = 0; i < git_index_entrycount(index); ++i) {
-    const git_index_entry* entry = git_index_get_byindex(index, i);
-    if (entry->mode != GIT_FILEMODE_BLOB && entry->mode != GIT_FILEMODE_BLOB_EXECUTABLE) continue;
-    std::size_t size = 0;
-    git_object_t type = GIT_OBJECT_INVALID;
-    rc = git_odb_read_header(&size, &type, odb.get(), &entry->id);
-    if (rc < 0) throw Error(Errc::git, subject, std::string("read object header of ") + entry->path + ": " + git_message(rc));
-    if (size > max_bytes) out.push_back({entry->path, size, entry->mode == GIT_FILEMODE_BLOB_EXECUTABLE});
-  }
-  for (const auto& p : out) {
-    rc = git_index_remove(index, p.path.c_str(), 0);
-    if (rc < 0) throw Error(Errc::git, subject, "skip " + p.path + ": " + git_message(rc));
-  }
-  return out;
-}
-
-// A sparse file of the blob's size: whoever reads the worktree sees how big the
-// file is (and refuses it by size) without the content ever being materialised.
-void write_placeholder(const fs::path& worktree, const Placeholder& p) {
-  fs::path file = worktree / p.path;
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  if (ec) throw Error(Errc::io, file.parent_path().string(), "create directory: " + ec.message());
-  int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, p.executable ? 0755 : 0644);
-  if (fd < 0) throw_io(file, "create placeholder", errno);
-  if (::ftruncate(fd, static_cast<off_t>(p.size)) != 0) {
-    int err = errno;
-    ::close(fd);
-    throw_io(file, "size placeholder", err);
-  }
-  ::close(fd);
-}
-
-}  // namespace
-
-fs::path Repository::Impl::checkout(git_repository* repo, const git_oid& commit_id, const std::string& subject,
-                                    std::uint64_t placeholder_above_bytes) const {
-  const std::string hex = oid_hex(commit_id);
-  fs::path staging = checkouts_dir() / (std::string(kCheckoutTempPrefix) + hex + "-" + unique_suffix());
-  fs::path final_dir = checkouts_dir() / hex;
-  std::error_code ec;
-  fs::create_directories(staging, ec);
-  if (ec) throw Error(Errc::io, staging.string(), "create checkout directory: " + ec.message());
-  try {
-    CommitPtr commit;
-    int rc = git_commit_lookup(commit.out(), repo, &commit_id);
-    TreePtr tree;
-    if (rc == 0) rc = git_commit_tree(tree.out(), commit.get());
-    // The commit's tree as an in-memory index, so oversized files can be left out.
-    IndexPtr wanted;
-    if (rc == 0) rc = git_index_new(wanted.out());
-    if (rc == 0) rc = git_index_read_tree(wanted.get(), tree.get());
-    if (rc < 0) throw Error(Errc::git, subject, "checkout " + hex + ": " + git_message(rc));
-    std::vector<Placeholder> placeholders = take_oversized(repo, wanted.get(), placeholder_above_bytes, subject);
-    // An empty baseline makes libgit2 write every file of the tree into the empty
-    // target instead of diffing against the bare repository's HEAD.
-    IndexPtr empty_baseline;
-    rc = git_index_new(empty_baseline.out());
-    if (rc == 0) {
-      git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
-      options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_DONT_UPDATE_INDEX | GIT_CHECKOUT_NO_REFRESH;
-      options.target_directory = staging.c_str();
-      options.baseline_index = empty_baseline.get();
-      rc = git_checkout_index(repo, wanted.get(), &options);
-    }
-    if (rc < 0) throw Error(Errc::git, subject, "checkout " + hex + ": " + git_message(rc));
-    for (const auto& p : placeholders) write_placeholder(staging, p);
-    sync_filesystem(staging);
-    fs::remove_all(final_dir, ec);
-    if (::rename(staging.c_str(), final_dir.c_str()) != 0) throw_io(final_dir, "rename checkout", errno);
-    fsync_dir(checkouts_dir());
-  } catch (...) {
-    fs::remove_all(staging, ec);
-    throw;
-  }
-  return final_dir;
-}
-
-void Repository::Impl::switch_pointer(const std::string& commit) const {
-  fs::path temp = dir / (std::string(kPointerTempPrefix) + unique_suffix());
-  std::string target = "checkouts/" + commit;
-  if (::symlink(target.c_str(), temp.c_str()) != 0) throw_io(temp, "create pointer symlink", errno);
-  if (::rename(temp.c_str(), pointer().c_str()) != 0) {
-    int err = errno;
-    ::unlink(temp.c_str());
-    throw_io(pointer(), "switch pointer", err);
-  }
-  fsync_dir(dir);
-}
-
 Repository::Repository(fs::path dir) : impl_(new Impl{}) {
   impl_->dir = std::move(dir);
 }
@@ -956,12 +811,12 @@ SyncResult Repository::sync(const SyncOptions& options) {
 
   std::lock_guard guard(impl_->sync_mutex);
   std::error_code ec;
-  fs::create_directories(impl_->checkouts_dir(), ec);
-  if (ec) throw Error(Errc::io, impl_->checkouts_dir().string(), "create mirror directory: " + ec.message());
+  fs::create_directories(impl_->dir, ec);
+  if (ec) throw Error(Errc::io, impl_->dir.string(), "create mirror directory: " + ec.message());
   DirLock lock(impl_->dir / "sync.lock");
 
   const std::optional<std::string> current = read_pointer(impl_->dir);
-  impl_->recover_leftovers(current);
+  impl_->recover_leftovers();
 
   RepoPtr repo = impl_->open_or_init(subject);
 
@@ -981,92 +836,33 @@ SyncResult Repository::sync(const SyncOptions& options) {
   }
 #endif
   const int depth = fetch_depth(repo.get(), options.url, options.ref);
+  std::uint64_t received = 0;
   std::string default_branch =
-      impl_->fetch(repo.get(), options, depth, state, subject, current ? "fetch" : "clone");
+      impl_->fetch(repo.get(), options, depth, state, subject, current ? "fetch" : "clone", received);
 
   git_oid commit = impl_->resolve(repo.get(), options.ref, default_branch, subject);
   std::string hex = oid_hex(commit);
-  if (current && *current == hex) return SyncResult{hex, false, impl_->checkouts_dir() / hex};
-
-  fs::path worktree = impl_->checkout(repo.get(), commit, subject, options.placeholder_above_bytes);
-  impl_->switch_pointer(hex);
-  impl_->remove_checkouts_except(hex);
-  return SyncResult{hex, true, worktree};
+  if (current && *current == hex && !fs::is_symlink(impl_->pointer(), ec)) return SyncResult{hex, false, received};
+  util::write_file_atomic(impl_->pointer(), hex + "\n");
+  return SyncResult{hex, !current || *current != hex, received};
 }
 
 std::optional<std::string> Repository::current_commit() const { return read_pointer(impl_->dir); }
 
 std::string Repository::current_commit_time() const {
+  if (!read_pointer(impl_->dir)) return "";
+  return tree().commit_time();
+}
+
+Tree Repository::tree() const {
   auto commit_hex = read_pointer(impl_->dir);
-  if (!commit_hex) return "";
+  if (!commit_hex) throw Error(Errc::not_found, impl_->dir.string(), "no commit synced yet");
   ensure_libgit2();
   RepoPtr repo = open_repository(impl_->git_dir());
   git_oid oid;
-  CommitPtr commit;
   int rc = git_oid_fromstr(&oid, commit_hex->c_str());
-  if (rc == 0) rc = git_commit_lookup(commit.out(), repo.get(), &oid);
   if (rc < 0) throw Error(Errc::git, impl_->git_dir().string(), "commit " + *commit_hex + ": " + git_message(rc));
-  return util::rfc3339(std::chrono::system_clock::from_time_t(static_cast<std::time_t>(git_commit_time(commit.get()))));
-}
-
-fs::path Repository::worktree() const {
-  auto commit = read_pointer(impl_->dir);
-  if (!commit) return {};
-  return impl_->checkouts_dir() / *commit;
-}
-
-std::string Repository::tree_id(std::string_view subdir) const {
-  auto commit_hex = read_pointer(impl_->dir);
-  if (!commit_hex) return "";
-  std::vector<std::string> parts;
-  size_t pos = 0;
-  while (pos <= subdir.size()) {
-    size_t slash = subdir.find('/', pos);
-    std::string_view part = subdir.substr(pos, slash == std::string_view::npos ? subdir.npos : slash - pos);
-    if (part == "..") return "";
-    if (!part.empty() && part != ".") parts.emplace_back(part);
-    if (slash == std::string_view::npos) break;
-    pos = slash + 1;
-  }
-
-  ensure_libgit2();
-  const std::string subject = impl_->git_dir().string();
-  std::lock_guard lk(impl_->tree_cache_mutex);
-  auto& cache = impl_->tree_cache;
-  if (cache.commit != *commit_hex || !cache.repo.get()) {
-    cache.trees.clear();  // trees before the repository they belong to
-    cache.repo.reset();
-    cache.commit.clear();
-    RepoPtr repo = open_repository(impl_->git_dir());
-    git_oid oid;
-    int rc = git_oid_fromstr(&oid, commit_hex->c_str());
-    CommitPtr commit;
-    if (rc == 0) rc = git_commit_lookup(commit.out(), repo.get(), &oid);
-    TreePtr root;
-    if (rc == 0) rc = git_commit_tree(root.out(), commit.get());
-    if (rc < 0) throw Error(Errc::git, subject, "tree of commit " + *commit_hex + ": " + git_message(rc));
-    cache.trees.emplace("", std::move(root));
-    cache.repo = std::move(repo);
-    cache.commit = *commit_hex;
-  }
-  git_tree* parent = cache.trees.at("").get();
-  if (parts.empty()) return oid_hex(*git_tree_id(parent));
-  std::string prefix;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const git_tree_entry* entry = git_tree_entry_byname(parent, parts[i].c_str());
-    if (!entry || git_tree_entry_type(entry) != GIT_OBJECT_TREE) return "";
-    if (i + 1 == parts.size()) return oid_hex(*git_tree_entry_id(entry));
-    prefix += (prefix.empty() ? "" : "/") + parts[i];
-    auto it = cache.trees.find(prefix);
-    if (it == cache.trees.end()) {
-      TreePtr tree;
-      int rc = git_tree_lookup(tree.out(), cache.repo.get(), git_tree_entry_id(entry));
-      if (rc < 0) throw Error(Errc::git, subject, "tree " + prefix + " at " + *commit_hex + ": " + git_message(rc));
-      it = cache.trees.emplace(prefix, std::move(tree)).first;
-    }
-    parent = it->second.get();
-  }
-  return "";
+  return make_tree(repo.release(), oid, impl_->git_dir().string());
 }
 
 }  // namespace cmop::git

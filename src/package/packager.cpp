@@ -1,13 +1,8 @@
 #include "cmop/package/packager.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <map>
 #include <optional>
 #include <regex>
@@ -22,14 +17,15 @@
 #include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
 #include "cmop/package/archive.hpp"
+#include "cmop/util/file_tree.hpp"
 #include "cmop/util/hash.hpp"
 
 // Loading mirrors Helm's pkg/chart/v2/loader (directory.go, archive.go, load.go)
 // and writing mirrors chartutil.Save/writeTarContents. Deliberate differences:
-//  * every read stays inside clone_root (symlinks are resolved and checked);
+//  * every read stays inside the source tree (symlinks are resolved and checked);
 //  * subcharts are written sorted by name and version (Helm iterates a Go map,
 //    so its order is random);
-//  * a `.git` entry directly in clone_root is never read (it is the clone's
+//  * a `.git` entry directly in the source root is never read (it is the clone's
 //    metadata, not chart content, and would make packages unreproducible);
 //  * a downloaded or file:// dependency replaces a vendored charts/*.tgz of the
 //    same chart name, as `helm dependency update` deletes outdated archives.
@@ -331,30 +327,22 @@ LoadedChart load_archive(const std::string& tgz, const std::string& origin, Budg
 }
 
 // ---------------------------------------------------------------------------
-// Loading from a directory (Helm's LoadDir over sympath.Walk), confined to clone_root.
+// Loading from a source tree (Helm's LoadDir over sympath.Walk), confined to it.
 
-bool within(const fs::path& p, const fs::path& root) {
-  const std::string& ps = p.native();
-  const std::string& rs = root.native();
-  if (ps == rs) return true;
-  if (rs == "/") return true;
-  return ps.size() > rs.size() && ps.compare(0, rs.size(), rs) == 0 && ps[rs.size()] == '/';
-}
+using Kind = util::FileTree::Kind;
+using Status = util::FileTree::Resolved::Status;
 
-std::string errno_text(int err) { return std::strerror(err); }
-
-class DirLoader {
+class TreeLoader {
  public:
-  DirLoader(fs::path clone_root, std::string origin, Budget& budget)
-      : clone_root_(std::move(clone_root)), origin_(std::move(origin)), budget_(budget) {}
+  TreeLoader(const util::FileTree& tree, std::string origin, Budget& budget)
+      : tree_(tree), origin_(std::move(origin)), budget_(budget) {}
 
-  // chart_dir is canonical and inside clone_root.
-  std::vector<File> load(const fs::path& chart_dir) {
+  // chart_dir is a real (resolved) directory of the tree.
+  std::vector<File> load(const std::string& chart_dir) {
     auto rules = chart::IgnoreRules::defaults();
-    fs::path ignore_file = chart_dir / ".helmignore";
-    struct stat st{};
-    if (::stat(ignore_file.c_str(), &st) == 0) {
-      fs::path real = resolve_inside(ignore_file, ".helmignore");
+    const std::string ignore_file = util::tree_join(chart_dir, ".helmignore");
+    if (tree_.kind(ignore_file) != Kind::missing) {
+      std::string real = resolve_inside(ignore_file, ".helmignore");
       std::string text = read_regular(real, ".helmignore", /*charge=*/false);
       strip_bom(text);  // Helm's ignore.Parse drops it; kept, it would spoil the first rule
       try {
@@ -364,7 +352,7 @@ class DirLoader {
       }
     }
     rules_ = &rules;
-    active_dirs_.insert(chart_dir.native());
+    active_dirs_.insert(chart_dir);
     walk(chart_dir, "");
     rules_ = nullptr;
     return std::move(files_);
@@ -373,53 +361,45 @@ class DirLoader {
  private:
   std::string subject(std::string_view rel) const { return join_subject(origin_, rel); }
 
-  // Canonical target of a path, which must exist and stay inside clone_root.
-  fs::path resolve_inside(const fs::path& path, const std::string& rel) {
-    std::error_code ec;
-    fs::path real = fs::canonical(path, ec);
-    if (ec) throw Error(Errc::invalid_chart, subject(rel), "cannot resolve: " + ec.message());
-    if (!within(real, clone_root_)) throw Error(Errc::forbidden, subject(rel), "symlink escapes the repository");
-    return real;
+  // Real path of a path, which must exist and stay inside the tree.
+  std::string resolve_inside(const std::string& path, const std::string& rel) {
+    auto r = tree_.resolve(path);
+    if (r.status == Status::broken) throw Error(Errc::invalid_chart, subject(rel), "cannot resolve: " + r.why);
+    if (r.status == Status::escapes) throw Error(Errc::forbidden, subject(rel), "symlink escapes the repository");
+    return r.path;
   }
 
-  void walk(const fs::path& real_dir, const std::string& rel_dir) {
-    std::vector<std::string> names;
-    std::error_code ec;
-    for (fs::directory_iterator it(real_dir, ec), end; !ec && it != end; it.increment(ec))
-      names.push_back(it->path().filename().native());
-    if (ec) throw Error(Errc::io, subject(rel_dir), "cannot list directory: " + ec.message());
-    std::sort(names.begin(), names.end());  // byte order, as Go's sort.Strings
-
-    for (const auto& name : names) {
-      if (real_dir == clone_root_ && name == ".git") continue;
+  void walk(const std::string& real_dir, const std::string& rel_dir) {
+    for (const auto& name : tree_.list(real_dir)) {
+      if (real_dir.empty() && name == ".git") continue;
       const std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
-      const fs::path path = real_dir / name;
-      struct stat st{};
-      if (::lstat(path.c_str(), &st) != 0) throw Error(Errc::io, subject(rel), "lstat: " + errno_text(errno));
+      std::string real = util::tree_join(real_dir, name);
+      Kind kind = tree_.kind(real);
+      if (kind == Kind::missing) throw Error(Errc::io, subject(rel), "vanished while the chart was read");
 
-      fs::path real = path;
-      if (S_ISLNK(st.st_mode)) {
-        fs::path target = fs::canonical(path, ec);
+      if (kind == Kind::symlink) {
+        auto target = tree_.resolve(real);
         // Helm's sympath.Walk resolves a link before the walk function (and with it
         // .helmignore) sees the entry, so a broken link fails the chart even when
         // an ignore rule matches it.
-        if (ec) throw Error(Errc::invalid_chart, subject(rel), "broken symlink: " + ec.message());
-        if (::stat(target.c_str(), &st) != 0) throw Error(Errc::io, subject(rel), "stat: " + errno_text(errno));
-        if (rules_->ignored(rel, S_ISDIR(st.st_mode))) continue;
-        if (!within(target, clone_root_)) throw Error(Errc::forbidden, subject(rel), "symlink escapes the repository");
-        real = target;
-      } else if (rules_->ignored(rel, S_ISDIR(st.st_mode))) {
+        if (target.status == Status::broken) throw Error(Errc::invalid_chart, subject(rel), "broken symlink: " + target.why);
+        if (rules_->ignored(rel, target.kind == Kind::directory)) continue;
+        if (target.status == Status::escapes)
+          throw Error(Errc::forbidden, subject(rel), "symlink escapes the repository");
+        real = std::move(target.path);
+        kind = target.kind;
+      } else if (rules_->ignored(rel, kind == Kind::directory)) {
         continue;  // an ignored directory is skipped with everything below it
       }
 
-      if (S_ISDIR(st.st_mode)) {
-        if (!active_dirs_.insert(real.native()).second)
+      if (kind == Kind::directory) {
+        if (!active_dirs_.insert(real).second)
           throw Error(Errc::invalid_chart, subject(rel), "symlink loop: directory already being walked");
         walk(real, rel);
-        active_dirs_.erase(real.native());
+        active_dirs_.erase(real);
         continue;
       }
-      if (!S_ISREG(st.st_mode))
+      if (kind != Kind::file)
         throw Error(Errc::invalid_chart, subject(rel),
                     "cannot load irregular file (fifo, socket or device) as part of a chart");
       std::string data = read_regular(real, rel, /*charge=*/true);
@@ -428,41 +408,18 @@ class DirLoader {
     }
   }
 
-  // Reads a regular file without following a final symlink (the path is already
-  // resolved), so a swap after the check cannot redirect the read.
-  std::string read_regular(const fs::path& real, const std::string& rel, bool charge) {
-    int fd = ::open(real.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) throw Error(Errc::io, subject(rel), "open: " + errno_text(errno));
-    struct Closer {
-      int fd;
-      ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st{};
-    if (::fstat(fd, &st) != 0) throw Error(Errc::io, subject(rel), "fstat: " + errno_text(errno));
-    if (!S_ISREG(st.st_mode))
-      throw Error(Errc::invalid_chart, subject(rel), "cannot load irregular file as part of a chart");
-    auto size = static_cast<std::uint64_t>(st.st_size);
-    if (charge) {
-      budget_.charge(subject(rel), size);
-    } else if (size > budget_.max_file()) {
-      throw Error(Errc::too_large, subject(rel), "file is " + std::to_string(size) + " bytes");
-    }
-    std::string data(static_cast<std::size_t>(size), '\0');
-    std::size_t got = 0;
-    while (got < data.size()) {
-      ssize_t n = ::read(fd, data.data() + got, data.size() - got);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw Error(Errc::io, subject(rel), "read: " + errno_text(errno));
+  // The size is charged (or checked) before any of the file is read.
+  std::string read_regular(const std::string& real, const std::string& rel, bool charge) {
+    return tree_.read(real, subject(rel), [&](std::uint64_t size) {
+      if (charge) {
+        budget_.charge(subject(rel), size);
+      } else if (size > budget_.max_file()) {
+        throw Error(Errc::too_large, subject(rel), "file is " + std::to_string(size) + " bytes");
       }
-      if (n == 0) break;
-      got += static_cast<std::size_t>(n);
-    }
-    data.resize(got);  // a file that shrank meanwhile; one that grew is read up to its checked size
-    return data;
+    });
   }
 
-  fs::path clone_root_;
+  const util::FileTree& tree_;
   std::string origin_;
   Budget& budget_;
   const chart::IgnoreRules* rules_ = nullptr;
@@ -481,14 +438,9 @@ bool has_dotdot(std::string_view rel) {
   return false;
 }
 
-std::string relative_subject(const fs::path& real, const fs::path& clone_root) {
-  auto rel = real.lexically_relative(clone_root).generic_string();
-  return rel.empty() || rel == "." ? "." : rel;
-}
-
-LoadedChart load_dir(const fs::path& real_dir, const fs::path& clone_root, Budget& budget) {
-  std::string origin = relative_subject(real_dir, clone_root);
-  DirLoader loader(clone_root, origin, budget);
+LoadedChart load_dir(const util::FileTree& tree, const std::string& real_dir, Budget& budget) {
+  std::string origin = real_dir.empty() ? "." : real_dir;
+  TreeLoader loader(tree, origin, budget);
   return load_files(loader.load(real_dir), origin, budget);
 }
 
@@ -597,22 +549,30 @@ void check_dependencies(const LoadedChart& c) {
 }  // namespace
 
 Package package_chart(const PackageInput& input, const Limits& limits) {
-  std::error_code ec;
-  fs::path clone_root = fs::canonical(input.clone_root, ec);
-  if (ec) throw Error(Errc::not_found, input.clone_root.string(), "clone root: " + ec.message());
+  std::optional<util::DirectoryTree> folder;
+  if (!input.tree) {
+    std::error_code ec;
+    fs::path clone_root = fs::canonical(input.clone_root, ec);
+    if (ec) throw Error(Errc::not_found, input.clone_root.string(), "clone root: " + ec.message());
+    folder.emplace(clone_root);
+  }
+  const util::FileTree& tree = input.tree ? *input.tree : *folder;
 
   const std::string chart_subject = input.chart_dir.empty() ? "." : input.chart_dir;
   if (!input.chart_dir.empty() && (input.chart_dir.front() == '/' || has_dotdot(input.chart_dir)))
     throw Error(Errc::forbidden, chart_subject, "chart path must be relative and stay inside the repository");
-  fs::path chart_dir = fs::canonical(clone_root / input.chart_dir, ec);
-  if (ec) throw Error(Errc::not_found, chart_subject, "chart directory: " + ec.message());
-  if (!within(chart_dir, clone_root)) throw Error(Errc::forbidden, chart_subject, "symlink escapes the repository");
-  if (!fs::is_directory(chart_dir)) throw Error(Errc::invalid_chart, chart_subject, "not a directory");
+  auto resolved = tree.resolve(input.chart_dir);
+  if (resolved.status == util::FileTree::Resolved::Status::broken)
+    throw Error(Errc::not_found, chart_subject, "chart directory: " + resolved.why);
+  if (resolved.status == util::FileTree::Resolved::Status::escapes)
+    throw Error(Errc::forbidden, chart_subject, "symlink escapes the repository");
+  const std::string chart_dir = resolved.path;
+  if (resolved.kind != Kind::directory) throw Error(Errc::invalid_chart, chart_subject, "not a directory");
 
   Budget budget(limits);
   std::string origin = input.chart_dir.empty() ? "." : input.chart_dir;
   while (origin.size() > 1 && origin.back() == '/') origin.pop_back();
-  DirLoader loader(clone_root, origin, budget);
+  TreeLoader loader(tree, origin, budget);
   LoadedChart top = load_files(loader.load(chart_dir), origin, budget);
 
   // Dependencies fetched or packaged for this sync.
@@ -622,17 +582,20 @@ Package package_chart(const PackageInput& input, const Limits& limits) {
     extra.push_back(load_archive(archive.tgz, sub_origin, budget));
   }
   for (const auto& local : input.local_subcharts) {
-    std::string shown = local.dir.lexically_relative(clone_root).generic_string();
-    fs::path real = fs::canonical(local.dir, ec);
-    if (ec) throw Error(Errc::dependency, shown.empty() ? local.dir.string() : shown, "file:// dependency: " + ec.message());
-    if (!within(real, clone_root))
-      throw Error(Errc::forbidden, local.dir.string(), "file:// dependency is outside the repository");
+    const std::string shown = local.path.empty() ? "." : local.path;
+    auto real = tree.resolve(local.path);
+    if (real.status == util::FileTree::Resolved::Status::escapes)
+      throw Error(Errc::forbidden, shown, "file:// dependency is outside the repository");
+    if (real.status == util::FileTree::Resolved::Status::broken)
+      throw Error(Errc::dependency, shown, "file:// dependency: " + real.why);
     // `file://./charts/X` naming the folder already vendored as charts/X: it is
     // that subchart, already loaded (Helm would pack it a second time, see
     // docs/helm-differences.md).
-    if (real.parent_path() == chart_dir / "charts" && is_vendored_dir(top, origin, real.filename().string()))
-      continue;
-    extra.push_back(load_dir(real, clone_root, budget));
+    const auto slash = real.path.rfind('/');
+    const std::string parent = slash == std::string::npos ? "" : real.path.substr(0, slash);
+    const std::string base = slash == std::string::npos ? real.path : real.path.substr(slash + 1);
+    if (parent == util::tree_join(chart_dir, "charts") && is_vendored_dir(top, origin, base)) continue;
+    extra.push_back(load_dir(tree, real.path, budget));
   }
   for (auto& sub : extra) {
     auto& subs = top.subcharts;

@@ -23,6 +23,7 @@
 #include "cmop/error.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/sync/serialize.hpp"
+#include "cmop/util/file_tree.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
@@ -135,17 +136,10 @@ bool is_revision_of(const std::string& published, const std::string& version) {
 // The content key of one chart: its git tree plus whatever else changes the
 // package (resolved dependencies). Symlinks may pull content from outside the
 // chart folder, so a chart holding any is keyed on the whole commit's root tree.
-std::string chart_key(git::Repository& repo, const fs::path& worktree, const std::string& chart_path,
-                      const deps::Resolution& resolution) {
-  std::string material = "tree:" + repo.tree_id(chart_path) + "\n";
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(worktree / chart_path, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_symlink(ec)) {
-      material += "root:" + repo.tree_id("") + "\n";
-      break;
-    }
-  }
+std::string chart_key(const git::Tree& tree, const std::string& chart_path, const deps::Resolution& resolution) {
+  const std::string dir = chart_path == "." ? "" : chart_path;
+  std::string material = "tree:" + tree.id(dir) + "\n";
+  if (tree.holds_symlink(dir)) material += "root:" + tree.id("") + "\n";
   for (auto& d : resolution.resolved) material += "dep:" + d.name + "@" + d.version + ":" + d.digest + "\n";
   return util::sha256_hex(material);
 }
@@ -334,23 +328,21 @@ struct Workspace::Impl::Layout {
   std::map<std::string, std::exception_ptr> error_by_path;    // and why the others did not
   std::map<std::string, std::string> path_of_name;            // chart name -> first folder defining it
 
-  Layout(const fs::path& worktree, const std::vector<std::string>& chart_paths) {
+  Layout(const util::FileTree& tree, const std::vector<std::string>& chart_paths) {
+    const std::uint64_t max_file = package::Limits{}.max_file_bytes;
     for (const auto& path : chart_paths) {
       try {
-        const fs::path file = worktree / path / "Chart.yaml";
-        // Checked before reading: a huge Chart.yaml (or its placeholder) is never read whole.
-        std::error_code size_ec;
-        if (auto size = fs::file_size(file, size_ec); !size_ec && size > package::Limits{}.max_file_bytes)
-          throw Error(Errc::too_large, path + "/Chart.yaml",
-                      "file is " + std::to_string(size) + " bytes; the limit for a chart file is " +
-                          std::to_string(package::Limits{}.max_file_bytes));
-        auto md = chart::parse_chart_yaml(util::read_file_inside(file, worktree), path + "/Chart.yaml");
+        const std::string dir = path == "." ? "" : path;
+        // Checked by size before reading: a huge Chart.yaml is never read whole.
+        const std::string chart_yaml = util::tree_join(dir, "Chart.yaml");
+        auto md = chart::parse_chart_yaml(util::read_tree_file(tree, chart_yaml, path + "/Chart.yaml", max_file),
+                                          path + "/Chart.yaml");
         // v1 charts list their dependencies in requirements.yaml; Helm's loader
         // reads it for any apiVersion, so dependency resolution must too.
-        const fs::path requirements = worktree / path / "requirements.yaml";
-        if (std::error_code ec; fs::exists(fs::symlink_status(requirements, ec)))
+        const std::string requirements = util::tree_join(dir, "requirements.yaml");
+        if (tree.kind(requirements) != util::FileTree::Kind::missing)
           chart::apply_requirements_yaml(
-              md, util::read_file_inside(requirements, worktree, package::Limits{}.max_file_bytes),
+              md, util::read_tree_file(tree, requirements, path + "/requirements.yaml", max_file),
               path + "/requirements.yaml");
         path_of_name.emplace(md.name, path);
         metadata_by_path.emplace(path, std::move(md));
@@ -587,22 +579,19 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   };
 
   git::Repository repo(clone_dir(name));
-  fs::path worktree;
+  std::optional<git::Tree> commit_tree;  // the commit's files, read from the mirror's objects
   std::vector<std::string> chart_paths;
   try {
     git::SyncOptions opts{state.spec.git, state.spec.ref, state.spec.credentials, options.allow_local_git,
                           options.git_ca_file};
-    // No chart may hold a file over Helm's per-file limit, so nothing bigger needs
-    // its content on disk: the packager refuses it by its (placeholder's) size.
-    opts.placeholder_above_bytes = package::Limits{}.max_file_bytes;
     opts.ssh_known_hosts = options.ssh_known_hosts;
     opts.stall_timeout = options.git_stall_timeout;
     opts.deadline = deadline;
     auto result = repo.sync(opts);
     report.commit = result.commit;
     report.fetched_changes = result.changed;
-    worktree = result.worktree;
-    chart_paths = chart::discover_charts(worktree, state.spec.path);
+    commit_tree.emplace(repo.tree());
+    chart_paths = chart::discover_charts(*commit_tree, state.spec.path);
   } catch (const Error& e) {
     report.error = e.what();
     return finish();
@@ -610,10 +599,11 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     report.error = std::string("internal error: ") + e.what();
     return finish();
   }
+  const git::Tree& tree = *commit_tree;
 
   auto repositories = repositories_for(state.spec);
   std::set<std::string> present(chart_paths.begin(), chart_paths.end());
-  const Layout layout(worktree, chart_paths);
+  const Layout layout(tree, chart_paths);
   bool publisher_down = false;
   deps::Resolver::Session dependency_indexes;
   // One batch per sync, so the publish target's own index is rewritten once, not per chart.
@@ -658,12 +648,12 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
       continue;
     }
     try {
-      fs::path chart_dir = worktree / path;
+      const std::string chart_dir = path == "." ? "" : path;
       const chart::Metadata& md = layout.metadata(path);
       outcome.name = md.name;
       outcome.version = md.version;
-      auto resolution = resolver.resolve(md, chart_dir, worktree, repositories, &dependency_indexes, &own_charts);
-      std::string key = chart_key(repo, worktree, path, resolution);
+      auto resolution = resolver.resolve(md, tree, chart_dir, repositories, &dependency_indexes, &own_charts);
+      std::string key = chart_key(tree, path, resolution);
       // What this folder published last for its current version: that version
       // itself, or under `revision` its newest <version>+<commit>.
       auto previous = std::find_if(state.published.rbegin(), state.published.rend(), [&](auto& p) {
@@ -677,8 +667,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
         outcome.digest = previous->digest;
         outcome.status = ChartOutcome::Status::unchanged;
       } else {
-        package::PackageInput in{worktree, path, resolution.archives, resolution.local_subcharts,
-                                 resolution.lock_yaml, {}};
+        package::PackageInput in{{}, path, resolution.archives, resolution.local_subcharts,
+                                 resolution.lock_yaml, {}, &tree};
         std::optional<package::Package> pkg;
         if (versioning == Versioning::revision) {
           // Same bytes under the last revision's version (a commit that touched
@@ -714,7 +704,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
                             " was not bumped: it is published with digest " + same_version->digest +
                             " and published versions are immutable; bump `version` in Chart.yaml (or set the "
                             "repo's versioning to revision or overwrite)");
-          if (!commit_time) commit_time = repo.current_commit_time();
+          if (!commit_time) commit_time = tree.commit_time();
           pkg->created = *commit_time;
           try {
             publish_chart(state, path, *pkg, layout, outcome);

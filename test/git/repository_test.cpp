@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <future>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "cmop/error.hpp"
+#include "cmop/util/file_tree.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/black_hole.hpp"
 #include "support/git_fixture.hpp"
@@ -46,6 +48,19 @@ Error require_error(Errc code, Fn&& fn) {
 }
 
 std::string read(const fs::path& p) { return cmop::util::read_file(p); }
+
+// A file of the current commit, read from the mirror's objects.
+std::string read_at(const Repository& repo, const std::string& path) {
+  return cmop::util::read_tree_file(repo.tree(), path, path, 0);
+}
+
+// What a mirror directory holds: never a checkout.
+std::vector<std::string> mirror_entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 // A work repo with a chart and a plain folder, published as bare `name` under base.
 struct Served {
@@ -105,32 +120,30 @@ TEST_CASE("clone over git://, no-change detection and new commits", "[git][daemo
   GitDaemon daemon(served.base);
   Repository repo(served.mirror());
   REQUIRE_FALSE(repo.current_commit());
-  REQUIRE(repo.worktree().empty());
-  REQUIRE(repo.tree_id("") == "");
+  require_error(Errc::not_found, [&] { repo.tree(); });
 
   SyncResult first = repo.sync(options_for(daemon.url("charts.git")));
   REQUIRE(first.changed);
   REQUIRE(first.commit == served.first_commit);
   REQUIRE(repo.current_commit() == served.first_commit);
-  REQUIRE(repo.worktree() == first.worktree);
-  REQUIRE(read(first.worktree / "docs/readme.txt") == "hello v1\n");
-  REQUIRE(read(first.worktree / "charts/app/Chart.yaml").find("name: app") != std::string::npos);
-  REQUIRE_FALSE(fs::exists(first.worktree / ".git"));
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
+  REQUIRE(read_at(repo, "charts/app/Chart.yaml").find("name: app") != std::string::npos);
+  REQUIRE(repo.tree().commit() == first.commit);
+  // Nothing is checked out: the mirror holds the objects and the current commit id.
+  REQUIRE(mirror_entries(served.mirror()) == std::vector<std::string>{"current", "repo.git", "sync.lock"});
 
   SyncResult again = repo.sync(options_for(daemon.url("charts.git")));
   REQUIRE_FALSE(again.changed);
   REQUIRE(again.commit == first.commit);
-  REQUIRE(again.worktree == first.worktree);
 
   served.work.write("docs/readme.txt", "hello v2\n");
   std::string second = served.publish("v2");
   SyncResult next = repo.sync(options_for(daemon.url("charts.git")));
   REQUIRE(next.changed);
   REQUIRE(next.commit == second);
-  REQUIRE(read(next.worktree / "docs/readme.txt") == "hello v2\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v2\n");
   REQUIRE(repo.current_commit() == second);
-  // Only the current worktree is kept.
-  REQUIRE_FALSE(fs::exists(first.worktree));
+  REQUIRE(mirror_entries(served.mirror()) == std::vector<std::string>{"current", "repo.git", "sync.lock"});
 
   // A second Repository on the same directory sees the same state (it is on disk).
   Repository reopened(served.mirror());
@@ -158,27 +171,27 @@ TEST_CASE("refs resolve as branch, tag, annotated tag and commit id", "[git][ref
   }
   SECTION("branch by short and full name") {
     REQUIRE(repo.sync(options_for(url, "feature")).commit == feature);
-    REQUIRE(read(repo.worktree() / "docs/readme.txt") == "feature\n");
+    REQUIRE(read_at(repo, "docs/readme.txt") == "feature\n");
     REQUIRE(repo.sync(options_for(url, "refs/heads/main")).commit == main_v2);
   }
   SECTION("lightweight and annotated tags peel to the commit") {
     REQUIRE(repo.sync(options_for(url, "light-v1")).commit == served.first_commit);
     REQUIRE_FALSE(repo.sync(options_for(url, "v1.0.0")).changed);
     REQUIRE(repo.sync(options_for(url, "refs/tags/v1.0.0")).commit == served.first_commit);
-    REQUIRE(read(repo.worktree() / "docs/readme.txt") == "hello v1\n");
+    REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
   }
   SECTION("full and abbreviated commit ids") {
     REQUIRE(repo.sync(options_for(url, served.first_commit)).commit == served.first_commit);
     REQUIRE(repo.sync(options_for(url, feature.substr(0, 10))).commit == feature);
   }
-  SECTION("unknown refs are not_found and leave the worktree alone") {
+  SECTION("unknown refs are not_found and leave the current commit alone") {
     SyncResult good = repo.sync(options_for(url));
     Error e = require_error(Errc::not_found, [&] { repo.sync(options_for(url, "no-such-branch")); });
     REQUIRE(e.subject() == url);
     require_error(Errc::not_found, [&] { repo.sync(options_for(url, "0123456789abcdef0123456789abcdef01234567")); });
     require_error(Errc::invalid_argument, [&] { repo.sync(options_for(url, "bad..ref")); });
     REQUIRE(repo.current_commit() == good.commit);
-    REQUIRE(read(good.worktree / "docs/readme.txt") == "main v2\n");
+    REQUIRE(read_at(repo, "docs/readme.txt") == "main v2\n");
   }
 }
 
@@ -187,9 +200,10 @@ TEST_CASE("smart HTTP with and without basic auth", "[git][http]") {
 
   SECTION("anonymous") {
     GitHttpServer http(served.base);
-    SyncResult r = Repository(served.mirror()).sync(options_for(http.url("charts.git")));
+    Repository repo(served.mirror());
+    SyncResult r = repo.sync(options_for(http.url("charts.git")));
     REQUIRE(r.commit == served.first_commit);
-    REQUIRE(read(r.worktree / "docs/readme.txt") == "hello v1\n");
+    REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
   }
   SECTION("basic auth: right password works, wrong or missing ones are unauthorized without hanging") {
     GitHttpServer http(served.base, "alice:s3cret");
@@ -248,7 +262,7 @@ TEST_CASE("file:// and local paths need allow_local", "[git][local]") {
   REQUIRE_FALSE(repo.sync(allowed).changed);
 }
 
-TEST_CASE("a failed fetch keeps the previous worktree", "[git][failure]") {
+TEST_CASE("a failed fetch keeps the previous commit", "[git][failure]") {
   Served served;
   std::optional<GitDaemon> daemon(std::in_place, served.base);
   const std::string url = daemon->url("charts.git");
@@ -263,9 +277,8 @@ TEST_CASE("a failed fetch keeps the previous worktree", "[git][failure]") {
   REQUIRE(e.subject() == url);
   REQUIRE(e.reason().starts_with("fetch: "));
   REQUIRE(repo.current_commit() == good.commit);
-  REQUIRE(repo.worktree() == good.worktree);
-  REQUIRE(read(good.worktree / "docs/readme.txt") == "hello v1\n");
-  REQUIRE(repo.tree_id("docs") != "");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
+  REQUIRE(repo.tree().id("docs") != "");
 
   // Never cloned: the step is reported as clone.
   Repository fresh(served.mirror("fresh"));
@@ -288,7 +301,7 @@ TEST_CASE("force-pushed history rewrites are followed", "[git][rewrite]") {
   SyncResult r = repo.sync(options_for(daemon.url("charts.git")));
   REQUIRE(r.changed);
   REQUIRE(r.commit == rewritten);
-  REQUIRE(read(r.worktree / "docs/readme.txt") == "rewritten\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "rewritten\n");
 }
 
 TEST_CASE("tree_id is a per-folder content key", "[git][tree]") {
@@ -299,23 +312,23 @@ TEST_CASE("tree_id is a per-folder content key", "[git][tree]") {
   Repository repo(served.mirror());
   repo.sync(options_for(daemon.url("charts.git")));
 
-  std::string app = repo.tree_id("charts/app");
-  std::string other = repo.tree_id("charts/other");
-  std::string root = repo.tree_id("");
+  std::string app = repo.tree().id("charts/app");
+  std::string other = repo.tree().id("charts/other");
+  std::string root = repo.tree().id("");
   REQUIRE(app.size() == 40);
   REQUIRE(other.size() == 40);
   REQUIRE(app != other);
-  REQUIRE(repo.tree_id("./charts/app/") == app);
-  REQUIRE(repo.tree_id("charts/missing") == "");
-  REQUIRE(repo.tree_id("docs/readme.txt") == "");  // a file is not a folder
-  REQUIRE(repo.tree_id("../charts") == "");
+  REQUIRE(repo.tree().id("./charts/app/") == app);
+  REQUIRE(repo.tree().id("charts/missing") == "");
+  REQUIRE(repo.tree().id("docs/readme.txt") == "");  // a file is not a folder
+  REQUIRE(repo.tree().id("../charts") == "");
 
   served.work.write("charts/other/values.yaml", "replicaCount: 3\n");
   served.publish("bump other");
   REQUIRE(repo.sync(options_for(daemon.url("charts.git"))).changed);
-  REQUIRE(repo.tree_id("charts/app") == app);
-  REQUIRE(repo.tree_id("charts/other") != other);
-  REQUIRE(repo.tree_id("") != root);
+  REQUIRE(repo.tree().id("charts/app") == app);
+  REQUIRE(repo.tree().id("charts/other") != other);
+  REQUIRE(repo.tree().id("") != root);
 }
 
 TEST_CASE("symlinks, executable bits and submodule entries", "[git][checkout]") {
@@ -325,19 +338,35 @@ TEST_CASE("symlinks, executable bits and submodule entries", "[git][checkout]") 
   served.work.write("scripts/run.sh", "#!/bin/sh\necho hi\n");
   fs::permissions(served.work.dir() / "scripts/run.sh", fs::perms::owner_exec, fs::perm_options::add);
   // A gitlink (submodule entry) without .gitmodules: unsupported, must not fail.
+  // (Its empty folder keeps `git add -A` from dropping it.)
+  fs::create_directories(served.work.dir() / "vendor/sub");
   served.work.git({"update-index", "--add", "--cacheinfo",
                    "160000," + served.first_commit + ",vendor/sub"});
   served.publish("links");
   GitDaemon daemon(served.base);
   Repository repo(served.mirror());
-  fs::path wt = repo.sync(options_for(daemon.url("charts.git"))).worktree;
+  repo.sync(options_for(daemon.url("charts.git")));
+  auto tree = repo.tree();
+  using Kind = cmop::util::FileTree::Kind;
+  using Status = cmop::util::FileTree::Resolved::Status;
 
-  REQUIRE(fs::is_symlink(wt / "charts/app/link-inside"));
-  REQUIRE(fs::read_symlink(wt / "charts/app/link-inside") == "values.yaml");
-  REQUIRE(fs::is_symlink(wt / "charts/app/link-escape"));
-  REQUIRE(fs::read_symlink(wt / "charts/app/link-escape") == "../../../etc/passwd");
-  REQUIRE((fs::status(wt / "scripts/run.sh").permissions() & fs::perms::owner_exec) != fs::perms::none);
-  REQUIRE(read(wt / "docs/readme.txt") == "hello v1\n");
+  // Links are entries of their own, resolved inside the commit.
+  REQUIRE(tree.kind("charts/app/link-inside") == Kind::symlink);
+  auto inside = tree.resolve("charts/app/link-inside");
+  REQUIRE(inside.status == Status::ok);
+  REQUIRE(inside.path == "charts/app/values.yaml");
+  REQUIRE(inside.kind == Kind::file);
+  REQUIRE(tree.kind("charts/app/link-escape") == Kind::symlink);
+  REQUIRE(tree.resolve("charts/app/link-escape").status == Status::escapes);
+  REQUIRE(tree.holds_symlink("charts/app"));
+  REQUIRE_FALSE(tree.holds_symlink("docs"));
+  // An executable blob is a regular file like any other (Helm writes 0644 for all).
+  REQUIRE(tree.kind("scripts/run.sh") == Kind::file);
+  REQUIRE(read_at(repo, "scripts/run.sh") == "#!/bin/sh\necho hi\n");
+  // A submodule is an empty directory, as a checkout made it.
+  REQUIRE(tree.kind("vendor/sub") == Kind::directory);
+  REQUIRE(tree.list("vendor/sub").empty());
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
 }
 
 TEST_CASE("leftovers of a crashed sync are cleaned up", "[git][recovery]") {
@@ -347,24 +376,31 @@ TEST_CASE("leftovers of a crashed sync are cleaned up", "[git][recovery]") {
   Repository repo(served.mirror());
   SyncResult good = repo.sync(options_for(url));
 
-  // Simulate a crash mid-checkout, mid-pointer-switch and inside a ref update.
+  // Leftovers of earlier versions (worktrees under checkouts/, `current` as a
+  // symlink to one), a crash mid-pointer-write and one inside a ref update.
   fs::path mirror = served.mirror();
   fs::create_directories(mirror / "checkouts/.tmp-deadbeef-1/charts");
-  fs::create_directories(mirror / "checkouts/0000000000000000000000000000000000000000");
+  fs::create_directories(mirror / ("checkouts/" + good.commit));
+  fs::remove(mirror / "current");
+  fs::create_symlink("checkouts/" + good.commit, mirror / "current");
   fs::create_symlink("checkouts/nowhere", mirror / ".current.tmp-99-0");
+  { std::ofstream(mirror / ".current.tmp-AbC123") << "half"; }
   fs::create_directories(mirror / "repo.git/refs/remotes/origin");
   { std::ofstream(mirror / "repo.git/refs/remotes/origin/main.lock") << "junk"; }
   REQUIRE(repo.current_commit() == good.commit);
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
 
   served.work.write("docs/readme.txt", "after crash\n");
   std::string next = served.publish();
   SyncResult r = repo.sync(options_for(url));
   REQUIRE(r.commit == next);
-  REQUIRE(read(r.worktree / "docs/readme.txt") == "after crash\n");
-  REQUIRE_FALSE(fs::exists(mirror / "checkouts/.tmp-deadbeef-1"));
-  REQUIRE_FALSE(fs::exists(mirror / "checkouts/0000000000000000000000000000000000000000"));
+  REQUIRE(read_at(repo, "docs/readme.txt") == "after crash\n");
+  REQUIRE_FALSE(fs::exists(mirror / "checkouts"));
+  REQUIRE_FALSE(fs::is_symlink(mirror / "current"));
   REQUIRE_FALSE(fs::is_symlink(mirror / ".current.tmp-99-0"));
+  REQUIRE_FALSE(fs::exists(mirror / ".current.tmp-AbC123"));
   REQUIRE_FALSE(fs::exists(mirror / "repo.git/refs/remotes/origin/main.lock"));
+  REQUIRE(mirror_entries(mirror) == std::vector<std::string>{"current", "repo.git", "sync.lock"});
 
   // A mirror directory damaged beyond opening is re-cloned.
   fs::remove_all(mirror / "repo.git");
@@ -435,7 +471,7 @@ TEST_CASE("https trusts a per-repository CA bundle", "[git][https]") {
   trusted.ca_file = cert.string();
   SyncResult r = repo.sync(trusted);
   REQUIRE(r.commit == served.first_commit);
-  REQUIRE(read(r.worktree / "docs/readme.txt") == "hello v1\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
   // The bundle is scoped to the sync that names it, not installed process-wide.
   Repository other(served.mirror("other"));
   require_error(Errc::git, [&] { other.sync(options_for(url)); });
@@ -511,7 +547,7 @@ TEST_CASE("ssh with a passphrase-protected key against a real sshd", "[git][ssh]
   good.ssh_known_hosts = read(ssh_dir / "known_hosts");
   SyncResult r = repo.sync(good);
   REQUIRE(r.commit == served.first_commit);
-  REQUIRE(read(r.worktree / "docs/readme.txt") == "hello v1\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "hello v1\n");
 
   served.work.write("docs/readme.txt", "over ssh\n");
   std::string second = served.publish();
@@ -616,7 +652,7 @@ TEST_CASE("branches and tags are fetched shallow, new commits and commit ids sti
   REQUIRE(repo.sync(options_for(url)).commit == v3);
   REQUIRE(shallow() == "true\n");
   REQUIRE(commits_held() == "1\n");
-  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v3\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v3\n");
 
   // Commits pushed after the first sync are fetched, packaged from the new tip.
   served.work.write("docs/readme.txt", "v4\n");
@@ -626,14 +662,14 @@ TEST_CASE("branches and tags are fetched shallow, new commits and commit ids sti
   SyncResult next = repo.sync(options_for(url));
   REQUIRE(next.changed);
   REQUIRE(next.commit == v5);
-  REQUIRE(read(next.worktree / "docs/readme.txt") == "v5\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v5\n");
   REQUIRE(shallow() == "true\n");
   REQUIRE_FALSE(repo.sync(options_for(url, "main")).changed);
 
   // A commit id below the tips needs history: the mirror is deepened again.
   SyncResult old = repo.sync(options_for(url, v2.substr(0, 12)));
   REQUIRE(old.commit == v2);
-  REQUIRE(read(old.worktree / "docs/readme.txt") == "v2\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v2\n");
   REQUIRE(shallow() == "false\n");
   REQUIRE(repo.sync(options_for(url, served.first_commit)).commit == served.first_commit);
 
@@ -641,11 +677,11 @@ TEST_CASE("branches and tags are fetched shallow, new commits and commit ids sti
   served.work.write("docs/readme.txt", "v6\n");
   std::string v6 = served.publish("v6");
   REQUIRE(repo.sync(options_for(url, "main")).commit == v6);
-  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v6\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v6\n");
   served.work.write("docs/readme.txt", "v7\n");
   std::string v7 = served.publish("v7");
   REQUIRE(repo.sync(options_for(url)).commit == v7);
-  REQUIRE(read(repo.worktree() / "docs/readme.txt") == "v7\n");
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v7\n");
 }
 
 namespace {

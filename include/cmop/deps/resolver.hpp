@@ -77,14 +77,19 @@ class Resolver {
   // is oci:// on the same host. Manifests and layers are cached by digest, so a
   // sync without changes asks the registry for the tag list (or, with an in-sync
   // Chart.lock, only for the tag's digest).
-  // chart_dir is absolute and inside clone_root. Dependencies already vendored in
-  // charts/ are left to the packager. Honours Chart.lock when its digest matches the
+  // Dependencies already vendored in charts/ are left to the packager. Honours Chart.lock when its digest matches the
   // dependencies. Throws Error(dependency) naming the dependency, its constraint and
   // the repository when nothing matches or a download fails; a file:// dependency
-  // escaping clone_root is Error(forbidden). A repository (or mirror) whose url is
+  // escaping the tree is Error(forbidden). A repository (or mirror) whose url is
   // kSelfRepositoryUrl is read from `own_charts`; without one it is Error(dependency).
   // For apiVersion v1 charts, `md` must already carry requirements.yaml's list
   // (chart::apply_requirements_yaml); requirements.lock then plays Chart.lock's part.
+  // `chart_dir` is the chart's folder in `tree` (a sync's commit); every file the
+  // resolution reads (Chart.lock, file:// dependencies) comes from the tree.
+  Resolution resolve(const chart::Metadata& md, const util::FileTree& tree, const std::string& chart_dir,
+                     const std::vector<NamedRepository>& repositories, Session* session = nullptr,
+                     ChartSource* own_charts = nullptr);
+  // The same over a folder on disk: clone_root as the tree, chart_dir inside it.
   Resolution resolve(const chart::Metadata& md, const std::filesystem::path& chart_dir,
                      const std::filesystem::path& clone_root,
                      const std::vector<NamedRepository>& repositories, Session* session = nullptr,

@@ -1,11 +1,15 @@
 #pragma once
-// Git sync: keeps one local checkout of a remote repository up to date (libgit2).
+// Git sync: keeps one local mirror of a remote repository up to date (libgit2).
+// Nothing is checked out: a commit's files are read from the object database
+// (git::Tree).
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "cmop/git/tree.hpp"
 
 namespace cmop::git {
 
@@ -33,10 +37,6 @@ struct SyncOptions {
   // server's host key must match an entry for the host ("[host]:port" off port 22);
   // when empty, SSH host keys are not verified.
   std::string ssh_known_hosts = {};
-  // Regular files larger than this are checked out as sparse placeholders of the
-  // same size: their content is never read into memory nor written (a size check,
-  // e.g. Helm's 5 MiB per-file limit, still sees the true size). 0 = no limit.
-  std::uint64_t placeholder_above_bytes = 0;
   // Network deadlines. A remote that accepts and then never answers must not hold
   // a sync (and its worker) forever:
   // - stall_timeout: connecting, and every wait for data from the remote, may take
@@ -48,9 +48,11 @@ struct SyncOptions {
 };
 
 struct SyncResult {
-  std::string commit;                // checked-out commit id (40 hex)
-  bool changed = false;              // false when the ref still points at the previous commit
-  std::filesystem::path worktree;    // directory holding the checked-out files
+  std::string commit;      // the commit the ref points at (40 hex), now the current one
+  bool changed = false;    // false when the ref still points at the previous commit
+  // Objects the fetch downloaded (0 when the remote had nothing new): a shallow
+  // mirror fetches only what the new commit adds.
+  std::uint64_t received_objects = 0;
 };
 
 // Throws Error(forbidden) for file:// or local paths unless allow_local, and
@@ -58,7 +60,7 @@ struct SyncResult {
 void validate_url(std::string_view url, bool allow_local);
 
 // One mirror directory per git repo. Layout inside `dir` is private to this class.
-// Contract: a failed sync leaves the previous worktree and commit untouched.
+// Contract: a failed sync leaves the previous current commit untouched.
 class Repository {
  public:
   explicit Repository(std::filesystem::path dir);
@@ -66,20 +68,18 @@ class Repository {
   Repository(const Repository&) = delete;
   Repository& operator=(const Repository&) = delete;
 
-  // Clones on first use, fetches afterwards; resolves ref; checks out when it moved.
+  // Clones on first use, fetches afterwards; resolves ref and makes that commit
+  // the current one.
   // Throws Error(git|forbidden|invalid_argument|not_found) with the URL and libgit2's reason.
   SyncResult sync(const SyncOptions& options);
 
-  // Commit of the current worktree, if any sync has succeeded.
+  // The current commit, if any sync has succeeded.
   std::optional<std::string> current_commit() const;
   // The committer time of the current commit, RFC 3339 in UTC ("" before the
   // first sync): a timestamp that is the same wherever the commit is packaged.
   std::string current_commit_time() const;
-  std::filesystem::path worktree() const;
-
-  // Git tree id of `subdir` (relative, '/'-separated, "" = root) at the current
-  // commit: a cheap content key for a chart folder. Empty if it does not exist.
-  std::string tree_id(std::string_view subdir) const;
+  // The current commit's files. Error(not_found) before the first sync.
+  Tree tree() const;
 
  private:
   struct Impl;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cmop/chart/metadata.hpp"
+#include "cmop/util/file_tree.hpp"
 
 namespace cmop::package {
 
@@ -23,18 +24,22 @@ struct SubchartArchive {
 };
 
 struct SubchartDir {
-  std::filesystem::path dir;  // absolute path of a file:// dependency, inside the clone
+  std::string path;  // a file:// dependency's folder in the source tree, '/'-separated
 };
 
+// Where the chart's files come from: `tree` when set (a git commit during a sync),
+// else the folder clone_root on disk. One loader reads both, with the same rules.
 struct PackageInput {
   std::filesystem::path clone_root;  // nothing outside it is ever read
-  std::string chart_dir;             // relative to clone_root, '/'-separated
+  std::string chart_dir;             // relative to the source's root, '/'-separated
   std::vector<SubchartArchive> archives;
   std::vector<SubchartDir> local_subcharts;
   // Chart.lock content to embed (Helm writes it when dependencies were resolved); empty = keep as found.
   std::string lock_yaml;
   // Non-empty: the version written into the package (`helm package --version`).
   std::string version_override;
+  // The source tree; null = the folder clone_root. Must outlive the call.
+  const util::FileTree* tree = nullptr;
 };
 
 struct Package {
@@ -51,15 +56,16 @@ struct Package {
 // Loads the chart like Helm's loader (honouring .helmignore, limits, v1
 // requirements.yaml), validates it and writes the archive like chartutil.Save.
 // Throws Error(invalid_chart|forbidden|too_large) naming the chart dir and the file
-// at fault; a symlink that resolves outside clone_root is Error(forbidden), a broken
-// one Error(invalid_chart) even when .helmignore matches it (as Helm). A declared
+// at fault; a symlink that resolves outside the source is Error(forbidden), a broken
+// one Error(invalid_chart) even when .helmignore matches it (as Helm). Sizes are
+// checked before a file is read. A declared
 // dependency missing from the package, or present in a version outside its
 // constraint, is Error(invalid_chart) naming it (Helm's CheckDependencies).
 // Archive layout: Chart.yaml (re-serialized), Chart.lock (v2), values.yaml,
 // values.schema.json, templates/*, other files (directory-walk order), then each
 // subchart as charts/<name>/... sorted by name. `archives` and `local_subcharts`
 // supersede a vendored charts/*.tgz of the same chart name; a `.git` directly in
-// clone_root is never read. Same input tree => byte-identical bytes and digest.
+// the source's root is never read. Same input tree => byte-identical bytes and digest.
 Package package_chart(const PackageInput& input, const Limits& limits = {});
 
 }  // namespace cmop::package
