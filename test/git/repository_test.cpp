@@ -684,6 +684,39 @@ TEST_CASE("branches and tags are fetched shallow, new commits and commit ids sti
   REQUIRE(read_at(repo, "docs/readme.txt") == "v7\n");
 }
 
+TEST_CASE("an existing mirror fetches only what a new commit adds", "[git][shallow]") {
+  Served served;
+  for (int d = 0; d < 10; ++d)
+    for (int f = 0; f < 5; ++f)
+      served.work.write("charts/c" + std::to_string(d) + "/files/f" + std::to_string(f) + ".txt",
+                        "file " + std::to_string(d) + "/" + std::to_string(f) + "\n");
+  served.publish("fifty files");
+  GitDaemon daemon(served.base);
+  GitHttpServer http(served.base);
+  const std::string url = GENERATE(as<std::string>{}, "git", "http") == "git" ? daemon.url("charts.git")
+                                                                             : http.url("charts.git");
+  INFO("url: " << url);
+  Repository repo(served.mirror());
+  SyncResult cold = repo.sync(options_for(url));
+  // The tip's commit, its trees and blobs: 50 files in 10+ folders and the chart.
+  REQUIRE(cold.received_objects >= 60);
+
+  SyncResult same = repo.sync(options_for(url));
+  REQUIRE_FALSE(same.changed);
+  REQUIRE(same.received_objects == 0);
+
+  served.work.write("charts/c3/files/f2.txt", "changed\n");
+  std::string next = served.publish("one file");
+  SyncResult one = repo.sync(options_for(url));
+  REQUIRE(one.changed);
+  REQUIRE(one.commit == next);
+  // The commit, the trees on the way down (root, charts, c3, files) and the blob.
+  REQUIRE(one.received_objects > 0);
+  REQUIRE(one.received_objects <= 6);
+  REQUIRE(read_at(repo, "charts/c3/files/f2.txt") == "changed\n");
+  REQUIRE(read_at(repo, "charts/c4/files/f2.txt") == "file 4/2\n");
+}
+
 namespace {
 void pipe_handler_of_the_embedder(int) {}
 }  // namespace
