@@ -5,15 +5,24 @@
 // chart) in the same run, and peak RSS; then the same repo pushed into an OCI
 // registry (cold push, and a no-change update that pushes nothing).
 //
+// Then the issue-15 targets on a second generated repo (100 charts, 600 files,
+// over `git daemon`), each figure the best of 3 runs on a fresh state dir, with
+// their ratios: a one-chart update against 3 x the no-change update plus the
+// time to package that one chart (and against 0.15 s), and a cold sync against
+// 0.5 x the CI baseline (`git clone` + `tar czf` per chart).
+//
 //   build/bench/bench_sync [charts=100]
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <string>
 
+#include "cmop/git/repository.hpp"
 #include "cmop/oci/registry.hpp"
+#include "cmop/package/packager.hpp"
 #include "cmop/sync/workspace.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/git_fixture.hpp"
@@ -52,6 +61,99 @@ void write_bench_chart(test::GitWorkRepo& repo, int i, bool with_dep, const std:
                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n" + filler(2500, i));
   repo.write(dir + "/templates/_helpers.tpl", "{{- define \"x.name\" -}}x{{- end -}}\n" + filler(1500, i));
   repo.write(dir + "/templates/NOTES.txt", "Installed " + name + "\n");
+}
+
+// Six files a chart: 100 charts make the ~600-file repo of the issue's targets.
+void write_small_chart(test::GitWorkRepo& repo, int i, const std::string& version) {
+  std::string dir = "charts/chart" + std::to_string(i);
+  repo.write(dir + "/Chart.yaml", "apiVersion: v2\nname: chart" + std::to_string(i) + "\nversion: " + version +
+                                      "\ndescription: benchmark chart\n");
+  repo.write(dir + "/values.yaml", "replicaCount: 1\n" + filler(1500, i));
+  repo.write(dir + "/.helmignore", "*.swp\n*.bak\n");
+  repo.write(dir + "/templates/deployment.yaml", "kind: Deployment\n" + filler(2500, i));
+  repo.write(dir + "/templates/service.yaml", "kind: Service\n" + filler(800, i));
+  repo.write(dir + "/templates/_helpers.tpl", "{{- define \"x.name\" -}}x{{- end -}}\n" + filler(600, i));
+}
+
+struct Best {
+  double s = 1e9;
+  void take(double v) { s = std::min(s, v); }
+};
+
+// The issue's targets on a 100-chart, 600-file repo; returns false when a sync failed.
+bool small_repo_targets(const fs::path& tmp) {
+  constexpr int kCharts = 100;
+  test::GitWorkRepo work(tmp / "small-work");
+  for (int i = 0; i < kCharts; ++i) write_small_chart(work, i, "1.0.0");
+  work.commit("generated charts");
+  fs::path served = tmp / "small-served";
+  fs::path bare = test::make_bare(work, served, "small.git");
+  test::GitDaemon daemon(served);
+  const std::string url = daemon.url("small.git");
+  std::size_t files = 0;
+  for (auto& e : fs::recursive_directory_iterator(work.dir() / "charts"))
+    if (e.is_regular_file()) ++files;
+
+  Best baseline, cold, nochange, one, package_one;
+  for (int run = 0; run < 3; ++run) {
+    const fs::path dir = tmp / ("small-run" + std::to_string(run));
+    auto t0 = Clock::now();
+    test::run_ok({"git", "clone", "-q", url, (dir / "baseline").string()});
+    fs::create_directories(dir / "baseline-out");
+    for (int i = 0; i < kCharts; ++i) {
+      std::string name = "chart" + std::to_string(i);
+      test::run_ok({"tar", "czf", (dir / "baseline-out" / (name + ".tgz")).string(), "-C",
+                    (dir / "baseline" / "charts").string(), name});
+    }
+    baseline.take(seconds_since(t0));
+
+    fs::create_directories(dir / "out");
+    sync::Workspace ws(dir / "state", publish::make_local_publisher((dir / "out").string()));
+    sync::RepoSpec spec;
+    spec.name = "small";
+    spec.git = url;
+    t0 = Clock::now();
+    auto first = ws.apply(spec);
+    cold.take(seconds_since(t0));
+    t0 = Clock::now();
+    auto again = ws.update("small");
+    nochange.take(seconds_since(t0));
+
+    // One chart changes (a template and its version), a new commit is pushed.
+    const int changed = 7 + run;
+    write_small_chart(work, changed, "1.0." + std::to_string(run + 1));
+    work.write("charts/chart" + std::to_string(changed) + "/templates/service.yaml",
+               "kind: Service\n# run " + std::to_string(run) + "\n");
+    work.commit("change chart" + std::to_string(changed));
+    test::push_to_bare(work, bare);
+    t0 = Clock::now();
+    auto after = ws.update("small");
+    one.take(seconds_since(t0));
+    if (!first.ok() || !again.ok() || !after.ok() || after.count(sync::ChartOutcome::Status::published) != 1) {
+      std::cerr << "600-file repo: a sync failed: " << first.error << again.error << after.error << "\n";
+      return false;
+    }
+
+    // Packaging that one chart alone, from the same commit's objects.
+    git::Repository mirror(dir / "state" / "clones" / "small");
+    t0 = Clock::now();
+    auto tree = mirror.tree();
+    package::PackageInput in{{}, "charts/chart" + std::to_string(changed), {}, {}, {}, {}, &tree};
+    package::package_chart(in);
+    package_one.take(seconds_since(t0));
+  }
+
+  const double one_budget = 3 * nochange.s + package_one.s;
+  std::printf("600-file repo: %d charts, %zu files, over git daemon, best of 3 runs each\n", kCharts, files);
+  std::printf("600-file repo: baseline git clone + tar czf per chart: %.3f s\n", baseline.s);
+  std::printf("600-file repo: cmop cold sync:        %.3f s  (%.2f x baseline; target <= 0.5)\n", cold.s,
+              cold.s / baseline.s);
+  std::printf("600-file repo: cmop no-change update: %.3f s\n", nochange.s);
+  std::printf("600-file repo: package one chart:     %.3f s\n", package_one.s);
+  std::printf("600-file repo: cmop one-chart change: %.3f s  (%.2f x (3 x no-change + package one chart = %.3f s); "
+              "target <= 1; %s 0.15 s)\n",
+              one.s, one.s / one_budget, one_budget, one.s <= 0.15 ? "within" : "over");
+  return true;
 }
 
 long peak_rss_kib() {
@@ -137,6 +239,8 @@ int main(int argc, char** argv) {
   std::printf("cmop no-change update: %.3f s  (%zu published)\n", nochange_s, nochange.count(sync::ChartOutcome::Status::published));
   std::printf("cmop one-chart change: %.3f s  (%zu published)\n", one_s, one.count(sync::ChartOutcome::Status::published));
   std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
+  if (!small_repo_targets(tmp.path())) return 1;
+  std::printf("peak RSS after the 600-file runs: %.1f MiB\n", peak_rss_kib() / 1024.0);
 
   // The same repo published into an OCI registry (the CNCF Distribution registry
   // on loopback, plain HTTP), when Debian's docker-registry is installed.

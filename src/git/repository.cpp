@@ -167,15 +167,21 @@ bool is_hex(std::string_view s) {
 bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_hex(s); }
 
 // How much history a fetch asks for. Only the commit a ref points at is ever read,
-// so a branch or tag (or the default branch) is fetched shallow, depth 1. A ref
-// that may be a commit id can name any commit reachable from the remote's refs, which
-// needs the full history (a shallow mirror is deepened again). libgit2's local
-// transport (file://, paths) cannot fetch shallow, and copies objects cheaply anyway.
-int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref) {
+// so the first fetch of a branch or tag (or the default branch) is shallow, depth 1.
+// Once the mirror holds a commit, later fetches ask for no depth at all: like
+// `git fetch` in a shallow clone, the server sends only what the new tip adds on
+// top of what we have (the "have" negotiation), which is the change and nothing
+// more. (Asking for depth 1 again costs a deepen negotiation on every fetch —
+// measured 40-50 ms per fetch against git daemon — for no fewer objects.) A ref
+// that may be a commit id can name any commit reachable from the remote's refs,
+// which needs the full history (a shallow mirror is deepened again). libgit2's
+// local transport (file://, paths) cannot fetch shallow, and copies objects
+// cheaply anyway.
+int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref, bool has_commit) {
   bool local = url.starts_with("/") || url.starts_with(".") || ::strncasecmp(url.data(), "file://", 7) == 0;
   if (local) return GIT_FETCH_DEPTH_FULL;
   bool may_be_commit = ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref);
-  if (!may_be_commit) return 1;
+  if (!may_be_commit) return has_commit ? GIT_FETCH_DEPTH_FULL : 1;
   return git_repository_is_shallow(repo) == 1 ? GIT_FETCH_DEPTH_UNSHALLOW : GIT_FETCH_DEPTH_FULL;
 }
 
@@ -835,7 +841,7 @@ SyncResult Repository::sync(const SyncOptions& options) {
     git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, ms);
   }
 #endif
-  const int depth = fetch_depth(repo.get(), options.url, options.ref);
+  const int depth = fetch_depth(repo.get(), options.url, options.ref, current.has_value());
   std::uint64_t received = 0;
   std::string default_branch =
       impl_->fetch(repo.get(), options, depth, state, subject, current ? "fetch" : "clone", received);
