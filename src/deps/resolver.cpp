@@ -657,6 +657,14 @@ Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, net::ConnectionPolic
   }
   impl_->registry = std::move(registry);
   impl_->http = net::HttpClient(std::move(tls), std::move(peers));
+  // A sync asks the same chart repositories for index.yaml and packages again and
+  // again: one connection per repository host instead of one per request.
+  impl_->http.enable_keep_alive();
+}
+
+void Resolver::close_idle_connections() {
+  impl_->http.close_idle();
+  impl_->registry->close_idle_connections();
 }
 
 Resolver::~Resolver() = default;

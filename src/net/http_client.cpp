@@ -1,6 +1,8 @@
-// HttpClient over Boost.Beast. Each exchange owns its io_context and connection, so
-// concurrent calls share nothing mutable except the lazily built TLS context, which
-// OpenSSL allows many connections to use at once once it is configured.
+// HttpClient over Boost.Beast. Each exchange has its connection (with the io_context
+// its socket belongs to) to itself, so concurrent calls share nothing mutable
+// except the lazily built TLS context, which OpenSSL allows many connections to
+// use at once once it is configured, and, with keep-alive, the pool that idle
+// connections wait in between exchanges (under its own lock).
 //
 // The exchange is written with Beast's asynchronous operations driven to completion
 // on a private io_context: that is what lets one deadline (the request's timeout)
@@ -10,6 +12,9 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <array>
@@ -47,6 +52,19 @@ struct HttpClient::TlsState {
   std::once_flag once;
   std::unique_ptr<ssl::context> context;
   std::optional<Error> failure;  // a bad CA or key fails every https call the same way
+};
+
+struct HttpConnection;
+
+// Idle connections by scheme://host:port, most recently used last.
+struct HttpClient::Pool {
+  KeepAlive options;
+  std::mutex mu;
+  std::vector<std::unique_ptr<HttpConnection>> idle;
+
+  std::unique_ptr<HttpConnection> take(const std::string& key, bool idempotent);
+  void put(std::unique_ptr<HttpConnection> conn);
+  void clear();
 };
 
 namespace {
@@ -198,20 +216,56 @@ bool local_address(asio::ip::address a) {
   return a.to_v6().is_link_local();
 }
 
+}  // namespace
+
+// One TCP (or TLS) connection and the io_context its socket belongs to. It moves
+// between exchanges (through the pool) as a whole.
+struct HttpConnection {
+  asio::io_context ioc;
+  std::optional<beast::tcp_stream> plain;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  std::string key;  // scheme://host:port
+  Clock::time_point idle_since;
+
+  HttpConnection(const std::string& k, ssl::context* ctx) : key(k) {
+    if (ctx) tls.emplace(ioc, *ctx);
+    else plain.emplace(ioc);
+  }
+  ~HttpConnection() {
+    boost::system::error_code ignored;
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    tcp().socket().close(ignored);
+  }
+  beast::tcp_stream& tcp() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+
+  // Whether an idle connection can carry another request: nothing may have
+  // arrived on it (a server's close, a TLS close_notify or anything unasked for
+  // makes it unusable) and it must still be open.
+  bool usable() {
+    if (!tcp().socket().is_open() || buffer.size() > 0) return false;
+    if (tls && SSL_pending(tls->native_handle()) > 0) return false;
+    char byte;
+    ssize_t n = ::recv(tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+  }
+};
+
+namespace {
+
 class Exchange {
  public:
-  Exchange(const Target& target, Clock::time_point deadline, std::chrono::milliseconds timeout, ssl::context* tls,
-           const ConnectionPolicy& peers)
-      : target_(target), deadline_(deadline), timeout_(timeout), peers_(peers) {
-    if (target.https) tls_stream_.emplace(ioc_, *tls);
-    else plain_stream_.emplace(ioc_);
+  Exchange(std::unique_ptr<HttpConnection> conn, const Target& target, Clock::time_point deadline,
+           std::chrono::milliseconds timeout, const ConnectionPolicy& peers)
+      : target_(target), deadline_(deadline), timeout_(timeout), peers_(peers), conn_(std::move(conn)),
+        ioc_(conn_->ioc), plain_stream_(conn_->plain), tls_stream_(conn_->tls), buffer_(conn_->buffer) {
+    // What connect() would leave for a connection made now; a reused one starts here.
+    current_ = op_deadline();
   }
 
-  ~Exchange() {
-    boost::system::error_code ignored;
-    tcp_stream().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    tcp_stream().socket().close(ignored);
-  }
+  // The connection, for reuse, once the exchange ended cleanly.
+  std::unique_ptr<HttpConnection> release() { return std::move(conn_); }
+  bool request_written() const { return request_written_; }
 
   void connect() {
     tcp::resolver resolver(ioc_);
@@ -303,6 +357,7 @@ class Exchange {
       run_until(written);
     }
     if (read_ec && write_failed) fail("sending request: " + describe(write_ec));
+    request_written_ = written && !write_ec;
     return read_ec;
   }
 
@@ -404,10 +459,12 @@ class Exchange {
   std::chrono::milliseconds timeout_;
   const ConnectionPolicy& peers_;
   Clock::time_point current_;  // deadline of the operation under way
-  asio::io_context ioc_;
-  std::optional<beast::tcp_stream> plain_stream_;
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream_;
-  beast::flat_buffer buffer_;
+  std::unique_ptr<HttpConnection> conn_;
+  asio::io_context& ioc_;
+  std::optional<beast::tcp_stream>& plain_stream_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>>& tls_stream_;
+  beast::flat_buffer& buffer_;
+  bool request_written_ = false;
 };
 
 http::request<http::string_body> build_request(const Request& req, const Target& target, bool send_userinfo_auth) {
@@ -456,6 +513,64 @@ std::string limit_text(std::size_t bytes) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
+// The keep-alive pool. Connections are closed outside the lock.
+
+std::unique_ptr<HttpConnection> HttpClient::Pool::take(const std::string& key, bool idempotent) {
+  std::vector<std::unique_ptr<HttpConnection>> closing;
+  std::unique_ptr<HttpConnection> found;
+  {
+    std::lock_guard lk(mu);
+    const auto now = Clock::now();
+    for (auto it = idle.begin(); it != idle.end();) {
+      if (now - (*it)->idle_since > options.idle_timeout) {
+        closing.push_back(std::move(*it));
+        it = idle.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto it = idle.rbegin(); it != idle.rend(); ++it) {
+      HttpConnection& c = **it;
+      if (c.key != key) continue;
+      if (!idempotent && now - c.idle_since >= options.unsafe_reuse_window) continue;
+      found = std::move(*it);
+      idle.erase(std::next(it).base());
+      break;
+    }
+  }
+  if (found && !found->usable()) found.reset();  // closed by the server meanwhile
+  return found;
+}
+
+void HttpClient::Pool::put(std::unique_ptr<HttpConnection> conn) {
+  std::vector<std::unique_ptr<HttpConnection>> closing;
+  std::lock_guard lk(mu);
+  conn->idle_since = Clock::now();
+  conn->tcp().expires_never();
+  auto same_host = std::count_if(idle.begin(), idle.end(), [&](auto& c) { return c->key == conn->key; });
+  for (auto it = idle.begin(); it != idle.end() && static_cast<std::size_t>(same_host) >= options.max_idle_per_host;) {
+    if ((*it)->key == conn->key) {
+      closing.push_back(std::move(*it));
+      it = idle.erase(it);
+      --same_host;
+    } else {
+      ++it;
+    }
+  }
+  while (!idle.empty() && idle.size() >= options.max_idle) {
+    closing.push_back(std::move(idle.front()));
+    idle.erase(idle.begin());
+  }
+  if (options.max_idle > 0 && options.max_idle_per_host > 0) idle.push_back(std::move(conn));
+}
+
+void HttpClient::Pool::clear() {
+  std::vector<std::unique_ptr<HttpConnection>> closing;
+  std::lock_guard lk(mu);
+  closing.swap(idle);
+}
+
+// ---------------------------------------------------------------------------
 
 std::string Response::header(std::string_view name) const {
   for (const auto& [k, v] : headers)
@@ -464,7 +579,21 @@ std::string Response::header(std::string_view name) const {
 }
 
 HttpClient::HttpClient(TlsOptions tls, ConnectionPolicy peers)
-    : tls_(std::move(tls)), peers_(std::move(peers)), tls_state_(std::make_shared<TlsState>()) {}
+    : tls_(std::move(tls)),
+      peers_(std::move(peers)),
+      tls_state_(std::make_shared<TlsState>()),
+      opened_(std::make_shared<std::atomic<std::uint64_t>>(0)) {}
+
+void HttpClient::enable_keep_alive(KeepAlive options) {
+  pool_ = std::make_shared<Pool>();
+  pool_->options = options;
+}
+
+void HttpClient::close_idle() const {
+  if (pool_) pool_->clear();
+}
+
+std::uint64_t HttpClient::connections_opened() const { return opened_->load(); }
 
 Response HttpClient::send(const Request& req) const {
   std::string body;
@@ -500,9 +629,6 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       ctx = tls_state_->context.get();
     }
 
-    Exchange ex(target, deadline, req.timeout, ctx, peers_);
-    if (req.cancelled) ex.set_cancelled(req.cancelled);
-    ex.connect();
     // Credentials never follow a redirect to another origin.
     const bool same_origin = host_of(url) == original_origin;
     Request to_send = current;
@@ -511,23 +637,48 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
                                            [](const auto& h) { return iequals(h.first, "Authorization"); }),
                             to_send.headers.end());
     const auto request = build_request(to_send, target, true);
+    const std::string key = (target.https ? "https://" : "http://") + target.host + ":" + target.port;
+    const std::string& method = current.method;
+    const bool idempotent = method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
+                            method == "OPTIONS";
 
-    http::response_parser<http::buffer_body> parser;
-    parser.header_limit(kMaxHeaderBytes);
-    parser.body_limit(req.max_response_body);
-    if (req.method == "HEAD") parser.skip(true);
     auto too_large = [&] {
       return Error(Errc::too_large, target.display,
                    "response body exceeds the limit of " + limit_text(req.max_response_body));
     };
-    if (auto ec = ex.write_and_read_header(request, parser)) {
+    std::optional<Exchange> ex;
+    std::optional<http::response_parser<http::buffer_body>> parser;
+    for (bool retried = false;; retried = true) {
+      // A pooled connection first (not when retrying: that one turned out stale).
+      std::unique_ptr<HttpConnection> conn = pool_ && !retried ? pool_->take(key, idempotent) : nullptr;
+      const bool reused = conn != nullptr;
+      if (!conn) {
+        conn = std::make_unique<HttpConnection>(key, ctx);
+        opened_->fetch_add(1);
+      }
+      ex.emplace(std::move(conn), target, deadline, req.timeout, peers_);
+      if (req.cancelled) ex->set_cancelled(req.cancelled);
+      if (!reused) ex->connect();
+
+      parser.emplace();
+      parser->header_limit(kMaxHeaderBytes);
+      parser->body_limit(req.max_response_body);
+      if (req.method == "HEAD") parser->skip(true);
+      auto ec = ex->write_and_read_header(request, *parser);
+      if (!ec) break;
       if (ec == http::error::body_limit) throw too_large();
-      ex.fail("reading response header: " + ex.describe(ec));
+      // The server closed the idle connection we reused before it read the
+      // request: nothing was done, so an idempotent request may go out again.
+      const bool stale = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+                         ec == ssl::error::stream_truncated;
+      if (reused && stale && idempotent && !parser->got_some() && !retried) continue;
+      ex->fail("reading response header: " + ex->describe(ec));
     }
 
     Response res;
-    res.status = static_cast<int>(parser.get().result_int());
-    copy_headers(parser.get().base(), res);
+    res.status = static_cast<int>(parser->get().result_int());
+    copy_headers(parser->get().base(), res);
 
     if (follow && is_redirect(res.status) && !res.header("Location").empty()) {
       if (redirects >= req.max_redirects)
@@ -541,20 +692,22 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
     }
 
     std::array<char, 16 * 1024> buf;
-    while (!parser.is_done()) {
-      parser.get().body().data = buf.data();
-      parser.get().body().size = buf.size();
-      auto ec = ex.read_some(parser);
+    while (!parser->is_done()) {
+      parser->get().body().data = buf.data();
+      parser->get().body().size = buf.size();
+      auto ec = ex->read_some(*parser);
       if (ec == http::error::need_buffer) ec = {};
       if (ec == http::error::body_limit) throw too_large();
       if (ec) {
         // A body delimited by connection close ends with eof, which the parser treats as done.
-        if ((ec == http::error::end_of_stream || ec == ssl::error::stream_truncated) && parser.is_done()) break;
-        ex.fail("reading response body: " + ex.describe(ec));
+        if ((ec == http::error::end_of_stream || ec == ssl::error::stream_truncated) && parser->is_done()) break;
+        ex->fail("reading response body: " + ex->describe(ec));
       }
-      std::size_t got = buf.size() - parser.get().body().size;
+      std::size_t got = buf.size() - parser->get().body().size;
       if (got > 0 && !on_chunk(std::string_view(buf.data(), got))) return res;
     }
+    // Whole answer read, whole request sent, and the server keeps the connection.
+    if (pool_ && parser->is_done() && parser->keep_alive() && ex->request_written()) pool_->put(ex->release());
     return res;
   }
 }

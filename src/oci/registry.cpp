@@ -249,7 +249,11 @@ struct RegistryClient::Impl {
   std::map<std::string, Token> tokens;  // host \n user \n scope -> token
   std::set<std::string> basic_hosts;    // hosts that answered with a Basic challenge
 
-  explicit Impl(ClientOptions o) : options(std::move(o)), http(options.tls, options.peers) {}
+  explicit Impl(ClientOptions o) : options(std::move(o)), http(options.tls, options.peers) {
+    // A push or pull is a run of small requests to one registry: one connection
+    // (and TLS handshake) for them all.
+    http.enable_keep_alive();
+  }
 
   bool plain(const std::string& host) const {
     return std::find(options.plain_http_hosts.begin(), options.plain_http_hosts.end(), host) !=
@@ -377,6 +381,8 @@ RegistryClient::RegistryClient(ClientOptions options) : impl_(std::make_unique<I
 RegistryClient::~RegistryClient() = default;
 
 std::uint64_t RegistryClient::requests_sent() const { return impl_->sent.load(); }
+std::uint64_t RegistryClient::connections_opened() const { return impl_->http.connections_opened(); }
+void RegistryClient::close_idle_connections() { impl_->http.close_idle(); }
 
 std::vector<std::string> RegistryClient::tags(const Endpoint& ep, const std::string& repository) {
   const std::string what = "oci://" + ep.host + "/" + repository;

@@ -567,6 +567,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   auto last_write = std::chrono::steady_clock::now();
 
   auto finish = [&]() {
+    resolver.close_idle_connections();  // kept open for this sync's requests only
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     state.last_error = report.error;
     if (report.error.empty()) state.last_success_time = state.last_sync_time;

@@ -558,3 +558,32 @@ TEST_CASE("Chart.lock and file:// dependency files over Helm's 5 MiB limit are r
   CHECK(chart_yaml.code() == Errc::too_large);
   CHECK_THAT(chart_yaml.what(), Catch::Contains("lib/Chart.yaml") && Catch::Contains(limit));
 }
+
+TEST_CASE("a sync's index and package downloads from one chart repository share one connection") {
+  ChartRepo repo;
+  for (const char* name : {"redis", "postgres", "nginx"}) repo.add_chart(name, "1.0.0");
+  repo.publish();
+  Server server(repo.served);
+  auto accepted = [&] { return Server::json_number(server.get("/__connections"), "\"accepted\": "); };
+  const int before = accepted();
+  Clone clone;
+  deps::Resolver resolver(clone.cache.path());
+  deps::Resolver::Session session;
+  auto res = resolver.resolve(parent({dep("redis", "1.x", server.url()), dep("postgres", "1.x", server.url()),
+                                      dep("nginx", "1.x", server.url())}),
+                              clone.chart_dir, clone.root.path(), {}, &session);
+  // Four requests on one connection (and the question about it on another).
+  CHECK(accepted() - before == 1 + 1);
+  CHECK(res.archives.size() == 3);
+  CHECK(server.count("/index.yaml") == 1);
+  CHECK(server.count("/redis-1.0.0.tgz") == 1);
+  CHECK(server.count("/nginx-1.0.0.tgz") == 1);
+
+  // Closed at the sync's end: the next sync's revalidation opens a new one.
+  resolver.close_idle_connections();
+  const int second = accepted();
+  deps::Resolver::Session next;
+  resolver.resolve(parent({dep("redis", "1.x", server.url())}), clone.chart_dir, clone.root.path(), {}, &next);
+  CHECK(accepted() - second == 1 + 1);
+  CHECK(server.count("/index.yaml") == 2);
+}

@@ -459,3 +459,132 @@ TEST_CASE("the system CAs come from SSL_CERT_FILE or SSL_CERT_DIR, else the usua
     CHECK(err.subject() == (tls.dir.path() / "missing.pem").string());
   }
 }
+
+// --- keep-alive ---------------------------------------------------------------
+
+namespace {
+
+// Connections the peer accepted so far, asked on a connection of its own (which
+// the count then includes).
+int accepted(const std::string& base) {
+  auto body = net::HttpClient().send(get(base + "/__connections")).body;
+  auto colon = body.find(':');
+  return std::stoi(body.substr(colon + 1));
+}
+
+net::Request with_method(const std::string& method, const std::string& url, std::string body = {}) {
+  net::Request r = get(url);
+  r.method = method;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("keep-alive: requests to one host share one connection, others get their own") {
+  ServedDir served;
+  ServedDir other;
+  net::HttpClient client;
+  client.enable_keep_alive();
+  const int before = accepted(served.url(""));
+  const int other_before = accepted(other.url(""));
+  for (int i = 0; i < 10; ++i) {
+    CHECK(client.send(get(served.url("/hello.txt"))).body == "hello world\n");
+    CHECK(client.send(with_method("HEAD", served.url("/hello.txt"))).status == 200);
+  }
+  CHECK(client.send(get(served.url("/__chunked?count=3"))).body == "chunk-0\nchunk-1\nchunk-2\n");
+  CHECK(client.send(get(served.url("/missing"))).status == 404);
+  CHECK(client.send(get(other.url("/hello.txt"))).status == 200);
+  // 23 requests: one connection to each peer (the count includes its own query).
+  CHECK(accepted(served.url("")) - before == 1 + 1);
+  CHECK(accepted(other.url("")) - other_before == 1 + 1);
+  CHECK(client.connections_opened() == 2);
+
+  // Without keep-alive each request has a connection of its own, as before.
+  net::HttpClient plain;
+  const int start = accepted(served.url(""));
+  for (int i = 0; i < 3; ++i) CHECK(plain.send(get(served.url("/hello.txt"))).status == 200);
+  CHECK(accepted(served.url("")) - start == 3 + 1);
+
+  // Idle connections are closed at the end of a sync; the next request opens one.
+  client.close_idle();
+  CHECK(client.send(get(served.url("/hello.txt"))).status == 200);
+  CHECK(client.connections_opened() == 3);
+}
+
+TEST_CASE("keep-alive: one TLS handshake for many https requests") {
+  TlsPeer tls("IP:127.0.0.1,DNS:localhost");
+  net::TlsOptions opts;
+  opts.ca_file = tls.cert.string();
+  net::HttpClient counter(opts);  // asks the server how many connections it accepted
+  auto accepted_tls = [&] {
+    auto body = counter.send(get(tls.url("127.0.0.1", "/__connections"))).body;
+    return std::stoi(body.substr(body.find(':') + 1));
+  };
+  const int before = accepted_tls();
+  net::HttpClient client(opts);
+  client.enable_keep_alive();
+  for (int i = 0; i < 8; ++i) CHECK(client.send(get(tls.url("127.0.0.1", "/hello.txt"))).body == "secure hello\n");
+  // Another host name is another connection (and certificate check), even to the same address.
+  CHECK(client.send(get(tls.url("localhost", "/hello.txt"))).status == 200);
+  CHECK(client.connections_opened() == 2);
+  CHECK(accepted_tls() - before == 2 + 1);  // and the question itself
+}
+
+TEST_CASE("keep-alive: a connection the server closed is retried once for idempotent requests only") {
+  ServedDir served;
+  net::HttpClient client;
+  client.enable_keep_alive();
+  auto dropped = [&] {
+    auto body = net::HttpClient().send(get(served.url("/__requests"))).body;
+    auto at = body.find("\"__dropped\": ");
+    return at == std::string::npos ? 0 : std::stoi(body.substr(at + 13));
+  };
+
+  // The server answers, keeps the connection, then drops the next request on it.
+  REQUIRE(client.send(get(served.url("/__drop-next"))).status == 200);
+  auto res = client.send(get(served.url("/hello.txt")));  // dropped, then sent again on a fresh connection
+  CHECK(res.status == 200);
+  CHECK(res.body == "hello world\n");
+  CHECK(dropped() == 1);
+  CHECK(client.connections_opened() == 2);
+
+  REQUIRE(client.send(get(served.url("/__drop-next"))).status == 200);
+  CHECK(client.send(with_method("PUT", served.url("/hello.txt"), "x")).status == 405);  // PUT is idempotent
+  CHECK(dropped() == 2);
+
+  // A POST is never sent twice: the stale connection fails it.
+  REQUIRE(client.send(get(served.url("/__drop-next"))).status == 200);
+  auto err = error_of([&] { client.send(with_method("POST", served.url("/upload"), "payload")); });
+  CHECK(err.code() == Errc::network);
+  CHECK(dropped() == 3);
+  CHECK(client.send(get(served.url("/hello.txt"))).status == 200);  // and the client goes on
+}
+
+TEST_CASE("keep-alive: a connection idle past the timeout, or closed by the server, is not reused") {
+  ServedDir served;
+  net::HttpClient client;
+  net::KeepAlive ka;
+  ka.idle_timeout = std::chrono::milliseconds(200);
+  client.enable_keep_alive(ka);
+  CHECK(client.send(get(served.url("/hello.txt"))).status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(client.send(get(served.url("/hello.txt"))).status == 200);
+  CHECK(client.connections_opened() == 2);
+
+  // The server asks to close: the connection is not kept.
+  net::Request close = get(served.url("/hello.txt"));
+  close.headers.push_back({"Connection", "close"});
+  CHECK(client.send(close).status == 200);
+  CHECK(client.send(get(served.url("/hello.txt"))).status == 200);
+  CHECK(client.connections_opened() == 3);
+
+  // A POST reuses a connection only while it was idle for a moment.
+  ka = {};
+  ka.unsafe_reuse_window = std::chrono::milliseconds(0);
+  net::HttpClient careful;
+  careful.enable_keep_alive(ka);
+  CHECK(careful.send(get(served.url("/hello.txt"))).status == 200);
+  CHECK(careful.send(with_method("POST", served.url("/x"), "b")).status == 405);
+  CHECK(careful.connections_opened() == 2);
+}

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <thread>
 
 #include "cmop/deps/resolver.hpp"
 #include "cmop/error.hpp"
@@ -114,6 +115,44 @@ TEST_CASE("pushed as helm push lays it out: one repository per chart, version ta
     CHECK_FALSE(client->resolve(ep, "team/charts/web", "1.2.3_build.7"));
     publisher->remove_exact("web", "1.2.3+build.7", pkg.digest);  // idempotent
   }
+}
+
+TEST_CASE("a push and a pull of many charts share one connection to the registry (keep-alive)") {
+  test::Registry registry;
+  util::TempDir tmp;
+  // Counts the connections the client opens to the registry.
+  const fs::path count_file = tmp.path() / "accepted";
+  auto proxy = test::start_python_peer("counting_proxy.py",
+                                       {"--target", registry.host(), "--count-file", count_file.string()});
+  auto accepted = [&] { return std::stoi(util::read_file(count_file)); };
+  // The proxy's readiness probe is the first connection it counts.
+  for (int i = 0; i < 500 && !fs::exists(count_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  const int before = accepted();
+  const std::string host = "127.0.0.1:" + std::to_string(proxy.port);
+  oci::ClientOptions o;
+  o.plain_http_hosts = {host};
+  auto client = std::make_shared<oci::RegistryClient>(o);
+  auto publisher = publish::make_oci_publisher({"oci://" + host + "/team", {}, client});
+  publisher->probe();
+  for (int i = 0; i < 5; ++i)
+    publisher->publish(make_chart(tmp.path() / std::to_string(i), "c" + std::to_string(i), "1.0.0"), false);
+  const oci::Endpoint ep{host, {}};
+  for (int i = 0; i < 5; ++i) {
+    const std::string repo = "team/c" + std::to_string(i);
+    CHECK(client->tags(ep, repo) == std::vector<std::string>{"1.0.0"});
+    auto m = client->manifest(ep, repo, "1.0.0");
+    REQUIRE(m);
+    CHECK(client->blob(ep, repo, m->layers.at(0).digest, 1 << 20).size() > 0);
+  }
+  CHECK(client->requests_sent() > 30);
+  CHECK(client->connections_opened() == 1);
+  CHECK(accepted() - before == 1);
+
+  // A sync's end closes the idle connection; the next request opens a new one.
+  client->close_idle_connections();
+  CHECK(client->tags(ep, "team/c0") == std::vector<std::string>{"1.0.0"});
+  CHECK(client->connections_opened() == 2);
+  CHECK(accepted() - before == 2);
 }
 
 TEST_CASE("oci:// dependencies resolve the highest matching tag, verified and locked") {

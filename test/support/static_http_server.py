@@ -14,7 +14,11 @@ requiring client certificates signed by --tls-client-ca) with:
   * GET /__release                       -> lets one gated chunk go;
   * GET /__echo                          -> JSON of the request's method, path, headers;
   * GET /__requests  -> {"<path>": count} of every non-/__ request (path without query);
-  * GET /__statuses  -> {"<path>": {"<status>": count}} of the answers given.
+  * GET /__statuses  -> {"<path>": {"<status>": count}} of the answers given;
+  * GET /__connections -> {"accepted": N}: connections accepted so far (keep-alive tests);
+  * GET /__drop-next -> answers, then closes this connection when its next request
+    arrives, without answering it (a server closing an idle keep-alive connection
+    just as the client reuses it).
 """
 import argparse
 import base64
@@ -47,13 +51,25 @@ def main():
     counts = {}
     statuses = {}
     release = threading.Semaphore(0)
+    accepted = [0]
     expected_auth = ("Basic " + base64.b64encode(args.basic_auth.encode()).decode()) if args.basic_auth else ""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        drop_next = False
+
         def log_message(self, *a):
             pass
+
+        def handle_one_request(self):
+            if self.drop_next:
+                self.rfile.readline()  # the request arrived: close without an answer
+                with lock:
+                    counts["__dropped"] = counts.get("__dropped", 0) + 1
+                self.close_connection = True
+                return
+            super().handle_one_request()
 
         def _record(self, path, status):
             with lock:
@@ -88,6 +104,12 @@ def main():
             if path == "/__release":
                 release.release()
                 return self._reply(200, "released")
+            if path == "/__connections":
+                with lock:
+                    return self._json({"accepted": accepted[0]})
+            if path == "/__drop-next":
+                self.drop_next = True
+                return self._reply(200, "the next request on this connection is dropped")
             if path == "/__echo":
                 return self._json({"method": self.command, "path": self.path,
                                    "headers": dict(self.headers.items())})
@@ -170,6 +192,11 @@ def main():
     class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
         daemon_threads = True
         allow_reuse_address = True
+
+        def process_request(self, request, client_address):
+            with lock:
+                accepted[0] += 1
+            super().process_request(request, client_address)
 
     server = Server(("127.0.0.1", args.port), Handler)
     if args.tls_cert:

@@ -95,6 +95,10 @@ class Resolver {
                      const std::vector<NamedRepository>& repositories, Session* session = nullptr,
                      ChartSource* own_charts = nullptr);
 
+  // Closes the connections kept open for reuse (chart repositories and the
+  // registry client); a sync calls it when it ends.
+  void close_idle_connections();
+
   // Names of md's dependencies read from kSelfRepositoryUrl (directly or through a
   // mirror): a sync publishes those charts first. Unresolvable entries are skipped
   // (resolve() reports them).

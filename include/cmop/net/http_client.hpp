@@ -1,7 +1,9 @@
 #pragma once
 // A small synchronous HTTP/1.1 client (http and https) for the core and the roles.
 // Beast stays inside src/net; callers see only these plain types.
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -60,9 +62,36 @@ struct Response {
   std::string header(std::string_view name) const;
 };
 
+// Connection reuse (HTTP/1.1 keep-alive), off unless a client enables it.
+struct KeepAlive {
+  std::size_t max_idle = 16;          // idle connections kept, over all hosts
+  std::size_t max_idle_per_host = 4;  // ... and to one scheme+host+port
+  // An idle connection older than this is closed instead of reused.
+  std::chrono::milliseconds idle_timeout{10000};
+  // A request that must not be repeated (POST, PATCH) goes out on a reused
+  // connection only when it was idle for less than this: a connection the server
+  // closed meanwhile would fail it, and it is not retried. 0 = never reused.
+  std::chrono::milliseconds unsafe_reuse_window{2000};
+};
+
 class HttpClient {
  public:
   explicit HttpClient(TlsOptions tls = {}, ConnectionPolicy peers = {});
+
+  // From now on (and for copies made afterwards, which share the pool) a
+  // connection whose exchange ended cleanly (whole body read, the server did not
+  // ask to close) is kept and reused by the next request to the same scheme, host
+  // and port: one TLS handshake per host instead of one per request. A reused
+  // connection found closed by the server is dropped; when that only shows as the
+  // request fails before any answer came, an idempotent request (GET, HEAD, PUT,
+  // DELETE, OPTIONS) is sent once more on a fresh connection, others fail with
+  // Error(network). Deadlines are the request's as without reuse. Thread-safe: a
+  // connection serves one exchange at a time.
+  void enable_keep_alive(KeepAlive options = {});
+  // Closes the idle connections (end of a sync); the pool stays enabled.
+  void close_idle() const;
+  // TCP connections this client (and its copies) opened so far.
+  std::uint64_t connections_opened() const;
 
   // Throws Error(network) when no response could be had (DNS, connect, TLS,
   // timeout, oversized body); any HTTP status is returned, not thrown.
@@ -75,9 +104,12 @@ class HttpClient {
 
  private:
   struct TlsState;  // the TLS context, built on first https use and shared by copies
+  struct Pool;      // idle connections, when keep-alive is enabled; shared by copies
   TlsOptions tls_;
   ConnectionPolicy peers_;
   std::shared_ptr<TlsState> tls_state_;
+  std::shared_ptr<Pool> pool_;
+  std::shared_ptr<std::atomic<std::uint64_t>> opened_;
 };
 
 // Percent-encodes one path segment or query value.

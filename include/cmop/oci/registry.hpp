@@ -125,6 +125,11 @@ class RegistryClient {
 
   // Requests sent so far (tests and benchmarks count them).
   std::uint64_t requests_sent() const;
+  // Connections are kept open between requests (HTTP keep-alive, see
+  // net::HttpClient::enable_keep_alive): how many were opened so far, and closing
+  // the idle ones (a sync's end).
+  std::uint64_t connections_opened() const;
+  void close_idle_connections();
 
  private:
   struct Impl;
