@@ -270,5 +270,7 @@ int main(int argc, char** argv) {
   std::printf("oci no-change update:  %.3f s  (%zu published, %llu registry requests)\n", oci_nochange_s,
               oci_nochange.count(sync::ChartOutcome::Status::published),
               static_cast<unsigned long long>(client->requests_sent() - requests));
+  std::printf("oci connections opened: %llu (keep-alive: one per registry until a sync's end)\n",
+              static_cast<unsigned long long>(client->connections_opened()));
   return pushed.ok() && oci_nochange.ok() ? 0 : 1;
 }

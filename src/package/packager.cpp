@@ -341,7 +341,9 @@ class TreeLoader {
   std::vector<File> load(const std::string& chart_dir) {
     auto rules = chart::IgnoreRules::defaults();
     const std::string ignore_file = util::tree_join(chart_dir, ".helmignore");
-    if (tree_.kind(ignore_file) != Kind::missing) {
+    // Read when it resolves (a broken link fails the walk below, as Helm's does).
+    if (tree_.kind(ignore_file) != Kind::missing &&
+        tree_.resolve(ignore_file).status != util::FileTree::Resolved::Status::broken) {
       std::string real = resolve_inside(ignore_file, ".helmignore");
       std::string text = read_regular(real, ".helmignore", /*charge=*/false);
       strip_bom(text);  // Helm's ignore.Parse drops it; kept, it would spoil the first rule
