@@ -329,6 +329,18 @@ class TransferWatchdog {
     std::lock_guard lk(mu_);
     return reason_;
   }
+  // Why the transfer is over its stall limit or deadline as of now, even before
+  // the watching thread noticed (libgit2's own socket timeout, set to the same
+  // stall limit, can fire first); empty when it is not.
+  std::string overdue() const {
+    std::lock_guard lk(mu_);
+    if (!reason_.empty()) return reason_;
+    const auto now = Clock::now();
+    if (now >= deadline_) return "the sync deadline passed during " + step_;
+    if (stall_.count() > 0 && now >= last_ + stall_)
+      return "no answer from the remote for " + seconds_text(stall_) + " during " + step_;
+    return "";
+  }
   // For libgit2 callbacks: progress, or an error once expired.
   int callback_verdict() {
     std::string why;
@@ -674,8 +686,12 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   } unwatch{state};
   auto fail = [&](int rc) -> void {
     std::string message = git_message(rc);
-    if (std::string why = watchdog.expired(); !why.empty())
-      throw Error(Errc::network, subject, std::string(step) + ": timed out: " + why);
+    // libgit2's socket timeout (the same stall limit) may beat the watchdog to it,
+    // and says so in words of its transport ("timed out", an SSL read's EAGAIN):
+    // a failure after the stall limit or the deadline passed without progress is
+    // the timeout either way.
+    std::string why = watchdog.overdue();
+    if (!why.empty()) throw Error(Errc::network, subject, std::string(step) + ": timed out: " + why);
     if (remote.get()) git_remote_disconnect(remote.get());
     if (!state.auth_failure.empty()) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + state.auth_failure);
     if (rc == GIT_EAUTH) throw Error(Errc::unauthorized, subject, std::string(step) + ": " + message);

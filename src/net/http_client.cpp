@@ -263,6 +263,8 @@ class Exchange {
     current_ = op_deadline();
   }
 
+  // The connection came from the pool (a write failure is then returned, not thrown).
+  void set_reused() { reused_ = true; }
   // The connection, for reuse, once the exchange ended cleanly.
   std::unique_ptr<HttpConnection> release() { return std::move(conn_); }
   bool request_written() const { return request_written_; }
@@ -356,8 +358,13 @@ class Exchange {
       tcp_stream().socket().cancel(ignored);
       run_until(written);
     }
-    if (read_ec && write_failed) fail("sending request: " + describe(write_ec));
     request_written_ = written && !write_ec;
+    if (read_ec && write_failed) {
+      // On a reused connection the server may have closed it just before: the
+      // caller decides whether the request goes out again.
+      if (reused_) return write_ec;
+      fail("sending request: " + describe(write_ec));
+    }
     return read_ec;
   }
 
@@ -465,6 +472,7 @@ class Exchange {
   std::optional<beast::ssl_stream<beast::tcp_stream>>& tls_stream_;
   beast::flat_buffer& buffer_;
   bool request_written_ = false;
+  bool reused_ = false;
 };
 
 http::request<http::string_body> build_request(const Request& req, const Target& target, bool send_userinfo_auth) {
@@ -658,7 +666,8 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       }
       ex.emplace(std::move(conn), target, deadline, req.timeout, peers_);
       if (req.cancelled) ex->set_cancelled(req.cancelled);
-      if (!reused) ex->connect();
+      if (reused) ex->set_reused();
+      else ex->connect();
 
       parser.emplace();
       parser->header_limit(kMaxHeaderBytes);
@@ -673,6 +682,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
                          ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
                          ec == ssl::error::stream_truncated;
       if (reused && stale && idempotent && !parser->got_some() && !retried) continue;
+      if (reused && !ex->request_written()) ex->fail("sending request: " + ex->describe(ec));
       ex->fail("reading response header: " + ex->describe(ec));
     }
 
