@@ -20,6 +20,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/url.hpp"
 #include "cmop/util/base64.hpp"
 #include "deps/yaml_emit.hpp"
 
@@ -122,7 +123,7 @@ std::optional<Remote> locate(const chart::Dependency& d, const std::vector<Named
     recorded = it->url;
     url = it->url;
   } else {
-    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://") && !is_oci(repo))
+    if (!util::is_http_url(lower(repo.substr(0, 8))) && !is_oci(repo))  // Helm: any case
       throw Error(Errc::dependency, subject,
                   "repository must be an http(s) or oci:// URL, @name, alias:name or file://path (did you mean @" +
                       repo + "?)");

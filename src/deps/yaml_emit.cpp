@@ -137,24 +137,4 @@ Value from_yaml_node(const YAML::Node& node) {
   }
 }
 
-std::string rfc3339_now() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
-  std::time_t t = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  if (nanos > 0) {
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(nanos));
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();  // Go's RFC3339Nano trims trailing zeros
-    out += f;
-  }
-  return out + "Z";
-}
-
 }  // namespace cmop::deps::detail

@@ -62,7 +62,4 @@ chart::Dependency read_dependency(const YAML::Node& node, std::string_view origi
 // except name and repository.
 Value dependency_value(const chart::Dependency& d);
 
-// The current time as Go's time.RFC3339Nano in UTC.
-std::string rfc3339_now();
-
 }  // namespace cmop::deps::detail

@@ -29,6 +29,7 @@
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
+#include "cmop/util/url.hpp"
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
 #include "cmop/serve/webhooks.hpp"
@@ -107,15 +108,6 @@ HttpResponse report_response(const sync::SyncReport& report) {
 std::string sync_result(const sync::SyncReport& report) {
   if (!report.error.empty()) return "error";
   return report.ok() ? "success" : "partial";
-}
-
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 // File names a Helm chart repository holds: <name>-<version>.tgz. No separators,
@@ -310,7 +302,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       throw Error(Errc::invalid_argument, "--oci-registry \"" + options.oci_registry + "\"", e.reason());
     }
   } else if (!options.chartmuseum_url.empty()) {
-    if (options.chartmuseum_url.rfind("http://", 0) != 0 && options.chartmuseum_url.rfind("https://", 0) != 0)
+    if (!util::is_http_url(options.chartmuseum_url))
       throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + util::redact_url(options.chartmuseum_url) + "\"",
                   "must be an http:// or https:// URL");
     publish::ChartMuseumOptions cm;
@@ -593,7 +585,7 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
     if (fs::exists(p, ec))
       r.file = p.string();  // streamed: with thousands of charts it runs to megabytes
     else  // nothing published yet: still a valid, empty repository for `helm repo add`
-      r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + now_rfc3339() + "\"\n";
+      r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + util::now_rfc3339() + "\"\n";
     return r;
   }
   if (!is_chart_file_name(file))

@@ -28,6 +28,7 @@
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
+#include "cmop/util/url.hpp"
 
 namespace cmop::sync {
 namespace fs = std::filesystem;
@@ -67,8 +68,6 @@ std::size_t SyncReport::count(ChartOutcome::Status s) const {
 
 namespace {
 
-std::string now_rfc3339() { return util::now_rfc3339(); }
-
 void validate_spec(const RepoSpec& spec, bool allow_local) {
   util::require_dns1123_label("repo name", spec.name);
   if (spec.git.empty()) throw Error(Errc::invalid_argument, "repo " + spec.name, "git URL is required");
@@ -85,14 +84,13 @@ void validate_spec(const RepoSpec& spec, bool allow_local) {
   }
 }
 
-bool is_http_url(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
 bool is_oci_url(const std::string& url) { return url.rfind("oci://", 0) == 0; }
 
 void validate_dependency_repo(const deps::NamedRepository& r) {
   const std::string subject = "dependency repository \"" + r.name + "\"";
   if (r.name.empty() || r.name.size() > 253 || r.name.find_first_of("/\\ \t\r\n") != std::string::npos)
     throw Error(Errc::invalid_argument, subject, "name must be non-empty, without '/', '\\' or whitespace");
-  if (!r.mirror_of.empty() && !is_http_url(r.mirror_of) && !is_oci_url(r.mirror_of))
+  if (!r.mirror_of.empty() && !util::is_http_url(r.mirror_of) && !is_oci_url(r.mirror_of))
     throw Error(Errc::invalid_argument, subject,
                 "mirrorOf must be the http(s):// or oci:// URL the charts name, got \"" + util::redact_url(r.mirror_of) + "\"");
   if (is_oci_url(r.url) || is_oci_url(r.mirror_of)) {
@@ -112,7 +110,7 @@ void validate_dependency_repo(const deps::NamedRepository& r) {
                   "url \"self\" (cmop's own chart repository) needs mirrorOf: the URL the charts name it by");
     return;
   }
-  if (!is_http_url(r.url))
+  if (!util::is_http_url(r.url))
     throw Error(Errc::invalid_argument, subject,
                 "url must start with http://, https:// or oci:// (or be \"self\" for a mirror), got \"" +
                     util::redact_url(r.url) + "\"");
@@ -289,14 +287,8 @@ void Workspace::Impl::journal_claim(const std::string& repo, char op, const publ
     throw Error(Errc::io, file.string(), std::string("fsync: ") + std::strerror(err));
   }
   ::close(fd);
-  if (off == line.size()) {
-    // The journal may have just been created: make its directory entry durable too.
-    int dfd = ::open(repos_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
+  // The journal may have just been created: make its directory entry durable too.
+  util::fsync_dir(repos_dir());
 }
 
 void Workspace::Impl::replay_claims(RepoState& s) const {
@@ -569,7 +561,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   }
   SyncReport report;
   report.repo = name;
-  state.last_sync_time = now_rfc3339();
+  state.last_sync_time = util::now_rfc3339();
   const auto deadline = options.sync_timeout.count() > 0 ? started + options.sync_timeout
                                                          : std::chrono::steady_clock::time_point::max();
   auto last_write = std::chrono::steady_clock::now();
