@@ -464,7 +464,7 @@ std::string RepoIndex::to_yaml() const {
     for (const auto& e : sorted) seq.push(entry_value(e));
   }
   root.add("generated", Value::str(generated.empty() ? util::rfc3339_nano(std::chrono::system_clock::now()) : generated));
-  return detail::to_yaml(root);
+  return detail::to_yaml(std::move(root));
 }
 
 std::optional<IndexEntry> RepoIndex::best_match(const std::string& name, const std::string& constraint) const {

@@ -805,7 +805,7 @@ Resolution Resolver::resolve(const chart::Metadata& md, const fs::path& chart_di
     // Derived from the inputs (newest `created` of what was chosen) rather than the
     // clock, so re-resolving unchanged inputs yields the same Chart.lock bytes.
     doc.add("generated", Value::str(latest_created.empty() ? kEpoch : latest_created));
-    out.lock_yaml = detail::to_yaml(doc);
+    out.lock_yaml = detail::to_yaml(std::move(doc));
   }
   return out;
 }

@@ -14,25 +14,31 @@ namespace {
 
 // A Value as the chart emitter's node: the one model of go-yaml's output that
 // Chart.yaml, Chart.lock and index.yaml share (key order, quoting, folding).
-chart::goyaml::Node to_node(const Value& v) {
+// Takes the Value apart as it goes: index.yaml's tree can be large (10,000 charts),
+// and only one of the two trees need be whole at a time.
+chart::goyaml::Node to_node(Value&& v) {
   using chart::goyaml::Node;
   switch (v.kind) {
-    case Value::Kind::string: return Node::str(v.text);
-    case Value::Kind::raw: return Node::lit(v.text);
+    case Value::Kind::string: return Node::str(std::move(v.text));
+    case Value::Kind::raw: return Node::lit(std::move(v.text));
     case Value::Kind::seq: {
       Node seq = Node::sequence();
       seq.seq.reserve(v.items.size());
-      for (const auto& item : v.items) seq.seq.push_back(to_node(item));
+      for (auto& item : v.items) seq.seq.push_back(to_node(std::move(item)));
+      v.items.clear();
+      v.items.shrink_to_fit();
       return seq;
     }
     case Value::Kind::map: {
       Node map = Node::mapping();
       map.map.reserve(v.fields.size());
-      for (const auto& [key, value] : v.fields) map.map.emplace_back(key, to_node(value));
+      for (auto& [key, value] : v.fields) map.map.emplace_back(std::move(key), to_node(std::move(value)));
+      v.fields.clear();
+      v.fields.shrink_to_fit();
       return map;
     }
   }
-  return Node::str(v.text);
+  return Node::str(std::move(v.text));
 }
 
 void json_string(std::string_view s, std::string& out) {
@@ -96,7 +102,7 @@ void json_value(const Value& v, std::string& out) {
 
 }  // namespace
 
-std::string to_yaml(const Value& root) { return chart::goyaml::marshal(to_node(root)); }
+std::string to_yaml(Value root) { return chart::goyaml::marshal(to_node(std::move(root))); }
 
 std::string to_go_json(const Value& v) {
   std::string out;

@@ -44,7 +44,7 @@ inline Value::Value() = default;
 // The YAML document sigs.k8s.io/yaml (go-yaml v2) writes for `root`: the chart
 // emitter's model (src/chart/go_yaml.hpp), so index.yaml and Chart.lock follow the
 // same key order, quoting and 80-column folding as Chart.yaml.
-std::string to_yaml(const Value& root);
+std::string to_yaml(Value root);  // consumed: pass std::move(root) for a large tree
 
 // Go's encoding/json output (no spaces, HTML-safe escaping of <, >, &).
 std::string to_go_json(const Value& v);

@@ -151,6 +151,7 @@ std::string chart_key(git::Repository& repo, const fs::path& worktree, const std
 }  // namespace
 
 struct Workspace::Impl {
+  StateDir state_dir;  // first: its lock is taken before anything in it is read
   fs::path dir;
   std::shared_ptr<publish::Publisher> publisher;
   WorkspaceOptions options;
@@ -159,11 +160,15 @@ struct Workspace::Impl {
   mutable std::mutex mu;  // guards everything below
   std::map<std::string, RepoState> repos;
   std::vector<deps::NamedRepository> dependency_repos;
+  // Who owns each published name+version across all repos: derived from the repos'
+  // `published` lists (load() builds it from them) and changed only together with
+  // one of them, by record_publication() and forget_publication().
   publish::Ledger ledger;
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
-  Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
-      : dir(fs::absolute(d).lexically_normal()),
+  Impl(StateDir d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
+      : state_dir(std::move(d)),
+        dir(state_dir.path()),
         publisher(std::move(p)),
         options(std::move(o)),
         resolver(dir / "cache", options.tls, options.dependency_peers, options.registry) {}
@@ -178,10 +183,9 @@ struct Workspace::Impl {
   void load() {
     fs::create_directories(repos_dir());
     fs::create_directories(dir / "clones");
-    ::chmod(dir.c_str(), 0700);  // credentials live here
     util::remove_stale_temp_files(repos_dir());
     util::remove_stale_temp_files(dir);
-    if (fs::is_directory(dir / "ssh-keys")) util::remove_stale_temp_files(dir / "ssh-keys");
+    state_dir.remove_stale_secret_temp_files();
     if (fs::exists(dependencies_file())) ::chmod(dependencies_file().c_str(), 0600);  // written 0644 before
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
@@ -211,6 +215,26 @@ struct Workspace::Impl {
     if (now - last_write < std::chrono::seconds(2)) return;
     persist(s);
     last_write = now;
+  }
+
+  // The one way a repo's publications change (caller holds mu): `pub` recorded in
+  // the ledger (Error(conflict) when another repo owns its name+version) and, in
+  // step, added to or replaced in state.published.
+  void record_publication(RepoState& state, const publish::Publication& pub) {
+    ledger.record(pub);
+    auto it = std::find_if(state.published.begin(), state.published.end(),
+                           [&](auto& p) { return p.name == pub.name && p.version == pub.version; });
+    if (it == state.published.end())
+      state.published.push_back(pub);
+    else
+      *it = pub;
+  }
+  // Its inverse (caller holds mu): name+version leaves the ledger and state.published.
+  void forget_publication(RepoState& state, const std::string& name, const std::string& version) {
+    ledger.erase(name, version);
+    auto& v = state.published;
+    v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
+            v.end());
   }
 
   // Appends one claim ("+") or release ("-") of name+version and flushes it to disk.
@@ -423,11 +447,7 @@ class OwnCharts final : public deps::ChartSource {
 void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
   publisher->remove_exact(pub.name, pub.version, pub.digest);
   std::lock_guard lk(mu);
-  ledger.erase(pub.name, pub.version);
-  auto& v = state.published;
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [&](auto& p) { return p.name == pub.name && p.version == pub.version; }),
-          v.end());
+  forget_publication(state, pub.name, pub.version);
 }
 
 void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
@@ -436,10 +456,6 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   const auto& version = pkg.metadata.version;
   bool already_ours = false;
   publish::Publication claim;
-  auto find_own = [&]() {
-    return std::find_if(state.published.begin(), state.published.end(),
-                        [&](auto& p) { return p.name == name && p.version == version; });
-  };
   {
     // Claim name+version for this repo before uploading, and persist the claim:
     // after a crash mid-upload the next sync knows the chart is ours to replace.
@@ -464,22 +480,13 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
       already_ours = true;
       uploaded_digest = owner->digest;
     }
-    publish::Publication pub{state.spec.name, name, version, uploaded_digest, chart_path};
-    ledger.record(pub);
-    auto it = find_own();
-    if (it == state.published.end())
-      state.published.push_back(pub);
-    else
-      *it = pub;
-    claim = pub;
+    claim = publish::Publication{state.spec.name, name, version, uploaded_digest, chart_path};
+    record_publication(state, claim);
   }
   auto release_claim = [&] {
     {
       std::lock_guard lk(mu);
-      ledger.erase(name, version);
-      auto& v = state.published;
-      v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
-              v.end());
+      forget_publication(state, name, version);
     }
     try {
       journal_claim(state.spec.name, '-', claim);
@@ -505,13 +512,7 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   }
   {
     std::lock_guard lk(mu);
-    publish::Publication pub{state.spec.name, name, version, pkg.digest, chart_path};
-    ledger.record(pub);
-    auto it = find_own();
-    if (it == state.published.end())
-      state.published.push_back(pub);
-    else
-      *it = pub;
+    record_publication(state, {state.spec.name, name, version, pkg.digest, chart_path});
   }
   outcome.status = ChartOutcome::Status::published;
 }
@@ -755,9 +756,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
         relocated.chart_path = moved->second;
         {
           std::lock_guard lk(mu);
-          ledger.record(relocated);
-          for (auto& p : state.published)
-            if (p.name == pub.name && p.version == pub.version) p.chart_path = relocated.chart_path;
+          record_publication(state, relocated);
         }
         try {
           journal_claim(state.spec.name, '+', relocated);
@@ -785,7 +784,11 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   return finish();
 }
 
-Workspace::Workspace(fs::path state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options)
+Workspace::Workspace(const fs::path& state_dir, std::shared_ptr<publish::Publisher> publisher,
+                     WorkspaceOptions options)
+    : Workspace(StateDir(state_dir), std::move(publisher), std::move(options)) {}
+
+Workspace::Workspace(StateDir state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options)
     : impl_(std::make_unique<Impl>(std::move(state_dir), std::move(publisher), std::move(options))) {
   if (!impl_->publisher) throw Error(Errc::invalid_argument, "workspace", "a publisher is required");
   impl_->load();
@@ -816,6 +819,7 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
   for (auto& d : spec.dependencies) validate_dependency_repo(d);
   auto lock = impl_->lock_for(spec.name);
   std::lock_guard repo_lk(*lock);
+  std::optional<SyncReport> recorded;  // for a suspended spec: no sync
   {
     std::lock_guard lk(impl_->mu);
     auto it = impl_->repos.find(spec.name);
@@ -830,12 +834,15 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
       impl_->repos[spec.name] = state;
     }
     if (spec.suspend) {
-      SyncReport recorded;
-      recorded.repo = spec.name;
-      recorded.commit = state.last_commit;
-      return recorded;
+      recorded.emplace();
+      recorded->repo = spec.name;
+      recorded->commit = state.last_commit;
     }
   }
+  // The recorded spec names the repo's one SSH key from now on, and no sync of the
+  // repo runs meanwhile (its lock is held): keys it stored before are read no more.
+  impl_->state_dir.remove_ssh_keys(spec.name, spec.credentials.ssh_private_key_file);
+  if (recorded) return *recorded;
   return impl_->sync(spec.name);
 }
 
@@ -882,8 +889,17 @@ void Workspace::remove(const std::string& name, const std::string& expected_owne
   fs::remove(impl_->state_file(name), ec);
   if (ec) throw Error(Errc::io, impl_->state_file(name).string(), ec.message());
   fs::remove_all(impl_->clone_dir(name), ec);
+  impl_->state_dir.remove_ssh_keys(name);
   std::lock_guard lk(impl_->mu);
   impl_->repos.erase(name);
+}
+
+std::string Workspace::ssh_key_file(const std::string& name, const std::string& key) const {
+  return impl_->state_dir.ssh_key_file(name, key).string();
+}
+
+std::string Workspace::store_ssh_key(const std::string& name, const std::string& key) {
+  return impl_->state_dir.store_ssh_key(name, key).string();
 }
 
 std::optional<RepoState> Workspace::get(const std::string& name) const {

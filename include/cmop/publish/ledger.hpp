@@ -1,6 +1,7 @@
 #pragma once
-// Who published what: the record that makes removal exact and cross-repo
-// collisions visible. Persisted as JSON by its owner.
+// Who published what: the index that makes cross-repo collisions visible. Not
+// persisted on its own: the Workspace derives it from its repos' states (each
+// repo's list of publications) and changes it only in step with them.
 #include <map>
 #include <optional>
 #include <string>
@@ -21,14 +22,10 @@ class Ledger {
  public:
   // Owner of name+version, if any.
   std::optional<Publication> find(const std::string& name, const std::string& version) const;
-  std::vector<Publication> owned_by(const std::string& repo) const;
   std::vector<Publication> all() const;  // sorted by name, then version
   // Throws Error(conflict) if another repo owns name+version.
   void record(const Publication& p);
   void erase(const std::string& name, const std::string& version);
-
-  std::string to_json() const;
-  static Ledger from_json(const std::string& json);  // Error(invalid_argument) when corrupt
 
  private:
   std::map<std::pair<std::string, std::string>, Publication> entries_;

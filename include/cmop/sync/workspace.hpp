@@ -15,6 +15,7 @@
 #include "cmop/git/repository.hpp"
 #include "cmop/publish/ledger.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/sync/state_dir.hpp"
 
 namespace cmop::sync {
 
@@ -101,7 +102,13 @@ struct WorkspaceOptions {
 
 class Workspace {
  public:
-  Workspace(std::filesystem::path state_dir, std::shared_ptr<publish::Publisher> publisher,
+  // Owns `state_dir` (its lock and secrets) for its lifetime and reads the state in
+  // it. Throws what StateDir's constructor throws (Error(io) when another process
+  // holds the dir), Error(invalid_argument) without a publisher, and Error(io or
+  // invalid_argument) naming a state file that cannot be read.
+  Workspace(StateDir state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options = {});
+  // The same, taking the directory's lock first.
+  Workspace(const std::filesystem::path& state_dir, std::shared_ptr<publish::Publisher> publisher,
             WorkspaceOptions options = {});
   ~Workspace();
 
@@ -115,11 +122,20 @@ class Workspace {
   SyncReport apply(const RepoSpec& spec);
   // Fetches and re-syncs what changed. Error(not_found) for an unknown name.
   SyncReport update(const std::string& name);
-  // Deletes exactly what the repo published, its clone and its state.
+  // Deletes exactly what the repo published, its clone, its state and its stored keys.
   // Error(not_found) for an unknown name; a publisher failure leaves the state in
   // place (so a retry can finish the job).
   // `expected_owner` non-empty: refuse (Error conflict) when the repo has another owner.
   void remove(const std::string& name, const std::string& expected_owner = "");
+
+  // The repo's inline SSH private key, kept as a file in the state dir (libgit2
+  // reads keys from files): where it is kept (pure; put it in the spec's
+  // credentials.ssh_private_key_file), and storing it there (mode 0600), which
+  // returns the same path. apply() deletes the repo's other stored keys once its
+  // spec is recorded, remove() all of them. Error(invalid_argument) for a name
+  // that is not a DNS-1123 label; store_ssh_key: Error(io) naming the file.
+  std::string ssh_key_file(const std::string& name, const std::string& key) const;
+  std::string store_ssh_key(const std::string& name, const std::string& key);
 
   std::optional<RepoState> get(const std::string& name) const;
   std::vector<RepoState> list() const;
