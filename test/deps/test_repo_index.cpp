@@ -11,8 +11,10 @@
 #include "cmop/error.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/process.hpp"
+#include "support/error_of.hpp"
 
 using namespace cmop;
+using cmop::test::error_of;
 
 namespace {
 
@@ -67,16 +69,6 @@ entries:
   empty:
 generated: "2023-03-02T00:00:00Z"
 )";
-
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected a cmop::Error");
-  return Error(Errc::internal, "", "");
-}
 
 std::vector<std::string> versions_of(const deps::RepoIndex& index, const std::string& name) {
   std::vector<std::string> out;

@@ -206,7 +206,7 @@ TEST_CASE("a 1 GiB file is refused by its size while cmop serve's memory stays b
   r.work.commit("charts");
   add_gigabyte_of_zeros(r.work, "charts/huge/files/zeros.bin");
   r.work.git({"commit", "-q", "-m", "one gigabyte"});
-  r.push_head();
+  r.serve_head();
 
   test::ServeChild serve;
   serve.start(r.state, {"--allow-local-git"});

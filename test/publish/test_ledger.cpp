@@ -38,7 +38,7 @@ TEST_CASE("ledger records, finds and lists publications", "[ledger]") {
 TEST_CASE("ledger refuses name+version owned by another repo", "[ledger]") {
   Ledger ledger;
   ledger.record({"team-a", "web", "1.0.0", "d1", "charts/web"});
-  auto err = test::capture_error([&] { ledger.record({"team-b", "web", "1.0.0", "d9", "web"}); });
+  auto err = test::error_of([&] { ledger.record({"team-b", "web", "1.0.0", "d9", "web"}); });
   CHECK(err.code() == Errc::conflict);
   CHECK(err.subject() == "web-1.0.0");
   CHECK_THAT(err.reason(), Catch::Contains("team-a") && Catch::Contains("charts/web"));
