@@ -1,7 +1,8 @@
 #pragma once
 // The core's front door: named git repos, named dependency chart repos, and what
 // each git repo published, all persisted in a state dir. serve/operate/trigger
-// are thin layers over this.
+// are thin layers over this. The types it speaks in have their own headers
+// (versioning, repo_spec, sync_report, repo_state, state_dir), included here.
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -15,73 +16,13 @@
 #include "cmop/git/repository.hpp"
 #include "cmop/publish/ledger.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/sync/repo_spec.hpp"
+#include "cmop/sync/repo_state.hpp"
 #include "cmop/sync/state_dir.hpp"
+#include "cmop/sync/sync_report.hpp"
+#include "cmop/sync/versioning.hpp"
 
 namespace cmop::sync {
-
-// What a sync does with a chart whose content changed while its `version` did not.
-enum class Versioning {
-  immutable,  // default: the chart is failed with a reason; the published package stays as it is
-  revision,   // publish as <version>+<first 12 hex digits of the commit> (SemVer build metadata)
-  overwrite,  // replace the published package (ChartMuseum ?force)
-};
-std::string to_string(Versioning v);
-// Error(invalid_argument) for anything but "immutable", "revision", "overwrite".
-Versioning parse_versioning(const std::string& text);
-
-struct RepoSpec {
-  std::string name;  // DNS-1123 label
-  std::string git;   // URL
-  std::string ref;   // branch/tag/commit, "" = default branch
-  std::string path;  // sub-path to search for charts, "" = whole repo
-  std::vector<deps::NamedRepository> dependencies;  // registered along with the repo
-  git::Credentials credentials;
-  // Who manages the repo ("<namespace>/<name>" of the operator's resource; "" =
-  // nobody in particular). A repo with an owner refuses specs and removals from
-  // anyone else, so two resources of the same name cannot take over each other's
-  // repo and charts.
-  std::string owner;
-  Versioning versioning = Versioning::immutable;
-  // Authenticates push webhooks for this repo (HMAC key, or GitLab's token); "" =
-  // webhooks refused. A secret: persisted with the credentials, never answered.
-  std::string webhook_secret;
-  // Suspended: apply() only records the spec and update() refuses (Error conflict):
-  // no sync of any kind until a spec without it is applied.
-  bool suspend = false;
-
-  bool operator==(const RepoSpec&) const = default;
-};
-
-struct ChartOutcome {
-  enum class Status { published, unchanged, failed, removed };
-  std::string path;  // chart folder in the repo
-  std::string name, version, digest;
-  Status status = Status::failed;
-  std::string reason;  // for failed
-};
-std::string to_string(ChartOutcome::Status s);
-
-struct SyncReport {
-  std::string repo;
-  std::string commit;
-  bool fetched_changes = false;
-  std::vector<ChartOutcome> charts;
-  std::string error;  // repo-level failure (clone, publish target down); charts may still be listed
-  double seconds = 0;
-  bool ok() const;  // no repo error and no failed chart
-  std::size_t count(ChartOutcome::Status s) const;
-};
-
-struct RepoState {
-  RepoSpec spec;
-  std::string last_commit;
-  std::string last_sync_time;     // RFC 3339 of the last attempt
-  std::string last_success_time;  // RFC 3339
-  std::string last_error;
-  std::vector<ChartOutcome> last_charts;  // outcome of the last sync
-  std::vector<publish::Publication> published;
-  std::map<std::string, std::string> chart_keys;  // chart path -> content key last published
-};
 
 struct WorkspaceOptions {
   bool allow_local_git = false;
