@@ -38,7 +38,7 @@ sync::RepoSpec suspended(const std::string& name, const std::string& key_file) {
 
 }  // namespace
 
-TEST_CASE("a state dir has one Workspace at a time; the next one gets it once the first is gone") {
+TEST_CASE("a state dir has one Workspace at a time, and the next one gets it once the first is gone") {
   util::TempDir tmp;
   auto first = workspace(tmp);
   CHECK(mode_of(tmp.path() / "state") == 0700);  // it holds credentials
@@ -50,7 +50,7 @@ TEST_CASE("a state dir has one Workspace at a time; the next one gets it once th
   CHECK(workspace(tmp) != nullptr);
 }
 
-TEST_CASE("SSH keys are stored 0600 by content; a recorded spec keeps only its own, removal deletes them") {
+TEST_CASE("SSH keys are stored 0600 by content, a recorded spec keeps only its own, removal deletes them") {
   util::TempDir tmp;
   auto ws = workspace(tmp);
   const fs::path key1 = ws->store_ssh_key("a", "key one\n");
