@@ -20,6 +20,7 @@
 #include "support/git_fixture.hpp"
 #include "support/process.hpp"
 #include "support/served_repo.hpp"
+#include "support/sync_report.hpp"
 
 namespace cmop::test {
 
@@ -37,13 +38,6 @@ struct SyncedRepo : ServedRepo {
   void publish_commit(const std::string& message = "change") { commit_and_serve(message); }
   sync::RepoSpec spec() const { return spec_named("hostile"); }
 };
-
-inline const sync::ChartOutcome& outcome_at(const sync::SyncReport& r, const std::string& path) {
-  for (auto& c : r.charts)
-    if (c.path == path) return c;
-  FAIL("no outcome for " << path);
-  throw std::logic_error("unreachable");
-}
 
 // Peak resident set of a live process (VmHWM), in KiB; -1 when unreadable.
 inline long peak_rss_kib(int pid) {

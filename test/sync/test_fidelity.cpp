@@ -15,7 +15,6 @@
 #include "support/git_fixture.hpp"
 #include "support/served_repo.hpp"
 #include "support/sync_report.hpp"
-#include "sync_fixtures.hpp"
 
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;

@@ -9,7 +9,6 @@
 #include "support/git_fixture.hpp"
 #include "support/served_repo.hpp"
 #include "support/sync_report.hpp"
-#include "sync_fixtures.hpp"
 
 #include <atomic>
 
