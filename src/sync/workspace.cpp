@@ -13,9 +13,11 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "cmop/chart/discovery.hpp"
 #include "cmop/chart/metadata.hpp"
@@ -160,10 +162,9 @@ struct Workspace::Impl {
   mutable std::mutex mu;  // guards everything below
   std::map<std::string, RepoState> repos;
   std::vector<deps::NamedRepository> dependency_repos;
-  // Who owns each published name+version across all repos: derived from the repos'
-  // `published` lists (load() builds it from them) and changed only together with
-  // one of them, by record_publication() and forget_publication().
-  publish::Ledger ledger;
+  // The working copy of each repo whose sync or removal is running (see InFlight):
+  // that repo's publications are read from it, not from `repos`, until it is stored.
+  std::map<std::string, const RepoState*> in_flight;
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
   Impl(StateDir d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
@@ -189,16 +190,55 @@ struct Workspace::Impl {
     if (fs::exists(dependencies_file())) ::chmod(dependencies_file().c_str(), 0600);  // written 0644 before
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
+    std::map<std::pair<std::string, std::string>, publish::Publication> owners;  // name+version -> publication
     for (auto& entry : fs::directory_iterator(repos_dir())) {
       auto p = entry.path();
       if (p.extension() != ".json" || p.filename().string().front() == '.') continue;
       ::chmod(p.c_str(), 0600);  // credentials: state files written by earlier versions were 0644
       RepoState s = from_state_file(util::read_file(p), p.string());
       replay_claims(s);
-      for (auto& pub : s.published) ledger.record(pub);
+      for (auto& pub : s.published) {
+        auto [it, fresh] = owners.emplace(std::make_pair(pub.name, pub.version), pub);
+        check_claim(pub, fresh ? std::nullopt : std::optional<publish::Publication>(it->second));
+      }
       repos.emplace(s.spec.name, std::move(s));
     }
   }
+  // Who owns what is not kept anywhere but in the repos' states: it is read from
+  // each repo's publications as they are now (caller holds mu), a running sync's or
+  // removal's working copy for its repo, the stored state for the others.
+  const RepoState& current(const std::string& name, const RepoState& stored) const {
+    auto it = in_flight.find(name);
+    return it == in_flight.end() ? stored : *it->second;
+  }
+  std::optional<publish::Publication> owner_of(const std::string& name, const std::string& version) const {
+    for (const auto& [repo, stored] : repos)
+      for (const auto& p : current(repo, stored).published)
+        if (p.name == name && p.version == version) return p;
+    return std::nullopt;
+  }
+  // Every publication of every repo, sorted by name, then version.
+  std::vector<publish::Publication> all_publications() const {
+    std::vector<publish::Publication> out;
+    for (const auto& [repo, stored] : repos) {
+      const auto& published = current(repo, stored).published;
+      out.insert(out.end(), published.begin(), published.end());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return std::tie(a.name, a.version) < std::tie(b.name, b.version); });
+    return out;
+  }
+  // Throws Error(invalid_argument) for a publication without a repo, name or
+  // version, and Error(conflict) when `owner` (of its name+version) is another repo.
+  static void check_claim(const publish::Publication& p, const std::optional<publish::Publication>& owner) {
+    if (p.repo.empty() || p.name.empty() || p.version.empty())
+      throw Error(Errc::invalid_argument, p.name + "-" + p.version,
+                  "a publication needs a repo, a chart name and a version");
+    if (owner && owner->repo != p.repo)
+      throw Error(Errc::conflict, p.name + "-" + p.version,
+                  "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
+  }
+  struct InFlight;
 
   // The state file is rewritten whole, so writing it once per chart made a sync of
   // N charts cost N^2. It is written at the end of a sync and at most once per
@@ -217,11 +257,12 @@ struct Workspace::Impl {
     last_write = now;
   }
 
-  // The one way a repo's publications change (caller holds mu): `pub` recorded in
-  // the ledger (Error(conflict) when another repo owns its name+version) and, in
-  // step, added to or replaced in state.published.
+  // The one way a repo's publications change (caller holds mu; `state` is the
+  // repo's working copy, registered as InFlight): `pub` added to or replaced in
+  // state.published. Throws what check_claim() throws, e.g. Error(conflict) when
+  // another repo owns its name+version.
   void record_publication(RepoState& state, const publish::Publication& pub) {
-    ledger.record(pub);
+    check_claim(pub, owner_of(pub.name, pub.version));
     auto it = std::find_if(state.published.begin(), state.published.end(),
                            [&](auto& p) { return p.name == pub.name && p.version == pub.version; });
     if (it == state.published.end())
@@ -229,9 +270,8 @@ struct Workspace::Impl {
     else
       *it = pub;
   }
-  // Its inverse (caller holds mu): name+version leaves the ledger and state.published.
+  // Its inverse (caller holds mu): name+version leaves state.published.
   void forget_publication(RepoState& state, const std::string& name, const std::string& version) {
-    ledger.erase(name, version);
     auto& v = state.published;
     v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
             v.end());
@@ -342,6 +382,29 @@ void Workspace::Impl::replay_claims(RepoState& s) const {
   }
 }
 
+// Registers a repo's working copy of its state, for as long as a sync or removal
+// changes it, as the one its publications are read from (by other repos' syncs:
+// a claim is seen by them at once). On the way out, by a return or an exception,
+// the stored state takes its publications over, so nothing claimed goes unseen.
+struct Workspace::Impl::InFlight {
+  Impl& impl;
+  const std::string name;
+  InFlight(Impl& i, std::string n, const RepoState& working) : impl(i), name(std::move(n)) {
+    std::lock_guard lk(impl.mu);
+    impl.in_flight[name] = &working;
+  }
+  ~InFlight() {
+    std::lock_guard lk(impl.mu);
+    auto it = impl.in_flight.find(name);
+    if (it == impl.in_flight.end()) return;
+    if (auto stored = impl.repos.find(name); stored != impl.repos.end())
+      stored->second.published = it->second->published;
+    impl.in_flight.erase(it);
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
+
 // Each chart folder's Chart.yaml, read and parsed once per sync: the chart's own
 // pass uses it, and so does telling a moved or reused folder apart from two
 // folders defining the same chart.
@@ -386,23 +449,20 @@ struct Workspace::Impl::Layout {
   }
 };
 
-// cmop's own chart repository as a dependency source: whatever the ledger says is
-// published (by any repo), read back from the publisher, with the packages of the
-// running sync served from memory.
+// cmop's own chart repository as a dependency source: whatever the repos' states
+// say is published (by any repo), read back from the publisher, with the packages
+// of the running sync served from memory.
 class OwnCharts final : public deps::ChartSource {
  public:
   // `wanted`: the chart names some chart of the sync reads from "self"; only their
   // packages are kept in memory.
-  OwnCharts(std::mutex& mu, const publish::Ledger& ledger, publish::Publisher& publisher,
+  // `all_published`: every publication of every repo (it takes the lock it needs).
+  OwnCharts(std::function<std::vector<publish::Publication>()> all_published, publish::Publisher& publisher,
             std::set<std::string> wanted)
-      : mu_(mu), ledger_(ledger), publisher_(publisher), wanted_(std::move(wanted)) {}
+      : all_published_(std::move(all_published)), publisher_(publisher), wanted_(std::move(wanted)) {}
 
   deps::RepoIndex index() override {
-    std::vector<publish::Publication> all;
-    {
-      std::lock_guard lk(mu_);
-      all = ledger_.all();
-    }
+    const std::vector<publish::Publication> all = all_published_();
     deps::RepoIndex index;
     for (auto& p : all) {
       if (p.digest.empty()) continue;  // claimed, upload not known to have landed
@@ -437,8 +497,7 @@ class OwnCharts final : public deps::ChartSource {
     return false;
   }
 
-  std::mutex& mu_;
-  const publish::Ledger& ledger_;
+  std::function<std::vector<publish::Publication>()> all_published_;
   publish::Publisher& publisher_;
   std::set<std::string> wanted_;
   std::map<std::pair<std::string, std::string>, std::string> fresh_;
@@ -465,7 +524,7 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
     // being taken for "unchanged".
     std::lock_guard lk(mu);
     std::string uploaded_digest;
-    if (auto owner = ledger.find(name, version)) {
+    if (auto owner = owner_of(name, version)) {
       if (owner->repo != state.spec.name)
         throw Error(Errc::conflict, name + "-" + version,
                     "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
@@ -560,6 +619,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     if (it == repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
     state = it->second;
   }
+  const InFlight working(*this, name, state);
   SyncReport report;
   report.repo = name;
   state.last_sync_time = util::now_rfc3339();
@@ -633,7 +693,12 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     self_served[path] = deps::Resolver::self_served(md, repositories);
     wanted_from_self.insert(self_served[path].begin(), self_served[path].end());
   }
-  OwnCharts own_charts(mu, ledger, *publisher, std::move(wanted_from_self));
+  OwnCharts own_charts(
+      [this] {
+        std::lock_guard lk(mu);
+        return all_publications();
+      },
+      *publisher, std::move(wanted_from_self));
   const Versioning versioning = state.spec.versioning;
   std::optional<std::string> commit_time;  // read from git once, when the first package is published
   for (auto& path : publishing_order(chart_paths, layout, self_served)) {
@@ -870,6 +935,7 @@ void Workspace::remove(const std::string& name, const std::string& expected_owne
     if (it == impl_->repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
     state = it->second;
   }
+  const Impl::InFlight working(*impl_, name, state);
   if (!expected_owner.empty() && !state.spec.owner.empty() && state.spec.owner != expected_owner)
     throw Error(Errc::conflict, "repo \"" + name + "\"",
                 "is managed by " + state.spec.owner + ", not by " + expected_owner + ": not removed");

@@ -117,6 +117,20 @@ TEST_CASE("a chart folder removed from git takes its published versions with it"
   CHECK(f.index().entries.count("beta") == 0);
 }
 
+TEST_CASE("who owns a chart version is read back from the repos' states after a restart") {
+  Fixture f;
+  auto ws = f.workspace();
+  REQUIRE(ws->apply(f.spec("first")).ok());
+  ws.reset();  // the state dir is locked by its workspace: one at a time
+  ws = f.workspace();
+  auto second = ws->apply(f.spec("second"));
+  CHECK(outcome(second, "charts/alpha").status == Status::failed);
+  CHECK_THAT(outcome(second, "charts/alpha").reason, Catch::Contains("already published by repo \"first\""));
+  ws->remove("first");
+  CHECK(ws->update("second").ok());  // now free to take
+  CHECK(ws->get("second")->published.size() == 2);
+}
+
 TEST_CASE("two repos publishing the same chart and version is a reported conflict") {
   Fixture f;
   auto ws = f.workspace();

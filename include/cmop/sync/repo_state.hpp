@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "cmop/publish/ledger.hpp"
+#include "cmop/publish/publication.hpp"
 #include "cmop/sync/repo_spec.hpp"
 #include "cmop/sync/sync_report.hpp"
 

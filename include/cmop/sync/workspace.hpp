@@ -14,7 +14,7 @@
 
 #include "cmop/deps/resolver.hpp"
 #include "cmop/git/repository.hpp"
-#include "cmop/publish/ledger.hpp"
+#include "cmop/publish/publication.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/sync/repo_spec.hpp"
 #include "cmop/sync/repo_state.hpp"
