@@ -11,10 +11,13 @@ export LANG=C.UTF-8
 unset LC_ALL LC_CTYPE LC_MESSAGES
 # The static libgit2 every build links (built once, then cached; see the script).
 LIBGIT2_PREFIX=$(bash scripts/libgit2.sh)
+# CMOP_WERROR=ON makes every compiler warning an error (scripts/test.sh, i.e. CI).
+WERROR="${CMOP_WERROR:-OFF}"
 if [ ! -f "$BUILD_DIR/build.ninja" ] ||
-   ! grep -qxF "CMOP_LIBGIT2_PREFIX:PATH=$LIBGIT2_PREFIX" "$BUILD_DIR/CMakeCache.txt"; then
+   ! grep -qxF "CMOP_LIBGIT2_PREFIX:PATH=$LIBGIT2_PREFIX" "$BUILD_DIR/CMakeCache.txt" ||
+   ! grep -qxF "CMOP_WERROR:BOOL=$WERROR" "$BUILD_DIR/CMakeCache.txt"; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMOP_BUILD_TYPE:-RelWithDebInfo}" \
-    -DCMOP_LIBGIT2_PREFIX="$LIBGIT2_PREFIX" "$@"
+    -DCMOP_LIBGIT2_PREFIX="$LIBGIT2_PREFIX" -DCMOP_WERROR="$WERROR" "$@"
 fi
 # The chart tests render charts/chartmuseum with the shared helm-render tool;
 # build it once here (it installs its Go packages) rather than inside tests.

@@ -1,6 +1,8 @@
 #pragma once
 // A byte-exact model of what sigs.k8s.io/yaml (JSON -> go-yaml v2 -> YAML) writes
-// for a JSON-shaped document. Private to src/chart.
+// for a JSON-shaped document: the one emitter behind every YAML file cmop writes as
+// Helm would (Chart.yaml in src/chart, Chart.lock and index.yaml in src/deps).
+// Private to the core.
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,8 +48,11 @@ inline Node::Node() = default;
 // The YAML document go-yaml v2's Marshal produces for `root` (a mapping).
 std::string marshal(const Node& root);
 
-// go-yaml v2 key order (keyList.Less): letters after other characters, digit runs
-// compared numerically. Exposed for tests.
+// go-yaml's key order (keyList.Less in sorter.go, the same in v2 and v3): at the
+// first differing rune, two letters compare by code point, a letter sorts after a
+// non-letter, and otherwise the digit runs starting there compare numerically
+// ("app9" < "app10"), then by length, then by rune. Digit runs are ASCII here
+// (Go's unicode.IsDigit also takes other scripts' digits). Exposed for tests.
 bool key_less(std::string_view a, std::string_view b);
 
 // Whether go-yaml v2 would resolve the plain scalar `s` to something other than a

@@ -12,6 +12,7 @@
 #include "cmop/chart/semver.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
+#include "cmop/util/time.hpp"
 #include "cmop/util/view_stream.hpp"
 #include "deps/yaml_emit.hpp"
 
@@ -462,8 +463,8 @@ std::string RepoIndex::to_yaml() const {
     Value& seq = es.add(name, Value::seq());
     for (const auto& e : sorted) seq.push(entry_value(e));
   }
-  root.add("generated", Value::str(generated.empty() ? detail::rfc3339_now() : generated));
-  return detail::to_yaml(root);
+  root.add("generated", Value::str(generated.empty() ? util::rfc3339_nano(std::chrono::system_clock::now()) : generated));
+  return detail::to_yaml(std::move(root));
 }
 
 std::optional<IndexEntry> RepoIndex::best_match(const std::string& name, const std::string& constraint) const {

@@ -21,6 +21,7 @@
 #include "cmop/util/file_tree.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/url.hpp"
 #include "cmop/util/base64.hpp"
 #include "deps/yaml_emit.hpp"
 
@@ -123,7 +124,7 @@ std::optional<Remote> locate(const chart::Dependency& d, const std::vector<Named
     recorded = it->url;
     url = it->url;
   } else {
-    if (!starts_with(lower(repo), "http://") && !starts_with(lower(repo), "https://") && !is_oci(repo))
+    if (!util::is_http_url(lower(repo.substr(0, 8))) && !is_oci(repo))  // Helm: any case
       throw Error(Errc::dependency, subject,
                   "repository must be an http(s) or oci:// URL, @name, alias:name or file://path (did you mean @" +
                       repo + "?)");
@@ -842,7 +843,7 @@ Resolution Resolver::resolve(const chart::Metadata& md, const util::FileTree& tr
     // Derived from the inputs (newest `created` of what was chosen) rather than the
     // clock, so re-resolving unchanged inputs yields the same Chart.lock bytes.
     doc.add("generated", Value::str(latest_created.empty() ? kEpoch : latest_created));
-    out.lock_yaml = detail::to_yaml(doc);
+    out.lock_yaml = detail::to_yaml(std::move(doc));
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "deps/yaml_emit.hpp"
 
+#include "chart/go_yaml.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,117 +12,33 @@ namespace cmop::deps::detail {
 
 namespace {
 
-// YAML 1.1 resolution as go-yaml v2 applies it to plain scalars: a string that would
-// read back as a bool, null, number, timestamp or merge key must be quoted.
-bool resolves_to_non_string(std::string_view s) {
-  static const std::regex special(
-      "y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|"
-      "~|null|Null|NULL|<<");
-  static const std::regex number(
-      "[-+]?(0|[1-9][0-9_]*)|"                                // int
-      "[-+]?0[0-7_]+|0o[0-7_]+|[-+]?0x[0-9a-fA-F_]+|[-+]?0b[01_]+|"
-      "[-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+]?[0-9]+)?|"      // float
-      "[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|"
-      "[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)|"
-      "[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?");       // base 60
-  static const std::regex timestamp("[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ].*)?");
-  if (s.empty()) return true;
-  std::string str(s);
-  return std::regex_match(str, special) || std::regex_match(str, number) || std::regex_match(str, timestamp);
-}
-
-bool needs_escape(unsigned char c) { return c < 0x20 || c == 0x7f; }
-
-bool plain_allowed(std::string_view s) {
-  static constexpr std::string_view indicators = "-?:,[]{}#&*!|>'\"%@`";
-  if (s.empty()) return false;
-  unsigned char first = s.front();
-  if (indicators.find(static_cast<char>(first)) != std::string_view::npos || first == ' ') return false;
-  if (s.back() == ' ' || s.back() == ':') return false;
-  if (s.find(": ") != std::string_view::npos || s.find(" #") != std::string_view::npos) return false;
-  for (unsigned char c : s)
-    if (needs_escape(c)) return false;
-  return true;
-}
-
-std::string double_quoted(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (needs_escape(c)) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\x%02X", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
+// A Value as the chart emitter's node: the one model of go-yaml's output that
+// Chart.yaml, Chart.lock and index.yaml share (key order, quoting, folding).
+// Takes the Value apart as it goes: index.yaml's tree can be large (10,000 charts),
+// and only one of the two trees need be whole at a time.
+chart::goyaml::Node to_node(Value&& v) {
+  using chart::goyaml::Node;
+  switch (v.kind) {
+    case Value::Kind::string: return Node::str(std::move(v.text));
+    case Value::Kind::raw: return Node::lit(std::move(v.text));
+    case Value::Kind::seq: {
+      Node seq = Node::sequence();
+      seq.seq.reserve(v.items.size());
+      for (auto& item : v.items) seq.seq.push_back(to_node(std::move(item)));
+      v.items.clear();
+      v.items.shrink_to_fit();
+      return seq;
+    }
+    case Value::Kind::map: {
+      Node map = Node::mapping();
+      map.map.reserve(v.fields.size());
+      for (auto& [key, value] : v.fields) map.map.emplace_back(std::move(key), to_node(std::move(value)));
+      v.fields.clear();
+      v.fields.shrink_to_fit();
+      return map;
     }
   }
-  return out + "\"";
-}
-
-bool is_scalar(const Value& v) { return v.kind == Value::Kind::string || v.kind == Value::Kind::raw; }
-
-std::string scalar_text(const Value& v) { return v.kind == Value::Kind::raw ? v.text : yaml_scalar(v.text); }
-
-void emit_map(const Value& map, int indent, std::string& out);
-void emit_seq(const Value& seq, int indent, std::string& out);
-
-// Emits `v` as the value after "key:" or "- " (the caller wrote those).
-void emit_value_after_key(const Value& v, int indent, std::string& out) {
-  if (is_scalar(v)) {
-    out += " " + scalar_text(v) + "\n";
-  } else if (v.kind == Value::Kind::map) {
-    if (v.fields.empty()) {
-      out += " {}\n";
-    } else {
-      out += "\n";
-      emit_map(v, indent + 2, out);
-    }
-  } else {
-    if (v.items.empty()) {
-      out += " []\n";
-    } else {
-      out += "\n";
-      emit_seq(v, indent, out);
-    }
-  }
-}
-
-void emit_map(const Value& map, int indent, std::string& out) {
-  std::vector<const std::pair<std::string, Value>*> sorted;
-  for (const auto& f : map.fields) sorted.push_back(&f);
-  std::stable_sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  for (const auto* f : sorted) {
-    out += std::string(indent, ' ') + yaml_scalar(f->first) + ":";
-    emit_value_after_key(f->second, indent, out);
-  }
-}
-
-void emit_seq(const Value& seq, int indent, std::string& out) {
-  const std::string pad(indent, ' ');
-  for (const auto& item : seq.items) {
-    if (is_scalar(item)) {
-      out += pad + "- " + scalar_text(item) + "\n";
-    } else if (item.kind == Value::Kind::map && !item.fields.empty()) {
-      // The first key shares the line with the dash; the rest align under it.
-      std::string body;
-      emit_map(item, indent + 2, body);
-      out += pad + "- " + body.substr(static_cast<std::size_t>(indent) + 2);
-    } else if (item.kind == Value::Kind::seq && !item.items.empty()) {
-      std::string body;
-      emit_seq(item, indent + 2, body);
-      out += pad + "- " + body.substr(static_cast<std::size_t>(indent) + 2);
-    } else {
-      out += pad + (item.kind == Value::Kind::map ? "- {}\n" : "- []\n");
-    }
-  }
+  return Node::str(std::move(v.text));
 }
 
 void json_string(std::string_view s, std::string& out) {
@@ -184,32 +102,7 @@ void json_value(const Value& v, std::string& out) {
 
 }  // namespace
 
-std::string yaml_scalar(std::string_view s) {
-  if (resolves_to_non_string(s)) return double_quoted(s);
-  for (unsigned char c : s)
-    if (needs_escape(c)) return double_quoted(s);
-  if (plain_allowed(s)) return std::string(s);
-  std::string out = "'";
-  for (char c : s) {
-    out.push_back(c);
-    if (c == '\'') out.push_back('\'');
-  }
-  return out + "'";
-}
-
-std::string to_yaml(const Value& root) {
-  std::string out;
-  if (root.kind == Value::Kind::map) {
-    if (root.fields.empty()) return "{}\n";
-    emit_map(root, 0, out);
-  } else if (root.kind == Value::Kind::seq) {
-    if (root.items.empty()) return "[]\n";
-    emit_seq(root, 0, out);
-  } else {
-    out = scalar_text(root) + "\n";
-  }
-  return out;
-}
+std::string to_yaml(Value root) { return chart::goyaml::marshal(to_node(std::move(root))); }
 
 std::string to_go_json(const Value& v) {
   std::string out;
@@ -248,26 +141,6 @@ Value from_yaml_node(const YAML::Node& node) {
     default:
       return Value::raw("null");
   }
-}
-
-std::string rfc3339_now() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::time_point_cast<std::chrono::seconds>(now);
-  auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs).count();
-  std::time_t t = std::chrono::system_clock::to_time_t(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out = buf;
-  if (nanos > 0) {
-    char frac[16];
-    std::snprintf(frac, sizeof frac, ".%09lld", static_cast<long long>(nanos));
-    std::string f = frac;
-    while (f.back() == '0') f.pop_back();  // Go's RFC3339Nano trims trailing zeros
-    out += f;
-  }
-  return out + "Z";
 }
 
 }  // namespace cmop::deps::detail

@@ -41,14 +41,10 @@ struct Value {
 };
 inline Value::Value() = default;
 
-// A YAML document in go-yaml v2's block style (2-space indent, sequences flush
-// with their key, keys sorted).
-std::string to_yaml(const Value& root);
-
-// One scalar as go-yaml would write it: plain when it reads back as the same
-// string, double-quoted when plain would read back as another type (1.0, true,
-// null, a date), single-quoted when YAML syntax forbids it plain.
-std::string yaml_scalar(std::string_view s);
+// The YAML document sigs.k8s.io/yaml (go-yaml v2) writes for `root`: the chart
+// emitter's model (src/chart/go_yaml.hpp), so index.yaml and Chart.lock follow the
+// same key order, quoting and 80-column folding as Chart.yaml.
+std::string to_yaml(Value root);  // consumed: pass std::move(root) for a large tree
 
 // Go's encoding/json output (no spaces, HTML-safe escaping of <, >, &).
 std::string to_go_json(const Value& v);
@@ -65,8 +61,5 @@ chart::Dependency read_dependency(const YAML::Node& node, std::string_view origi
 // repository, condition, tags, enabled, import-values, alias), empty ones omitted
 // except name and repository.
 Value dependency_value(const chart::Dependency& d);
-
-// The current time as Go's time.RFC3339Nano in UTC.
-std::string rfc3339_now();
 
 }  // namespace cmop::deps::detail

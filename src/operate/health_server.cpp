@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cmop/error.hpp"
+#include "cmop/net/listen_address.hpp"
 
 namespace cmop::operate {
 namespace asio = boost::asio;
@@ -90,27 +91,14 @@ struct HealthServer::Impl {
 
 HealthServer::HealthServer(const std::string& listen, Handler handler) : impl_(std::make_unique<Impl>()) {
   impl_->handler = std::move(handler);
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos)
-    throw Error(Errc::invalid_argument, listen, "listen address must be host:port");
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
+  const net::ListenAddress where = net::parse_listen_address(listen);
   beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec) throw Error(Errc::invalid_argument, listen, "not an IP address: " + ec.message());
-  int port = 0;
-  try {
-    port = std::stoi(listen.substr(colon + 1));
-  } catch (const std::exception&) {
-    throw Error(Errc::invalid_argument, listen, "port is not a number");
-  }
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  tcp::endpoint endpoint(asio::ip::make_address(where.host), where.port);
   impl_->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl_->acceptor.bind(endpoint, ec);
   if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw Error(Errc::io, listen, "cannot listen: " + ec.message());
+  if (ec) throw Error(Errc::io, "listen address \"" + listen + "\"", "cannot listen: " + ec.message());
   impl_->accept();
   impl_->thread = std::thread([this] { impl_->io.run(); });
 }

@@ -17,6 +17,7 @@
 #include "cmop/util/base64.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/log.hpp"
+#include "cmop/util/url.hpp"
 
 namespace cmop::publish {
 
@@ -87,7 +88,7 @@ class ChartMuseumPublisher final : public Publisher {
       throw Error(Errc::invalid_argument, options_.url, "the conflict re-check delay cannot be negative");
     base_url_ = options_.url;
     while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
-    if (base_url_.rfind("http://", 0) != 0 && base_url_.rfind("https://", 0) != 0)
+    if (!util::is_http_url(base_url_))
       throw Error(Errc::invalid_argument, options_.url, "ChartMuseum URL must start with http:// or https://");
     // Each tenant segment is encoded on its own so "org/repo" keeps its slash.
     std::string tenant = trim_slashes(options_.tenant_path);

@@ -3,7 +3,6 @@
 // (`--storage=local --storage-local-rootdir`): ChartMuseum lists the top-level .tgz
 // files and ignores everything else (our lock file, temp files, index.yaml).
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +27,7 @@
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
+#include "cmop/util/lock_file.hpp"
 #include "cmop/util/time.hpp"
 
 namespace cmop::publish {
@@ -56,32 +56,6 @@ void require_safe_component(const std::string& what, const std::string& value) {
     throw Error(Errc::invalid_argument, value, what + " cannot be used in a file name");
 }
 
-// Exclusive flock on the folder's lock file for the lifetime of the object, so
-// several cmop processes (or a restart overlapping the old pod) never interleave
-// their read-modify-write of index.yaml.
-class FolderLock {
- public:
-  explicit FolderLock(const fs::path& lock_path) {
-    fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw Error(Errc::io, lock_path.string(), std::string("open lock file: ") + std::strerror(errno));
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd_);
-      throw Error(Errc::io, lock_path.string(), std::string("flock: ") + std::strerror(err));
-    }
-  }
-  FolderLock(const FolderLock&) = delete;
-  FolderLock& operator=(const FolderLock&) = delete;
-  ~FolderLock() {
-    ::flock(fd_, LOCK_UN);
-    ::close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
-
 class LocalPublisher final : public Publisher {
  public:
   LocalPublisher(std::string dir, std::string base_url) : dir_(std::move(dir)), base_url_(std::move(base_url)) {
@@ -91,7 +65,9 @@ class LocalPublisher final : public Publisher {
     if (ec) throw Error(Errc::io, dir_.string(), "create chart folder: " + ec.message());
     if (!fs::is_directory(dir_)) throw Error(Errc::io, dir_.string(), "not a directory");
     std::lock_guard lk(mu_);
-    FolderLock folder(dir_ / kLockFile);
+    // Several cmop processes (or a restart overlapping the old pod) never interleave
+    // their read-modify-write of index.yaml.
+    auto folder = util::LockFile::acquire(dir_ / kLockFile);
     util::remove_stale_temp_files(dir_);  // a writer killed mid-write; we hold the folder's lock
     // A package written after the index last was (a sync killed inside its batch,
     // between a .tgz and the index write) may hold other bytes than the index says:
@@ -123,7 +99,7 @@ class LocalPublisher final : public Publisher {
     const std::string digest = pkg.digest.empty() ? util::sha256_hex(pkg.bytes) : pkg.digest;
 
     std::lock_guard lk(mu_);
-    FolderLock folder(dir_ / kLockFile);
+    auto folder = util::LockFile::acquire(dir_ / kLockFile);
     bool reconciled = false;
     deps::RepoIndex& index = index_for_update(reconciled);
 
@@ -169,7 +145,7 @@ class LocalPublisher final : public Publisher {
     require_safe_component("chart version", version);
     const std::string filename = name + "-" + version + ".tgz";
     std::lock_guard lk(mu_);
-    FolderLock folder(dir_ / kLockFile);
+    auto folder = util::LockFile::acquire(dir_ / kLockFile);
     bool changed = false;
     deps::RepoIndex& index = index_for_update(changed);
     // The package goes first: a crash after it leaves an index entry without its
@@ -209,7 +185,7 @@ class LocalPublisher final : public Publisher {
 
   void probe() override {
     std::lock_guard lk(mu_);
-    FolderLock folder(dir_ / kLockFile);
+    auto folder = util::LockFile::acquire(dir_ / kLockFile);
     if (::access(dir_.c_str(), W_OK | X_OK) != 0)
       throw Error(Errc::io, dir_.string(), std::string("chart folder not writable: ") + std::strerror(errno));
   }
@@ -219,7 +195,7 @@ class LocalPublisher final : public Publisher {
  private:
   // Writes the index a batch kept in memory (caller holds mu_).
   void write_deferred_index() {
-    FolderLock folder(dir_ / kLockFile);
+    auto folder = util::LockFile::acquire(dir_ / kLockFile);
     if (!index_unchanged_on_disk()) {
       // Another writer replaced index.yaml meanwhile: start from its version. Our
       // own deferred changes are files already in (or gone from) the folder, so

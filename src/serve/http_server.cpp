@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "cmop/error.hpp"
+#include "cmop/net/listen_address.hpp"
 #include "cmop/util/log.hpp"
 
 namespace cmop::serve {
@@ -495,26 +496,9 @@ HttpServer::HttpServer(const std::string& listen, HttpLimits limits, Handler han
   impl_->handler = std::move(handler);
   impl_->observer = std::move(observer);
   impl_->precheck = std::move(precheck);
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos)
-    throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "must be host:port");
-  std::string host = listen.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "0.0.0.0";
+  const net::ListenAddress where = net::parse_listen_address(listen);
   beast::error_code ec;
-  auto address = asio::ip::make_address(host, ec);
-  if (ec)
-    throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "host is not an IP address: " + ec.message());
-  std::string port_text = listen.substr(colon + 1);
-  unsigned long port = 0;
-  try {
-    std::size_t used = 0;
-    port = std::stoul(port_text, &used);
-    if (used != port_text.size() || port > 65535) throw std::out_of_range("port");
-  } catch (const std::exception&) {
-    throw Error(Errc::invalid_argument, "listen address \"" + listen + "\"", "port must be a number 0-65535");
-  }
-  tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
+  tcp::endpoint endpoint(asio::ip::make_address(where.host), where.port);
   auto& acceptor = impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);

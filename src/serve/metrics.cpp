@@ -2,38 +2,14 @@
 
 #include <cstdio>
 
+#include "cmop/util/prometheus.hpp"
+
 namespace cmop::serve {
 namespace {
-
-// Label values per the exposition format: backslash, double quote and newline escaped.
-std::string label(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
-
-// The HELP and TYPE lines that introduce a metric family.
-void family(std::string& out, const char* name, const char* type, const char* help) {
-  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-}
-
-// A family with one unlabelled sample.
-void single(std::string& out, const char* name, const char* type, const char* help, const std::string& value) {
-  family(out, name, type, help);
-  out += std::string(name) + " " + value + "\n";
-}
-
-std::string number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
+using util::prometheus::family;
+using util::prometheus::number;
+using util::prometheus::single;
+std::string label(const std::string& v) { return util::prometheus::label_value(v); }
 }  // namespace
 
 void Metrics::record_sync(const std::string& repo, const std::string& result, double seconds,

@@ -3,7 +3,6 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
+#include "cmop/util/url.hpp"
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
 #include "cmop/serve/webhooks.hpp"
@@ -109,15 +109,6 @@ std::string sync_result(const sync::SyncReport& report) {
   return report.ok() ? "success" : "partial";
 }
 
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // File names a Helm chart repository holds: <name>-<version>.tgz. No separators,
 // no leading dot, so nothing outside the repo dir can be named.
 bool is_chart_file_name(const std::string& f) {
@@ -172,41 +163,11 @@ class HookRateLimiter {
 
 // --- the server ----------------------------------------------------------------
 
-// One `cmop serve` per state dir: a second one would interleave syncs, journals
-// and index writes with the first. flock() is released by the kernel when the
-// holder dies, so a kill -9 never leaves a stale lock behind.
-class StateDirLock {
- public:
-  StateDirLock() = default;
-  explicit StateDirLock(const fs::path& state_dir) {
-    const fs::path file = state_dir / ".cmop-serve.lock";
-    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0) throw Error(Errc::io, file.string(), std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      int err = errno;
-      ::close(fd_);
-      fd_ = -1;
-      if (err == EWOULDBLOCK)
-        throw Error(Errc::io, state_dir.string(), "the state dir is in use by another cmop serve");
-      throw Error(Errc::io, file.string(), std::strerror(err));
-    }
-  }
-  StateDirLock(StateDirLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  StateDirLock& operator=(StateDirLock&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~StateDirLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
- private:
-  int fd_ = -1;
-};
-
 struct Server::Impl {
   ServerOptions options;
-  StateDirLock state_lock;  // before everything that touches the state dir
+  // Locked before anything touches the state dir; moved into the Workspace, which
+  // owns it from then on.
+  std::optional<sync::StateDir> state_dir;
   std::shared_ptr<publish::Publisher> publisher;
   bool serve_local_repo = false;
   fs::path local_repo_dir;
@@ -256,8 +217,6 @@ struct Server::Impl {
   void delete_repo(const std::string& name, const std::string& owner, const Responder& respond);
 
   HttpResponse run_sync(const std::string& repo, const std::function<sync::SyncReport()>& sync_call);
-  fs::path ssh_key_dir() const { return options.state_dir / "ssh-keys"; }
-  void remove_ssh_keys(const std::string& repo, const std::string& keep) const;
 };
 
 Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
@@ -274,8 +233,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     if (!p->empty()) *p = fs::absolute(*p).lexically_normal();
 
   try {
-    fs::create_directories(options.state_dir);
-    state_lock = StateDirLock(options.state_dir);
+    state_dir.emplace(options.state_dir);
     if (!options.chartmuseum_url.empty() && !options.oci_registry.empty())
       throw Error(Errc::invalid_argument, "--oci-registry", "cannot be combined with --chartmuseum-url: choose one target");
     if (options.chartmuseum_url.empty() && options.oci_registry.empty()) {
@@ -310,7 +268,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       throw Error(Errc::invalid_argument, "--oci-registry \"" + options.oci_registry + "\"", e.reason());
     }
   } else if (!options.chartmuseum_url.empty()) {
-    if (options.chartmuseum_url.rfind("http://", 0) != 0 && options.chartmuseum_url.rfind("https://", 0) != 0)
+    if (!util::is_http_url(options.chartmuseum_url))
       throw Error(Errc::invalid_argument, "--chartmuseum-url \"" + util::redact_url(options.chartmuseum_url) + "\"",
                   "must be an http:// or https:// URL");
     publish::ChartMuseumOptions cm;
@@ -358,7 +316,8 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   wo.sync_timeout = options.sync_timeout;
   wo.git_stall_timeout = options.network_timeout;
   try {
-    workspace = std::make_unique<sync::Workspace>(options.state_dir, publisher, wo);
+    workspace = std::make_unique<sync::Workspace>(std::move(*state_dir), publisher, wo);
+    state_dir.reset();
   } catch (const fs::filesystem_error& e) {
     throw Error(Errc::io, e.path1().string(), "loading the state dir: " + e.code().message());
   }
@@ -593,7 +552,7 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
     if (fs::exists(p, ec))
       r.file = p.string();  // streamed: with thousands of charts it runs to megabytes
     else  // nothing published yet: still a valid, empty repository for `helm repo add`
-      r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + now_rfc3339() + "\"\n";
+      r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + util::now_rfc3339() + "\"\n";
     return r;
   }
   if (!is_chart_file_name(file))
@@ -644,47 +603,27 @@ HttpResponse Server::Impl::run_sync(const std::string& repo, const std::function
   return report_response(report);
 }
 
-void Server::Impl::remove_ssh_keys(const std::string& repo, const std::string& keep) const {
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(ssh_key_dir(), ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
-    auto name = it->path().filename().string();
-    if (name.rfind(repo + "-", 0) == 0 && name.size() == repo.size() + 1 + 16 + 4 && it->path().string() != keep) {
-      std::error_code ignored;
-      fs::remove(it->path(), ignored);
-    }
-  }
-}
-
 void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
   NewRepoRequest parsed = parse_new_repo_request(req.body);
   sync::RepoSpec& spec = parsed.spec;
   const std::string& ssh_key = parsed.ssh_private_key;
-  // libgit2 reads SSH keys from files: keep the key in the (0700) state dir under
-  // a name derived from its content, so a changed key never overwrites the one a
-  // running sync may be using.
-  std::string key_file;
-  if (!ssh_key.empty()) {
-    key_file = (ssh_key_dir() / (spec.name + "-" + util::sha256_hex(ssh_key).substr(0, 16) + ".key")).string();
-    spec.credentials.ssh_private_key_file = key_file;
-  }
+  // libgit2 reads SSH keys from files: the workspace keeps the key in its state dir
+  // under a name derived from its content (so the spec, and with it the dedup key
+  // below, changes with the key).
+  if (!ssh_key.empty()) spec.credentials.ssh_private_key_file = workspace->ssh_key_file(spec.name, ssh_key);
   // Identical specs (credentials included) may share one sync.
   sync::RepoState as_state;
   as_state.spec = spec;
   std::string key = "apply:" + util::sha256_hex(sync::to_state_file(as_state));
   lanes->submit(
       spec.name, key,
-      [this, spec, ssh_key, key_file]() -> HttpResponse {
-        if (!key_file.empty()) {
-          std::error_code ec;
-          fs::create_directories(ssh_key_dir(), ec);
-          ::chmod(ssh_key_dir().c_str(), 0700);
-          util::write_file_atomic(key_file, ssh_key, 0600);  // never readable by others, not even briefly
-        }
+      [this, spec, ssh_key]() -> HttpResponse {
+        // Written when this request's turn in the repo's lane comes, not before: the
+        // apply of a request ahead of it deletes the keys its own spec does not name.
+        if (!ssh_key.empty()) workspace->store_ssh_key(spec.name, ssh_key);
         // Suspended: the spec is recorded and nothing syncs (no sync to count either).
         if (spec.suspend) return json_ok(sync::report_to_json(workspace->apply(spec)));
-        auto answer = run_sync(spec.name, [&] { return workspace->apply(spec); });
-        if (answer.status < 400 || answer.status == 502) remove_ssh_keys(spec.name, key_file);
-        return answer;
+        return run_sync(spec.name, [&] { return workspace->apply(spec); });
       },
       respond);
 }
@@ -782,7 +721,6 @@ void Server::Impl::delete_repo(const std::string& name, const std::string& owner
           log::warn("repo removal failed", {{"repo", name}, {"error", e.what()}});
           return error_response(e);
         }
-        remove_ssh_keys(name, "");
         hook_limiter.forget(name);
         feed.forget(name);
         log::info("repo removed", {{"repo", name}, {"charts", state->published.size()}});

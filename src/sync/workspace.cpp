@@ -13,9 +13,11 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
+#include <tuple>
 
 #include "cmop/chart/discovery.hpp"
 #include "cmop/chart/metadata.hpp"
@@ -29,6 +31,7 @@
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/time.hpp"
+#include "cmop/util/url.hpp"
 
 namespace cmop::sync {
 namespace fs = std::filesystem;
@@ -68,8 +71,6 @@ std::size_t SyncReport::count(ChartOutcome::Status s) const {
 
 namespace {
 
-std::string now_rfc3339() { return util::now_rfc3339(); }
-
 void validate_spec(const RepoSpec& spec, bool allow_local) {
   util::require_dns1123_label("repo name", spec.name);
   if (spec.git.empty()) throw Error(Errc::invalid_argument, "repo " + spec.name, "git URL is required");
@@ -86,14 +87,13 @@ void validate_spec(const RepoSpec& spec, bool allow_local) {
   }
 }
 
-bool is_http_url(const std::string& url) { return url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0; }
 bool is_oci_url(const std::string& url) { return url.rfind("oci://", 0) == 0; }
 
 void validate_dependency_repo(const deps::NamedRepository& r) {
   const std::string subject = "dependency repository \"" + r.name + "\"";
   if (r.name.empty() || r.name.size() > 253 || r.name.find_first_of("/\\ \t\r\n") != std::string::npos)
     throw Error(Errc::invalid_argument, subject, "name must be non-empty, without '/', '\\' or whitespace");
-  if (!r.mirror_of.empty() && !is_http_url(r.mirror_of) && !is_oci_url(r.mirror_of))
+  if (!r.mirror_of.empty() && !util::is_http_url(r.mirror_of) && !is_oci_url(r.mirror_of))
     throw Error(Errc::invalid_argument, subject,
                 "mirrorOf must be the http(s):// or oci:// URL the charts name, got \"" + util::redact_url(r.mirror_of) + "\"");
   if (is_oci_url(r.url) || is_oci_url(r.mirror_of)) {
@@ -113,7 +113,7 @@ void validate_dependency_repo(const deps::NamedRepository& r) {
                   "url \"self\" (cmop's own chart repository) needs mirrorOf: the URL the charts name it by");
     return;
   }
-  if (!is_http_url(r.url))
+  if (!util::is_http_url(r.url))
     throw Error(Errc::invalid_argument, subject,
                 "url must start with http://, https:// or oci:// (or be \"self\" for a mirror), got \"" +
                     util::redact_url(r.url) + "\"");
@@ -147,6 +147,7 @@ std::string chart_key(const git::Tree& tree, const std::string& chart_path, cons
 }  // namespace
 
 struct Workspace::Impl {
+  StateDir state_dir;  // first: its lock is taken before anything in it is read
   fs::path dir;
   std::shared_ptr<publish::Publisher> publisher;
   WorkspaceOptions options;
@@ -155,11 +156,14 @@ struct Workspace::Impl {
   mutable std::mutex mu;  // guards everything below
   std::map<std::string, RepoState> repos;
   std::vector<deps::NamedRepository> dependency_repos;
-  publish::Ledger ledger;
+  // The working copy of each repo whose sync or removal is running (see InFlight):
+  // that repo's publications are read from it, not from `repos`, until it is stored.
+  std::map<std::string, const RepoState*> in_flight;
   std::map<std::string, std::shared_ptr<std::mutex>> repo_locks;
 
-  Impl(fs::path d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
-      : dir(fs::absolute(d).lexically_normal()),
+  Impl(StateDir d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
+      : state_dir(std::move(d)),
+        dir(state_dir.path()),
         publisher(std::move(p)),
         options(std::move(o)),
         resolver(dir / "cache", options.tls, options.dependency_peers, options.registry) {}
@@ -174,23 +178,61 @@ struct Workspace::Impl {
   void load() {
     fs::create_directories(repos_dir());
     fs::create_directories(dir / "clones");
-    ::chmod(dir.c_str(), 0700);  // credentials live here
     util::remove_stale_temp_files(repos_dir());
     util::remove_stale_temp_files(dir);
-    if (fs::is_directory(dir / "ssh-keys")) util::remove_stale_temp_files(dir / "ssh-keys");
+    state_dir.remove_stale_secret_temp_files();
     if (fs::exists(dependencies_file())) ::chmod(dependencies_file().c_str(), 0600);  // written 0644 before
     if (fs::exists(dependencies_file()))
       dependency_repos = dependencies_from_json(util::read_file(dependencies_file()), dependencies_file().string());
+    std::map<std::pair<std::string, std::string>, publish::Publication> owners;  // name+version -> publication
     for (auto& entry : fs::directory_iterator(repos_dir())) {
       auto p = entry.path();
       if (p.extension() != ".json" || p.filename().string().front() == '.') continue;
       ::chmod(p.c_str(), 0600);  // credentials: state files written by earlier versions were 0644
       RepoState s = from_state_file(util::read_file(p), p.string());
       replay_claims(s);
-      for (auto& pub : s.published) ledger.record(pub);
+      for (auto& pub : s.published) {
+        auto [it, fresh] = owners.emplace(std::make_pair(pub.name, pub.version), pub);
+        check_claim(pub, fresh ? std::nullopt : std::optional<publish::Publication>(it->second));
+      }
       repos.emplace(s.spec.name, std::move(s));
     }
   }
+  // Who owns what is not kept anywhere but in the repos' states: it is read from
+  // each repo's publications as they are now (caller holds mu), a running sync's or
+  // removal's working copy for its repo, the stored state for the others.
+  const RepoState& current(const std::string& name, const RepoState& stored) const {
+    auto it = in_flight.find(name);
+    return it == in_flight.end() ? stored : *it->second;
+  }
+  std::optional<publish::Publication> owner_of(const std::string& name, const std::string& version) const {
+    for (const auto& [repo, stored] : repos)
+      for (const auto& p : current(repo, stored).published)
+        if (p.name == name && p.version == version) return p;
+    return std::nullopt;
+  }
+  // Every publication of every repo, sorted by name, then version.
+  std::vector<publish::Publication> all_publications() const {
+    std::vector<publish::Publication> out;
+    for (const auto& [repo, stored] : repos) {
+      const auto& published = current(repo, stored).published;
+      out.insert(out.end(), published.begin(), published.end());
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return std::tie(a.name, a.version) < std::tie(b.name, b.version); });
+    return out;
+  }
+  // Throws Error(invalid_argument) for a publication without a repo, name or
+  // version, and Error(conflict) when `owner` (of its name+version) is another repo.
+  static void check_claim(const publish::Publication& p, const std::optional<publish::Publication>& owner) {
+    if (p.repo.empty() || p.name.empty() || p.version.empty())
+      throw Error(Errc::invalid_argument, p.name + "-" + p.version,
+                  "a publication needs a repo, a chart name and a version");
+    if (owner && owner->repo != p.repo)
+      throw Error(Errc::conflict, p.name + "-" + p.version,
+                  "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
+  }
+  struct InFlight;
 
   // The state file is rewritten whole, so writing it once per chart made a sync of
   // N charts cost N^2. It is written at the end of a sync and at most once per
@@ -207,6 +249,26 @@ struct Workspace::Impl {
     if (now - last_write < std::chrono::seconds(2)) return;
     persist(s);
     last_write = now;
+  }
+
+  // The one way a repo's publications change (caller holds mu; `state` is the
+  // repo's working copy, registered as InFlight): `pub` added to or replaced in
+  // state.published. Throws what check_claim() throws, e.g. Error(conflict) when
+  // another repo owns its name+version.
+  void record_publication(RepoState& state, const publish::Publication& pub) {
+    check_claim(pub, owner_of(pub.name, pub.version));
+    auto it = std::find_if(state.published.begin(), state.published.end(),
+                           [&](auto& p) { return p.name == pub.name && p.version == pub.version; });
+    if (it == state.published.end())
+      state.published.push_back(pub);
+    else
+      *it = pub;
+  }
+  // Its inverse (caller holds mu): name+version leaves state.published.
+  void forget_publication(RepoState& state, const std::string& name, const std::string& version) {
+    auto& v = state.published;
+    v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
+            v.end());
   }
 
   // Appends one claim ("+") or release ("-") of name+version and flushes it to disk.
@@ -283,14 +345,8 @@ void Workspace::Impl::journal_claim(const std::string& repo, char op, const publ
     throw Error(Errc::io, file.string(), std::string("fsync: ") + std::strerror(err));
   }
   ::close(fd);
-  if (off == line.size()) {
-    // The journal may have just been created: make its directory entry durable too.
-    int dfd = ::open(repos_dir().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
+  // The journal may have just been created: make its directory entry durable too.
+  util::fsync_dir(repos_dir());
 }
 
 void Workspace::Impl::replay_claims(RepoState& s) const {
@@ -319,6 +375,29 @@ void Workspace::Impl::replay_claims(RepoState& s) const {
     if (field("op") == "claim") v.push_back(pub);
   }
 }
+
+// Registers a repo's working copy of its state, for as long as a sync or removal
+// changes it, as the one its publications are read from (by other repos' syncs:
+// a claim is seen by them at once). On the way out, by a return or an exception,
+// the stored state takes its publications over, so nothing claimed goes unseen.
+struct Workspace::Impl::InFlight {
+  Impl& impl;
+  const std::string name;
+  InFlight(Impl& i, std::string n, const RepoState& working) : impl(i), name(std::move(n)) {
+    std::lock_guard lk(impl.mu);
+    impl.in_flight[name] = &working;
+  }
+  ~InFlight() {
+    std::lock_guard lk(impl.mu);
+    auto it = impl.in_flight.find(name);
+    if (it == impl.in_flight.end()) return;
+    if (auto stored = impl.repos.find(name); stored != impl.repos.end())
+      stored->second.published = it->second->published;
+    impl.in_flight.erase(it);
+  }
+  InFlight(const InFlight&) = delete;
+  InFlight& operator=(const InFlight&) = delete;
+};
 
 // Each chart folder's Chart.yaml, read and parsed once per sync: the chart's own
 // pass uses it, and so does telling a moved or reused folder apart from two
@@ -362,23 +441,20 @@ struct Workspace::Impl::Layout {
   }
 };
 
-// cmop's own chart repository as a dependency source: whatever the ledger says is
-// published (by any repo), read back from the publisher, with the packages of the
-// running sync served from memory.
+// cmop's own chart repository as a dependency source: whatever the repos' states
+// say is published (by any repo), read back from the publisher, with the packages
+// of the running sync served from memory.
 class OwnCharts final : public deps::ChartSource {
  public:
   // `wanted`: the chart names some chart of the sync reads from "self"; only their
   // packages are kept in memory.
-  OwnCharts(std::mutex& mu, const publish::Ledger& ledger, publish::Publisher& publisher,
+  // `all_published`: every publication of every repo (it takes the lock it needs).
+  OwnCharts(std::function<std::vector<publish::Publication>()> all_published, publish::Publisher& publisher,
             std::set<std::string> wanted)
-      : mu_(mu), ledger_(ledger), publisher_(publisher), wanted_(std::move(wanted)) {}
+      : all_published_(std::move(all_published)), publisher_(publisher), wanted_(std::move(wanted)) {}
 
   deps::RepoIndex index() override {
-    std::vector<publish::Publication> all;
-    {
-      std::lock_guard lk(mu_);
-      all = ledger_.all();
-    }
+    const std::vector<publish::Publication> all = all_published_();
     deps::RepoIndex index;
     for (auto& p : all) {
       if (p.digest.empty()) continue;  // claimed, upload not known to have landed
@@ -413,8 +489,7 @@ class OwnCharts final : public deps::ChartSource {
     return false;
   }
 
-  std::mutex& mu_;
-  const publish::Ledger& ledger_;
+  std::function<std::vector<publish::Publication>()> all_published_;
   publish::Publisher& publisher_;
   std::set<std::string> wanted_;
   std::map<std::pair<std::string, std::string>, std::string> fresh_;
@@ -423,11 +498,7 @@ class OwnCharts final : public deps::ChartSource {
 void Workspace::Impl::remove_publication(RepoState& state, const publish::Publication& pub) {
   publisher->remove_exact(pub.name, pub.version, pub.digest);
   std::lock_guard lk(mu);
-  ledger.erase(pub.name, pub.version);
-  auto& v = state.published;
-  v.erase(std::remove_if(v.begin(), v.end(),
-                         [&](auto& p) { return p.name == pub.name && p.version == pub.version; }),
-          v.end());
+  forget_publication(state, pub.name, pub.version);
 }
 
 void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
@@ -436,10 +507,6 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   const auto& version = pkg.metadata.version;
   bool already_ours = false;
   publish::Publication claim;
-  auto find_own = [&]() {
-    return std::find_if(state.published.begin(), state.published.end(),
-                        [&](auto& p) { return p.name == name && p.version == version; });
-  };
   {
     // Claim name+version for this repo before uploading, and persist the claim:
     // after a crash mid-upload the next sync knows the chart is ours to replace.
@@ -449,7 +516,7 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
     // being taken for "unchanged".
     std::lock_guard lk(mu);
     std::string uploaded_digest;
-    if (auto owner = ledger.find(name, version)) {
+    if (auto owner = owner_of(name, version)) {
       if (owner->repo != state.spec.name)
         throw Error(Errc::conflict, name + "-" + version,
                     "already published by repo \"" + owner->repo + "\" from " + owner->chart_path);
@@ -464,22 +531,13 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
       already_ours = true;
       uploaded_digest = owner->digest;
     }
-    publish::Publication pub{state.spec.name, name, version, uploaded_digest, chart_path};
-    ledger.record(pub);
-    auto it = find_own();
-    if (it == state.published.end())
-      state.published.push_back(pub);
-    else
-      *it = pub;
-    claim = pub;
+    claim = publish::Publication{state.spec.name, name, version, uploaded_digest, chart_path};
+    record_publication(state, claim);
   }
   auto release_claim = [&] {
     {
       std::lock_guard lk(mu);
-      ledger.erase(name, version);
-      auto& v = state.published;
-      v.erase(std::remove_if(v.begin(), v.end(), [&](auto& p) { return p.name == name && p.version == version; }),
-              v.end());
+      forget_publication(state, name, version);
     }
     try {
       journal_claim(state.spec.name, '-', claim);
@@ -505,13 +563,7 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   }
   {
     std::lock_guard lk(mu);
-    publish::Publication pub{state.spec.name, name, version, pkg.digest, chart_path};
-    ledger.record(pub);
-    auto it = find_own();
-    if (it == state.published.end())
-      state.published.push_back(pub);
-    else
-      *it = pub;
+    record_publication(state, {state.spec.name, name, version, pkg.digest, chart_path});
   }
   outcome.status = ChartOutcome::Status::published;
 }
@@ -559,9 +611,10 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     if (it == repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
     state = it->second;
   }
+  const InFlight working(*this, name, state);
   SyncReport report;
   report.repo = name;
-  state.last_sync_time = now_rfc3339();
+  state.last_sync_time = util::now_rfc3339();
   const auto deadline = options.sync_timeout.count() > 0 ? started + options.sync_timeout
                                                          : std::chrono::steady_clock::time_point::max();
   auto last_write = std::chrono::steady_clock::now();
@@ -631,7 +684,12 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     self_served[path] = deps::Resolver::self_served(md, repositories);
     wanted_from_self.insert(self_served[path].begin(), self_served[path].end());
   }
-  OwnCharts own_charts(mu, ledger, *publisher, std::move(wanted_from_self));
+  OwnCharts own_charts(
+      [this] {
+        std::lock_guard lk(mu);
+        return all_publications();
+      },
+      *publisher, std::move(wanted_from_self));
   const Versioning versioning = state.spec.versioning;
   std::optional<std::string> commit_time;  // read from git once, when the first package is published
   for (auto& path : publishing_order(chart_paths, layout, self_served)) {
@@ -754,9 +812,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
         relocated.chart_path = moved->second;
         {
           std::lock_guard lk(mu);
-          ledger.record(relocated);
-          for (auto& p : state.published)
-            if (p.name == pub.name && p.version == pub.version) p.chart_path = relocated.chart_path;
+          record_publication(state, relocated);
         }
         try {
           journal_claim(state.spec.name, '+', relocated);
@@ -784,7 +840,11 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   return finish();
 }
 
-Workspace::Workspace(fs::path state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options)
+Workspace::Workspace(const fs::path& state_dir, std::shared_ptr<publish::Publisher> publisher,
+                     WorkspaceOptions options)
+    : Workspace(StateDir(state_dir), std::move(publisher), std::move(options)) {}
+
+Workspace::Workspace(StateDir state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options)
     : impl_(std::make_unique<Impl>(std::move(state_dir), std::move(publisher), std::move(options))) {
   if (!impl_->publisher) throw Error(Errc::invalid_argument, "workspace", "a publisher is required");
   impl_->load();
@@ -815,6 +875,7 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
   for (auto& d : spec.dependencies) validate_dependency_repo(d);
   auto lock = impl_->lock_for(spec.name);
   std::lock_guard repo_lk(*lock);
+  std::optional<SyncReport> recorded;  // for a suspended spec: no sync
   {
     std::lock_guard lk(impl_->mu);
     auto it = impl_->repos.find(spec.name);
@@ -829,12 +890,15 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
       impl_->repos[spec.name] = state;
     }
     if (spec.suspend) {
-      SyncReport recorded;
-      recorded.repo = spec.name;
-      recorded.commit = state.last_commit;
-      return recorded;
+      recorded.emplace();
+      recorded->repo = spec.name;
+      recorded->commit = state.last_commit;
     }
   }
+  // The recorded spec names the repo's one SSH key from now on, and no sync of the
+  // repo runs meanwhile (its lock is held): keys it stored before are read no more.
+  impl_->state_dir.remove_ssh_keys(spec.name, spec.credentials.ssh_private_key_file);
+  if (recorded) return *recorded;
   return impl_->sync(spec.name);
 }
 
@@ -862,6 +926,7 @@ void Workspace::remove(const std::string& name, const std::string& expected_owne
     if (it == impl_->repos.end()) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
     state = it->second;
   }
+  const Impl::InFlight working(*impl_, name, state);
   if (!expected_owner.empty() && !state.spec.owner.empty() && state.spec.owner != expected_owner)
     throw Error(Errc::conflict, "repo \"" + name + "\"",
                 "is managed by " + state.spec.owner + ", not by " + expected_owner + ": not removed");
@@ -881,8 +946,17 @@ void Workspace::remove(const std::string& name, const std::string& expected_owne
   fs::remove(impl_->state_file(name), ec);
   if (ec) throw Error(Errc::io, impl_->state_file(name).string(), ec.message());
   fs::remove_all(impl_->clone_dir(name), ec);
+  impl_->state_dir.remove_ssh_keys(name);
   std::lock_guard lk(impl_->mu);
   impl_->repos.erase(name);
+}
+
+std::string Workspace::ssh_key_file(const std::string& name, const std::string& key) const {
+  return impl_->state_dir.ssh_key_file(name, key).string();
+}
+
+std::string Workspace::store_ssh_key(const std::string& name, const std::string& key) {
+  return impl_->state_dir.store_ssh_key(name, key).string();
 }
 
 std::optional<RepoState> Workspace::get(const std::string& name) const {

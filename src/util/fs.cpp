@@ -52,12 +52,14 @@ std::string read_file_inside(const fs::path& path, const fs::path& root, std::ui
   return read_file(real);
 }
 
-static void fsync_dir(const fs::path& dir) {
-  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
+void fsync_dir(const fs::path& dir) {
+  const fs::path target = dir.empty() ? fs::path(".") : dir;
+  int fd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(Errc::io, target.string(), std::string("open directory: ") + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw Error(Errc::io, target.string(), std::string("fsync directory: ") + std::strerror(err));
 }
 
 std::size_t remove_stale_temp_files(const fs::path& dir) {

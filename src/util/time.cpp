@@ -25,6 +25,14 @@ std::string rfc3339(std::chrono::system_clock::time_point tp, int fraction_digit
 
 std::string now_rfc3339(int fraction_digits) { return rfc3339(std::chrono::system_clock::now(), fraction_digits); }
 
+std::string rfc3339_nano(std::chrono::system_clock::time_point tp) {
+  std::string text = rfc3339(tp, 9);  // "...05.120000000Z"
+  text.pop_back();
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text + "Z";
+}
+
 std::optional<double> parse_rfc3339_seconds(std::string_view text) {
   if (text.size() < 20 || text.size() > 30 || text.back() != 'Z') return std::nullopt;
   std::string s(text.substr(0, 19));

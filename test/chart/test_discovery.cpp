@@ -10,6 +10,7 @@
 #include "cmop/error.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/git_fixture.hpp"
+#include "support/error_of.hpp"
 
 namespace fs = std::filesystem;
 using namespace cmop;
@@ -24,13 +25,9 @@ struct Tree {
 
 template <typename Fn>
 void expect_error(Fn&& fn, Errc code, const std::string& subject) {
-  try {
-    fn();
-    FAIL("no error thrown");
-  } catch (const Error& e) {
-    CHECK(e.code() == code);
-    CHECK(e.subject() == subject);
-  }
+  Error e = test::error_of(std::forward<Fn>(fn));
+  CHECK(e.code() == code);
+  CHECK(e.subject() == subject);
 }
 
 }  // namespace

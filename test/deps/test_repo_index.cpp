@@ -2,6 +2,7 @@
 // the way go-yaml v2 does, so it catches quoting Helm would misread).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -10,8 +11,10 @@
 #include "cmop/error.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/process.hpp"
+#include "support/error_of.hpp"
 
 using namespace cmop;
+using cmop::test::error_of;
 
 namespace {
 
@@ -66,16 +69,6 @@ entries:
   empty:
 generated: "2023-03-02T00:00:00Z"
 )";
-
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected a cmop::Error");
-  return Error(Errc::internal, "", "");
-}
 
 std::vector<std::string> versions_of(const deps::RepoIndex& index, const std::string& name) {
   std::vector<std::string> out;
@@ -197,6 +190,54 @@ generated: "2024-05-06T07:08:09.123Z"
   deps::RepoIndex empty;
   empty.generated = "2024-01-01T00:00:00Z";
   CHECK(empty.to_yaml() == "apiVersion: v1\nentries: {}\ngenerated: \"2024-01-01T00:00:00Z\"\n");
+}
+
+TEST_CASE("index.yaml orders chart names with digits as go-yaml does: app9 before app10") {
+  // go-yaml's sorter compares digit runs by value, so `helm repo index` writes
+  // app1, app2, app9, app10 (a byte-wise sort would put app10 before app9).
+  deps::RepoIndex index;
+  index.generated = "2024-01-01T00:00:00Z";
+  for (const char* name : {"app10", "app9", "app1", "app2", "app-x", "appx"}) index.add(entry(name, "1.0.0"));
+  const std::string yaml = index.to_yaml();
+  std::vector<std::size_t> at;
+  for (const char* key : {"\n  app-x:\n", "\n  app1:\n", "\n  app2:\n", "\n  app9:\n", "\n  app10:\n", "\n  appx:\n"}) {
+    INFO(key << " in\n" << yaml);
+    at.push_back(yaml.find(key));
+    CHECK(at.back() != std::string::npos);
+  }
+  INFO(yaml);
+  CHECK(std::is_sorted(at.begin(), at.end()));
+}
+
+TEST_CASE("index.yaml folds long strings and writes multi-line ones as literal blocks, as Helm does") {
+  // The same go-yaml rules as Chart.yaml (test/chart/test_helm_yaml.cpp), four
+  // columns further in: continuation lines at the value's indent plus two.
+  deps::RepoIndex index;
+  index.generated = "2024-01-01T00:00:00Z";
+  auto e = entry("app", "1.0.0");
+  e.metadata.description =
+      "This chart deploys the example application together with its database, cache and ingress configuration for "
+      "production use.";
+  e.metadata.annotations["notes"] = "line1\nline2\n";
+  index.add(e);
+  CHECK(index.to_yaml() == R"(apiVersion: v1
+entries:
+  app:
+  - annotations:
+      notes: |
+        line1
+        line2
+    apiVersion: v2
+    created: "2024-05-06T07:08:09Z"
+    description: This chart deploys the example application together with its database,
+      cache and ingress configuration for production use.
+    digest: d-1.0.0
+    name: app
+    urls:
+    - app-1.0.0.tgz
+    version: 1.0.0
+generated: "2024-01-01T00:00:00Z"
+)");
 }
 
 TEST_CASE("parse(to_yaml()) round-trips every field, and YAML 1.1 reads the types Helm expects") {

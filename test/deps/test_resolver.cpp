@@ -14,8 +14,10 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "support/process.hpp"
+#include "support/error_of.hpp"
 
 using namespace cmop;
+using cmop::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,16 +25,6 @@ namespace {
 void write(const fs::path& p, const std::string& content) {
   fs::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary) << content;
-}
-
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected a cmop::Error");
-  return Error(Errc::internal, "", "");
 }
 
 // A chart repository on disk: charts packaged with tar, index.yaml generated.

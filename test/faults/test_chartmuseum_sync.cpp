@@ -21,7 +21,9 @@ const sync::ChartOutcome* outcome_of(const sync::SyncReport& report, const std::
 }
 
 bool ledger_holds(const sync::Workspace& ws, const std::string& name, const std::string& version) {
-  for (const auto& p : ws.get("hostile")->published)
+  const auto state = ws.get("hostile");  // held: get() returns a copy, not a reference
+  REQUIRE(state);
+  for (const auto& p : state->published)
     if (p.name == name && p.version == version) return true;
   return false;
 }

@@ -183,15 +183,15 @@ TEST_CASE("a dependency repo that is down fails only the chart that needs it, na
   auto ws = r.workspace();
   auto report = ws->apply(r.spec());
   CHECK(report.error.empty());
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
-  auto& needy = test::outcome_at(report, "charts/needy");
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
+  auto& needy = test::outcome(report, "charts/needy");
   CHECK(needy.status == Status::failed);
   CHECK_THAT(needy.reason, Catch::Contains("redis") && Catch::Contains(down));
   CHECK_FALSE(fs::exists(r.out / "needy-1.0.0.tgz"));
   // The failure is not remembered as done: the next sync tries the dependency again.
   auto again = ws->update("hostile");
-  CHECK(test::outcome_at(again, "charts/needy").status == Status::failed);
-  CHECK(test::outcome_at(again, "charts/good").status == Status::unchanged);
+  CHECK(test::outcome(again, "charts/needy").status == Status::failed);
+  CHECK(test::outcome(again, "charts/good").status == Status::unchanged);
 }
 
 TEST_CASE("a git server killed mid-fetch fails the sync naming git, keeps the last good checkout and charts",

@@ -20,6 +20,7 @@
 #include "cmop/util/fs.hpp"
 #include "support/black_hole.hpp"
 #include "support/git_fixture.hpp"
+#include "support/error_of.hpp"
 
 namespace fs = std::filesystem;
 using cmop::Errc;
@@ -36,15 +37,10 @@ namespace {
 // Runs `fn`, requires it to throw cmop::Error with `code`, returns the error.
 template <typename Fn>
 Error require_error(Errc code, Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    INFO("error: " << e.what() << " subject=" << e.subject() << " reason=" << e.reason());
-    REQUIRE(e.code() == code);
-    return e;
-  }
-  FAIL("expected cmop::Error(" << cmop::to_string(code) << ")");
-  throw std::logic_error("unreachable");
+  Error e = cmop::test::error_of(std::forward<Fn>(fn));
+  INFO("error: " << e.what() << " subject=" << e.subject() << " reason=" << e.reason());
+  REQUIRE(e.code() == code);
+  return e;
 }
 
 std::string read(const fs::path& p) { return cmop::util::read_file(p); }

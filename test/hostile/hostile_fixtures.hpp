@@ -19,6 +19,8 @@
 #include "cmop/util/fs.hpp"
 #include "support/git_fixture.hpp"
 #include "support/process.hpp"
+#include "support/served_repo.hpp"
+#include "support/sync_report.hpp"
 
 namespace cmop::test {
 
@@ -29,55 +31,13 @@ inline std::string slurp(const std::filesystem::path& p) {
   return ss.str();
 }
 
-// A work repo, its bare copy served by `git daemon`, a state dir and an output folder.
-struct SyncedRepo {
-  util::TempDir tmp{"cmop-hostile-"};
-  std::filesystem::path served = tmp.path() / "served";
-  std::filesystem::path state = tmp.path() / "state";
-  std::filesystem::path out = tmp.path() / "out";
-  GitWorkRepo work{tmp.path() / "work"};
-  std::filesystem::path bare;
-  std::unique_ptr<GitDaemon> daemon;
-
-  // Writes the well-behaved chart every test expects to see published.
-  SyncedRepo() {
-    write_chart(work, "charts/good", "good", "1.0.0");
-    std::filesystem::create_directories(out);
-  }
-  // Commits what was written and serves it (first call) or pushes it.
-  void publish_commit(const std::string& message = "change") {
-    work.commit(message);
-    push_head();
-  }
-  void push_head() {
-    if (bare.empty()) {
-      bare = make_bare(work, served, "charts.git");
-      daemon = std::make_unique<GitDaemon>(served);
-    } else {
-      push_to_bare(work, bare);
-    }
-  }
-  std::string url() const { return daemon->url("charts.git"); }
-  std::unique_ptr<sync::Workspace> workspace() {
-    return std::make_unique<sync::Workspace>(state, publish::make_local_publisher(out.string()));
-  }
-  sync::RepoSpec spec() const {
-    sync::RepoSpec s;
-    s.name = "hostile";
-    s.git = url();
-    return s;
-  }
-  deps::RepoIndex index() const {
-    return deps::RepoIndex::parse(util::read_file(out / "index.yaml"), "index.yaml");
-  }
+// The served repo with the well-behaved chart every test expects to see published;
+// each test adds its hostile content and then publishes the commit.
+struct SyncedRepo : ServedRepo {
+  SyncedRepo() : ServedRepo("charts", "cmop-hostile-") { write_chart(work, "charts/good", "good", "1.0.0"); }
+  void publish_commit(const std::string& message = "change") { commit_and_serve(message); }
+  sync::RepoSpec spec() const { return spec_named("hostile"); }
 };
-
-inline const sync::ChartOutcome& outcome_at(const sync::SyncReport& r, const std::string& path) {
-  for (auto& c : r.charts)
-    if (c.path == path) return c;
-  FAIL("no outcome for " << path);
-  throw std::logic_error("unreachable");
-}
 
 // Peak resident set of a live process (VmHWM), in KiB; -1 when unreadable.
 inline long peak_rss_kib(int pid) {

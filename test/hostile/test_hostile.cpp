@@ -166,16 +166,16 @@ TEST_CASE("symlinks to /etc/passwd and to '..' refuse their chart, naming the li
   auto report = ws->apply(r.spec());
   INFO(report.error);
   CHECK(report.error.empty());
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
 
-  auto& passwd = test::outcome_at(report, "charts/passwd");
+  auto& passwd = test::outcome(report, "charts/passwd");
   CHECK(passwd.status == Status::failed);
   CHECK_THAT(passwd.reason, Catch::Contains("charts/passwd/templates/passwd.yaml") &&
                                 Catch::Contains("symlink escapes the repository"));
-  auto& loop = test::outcome_at(report, "charts/loop");
+  auto& loop = test::outcome(report, "charts/loop");
   CHECK(loop.status == Status::failed);
   CHECK_THAT(loop.reason, Catch::Contains("charts/loop/files/up") && Catch::Contains("symlink loop"));
-  auto& climb = test::outcome_at(report, "charts/climb");
+  auto& climb = test::outcome(report, "charts/climb");
   CHECK(climb.status == Status::failed);
   CHECK_THAT(climb.reason, Catch::Contains("charts/climb/files/outside") && Catch::Contains("escapes"));
 
@@ -192,8 +192,8 @@ TEST_CASE("a 6 MiB file refuses its chart with Helm's 5 MiB per-file limit", "[h
   r.publish_commit("a fat file");
   auto report = r.workspace()->apply(r.spec());
   CHECK(report.error.empty());
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
-  auto& fat = test::outcome_at(report, "charts/fat");
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
+  auto& fat = test::outcome(report, "charts/fat");
   CHECK(fat.status == Status::failed);
   CHECK_THAT(fat.reason, Catch::Contains("charts/fat/files/blob.bin") && Catch::Contains("6291456 bytes") &&
                              Catch::Contains("5242880"));
@@ -206,7 +206,7 @@ TEST_CASE("a 1 GiB file is refused by its size while cmop serve's memory stays b
   r.work.commit("charts");
   add_gigabyte_of_zeros(r.work, "charts/huge/files/zeros.bin");
   r.work.git({"commit", "-q", "-m", "one gigabyte"});
-  r.push_head();
+  r.serve_head();
 
   test::ServeChild serve;
   serve.start(r.state, {"--allow-local-git"});
@@ -270,15 +270,15 @@ TEST_CASE("billion-laughs YAML in Chart.yaml, under an unknown key or in values.
   auto report = r.workspace()->apply(r.spec());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   CHECK(seconds < 20);  // a guard against expansion (10^9 nodes), not a benchmark
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
-  CHECK(test::outcome_at(report, "charts/shared").status == Status::published);
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
+  CHECK(test::outcome(report, "charts/shared").status == Status::published);
   for (auto path : {"charts/bomb", "charts/hidden"}) {
-    auto& refused = test::outcome_at(report, path);
+    auto& refused = test::outcome(report, path);
     CHECK(refused.status == Status::failed);
     CHECK_THAT(refused.reason, Catch::Contains(std::string(path) + "/Chart.yaml") &&
                                    Catch::Contains("excessive aliasing"));
   }
-  auto& values = test::outcome_at(report, "charts/values");
+  auto& values = test::outcome(report, "charts/values");
   CHECK(values.status == Status::failed);
   CHECK_THAT(values.reason, Catch::Contains("values.yaml") && Catch::Contains("excessive aliasing"));
   for (auto name : {"bomb-1.0.0.tgz", "hidden-1.0.0.tgz", "values-1.0.0.tgz"}) CHECK_FALSE(fs::exists(r.out / name));
@@ -380,9 +380,9 @@ TEST_CASE("200 levels of nested folders: packaged inside a chart and a chart dow
   auto report = r.workspace()->apply(r.spec());
   INFO(report.error);
   CHECK(report.ok());
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
-  CHECK(test::outcome_at(report, "charts/nested").status == Status::published);
-  CHECK(test::outcome_at(report, "charts/" + deep + "sunken").status == Status::published);
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
+  CHECK(test::outcome(report, "charts/nested").status == Status::published);
+  CHECK(test::outcome(report, "charts/" + deep + "sunken").status == Status::published);
   auto members = members_of(r.out / "nested-1.0.0.tgz");
   CHECK(std::find(members.begin(), members.end(), "nested/files/" + deep + "leaf.txt") != members.end());
 }
@@ -396,9 +396,9 @@ TEST_CASE("a chart named with '../' is refused by validation and writes nothing 
   r.publish_commit("names with ../");
 
   auto report = r.workspace()->apply(r.spec());
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
   for (auto path : {"charts/escape", "charts/deeper"}) {
-    auto& o = test::outcome_at(report, path);
+    auto& o = test::outcome(report, path);
     CHECK(o.status == Status::failed);
     CHECK_THAT(o.reason, Catch::Contains(std::string(path) + "/Chart.yaml") && Catch::Contains("name"));
   }
@@ -424,9 +424,9 @@ TEST_CASE("non-UTF-8 file and folder names are packaged byte for byte, as Helm d
   auto report = r.workspace()->apply(r.spec());
   INFO(report.error);
   CHECK(report.ok());
-  CHECK(test::outcome_at(report, "charts/good").status == Status::published);
-  CHECK(test::outcome_at(report, "charts/bytes").status == Status::published);
-  CHECK(test::outcome_at(report, invalid_dir).status == Status::published);
+  CHECK(test::outcome(report, "charts/good").status == Status::published);
+  CHECK(test::outcome(report, "charts/bytes").status == Status::published);
+  CHECK(test::outcome(report, invalid_dir).status == Status::published);
   auto members = members_of(r.out / "bytes-1.0.0.tgz");
   CHECK(std::find(members.begin(), members.end(), "bytes/files/" + latin1) != members.end());
   auto archive = package::read_tgz(test::slurp(r.out / "bytes-1.0.0.tgz"), 5u << 20, 100u << 20);

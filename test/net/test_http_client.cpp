@@ -14,8 +14,10 @@
 #include "cmop/util/fs.hpp"
 #include "support/black_hole.hpp"
 #include "support/process.hpp"
+#include "support/error_of.hpp"
 
 using namespace cmop;
+using cmop::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -45,16 +47,6 @@ net::Request get(std::string url) {
   req.url = std::move(url);
   req.timeout = std::chrono::milliseconds(20000);
   return req;
-}
-
-Error error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected a cmop::Error");
-  return Error(Errc::internal, "", "");
 }
 
 }  // namespace

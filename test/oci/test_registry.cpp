@@ -20,6 +20,7 @@
 #include "support/error_of.hpp"
 #include "support/git_fixture.hpp"
 #include "support/registry_fixture.hpp"
+#include "support/sync_report.hpp"
 
 using namespace cmop;
 namespace fs = std::filesystem;
@@ -309,7 +310,7 @@ TEST_CASE("a sync publishing into a registry: re-sync uploads nothing, lost stat
   spec.git = daemon.url("charts.git");
   auto ws = make_ws(tmp.path() / "state");
   auto first = ws->apply(spec);
-  for (auto& c : first.charts) INFO(c.path << ": " << c.reason);
+  INFO(test::describe(first));
   REQUIRE(first.ok());
   const oci::Endpoint ep{target.host(), {}};
   auto app = client->manifest(ep, "published/app", "1.0.0");

@@ -16,6 +16,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "support/process.hpp"
+#include "support/error_of.hpp"
 
 namespace fs = std::filesystem;
 using namespace cmop;
@@ -75,17 +76,6 @@ std::vector<std::string> tar_members(const fs::path& tgz) {
 
 std::string tar_cat(const fs::path& tgz, const std::string& member) {
   return run_ok({"tar", "-xzOf", tgz.string(), member});
-}
-
-template <class F>
-Error capture_error(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  FAIL("expected cmop::Error");
-  throw std::logic_error("unreachable");
 }
 
 package::Package pack(const fs::path& root, const std::string& chart_dir, package::Limits limits = {}) {
@@ -189,29 +179,29 @@ TEST_CASE("nothing outside the clone is ever packaged", "[packager]") {
 
   SECTION("symlink to /etc/passwd") {
     fs::create_symlink("/etc/passwd", c / "passwd");
-    auto err = capture_error([&] { pack(repo, "c"); });
+    auto err = test::error_of([&] { pack(repo, "c"); });
     CHECK(err.code() == Errc::forbidden);
     CHECK(err.subject() == "c/passwd");
     CHECK(err.reason() == "symlink escapes the repository");
   }
   SECTION("symlink to a directory outside") {
     fs::create_directory_symlink("../../../outside", c / "files/linked");
-    auto err = capture_error([&] { pack(repo, "c"); });
+    auto err = test::error_of([&] { pack(repo, "c"); });
     CHECK(err.code() == Errc::forbidden);
     CHECK(err.subject() == "c/files/linked");
   }
   SECTION("relative file symlink climbing out") {
     fs::create_symlink("../../../outside/secret.txt", c / "templates/secret.yaml");
-    auto err = capture_error([&] { pack(repo, "c"); });
+    auto err = test::error_of([&] { pack(repo, "c"); });
     CHECK(err.code() == Errc::forbidden);
     CHECK(err.subject() == "c/templates/secret.yaml");
   }
   SECTION("the chart directory itself is a symlink out of the clone") {
     fs::create_directory_symlink("../outside", repo / "escape");
     put(outer.path(), "outside/Chart.yaml", chart_yaml("o", "1.0.0"));
-    auto err = capture_error([&] { pack(repo, "escape"); });
+    auto err = test::error_of([&] { pack(repo, "escape"); });
     CHECK(err.code() == Errc::forbidden);
-    CHECK(capture_error([&] { pack(repo, "../outside"); }).code() == Errc::forbidden);
+    CHECK(test::error_of([&] { pack(repo, "../outside"); }).code() == Errc::forbidden);
   }
   SECTION("an escaping symlink that .helmignore excludes is never read") {
     fs::create_symlink("/etc/passwd", c / "passwd.bak");
@@ -219,7 +209,7 @@ TEST_CASE("nothing outside the clone is ever packaged", "[packager]") {
   }
   SECTION("a fifo is refused") {
     REQUIRE(::mkfifo((c / "pipe").c_str(), 0644) == 0);
-    auto err = capture_error([&] { pack(repo, "c"); });
+    auto err = test::error_of([&] { pack(repo, "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/pipe");
   }
@@ -244,7 +234,7 @@ TEST_CASE("symlinks inside the clone are followed like Helm does", "[packager]")
 
   SECTION("a symlink loop is reported, not followed forever") {
     fs::create_directory_symlink("..", c / "files/loop");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/files/loop");
   }
@@ -255,7 +245,7 @@ TEST_CASE("size limits name the offending file", "[packager]") {
   fs::path c = repo.path() / "c";
   basic_chart(c, "c", "0.1.0");
   put(c, "files/big.bin", std::string(6 << 20, 'x'));
-  auto err = capture_error([&] { pack(repo.path(), "c"); });
+  auto err = test::error_of([&] { pack(repo.path(), "c"); });
   CHECK(err.code() == Errc::too_large);
   CHECK(err.subject() == "c/files/big.bin");
 
@@ -263,7 +253,7 @@ TEST_CASE("size limits name the offending file", "[packager]") {
   put(c, "files/a.bin", std::string(3000, 'a'));
   put(c, "files/b.bin", std::string(3000, 'b'));
   package::Limits small{4000, 5000};
-  auto total = capture_error([&] { pack(repo.path(), "c", small); });
+  auto total = test::error_of([&] { pack(repo.path(), "c", small); });
   CHECK(total.code() == Errc::too_large);
   CHECK(total.subject() == "c/files/b.bin");
 }
@@ -275,33 +265,33 @@ TEST_CASE("invalid chart content is reported with path and reason", "[packager]"
 
   SECTION("malformed Chart.yaml") {
     put(c, "Chart.yaml", "apiVersion: v2\nname: [unclosed\n");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/Chart.yaml");
     CHECK_FALSE(err.reason().empty());
   }
   SECTION("version is not SemVer") {
     put(c, "Chart.yaml", chart_yaml("c", "one.two"));
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/Chart.yaml");
     CHECK(err.reason().find("version") != std::string::npos);
   }
   SECTION("missing Chart.yaml") {
     fs::remove(c / "Chart.yaml");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.reason() == "Chart.yaml file is missing");
   }
   SECTION("values.yaml must be a mapping") {
     put(c, "values.yaml", "- a\n- b\n");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/values.yaml");
   }
   SECTION("values.yaml must be valid YAML, as Helm's loader requires") {
     put(c, "values.yaml", "replicas: [1, 2\n");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/values.yaml");
     CHECK_THAT(err.reason(), Catch::StartsWith("cannot load values.yaml"));
@@ -314,14 +304,14 @@ TEST_CASE("invalid chart content is reported with path and reason", "[packager]"
       bomb += "]\n";
     }
     put(c, "values.yaml", bomb);
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/values.yaml");
     CHECK(err.reason() == "cannot load values.yaml: yaml: document contains excessive aliasing");
   }
   SECTION("values.schema.json must be JSON") {
     put(c, "values.schema.json", "{\"type\": }");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/values.schema.json");
   }
@@ -429,17 +419,17 @@ TEST_CASE("subcharts are written as charts/<name>/ directories", "[packager]") {
   SECTION("a file:// dependency outside the clone is refused") {
     put(work.path(), "ext/Chart.yaml", chart_yaml("ext", "1.0.0"));
     in.local_subcharts.push_back({work.path() / "ext"});
-    CHECK(capture_error([&] { package::package_chart(in); }).code() == Errc::forbidden);
+    CHECK(test::error_of([&] { package::package_chart(in); }).code() == Errc::forbidden);
   }
   SECTION("a stray file in charts/ fails like Helm") {
     put(c, "charts/README.md", "not a chart\n");
-    auto err = capture_error([&] { package::package_chart(in); });
+    auto err = test::error_of([&] { package::package_chart(in); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "parent/charts/README.md");
   }
   SECTION("an invalid subchart is reported with its location") {
     put(c, "charts/cache/Chart.yaml", chart_yaml("cache", "not-a-version"));
-    auto err = capture_error([&] { package::package_chart(in); });
+    auto err = test::error_of([&] { package::package_chart(in); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "parent/charts/cache/Chart.yaml");
   }
@@ -503,7 +493,7 @@ TEST_CASE("a Chart.lock found in the chart is re-serialized as Helm writes it", 
   }
   SECTION("a malformed Chart.lock is an invalid chart") {
     put(c, "Chart.lock", "generated: yesterday\n");
-    auto err = capture_error([&] { pack(repo.path(), "c"); });
+    auto err = test::error_of([&] { pack(repo.path(), "c"); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK(err.subject() == "c/Chart.lock");
   }
@@ -548,7 +538,7 @@ TEST_CASE("a vendored archive with unsafe members is refused", "[packager]") {
           "  i=tarfile.TarInfo(n); i.size=len(d); t.addfile(i, io.BytesIO(d))\n"
           "t.close()\n",
           (c / "charts/evil-1.0.0.tgz").string()});
-  auto err = capture_error([&] { pack(repo.path(), "c"); });
+  auto err = test::error_of([&] { pack(repo.path(), "c"); });
   CHECK(err.code() == Errc::invalid_chart);
   CHECK(err.subject() == "c/charts/evil-1.0.0.tgz");
   CHECK(err.reason().find("parent directory") != std::string::npos);

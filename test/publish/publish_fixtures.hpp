@@ -13,6 +13,7 @@
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/hash.hpp"
 #include "support/process.hpp"
+#include "support/error_of.hpp"
 
 namespace cmop::test {
 
@@ -96,16 +97,6 @@ inline int request_count(const std::string& base_url, const std::string& method_
   auto doc = fake_state(base_url);
   auto it = doc["requests"].FindMember(method_and_path.c_str());
   return it == doc["requests"].MemberEnd() ? 0 : it->value.GetInt();
-}
-
-template <class F>
-Error capture_error(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e;
-  }
-  throw std::logic_error("expected a cmop::Error, none was thrown");
 }
 
 }  // namespace cmop::test

@@ -10,7 +10,7 @@
 #include "support/process.hpp"
 
 using namespace cmop;
-using test::capture_error;
+using test::error_of;
 using test::make_package;
 using test::stored_charts;
 
@@ -48,7 +48,7 @@ TEST_CASE("chartmuseum: re-upload conflicts without replace and overwrites with 
   REQUIRE(first.digest != second.digest);
   publisher->publish(first, false);
 
-  auto err = capture_error([&] { publisher->publish(second, false); });
+  auto err = test::error_of([&] { publisher->publish(second, false); });
   CHECK(err.code() == Errc::conflict);
   CHECK_THAT(err.reason(), Catch::Contains("file already exists") && Catch::Contains("web-1.2.0"));
   CHECK(stored_charts(peer.url())["web"]["1.2.0"] == first.digest);
@@ -86,7 +86,7 @@ TEST_CASE("chartmuseum: a server refusing ?force answers conflict even with repl
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--disable-force-overwrite"});
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0", "a"), false);
-  auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0", "b"), true); });
+  auto err = test::error_of([&] { publisher->publish(make_package("web", "1.0.0", "b"), true); });
   CHECK(err.code() == Errc::conflict);
   CHECK_THAT(err.reason(), Catch::Contains("disable-force-overwrite"));
 }
@@ -108,7 +108,7 @@ TEST_CASE("chartmuseum: a server without the delete route is an error, not a sil
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--disable-delete"});
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0"), false);
-  auto err = capture_error([&] { publisher->remove("web", "1.0.0"); });
+  auto err = test::error_of([&] { publisher->remove("web", "1.0.0"); });
   CHECK(err.code() == Errc::upstream);
   CHECK_THAT(err.reason(), Catch::Contains("disable-delete"));
   CHECK(stored_charts(peer.url()).count("web") == 1);
@@ -119,7 +119,7 @@ TEST_CASE("chartmuseum: basic auth", "[chartmuseum][auth]") {
   auto pkg = make_package("web", "1.0.0");
 
   SECTION("missing credentials are refused") {
-    auto err = capture_error([&] { publish::make_chartmuseum_publisher(test::chartmuseum_options(peer))->publish(pkg, false); });
+    auto err = test::error_of([&] { publish::make_chartmuseum_publisher(test::chartmuseum_options(peer))->publish(pkg, false); });
     CHECK(err.code() == Errc::unauthorized);
     CHECK_THAT(err.reason(), Catch::Contains("HTTP 401") && Catch::Contains("unauthorized"));
   }
@@ -128,9 +128,9 @@ TEST_CASE("chartmuseum: basic auth", "[chartmuseum][auth]") {
     o.username = "alice";
     o.password = "wrong";
     auto publisher = publish::make_chartmuseum_publisher(o);
-    CHECK(capture_error([&] { publisher->publish(pkg, false); }).code() == Errc::unauthorized);
-    CHECK(capture_error([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::unauthorized);
-    CHECK(capture_error([&] { publisher->probe(); }).code() == Errc::unauthorized);
+    CHECK(test::error_of([&] { publisher->publish(pkg, false); }).code() == Errc::unauthorized);
+    CHECK(test::error_of([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::unauthorized);
+    CHECK(test::error_of([&] { publisher->probe(); }).code() == Errc::unauthorized);
   }
   SECTION("right credentials publish and delete") {
     auto o = test::chartmuseum_options(peer);
@@ -154,7 +154,7 @@ TEST_CASE("chartmuseum: bearer auth takes precedence over basic", "[chartmuseum]
   o.password = "ignored";
 
   o.bearer_token = "tok-wrong";
-  CHECK(capture_error([&] { publish::make_chartmuseum_publisher(o)->publish(pkg, false); }).code() ==
+  CHECK(test::error_of([&] { publish::make_chartmuseum_publisher(o)->publish(pkg, false); }).code() ==
         Errc::unauthorized);
   CHECK(stored_charts(peer.url()).empty());
 
@@ -183,7 +183,7 @@ TEST_CASE("chartmuseum: multitenant prefix", "[chartmuseum]") {
 
   // Without the tenant the depth-2 server has no such route.
   auto bare = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
-  auto err = capture_error([&] { bare->publish(pkg, false); });
+  auto err = test::error_of([&] { bare->publish(pkg, false); });
   CHECK(err.code() == Errc::upstream);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 404"));
 }
@@ -192,11 +192,11 @@ TEST_CASE("chartmuseum: injected server errors are upstream errors with the serv
   auto peer = test::start_python_peer("fake_chartmuseum.py");
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   REQUIRE(test::http_post(peer.url() + "/__faults", R"({"fail_next": 2, "status": 500})").status == 200);
-  auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0"), false); });
+  auto err = test::error_of([&] { publisher->publish(make_package("web", "1.0.0"), false); });
   CHECK(err.code() == Errc::upstream);
   CHECK(err.subject() == peer.url() + "/api/charts");
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 500: injected fault"));
-  err = capture_error([&] { publisher->remove("web", "1.0.0"); });
+  err = test::error_of([&] { publisher->remove("web", "1.0.0"); });
   CHECK(err.code() == Errc::upstream);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 500"));
   // The faults are used up: the next upload goes through.
@@ -206,7 +206,7 @@ TEST_CASE("chartmuseum: injected server errors are upstream errors with the serv
   REQUIRE(test::http_post(peer.url() + "/__faults",
                           R"({"fail_next": 1, "status": 502, "body": "<html>Bad Gateway</html>"})")
               .status == 200);
-  err = capture_error([&] { publisher->publish(make_package("db", "1.0.0"), false); });
+  err = test::error_of([&] { publisher->publish(make_package("db", "1.0.0"), false); });
   CHECK(err.code() == Errc::upstream);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 502: <html>Bad Gateway</html>"));
 }
@@ -217,7 +217,7 @@ TEST_CASE("chartmuseum: a package ChartMuseum cannot read is a failure of that c
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto pkg = make_package("web", "1.0.0");
   pkg.bytes = "not a gzip stream";
-  auto err = capture_error([&] { publisher->publish(pkg, false); });
+  auto err = test::error_of([&] { publisher->publish(pkg, false); });
   CHECK(err.code() == Errc::invalid_chart);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 400") && Catch::Contains("gzip") && Catch::Contains("web-1.0.0"));
 }
@@ -226,11 +226,11 @@ TEST_CASE("chartmuseum: an unreachable server is a network error", "[chartmuseum
   publish::ChartMuseumOptions o;
   o.url = "http://127.0.0.1:" + std::to_string(test::free_port());
   auto publisher = publish::make_chartmuseum_publisher(o);
-  auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0"), false); });
+  auto err = test::error_of([&] { publisher->publish(make_package("web", "1.0.0"), false); });
   CHECK(err.code() == Errc::network);
   CHECK_THAT(err.reason(), Catch::Contains("uploading web-1.0.0"));
-  CHECK(capture_error([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::network);
-  CHECK(capture_error([&] { publisher->probe(); }).code() == Errc::network);
+  CHECK(test::error_of([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::network);
+  CHECK(test::error_of([&] { publisher->probe(); }).code() == Errc::network);
 }
 
 TEST_CASE("chartmuseum: a server that dies between requests is a network error", "[chartmuseum]") {
@@ -239,19 +239,19 @@ TEST_CASE("chartmuseum: a server that dies between requests is a network error",
   publisher->publish(make_package("web", "1.0.0"), false);
   peer.process.kill(SIGKILL);
   peer.process.wait();
-  CHECK(capture_error([&] { publisher->publish(make_package("web", "1.1.0"), false); }).code() == Errc::network);
+  CHECK(test::error_of([&] { publisher->publish(make_package("web", "1.1.0"), false); }).code() == Errc::network);
 }
 
 TEST_CASE("chartmuseum: bad configuration is refused up front", "[chartmuseum]") {
   publish::ChartMuseumOptions o;
   o.url = "ftp://example.org";
-  CHECK(capture_error([&] { publish::make_chartmuseum_publisher(o); }).code() == Errc::invalid_argument);
+  CHECK(test::error_of([&] { publish::make_chartmuseum_publisher(o); }).code() == Errc::invalid_argument);
   o.url = "http://127.0.0.1:1";
   o.tenant_path = "org/../etc";
-  CHECK(capture_error([&] { publish::make_chartmuseum_publisher(o); }).code() == Errc::invalid_argument);
+  CHECK(test::error_of([&] { publish::make_chartmuseum_publisher(o); }).code() == Errc::invalid_argument);
   o.tenant_path = "";
   o.upload_timeout = std::chrono::milliseconds(0);
-  CHECK(capture_error([&] { publish::make_chartmuseum_publisher(o); }).code() == Errc::invalid_argument);
+  CHECK(test::error_of([&] { publish::make_chartmuseum_publisher(o); }).code() == Errc::invalid_argument);
 }
 
 TEST_CASE("chartmuseum: a server that does not answer in time is a network error", "[chartmuseum]") {
@@ -263,8 +263,8 @@ TEST_CASE("chartmuseum: a server that does not answer in time is a network error
   o.upload_timeout = std::chrono::milliseconds(300);
   o.request_timeout = std::chrono::milliseconds(300);
   auto publisher = publish::make_chartmuseum_publisher(o);
-  auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0"), false); });
+  auto err = test::error_of([&] { publisher->publish(make_package("web", "1.0.0"), false); });
   CHECK(err.code() == Errc::network);
   CHECK_THAT(err.reason(), Catch::Contains("uploading web-1.0.0"));
-  CHECK(capture_error([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::network);
+  CHECK(test::error_of([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::network);
 }

@@ -14,7 +14,7 @@
 #include "support/process.hpp"
 
 using namespace cmop;
-using test::capture_error;
+using test::error_of;
 using test::make_package;
 using test::stored_charts;
 
@@ -47,7 +47,7 @@ TEST_CASE("chartmuseum: a delete that failed in storage is an error, the chart s
   for (const char* storage_error : {"permission denied", "read-only file system"}) {
     INFO(storage_error);
     set_fault(peer, std::string(R"({"delete_error": ")") + storage_error + "\"}");
-    auto err = capture_error([&] { publisher->remove("web", "1.0.0"); });
+    auto err = test::error_of([&] { publisher->remove("web", "1.0.0"); });
     CHECK(err.code() == Errc::upstream);
     CHECK_THAT(err.reason(), Catch::Contains("HTTP 404") && Catch::Contains(storage_error) &&
                                  Catch::Contains("still published"));
@@ -76,7 +76,7 @@ TEST_CASE("chartmuseum: packages Helm's loader refuses are 400s, failures of tha
   };
   for (const auto& c : cases) {
     INFO(c.chart_yaml);
-    auto err = capture_error([&] { publisher->publish(package_with_chart_yaml("web", "1.0.0", c.chart_yaml), false); });
+    auto err = test::error_of([&] { publisher->publish(package_with_chart_yaml("web", "1.0.0", c.chart_yaml), false); });
     CHECK(err.code() == Errc::invalid_chart);
     CHECK_THAT(err.reason(), Catch::Contains("HTTP 400") && Catch::Contains("validation: " + c.message));
   }
@@ -94,7 +94,7 @@ TEST_CASE("chartmuseum: the probe proves the credentials, /health does not", "[c
   auto o = test::chartmuseum_options(peer);
   o.username = "alice";
   o.password = "wrong";
-  auto err = capture_error([&] { publish::make_chartmuseum_publisher(o)->probe(); });
+  auto err = test::error_of([&] { publish::make_chartmuseum_publisher(o)->probe(); });
   CHECK(err.code() == Errc::unauthorized);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 401: unauthorized") &&
                                Catch::Contains(std::string(publish::kChartMuseumCredentialsRefused)));
@@ -113,7 +113,7 @@ TEST_CASE("chartmuseum: the probe names a tenant path that does not match --dept
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--depth", "2"});
   auto o = test::chartmuseum_options(peer);
   o.tenant_path = "org1";
-  auto err = capture_error([&] { publish::make_chartmuseum_publisher(o)->probe(); });
+  auto err = test::error_of([&] { publish::make_chartmuseum_publisher(o)->probe(); });
   CHECK(err.code() == Errc::upstream);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 404") && Catch::Contains("--depth"));
   o.tenant_path = "org1/repo-a";
@@ -131,7 +131,7 @@ TEST_CASE("chartmuseum: an upload over --max-upload-size is too_large for that c
   std::mt19937_64 rng(7);
   big.bytes.resize(24u << 20);
   for (auto& c : big.bytes) c = static_cast<char>(rng() & 0xff);
-  auto err = capture_error([&] { publisher->publish(big, false); });
+  auto err = test::error_of([&] { publisher->publish(big, false); });
   INFO(err.what());
   CHECK(err.code() == Errc::too_large);
   CHECK_THAT(err.reason(), Catch::Contains("big-1.0.0") && Catch::Contains("HTTP 413") &&
@@ -144,7 +144,7 @@ TEST_CASE("chartmuseum: an upload over --max-upload-size is too_large for that c
   // Told the server's limit, it names that one.
   auto o = test::chartmuseum_options(peer);
   o.max_upload_bytes = 1u << 20;
-  err = capture_error([&] { publish::make_chartmuseum_publisher(o)->publish(big, false); });
+  err = test::error_of([&] { publish::make_chartmuseum_publisher(o)->publish(big, false); });
   CHECK(err.code() == Errc::too_large);
   CHECK_THAT(err.reason(), Catch::Contains("--max-upload-size of 1.0 MiB"));
 }
@@ -153,7 +153,7 @@ TEST_CASE("chartmuseum: 507 (--max-storage-objects) is a clear failure of that c
   auto peer = test::start_python_peer("fake_chartmuseum.py", {"--max-storage-objects", "1"});
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   publisher->publish(make_package("web", "1.0.0"), false);
-  auto err = capture_error([&] { publisher->publish(make_package("db", "1.0.0"), false); });
+  auto err = test::error_of([&] { publisher->publish(make_package("db", "1.0.0"), false); });
   CHECK(err.code() == Errc::too_large);
   CHECK_THAT(err.reason(), Catch::Contains("HTTP 507") && Catch::Contains("storage limit") &&
                                Catch::Contains("--max-storage-objects"));
@@ -183,14 +183,14 @@ TEST_CASE("chartmuseum: 409 while the index lags is settled, and says which case
     set_fault(peer, R"({"index_lag_ms": 600000})");
     auto theirs = make_package("web", "1.0.0", "theirs");
     publisher->publish(theirs, false);
-    auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0", "ours"), false); });
+    auto err = test::error_of([&] { publisher->publish(make_package("web", "1.0.0", "ours"), false); });
     CHECK(err.code() == Errc::conflict);
     CHECK_THAT(err.reason(), Catch::Contains("index lag") && Catch::Contains("web-1.0.0"));
     CHECK(stored_charts(peer.url())["web"]["1.0.0"] == theirs.digest);
   }
   SECTION("a listed package with another digest: a conflict naming it") {
     publisher->publish(make_package("web", "1.0.0", "theirs"), false);
-    auto err = capture_error([&] { publisher->publish(make_package("web", "1.0.0", "ours"), false); });
+    auto err = test::error_of([&] { publisher->publish(make_package("web", "1.0.0", "ours"), false); });
     CHECK(err.code() == Errc::conflict);
     CHECK_THAT(err.reason(), Catch::Contains("another digest"));
   }
@@ -202,7 +202,7 @@ TEST_CASE("chartmuseum: a torn object left by a crash mid-write is replaced, not
   auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
   auto pkg = make_package("web", "1.0.0");
   set_fault(peer, R"({"truncate_next_upload": true})");
-  CHECK(capture_error([&] { publisher->publish(pkg, false); }).code() == Errc::network);
+  CHECK(test::error_of([&] { publisher->publish(pkg, false); }).code() == Errc::network);
   // The torn half is "existing" for 409 and absent from the index.
   CHECK(test::http_get(peer.url() + "/charts/web-1.0.0.tgz").body.size() == pkg.bytes.size() / 2);
   CHECK(stored_charts(peer.url()).empty());

@@ -19,7 +19,7 @@
 
 namespace fs = std::filesystem;
 using namespace cmop;
-using test::capture_error;
+using test::error_of;
 using test::make_package;
 
 namespace {
@@ -120,7 +120,7 @@ TEST_CASE("local: same-digest republish keeps created, a different digest confli
   CHECK(str(*entry(moved, "web", "1.0.0"), "created") == created);
   CHECK(std::string((*entry(moved, "web", "1.0.0"))["urls"][0].GetString()) == "http://moved.example/web-1.0.0.tgz");
 
-  auto err = capture_error([&] { publisher->publish(second, false); });
+  auto err = test::error_of([&] { publisher->publish(second, false); });
   CHECK(err.code() == Errc::conflict);
   CHECK(err.subject() == (dir.path() / "web-1.0.0.tgz").string());
   CHECK_THAT(err.reason(), Catch::Contains(first.digest) && Catch::Contains(second.digest));
@@ -140,7 +140,7 @@ TEST_CASE("local: a package file without an index entry still guards against ove
   write_bytes(dir.path() / "web-1.0.0.tgz", first.bytes);
   write_bytes(dir.path() / "index.yaml", "apiVersion: v1\nentries: {}\ngenerated: \"2020-01-01T00:00:00Z\"\n");
   auto publisher = publish::make_local_publisher(dir.path().string());
-  CHECK(capture_error([&] { publisher->publish(make_package("web", "1.0.0", "two"), false); }).code() ==
+  CHECK(test::error_of([&] { publisher->publish(make_package("web", "1.0.0", "two"), false); }).code() ==
         Errc::conflict);
   CHECK(str(*entry(read_index(dir.path()), "web", "1.0.0"), "digest") == first.digest);
 }
@@ -160,7 +160,7 @@ TEST_CASE("local: remove deletes file and entry, removing a missing chart is fin
   publisher->remove("web", "1.1.0");
   index = read_index(dir.path());
   CHECK_FALSE(entry(index, "web", "1.1.0"));
-  CHECK(capture_error([&] { publisher->remove("../etc", "1.0.0"); }).code() == Errc::invalid_argument);
+  CHECK(test::error_of([&] { publisher->remove("../etc", "1.0.0"); }).code() == Errc::invalid_argument);
 }
 
 TEST_CASE("local: the index is rebuilt from the packages when missing", "[local]") {
@@ -246,8 +246,8 @@ TEST_CASE("local: names that would leave the folder are refused", "[local]") {
   auto publisher = publish::make_local_publisher(dir.path().string());
   auto pkg = make_package("web", "1.0.0");
   pkg.metadata.name = "../web";
-  CHECK(capture_error([&] { publisher->publish(pkg, false); }).code() == Errc::invalid_argument);
-  CHECK(capture_error([&] { publish::make_local_publisher(""); }).code() == Errc::invalid_argument);
+  CHECK(test::error_of([&] { publisher->publish(pkg, false); }).code() == Errc::invalid_argument);
+  CHECK(test::error_of([&] { publish::make_local_publisher(""); }).code() == Errc::invalid_argument);
 }
 
 TEST_CASE("local: republishing identical bytes leaves index.yaml untouched", "[local]") {

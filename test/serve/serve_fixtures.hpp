@@ -23,6 +23,7 @@
 #include "cmop/serve/server.hpp"
 #include "cmop/util/fs.hpp"
 #include "support/git_fixture.hpp"
+#include "support/served_repo.hpp"
 #include "support/process.hpp"
 
 namespace cmop::test {
@@ -194,34 +195,13 @@ class GatedPublisher : public publish::Publisher {
 };
 
 // A git repo with two charts, served by `git daemon`, plus a state dir.
-struct ChartsRepo {
-  util::TempDir tmp{"cmop-serve-"};
-  std::filesystem::path served = tmp.path() / "served";
-  GitWorkRepo work{tmp.path() / "work"};
-  std::filesystem::path bare;
-  std::unique_ptr<GitDaemon> daemon;
-
-  ChartsRepo() {
+struct ChartsRepo : ServedRepo {
+  ChartsRepo() : ServedRepo("mycharts", "cmop-serve-") {
     write_chart(work, "charts/alpha", "alpha", "1.0.0");
     write_chart(work, "charts/beta", "beta", "0.2.0");
-    work.commit("initial");
-    bare = make_bare(work, served, "mycharts.git");
-    daemon = std::make_unique<GitDaemon>(served);
+    commit_and_serve("initial");
   }
-  std::string git_url() const { return daemon->url("mycharts.git"); }
-  void push() { push_to_bare(work, bare); }
-  std::filesystem::path state() const { return tmp.path() / "state"; }
-
-  // A second repo served by the same daemon.
-  std::string add_repo(const std::string& dir_name, const std::string& chart, const std::string& version) {
-    auto other = std::make_unique<GitWorkRepo>(tmp.path() / ("work-" + dir_name));
-    write_chart(*other, "charts/" + chart, chart, version);
-    other->commit("initial");
-    make_bare(*other, served, dir_name + ".git");
-    others.push_back(std::move(other));
-    return daemon->url(dir_name + ".git");
-  }
-  std::vector<std::unique_ptr<GitWorkRepo>> others;
+  std::string git_url() const { return url(); }
 };
 
 inline std::string new_repo_body(const std::string& name, const std::string& git) {

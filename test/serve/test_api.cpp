@@ -493,3 +493,36 @@ TEST_CASE("chart archives are streamed, not held in memory per connection", "[se
   CHECK(grown_mib < 64);  // before: 16 x 64 MiB
   CHECK(call(r.base, "GET", "/healthz").status == 200);
 }
+
+TEST_CASE("an inline SSH key is kept while the repo's spec names it, and goes with the repo", "[serve]") {
+  Running r;
+  const std::filesystem::path keys = r.tmp.path() / "state" / "ssh-keys";
+  // Suspended: the spec is recorded without a sync, so no SSH server is needed.
+  auto body = [](const std::string& key) {
+    return R"({"name":"sshrepo","git":"ssh://git@git.example.invalid/charts.git","suspend":true,)"
+           R"("auth":{"sshPrivateKey":")" + key + R"("}})";
+  };
+  auto stored = [&] {
+    std::vector<std::filesystem::path> out;
+    std::error_code ec;
+    for (auto it = std::filesystem::directory_iterator(keys, ec); !ec && it != std::filesystem::directory_iterator();
+         it.increment(ec))
+      out.push_back(it->path());
+    return out;
+  };
+  REQUIRE(call(r.base, "POST", "/repo/new", body("key one")).status == 200);
+  const auto first = stored();
+  REQUIRE(first.size() == 1);
+  CHECK(util::read_file(first[0]) == "key one\n");
+  CHECK((std::filesystem::status(first[0]).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  REQUIRE(call(r.base, "POST", "/repo/new", body("key two")).status == 200);
+  const auto second = stored();
+  REQUIRE(second.size() == 1);  // the first key is named by no spec any more
+  CHECK(second[0] != first[0]);
+  CHECK(util::read_file(second[0]) == "key two\n");
+
+  REQUIRE(call(r.base, "DELETE", "/repo/sshrepo").status == 200);
+  CHECK(stored().empty());
+}

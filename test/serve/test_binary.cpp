@@ -44,7 +44,7 @@ TEST_CASE("cmop serve survives kill -9: repos and published charts are kept", "[
   test::ChartsRepo git;
   auto log = git.tmp.path() / "serve.log";
   ServeProcess serve;
-  serve.start({"--state-dir", git.state().string(), "--token", "s3cret"}, log);
+  serve.start({"--state-dir", git.state.string(), "--token", "s3cret"}, log);
   net::Headers auth{{"Authorization", "Bearer s3cret"}};
 
   REQUIRE(call(serve.base(), "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url()), auth).status == 200);
@@ -53,7 +53,7 @@ TEST_CASE("cmop serve survives kill -9: repos and published charts are kept", "[
 
   serve.process->kill(SIGKILL);
   serve.process->wait();
-  serve.start({"--state-dir", git.state().string(), "--token", "s3cret"}, git.tmp.path() / "serve2.log");
+  serve.start({"--state-dir", git.state.string(), "--token", "s3cret"}, git.tmp.path() / "serve2.log");
 
   auto state = call(serve.base(), "GET", "/repo/mycharts");
   REQUIRE(state.status == 200);
@@ -143,7 +143,7 @@ TEST_CASE("cmop serve publishes into an OCI registry named by environment variab
   test::ChartsRepo git;
   auto log = git.tmp.path() / "serve.log";
   ServeProcess serve;
-  serve.start({"--state-dir", git.state().string()}, log,
+  serve.start({"--state-dir", git.state.string()}, log,
               {{"CMOP_OCI_REGISTRY", registry.oci("team")},
                {"CMOP_PLAIN_HTTP_REGISTRIES", "registry.invalid:1," + registry.host()}});
   test::eventually([&] { return call(serve.base(), "GET", "/readyz").status == 200; }, "readyz 200");

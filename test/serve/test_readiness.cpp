@@ -14,7 +14,7 @@ TEST_CASE("readyz reports ChartMuseum refusing the credentials, though its /heal
   auto museum = test::start_python_peer("fake_chartmuseum.py", {"--basic-auth", "cm:pw"});
   REQUIRE(call(museum.url(), "GET", "/health").status == 200);
 
-  auto o = test::local_options(git.state());
+  auto o = test::local_options(git.state);
   o.chartmuseum_url = museum.url();
   o.chartmuseum_username = "cm";
   o.chartmuseum_password = "not-the-password";
@@ -63,7 +63,7 @@ TEST_CASE("a chart over ChartMuseum's upload limit is reported with the limit th
   git.work.commit("a big alpha");
   git.push();
   auto museum = test::start_python_peer("fake_chartmuseum.py", {"--max-upload-size", std::to_string(1 << 20)});
-  auto o = test::local_options(git.state());
+  auto o = test::local_options(git.state);
   o.chartmuseum_url = museum.url();
   o.chartmuseum_max_upload_bytes = 1u << 20;
   serve::Server server(o);

@@ -32,8 +32,8 @@ struct GatedServer {
   std::unique_ptr<serve::Server> server;
   std::string base;
   GatedServer(const test::ChartsRepo& git, const std::function<void(serve::ServerOptions&)>& tweak = {}) {
-    gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
-    auto o = test::local_options(git.state());
+    gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+    auto o = test::local_options(git.state);
     o.publisher = gate;
     if (tweak) tweak(o);
     server = std::make_unique<serve::Server>(o);
@@ -47,7 +47,7 @@ struct GatedServer {
 TEST_CASE("end to end: register, publish to the embedded repo, fetch it back, delete", "[serve][e2e]") {
   test::ChartsRepo git;
   std::string other_url = git.add_repo("other", "gamma", "3.0.0");
-  serve::Server server(test::local_options(git.state()));
+  serve::Server server(test::local_options(git.state));
   server.start();
   auto base = server.url();
 
@@ -134,7 +134,7 @@ TEST_CASE("failed charts give 200 with ok=false, unreachable git gives 502 and k
   test::write_chart(git.work, "charts/broken", "broken", "1.x");
   git.work.commit("broken chart");
   git.push();
-  serve::Server server(test::local_options(git.state()));
+  serve::Server server(test::local_options(git.state));
   server.start();
   auto base = server.url();
 
@@ -165,8 +165,8 @@ TEST_CASE("failed charts give 200 with ok=false, unreachable git gives 502 and k
 
 TEST_CASE("health, metrics and state reads answer while a sync is held", "[serve][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
-  auto o = test::local_options(git.state());
+  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+  auto o = test::local_options(git.state);
   o.publisher = gate;
   o.workers = 1;
   serve::Server server(o);
@@ -201,8 +201,8 @@ TEST_CASE("health, metrics and state reads answer while a sync is held", "[serve
 
 TEST_CASE("concurrent updates of one repo share one follow-up sync", "[serve][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
-  auto o = test::local_options(git.state());
+  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+  auto o = test::local_options(git.state);
   o.publisher = gate;
   o.workers = 4;
   serve::Server server(o);
@@ -251,8 +251,8 @@ TEST_CASE("concurrent updates of one repo share one follow-up sync", "[serve][co
 TEST_CASE("different repos sync concurrently on the pool", "[serve][concurrency]") {
   test::ChartsRepo git;
   std::string other_url = git.add_repo("other", "gamma", "3.0.0");
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
-  auto o = test::local_options(git.state());
+  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+  auto o = test::local_options(git.state);
   o.publisher = gate;
   o.workers = 2;
   serve::Server server(o);
@@ -286,7 +286,7 @@ TEST_CASE("ChartMuseum down: 502 with the report, state kept, next update succee
   auto museum = start_museum();
   std::string museum_url = "http://127.0.0.1:" + std::to_string(port);
 
-  auto o = test::local_options(git.state());
+  auto o = test::local_options(git.state);
   o.chartmuseum_url = museum_url;
   o.chartmuseum_username = "cm";
   o.chartmuseum_password = "pw";
@@ -328,8 +328,8 @@ TEST_CASE("ChartMuseum down: 502 with the report, state kept, next update succee
 
 TEST_CASE("graceful shutdown lets the request in flight finish and refuses new ones", "[serve][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
-  auto o = test::local_options(git.state());
+  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+  auto o = test::local_options(git.state);
   o.publisher = gate;
   serve::Server server(o);
   server.start();
@@ -389,7 +389,7 @@ TEST_CASE("a request outliving the shutdown grace gets 503", "[serve][concurrenc
 TEST_CASE("a black-hole git remote fails the sync after the git timeout", "[serve][deadline]") {
   cmop::test::BlackHole hole;
   test::ChartsRepo git;
-  auto o = test::local_options(git.state());
+  auto o = test::local_options(git.state);
   o.network_timeout = std::chrono::seconds(1);
   o.workers = 2;
   serve::Server server(o);
@@ -470,7 +470,7 @@ TEST_CASE("hostile dependency URLs: loopback refused unless listed, nothing of t
   auto requests = [&] { return call(internal.url(), "GET", "/__requests").body; };
 
   {
-    serve::Server server(test::local_options(git.state()));
+    serve::Server server(test::local_options(git.state));
     server.start();
     auto report = json_of(call(server.url(), "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())));
     CHECK_THAT(reason_of(report["charts"], "charts/secret"),
@@ -478,14 +478,14 @@ TEST_CASE("hostile dependency URLs: loopback refused unless listed, nothing of t
     CHECK(requests() == "{}");  // nothing reached the internal server
   }
   {
-    auto o = test::local_options(git.state());
+    auto o = test::local_options(git.state);
     o.dependency_hosts = {"charts.example.com"};
     serve::Server server(o);
     server.start();
     auto report = json_of(call(server.url(), "POST", "/repo/mycharts/update"));
     CHECK_THAT(reason_of(report["charts"], "charts/secret"), Catch::Contains("not in the allowed list"));
   }
-  auto o = test::local_options(git.state());
+  auto o = test::local_options(git.state);
   o.dependency_hosts = {"127.0.0.1"};  // listed: reached on purpose
   serve::Server server(o);
   server.start();

@@ -23,7 +23,7 @@ std::string repos_of(const rapidjson::Document& doc) {
 
 TEST_CASE("GET /syncs answers a waiting client as soon as a sync finishes", "[serve][feed]") {
   test::ChartsRepo git;
-  serve::Server server(test::local_options(git.state()));
+  serve::Server server(test::local_options(git.state));
   server.start();
   auto base = server.url();
 

@@ -45,7 +45,7 @@ struct HookedRepo {
   std::string base;
 
   explicit HookedRepo(std::function<void(serve::ServerOptions&)> tweak = {}, const std::string& extra = "") {
-    auto o = test::local_options(git.state());
+    auto o = test::local_options(git.state);
     if (tweak) tweak(o);
     server = std::make_unique<serve::Server>(o);
     server->start();
@@ -96,7 +96,7 @@ TEST_CASE("the webhook secret is kept like a credential and never answered", "[s
 
   // Persisted in the state dir's repo file, readable by its owner only.
   bool found = false;
-  for (auto& entry : std::filesystem::recursive_directory_iterator(r.git.state())) {
+  for (auto& entry : std::filesystem::recursive_directory_iterator(r.git.state)) {
     if (!entry.is_regular_file() || entry.path().extension() != ".json") continue;
     std::string content = util::read_file(entry.path());
     if (content.find(kSecret) == std::string::npos) continue;
@@ -262,8 +262,8 @@ TEST_CASE("GitHub's form-encoded payloads are read too", "[serve][webhook]") {
 
 TEST_CASE("pushes during a running sync coalesce into one follow-up sync", "[serve][webhook][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state() / "charts").string()));
-  auto o = test::local_options(git.state());
+  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+  auto o = test::local_options(git.state);
   o.publisher = gate;
   serve::Server server(o);
   server.start();

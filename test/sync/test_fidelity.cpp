@@ -13,7 +13,8 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "support/git_fixture.hpp"
-#include "sync_fixtures.hpp"
+#include "support/served_repo.hpp"
+#include "support/sync_report.hpp"
 
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;
@@ -24,32 +25,13 @@ namespace {
 
 // One git repo of charts (written by each test), served by git daemon, synced
 // into the local chart-repo folder `out`.
-struct Monorepo {
-  util::TempDir tmp{"cmop-fidelity-"};
-  fs::path served = tmp.path() / "served";
-  fs::path state = tmp.path() / "state";
-  fs::path out = tmp.path() / "out";
-  test::GitWorkRepo work{tmp.path() / "work"};
-  fs::path bare;
-  std::unique_ptr<test::GitDaemon> daemon;
-
+struct Monorepo : test::ServedRepo {
+  Monorepo() : ServedRepo("charts", "cmop-fidelity-") {}
   // Commits what the test wrote and starts serving it (once).
-  void serve() {
-    work.commit("initial");
-    bare = test::make_bare(work, served, "charts.git");
-    daemon = std::make_unique<test::GitDaemon>(served);
-  }
-  void push(const std::string& message) {
-    work.commit(message);
-    test::push_to_bare(work, bare);
-  }
-  std::unique_ptr<sync::Workspace> workspace() {
-    return std::make_unique<sync::Workspace>(state, publish::make_local_publisher(out.string()));
-  }
-  sync::RepoSpec spec(sync::Versioning versioning = sync::Versioning::immutable) {
-    sync::RepoSpec s;
-    s.name = "charts";
-    s.git = daemon->url("charts.git");
+  void serve() { commit_and_serve("initial"); }
+  void push(const std::string& message) { commit_and_serve(message); }
+  sync::RepoSpec spec(sync::Versioning versioning = sync::Versioning::immutable) const {
+    auto s = spec_named("charts");
     s.versioning = versioning;
     return s;
   }
@@ -65,7 +47,6 @@ struct Monorepo {
     FAIL("no " << name << " in " << file);
     return {};
   }
-  deps::RepoIndex index() { return deps::RepoIndex::parse(util::read_file(out / "index.yaml"), "index.yaml"); }
 };
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
@@ -216,8 +197,7 @@ TEST_CASE("one sync publishes a monorepo whose umbrella charts name their siblin
   spec.dependencies.push_back({"ours", deps::kSelfRepositoryUrl, "", "", published_at});
   auto ws = m.workspace();
   auto report = ws->apply(spec);
-  for (auto& c : report.charts) INFO(c.path << ": " << c.reason);
-  INFO(report.error);
+  INFO(test::describe(report));
   REQUIRE(report.ok());
   CHECK(report.count(Status::published) == 14);
 

@@ -23,7 +23,11 @@ const char* kFailedChartReport =
 
 void script(const test::Peer& peer, const std::string& json) {
   net::HttpClient client;
-  auto res = client.send({"POST", peer.url() + "/__script", {}, json});
+  net::Request req;  // named fields: a braced list would leave members without initializers (-Wextra)
+  req.method = "POST";
+  req.url = peer.url() + "/__script";
+  req.body = json;
+  auto res = client.send(req);
   REQUIRE(res.status == 200);
 }
 
@@ -38,7 +42,9 @@ std::string escape(const std::string& s) {
 
 rapidjson::Document requests(const test::Peer& peer) {
   net::HttpClient client;
-  auto res = client.send({"GET", peer.url() + "/__requests"});
+  net::Request req;
+  req.url = peer.url() + "/__requests";
+  auto res = client.send(req);
   rapidjson::Document doc;
   doc.Parse(res.body.c_str());
   REQUIRE(doc.IsArray());

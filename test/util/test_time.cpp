@@ -16,6 +16,16 @@ TEST_CASE("RFC 3339 timestamps in UTC with the asked-for fraction of a second") 
   CHECK(util::now_rfc3339().size() == 20);
 }
 
+TEST_CASE("Go's RFC3339Nano drops trailing zeros of the fraction, and a whole second's fraction") {
+  CHECK(util::rfc3339_nano(system_clock::time_point(seconds(1767323045) + nanoseconds(123456789))) ==
+        "2026-01-02T03:04:05.123456789Z");
+  CHECK(util::rfc3339_nano(system_clock::time_point(seconds(1767323045) + milliseconds(120))) ==
+        "2026-01-02T03:04:05.12Z");
+  CHECK(util::rfc3339_nano(system_clock::time_point(seconds(1767323045) + nanoseconds(5))) ==
+        "2026-01-02T03:04:05.000000005Z");
+  CHECK(util::rfc3339_nano(system_clock::time_point(seconds(1767323040))) == "2026-01-02T03:04:00Z");
+}
+
 TEST_CASE("RFC 3339 timestamps read back to seconds since the epoch") {
   CHECK(util::parse_rfc3339_seconds("2026-01-02T03:04:05Z") == Approx(1767323045.0));
   CHECK(util::parse_rfc3339_seconds("2026-01-02T03:04:05.5Z") == Approx(1767323045.5));

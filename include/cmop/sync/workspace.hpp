@@ -1,7 +1,8 @@
 #pragma once
 // The core's front door: named git repos, named dependency chart repos, and what
 // each git repo published, all persisted in a state dir. serve/operate/trigger
-// are thin layers over this.
+// are thin layers over this. The types it speaks in have their own headers
+// (versioning, repo_spec, sync_report, repo_state, state_dir), included here.
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -13,74 +14,15 @@
 
 #include "cmop/deps/resolver.hpp"
 #include "cmop/git/repository.hpp"
-#include "cmop/publish/ledger.hpp"
+#include "cmop/publish/publication.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/sync/repo_spec.hpp"
+#include "cmop/sync/repo_state.hpp"
+#include "cmop/sync/state_dir.hpp"
+#include "cmop/sync/sync_report.hpp"
+#include "cmop/sync/versioning.hpp"
 
 namespace cmop::sync {
-
-// What a sync does with a chart whose content changed while its `version` did not.
-enum class Versioning {
-  immutable,  // default: the chart is failed with a reason; the published package stays as it is
-  revision,   // publish as <version>+<first 12 hex digits of the commit> (SemVer build metadata)
-  overwrite,  // replace the published package (ChartMuseum ?force)
-};
-std::string to_string(Versioning v);
-// Error(invalid_argument) for anything but "immutable", "revision", "overwrite".
-Versioning parse_versioning(const std::string& text);
-
-struct RepoSpec {
-  std::string name;  // DNS-1123 label
-  std::string git;   // URL
-  std::string ref;   // branch/tag/commit, "" = default branch
-  std::string path;  // sub-path to search for charts, "" = whole repo
-  std::vector<deps::NamedRepository> dependencies;  // registered along with the repo
-  git::Credentials credentials;
-  // Who manages the repo ("<namespace>/<name>" of the operator's resource; "" =
-  // nobody in particular). A repo with an owner refuses specs and removals from
-  // anyone else, so two resources of the same name cannot take over each other's
-  // repo and charts.
-  std::string owner;
-  Versioning versioning = Versioning::immutable;
-  // Authenticates push webhooks for this repo (HMAC key, or GitLab's token); "" =
-  // webhooks refused. A secret: persisted with the credentials, never answered.
-  std::string webhook_secret;
-  // Suspended: apply() only records the spec and update() refuses (Error conflict):
-  // no sync of any kind until a spec without it is applied.
-  bool suspend = false;
-
-  bool operator==(const RepoSpec&) const = default;
-};
-
-struct ChartOutcome {
-  enum class Status { published, unchanged, failed, removed };
-  std::string path;  // chart folder in the repo
-  std::string name, version, digest;
-  Status status = Status::failed;
-  std::string reason;  // for failed
-};
-std::string to_string(ChartOutcome::Status s);
-
-struct SyncReport {
-  std::string repo;
-  std::string commit;
-  bool fetched_changes = false;
-  std::vector<ChartOutcome> charts;
-  std::string error;  // repo-level failure (clone, publish target down); charts may still be listed
-  double seconds = 0;
-  bool ok() const;  // no repo error and no failed chart
-  std::size_t count(ChartOutcome::Status s) const;
-};
-
-struct RepoState {
-  RepoSpec spec;
-  std::string last_commit;
-  std::string last_sync_time;     // RFC 3339 of the last attempt
-  std::string last_success_time;  // RFC 3339
-  std::string last_error;
-  std::vector<ChartOutcome> last_charts;  // outcome of the last sync
-  std::vector<publish::Publication> published;
-  std::map<std::string, std::string> chart_keys;  // chart path -> content key last published
-};
 
 struct WorkspaceOptions {
   bool allow_local_git = false;
@@ -101,7 +43,13 @@ struct WorkspaceOptions {
 
 class Workspace {
  public:
-  Workspace(std::filesystem::path state_dir, std::shared_ptr<publish::Publisher> publisher,
+  // Owns `state_dir` (its lock and secrets) for its lifetime and reads the state in
+  // it. Throws what StateDir's constructor throws (Error(io) when another process
+  // holds the dir), Error(invalid_argument) without a publisher, and Error(io or
+  // invalid_argument) naming a state file that cannot be read.
+  Workspace(StateDir state_dir, std::shared_ptr<publish::Publisher> publisher, WorkspaceOptions options = {});
+  // The same, taking the directory's lock first.
+  Workspace(const std::filesystem::path& state_dir, std::shared_ptr<publish::Publisher> publisher,
             WorkspaceOptions options = {});
   ~Workspace();
 
@@ -115,11 +63,20 @@ class Workspace {
   SyncReport apply(const RepoSpec& spec);
   // Fetches and re-syncs what changed. Error(not_found) for an unknown name.
   SyncReport update(const std::string& name);
-  // Deletes exactly what the repo published, its clone and its state.
+  // Deletes exactly what the repo published, its clone, its state and its stored keys.
   // Error(not_found) for an unknown name; a publisher failure leaves the state in
   // place (so a retry can finish the job).
   // `expected_owner` non-empty: refuse (Error conflict) when the repo has another owner.
   void remove(const std::string& name, const std::string& expected_owner = "");
+
+  // The repo's inline SSH private key, kept as a file in the state dir (libgit2
+  // reads keys from files): where it is kept (pure; put it in the spec's
+  // credentials.ssh_private_key_file), and storing it there (mode 0600), which
+  // returns the same path. apply() deletes the repo's other stored keys once its
+  // spec is recorded, remove() all of them. Error(invalid_argument) for a name
+  // that is not a DNS-1123 label; store_ssh_key: Error(io) naming the file.
+  std::string ssh_key_file(const std::string& name, const std::string& key) const;
+  std::string store_ssh_key(const std::string& name, const std::string& key);
 
   std::optional<RepoState> get(const std::string& name) const;
   std::vector<RepoState> list() const;

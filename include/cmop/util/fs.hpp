@@ -19,8 +19,14 @@ std::string read_file_inside(const std::filesystem::path& path, const std::files
 std::string read_file_inside(const std::filesystem::path& path, const std::filesystem::path& root,
                              std::uint64_t max_bytes);
 
+// Makes the directory's entries (a file just created, renamed or removed in it)
+// durable. Throws Error(io) naming the directory when it cannot be opened or synced.
+void fsync_dir(const std::filesystem::path& dir);
+
 // Writes via a temp file in the same directory + fsync + rename + fsync(dir),
 // so readers see either the old or the new content, even after kill -9 or power loss.
+// Throws Error(io) naming the file when any step fails (the directory's fsync too:
+// the rename is then done but may not be durable).
 // The file gets `mode` before it becomes visible (0600 for secrets).
 void write_file_atomic(const std::filesystem::path& path, std::string_view content, unsigned mode = 0644);
 
