@@ -17,7 +17,7 @@
 #include "cmop/package/packager.hpp"
 #include "hostile/hostile_fixtures.hpp"
 #include "support/process.hpp"
-#include "sync_fixtures.hpp"
+#include "support/sync_report.hpp"
 
 using namespace cmop;
 using Status = sync::ChartOutcome::Status;
