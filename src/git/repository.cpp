@@ -37,7 +37,6 @@
 #include <openssl/x509_vfy.h>
 #include <signal.h>
 #include <strings.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -58,6 +57,7 @@
 #include "cmop/net/ca_paths.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/fs.hpp"
+#include "cmop/util/lock_file.hpp"
 #include "git/known_hosts.hpp"
 #include "git/tree_internal.hpp"
 
@@ -188,29 +188,6 @@ int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref
 [[noreturn]] void throw_io(const fs::path& path, std::string_view what, int err) {
   throw Error(Errc::io, path.string(), std::string(what) + ": " + std::strerror(err));
 }
-
-// Serialises syncs of one mirror directory across threads and processes. flock
-// locks belong to the open file description, so two Repository objects on the same
-// directory inside one process exclude each other too.
-class DirLock {
- public:
-  explicit DirLock(const fs::path& file) {
-    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw_io(file, "open lock file", errno);
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd_);
-      throw_io(file, "flock", err);
-    }
-  }
-  ~DirLock() { ::close(fd_); }
-  DirLock(const DirLock&) = delete;
-  DirLock& operator=(const DirLock&) = delete;
-
- private:
-  int fd_ = -1;
-};
 
 // --- deadlines -------------------------------------------------------------------
 //
@@ -835,7 +812,8 @@ SyncResult Repository::sync(const SyncOptions& options) {
   std::error_code ec;
   fs::create_directories(impl_->dir, ec);
   if (ec) throw Error(Errc::io, impl_->dir.string(), "create mirror directory: " + ec.message());
-  DirLock lock(impl_->dir / "sync.lock");
+  // Serialises syncs of one mirror across threads and processes (see LockFile).
+  auto lock = util::LockFile::acquire(impl_->dir / "sync.lock");
 
   const std::optional<std::string> current = read_pointer(impl_->dir);
   impl_->recover_leftovers();

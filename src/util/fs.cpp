@@ -24,34 +24,6 @@ std::string read_file(const fs::path& path) {
   return std::move(ss).str();
 }
 
-std::string read_file_inside(const fs::path& path, const fs::path& root) {
-  return read_file_inside(path, root, 0);
-}
-
-std::string read_file_inside(const fs::path& path, const fs::path& root, std::uint64_t max_bytes) {
-  std::error_code ec;
-  fs::path real = fs::canonical(path, ec);
-  if (ec) throw Error(Errc::io, path.string(), ec.message());
-  fs::path real_root = fs::canonical(root, ec);
-  if (ec) throw Error(Errc::io, root.string(), ec.message());
-  auto r = real_root.begin();
-  auto p = real.begin();
-  for (; r != real_root.end(); ++r, ++p) {
-    if (r->empty()) continue;
-    if (p == real.end() || *p != *r)
-      throw Error(Errc::forbidden, path.string(), "is a symlink to a file outside the repository");
-  }
-  if (!fs::is_regular_file(real, ec)) throw Error(Errc::io, path.string(), "not a regular file");
-  if (max_bytes > 0) {
-    auto size = fs::file_size(real, ec);
-    if (ec) throw Error(Errc::io, path.string(), ec.message());
-    if (size > max_bytes)
-      throw Error(Errc::too_large, path.string(),
-                  "file is " + std::to_string(size) + " bytes; the limit is " + std::to_string(max_bytes));
-  }
-  return read_file(real);
-}
-
 void fsync_dir(const fs::path& dir) {
   const fs::path target = dir.empty() ? fs::path(".") : dir;
   int fd = ::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

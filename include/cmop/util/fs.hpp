@@ -10,15 +10,6 @@ namespace cmop::util {
 // Reads a whole file; throws Error(io) naming the path.
 std::string read_file(const std::filesystem::path& path);
 
-// Reads a file that must resolve (symlinks followed) to a regular file inside
-// `root`; anything else throws Error(forbidden) without reading it, so a symlink
-// in a git repository can never make cmop read, and echo, a file outside it.
-std::string read_file_inside(const std::filesystem::path& path, const std::filesystem::path& root);
-// The same, and a file larger than max_bytes throws Error(too_large) naming its size
-// and the limit, checked before any of it is read.
-std::string read_file_inside(const std::filesystem::path& path, const std::filesystem::path& root,
-                             std::uint64_t max_bytes);
-
 // Makes the directory's entries (a file just created, renamed or removed in it)
 // durable. Throws Error(io) naming the directory when it cannot be opened or synced.
 void fsync_dir(const std::filesystem::path& dir);
