@@ -59,6 +59,14 @@ class RepoLanes {
 
   // Requests waiting for a job (running or queued).
   std::size_t waiting() const;
+  // The coalesce keys of the repo's jobs: the running one ("" when none runs) and
+  // those queued behind it, oldest first.
+  struct Activity {
+    bool running = false;
+    std::string running_key;
+    std::vector<std::string> queued_keys;
+  };
+  Activity activity(const std::string& repo) const;
   // At shutdown: answers the waiters of jobs not started with `answer` and drops them.
   void abandon_queued(const HttpResponse& answer);
 
@@ -70,6 +78,7 @@ class RepoLanes {
   };
   struct Lane {
     bool running = false;
+    std::string running_key;
     std::deque<std::shared_ptr<Job>> queued;
   };
   void start_next(const std::string& repo, Lane& lane);  // with mu_ held
