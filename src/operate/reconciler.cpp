@@ -116,6 +116,20 @@ std::string requested_at(const Value& cr) {
   return it != annotations->MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
 }
 
+// The Errc a sidecar's "code" names (to_string's names); nullopt for none or another.
+// "Unavailable" (a sidecar shutting down, too many waiters) is a network failure:
+// retried. "SyncFailed" (the repo's git or publish target failed) is upstream.
+std::optional<Errc> errc_from_code(std::string_view code) {
+  if (code.empty()) return std::nullopt;
+  if (code == "Unavailable" || code == "TooManyRequests") return Errc::network;
+  if (code == "SyncFailed") return Errc::upstream;
+  for (Errc e : {Errc::invalid_argument, Errc::not_found, Errc::conflict, Errc::unauthorized, Errc::forbidden,
+                 Errc::invalid_chart, Errc::dependency, Errc::git, Errc::io, Errc::network, Errc::upstream,
+                 Errc::too_large, Errc::internal})
+    if (to_string(e) == code) return e;
+  return std::nullopt;
+}
+
 // --- the sidecar ---------------------------------------------------------------------
 
 class Sidecar {
@@ -130,23 +144,18 @@ class Sidecar {
     if (res.status == 404) return std::nullopt;
     return parse_ok(res, "GET /repo/" + name);
   }
-  void add_dependency(const Dependency& d) const {
-    Document body(rapidjson::kObjectType);
-    body.AddMember("name", str(d.name, body.GetAllocator()), body.GetAllocator());
-    body.AddMember("url", str(d.url, body.GetAllocator()), body.GetAllocator());
-    parse_ok(send("POST", "/repo/dependency", to_json(body)), "POST /repo/dependency " + d.name);
-  }
-  // The sync report.
+  // Waits for the sync and returns its report (the cleanup's re-registration).
   Document new_repo(const Value& body) const {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
   }
-  // Syncs the repo now (the same call as the CronJob's) and returns the sync report.
-  // nullopt when the sync ran and failed as a whole (502: git or the publish target):
-  // no error here, the repo's state reports it.
-  std::optional<Document> update_repo(const std::string& name) const {
-    auto res = send("POST", "/repo/" + name + "/update", "");
-    if (res.status == 502) return std::nullopt;
-    return parse_ok(res, "POST /repo/" + name + "/update");
+  // Registers the spec and queues its sync without waiting for it (202): the result
+  // reaches the repo's state, and GET /syncs tells the operator when it is there.
+  void new_repo_async(const Value& body) const {
+    parse_ok(send("POST", "/repo/new?async=true", to_json(body)), "POST /repo/new");
+  }
+  // Queues a sync of the repo now (the CronJob's call) without waiting for it.
+  void update_repo_async(const std::string& name) const {
+    parse_ok(send("POST", "/repo/" + name + "/update?async=true", ""), "POST /repo/" + name + "/update");
   }
   enum class Removal { removed, unknown, not_ours };
   // Removes the repo if `owner` manages it (or nobody does). A 400 (the sidecar
@@ -165,16 +174,21 @@ class Sidecar {
     req.method = method;
     req.url = base_ + path;
     req.body = std::move(body);
-    req.timeout = std::chrono::minutes(10);  // syncs are synchronous and may clone large repos
+    // Only a cleanup's re-registration waits for a sync (which may clone a large repo).
+    req.timeout = std::chrono::minutes(10);
     if (!req.body.empty()) req.headers.push_back({"Content-Type", "application/json"});
     if (!token_.empty()) req.headers.push_back({"Authorization", "Bearer " + token_});
     return http_.send(req);
   }
   Document parse_ok(const net::Response& res, const std::string& what) const {
-    if (res.status == 200) return parse_json(res.body, "sidecar " + what);
+    if (res.status == 200 || res.status == 202) return parse_json(res.body, "sidecar " + what);
     Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
-    std::string error = !doc.HasParseError() && doc.IsObject() ? str_at(doc, "error") : res.body.substr(0, 300);
+    const bool json = !doc.HasParseError() && doc.IsObject();
+    std::string error = json ? str_at(doc, "error") : res.body.substr(0, 300);
+    // The category the sidecar names ("code"); the status only for answers without one.
+    if (auto named = json ? errc_from_code(str_at(doc, "code")) : std::nullopt)
+      throw Error(*named, "sidecar " + what, "HTTP " + std::to_string(res.status) + ": " + error);
     Errc code = res.status == 400 ? Errc::invalid_argument
                 : res.status == 401 ? Errc::unauthorized
                 : res.status == 403 ? Errc::forbidden
@@ -450,9 +464,9 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     if (spec.suspend) body.AddMember("suspend", true, a);
     Value deps(rapidjson::kArrayType);
     for (auto& d : spec.dependencies) {
-      // Mirrors and credentials stay with this resource's repo instead of being
-      // registered for every repo of the sidecar.
-      if (d.mirror_of.empty() && d.secret_name.empty()) sidecar.add_dependency(d);
+      // Every dependency repo goes with this resource's repo only (the sidecar
+      // resolves `@name` in the repo's own list first): two resources may name
+      // different URLs alike, and nothing is registered for every repo.
       Value dv(rapidjson::kObjectType);
       dv.AddMember("name", str(d.name, a), a);
       dv.AddMember("url", str(d.url, a), a);
@@ -558,6 +572,8 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     std::lock_guard lock(cleaned_mutex_);
     if (cleaned_uids_.size() > 100000) cleaned_uids_.clear();  // a bound; uids never repeat
     if (!uid.empty()) cleaned_uids_.insert(uid);
+    std::lock_guard settled_lock(settled_mutex_);
+    settled_.erase(ns + "/" + name);
     return;
   }
 
@@ -590,9 +606,11 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   }
 
   // --- the sidecar: cheap check, apply when the spec changed or the sidecar forgot -----
+  // Nothing here waits for a sync: an apply or a requested sync is queued (202) and
+  // its result reaches the status through GET /syncs (sidecar_feed.hpp), which has
+  // this resource reconciled when the sync starts and again when it ends.
   std::optional<Document> state;
-  std::optional<Document> report;
-  bool applied = false;
+  bool applied = false;  // this reconcile queued a sync
   try {
     // The credentials Secret is read on every reconcile of a resource that names
     // one: rotating it (a new resourceVersion) re-applies the repo, even though
@@ -606,12 +624,6 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // A suspended resource takes no requests; one made meanwhile is served on resuming
     // (that apply syncs).
     const bool sync_requested = !spec.suspend && !request.empty() && request != handled_request;
-    // While a sync runs, `kubectl get` says so (kstatus: Ready Unknown, Reconciling True).
-    auto announce = [&](const std::string& message) {
-      if (spec.suspend) return;
-      Outcome progress{false, "Progressing", message, false, false, true};
-      write_status(progress, nullptr, observed);
-    };
     state = sidecar.get_repo(name);
     // Another resource of this name owns the repo: the sidecar would refuse the
     // apply (409), so none is sent, on no resync. The owner's deletion requeues us.
@@ -626,30 +638,24 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
                                                                         ? ", credentials Secret changed)"
                                                                         : ")"));
-      announce(!state ? "registering the repo with the sidecar and syncing"
-                      : "syncing generation " + std::to_string(generation));
-      report = sidecar.new_repo(body);
+      sidecar.new_repo_async(body);
       ++metrics_.sidecar_applies;
-      applied = true;
+      applied = !spec.suspend;
       secret_version = current_secret_version;
-      state = sidecar.get_repo(name);
     } else if (sync_requested) {
       log_line("info", ns + "/" + name + ": sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
                            request + ")");
-      announce("sync requested (" + std::string(kRequestedAtAnnotation) + "=" + request + ")");
-      report = sidecar.update_repo(name);
+      sidecar.update_repo_async(name);
       applied = true;
-      state = sidecar.get_repo(name);
     }
-    // Applying synced as well: either way the request was served.
+    // Applying syncs as well: either way the request was served.
     if (sync_requested) handled_request = request;
   } catch (const Error& e) {
     Outcome o = e.code() == Errc::not_found && (std::string_view(e.subject()) == "spec.secretRef" ||
                                                 std::string_view(e.subject()) == "spec.webhook.secretRef")
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
-    // One event per change of condition, not one per retry or resync (nor per
-    // "Progressing" written just before this attempt).
+    // One event per change of condition, not one per retry or resync.
     const bool changed = write_status(o, nullptr, observed);
     if (changed && (ready_before != "False" || reason_before != o.reason)) emit_event("Warning", o.reason, o.message);
     if (o.stalled) return;
@@ -813,24 +819,43 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
   }
 
   // --- status and events ----------------------------------------------------------------
+  // kstatus: while any sync of the repo is queued or runs (ours, a CronJob's, a
+  // webhook's), Ready is Unknown and Reconciling True.
+  const bool syncing = applied || (state && value_at(*state, "syncing") && (*state)["syncing"].IsTrue());
+  if (spec.suspend && !state) state = sidecar.get_repo(name);  // just recorded: shows the spec and last commit
   Outcome outcome;
-  if (state) outcome = outcome_from_state(*state);
-  else if (report) outcome = outcome_from_state(*report);
-  if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
-  const Value* facts = state ? static_cast<const Value*>(&*state) : nullptr;
-  const bool was_ready = ready_before == "True";
-  const bool status_changed = write_status(outcome, facts, generation);
-  if (applied) {
-    bool changed = generation != observed || (report && value_at(*report, "changed") &&
-                                              (*report)["changed"].IsBool() && (*report)["changed"].GetBool());
-    if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
-    else if (changed) emit_event("Normal", "Synced", outcome.message);
-  } else if (status_changed && was_ready != outcome.ready) {
-    // A scheduled sync (the CronJob) changed the repo's health: say so where
-    // `kubectl describe` shows it, once per transition.
-    if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
-    else emit_event("Normal", "Recovered", outcome.message);
+  if (syncing && !spec.suspend) {
+    outcome = {false, "Progressing",
+               applied ? "sync of generation " + std::to_string(generation) + " queued" : "a sync of the repo is running",
+               false, false, true};
+  } else if (state) {
+    outcome = outcome_from_state(*state);
   }
+  if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
+  write_status(outcome, state ? static_cast<const Value*>(&*state) : nullptr, generation);
+  if (outcome.in_progress) return;
+
+  // Events say what changed, once: a new failure reason (Warning), a recovery, a spec
+  // change synced. The previous settled outcome is remembered per resource, since
+  // the status passes through Unknown while a sync runs; after a restart the status
+  // as found stands in for it. A new resource's first good sync is no news.
+  const std::string key = ns + "/" + name;
+  std::optional<SettledOutcome> previous;
+  {
+    std::lock_guard lock(settled_mutex_);
+    if (auto it = settled_.find(key); it != settled_.end() && it->second.uid == uid) previous = it->second;
+  }
+  if (!previous && (ready_before == "True" || ready_before == "False"))
+    previous = SettledOutcome{uid, ready_before == "True", reason_before, observed};
+  if (!outcome.ready && (!previous || previous->ready || previous->reason != outcome.reason))
+    emit_event("Warning", outcome.reason, outcome.message);
+  else if (outcome.ready && previous && !previous->ready)
+    emit_event("Normal", "Recovered", outcome.message);
+  else if (outcome.ready && previous && previous->generation != generation)
+    emit_event("Normal", "Synced", outcome.message);
+  std::lock_guard lock(settled_mutex_);
+  if (settled_.size() > 100000) settled_.clear();  // a bound; resources re-enter from their status
+  settled_[key] = SettledOutcome{uid, outcome.ready, outcome.reason, generation};
 }
 
 }  // namespace cmop::operate

@@ -109,6 +109,16 @@ HttpResponse report_response(const sync::SyncReport& report) {
   return json_ok(std::move(wrapped), 502);
 }
 
+// ?async=true|false (absent: false).
+bool async_requested(const std::string& target) {
+  const std::string value = query_parameter(target, "async");
+  if (!value.empty() && value != "true" && value != "false")
+    throw Error(Errc::invalid_argument, "query parameter \"async\"", "must be true or false");
+  return value == "true";
+}
+
+bool is_sync_job(const std::string& key) { return key == "update" || key.rfind("apply:", 0) == 0; }
+
 std::string sync_result(const sync::SyncReport& report) {
   if (!report.error.empty()) return "error";
   return report.ok() ? "success" : "partial";
@@ -267,7 +277,8 @@ struct Server::Impl {
   HttpResponse put_dependency(const HttpRequest& req);
   HttpResponse chart_file(const std::string& file, const std::string& method) const;
   void new_repo(const HttpRequest& req, const Responder& respond);
-  void update_repo(const std::string& name, const Responder& respond);
+  // `async`: queue the update and answer 202 at once (as a webhook does).
+  void update_repo(const std::string& name, bool async, const Responder& respond);
   HttpResponse update_job(const std::string& name);
   HttpResponse receive_hook(const HttpRequest& req, const std::string& name);
   void watch_syncs(const HttpRequest& req, const Responder& respond);
@@ -510,7 +521,7 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
         return delete_repo(route.subject, query_parameter(req.target, "owner"), respond);
       case Endpoint::update:
         util::require_dns1123_label("repo name", route.subject);
-        return update_repo(route.subject, respond);
+        return update_repo(route.subject, async_requested(req.target), respond);
       case Endpoint::hook: return respond(receive_hook(req, route.subject));
       case Endpoint::syncs: return watch_syncs(req, respond);
       case Endpoint::charts_index: return respond(chart_file("index.yaml", m));
@@ -568,8 +579,6 @@ HttpResponse Server::Impl::metrics_text() const {
 
 // Sync jobs are keyed "apply:<spec digest>" and "update"; "record:…" (a suspended
 // spec) and "remove" sync nothing.
-static bool is_sync_job(const std::string& key) { return key == "update" || key.rfind("apply:", 0) == 0; }
-
 bool Server::Impl::syncing(const std::string& repo) const {
   auto a = lanes->activity(repo);
   if (a.running && is_sync_job(a.running_key)) return true;
@@ -732,10 +741,7 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
   // ?async=true: refuse at once what apply() would refuse before syncing, then
   // answer 202 and let the sync's outcome reach the client through the repo's
   // state and GET /syncs, so no client holds a connection (or a worker) for it.
-  const std::string async_param = query_parameter(req.target, "async");
-  if (!async_param.empty() && async_param != "true" && async_param != "false")
-    throw Error(Errc::invalid_argument, "query parameter \"async\"", "must be true or false");
-  const bool async = async_param == "true";
+  const bool async = async_requested(req.target);
   if (async) {
     workspace->check(spec);
     std::lock_guard lk(pending_mu);
@@ -796,9 +802,21 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
                   202));
 }
 
-void Server::Impl::update_repo(const std::string& name, const Responder& respond) {
-  lanes->submit(
-      name, "update", [this, name] { return update_job(name); }, respond);
+void Server::Impl::update_repo(const std::string& name, bool async, const Responder& respond) {
+  if (!async) return (void)lanes->submit(name, "update", [this, name] { return update_job(name); }, respond);
+  auto state = workspace->get(name);
+  if (!state) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
+  if (state->spec.suspend)
+    throw Error(Errc::conflict, "repo \"" + name + "\"", "is suspended: no syncs until it is resumed");
+  // Joins an update queued and not started; a running one may have fetched too early.
+  bool joined = lanes->submit(name, "update", [this, name] { return update_job(name); }, [](const HttpResponse&) {});
+  respond(json_ok(json_object([&](JsonWriter& w) {
+                    put(w, "repo", name);
+                    put(w, "status", "queued");
+                    w.Key("joined");
+                    w.Bool(joined);
+                  }),
+                  202));
 }
 
 HttpResponse Server::Impl::update_job(const std::string& name) {

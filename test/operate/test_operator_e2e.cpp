@@ -72,7 +72,9 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
   CHECK(str_at(state, "spec.git") == "https://git.example/web");
   CHECK(str_at(state, "spec.ref") == "main");
   CHECK(state["hadAuth"].Size() == 2);  // username + password from the Secret
-  CHECK(sidecar.count("POST", "/repo/dependency") >= 1);
+  // Dependency repos travel with the repo (scoped to it), never sidecar-wide.
+  CHECK(sidecar.count("POST", "/repo/dependency") == 0);
+  CHECK(str_at(state["spec"]["dependencies"][0], "name") == "bitnami");
 
   auto cj = kube.get(resources::cronjobs, kNs, "web");
   // Spread by a stable hash of "team/web" within the interval (docs/configuration.md).
@@ -97,7 +99,8 @@ TEST_CASE("operator: create -> applied and Ready, steady state writes nothing, s
   auto& pod = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"];
   CHECK(pod["securityContext"]["runAsNonRoot"].GetBool());
   CHECK_FALSE(pod["automountServiceAccountToken"].GetBool());
-  CHECK(api.count("POST /api/v1/namespaces/team/events") >= 1);
+  // A new resource's first good sync is no news: no Event (4 API writes per create).
+  CHECK(api.count("POST /api/v1/namespaces/team/events") == 0);
 
   SECTION("steady state: a reconcile without changes makes no writes and no sidecar mutation") {
     op.wait_reconciled_after(0);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -123,6 +124,16 @@ class Controller {
   // must not clean up again, which would re-register the repo it just removed.
   std::mutex cleaned_mutex_;
   std::set<std::string> cleaned_uids_;
+  // The last Ready=True/False each resource was given (by key), so events mark
+  // changes even though Ready passes through Unknown while a sync runs.
+  struct SettledOutcome {
+    std::string uid;
+    bool ready = false;
+    std::string reason;
+    long generation = 0;
+  };
+  std::mutex settled_mutex_;
+  std::map<std::string, SettledOutcome> settled_;
 };
 
 // One log line on stderr ("text" or JSON lines per set_log_format).
