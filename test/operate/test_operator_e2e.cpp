@@ -572,3 +572,27 @@ TEST_CASE("operator: a CronJob deleted or edited by hand is restored at once, wi
   eventually("CronJob recreated", [&] { return !gone(kube, resources::cronjobs, "restored"); },
              std::chrono::seconds(10));
 }
+
+// Issue 14, item 4 / issue 13, item 9: Ready is Unknown while ANY sync of the repo runs,
+// not only one the operator queued; the sidecar's feed says when one starts and ends.
+// (The fake sidecar holds a sync as running for as long as the test wants.)
+TEST_CASE("operator: a sync the operator did not start shows Ready Unknown while it runs, without a resync") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--resync-seconds", "3600"});
+  create_cr(kube, "cron");
+  eventually("cron Ready", [&] { return ready(kube, "cron", 1); });
+
+  REQUIRE(http("POST", sidecar.url() + "/__sync_running", R"({"name":"cron"})").status == 200);
+  eventually("Ready Unknown and Reconciling True while the CronJob's sync runs", [&] {
+    auto cr = kube.get(resources::chartmuseums, kNs, "cron");
+    return condition(cr, "Ready", "status") == "Unknown" && condition(cr, "Reconciling", "status") == "True";
+  });
+  REQUIRE(http("POST", sidecar.url() + "/__scheduled_sync", R"({"name":"cron","error":""})").status == 200);
+  eventually("Ready again when it ends", [&] {
+    auto cr = kube.get(resources::chartmuseums, kNs, "cron");
+    return ready(kube, "cron", 1) && condition(cr, "Reconciling", "status").empty();
+  });
+  CHECK(sidecar.count("POST", "/repo/new") == 1);  // observing is not re-applying
+}

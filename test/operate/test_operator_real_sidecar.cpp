@@ -379,8 +379,12 @@ std::string answer(const std::string& base, const std::string& method, const std
   doc.Parse(res.body.c_str());
   if (doc.HasParseError()) return std::to_string(res.status) + " (not JSON)";
   if (doc.IsObject() && doc.HasMember("hadAuth")) doc.RemoveMember("hadAuth");
-  // An error's wording differs; that it is {"error": string} does not.
-  return std::to_string(res.status) + " " + shape(doc);
+  // An error's wording differs; that it is {"error": string, "code"} does not, nor
+  // the category it names (what the operator maps to reasons).
+  std::string code = doc.IsObject() && doc.HasMember("code") && doc["code"].IsString()
+                         ? std::string(" code=") + doc["code"].GetString()
+                         : "";
+  return std::to_string(res.status) + " " + shape(doc) + code;
 }
 
 }  // namespace
@@ -413,6 +417,18 @@ TEST_CASE("the fake sidecar answers what the operator reads with the real cmop s
     INFO(step.method << " " << step.path);
     CHECK(answer(fake.url(), step.method, step.path, step.body) == answer(real.url(), step.method, step.path, step.body));
   }
+
+  // The asynchronous apply, the state while and after it syncs, the feed.
+  CHECK(answer(fake.url(), "POST", "/repo/new?async=true", apply) ==
+        answer(real.url(), "POST", "/repo/new?async=true", apply));
+  for (const std::string& base : {fake.url(), real.url()})
+    eventually("the accepted sync done", [&] { return json(http("GET", base + "/repo/shapes").body)["syncing"].IsFalse(); });
+  for (const char* path : {"/repo/shapes", "/syncs"}) {
+    INFO(path);
+    CHECK(answer(fake.url(), "GET", path) == answer(real.url(), "GET", path));
+  }
+  CHECK(answer(fake.url(), "POST", "/repo/shapes/update?async=true") ==
+        answer(real.url(), "POST", "/repo/shapes/update?async=true"));
 }
 
 // One chart repo (alpha 1.0.0 under charts/) served by `git daemon`, the real
@@ -695,4 +711,28 @@ TEST_CASE("operator with the real cmop serve: a missing webhook Secret or key is
   w.kube.merge_patch(resources::secrets, kNs, "web-hook", json(R"({"data":{"token":"czNjcmV0"}})"));
   eventually("Ready once the key exists (retried with backoff)", [&] { return ready(w.kube, kNs, "web", 1); });
   CHECK(w.github_push("s3cret").status == 202);
+}
+
+// Issue 16, item 2: dependency repos were also registered sidecar-wide (POST
+// /repo/dependency), so one resource's `@stable` resolved for another's charts
+// depending on which reconciled last. Now each goes with its own repo only.
+TEST_CASE("operator with the real cmop serve: two resources naming a dependency repo alike each keep their own URL") {
+  WebWorld w("dep-scope");
+  auto with_dep = [&](const std::string& name, const std::string& url) {
+    auto cr = chartmuseum_for(name, w.daemon.url("web.git"), 1440);
+    cr["spec"]["dependencies"][0]["url"].SetString(url.c_str(), cr.GetAllocator());
+    return cr;
+  };
+  w.kube.create(resources::chartmuseums, kNs, with_dep("one", "https://one.example/charts"));
+  w.kube.create(resources::chartmuseums, kNs, with_dep("two", "https://two.example/charts"));
+  auto dependency_url = [&](const std::string& repo) {
+    auto res = http("GET", w.sidecar.url() + "/repo/" + repo);
+    if (res.status != 200) return std::string();
+    auto state = json(res.body);
+    return str_at(state["spec"]["dependencies"][0], "name") + "=" + str_at(state["spec"]["dependencies"][0], "url");
+  };
+  eventually("both registered", [&] { return !dependency_url("one").empty() && !dependency_url("two").empty(); });
+  CHECK(dependency_url("one") == "stable=https://one.example/charts");
+  CHECK(dependency_url("two") == "stable=https://two.example/charts");
+  CHECK(json(http("GET", w.sidecar.url() + "/repo/dependency").body)["dependencies"].Empty());
 }

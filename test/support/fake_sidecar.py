@@ -15,6 +15,8 @@ POST /__scheduled_sync {"name", "error"} records the outcome of a sync the opera
 not ask for (a CronJob's),
 POST /__down {"status": 503} makes every API request answer that status ({"status": 0}
 restores service),
+POST /__sync_running {"name"} shows a sync someone else started as running (until
+/__scheduled_sync ends it),
 POST /__first_sync_running {"name"} shows the repo as the real sidecar does while its first
 sync runs (registered, nothing synced yet: empty lastSyncTime and lastCommit, no charts,
 "syncing": true).
@@ -107,6 +109,12 @@ def main():
                     state["syncing"] = False
                     announce(state["name"], False)
                 return self.change_repo(raw, scheduled)
+            if path == "/__sync_running":
+                # A sync the operator did not ask for (a CronJob's, a webhook's) has started.
+                def started(state, b):
+                    state["syncing"] = True
+                    announce(state["name"], True)
+                return self.change_repo(raw, started)
             if path == "/__first_sync_running":
                 def running(state, b):
                     state.update(lastSyncTime="", lastSuccessTime="", lastCommit="", lastError="", charts=[],
