@@ -3,6 +3,7 @@
 
 #include "cmop/util/hash.hpp"
 #include "cmop/operate/controller.hpp"
+#include "cmop/operate/cronjob.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "cmop/operate/schedule.hpp"
 #include "operate_fixtures.hpp"
