@@ -461,6 +461,19 @@ struct WebWorld {
     push_to_bare(web, bare);
     return id;
   }
+  // Runs what the pod of the resource's CronJob runs (`cmop trigger NAME` with the
+  // repo's trigger token); returns its exit code. `cmop trigger` retries a failed
+  // sync until its deadline: `deadline_seconds` shortens that.
+  int run_cronjob(const std::string& resource, const std::string& deadline_seconds = "600") const {
+    auto cj = kube.get(resources::cronjobs, kNs, resource);
+    auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    std::vector<std::string> command;
+    for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
+    command[0] = cmop_binary();
+    std::string output;
+    return run(command, &output, {},
+               {{"CMOP_TOKEN", str_at(container["env"][0], "value")}, {"CMOP_TRIGGER_DEADLINE", deadline_seconds}});
+  }
   // What GitHub sends for a push to main, signed with `secret`.
   net::Response github_push(const std::string& secret) const {
     const std::string body = R"({"ref":"refs/heads/main","repository":{"default_branch":"main"}})";
@@ -514,9 +527,9 @@ TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the re
 
 namespace {
 
-std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo) {
+std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo, const std::string& result = "success") {
   auto body = http("GET", sidecar.url() + "/metrics").body;
-  std::string series = "cmop_syncs_total{repo=\"" + repo + "\",result=\"success\"} ";
+  std::string series = "cmop_syncs_total{repo=\"" + repo + "\",result=\"" + result + "\"} ";
   auto pos = body.find(series);
   return pos == std::string::npos ? "" : body.substr(pos + series.size(), body.find('\n', pos) - pos - series.size());
 }
@@ -646,12 +659,6 @@ TEST_CASE("operator with the real cmop serve: a sync the operator did not run re
   cr_json["spec"].AddMember("webhook", json(R"({"secretRef":{"name":"web-hook"}})"), cr_json.GetAllocator());
   w.kube.create(resources::chartmuseums, kNs, cr_json);
   eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
-  auto cj = w.kube.get(resources::cronjobs, kNs, "web");
-  auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
-  std::vector<std::string> command;
-  for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
-  command[0] = cmop_binary();
-  const std::string token = str_at(container["env"][0], "value");
 
   // The lag from the sync's end (the trigger's or the webhook's answer) to the status showing it.
   auto status_lag = [&](const std::string& head) {
@@ -664,8 +671,7 @@ TEST_CASE("operator with the real cmop serve: a sync the operator did not run re
 
   // A scheduled sync: what the CronJob's pod runs.
   std::string head = w.bump("1.1.0");
-  std::string output;
-  REQUIRE(run(command, &output, {}, {{"CMOP_TOKEN", token}}) == 0);
+  REQUIRE(w.run_cronjob("web") == 0);
   double scheduled_lag = status_lag(head);
   auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
@@ -735,4 +741,45 @@ TEST_CASE("operator with the real cmop serve: two resources naming a dependency 
   CHECK(dependency_url("one") == "stable=https://one.example/charts");
   CHECK(dependency_url("two") == "stable=https://two.example/charts");
   CHECK(json(http("GET", w.sidecar.url() + "/repo/dependency").body)["dependencies"].Empty());
+}
+
+// Issue 13, item 1: sync results come from the real sidecar, not from a fake's idea of
+// them. A scheduled sync (the CronJob's `cmop trigger`) that fails turns Ready False
+// with one Warning, however many resyncs follow; the next good one is one Recovered.
+TEST_CASE("operator with the real cmop serve: a failing scheduled sync turns Ready False with one Warning, recovery one Normal") {
+  WebWorld w("sched", {"--resync-seconds", "1"});
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  auto events_with = [&](const std::string& reason) {
+    int n = 0;
+    for (auto& e : w.kube.list(resources::events, kNs)["items"].GetArray())
+      if (str_at(e, "reason") == reason && str_at(e, "involvedObject.name") == "web") ++n;
+    return n;
+  };
+
+  // The git remote goes away: the CronJob's sync fails as a whole.
+  const fs::path moved = w.bare.string() + ".away";
+  fs::rename(w.bare, moved);
+  CHECK(w.run_cronjob("web", "1") != 0);
+  eventually("Ready False from the scheduled sync", [&] {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return condition(cr, "Ready", "status") == "False" && condition(cr, "Ready", "reason") == "SyncFailed";
+  });
+  eventually("a Warning event", [&] { return events_with("SyncFailed") == 1; });
+  long seen = w.op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  eventually("two more resyncs", [&] { return w.op.metric("cmop_operator_reconcile_total{result=\"success\"}") > seen + 2; });
+  CHECK(events_with("SyncFailed") == 1);  // once per change, not per resync
+  const std::string failed_syncs = sidecar_syncs(w.sidecar, "web", "error");  // the trigger's own retries
+  CHECK_FALSE(failed_syncs.empty());
+  eventually("two more resyncs", [&] { return w.op.metric("cmop_operator_reconcile_total{result=\"success\"}") > seen + 4; });
+  CHECK(sidecar_syncs(w.sidecar, "web", "error") == failed_syncs);  // observing is not re-syncing
+
+  fs::rename(moved, w.bare);
+  std::string head = w.bump("1.1.0");
+  CHECK(w.run_cronjob("web") == 0);
+  eventually("Ready again with the new commit", [&] {
+    return ready(w.kube, kNs, "web", 1) && str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastCommit") == head;
+  });
+  eventually("a Recovered event", [&] { return events_with("Recovered") == 1; });
+  CHECK(events_with("SyncFailed") == 1);
 }
