@@ -728,14 +728,15 @@ void Controller::Run::report(const Spec& spec, SidecarView view) {
   if (spec.suspend && !state) state = sidecar.get_repo(name);  // just recorded: shows the spec and last commit
   Outcome outcome;
   if (syncing && !spec.suspend) {
-    outcome = {false, "Progressing",
-               applied ? "sync of generation " + std::to_string(generation) + " queued" : "a sync of the repo is running",
-               false, false, true};
+    // One message whether the sync is queued or runs, ours or not: a status write
+    // per sync, not one per stage of it.
+    outcome = {false, "Progressing", "syncing generation " + std::to_string(generation), false, false, true};
   } else if (state) {
     outcome = outcome_from_state(*state);
   }
   if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
-  write_status(outcome, state ? static_cast<const Value*>(&*state) : nullptr, generation);
+  // While a sync runs the facts of the last one stand (nullptr keeps them).
+  write_status(outcome, state && !outcome.in_progress ? static_cast<const Value*>(&*state) : nullptr, generation);
   if (outcome.in_progress) return;
 
   // Events say what changed, once: a new failure reason (Warning), a recovery, a spec
