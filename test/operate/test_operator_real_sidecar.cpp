@@ -34,13 +34,14 @@ const std::string kNs = "platform";
 // chart repo and serving it at /charts.
 struct RealSidecar {
   fs::path state;
-  int port = free_port();
   Process process;
+  int port = 0;  // as cmop serve reports it (it listens on port 0: no race with parallel tests)
   RealSidecar(const fs::path& dir, std::map<std::string, std::string> env = {})
       : state(dir / "state"),
-        process({cmop_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--state-dir",
-                 state.string(), "--token", "side-token"},
+        process({cmop_binary(), "serve", "--listen", "127.0.0.1:0", "--state-dir", state.string(), "--token",
+                 "side-token"},
                 std::move(env), {}, dir / "serve.log") {
+    port = port_from_log(dir / "serve.log", std::regex("url=http://127\\.0\\.0\\.1:([0-9]+)"), process, "cmop serve");
     if (!wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << log());
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }

@@ -17,9 +17,9 @@ POST /__down {"status": 503} makes every API request answer that status ({"statu
 restores service),
 POST /__sync_running {"name"} shows a sync someone else started as running (until
 /__scheduled_sync ends it),
-POST /__first_sync_running {"name"} shows the repo as the real sidecar does while its first
-sync runs (registered, nothing synced yet: empty lastSyncTime and lastCommit, no charts,
-"syncing": true).
+POST /__first_sync_running {"name"} shows the repo as the real sidecar does when it is
+registered and nothing synced yet (empty lastSyncTime and lastCommit, no charts), and no
+sync runs (as after an accepted apply that was refused when it ran).
 
 As the real one: POST /repo/new?async=true answers 202 and finishes the "sync" right
 after; GET /syncs is the long poll of started and finished syncs; error answers carry
@@ -116,11 +116,11 @@ def main():
                     announce(state["name"], True)
                 return self.change_repo(raw, started)
             if path == "/__first_sync_running":
-                def running(state, b):
+                def never_synced(state, b):
                     state.update(lastSyncTime="", lastSuccessTime="", lastCommit="", lastError="", charts=[],
-                                 syncing=True)
-                    announce(state["name"], True)
-                return self.change_repo(raw, running)
+                                 syncing=False)
+                    announce(state["name"], False)
+                return self.change_repo(raw, never_synced)
             if path == "/syncs" and self.command == "GET":
                 q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
                 after = int(q.get("after", ["0"])[0] or 0)
