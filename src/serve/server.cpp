@@ -399,7 +399,21 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   }
 
   pool = std::make_unique<WorkerPool>(options.workers);
-  lanes = std::make_unique<RepoLanes>(*pool);
+  // A sync's end is announced once its lane no longer shows it: a client that reads
+  // the repo's state on the news must not still see it syncing.
+  lanes = std::make_unique<RepoLanes>(*pool, [this](const std::string& repo, const std::string& key) {
+    if (!is_sync_job(key)) return;
+    std::string owner;
+    if (auto state = workspace->get(repo)) {
+      owner = state->spec.owner;
+    } else {
+      std::lock_guard lk(pending_mu);
+      auto it = pending.find(repo);
+      if (it == pending.end()) return;  // no such repo (an update of an unknown name): no news
+      owner = it->second.state.spec.owner;
+    }
+    feed.record(repo, owner);
+  });
   HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout, options.max_connections};
   http = std::make_unique<HttpServer>(
       options.listen, limits, [this](HttpRequest req, Responder respond) { handle(std::move(req), respond); },
@@ -682,15 +696,10 @@ HttpResponse Server::Impl::run_sync(const std::string& repo, const std::string& 
                "sync refused", {{"repo", repo}, {"error", e.what()}});
     if (e.code() != Errc::not_found && e.code() != Errc::invalid_argument && e.code() != Errc::forbidden)
       metrics.record_sync(repo, "error", std::chrono::duration<double>(Clock::now() - started).count(), 0);
-    feed.record(repo, owner);  // no longer running, whatever became of it
-    return error_response(e);
+    return error_response(e);  // its end is announced by the lane (Impl's constructor)
   }
   std::string result = sync_result(report);
   metrics.record_sync(repo, result, report.seconds, report.count(sync::ChartOutcome::Status::published));
-  {
-    auto state = workspace->get(repo);
-    feed.record(repo, state ? state->spec.owner : owner);
-  }
   std::string first_failure;
   for (auto& c : report.charts)
     if (c.status == sync::ChartOutcome::Status::failed) {

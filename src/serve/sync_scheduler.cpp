@@ -111,6 +111,7 @@ void RepoLanes::run(const std::string& repo, const std::shared_ptr<Job>& job) {
         lanes_.erase(it);
     }
   }
+  if (on_finished_) on_finished_(repo, job->key);
   for (auto& w : waiters) w(answer);
 }
 
