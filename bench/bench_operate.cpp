@@ -12,7 +12,12 @@
 //   - the operator's peak RSS (VmHWM) and the CPU time of each process, which shows
 //     whether the python fakes or the operator bound the throughput.
 //
-//   build/bench/bench_operate [crs=1000] [workers=2] [resync_seconds=30]
+//   build/bench/bench_operate [crs=1000] [workers=2] [resync_seconds=30] [real]
+//
+// With "real", the sidecar is the real `cmop serve` (embedded chart repo, its 4
+// default sync workers) and every CR names a git repo of its own, served by `git
+// daemon`, holding one chart: what is measured is then the whole path, sidecar
+// syncs included (a fetch, a package and a publish per CR), not the controller alone.
 //
 // The harness's own requests (creating the CRs) carry X-Fake-Uncounted so they stay out
 // of the counts; readiness is read from the fake's /__stats hook, which costs the fake
@@ -32,6 +37,7 @@
 #include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
 #include "cmop/util/fs.hpp"
+#include "support/git_fixture.hpp"
 #include "support/process.hpp"
 
 using namespace cmop;
@@ -98,11 +104,15 @@ struct ApiServer {
     auto it = s["ready"].FindMember("chartmuseums");
     return it == s["ready"].MemberEnd() ? 0 : it->value.GetInt64();
   }
-  void create_cr(int i) const {
+  // `git`: the CR's repo in the real-sidecar mode; "" for the fake sidecar (a URL
+  // that nothing fetches).
+  void create_cr(int i, const std::string& git = "") const {
     std::string name = "repo-" + std::to_string(i);
+    std::string url = git.empty() ? "https://git.example/team/" + name + ".git" : git;
+    std::string ref = "main";
     std::string body = R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":")" + name +
-                       R"("},"spec":{"git":"https://git.example/team/)" + name +
-                       R"(.git","ref":"main","path":"charts","updateEveryMinutes":)" + std::to_string(5 + i % 120) +
+                       R"("},"spec":{"git":")" + url + R"(","ref":")" + ref +
+                       R"(","path":"charts","updateEveryMinutes":)" + std::to_string(5 + i % 120) +
                        R"(,"dependencies":[{"name":"bitnami","url":"https://charts.bitnami.com/bitnami"}]}})";
     auto res = send("POST", peer.url() + "/apis/cm.bitnami.com/v1alpha1/namespaces/" + kNamespace + "/chartmuseums",
                     body, {{"Authorization", "Bearer " + kApiToken}, {"X-Fake-Uncounted", "1"}});
@@ -110,12 +120,60 @@ struct ApiServer {
   }
 };
 
-struct FakeSidecar {
-  test::Peer peer = test::start_python_peer("fake_sidecar.py", {"--token", kSidecarToken});
+// A bare repo per CR, r-<i>.git, whose main branch holds charts/c-<i> (chart c-<i>
+// 1.0.0): made by `git fast-import` in one shell loop, served by `git daemon`.
+struct ChartRepos {
+  util::TempDir dir{"cmop-bench-git-"};
+  std::unique_ptr<test::GitDaemon> daemon;
+  explicit ChartRepos(int crs) {
+    fs::path served = dir.path() / "served";
+    fs::create_directories(served);
+    for (int i = 0; i < crs; ++i) {
+      std::string chart = "apiVersion: v2\nname: c-" + std::to_string(i) + "\nversion: 1.0.0\n";
+      util::write_file_atomic(dir.path() / ("stream-" + std::to_string(i)),
+                              "blob\nmark :1\ndata " + std::to_string(chart.size()) + "\n" + chart +
+                                  "\ncommit refs/heads/main\ncommitter bench <bench@example.org> 1764460800 +0000\n"
+                                  "data 5\nchart\nM 100644 :1 charts/c-" + std::to_string(i) + "/Chart.yaml\n\n");
+    }
+    test::run_ok({"sh", "-c",
+                  "set -e; cd " + dir.path().string() + "; i=0; while [ $i -lt " + std::to_string(crs) +
+                      " ]; do git init -q --bare served/r-$i.git; git --git-dir=served/r-$i.git fast-import --quiet "
+                      "< stream-$i; i=$((i+1)); done"});
+    daemon = std::make_unique<test::GitDaemon>(served);
+  }
+  std::string url(int i) const { return daemon->url("r-" + std::to_string(i) + ".git"); }
+};
 
-  // Requests so far by "METHOD route", with the repo name folded into {name}.
+// The sidecar under test: the fake (python) or the real `cmop serve`.
+struct SidecarUnderTest {
+  std::unique_ptr<test::Peer> fake;
+  std::unique_ptr<util::TempDir> state;
+  std::unique_ptr<test::Process> real;
+  int port = 0;
+
+  explicit SidecarUnderTest(bool real_sidecar) {
+    if (!real_sidecar) {
+      fake = std::make_unique<test::Peer>(test::start_python_peer("fake_sidecar.py", {"--token", kSidecarToken}));
+      return;
+    }
+    state = std::make_unique<util::TempDir>("cmop-bench-serve-");
+    port = test::free_port();
+    real = std::make_unique<test::Process>(
+        std::vector<std::string>{test::cmop_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port),
+                                 "--state-dir", (state->path() / "state").string(), "--token", kSidecarToken,
+                                 "--log-level", "warn"},
+        std::map<std::string, std::string>{}, fs::path{}, state->path() / "serve.log");
+    if (!test::wait_for_port(port, 30000)) throw Error(Errc::internal, "cmop serve", "did not listen");
+  }
+  std::string url() const { return fake ? fake->url() : "http://127.0.0.1:" + std::to_string(port); }
+  int pid() const { return fake ? fake->process.pid() : real->pid(); }
+  const char* kind() const { return fake ? "fake sidecar (python)" : "real cmop serve"; }
+
+  // Requests so far by "METHOD route", with the repo name folded into {name} (the
+  // fake's record; the real one's requests are not counted).
   Counts counts() const {
-    auto doc = parse(send("GET", peer.url() + "/__requests").body, "fake sidecar /__requests");
+    if (!fake) return {};
+    auto doc = parse(send("GET", fake->url() + "/__requests").body, "fake sidecar /__requests");
     Counts c;
     for (auto& r : doc.GetArray()) {
       std::string path = r["path"].GetString();
@@ -153,7 +211,7 @@ struct Operator {
   int port = test::free_port();
   std::unique_ptr<test::Process> process;
 
-  Operator(const ApiServer& api, const FakeSidecar& sidecar, int workers, int resync_seconds) {
+  Operator(const ApiServer& api, const SidecarUnderTest& sidecar, int workers, int resync_seconds) {
     std::ofstream(dir.path() / "kubeconfig")
         << "apiVersion: v1\ncurrent-context: bench\n"
            "contexts: [{name: bench, context: {cluster: fake, user: bench, namespace: ops}}]\n"
@@ -161,7 +219,7 @@ struct Operator {
         << api.peer.url() << "\"}}]\nusers: [{name: bench, user: {token: " << kApiToken << "}}]\n";
     process = std::make_unique<test::Process>(
         std::vector<std::string>{test::cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
-                                 "--sidecar-url", sidecar.peer.url(), "--token", kSidecarToken, "--image",
+                                 "--sidecar-url", sidecar.url(), "--token", kSidecarToken, "--image",
                                  "example.org/cmop:bench", "--token-secret", "cmop-token/token", "--listen",
                                  "127.0.0.1:" + std::to_string(port), "--workers", std::to_string(workers),
                                  "--resync-seconds", std::to_string(resync_seconds), "--watch-timeout-seconds", "5"},
@@ -223,9 +281,11 @@ void print_per_cr(const char* title, const Counts& c, int crs) {
   for (auto& [k, v] : c) std::printf("    %-34s %8ld  %6.2f/CR\n", k.c_str(), v, static_cast<double>(v) / crs);
 }
 
-int run(int crs, int workers, int resync_seconds) {
+int run(int crs, int workers, int resync_seconds, bool real_sidecar) {
+  std::unique_ptr<ChartRepos> git;
+  if (real_sidecar) git = std::make_unique<ChartRepos>(crs);
   ApiServer api;
-  FakeSidecar sidecar;
+  SidecarUnderTest sidecar(real_sidecar);
   Operator op(api, sidecar, workers, resync_seconds);
   auto ready_deadline = Clock::now() + std::chrono::seconds(60);
   while (send("GET", op.url("/readyz")).status != 200) {
@@ -237,11 +297,11 @@ int run(int crs, int workers, int resync_seconds) {
   Counts api_before = ApiServer::counts(stats0["byResource"]);
   Counts sidecar_before = sidecar.counts();
   double cpu_op0 = cpu_seconds(op.process->pid()), cpu_api0 = cpu_seconds(api.peer.process.pid()),
-         cpu_side0 = cpu_seconds(sidecar.peer.process.pid());
+         cpu_side0 = cpu_seconds(sidecar.pid());
 
   // --- ramp: create every CR, wait until all are Ready -----------------------------------
   auto start = Clock::now();
-  for (int i = 0; i < crs; ++i) api.create_cr(i);
+  for (int i = 0; i < crs; ++i) api.create_cr(i, git ? git->url(i) : "");
   double create_s = seconds_since(start);
   auto deadline = start + std::chrono::seconds(60 + crs);  // a hang guard, far above any expected time
   long ready = 0;
@@ -257,7 +317,7 @@ int run(int crs, int workers, int resync_seconds) {
   double ready_s = seconds_since(start);
   double cpu_op_ready = cpu_seconds(op.process->pid()) - cpu_op0;
   double cpu_api_ready = cpu_seconds(api.peer.process.pid()) - cpu_api0;
-  double cpu_side_ready = cpu_seconds(sidecar.peer.process.pid()) - cpu_side0;
+  double cpu_side_ready = cpu_seconds(sidecar.pid()) - cpu_side0;
   op.wait_quiet();
   double settled_s = seconds_since(start);
   Counts api_ramp = ApiServer::counts(api.stats()["byResource"]) - api_before;
@@ -293,13 +353,13 @@ int run(int crs, int workers, int resync_seconds) {
   long steady_writes = writes_of(api_steady);
   long steady_sidecar_mutations = sidecar_mutations(sidecar_steady);
 
-  std::printf("operator benchmark: %d Chartmuseums, %d workers, fake kube-apiserver and fake sidecar (python), %ld CPUs\n",
-              crs, workers, ::sysconf(_SC_NPROCESSORS_ONLN));
+  std::printf("operator benchmark: %d Chartmuseums, %d workers, fake kube-apiserver and %s, %ld CPUs\n", crs,
+              workers, sidecar.kind(), ::sysconf(_SC_NPROCESSORS_ONLN));
   std::printf("created %d CRs in %.2f s (the harness's requests are not counted below)\n", crs, create_s);
   std::printf("all Ready %.2f s after the first create (%.1f CRs/s); queue drained at %.2f s\n", ready_s, crs / ready_s,
               settled_s);
-  std::printf("CPU until all Ready: operator %.2f s, fake apiserver %.2f s, fake sidecar %.2f s (wall %.2f s)\n",
-              cpu_op_ready, cpu_api_ready, cpu_side_ready, ready_s);
+  std::printf("CPU until all Ready: operator %.2f s, fake apiserver %.2f s, %s %.2f s (wall %.2f s)\n", cpu_op_ready,
+              cpu_api_ready, sidecar.kind(), cpu_side_ready, ready_s);
   std::printf("API requests from create to drained: %ld (%.2f per CR), writes %ld (%.2f per CR)\n", total(api_ramp),
               static_cast<double>(total(api_ramp)) / crs, writes_of(api_ramp),
               static_cast<double>(writes_of(api_ramp)) / crs);
@@ -331,11 +391,12 @@ int main(int argc, char** argv) {
     int crs = argc > 1 ? std::stoi(argv[1]) : 1000;
     int workers = argc > 2 ? std::stoi(argv[2]) : 2;
     int resync_seconds = argc > 3 ? std::stoi(argv[3]) : 30;
-    if (crs < 1 || workers < 1 || workers > 64 || resync_seconds < 1) {
-      std::cerr << "usage: bench_operate [crs=1000 (>= 1)] [workers=2 (1-64)] [resync_seconds=30 (>= 1)]\n";
+    bool real_sidecar = argc > 4 && std::string(argv[4]) == "real";
+    if (crs < 1 || workers < 1 || workers > 64 || resync_seconds < 1 || (argc > 4 && !real_sidecar)) {
+      std::cerr << "usage: bench_operate [crs=1000 (>= 1)] [workers=2 (1-64)] [resync_seconds=30 (>= 1)] [real]\n";
       return 64;
     }
-    return run(crs, workers, resync_seconds);
+    return run(crs, workers, resync_seconds, real_sidecar);
   } catch (const std::exception& e) {
     std::cerr << "bench_operate: " << e.what() << "\n";
     return 1;

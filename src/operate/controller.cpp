@@ -13,10 +13,11 @@ namespace cmop::operate {
 
 void set_log_format(const std::string& format) { util::log::set_format(util::log::parse_format(format)); }
 
-void log_line(const std::string& level, const std::string& message) {
+void log_line(const std::string& level, const std::string& message, const std::string& resource) {
   using util::log::Level;
   Level l = level == "error" ? Level::error : level == "warn" ? Level::warn : level == "debug" ? Level::debug : Level::info;
-  util::log::write(l, message, {{"component", "operate"}});
+  if (resource.empty()) return util::log::write(l, message, {{"component", "operate"}});
+  util::log::write(l, message, {{"component", "operate"}, {"resource", resource}});
 }
 
 void StopSignal::request_stop() {
@@ -91,8 +92,7 @@ void Controller::worker_loop() {
     } catch (const std::exception& e) {
       ++metrics_.reconcile_error;
       auto delay = queue_.add_rate_limited(*key);
-      log_line("warn", *key + ": reconcile failed: " + e.what() + "; retrying in " +
-                           std::to_string(delay.count()) + "ms");
+      log_line("warn", "reconcile failed, retrying in " + std::to_string(delay.count()) + " ms: " + e.what(), *key);
     }
     metrics_.record_reconcile(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     queue_.done(*key);

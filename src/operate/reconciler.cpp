@@ -7,6 +7,7 @@
 
 #include "cmop/net/http_client.hpp"
 #include "cmop/operate/controller.hpp"
+#include "cmop/operate/cronjob.hpp"
 #include "cmop/operate/schedule.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/hash.hpp"
@@ -16,13 +17,6 @@
 
 namespace cmop::operate {
 
-std::string cronjob_name_for(const std::string& resource_name) {
-  constexpr std::size_t kMax = 52, kHash = 10;
-  if (resource_name.size() <= kMax) return resource_name;
-  std::string prefix = resource_name.substr(0, kMax - kHash - 1);
-  while (!prefix.empty() && (prefix.back() == '-' || prefix.back() == '.')) prefix.pop_back();
-  return prefix + "-" + util::sha256_hex(resource_name).substr(0, kHash);
-}
 
 namespace {
 
@@ -116,6 +110,20 @@ std::string requested_at(const Value& cr) {
   return it != annotations->MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
 }
 
+// The Errc a sidecar's "code" names (to_string's names); nullopt for none or another.
+// "Unavailable" (a sidecar shutting down, too many waiters) is a network failure:
+// retried. "SyncFailed" (the repo's git or publish target failed) is upstream.
+std::optional<Errc> errc_from_code(std::string_view code) {
+  if (code.empty()) return std::nullopt;
+  if (code == "Unavailable" || code == "TooManyRequests") return Errc::network;
+  if (code == "SyncFailed") return Errc::upstream;
+  for (Errc e : {Errc::invalid_argument, Errc::not_found, Errc::conflict, Errc::unauthorized, Errc::forbidden,
+                 Errc::invalid_chart, Errc::dependency, Errc::git, Errc::io, Errc::network, Errc::upstream,
+                 Errc::too_large, Errc::internal})
+    if (to_string(e) == code) return e;
+  return std::nullopt;
+}
+
 // --- the sidecar ---------------------------------------------------------------------
 
 class Sidecar {
@@ -130,23 +138,18 @@ class Sidecar {
     if (res.status == 404) return std::nullopt;
     return parse_ok(res, "GET /repo/" + name);
   }
-  void add_dependency(const Dependency& d) const {
-    Document body(rapidjson::kObjectType);
-    body.AddMember("name", str(d.name, body.GetAllocator()), body.GetAllocator());
-    body.AddMember("url", str(d.url, body.GetAllocator()), body.GetAllocator());
-    parse_ok(send("POST", "/repo/dependency", to_json(body)), "POST /repo/dependency " + d.name);
-  }
-  // The sync report.
+  // Waits for the sync and returns its report (the cleanup's re-registration).
   Document new_repo(const Value& body) const {
     return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
   }
-  // Syncs the repo now (the same call as the CronJob's) and returns the sync report.
-  // nullopt when the sync ran and failed as a whole (502: git or the publish target):
-  // no error here, the repo's state reports it.
-  std::optional<Document> update_repo(const std::string& name) const {
-    auto res = send("POST", "/repo/" + name + "/update", "");
-    if (res.status == 502) return std::nullopt;
-    return parse_ok(res, "POST /repo/" + name + "/update");
+  // Registers the spec and queues its sync without waiting for it (202): the result
+  // reaches the repo's state, and GET /syncs tells the operator when it is there.
+  void new_repo_async(const Value& body) const {
+    parse_ok(send("POST", "/repo/new?async=true", to_json(body)), "POST /repo/new");
+  }
+  // Queues a sync of the repo now (the CronJob's call) without waiting for it.
+  void update_repo_async(const std::string& name) const {
+    parse_ok(send("POST", "/repo/" + name + "/update?async=true", ""), "POST /repo/" + name + "/update");
   }
   enum class Removal { removed, unknown, not_ours };
   // Removes the repo if `owner` manages it (or nobody does). A 400 (the sidecar
@@ -165,16 +168,21 @@ class Sidecar {
     req.method = method;
     req.url = base_ + path;
     req.body = std::move(body);
-    req.timeout = std::chrono::minutes(10);  // syncs are synchronous and may clone large repos
+    // Only a cleanup's re-registration waits for a sync (which may clone a large repo).
+    req.timeout = std::chrono::minutes(10);
     if (!req.body.empty()) req.headers.push_back({"Content-Type", "application/json"});
     if (!token_.empty()) req.headers.push_back({"Authorization", "Bearer " + token_});
     return http_.send(req);
   }
   Document parse_ok(const net::Response& res, const std::string& what) const {
-    if (res.status == 200) return parse_json(res.body, "sidecar " + what);
+    if (res.status == 200 || res.status == 202) return parse_json(res.body, "sidecar " + what);
     Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
-    std::string error = !doc.HasParseError() && doc.IsObject() ? str_at(doc, "error") : res.body.substr(0, 300);
+    const bool json = !doc.HasParseError() && doc.IsObject();
+    std::string error = json ? str_at(doc, "error") : res.body.substr(0, 300);
+    // The category the sidecar names ("code"); the status only for answers without one.
+    if (auto named = json ? errc_from_code(str_at(doc, "code")) : std::nullopt)
+      throw Error(*named, "sidecar " + what, "HTTP " + std::to_string(res.status) + ": " + error);
     Errc code = res.status == 400 ? Errc::invalid_argument
                 : res.status == 401 ? Errc::unauthorized
                 : res.status == 403 ? Errc::forbidden
@@ -343,256 +351,272 @@ bool is_subset(const Value& want, const Value& have) {
 
 // --- the reconcile ---------------------------------------------------------------------
 
-void Controller::reconcile(const std::string& ns, const std::string& name) {
-  Document cr;
-  if (chartmuseums_->synced()) {
-    // The watch-fed cache, which also holds what our own writes returned: no GET.
-    auto cached = chartmuseums_->get(ns + "/" + name);
-    if (!cached) return;  // gone: our finalizer already ran (or was never added)
-    auto& a = cr.GetAllocator();
-    cr.CopyFrom(*cached, a);
-    if (!cr.HasMember("apiVersion")) cr.AddMember("apiVersion", Value(kApiVersion, a), a);  // list items carry neither
-    if (!cr.HasMember("kind")) cr.AddMember("kind", Value(kKind, a), a);
-  } else {
-    try {
-      cr = kube_.get(resources::chartmuseums, ns, name);
-    } catch (const KubeApiError& e) {
-      if (e.not_found()) return;  // gone: our finalizer already ran (or was never added)
-      throw;
-    }
-  }
-  Sidecar sidecar(options_);
-  const std::string uid = str_at(cr, "metadata.uid");
-  const long generation = int_at(cr, "metadata.generation");
-  const long observed = int_at(cr, "status.observedGeneration");
+// One reconcile of one resource, in the steps Controller::reconcile names: what it
+// found (the object, its generations, its status as found) and the writes every step
+// shares (status, events).
+class Controller::Run {
+ public:
+  Run(Controller& c, std::string ns, std::string name, Document cr)
+      : c_(c), ns(std::move(ns)), name(std::move(name)), cr(std::move(cr)), sidecar(c.options_),
+        uid(str_at(this->cr, "metadata.uid")), generation(int_at(this->cr, "metadata.generation")),
+        observed(int_at(this->cr, "status.observedGeneration")),
+        secret_version(str_at(this->cr, "status.observedSecretVersion")),
+        ready_before(condition_field(this->cr, "Ready", "status")),
+        reason_before(condition_field(this->cr, "Ready", "reason")),
+        handled_request(str_at(this->cr, "status.lastHandledReconcileAt")) {}
 
-  auto emit_event = [&](const std::string& type, const std::string& reason, const std::string& message) {
-    Document ev(rapidjson::kObjectType);
-    auto& a = ev.GetAllocator();
-    Value meta(rapidjson::kObjectType);
-    meta.AddMember("generateName", str(name + ".", a), a);
-    meta.AddMember("namespace", str(ns, a), a);
-    ev.AddMember("metadata", meta, a);
-    Value involved(rapidjson::kObjectType);
-    involved.AddMember("apiVersion", str(kApiVersion, a), a);
-    involved.AddMember("kind", str(kKind, a), a);
-    involved.AddMember("name", str(name, a), a);
-    involved.AddMember("namespace", str(ns, a), a);
-    involved.AddMember("uid", str(uid, a), a);
-    ev.AddMember("involvedObject", involved, a);
-    ev.AddMember("reason", str(reason, a), a);
-    ev.AddMember("message", str(util::redact_text(message).substr(0, 1000), a), a);
-    ev.AddMember("type", str(type, a), a);
-    auto now = now_rfc3339();
-    ev.AddMember("firstTimestamp", str(now, a), a);
-    ev.AddMember("lastTimestamp", str(now, a), a);
-    ev.AddMember("count", 1, a);
-    Value source(rapidjson::kObjectType);
-    source.AddMember("component", "cmop-operator", a);
-    ev.AddMember("source", source, a);
-    ev.AddMember("reportingComponent", "cmop-operator", a);
-    ev.AddMember("reportingInstance", str(options_.instance, a), a);
-    try {
-      kube_.create(resources::events, ns, ev);
-    } catch (const Error& e) {
-      log_line("warn", ns + "/" + name + ": cannot record event " + reason + ": " + e.what());
-    }
+  const Document& object() const { return cr; }
+  bool deleting() const { return value_at(cr, "metadata.deletionTimestamp") != nullptr; }
+  void clean_up();
+  // An invalid spec is Stalled (no finalizer, no retry: only a spec change helps).
+  void stall(const Error& invalid);
+  void ensure_finalizer();
+  // What the sidecar holds for the repo, and whether this reconcile queued a sync.
+  struct SidecarView {
+    std::optional<Document> state;
+    bool queued = false;
   };
+  // Credentials, then the sidecar: the spec is applied (a sync queued, never waited
+  // for) when it changed, the sidecar forgot it or the Secrets rotated; a
+  // requestedAt value is served. nullopt: Stalled (status written); throws to retry.
+  std::optional<SidecarView> apply_to_sidecar(const Spec& spec);
+  void ensure_cronjob(const Spec& spec);
+  // The status from what the sidecar holds (Ready Unknown while a sync is queued or
+  // runs), and an event for each change of the settled outcome.
+  void report(const Spec& spec, SidecarView view);
 
+ private:
+  void emit_event(const std::string& type, const std::string& reason, const std::string& message);
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
-  // resourceVersion of the credentials Secret the sidecar has (kept until a new one is applied).
-  std::string secret_version = str_at(cr, "status.observedSecretVersion");
-  // Ready as this reconcile found it (a "Progressing" write below replaces it in `cr`).
-  const std::string ready_before = condition_field(cr, "Ready", "status");
-  const std::string reason_before = condition_field(cr, "Ready", "reason");
-  // The cm.bitnami.com/requestedAt value last acted on (Flux's lastHandledReconcileAt).
-  std::string handled_request = str_at(cr, "status.lastHandledReconcileAt");
-  auto write_status = [&](const Outcome& outcome, const Value* state, long observed_generation) -> bool {
-    Document st = build_status(cr, outcome, state, observed_generation, secret_version, handled_request);
-    const Value* old = value_at(cr, "status");
-    if (old && *old == st) return false;
-    Document body;
-    body.CopyFrom(cr, body.GetAllocator());
-    if (body.HasMember("status")) body.RemoveMember("status");
-    body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
-    // The object as written: a second write in this reconcile needs its resourceVersion.
-    cr = kube_.update_status(resources::chartmuseums, ns, name, body);
-    chartmuseums_->remember(cr);
-    ++metrics_.status_writes;
-    return true;
-  };
-
-  // The Secret `field` of the spec names (nullopt when it names none).
-  auto read_named_secret = [&](const std::string& secret_name, const char* field) -> std::optional<Document> {
-    if (secret_name.empty()) return std::nullopt;
-    try {
-      return kube_.get(resources::secrets, ns, secret_name);
-    } catch (const KubeApiError& e) {
-      if (!e.not_found()) throw;
-      throw Error(Errc::not_found, field, "Secret \"" + secret_name + "\" not found in " + ns);
-    }
-  };
-  auto read_secret = [&](const Spec& spec) { return read_named_secret(spec.secret_name, "spec.secretRef"); };
-  auto read_webhook_secret = [&](const Spec& spec) {
+  bool write_status(const Outcome& outcome, const Value* state, long observed_generation);
+  // The Secret a spec field names (nullopt when it names none); Error(not_found) naming the field.
+  std::optional<Document> read_named_secret(const std::string& secret_name, const char* field);
+  std::optional<Document> read_secret(const Spec& spec) { return read_named_secret(spec.secret_name, "spec.secretRef"); }
+  std::optional<Document> read_webhook_secret(const Spec& spec) {
     return read_named_secret(spec.webhook_secret_name, "spec.webhook.secretRef");
-  };
-  // POST /repo/new's body for the spec (registering its dependency repos first).
-  auto repo_body = [&](const Spec& spec, const std::optional<Document>& secret) {
-    Document body(rapidjson::kObjectType);
-    auto& a = body.GetAllocator();
-    body.AddMember("name", str(name, a), a);
-    body.AddMember("owner", str(ns + "/" + name, a), a);
-    body.AddMember("git", str(spec.git, a), a);
-    if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
-    if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
-    if (!spec.versioning.empty()) body.AddMember("versioning", str(spec.versioning, a), a);
-    // Suspended: the sidecar records the spec and syncs nothing (not even for webhooks).
-    if (spec.suspend) body.AddMember("suspend", true, a);
-    Value deps(rapidjson::kArrayType);
-    for (auto& d : spec.dependencies) {
-      // Mirrors and credentials stay with this resource's repo instead of being
-      // registered for every repo of the sidecar.
-      if (d.mirror_of.empty() && d.secret_name.empty()) sidecar.add_dependency(d);
-      Value dv(rapidjson::kObjectType);
-      dv.AddMember("name", str(d.name, a), a);
-      dv.AddMember("url", str(d.url, a), a);
-      if (!d.mirror_of.empty()) dv.AddMember("mirrorOf", str(d.mirror_of, a), a);
-      if (!d.secret_name.empty()) {
-        Document secret;
-        try {
-          secret = kube_.get(resources::secrets, ns, d.secret_name);
-        } catch (const KubeApiError& e) {
-          if (!e.not_found()) throw;
-          throw Error(Errc::not_found, "spec.dependencies[" + d.name + "].secretRef",
-                      "Secret \"" + d.secret_name + "\" not found in " + ns);
-        }
-        for (const char* key : {"username", "password"}) {
-          auto encoded = str_at(secret, std::string("data.") + key);
-          if (!encoded.empty())
-            dv.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, d.secret_name + "." + key), a), a);
-        }
-      }
-      deps.PushBack(dv, a);
-    }
-    body.AddMember("dependencies", deps, a);
-    if (secret) {
-      Value auth(rapidjson::kObjectType);
-      for (const char* key : {"username", "password", "sshPrivateKey", "sshPassphrase"}) {
-        auto encoded = str_at(*secret, std::string("data.") + key);
-        if (!encoded.empty())
-          auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
-      }
-      body.AddMember("auth", auth, a);
-    }
-    if (auto hook = read_webhook_secret(spec)) {
-      auto encoded = str_at(*hook, "data." + spec.webhook_secret_key);
-      if (encoded.empty())
-        throw Error(Errc::not_found, "spec.webhook.secretRef",
-                    "Secret \"" + spec.webhook_secret_name + "\" has no key \"" + spec.webhook_secret_key + "\"");
-      body.AddMember("webhookSecret",
-                     str(base64_decode(encoded, spec.webhook_secret_name + "." + spec.webhook_secret_key), a), a);
-    }
-    return body;
-  };
-
-  // --- deletion: clean up, then let the object go -------------------------------------
-  if (value_at(cr, "metadata.deletionTimestamp")) {
-    if (!has_finalizer(cr)) return;
-    const std::string uid = str_at(cr, "metadata.uid");
-    {
-      std::lock_guard lock(cleaned_mutex_);
-      if (!uid.empty() && cleaned_uids_.count(uid)) return;  // a stale cached copy
-    }
-    bool removed = false;
-    try {
-      auto removal = sidecar.delete_repo(name, ns + "/" + name);
-      const Value* listed = value_at(cr, "status.publishedCharts");
-      if (removal == Sidecar::Removal::unknown && listed && listed->IsArray() && !listed->Empty()) {
-        // The sidecar lost its state (an emptyDir restarted) but charts of ours may
-        // still be published: register the repo again, which takes back what is
-        // still in git (identical packages are adopted), then remove it for real.
-        try {
-          Spec spec = parse_spec(cr, name);
-          spec.suspend = false;  // the re-registration must sync to take its charts back
-          log_line("info", ns + "/" + name + ": sidecar forgot the repo; re-registering it to remove its charts");
-          sidecar.new_repo(repo_body(spec, read_secret(spec)));
-        } catch (const Error& e) {
-          if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::internal) throw;
-          log_line("warn", ns + "/" + name + ": cannot re-register for cleanup: " + e.what());
-        }
-        removal = sidecar.delete_repo(name, ns + "/" + name);
-      }
-      removed = removal == Sidecar::Removal::removed;
-      log_line("info", ns + "/" + name + ": " +
-                           (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
-                            : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
-                                                                   : "the sidecar repo belongs to another resource; left alone"));
-    } catch (const Error& e) {
-      Outcome o = outcome_for_sidecar_error(e);
-      o.ready = false;
-      o.retrying = true;
-      o.stalled = false;
-      o.message = "cannot remove the repo from the sidecar, keeping the finalizer: " + std::string(e.what());
-      emit_event("Warning", "CleanupFailed", o.message);
-      try {
-        write_status(o, nullptr, observed);
-      } catch (const Error& se) {
-        log_line("warn", ns + "/" + name + ": cannot write status: " + se.what());
-      }
-      throw;
-    }
-    kube_.remove(resources::cronjobs, ns, cronjob_name_for(name));
-    emit_event("Normal", "CleanedUp", "repo removed from the sidecar and CronJob deleted");
-    // A same-named resource elsewhere, stalled on the name, may take the repo now.
-    if (removed) requeue_same_name(ns, name);
-    Document body;
-    body.CopyFrom(cr, body.GetAllocator());
-    auto& finalizers = body["metadata"]["finalizers"];
-    for (auto it = finalizers.Begin(); it != finalizers.End();) {
-      if (it->IsString() && std::string_view(it->GetString()) == kFinalizer) it = finalizers.Erase(it);
-      else ++it;
-    }
-    // resourceVersion precondition: 409 -> retry. Not remembered: without its last
-    // finalizer the object may be gone (and its DELETED event handled) already.
-    kube_.update(resources::chartmuseums, ns, name, body);
-    std::lock_guard lock(cleaned_mutex_);
-    if (cleaned_uids_.size() > 100000) cleaned_uids_.clear();  // a bound; uids never repeat
-    if (!uid.empty()) cleaned_uids_.insert(uid);
-    return;
   }
+  // POST /repo/new's body: the spec with its credentials and dependency repos.
+  Document repo_body(const Spec& spec, const std::optional<Document>& secret);
+  void log(const std::string& level, const std::string& message) const { log_line(level, message, ns + "/" + name); }
 
-  // --- a valid spec first: a resource that can never be registered gets no finalizer ---
-  Spec spec;
-  std::optional<Error> invalid;
+  Controller& c_;
+  const std::string ns, name;
+  Document cr;  // as found, then as last written
+  Sidecar sidecar;
+  const std::string uid;
+  const long generation, observed;
+  std::string secret_version;       // of the credentials the sidecar has (status.observedSecretVersion)
+  const std::string ready_before;   // Ready as this reconcile found it
+  const std::string reason_before;
+  std::string handled_request;      // the cm.bitnami.com/requestedAt value last acted on
+};
+
+void Controller::Run::emit_event(const std::string& type, const std::string& reason, const std::string& message) {
+  Document ev(rapidjson::kObjectType);
+  auto& a = ev.GetAllocator();
+  Value meta(rapidjson::kObjectType);
+  meta.AddMember("generateName", str(name + ".", a), a);
+  meta.AddMember("namespace", str(ns, a), a);
+  ev.AddMember("metadata", meta, a);
+  Value involved(rapidjson::kObjectType);
+  involved.AddMember("apiVersion", str(kApiVersion, a), a);
+  involved.AddMember("kind", str(kKind, a), a);
+  involved.AddMember("name", str(name, a), a);
+  involved.AddMember("namespace", str(ns, a), a);
+  involved.AddMember("uid", str(uid, a), a);
+  ev.AddMember("involvedObject", involved, a);
+  ev.AddMember("reason", str(reason, a), a);
+  ev.AddMember("message", str(util::redact_text(message).substr(0, 1000), a), a);
+  ev.AddMember("type", str(type, a), a);
+  auto now = now_rfc3339();
+  ev.AddMember("firstTimestamp", str(now, a), a);
+  ev.AddMember("lastTimestamp", str(now, a), a);
+  ev.AddMember("count", 1, a);
+  Value source(rapidjson::kObjectType);
+  source.AddMember("component", "cmop-operator", a);
+  ev.AddMember("source", source, a);
+  ev.AddMember("reportingComponent", "cmop-operator", a);
+  ev.AddMember("reportingInstance", str(c_.options_.instance, a), a);
   try {
-    spec = parse_spec(cr, name);
+    c_.kube_.create(resources::events, ns, ev);
   } catch (const Error& e) {
-    invalid = e;
+    log("warn", "cannot record event " + reason + ": " + e.what());
   }
+}
 
-  // --- then our finalizer, so a deletion can never skip the cleanup ---------------------
-  if (!invalid && !has_finalizer(cr)) {
-    Document body;
-    body.CopyFrom(cr, body.GetAllocator());
-    auto& a = body.GetAllocator();
-    auto& meta = body["metadata"];
-    if (!meta.HasMember("finalizers") || !meta["finalizers"].IsArray())
-      meta.AddMember("finalizers", Value(rapidjson::kArrayType), a);
-    meta["finalizers"].PushBack(Value(kFinalizer, a), a);
-    cr = kube_.update(resources::chartmuseums, ns, name, body);
-    chartmuseums_->remember(cr);
+bool Controller::Run::write_status(const Outcome& outcome, const Value* state, long observed_generation) {
+  Document st = build_status(cr, outcome, state, observed_generation, secret_version, handled_request);
+  const Value* old = value_at(cr, "status");
+  if (old && *old == st) return false;
+  Document body;
+  body.CopyFrom(cr, body.GetAllocator());
+  if (body.HasMember("status")) body.RemoveMember("status");
+  body.AddMember("status", Value(st, body.GetAllocator()), body.GetAllocator());
+  // The object as written: a second write in this reconcile needs its resourceVersion.
+  cr = c_.kube_.update_status(resources::chartmuseums, ns, name, body);
+  c_.chartmuseums_->remember(cr);
+  ++c_.metrics_.status_writes;
+  return true;
+}
+
+std::optional<Document> Controller::Run::read_named_secret(const std::string& secret_name, const char* field) {
+  if (secret_name.empty()) return std::nullopt;
+  try {
+    return c_.kube_.get(resources::secrets, ns, secret_name);
+  } catch (const KubeApiError& e) {
+    if (!e.not_found()) throw;
+    throw Error(Errc::not_found, field, "Secret \"" + secret_name + "\" not found in " + ns);
   }
+}
 
-  if (invalid) {
-    Outcome o{false, "InvalidSpec", invalid->what(), true, false};
-    if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", invalid->what());
-    return;  // nothing to retry until the spec changes (which brings a watch event)
+Document Controller::Run::repo_body(const Spec& spec, const std::optional<Document>& secret) {
+  Document body(rapidjson::kObjectType);
+  auto& a = body.GetAllocator();
+  body.AddMember("name", str(name, a), a);
+  body.AddMember("owner", str(ns + "/" + name, a), a);
+  body.AddMember("git", str(spec.git, a), a);
+  if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
+  if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);
+  if (!spec.versioning.empty()) body.AddMember("versioning", str(spec.versioning, a), a);
+  // Suspended: the sidecar records the spec and syncs nothing (not even for webhooks).
+  if (spec.suspend) body.AddMember("suspend", true, a);
+  Value deps(rapidjson::kArrayType);
+  for (auto& d : spec.dependencies) {
+    // Every dependency repo goes with this resource's repo only (the sidecar
+    // resolves `@name` in the repo's own list first): two resources may name
+    // different URLs alike, and nothing is registered for every repo.
+    Value dv(rapidjson::kObjectType);
+    dv.AddMember("name", str(d.name, a), a);
+    dv.AddMember("url", str(d.url, a), a);
+    if (!d.mirror_of.empty()) dv.AddMember("mirrorOf", str(d.mirror_of, a), a);
+    if (!d.secret_name.empty()) {
+      Document secret;
+      try {
+        secret = c_.kube_.get(resources::secrets, ns, d.secret_name);
+      } catch (const KubeApiError& e) {
+        if (!e.not_found()) throw;
+        throw Error(Errc::not_found, "spec.dependencies[" + d.name + "].secretRef",
+                    "Secret \"" + d.secret_name + "\" not found in " + ns);
+      }
+      for (const char* key : {"username", "password"}) {
+        auto encoded = str_at(secret, std::string("data.") + key);
+        if (!encoded.empty())
+          dv.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, d.secret_name + "." + key), a), a);
+      }
+    }
+    deps.PushBack(dv, a);
   }
+  body.AddMember("dependencies", deps, a);
+  if (secret) {
+    Value auth(rapidjson::kObjectType);
+    for (const char* key : {"username", "password", "sshPrivateKey", "sshPassphrase"}) {
+      auto encoded = str_at(*secret, std::string("data.") + key);
+      if (!encoded.empty())
+        auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, spec.secret_name + "." + key), a), a);
+    }
+    body.AddMember("auth", auth, a);
+  }
+  if (auto hook = read_webhook_secret(spec)) {
+    auto encoded = str_at(*hook, "data." + spec.webhook_secret_key);
+    if (encoded.empty())
+      throw Error(Errc::not_found, "spec.webhook.secretRef",
+                  "Secret \"" + spec.webhook_secret_name + "\" has no key \"" + spec.webhook_secret_key + "\"");
+    body.AddMember("webhookSecret",
+                   str(base64_decode(encoded, spec.webhook_secret_name + "." + spec.webhook_secret_key), a), a);
+  }
+  return body;
+}
 
-  // --- the sidecar: cheap check, apply when the spec changed or the sidecar forgot -----
+// Deletion: remove the repo (and its charts) from the sidecar, then let the object go.
+void Controller::Run::clean_up() {
+  if (!has_finalizer(cr)) return;
+  {
+    std::lock_guard lock(c_.cleaned_mutex_);
+    if (!uid.empty() && c_.cleaned_uids_.count(uid)) return;  // a stale cached copy
+  }
+  bool removed = false;
+  try {
+    auto removal = sidecar.delete_repo(name, ns + "/" + name);
+    const Value* listed = value_at(cr, "status.publishedCharts");
+    if (removal == Sidecar::Removal::unknown && listed && listed->IsArray() && !listed->Empty()) {
+      // The sidecar lost its state (an emptyDir restarted) but charts of ours may
+      // still be published: register the repo again, which takes back what is
+      // still in git (identical packages are adopted), then remove it for real.
+      try {
+        Spec spec = parse_spec(cr, name);
+        spec.suspend = false;  // the re-registration must sync to take its charts back
+        log("info", "sidecar forgot the repo; re-registering it to remove its charts");
+        sidecar.new_repo(repo_body(spec, read_secret(spec)));
+      } catch (const Error& e) {
+        if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::internal) throw;
+        log("warn", std::string("cannot re-register for cleanup: ") + e.what());
+      }
+      removal = sidecar.delete_repo(name, ns + "/" + name);
+    }
+    removed = removal == Sidecar::Removal::removed;
+    log("info", (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
+                          : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
+                                                                 : "the sidecar repo belongs to another resource; left alone"));
+  } catch (const Error& e) {
+    Outcome o = outcome_for_sidecar_error(e);
+    o.ready = false;
+    o.retrying = true;
+    o.stalled = false;
+    o.message = "cannot remove the repo from the sidecar, keeping the finalizer: " + std::string(e.what());
+    emit_event("Warning", "CleanupFailed", o.message);
+    try {
+      write_status(o, nullptr, observed);
+    } catch (const Error& se) {
+      log("warn", std::string("cannot write status: ") + se.what());
+    }
+    throw;
+  }
+  c_.kube_.remove(resources::cronjobs, ns, cronjob_name_for(name));
+  emit_event("Normal", "CleanedUp", "repo removed from the sidecar and CronJob deleted");
+  // A same-named resource elsewhere, stalled on the name, may take the repo now.
+  if (removed) c_.requeue_same_name(ns, name);
+  Document body;
+  body.CopyFrom(cr, body.GetAllocator());
+  auto& finalizers = body["metadata"]["finalizers"];
+  for (auto it = finalizers.Begin(); it != finalizers.End();) {
+    if (it->IsString() && std::string_view(it->GetString()) == kFinalizer) it = finalizers.Erase(it);
+    else ++it;
+  }
+  // resourceVersion precondition: 409 -> retry. Not remembered: without its last
+  // finalizer the object may be gone (and its DELETED event handled) already.
+  c_.kube_.update(resources::chartmuseums, ns, name, body);
+  std::lock_guard lock(c_.cleaned_mutex_);
+  if (c_.cleaned_uids_.size() > 100000) c_.cleaned_uids_.clear();  // a bound; uids never repeat
+  if (!uid.empty()) c_.cleaned_uids_.insert(uid);
+  std::lock_guard settled_lock(c_.settled_mutex_);
+  c_.settled_.erase(ns + "/" + name);
+}
+
+void Controller::Run::stall(const Error& invalid) {
+  Outcome o{false, "InvalidSpec", invalid.what(), true, false};
+  if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", invalid.what());
+}
+
+// Our finalizer before anything is registered, so a deletion can never skip the cleanup.
+void Controller::Run::ensure_finalizer() {
+  if (has_finalizer(cr)) return;
+  Document body;
+  body.CopyFrom(cr, body.GetAllocator());
+  auto& a = body.GetAllocator();
+  auto& meta = body["metadata"];
+  if (!meta.HasMember("finalizers") || !meta["finalizers"].IsArray())
+    meta.AddMember("finalizers", Value(rapidjson::kArrayType), a);
+  meta["finalizers"].PushBack(Value(kFinalizer, a), a);
+  cr = c_.kube_.update(resources::chartmuseums, ns, name, body);
+  c_.chartmuseums_->remember(cr);
+}
+
+std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(const Spec& spec) {
+  // Nothing here waits for a sync: an apply or a requested sync is queued (202) and
+  // its result reaches the status through GET /syncs (sidecar_feed.hpp), which has
+  // this resource reconciled when the sync starts and again when it ends.
   std::optional<Document> state;
-  std::optional<Document> report;
-  bool applied = false;
+  bool applied = false;  // this reconcile queued a sync
   try {
     // The credentials Secret is read on every reconcile of a resource that names
     // one: rotating it (a new resourceVersion) re-applies the repo, even though
@@ -606,12 +630,6 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     // A suspended resource takes no requests; one made meanwhile is served on resuming
     // (that apply syncs).
     const bool sync_requested = !spec.suspend && !request.empty() && request != handled_request;
-    // While a sync runs, `kubectl get` says so (kstatus: Ready Unknown, Reconciling True).
-    auto announce = [&](const std::string& message) {
-      if (spec.suspend) return;
-      Outcome progress{false, "Progressing", message, false, false, true};
-      write_status(progress, nullptr, observed);
-    };
     state = sidecar.get_repo(name);
     // Another resource of this name owns the repo: the sidecar would refuse the
     // apply (409), so none is sent, on no resync. The owner's deletion requeues us.
@@ -622,156 +640,44 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     }
     if (!state || generation != observed || secret_rotated) {
       Document body = repo_body(spec, secret);
-      log_line("info", ns + "/" + name + ": applying repo to the sidecar (generation " + std::to_string(generation) +
+      log("info", "applying repo to the sidecar (generation " + std::to_string(generation) +
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
                                                                         ? ", credentials Secret changed)"
                                                                         : ")"));
-      announce(!state ? "registering the repo with the sidecar and syncing"
-                      : "syncing generation " + std::to_string(generation));
-      report = sidecar.new_repo(body);
-      ++metrics_.sidecar_applies;
-      applied = true;
+      sidecar.new_repo_async(body);
+      ++c_.metrics_.sidecar_applies;
+      applied = !spec.suspend;
       secret_version = current_secret_version;
-      state = sidecar.get_repo(name);
     } else if (sync_requested) {
-      log_line("info", ns + "/" + name + ": sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
+      log("info", "sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
                            request + ")");
-      announce("sync requested (" + std::string(kRequestedAtAnnotation) + "=" + request + ")");
-      report = sidecar.update_repo(name);
+      sidecar.update_repo_async(name);
       applied = true;
-      state = sidecar.get_repo(name);
     }
-    // Applying synced as well: either way the request was served.
+    // Applying syncs as well: either way the request was served.
     if (sync_requested) handled_request = request;
   } catch (const Error& e) {
     Outcome o = e.code() == Errc::not_found && (std::string_view(e.subject()) == "spec.secretRef" ||
                                                 std::string_view(e.subject()) == "spec.webhook.secretRef")
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
-    // One event per change of condition, not one per retry or resync (nor per
-    // "Progressing" written just before this attempt).
+    // One event per change of condition, not one per retry or resync.
     const bool changed = write_status(o, nullptr, observed);
     if (changed && (ready_before != "False" || reason_before != o.reason)) emit_event("Warning", o.reason, o.message);
-    if (o.stalled) return;
+    if (o.stalled) return std::nullopt;
     throw;
   }
+  return SidecarView{std::move(state), applied};
+}
 
-  // --- the CronJob ------------------------------------------------------------------------
-  Document desired(rapidjson::kObjectType);
-  {
-    auto& a = desired.GetAllocator();
-    Value labels(rapidjson::kObjectType);
-    labels.AddMember(rapidjson::StringRef(kManagedByLabel), "cmop", a);
-    labels.AddMember(rapidjson::StringRef(kRepoLabel), str(name, a), a);
-    Value meta(rapidjson::kObjectType);
-    meta.AddMember("name", str(cronjob_name_for(name), a), a);
-    meta.AddMember("namespace", str(ns, a), a);
-    meta.AddMember("labels", Value(labels, a), a);
-    Value owner(rapidjson::kObjectType);
-    owner.AddMember("apiVersion", str(kApiVersion, a), a);
-    owner.AddMember("kind", str(kKind, a), a);
-    owner.AddMember("name", str(name, a), a);
-    owner.AddMember("uid", str(uid, a), a);
-    owner.AddMember("controller", true, a);
-    owner.AddMember("blockOwnerDeletion", true, a);
-    Value owners(rapidjson::kArrayType);
-    owners.PushBack(owner, a);
-    meta.AddMember("ownerReferences", owners, a);
-    desired.AddMember("apiVersion", "batch/v1", a);
-    desired.AddMember("kind", "CronJob", a);
-    desired.AddMember("metadata", meta, a);
-
-    Value container(rapidjson::kObjectType);
-    container.AddMember("name", "trigger", a);
-    container.AddMember("image", str(options_.image, a), a);
-    Value command(rapidjson::kArrayType);
-    for (std::string arg : {std::string("cmop"), std::string("trigger"), name, std::string("--endpoint"),
-                            options_.trigger_endpoint.empty() ? options_.sidecar_url : options_.trigger_endpoint})
-      command.PushBack(str(arg, a), a);
-    container.AddMember("command", command, a);
-    if (!options_.sidecar_token.empty()) {
-      // The CronJob gets a token that can only trigger this repo's update
-      // (derived from the sidecar's token, checked by the sidecar): no copy of
-      // the sidecar's own token has to live in the CR's namespace.
-      Value env(rapidjson::kObjectType);
-      env.AddMember("name", "CMOP_TOKEN", a);
-      env.AddMember("value", str(util::repo_trigger_token(options_.sidecar_token, name), a), a);
-      Value envs(rapidjson::kArrayType);
-      envs.PushBack(env, a);
-      container.AddMember("env", envs, a);
-    } else if (!options_.token_secret_name.empty()) {
-      Value ref(rapidjson::kObjectType);
-      ref.AddMember("name", str(options_.token_secret_name, a), a);
-      ref.AddMember("key", str(options_.token_secret_key, a), a);
-      Value from(rapidjson::kObjectType);
-      from.AddMember("secretKeyRef", ref, a);
-      Value env(rapidjson::kObjectType);
-      env.AddMember("name", "CMOP_TOKEN", a);
-      env.AddMember("valueFrom", from, a);
-      Value envs(rapidjson::kArrayType);
-      envs.PushBack(env, a);
-      container.AddMember("env", envs, a);
-    }
-    // Fit for namespaces that enforce the "restricted" Pod Security Standard.
-    Value drop(rapidjson::kArrayType);
-    drop.PushBack("ALL", a);
-    Value caps(rapidjson::kObjectType);
-    caps.AddMember("drop", drop, a);
-    Value container_security(rapidjson::kObjectType);
-    container_security.AddMember("allowPrivilegeEscalation", false, a);
-    container_security.AddMember("readOnlyRootFilesystem", true, a);
-    container_security.AddMember("capabilities", caps, a);
-    container.AddMember("securityContext", container_security, a);
-    Value requests(rapidjson::kObjectType);
-    requests.AddMember("cpu", "10m", a);
-    requests.AddMember("memory", "16Mi", a);
-    Value limits(rapidjson::kObjectType);
-    limits.AddMember("memory", "64Mi", a);
-    Value resources(rapidjson::kObjectType);
-    resources.AddMember("requests", requests, a);
-    resources.AddMember("limits", limits, a);
-    container.AddMember("resources", resources, a);
-    Value containers(rapidjson::kArrayType);
-    containers.PushBack(container, a);
-    Value seccomp(rapidjson::kObjectType);
-    seccomp.AddMember("type", "RuntimeDefault", a);
-    Value pod_security(rapidjson::kObjectType);
-    pod_security.AddMember("runAsNonRoot", true, a);
-    pod_security.AddMember("runAsUser", 65532, a);
-    pod_security.AddMember("runAsGroup", 65532, a);
-    pod_security.AddMember("seccompProfile", seccomp, a);
-    Value pod_spec(rapidjson::kObjectType);
-    pod_spec.AddMember("restartPolicy", "Never", a);
-    pod_spec.AddMember("automountServiceAccountToken", false, a);
-    pod_spec.AddMember("securityContext", pod_security, a);
-    pod_spec.AddMember("containers", containers, a);
-    Value pod_meta(rapidjson::kObjectType);
-    pod_meta.AddMember("labels", Value(labels, a), a);
-    Value pod_template(rapidjson::kObjectType);
-    pod_template.AddMember("metadata", pod_meta, a);
-    pod_template.AddMember("spec", pod_spec, a);
-    Value job_spec(rapidjson::kObjectType);
-    job_spec.AddMember("backoffLimit", options_.job_backoff_limit, a);
-    job_spec.AddMember("template", pod_template, a);
-    Value job_meta(rapidjson::kObjectType);
-    job_meta.AddMember("labels", Value(labels, a), a);
-    Value job_template(rapidjson::kObjectType);
-    job_template.AddMember("metadata", job_meta, a);
-    job_template.AddMember("spec", job_spec, a);
-    Value cj_spec(rapidjson::kObjectType);
-    cj_spec.AddMember("schedule", str(schedule_for_minutes(spec.every_minutes, ns + "/" + name), a), a);
-    cj_spec.AddMember("concurrencyPolicy", "Forbid", a);
-    cj_spec.AddMember("suspend", spec.suspend, a);
-    cj_spec.AddMember("successfulJobsHistoryLimit", options_.successful_jobs_history, a);
-    cj_spec.AddMember("failedJobsHistoryLimit", options_.failed_jobs_history, a);
-    cj_spec.AddMember("jobTemplate", job_template, a);
-    desired.AddMember("spec", cj_spec, a);
-  }
+// The resource's CronJob: desired_cronjob() (cronjob.hpp), created or brought back to it.
+void Controller::Run::ensure_cronjob(const Spec& spec) {
+  Document desired = desired_cronjob(CronJobTarget{ns, name, uid, spec.every_minutes, spec.suspend}, c_.options_);
   // The resource's CronJob: from the watch-fed cache, by its repo label whatever its
   // name (no GET); by the name we give it until the cache has listed once.
   std::optional<Document> existing;
-  if (cronjobs_->synced()) {
-    auto found = cronjobs_->select(ns, [&](const Value& cj) {
+  if (c_.cronjobs_->synced()) {
+    auto found = c_.cronjobs_->select(ns, [&](const Value& cj) {
       auto* labels = value_at(cj, "metadata.labels");
       if (!labels || !labels->IsObject()) return false;
       auto it = labels->FindMember(kRepoLabel);
@@ -780,7 +686,7 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
     if (!found.empty()) existing.emplace().CopyFrom(*found.front(), existing->GetAllocator());
   } else {
     try {
-      existing = kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
+      existing = c_.kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
     } catch (const KubeApiError& e) {
       if (!e.not_found()) throw;
     }
@@ -803,34 +709,97 @@ void Controller::reconcile(const std::string& ns, const std::string& name) {
       }
       if (meta.HasMember("ownerReferences")) meta.RemoveMember("ownerReferences");
       meta.AddMember("ownerReferences", Value(desired["metadata"]["ownerReferences"], a), a);
-      cronjobs_->remember(kube_.update(resources::cronjobs, ns, str_at(*existing, "metadata.name"), *existing));
-      log_line("info", ns + "/" + name + ": updated CronJob");
+      c_.cronjobs_->remember(c_.kube_.update(resources::cronjobs, ns, str_at(*existing, "metadata.name"), *existing));
+      log("info", "updated CronJob");
     }
   } else {
     // A 409 AlreadyExists (the cache lags our own create) is retried with backoff.
-    cronjobs_->remember(kube_.create(resources::cronjobs, ns, desired));
-    log_line("info", ns + "/" + name + ": created CronJob (" + schedule_for_minutes(spec.every_minutes, ns + "/" + name) + ")");
+    c_.cronjobs_->remember(c_.kube_.create(resources::cronjobs, ns, desired));
+    log("info", "created CronJob (" + schedule_for_minutes(spec.every_minutes, ns + "/" + name) + ")");
   }
+}
 
-  // --- status and events ----------------------------------------------------------------
+void Controller::Run::report(const Spec& spec, SidecarView view) {
+  // kstatus: while any sync of the repo is queued or runs (ours, a CronJob's, a
+  // webhook's), Ready is Unknown and Reconciling True.
+  auto& state = view.state;
+  const bool applied = view.queued;
+  const bool syncing = applied || (state && value_at(*state, "syncing") && (*state)["syncing"].IsTrue());
+  if (spec.suspend && !state) state = sidecar.get_repo(name);  // just recorded: shows the spec and last commit
   Outcome outcome;
-  if (state) outcome = outcome_from_state(*state);
-  else if (report) outcome = outcome_from_state(*report);
-  if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
-  const Value* facts = state ? static_cast<const Value*>(&*state) : nullptr;
-  const bool was_ready = ready_before == "True";
-  const bool status_changed = write_status(outcome, facts, generation);
-  if (applied) {
-    bool changed = generation != observed || (report && value_at(*report, "changed") &&
-                                              (*report)["changed"].IsBool() && (*report)["changed"].GetBool());
-    if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
-    else if (changed) emit_event("Normal", "Synced", outcome.message);
-  } else if (status_changed && was_ready != outcome.ready) {
-    // A scheduled sync (the CronJob) changed the repo's health: say so where
-    // `kubectl describe` shows it, once per transition.
-    if (!outcome.ready) emit_event("Warning", outcome.reason, outcome.message);
-    else emit_event("Normal", "Recovered", outcome.message);
+  if (syncing && !spec.suspend) {
+    // One message whether the sync is queued or runs, ours or not: a status write
+    // per sync, not one per stage of it.
+    outcome = {false, "Progressing", "syncing generation " + std::to_string(generation), false, false, true};
+  } else if (state) {
+    outcome = outcome_from_state(*state);
   }
+  if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
+  // While a sync runs the facts of the last one stand (nullptr keeps them).
+  write_status(outcome, state && !outcome.in_progress ? static_cast<const Value*>(&*state) : nullptr, generation);
+  if (outcome.in_progress) return;
+
+  // Events say what changed, once: a new failure reason (Warning), a recovery, a spec
+  // change synced. The previous settled outcome is remembered per resource, since
+  // the status passes through Unknown while a sync runs; after a restart the status
+  // as found stands in for it. A new resource's first good sync is no news.
+  const std::string key = ns + "/" + name;
+  std::optional<SettledOutcome> previous;
+  {
+    std::lock_guard lock(c_.settled_mutex_);
+    if (auto it = c_.settled_.find(key); it != c_.settled_.end() && it->second.uid == uid) previous = it->second;
+  }
+  if (!previous && (ready_before == "True" || ready_before == "False"))
+    previous = SettledOutcome{uid, ready_before == "True", reason_before, observed};
+  if (!outcome.ready && (!previous || previous->ready || previous->reason != outcome.reason))
+    emit_event("Warning", outcome.reason, outcome.message);
+  else if (outcome.ready && previous && !previous->ready)
+    emit_event("Normal", "Recovered", outcome.message);
+  else if (outcome.ready && previous && previous->generation != generation)
+    emit_event("Normal", "Synced", outcome.message);
+  std::lock_guard lock(c_.settled_mutex_);
+  if (c_.settled_.size() > 100000) c_.settled_.clear();  // a bound; resources re-enter from their status
+  c_.settled_[key] = SettledOutcome{uid, outcome.ready, outcome.reason, generation};
+}
+
+// The object to reconcile: from the watch-fed cache (which also holds what our own
+// writes returned: no GET) once it has listed; nullopt when it is gone.
+std::optional<Document> Controller::current_chartmuseum(const std::string& ns, const std::string& name) const {
+  Document cr;
+  if (chartmuseums_->synced()) {
+    auto cached = chartmuseums_->get(ns + "/" + name);
+    if (!cached) return std::nullopt;
+    auto& a = cr.GetAllocator();
+    cr.CopyFrom(*cached, a);
+    if (!cr.HasMember("apiVersion")) cr.AddMember("apiVersion", Value(kApiVersion, a), a);  // list items carry neither
+    if (!cr.HasMember("kind")) cr.AddMember("kind", Value(kKind, a), a);
+    return cr;
+  }
+  try {
+    return kube_.get(resources::chartmuseums, ns, name);
+  } catch (const KubeApiError& e) {
+    if (e.not_found()) return std::nullopt;
+    throw;
+  }
+}
+
+void Controller::reconcile(const std::string& ns, const std::string& name) {
+  auto cr = current_chartmuseum(ns, name);
+  if (!cr) return;  // gone: our finalizer already ran (or was never added)
+  Run run(*this, ns, name, std::move(*cr));
+  if (run.deleting()) return run.clean_up();
+  // A valid spec first: a resource that can never be registered gets no finalizer.
+  Spec spec;
+  try {
+    spec = parse_spec(run.object(), name);
+  } catch (const Error& e) {
+    return run.stall(e);  // nothing to retry until the spec changes (which brings a watch event)
+  }
+  run.ensure_finalizer();
+  auto view = run.apply_to_sidecar(spec);
+  if (!view) return;  // Stalled: nothing is retried until the spec or the conflicting owner changes
+  run.ensure_cronjob(spec);
+  run.report(spec, std::move(*view));
 }
 
 }  // namespace cmop::operate

@@ -23,6 +23,7 @@ void follow_sidecar_syncs(const ControllerOptions& options, StopSignal& stop, st
     req.url = base + "/syncs?after=" + std::to_string(seen) + "&epoch=" + net::url_encode(epoch) +
               "&waitSeconds=" + std::to_string(first ? 0 : wait.count());
     req.timeout = wait + std::chrono::seconds(15);
+    req.cancelled = [&stop] { return stop.stop_requested(); };  // a stop never waits out the poll
     std::string problem;
     try {
       auto res = http.send(req);
@@ -50,6 +51,7 @@ void follow_sidecar_syncs(const ControllerOptions& options, StopSignal& stop, st
         continue;
       }
     } catch (const std::exception& e) {
+      if (stop.stop_requested()) return;
       problem = e.what();
     }
     // One line per kind of problem, not one per retry.

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include <set>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -58,7 +60,8 @@ void require_safe_component(const std::string& what, const std::string& value) {
 
 class LocalPublisher final : public Publisher {
  public:
-  LocalPublisher(std::string dir, std::string base_url) : dir_(std::move(dir)), base_url_(std::move(base_url)) {
+  LocalPublisher(std::string dir, std::string base_url, std::chrono::milliseconds index_delay)
+      : dir_(std::move(dir)), base_url_(std::move(base_url)), index_delay_(index_delay) {
     while (!base_url_.empty() && base_url_.back() == '/') base_url_.pop_back();
     std::error_code ec;
     fs::create_directories(dir_, ec);
@@ -78,11 +81,19 @@ class LocalPublisher final : public Publisher {
     deps::RepoIndex index = load_index();
     if (reconcile(index, stat_ec ? std::nullopt : std::optional<fs::file_time_type>(index_written)))
       save_index(index);
+    if (deferred()) writer_ = std::thread([this] { write_when_due(); });
   }
 
-  // A batch left open (its sync died with an exception we never saw) still gets its
-  // index written; failing that, the next start's reconcile() rebuilds it.
+  // A batch left open (its sync died with an exception we never saw) or a deferred
+  // write still gets its index written; failing that, the next start's reconcile()
+  // rebuilds it.
   ~LocalPublisher() override {
+    {
+      std::lock_guard lk(mu_);
+      stopping_ = true;
+    }
+    writer_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
     try {
       std::lock_guard lk(mu_);
       if (dirty_ && cache_) write_deferred_index();
@@ -175,6 +186,7 @@ class LocalPublisher final : public Publisher {
   void end_batch() override {
     std::lock_guard lk(mu_);
     if (batch_depth_ > 0) --batch_depth_;
+    if (deferred()) return;  // the writer has it
     if (dirty_ && cache_) {
       write_deferred_index();
       remember_index_stat();
@@ -192,7 +204,39 @@ class LocalPublisher final : public Publisher {
 
   std::string describe() const override { return "local " + dir_.string(); }
 
+  void flush() override {
+    std::lock_guard lk(mu_);
+    write_if_dirty();
+  }
+
  private:
+  bool deferred() const { return index_delay_.count() > 0; }
+
+  // Caller holds mu_.
+  void write_if_dirty() {
+    if (!dirty_ || !cache_) return;
+    write_deferred_index();
+    remember_index_stat();
+    dirty_ = false;
+  }
+
+  // The one index writer of a deferred publisher: once something changed, waits
+  // index_delay_ (gathering whatever else changes meanwhile), then writes it all.
+  void write_when_due() {
+    std::unique_lock lk(mu_);
+    while (!stopping_) {
+      writer_cv_.wait(lk, [&] { return stopping_ || dirty_; });
+      if (stopping_) return;
+      if (writer_cv_.wait_for(lk, index_delay_, [&] { return stopping_; })) return;
+      try {
+        write_if_dirty();
+      } catch (const std::exception&) {
+        // Left dirty: the next change, flush() or the destructor tries again, and a
+        // restart rebuilds the index from the packages. Not in a loop: wait for news.
+        writer_cv_.wait_for(lk, index_delay_ * 10, [&] { return stopping_; });
+      }
+    }
+  }
   // Writes the index a batch kept in memory (caller holds mu_).
   void write_deferred_index() {
     auto folder = util::LockFile::acquire(dir_ / kLockFile);
@@ -236,20 +280,25 @@ class LocalPublisher final : public Publisher {
   // reconciled every time. Inside a batch the copy in memory is reused as long as
   // index.yaml on disk is the one we last read or wrote: then nobody else changed
   // the folder's index, and re-reading it per chart is what made big syncs quadratic.
+  // A deferred publisher keeps its copy across batches on the same terms.
   deps::RepoIndex& index_for_update(bool& reconciled) {
     reconciled = false;
-    if (batch_depth_ > 0 && cache_ && index_unchanged_on_disk()) return *cache_;
+    if ((batch_depth_ > 0 || deferred()) && cache_ && index_unchanged_on_disk()) return *cache_;
     cache_ = load_index();
     reconciled = reconcile(*cache_);
     remember_index_stat();
-    if (batch_depth_ > 0 && reconciled) dirty_ = true;
+    if ((batch_depth_ > 0 || deferred()) && reconciled) {
+      dirty_ = true;
+      writer_cv_.notify_all();
+    }
     return *cache_;
   }
 
-  // Writes the index now, or (inside a batch) at end_batch().
+  // Writes the index now, or (inside a batch) at end_batch(), or (deferred) soon.
   void commit_index(deps::RepoIndex& index) {
-    if (batch_depth_ > 0) {
+    if (batch_depth_ > 0 || deferred()) {
       dirty_ = true;
+      writer_cv_.notify_all();
       return;
     }
     save_index(index);
@@ -363,7 +412,11 @@ class LocalPublisher final : public Publisher {
 
   fs::path dir_;
   std::string base_url_;
+  const std::chrono::milliseconds index_delay_;  // > 0: index.yaml written by writer_
+  std::thread writer_;
+  std::condition_variable writer_cv_;
   std::mutex mu_;  // guards everything below
+  bool stopping_ = false;
   int batch_depth_ = 0;
   bool dirty_ = false;                   // cache_ holds changes index.yaml does not have yet
   std::optional<deps::RepoIndex> cache_;  // the index as of our last read or write
@@ -372,9 +425,10 @@ class LocalPublisher final : public Publisher {
 
 }  // namespace
 
-std::unique_ptr<Publisher> make_local_publisher(std::string dir, std::string base_url) {
+std::unique_ptr<Publisher> make_local_publisher(std::string dir, std::string base_url,
+                                                std::chrono::milliseconds index_delay) {
   if (dir.empty()) throw Error(Errc::invalid_argument, "local publisher", "a chart folder is required");
-  return std::make_unique<LocalPublisher>(std::move(dir), std::move(base_url));
+  return std::make_unique<LocalPublisher>(std::move(dir), std::move(base_url), index_delay);
 }
 
 }  // namespace cmop::publish

@@ -31,7 +31,24 @@ namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-HttpResponse json_error(int status, const std::string& message) {
+std::string_view code_for_status(int status) {
+  switch (status) {
+    case 400: return to_string(Errc::invalid_argument);
+    case 401: return to_string(Errc::unauthorized);
+    case 403: return to_string(Errc::forbidden);
+    case 404: return to_string(Errc::not_found);
+    case 405: return "MethodNotAllowed";
+    case 409: return to_string(Errc::conflict);
+    case 413:
+    case 431: return to_string(Errc::too_large);
+    case 429: return "TooManyRequests";
+    case 502: return to_string(Errc::upstream);
+    case 503: return "Unavailable";
+    default: return to_string(Errc::internal);
+  }
+}
+
+HttpResponse json_error(int status, const std::string& message, std::string_view code) {
   rapidjson::StringBuffer sb;
   rapidjson::Writer<rapidjson::StringBuffer> w(sb);
   w.StartObject();
@@ -39,6 +56,9 @@ HttpResponse json_error(int status, const std::string& message) {
   // May quote bytes from a request or a repo, and URLs with credentials.
   const std::string text = util::to_valid_utf8(util::redact_text(message));
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  if (code.empty()) code = code_for_status(status);
+  w.Key("code");
+  w.String(code.data(), static_cast<rapidjson::SizeType>(code.size()));
   w.EndObject();
   HttpResponse r;
   r.status = status;

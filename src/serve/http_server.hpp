@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -66,8 +67,15 @@ struct ConnectionStats {
   std::uint64_t fd_exhausted = 0;  // accept() failures with EMFILE/ENFILE
 };
 
-// An error answer in the API's shape: {"error": message}.
-HttpResponse json_error(int status, const std::string& message);
+// An error answer in the API's shape: {"error": message, "code": code}. `code` is
+// the failure's category (an Errc name from to_string(Errc)); "" takes the one the
+// status stands for (code_for_status), so clients never have to invert statuses.
+HttpResponse json_error(int status, const std::string& message, std::string_view code = {});
+// The category an error status stands for when no Error named one: 400
+// InvalidArgument, 401 Unauthorized, 403 Forbidden, 404 NotFound, 409 Conflict,
+// 413/431 TooLarge, 502 UpstreamError, 500 InternalError; beyond Errc: 405
+// MethodNotAllowed, 429 TooManyRequests, 503 Unavailable.
+std::string_view code_for_status(int status);
 
 class HttpServer {
  public:

@@ -1,5 +1,6 @@
 #include "cmop/serve/server.hpp"
 
+#include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <ctime>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -66,7 +68,7 @@ int status_for(Errc code) {
   return 500;
 }
 
-HttpResponse error_response(const Error& e) { return json_error(status_for(e.code()), e.what()); }
+HttpResponse error_response(const Error& e) { return json_error(status_for(e.code()), e.what(), to_string(e.code())); }
 
 HttpResponse json_ok(std::string body, int status = 200) {
   HttpResponse r;
@@ -98,11 +100,24 @@ std::string json_object(Fill fill) {
 HttpResponse report_response(const sync::SyncReport& report) {
   std::string body = sync::report_to_json(report);
   if (report.error.empty()) return json_ok(std::move(body));
-  std::string wrapped = json_object([&](JsonWriter& w) { put(w, "error", report.error); });
+  std::string wrapped = json_object([&](JsonWriter& w) {
+    put(w, "error", report.error);
+    put(w, "code", "SyncFailed");  // git or the publish target: the report says which
+  });
   wrapped.pop_back();  // reopen the object to splice the report in verbatim
   wrapped += ",\"report\":" + body + "}";
   return json_ok(std::move(wrapped), 502);
 }
+
+// ?async=true|false (absent: false).
+bool async_requested(const std::string& target) {
+  const std::string value = query_parameter(target, "async");
+  if (!value.empty() && value != "true" && value != "false")
+    throw Error(Errc::invalid_argument, "query parameter \"async\"", "must be true or false");
+  return value == "true";
+}
+
+bool is_sync_job(const std::string& key) { return key == "update" || key.rfind("apply:", 0) == 0; }
 
 std::string sync_result(const sync::SyncReport& report) {
   if (!report.error.empty()) return "error";
@@ -183,6 +198,16 @@ struct Server::Impl {
 
   HookRateLimiter hook_limiter{options.hook_rate_per_minute};
   SyncFeed feed;
+  // Specs accepted by an asynchronous POST /repo/new for repos the workspace does
+  // not know yet: GET /repo/{name} shows them while their first apply is queued
+  // (and the reason when that apply was refused), so a client polling the state
+  // never mistakes an accepted repo for an unknown one.
+  struct Pending {
+    std::string key;  // the apply job's coalesce key
+    sync::RepoState state;
+  };
+  mutable std::mutex pending_mu;
+  std::map<std::string, Pending> pending;
   std::unique_ptr<WorkerPool> pool;
   std::unique_ptr<RepoLanes> lanes;
   std::unique_ptr<HttpServer> http;
@@ -206,17 +231,24 @@ struct Server::Impl {
   HttpResponse metrics_text() const;
   HttpResponse list_repos() const;
   HttpResponse get_repo(const std::string& name) const;
+  // A state object with "syncing": whether a sync of the repo is queued or running.
+  std::string state_json(const sync::RepoState& state) const;
+  bool syncing(const std::string& repo) const;
   HttpResponse list_dependencies() const;
   HttpResponse put_dependency(const HttpRequest& req);
   HttpResponse chart_file(const std::string& file, const std::string& method) const;
   void new_repo(const HttpRequest& req, const Responder& respond);
-  void update_repo(const std::string& name, const Responder& respond);
+  // `async`: queue the update and answer 202 at once (as a webhook does).
+  void update_repo(const std::string& name, bool async, const Responder& respond);
+  HttpResponse update_job(const std::string& name);
   HttpResponse receive_hook(const HttpRequest& req, const std::string& name);
   void watch_syncs(const HttpRequest& req, const Responder& respond);
   // `owner` non-empty: only when the repo is that owner's (or has none).
   void delete_repo(const std::string& name, const std::string& owner, const Responder& respond);
 
-  HttpResponse run_sync(const std::string& repo, const std::function<sync::SyncReport()>& sync_call);
+  // Runs one sync job, announcing its start and end on the feed under `owner`.
+  HttpResponse run_sync(const std::string& repo, const std::string& owner,
+                        const std::function<sync::SyncReport()>& sync_call);
 };
 
 Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
@@ -281,7 +313,10 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     cm.max_upload_bytes = options.chartmuseum_max_upload_bytes;
     publisher = publish::make_chartmuseum_publisher(std::move(cm));
   } else {
-    publisher = publish::make_local_publisher(local_repo_dir.string());
+    // One coalescing index writer: a sync costs the same with 10 or 10,000 charts
+    // in the folder; GET /charts/index.yaml flushes first, so its readers still see
+    // every sync that has answered.
+    publisher = publish::make_local_publisher(local_repo_dir.string(), "", std::chrono::milliseconds(200));
   }
 
   sync::WorkspaceOptions wo;
@@ -323,7 +358,21 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   }
 
   pool = std::make_unique<WorkerPool>(options.workers);
-  lanes = std::make_unique<RepoLanes>(*pool);
+  // A sync's end is announced once its lane no longer shows it: a client that reads
+  // the repo's state on the news must not still see it syncing.
+  lanes = std::make_unique<RepoLanes>(*pool, [this](const std::string& repo, const std::string& key) {
+    if (!is_sync_job(key)) return;
+    std::string owner;
+    if (auto state = workspace->get(repo)) {
+      owner = state->spec.owner;
+    } else {
+      std::lock_guard lk(pending_mu);
+      auto it = pending.find(repo);
+      if (it == pending.end()) return;  // no such repo (an update of an unknown name): no news
+      owner = it->second.state.spec.owner;
+    }
+    feed.record(repo, owner);
+  });
   HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout, options.max_connections};
   http = std::make_unique<HttpServer>(
       options.listen, limits, [this](HttpRequest req, Responder respond) { handle(std::move(req), respond); },
@@ -445,7 +494,7 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
         return delete_repo(route.subject, query_parameter(req.target, "owner"), respond);
       case Endpoint::update:
         util::require_dns1123_label("repo name", route.subject);
-        return update_repo(route.subject, respond);
+        return update_repo(route.subject, async_requested(req.target), respond);
       case Endpoint::hook: return respond(receive_hook(req, route.subject));
       case Endpoint::syncs: return watch_syncs(req, respond);
       case Endpoint::charts_index: return respond(chart_file("index.yaml", m));
@@ -501,13 +550,37 @@ HttpResponse Server::Impl::metrics_text() const {
   return r;
 }
 
+// Sync jobs are keyed "apply:<spec digest>" and "update"; "record:…" (a suspended
+// spec) and "remove" sync nothing.
+bool Server::Impl::syncing(const std::string& repo) const {
+  auto a = lanes->activity(repo);
+  if (a.running && is_sync_job(a.running_key)) return true;
+  return std::any_of(a.queued_keys.begin(), a.queued_keys.end(), is_sync_job);
+}
+
+std::string Server::Impl::state_json(const sync::RepoState& state) const {
+  std::string body = sync::state_to_json(state);
+  body.pop_back();  // reopen the object to add what only the server knows
+  body += syncing(state.spec.name) ? ",\"syncing\":true}" : ",\"syncing\":false}";
+  return body;
+}
+
 HttpResponse Server::Impl::list_repos() const {
   std::string body = "{\"repos\":[";
   bool first = true;
+  std::set<std::string> listed;
   for (auto& s : workspace->list()) {
     if (!first) body += ',';
     first = false;
-    body += sync::state_to_json(s);
+    body += state_json(s);
+    listed.insert(s.spec.name);
+  }
+  std::lock_guard lk(pending_mu);
+  for (auto& [name, p] : pending) {
+    if (listed.count(name)) continue;
+    if (!first) body += ',';
+    first = false;
+    body += state_json(p.state);
   }
   body += "]}";
   return json_ok(std::move(body));
@@ -515,8 +588,12 @@ HttpResponse Server::Impl::list_repos() const {
 
 HttpResponse Server::Impl::get_repo(const std::string& name) const {
   auto state = workspace->get(name);
+  if (!state) {
+    std::lock_guard lk(pending_mu);
+    if (auto it = pending.find(name); it != pending.end()) state = it->second.state;
+  }
   if (!state) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
-  return json_ok(sync::state_to_json(*state));
+  return json_ok(state_json(*state));
 }
 
 HttpResponse Server::Impl::list_dependencies() const {
@@ -546,6 +623,7 @@ HttpResponse Server::Impl::put_dependency(const HttpRequest& req) {
 HttpResponse Server::Impl::chart_file(const std::string& file, const std::string& method) const {
   HttpResponse r;
   if (file == "index.yaml") {
+    publisher->flush();  // what every finished sync published, no older
     r.content_type = "application/x-yaml";
     fs::path p = local_repo_dir / "index.yaml";
     std::error_code ec;
@@ -565,8 +643,10 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
   return r;
 }
 
-HttpResponse Server::Impl::run_sync(const std::string& repo, const std::function<sync::SyncReport()>& sync_call) {
+HttpResponse Server::Impl::run_sync(const std::string& repo, const std::string& owner,
+                                    const std::function<sync::SyncReport()>& sync_call) {
   auto started = Clock::now();
+  feed.record(repo, owner, true);
   sync::SyncReport report;
   try {
     report = sync_call();
@@ -575,14 +655,10 @@ HttpResponse Server::Impl::run_sync(const std::string& repo, const std::function
                "sync refused", {{"repo", repo}, {"error", e.what()}});
     if (e.code() != Errc::not_found && e.code() != Errc::invalid_argument && e.code() != Errc::forbidden)
       metrics.record_sync(repo, "error", std::chrono::duration<double>(Clock::now() - started).count(), 0);
-    return error_response(e);
+    return error_response(e);  // its end is announced by the lane (Impl's constructor)
   }
   std::string result = sync_result(report);
   metrics.record_sync(repo, result, report.seconds, report.count(sync::ChartOutcome::Status::published));
-  {
-    auto state = workspace->get(repo);
-    feed.record(repo, state ? state->spec.owner : std::string());
-  }
   std::string first_failure;
   for (auto& c : report.charts)
     if (c.status == sync::ChartOutcome::Status::failed) {
@@ -614,23 +690,88 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
   // Identical specs (credentials included) may share one sync.
   sync::RepoState as_state;
   as_state.spec = spec;
-  std::string key = "apply:" + util::sha256_hex(sync::to_state_file(as_state));
-  lanes->submit(
-      spec.name, key,
-      [this, spec, ssh_key]() -> HttpResponse {
-        // Written when this request's turn in the repo's lane comes, not before: the
-        // apply of a request ahead of it deletes the keys its own spec does not name.
-        if (!ssh_key.empty()) workspace->store_ssh_key(spec.name, ssh_key);
-        // Suspended: the spec is recorded and nothing syncs (no sync to count either).
-        if (spec.suspend) return json_ok(sync::report_to_json(workspace->apply(spec)));
-        return run_sync(spec.name, [&] { return workspace->apply(spec); });
-      },
-      respond);
+  std::string key = std::string(spec.suspend ? "record:" : "apply:") + util::sha256_hex(sync::to_state_file(as_state));
+  // ?async=true: refuse at once what apply() would refuse before syncing, then
+  // answer 202 and let the sync's outcome reach the client through the repo's
+  // state and GET /syncs, so no client holds a connection (or a worker) for it.
+  const bool async = async_requested(req.target);
+  if (async) {
+    workspace->check(spec);
+    std::lock_guard lk(pending_mu);
+    if (!workspace->get(spec.name)) {
+      auto it = pending.find(spec.name);
+      if (it != pending.end() && !it->second.state.spec.owner.empty() && it->second.state.spec.owner != spec.owner)
+        throw Error(Errc::conflict, "repo \"" + spec.name + "\"",
+                    "is managed by " + it->second.state.spec.owner + ", not by " +
+                        (spec.owner.empty() ? std::string("this request (it names no owner)") : spec.owner));
+      sync::RepoState shown;
+      shown.spec = spec;
+      shown.spec.credentials = {};  // never needed for showing; kept out of memory we do not need it in
+      pending[spec.name] = Pending{key, std::move(shown)};
+    }
+  }
+  auto work = [this, spec, ssh_key, key]() -> HttpResponse {
+    HttpResponse answer;
+    // Written when this request's turn in the repo's lane comes, not before: the
+    // apply of a request ahead of it deletes the keys its own spec does not name.
+    if (!ssh_key.empty()) workspace->store_ssh_key(spec.name, ssh_key);
+    if (spec.suspend) {
+      // Suspended: the spec is recorded and nothing syncs (no sync to count either).
+      try {
+        answer = json_ok(sync::report_to_json(workspace->apply(spec)));
+      } catch (const Error& e) {
+        answer = error_response(e);
+      }
+    } else {
+      answer = run_sync(spec.name, spec.owner, [&] { return workspace->apply(spec); });
+    }
+    std::lock_guard lk(pending_mu);
+    if (auto it = pending.find(spec.name); it != pending.end() && it->second.key == key) {
+      if (workspace->get(spec.name)) {
+        pending.erase(it);
+      } else {  // refused before it was recorded: the state shows why
+        std::string error = answer.body;
+        rapidjson::Document doc;
+        doc.Parse(answer.body.c_str());
+        if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("error") && doc["error"].IsString())
+          error = doc["error"].GetString();
+        it->second.state.last_error = error;
+      }
+    }
+    return answer;
+  };
+  if (!async) return (void)lanes->submit(spec.name, key, work, respond);
+  bool joined = lanes->submit(spec.name, key, work, [](const HttpResponse&) {});
+  respond(json_ok(json_object([&](JsonWriter& w) {
+                    put(w, "repo", spec.name);
+                    put(w, "status", "queued");
+                    w.Key("joined");
+                    w.Bool(joined);
+                  }),
+                  202));
 }
 
-void Server::Impl::update_repo(const std::string& name, const Responder& respond) {
-  lanes->submit(
-      name, "update", [this, name] { return run_sync(name, [&] { return workspace->update(name); }); }, respond);
+void Server::Impl::update_repo(const std::string& name, bool async, const Responder& respond) {
+  if (!async) return (void)lanes->submit(name, "update", [this, name] { return update_job(name); }, respond);
+  auto state = workspace->get(name);
+  if (!state) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
+  if (state->spec.suspend)
+    throw Error(Errc::conflict, "repo \"" + name + "\"", "is suspended: no syncs until it is resumed");
+  // Joins an update queued and not started; a running one may have fetched too early.
+  bool joined = lanes->submit(name, "update", [this, name] { return update_job(name); }, [](const HttpResponse&) {});
+  respond(json_ok(json_object([&](JsonWriter& w) {
+                    put(w, "repo", name);
+                    put(w, "status", "queued");
+                    w.Key("joined");
+                    w.Bool(joined);
+                  }),
+                  202));
+}
+
+HttpResponse Server::Impl::update_job(const std::string& name) {
+  auto state = workspace->get(name);
+  if (!state) return error_response(Error(Errc::not_found, "repo \"" + name + "\"", "not registered"));
+  return run_sync(name, state->spec.owner, [&] { return workspace->update(name); });
 }
 
 void Server::Impl::watch_syncs(const HttpRequest& req, const Responder& respond) {
@@ -704,8 +845,7 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
   // Joins a queued update of the repo when there is one (coalesced); a running
   // sync may have fetched before this push, so a new one is queued behind it.
   bool joined = lanes->submit(
-      name, "update", [this, name] { return run_sync(name, [&] { return workspace->update(name); }); },
-      [](const HttpResponse&) {});
+      name, "update", [this, name] { return update_job(name); }, [](const HttpResponse&) {});
   return answer(202, "queued", joined ? "joined a sync already queued" : "");
 }
 
@@ -714,7 +854,11 @@ void Server::Impl::delete_repo(const std::string& name, const std::string& owner
       name, "remove",
       [this, name, owner]() -> HttpResponse {
         auto state = workspace->get(name);
-        if (!state) return error_response(Error(Errc::not_found, "repo \"" + name + "\"", "not registered"));
+        if (!state) {
+          std::lock_guard lk(pending_mu);
+          pending.erase(name);  // an accepted spec whose apply was refused: nothing else to remove
+          return error_response(Error(Errc::not_found, "repo \"" + name + "\"", "not registered"));
+        }
         try {
           workspace->remove(name, owner);
         } catch (const Error& e) {

@@ -40,14 +40,16 @@ HttpResponse SyncFeed::answer(std::uint64_t after) const {
   w.Key("repos");
   w.StartArray();
   for (auto& [name, entry] : repos_) {
-    if (entry.first <= after) continue;
+    if (entry.generation <= after) continue;
     w.StartObject();
     w.Key("name");
     w.String(name.c_str());
     w.Key("owner");
-    w.String(entry.second.c_str());
+    w.String(entry.owner.c_str());
     w.Key("generation");
-    w.Uint64(entry.first);
+    w.Uint64(entry.generation);
+    w.Key("syncing");
+    w.Bool(entry.running);
     w.EndObject();
   }
   w.EndArray();
@@ -57,11 +59,11 @@ HttpResponse SyncFeed::answer(std::uint64_t after) const {
   return r;
 }
 
-void SyncFeed::record(const std::string& repo, const std::string& owner) {
+void SyncFeed::record(const std::string& repo, const std::string& owner, bool running) {
   std::vector<std::pair<Responder, HttpResponse>> replies;
   {
     std::lock_guard lk(mu_);
-    repos_[repo] = {++generation_, owner};
+    repos_[repo] = {++generation_, owner, running};
     // Every waiter saw an older generation: each has news now, after its own.
     for (auto& waiter : waiters_) replies.emplace_back(std::move(waiter.respond), answer(waiter.after));
     waiters_.clear();

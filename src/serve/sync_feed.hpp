@@ -27,12 +27,14 @@ class SyncFeed {
   SyncFeed(const SyncFeed&) = delete;
   SyncFeed& operator=(const SyncFeed&) = delete;
 
-  // A sync of `repo` (managed by `owner`, "" for none) finished.
-  void record(const std::string& repo, const std::string& owner);
+  // A sync of `repo` (managed by `owner`, "" for none) started (`running`) or
+  // finished. Both are news: a client shows a running sync (kstatus: Ready Unknown)
+  // whoever asked for it.
+  void record(const std::string& repo, const std::string& owner, bool running = false);
   // The repo is gone: it is no longer listed.
   void forget(const std::string& repo);
 
-  // Answers {"epoch","generation","repos":[{"name","owner","generation"}]} with the
+  // Answers {"epoch","generation","repos":[{"name","owner","generation","syncing"}]} with the
   // repos whose last sync came after generation `after`: at once when there are
   // any, else when the next sync finishes or `wait` has passed (then with none).
   // An `epoch` other than this process's (the sidecar restarted, or the client has
@@ -55,7 +57,12 @@ class SyncFeed {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::uint64_t generation_ = 0;
-  std::map<std::string, std::pair<std::uint64_t, std::string>> repos_;  // name -> (generation, owner)
+  struct Entry {
+    std::uint64_t generation = 0;
+    std::string owner;
+    bool running = false;
+  };
+  std::map<std::string, Entry> repos_;
   std::vector<Waiter> waiters_;
   bool stopping_ = false;
   std::thread timer_;

@@ -84,6 +84,7 @@ void RepoLanes::start_next(const std::string& repo, Lane& lane) {
   auto job = lane.queued.front();
   lane.queued.pop_front();
   lane.running = true;
+  lane.running_key = job->key;
   pool_.post([this, repo, job] { run(repo, job); });
 }
 
@@ -110,7 +111,19 @@ void RepoLanes::run(const std::string& repo, const std::shared_ptr<Job>& job) {
         lanes_.erase(it);
     }
   }
+  if (on_finished_) on_finished_(repo, job->key);
   for (auto& w : waiters) w(answer);
+}
+
+RepoLanes::Activity RepoLanes::activity(const std::string& repo) const {
+  std::lock_guard lk(mu_);
+  Activity a;
+  auto it = lanes_.find(repo);
+  if (it == lanes_.end()) return a;
+  a.running = it->second.running;
+  if (a.running) a.running_key = it->second.running_key;
+  for (auto& job : it->second.queued) a.queued_keys.push_back(job->key);
+  return a;
 }
 
 std::size_t RepoLanes::waiting() const {

@@ -48,7 +48,12 @@ class RepoLanes {
   using Work = std::function<HttpResponse()>;
   using Waiter = std::function<void(const HttpResponse&)>;
 
-  explicit RepoLanes(WorkerPool& pool) : pool_(pool) {}
+  // Called with a job's repo and key once the job is done and its lane no longer
+  // shows it running (before its waiters are answered): what a reader of
+  // activity() sees after this is the lane without that job.
+  using Finished = std::function<void(const std::string& repo, const std::string& key)>;
+
+  explicit RepoLanes(WorkerPool& pool, Finished on_finished = {}) : pool_(pool), on_finished_(std::move(on_finished)) {}
 
   // Queues `work` behind everything already queued or running for `repo`. When the
   // last queued job of that repo has not started yet and carries the same non-empty
@@ -59,6 +64,14 @@ class RepoLanes {
 
   // Requests waiting for a job (running or queued).
   std::size_t waiting() const;
+  // The coalesce keys of the repo's jobs: the running one ("" when none runs) and
+  // those queued behind it, oldest first.
+  struct Activity {
+    bool running = false;
+    std::string running_key;
+    std::vector<std::string> queued_keys;
+  };
+  Activity activity(const std::string& repo) const;
   // At shutdown: answers the waiters of jobs not started with `answer` and drops them.
   void abandon_queued(const HttpResponse& answer);
 
@@ -70,12 +83,14 @@ class RepoLanes {
   };
   struct Lane {
     bool running = false;
+    std::string running_key;
     std::deque<std::shared_ptr<Job>> queued;
   };
   void start_next(const std::string& repo, Lane& lane);  // with mu_ held
   void run(const std::string& repo, const std::shared_ptr<Job>& job);
 
   WorkerPool& pool_;
+  Finished on_finished_;
   mutable std::mutex mu_;
   std::map<std::string, Lane> lanes_;
   std::size_t waiting_ = 0;

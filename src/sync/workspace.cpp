@@ -870,6 +870,17 @@ std::vector<deps::NamedRepository> Workspace::dependency_repos() const {
   return impl_->dependency_repos;
 }
 
+void Workspace::check(const RepoSpec& spec) const {
+  validate_spec(spec, impl_->options.allow_local_git);
+  for (auto& d : spec.dependencies) validate_dependency_repo(d);
+  std::lock_guard lk(impl_->mu);
+  auto it = impl_->repos.find(spec.name);
+  if (it != impl_->repos.end() && !it->second.spec.owner.empty() && it->second.spec.owner != spec.owner)
+    throw Error(Errc::conflict, "repo \"" + spec.name + "\"",
+                "is managed by " + it->second.spec.owner + ", not by " +
+                    (spec.owner.empty() ? std::string("this request (it names no owner)") : spec.owner));
+}
+
 SyncReport Workspace::apply(const RepoSpec& spec) {
   validate_spec(spec, impl_->options.allow_local_git);
   for (auto& d : spec.dependencies) validate_dependency_repo(d);

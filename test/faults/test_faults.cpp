@@ -82,7 +82,11 @@ void wait_until(Predicate done, std::chrono::milliseconds timeout, const std::st
 // The state dir as a crash or a failed write may leave it must still be whole: every
 // state file parses, index.yaml parses, its entries and the .tgz files match one to
 // one, every package reads back, and no temp file of an atomic write is left over.
-void check_state_dir_consistent(const fs::path& state) {
+// `serve` is the running server: its index.yaml writes are coalesced (one writer, at
+// most 200 ms after a change), and reading the served index first writes what is
+// pending, so the folder then holds everything the answered syncs published.
+void check_state_dir_consistent(const fs::path& state, const test::ServeChild& serve) {
+  REQUIRE(serve.call("GET", "/charts/index.yaml").status == 200);
   for (auto& e : fs::recursive_directory_iterator(state / "repos")) {
     const std::string name = e.path().filename().string();
     INFO(e.path());
@@ -299,7 +303,7 @@ TEST_CASE("a full state dir fails the publish with the write error, corrupts not
   CHECK(full.status == 502);
   auto answer = test::parse_json(full.body);
   CHECK_THAT(test::json_str(answer, "error"), Catch::Contains("wide-1.0.0.tgz") && Catch::Contains("File too large"));
-  check_state_dir_consistent(r.state);
+  check_state_dir_consistent(r.state, serve);
   CHECK_FALSE(fs::exists(r.state / "charts" / "wide-1.0.0.tgz"));
   CHECK(published_by(serve, "hostile").size() == 1);
   auto state = test::parse_json(serve.call("GET", "/repo/hostile").body);
@@ -313,7 +317,7 @@ TEST_CASE("a full state dir fails the publish with the write error, corrupts not
   REQUIRE(recovered.status == 200);
   auto report = test::parse_json(recovered.body);
   CHECK(report["ok"].IsTrue());
-  check_state_dir_consistent(r.state);
+  check_state_dir_consistent(r.state, serve);
   CHECK(fs::file_size(r.state / "charts" / "wide-1.0.0.tgz") > (2u << 20));
   auto published = published_by(serve, "hostile");
   CHECK(published.size() == 2);
@@ -427,7 +431,7 @@ TEST_CASE("kill -9 of cmop serve while it writes the local chart repo leaves it 
   INFO(res.body);
   REQUIRE(res.status == 200);
   CHECK(test::parse_json(res.body)["ok"].IsTrue());
-  check_state_dir_consistent(r.state);
+  check_state_dir_consistent(r.state, serve);
   auto published = published_by(serve, "hostile");
   CHECK(published.size() == kCharts + 1);
   auto index = deps::RepoIndex::parse(util::read_file(r.state / "charts" / "index.yaml"), "index.yaml");
@@ -702,7 +706,7 @@ TEST_CASE("kill -9 at random points of a 200-chart sync: index, files and state 
     INFO(res.body.substr(0, 2000));
     REQUIRE(res.status == 200);
     CHECK(test::parse_json(res.body)["ok"].IsTrue());
-    check_state_dir_consistent(r.state);  // index digests == sha256 of each file
+    check_state_dir_consistent(r.state, serve);  // index digests == sha256 of each file
     auto index = deps::RepoIndex::parse(util::read_file(r.state / "charts" / "index.yaml"), "index.yaml");
     std::map<std::string, std::string> indexed;
     for (auto& [name, versions] : index.entries)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <regex>
@@ -44,6 +45,24 @@ inline void eventually(const std::string& what, const std::function<bool()>& con
   while (!cond()) {
     if (std::chrono::steady_clock::now() > end) FAIL("timed out waiting for: " << what);
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+// The port a process we started reports in its log (`re` captures it), once it listens.
+// Processes under test listen on port 0 and say which port they got: a port picked
+// by free_port() beforehand may be taken by a parallel test meanwhile, and then the
+// test would talk to that test's process without noticing.
+inline int port_from_log(const std::filesystem::path& log_file, const std::regex& re, Process& process,
+                         const std::string& what) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    std::ifstream in(log_file);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::smatch m;
+    if (std::regex_search(text, m, re)) return std::stoi(m[1]);
+    if (!process.running() || std::chrono::steady_clock::now() > deadline)
+      FAIL(what << " did not say where it listens; log:\n" << text);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
@@ -92,12 +111,13 @@ inline rapidjson::Document chartmuseum(const std::string& name, const std::strin
 // endpoint unless `extra` has --trigger-endpoint.
 struct Operator {
   util::TempDir dir{"cmop-operate-"};
-  int port = free_port();
   Process process;
+  int port = 0;  // of /healthz and /metrics, as the operator reports it
   // `kubeconfig` replaces the default one (the fake's URL and its token).
   Operator(const FakeApiServer& api, const std::string& sidecar_url, std::vector<std::string> extra = {},
            const std::string& kubeconfig = {})
       : process(start(api, sidecar_url, extra, kubeconfig)) {
+    port = port_from_log(dir.path() / "operator.log", std::regex("listening on port ([0-9]+)"), process, "cmop operate");
     if (!wait_for_port(port)) FAIL("operator did not listen; log:\n" << log());
   }
   Process start(const FakeApiServer& api, const std::string& sidecar_url, const std::vector<std::string>& extra,
@@ -112,7 +132,7 @@ struct Operator {
     std::vector<std::string> argv{cmop_binary(), "operate", "--kubeconfig", (dir.path() / "kubeconfig").string(),
                                   "--sidecar-url", sidecar_url, "--token", "side-token", "--image",
                                   "example.org/cmop:1.0", "--token-secret", "cmop-token/token",
-                                  "--listen", "127.0.0.1:" + std::to_string(port)};
+                                  "--listen", "127.0.0.1:0"};
     // Short watches keep the tests' streams fresh, unless a test sets its own.
     if (std::find(extra.begin(), extra.end(), "--watch-timeout-seconds") == extra.end())
       argv.insert(argv.end(), {"--watch-timeout-seconds", "5"});

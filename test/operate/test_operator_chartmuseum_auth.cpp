@@ -42,7 +42,7 @@ TEST_CASE("operator status: ChartMuseum refusing the sidecar's credentials is Ch
     return condition(cr, "Ready", "status") == "False" && !reason.empty() && reason != "Progressing";
   });
   CHECK(reason == "ChartMuseumUnauthorized");
-  CHECK_THAT(message, Catch::Contains("HTTP 401") &&
-                          Catch::Contains(std::string(publish::kChartMuseumCredentialsRefused)));
+  // From the repo's state, which names what failed but quotes nothing the remote said.
+  CHECK_THAT(message, Catch::Contains(std::string(publish::kChartMuseumCredentialsRefused)));
   CHECK_THAT(message, !Catch::Contains("not-the-password"));
 }

@@ -34,13 +34,14 @@ const std::string kNs = "platform";
 // chart repo and serving it at /charts.
 struct RealSidecar {
   fs::path state;
-  int port = free_port();
   Process process;
+  int port = 0;  // as cmop serve reports it (it listens on port 0: no race with parallel tests)
   RealSidecar(const fs::path& dir, std::map<std::string, std::string> env = {})
       : state(dir / "state"),
-        process({cmop_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(port), "--state-dir",
-                 state.string(), "--token", "side-token"},
+        process({cmop_binary(), "serve", "--listen", "127.0.0.1:0", "--state-dir", state.string(), "--token",
+                 "side-token"},
                 std::move(env), {}, dir / "serve.log") {
+    port = port_from_log(dir / "serve.log", std::regex("url=http://127\\.0\\.0\\.1:([0-9]+)"), process, "cmop serve");
     if (!wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << log());
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
@@ -127,9 +128,9 @@ TEST_CASE("operator with the real cmop serve: CR -> charts served and a working 
   auto repo = json(http("GET", sidecar.url() + "/repo/web").body);
   CHECK(str_at(repo, "spec.git") == daemon.url("web-charts.git"));
   CHECK(str_at(repo, "lastCommit") == web.head());
-  auto deps = http("GET", sidecar.url() + "/repo/dependency");
-  CHECK(deps.status == 200);
-  CHECK(deps.body.find("https://charts.example.org/stable") != std::string::npos);
+  // The resource's dependency repos go with its repo only, none to the sidecar-wide list.
+  CHECK(str_at(repo["spec"]["dependencies"][0], "url") == "https://charts.example.org/stable");
+  CHECK(json(http("GET", sidecar.url() + "/repo/dependency").body)["dependencies"].Empty());
 
   // The CronJob: schedule from updateEveryMinutes, and a command that really works
   // against the sidecar when run the way the pod would run it.
@@ -379,8 +380,12 @@ std::string answer(const std::string& base, const std::string& method, const std
   doc.Parse(res.body.c_str());
   if (doc.HasParseError()) return std::to_string(res.status) + " (not JSON)";
   if (doc.IsObject() && doc.HasMember("hadAuth")) doc.RemoveMember("hadAuth");
-  // An error's wording differs; that it is {"error": string} does not.
-  return std::to_string(res.status) + " " + shape(doc);
+  // An error's wording differs; that it is {"error": string, "code"} does not, nor
+  // the category it names (what the operator maps to reasons).
+  std::string code = doc.IsObject() && doc.HasMember("code") && doc["code"].IsString()
+                         ? std::string(" code=") + doc["code"].GetString()
+                         : "";
+  return std::to_string(res.status) + " " + shape(doc) + code;
 }
 
 }  // namespace
@@ -413,6 +418,18 @@ TEST_CASE("the fake sidecar answers what the operator reads with the real cmop s
     INFO(step.method << " " << step.path);
     CHECK(answer(fake.url(), step.method, step.path, step.body) == answer(real.url(), step.method, step.path, step.body));
   }
+
+  // The asynchronous apply, the state while and after it syncs, the feed.
+  CHECK(answer(fake.url(), "POST", "/repo/new?async=true", apply) ==
+        answer(real.url(), "POST", "/repo/new?async=true", apply));
+  for (const std::string& base : {fake.url(), real.url()})
+    eventually("the accepted sync done", [&] { return json(http("GET", base + "/repo/shapes").body)["syncing"].IsFalse(); });
+  for (const char* path : {"/repo/shapes", "/syncs"}) {
+    INFO(path);
+    CHECK(answer(fake.url(), "GET", path) == answer(real.url(), "GET", path));
+  }
+  CHECK(answer(fake.url(), "POST", "/repo/shapes/update?async=true") ==
+        answer(real.url(), "POST", "/repo/shapes/update?async=true"));
 }
 
 // One chart repo (alpha 1.0.0 under charts/) served by `git daemon`, the real
@@ -444,6 +461,19 @@ struct WebWorld {
     std::string id = web.commit("alpha " + version);
     push_to_bare(web, bare);
     return id;
+  }
+  // Runs what the pod of the resource's CronJob runs (`cmop trigger NAME` with the
+  // repo's trigger token); returns its exit code. `cmop trigger` retries a failed
+  // sync until its deadline: `deadline_seconds` shortens that.
+  int run_cronjob(const std::string& resource, const std::string& deadline_seconds = "600") const {
+    auto cj = kube.get(resources::cronjobs, kNs, resource);
+    auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
+    std::vector<std::string> command;
+    for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
+    command[0] = cmop_binary();
+    std::string output;
+    return run(command, &output, {},
+               {{"CMOP_TOKEN", str_at(container["env"][0], "value")}, {"CMOP_TRIGGER_DEADLINE", deadline_seconds}});
   }
   // What GitHub sends for a push to main, signed with `secret`.
   net::Response github_push(const std::string& secret) const {
@@ -498,9 +528,9 @@ TEST_CASE("operator with the real cmop serve: spec.webhook.secretRef arms the re
 
 namespace {
 
-std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo) {
+std::string sidecar_syncs(const RealSidecar& sidecar, const std::string& repo, const std::string& result = "success") {
   auto body = http("GET", sidecar.url() + "/metrics").body;
-  std::string series = "cmop_syncs_total{repo=\"" + repo + "\",result=\"success\"} ";
+  std::string series = "cmop_syncs_total{repo=\"" + repo + "\",result=\"" + result + "\"} ";
   auto pos = body.find(series);
   return pos == std::string::npos ? "" : body.substr(pos + series.size(), body.find('\n', pos) - pos - series.size());
 }
@@ -521,8 +551,12 @@ TEST_CASE("operator with the real cmop serve: cm.bitnami.com/requestedAt syncs a
     auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
     return str_at(cr, "status.lastHandledReconcileAt") == "1764460800";
   });
+  // The sync was queued, not waited for: its result follows through GET /syncs.
+  eventually("the requested sync in the status", [&] {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return str_at(cr, "status.lastCommit") == head && ready(w.kube, kNs, "web", 1);
+  });
   auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
-  CHECK(str_at(cr, "status.lastCommit") == head);  // the status written with it already shows the sync
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
   CHECK(cr["metadata"]["generation"].GetInt() == 1);
   CHECK(sidecar_syncs(w.sidecar, "web") == "2");
@@ -538,7 +572,7 @@ TEST_CASE("operator with the real cmop serve: cm.bitnami.com/requestedAt syncs a
   eventually("the second request handled", [&] {
     return str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastHandledReconcileAt") == "now";
   });
-  CHECK(sidecar_syncs(w.sidecar, "web") == "3");
+  eventually("its sync", [&] { return sidecar_syncs(w.sidecar, "web") == "3"; });
 }
 
 TEST_CASE("operator with the real cmop serve: kstatus conditions while syncing, and spec.suspend syncs nothing") {
@@ -626,12 +660,6 @@ TEST_CASE("operator with the real cmop serve: a sync the operator did not run re
   cr_json["spec"].AddMember("webhook", json(R"({"secretRef":{"name":"web-hook"}})"), cr_json.GetAllocator());
   w.kube.create(resources::chartmuseums, kNs, cr_json);
   eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
-  auto cj = w.kube.get(resources::cronjobs, kNs, "web");
-  auto& container = cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0];
-  std::vector<std::string> command;
-  for (auto& a : container["command"].GetArray()) command.push_back(a.GetString());
-  command[0] = cmop_binary();
-  const std::string token = str_at(container["env"][0], "value");
 
   // The lag from the sync's end (the trigger's or the webhook's answer) to the status showing it.
   auto status_lag = [&](const std::string& head) {
@@ -644,8 +672,7 @@ TEST_CASE("operator with the real cmop serve: a sync the operator did not run re
 
   // A scheduled sync: what the CronJob's pod runs.
   std::string head = w.bump("1.1.0");
-  std::string output;
-  REQUIRE(run(command, &output, {}, {{"CMOP_TOKEN", token}}) == 0);
+  REQUIRE(w.run_cronjob("web") == 0);
   double scheduled_lag = status_lag(head);
   auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0"});
@@ -691,4 +718,69 @@ TEST_CASE("operator with the real cmop serve: a missing webhook Secret or key is
   w.kube.merge_patch(resources::secrets, kNs, "web-hook", json(R"({"data":{"token":"czNjcmV0"}})"));
   eventually("Ready once the key exists (retried with backoff)", [&] { return ready(w.kube, kNs, "web", 1); });
   CHECK(w.github_push("s3cret").status == 202);
+}
+
+// Issue 16, item 2: dependency repos were also registered sidecar-wide (POST
+// /repo/dependency), so one resource's `@stable` resolved for another's charts
+// depending on which reconciled last. Now each goes with its own repo only.
+TEST_CASE("operator with the real cmop serve: two resources naming a dependency repo alike each keep their own URL") {
+  WebWorld w("dep-scope");
+  auto with_dep = [&](const std::string& name, const std::string& url) {
+    auto cr = chartmuseum_for(name, w.daemon.url("web.git"), 1440);
+    cr["spec"]["dependencies"][0]["url"].SetString(url.c_str(), cr.GetAllocator());
+    return cr;
+  };
+  w.kube.create(resources::chartmuseums, kNs, with_dep("one", "https://one.example/charts"));
+  w.kube.create(resources::chartmuseums, kNs, with_dep("two", "https://two.example/charts"));
+  auto dependency_url = [&](const std::string& repo) {
+    auto res = http("GET", w.sidecar.url() + "/repo/" + repo);
+    if (res.status != 200) return std::string();
+    auto state = json(res.body);
+    return str_at(state["spec"]["dependencies"][0], "name") + "=" + str_at(state["spec"]["dependencies"][0], "url");
+  };
+  eventually("both registered", [&] { return !dependency_url("one").empty() && !dependency_url("two").empty(); });
+  CHECK(dependency_url("one") == "stable=https://one.example/charts");
+  CHECK(dependency_url("two") == "stable=https://two.example/charts");
+  CHECK(json(http("GET", w.sidecar.url() + "/repo/dependency").body)["dependencies"].Empty());
+}
+
+// Issue 13, item 1: sync results come from the real sidecar, not from a fake's idea of
+// them. A scheduled sync (the CronJob's `cmop trigger`) that fails turns Ready False
+// with one Warning, however many resyncs follow; the next good one is one Recovered.
+TEST_CASE("operator with the real cmop serve: a failing scheduled sync turns Ready False with one Warning, recovery one Normal") {
+  WebWorld w("sched", {"--resync-seconds", "1"});
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  auto events_with = [&](const std::string& reason) {
+    int n = 0;
+    for (auto& e : w.kube.list(resources::events, kNs)["items"].GetArray())
+      if (str_at(e, "reason") == reason && str_at(e, "involvedObject.name") == "web") ++n;
+    return n;
+  };
+
+  // The git remote goes away: the CronJob's sync fails as a whole.
+  const fs::path moved = w.bare.string() + ".away";
+  fs::rename(w.bare, moved);
+  CHECK(w.run_cronjob("web", "1") != 0);
+  eventually("Ready False from the scheduled sync", [&] {
+    auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+    return condition(cr, "Ready", "status") == "False" && condition(cr, "Ready", "reason") == "SyncFailed";
+  });
+  eventually("a Warning event", [&] { return events_with("SyncFailed") == 1; });
+  long seen = w.op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  eventually("two more resyncs", [&] { return w.op.metric("cmop_operator_reconcile_total{result=\"success\"}") > seen + 2; });
+  CHECK(events_with("SyncFailed") == 1);  // once per change, not per resync
+  const std::string failed_syncs = sidecar_syncs(w.sidecar, "web", "error");  // the trigger's own retries
+  CHECK_FALSE(failed_syncs.empty());
+  eventually("two more resyncs", [&] { return w.op.metric("cmop_operator_reconcile_total{result=\"success\"}") > seen + 4; });
+  CHECK(sidecar_syncs(w.sidecar, "web", "error") == failed_syncs);  // observing is not re-syncing
+
+  fs::rename(moved, w.bare);
+  std::string head = w.bump("1.1.0");
+  CHECK(w.run_cronjob("web") == 0);
+  eventually("Ready again with the new commit", [&] {
+    return ready(w.kube, kNs, "web", 1) && str_at(w.kube.get(resources::chartmuseums, kNs, "web"), "status.lastCommit") == head;
+  });
+  eventually("a Recovered event", [&] { return events_with("Recovered") == 1; });
+  CHECK(events_with("SyncFailed") == 1);
 }

@@ -3,6 +3,9 @@
 // from the same folder.
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <rapidjson/document.h>
 
 #include <filesystem>
@@ -283,4 +286,69 @@ TEST_CASE("local: after a crash between a package and its index, the next start 
   auto index = read_index(dir.path());
   CHECK(str(*entry(index, "web", "1.0.0"), "digest") == v2.digest);
   CHECK(str(*entry(index, "db", "1.0.0"), "digest") == make_package("db", "1.0.0").digest);
+}
+
+// Issue 13, item 9: with the embedded chart repo every sync rewrote the whole
+// index.yaml, so each sync cost more as the repository grew (quadratic over 1000
+// repos). Deferred, the operations only change the index in memory; one writer
+// writes it, coalescing everything that changed meanwhile.
+TEST_CASE("local: deferred index writes leave index.yaml alone per operation, one write covers them all",
+          "[local][deferred]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string(), "", std::chrono::hours(1));
+  publisher->publish(make_package("seed", "1.0.0"), false);
+  publisher->flush();
+  const std::string before = util::read_file(dir.path() / "index.yaml");
+  for (int i = 0; i < 40; ++i) {
+    publisher->begin_batch();
+    publisher->publish(make_package("chart" + std::to_string(i), "1.0.0"), false);
+    publisher->end_batch();
+  }
+  publisher->remove("seed", "1.0.0");
+  // Packages are durable at once; the index has not been touched by any of it.
+  CHECK(fs::exists(dir.path() / "chart39-1.0.0.tgz"));
+  CHECK_FALSE(fs::exists(dir.path() / "seed-1.0.0.tgz"));
+  CHECK(util::read_file(dir.path() / "index.yaml") == before);
+  publisher->flush();
+  auto index = read_index(dir.path());
+  for (int i = 0; i < 40; ++i) CHECK(entry(index, "chart" + std::to_string(i), "1.0.0"));
+  CHECK_FALSE(entry(index, "seed", "1.0.0"));
+}
+
+TEST_CASE("local: the deferred writer writes within its delay without a flush", "[local][deferred]") {
+  util::TempDir dir;
+  auto publisher = publish::make_local_publisher(dir.path().string(), "", std::chrono::milliseconds(50));
+  publisher->publish(make_package("web", "1.0.0"), false);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!fs::exists(dir.path() / "index.yaml") || !entry(read_index(dir.path()), "web", "1.0.0")) {
+    REQUIRE(std::chrono::steady_clock::now() < deadline);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+TEST_CASE("local: a process killed before its deferred index write loses nothing on the next start",
+          "[local][deferred]") {
+  util::TempDir dir;
+  {
+    auto publisher = publish::make_local_publisher(dir.path().string());
+    publisher->publish(make_package("old", "1.0.0"), false);
+    publisher->publish(make_package("gone", "1.0.0"), false);
+  }
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // publishes and removes, then dies before any index write
+    auto publisher = publish::make_local_publisher(dir.path().string(), "", std::chrono::hours(1));
+    publisher->publish(make_package("new", "2.0.0"), false);
+    publisher->remove("gone", "1.0.0");
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE_FALSE(entry(read_index(dir.path()), "new", "2.0.0"));  // the index as the crash left it
+  auto restarted = publish::make_local_publisher(dir.path().string(), "", std::chrono::hours(1));
+  auto index = read_index(dir.path());
+  CHECK(entry(index, "old", "1.0.0"));
+  CHECK(entry(index, "new", "2.0.0"));
+  CHECK_FALSE(entry(index, "gone", "1.0.0"));
 }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -164,6 +165,7 @@ class GatedPublisher : public publish::Publisher {
   void remove(const std::string& name, const std::string& version) override { inner_->remove(name, version); }
   std::string describe() const override { return "gated " + inner_->describe(); }
   void probe() override { inner_->probe(); }
+  void flush() override { inner_->flush(); }
 
   void close() {
     std::lock_guard lk(mu_);
@@ -215,5 +217,21 @@ inline serve::ServerOptions local_options(const std::filesystem::path& state) {
   o.probe_interval = std::chrono::milliseconds(100);
   return o;
 }
+
+// A server publishing to the embedded repo through a gate the test holds.
+struct GatedServer {
+  std::shared_ptr<GatedPublisher> gate;
+  std::unique_ptr<serve::Server> server;
+  std::string base;
+  GatedServer(const test::ChartsRepo& git, const std::function<void(serve::ServerOptions&)>& tweak = {}) {
+    gate = std::make_shared<GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
+    auto o = local_options(git.state);
+    o.publisher = gate;
+    if (tweak) tweak(o);
+    server = std::make_unique<serve::Server>(o);
+    server->start();
+    base = server->url();
+  }
+};
 
 }  // namespace cmop::test

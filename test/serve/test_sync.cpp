@@ -26,22 +26,6 @@ std::set<std::string> chart_statuses(const rapidjson::Value& report, const char*
   return out;
 }
 
-// A server publishing to the embedded repo through a gate the test holds.
-struct GatedServer {
-  std::shared_ptr<test::GatedPublisher> gate;
-  std::unique_ptr<serve::Server> server;
-  std::string base;
-  GatedServer(const test::ChartsRepo& git, const std::function<void(serve::ServerOptions&)>& tweak = {}) {
-    gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
-    auto o = test::local_options(git.state);
-    o.publisher = gate;
-    if (tweak) tweak(o);
-    server = std::make_unique<serve::Server>(o);
-    server->start();
-    base = server->url();
-  }
-};
-
 }  // namespace
 
 TEST_CASE("end to end: register, publish to the embedded repo, fetch it back, delete", "[serve][e2e]") {
@@ -368,7 +352,7 @@ TEST_CASE("graceful shutdown lets the request in flight finish and refuses new o
 // connection closed instead of the documented 503.
 TEST_CASE("a request outliving the shutdown grace gets 503", "[serve][concurrency]") {
   test::ChartsRepo git;
-  GatedServer s(git);
+  test::GatedServer s(git);
   auto& gate = s.gate;
   auto& server = *s.server;
   auto base = s.base;
@@ -421,7 +405,7 @@ TEST_CASE("a black-hole git remote fails the sync after the git timeout", "[serv
 
 TEST_CASE("a sync past --sync-timeout stops before the next chart, naming the remote", "[serve][deadline]") {
   test::ChartsRepo git;
-  GatedServer s(git, [](serve::ServerOptions& o) { o.sync_timeout = std::chrono::seconds(1); });
+  test::GatedServer s(git, [](serve::ServerOptions& o) { o.sync_timeout = std::chrono::seconds(1); });
   auto& gate = s.gate;
   auto base = s.base;
   gate->close();

@@ -15,15 +15,24 @@ POST /__scheduled_sync {"name", "error"} records the outcome of a sync the opera
 not ask for (a CronJob's),
 POST /__down {"status": 503} makes every API request answer that status ({"status": 0}
 restores service),
-POST /__first_sync_running {"name"} shows the repo as the real sidecar does while its first
-sync runs (registered, nothing synced yet: empty lastSyncTime and lastCommit, no charts).
+POST /__sync_running {"name"} shows a sync someone else started as running (until
+/__scheduled_sync ends it),
+POST /__first_sync_running {"name"} shows the repo as the real sidecar does when it is
+registered and nothing synced yet (empty lastSyncTime and lastCommit, no charts), and no
+sync runs (as after an accepted apply that was refused when it ran).
+
+As the real one: POST /repo/new?async=true answers 202 and finishes the "sync" right
+after; GET /syncs is the long poll of started and finished syncs; error answers carry
+"code" (the Errc name, "SyncFailed" for a failed sync, "Unavailable" for 503).
 """
 import argparse
 import datetime
 import hashlib
 import http.server
 import json
+import os
 import re
+import time
 import socketserver
 import threading
 import urllib.parse
@@ -41,8 +50,19 @@ def main():
     ap.add_argument("--token", default="")
     args = ap.parse_args()
     lock = threading.Lock()
+    changed = threading.Condition(lock)
     repos, deps, requests = {}, {}, []
     down = {"status": 0}
+    feed = {"epoch": os.urandom(8).hex(), "generation": 0, "repos": {}}
+    codes = {400: "InvalidArgument", 401: "Unauthorized", 404: "NotFound", 409: "Conflict",
+             502: "SyncFailed", 503: "Unavailable"}
+
+    def announce(name, syncing):
+        """A sync of `name` started or finished (caller holds lock)."""
+        feed["generation"] += 1
+        owner = repos.get(name, {}).get("spec", {}).get("owner", "")
+        feed["repos"][name] = {"name": name, "owner": owner, "generation": feed["generation"], "syncing": syncing}
+        changed.notify_all()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -51,6 +71,8 @@ def main():
             pass
 
         def reply(self, code, obj):
+            if code >= 400 and isinstance(obj, dict) and "error" in obj and "code" not in obj:
+                obj = dict(obj, code=codes.get(code, "InternalError"))
             data = json.dumps(obj).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
@@ -84,10 +106,32 @@ def main():
                 def scheduled(state, b):
                     state["lastError"] = b.get("error", "")
                     state["lastSyncTime"] = now()
+                    state["syncing"] = False
+                    announce(state["name"], False)
                 return self.change_repo(raw, scheduled)
+            if path == "/__sync_running":
+                # A sync the operator did not ask for (a CronJob's, a webhook's) has started.
+                def started(state, b):
+                    state["syncing"] = True
+                    announce(state["name"], True)
+                return self.change_repo(raw, started)
             if path == "/__first_sync_running":
-                return self.change_repo(raw, lambda state, b: state.update(
-                    lastSyncTime="", lastSuccessTime="", lastCommit="", lastError="", charts=[]))
+                def never_synced(state, b):
+                    state.update(lastSyncTime="", lastSuccessTime="", lastCommit="", lastError="", charts=[],
+                                 syncing=False)
+                    announce(state["name"], False)
+                return self.change_repo(raw, never_synced)
+            if path == "/syncs" and self.command == "GET":
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                after = int(q.get("after", ["0"])[0] or 0)
+                if q.get("epoch", [""])[0] != feed["epoch"]:
+                    after = 0
+                deadline = time.monotonic() + min(60, int(q.get("waitSeconds", ["0"])[0] or 0))
+                with lock:
+                    while feed["generation"] <= after and time.monotonic() < deadline:
+                        changed.wait(deadline - time.monotonic())
+                    return self.reply(200, {"epoch": feed["epoch"], "generation": feed["generation"],
+                                            "repos": [r for r in feed["repos"].values() if r["generation"] > after]})
             if path == "/__down":
                 down["status"] = json.loads(raw or b"{}").get("status", 0)
                 return self.reply(200, {})
@@ -103,6 +147,23 @@ def main():
                 with lock:
                     deps[body["name"]] = body["url"]
                 return self.reply(200, {"name": body["name"], "url": body["url"]})
+            asynchronous = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query).get("async") == ["true"]
+            update = re.fullmatch(r"/repo/([^/]+)/update", path)
+            if update and self.command == "POST" and asynchronous:
+                with lock:
+                    state = repos.get(update[1])
+                    if state is None:
+                        return self.reply(404, {"error": "repo %s: not found" % update[1]})
+                    state["syncing"] = True
+                    announce(update[1], True)
+
+                def finish_update(name=update[1]):
+                    with lock:
+                        if name in repos:
+                            repos[name].update(syncing=False, lastSyncTime=now())
+                            announce(name, False)
+                threading.Thread(target=finish_update, daemon=True).start()
+                return self.reply(202, {"repo": update[1], "status": "queued", "joined": False})
             if path == "/repo/new" and self.command == "POST":
                 name = body.get("name", "")
                 if not REPO_NAME.fullmatch(name) or not body.get("git"):
@@ -118,17 +179,33 @@ def main():
                 spec["versioning"] = body.get("versioning") or "immutable"
                 spec["webhook"] = bool(body.get("webhookSecret"))  # as the real one: armed or not, never the secret
                 spec["dependencies"] = body.get("dependencies", [])
+                synced = {"name": name, "spec": spec, "lastCommit": report["commit"],
+                          "lastSyncTime": now(), "lastSuccessTime": "" if failed else now(),
+                          # The real state keeps only the last sync's charts (no "ok").
+                          "lastError": report["error"], "lastSync": {"charts": report["charts"]},
+                          "charts": [] if failed else [{k: chart[k] for k in ("name", "version", "digest", "path")}],
+                          "auth": body.get("auth"), "syncing": False}
                 with lock:
                     held = repos.get(name, {}).get("spec", {}).get("owner", "")
                     if held and held != spec["owner"]:
                         return self.reply(409, {"error": "repo %s is managed by %s" % (name, held)})
-                    repos[name] = {"name": name, "spec": spec, "lastCommit": report["commit"],
-                                   "lastSyncTime": now(), "lastSuccessTime": "" if failed else now(),
-                                   # The real state keeps only the last sync's charts (no "ok").
-                                   "lastError": report["error"], "lastSync": {"charts": report["charts"]},
-                                   "charts": [] if failed else [{k: chart[k] for k in
-                                                                 ("name", "version", "digest", "path")}],
-                                   "auth": body.get("auth")}
+                    if asynchronous:
+                        # Accepted: shown (with its spec) as syncing until the sync is done.
+                        previous = repos.get(name, {"lastCommit": "", "lastSyncTime": "", "lastSuccessTime": "",
+                                                    "lastError": "", "lastSync": {"charts": []}, "charts": []})
+                        repos[name] = dict(previous, name=name, spec=spec, auth=body.get("auth"), syncing=True)
+                        announce(name, True)
+                    else:
+                        repos[name] = synced
+                        announce(name, False)
+                if asynchronous:
+                    def finish():
+                        with lock:
+                            if name in repos and repos[name]["spec"] == spec:
+                                repos[name] = synced
+                                announce(name, False)
+                    threading.Thread(target=finish, daemon=True).start()
+                    return self.reply(202, {"repo": name, "status": "queued", "joined": False})
                 if failed:
                     return self.reply(502, {"error": report["error"], "report": report})
                 return self.reply(200, report)
@@ -151,6 +228,7 @@ def main():
                     if owner and held and held != owner:
                         return self.reply(409, {"error": "repo %s is managed by %s" % (m[1], held)})
                     state = repos.pop(m[1], None)
+                    feed["repos"].pop(m[1], None)
                 if state is None:
                     return self.reply(404, {"error": "repo %s: not found" % m[1]})
                 return self.reply(200, {"removed": m[1], "charts": [{"name": c["name"], "version": c["version"]}

@@ -13,6 +13,7 @@
 
 #include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
+#include "cmop/operate/json.hpp"
 
 namespace cmop::operate {
 
@@ -130,14 +131,5 @@ class KubeClient {
   mutable std::string cached_token_;
   mutable std::chrono::steady_clock::time_point token_read_at_{};
 };
-
-// JSON helpers shared by the operator.
-std::string to_json(const rapidjson::Value& v);
-rapidjson::Document parse_json(std::string_view text, std::string_view what);
-// Member string or "" (also for a missing parent or non-string value). path is dot-separated.
-std::string str_at(const rapidjson::Value& v, std::string_view dotted_path);
-const rapidjson::Value* value_at(const rapidjson::Value& v, std::string_view dotted_path);
-// Standard base64 decode (kubeconfig *-data fields, Secret data); throws Error(invalid_argument).
-std::string base64_decode(std::string_view encoded, std::string_view what);
 
 }  // namespace cmop::operate

@@ -52,6 +52,10 @@ class Publisher {
   // publish(). The defaults do nothing.
   virtual void begin_batch() {}
   virtual void end_batch() {}
+  // Makes everything published or removed so far visible in what the target serves
+  // (the local folder's index.yaml when its writes are deferred). Throws like
+  // publish(). The default has nothing deferred.
+  virtual void flush() {}
 };
 
 // Every refusal of the configured credentials by ChartMuseum (HTTP 401/403) says
@@ -95,6 +99,15 @@ std::unique_ptr<Publisher> make_oci_publisher(OciPublisherOptions options);
 // Writes <dir>/<name>-<version>.tgz and regenerates <dir>/index.yaml atomically
 // (digests, created times kept for unchanged entries, urls relative to base_url or
 // plain file names). The layout matches ChartMuseum's local storage.
-std::unique_ptr<Publisher> make_local_publisher(std::string dir, std::string base_url = "");
+// With `index_delay` 0, index.yaml is rewritten by each publish()/remove() (or once
+// at end_batch()). Above 0 the writes are coalesced: each operation changes the
+// index in memory only (its package is already durable), and one background writer
+// rewrites index.yaml at most `index_delay` after a change, covering every change
+// made meanwhile; flush() writes at once. An operation then costs the same however
+// big the index is. A crash loses nothing: on start the index is rebuilt from the
+// packages in the folder (reconcile), so readers of index.yaml always see a complete
+// file, at most `index_delay` old unless they flush() first.
+std::unique_ptr<Publisher> make_local_publisher(std::string dir, std::string base_url = "",
+                                                std::chrono::milliseconds index_delay = {});
 
 }  // namespace cmop::publish

@@ -61,6 +61,10 @@ class Workspace {
   // re-syncs cheaply (nothing changed → nothing uploaded). A suspended spec is only
   // recorded: the report then carries the last commit and no charts.
   SyncReport apply(const RepoSpec& spec);
+  // Throws what apply() would throw before it records anything (an invalid spec,
+  // Error(conflict) for a repo another owner manages), without waiting for a sync
+  // of the repo: lets a caller refuse a spec at once and run apply() later.
+  void check(const RepoSpec& spec) const;
   // Fetches and re-syncs what changed. Error(not_found) for an unknown name.
   SyncReport update(const std::string& name);
   // Deletes exactly what the repo published, its clone, its state and its stored keys.

@@ -1,0 +1,19 @@
+#pragma once
+// JSON as the operator handles it: RapidJSON documents, read by dotted paths.
+#include <rapidjson/document.h>
+
+#include <string>
+#include <string_view>
+
+namespace cmop::operate {
+
+std::string to_json(const rapidjson::Value& v);
+rapidjson::Document parse_json(std::string_view text, std::string_view what);
+// Member string or "" (also for a missing parent or non-string value). path is dot-separated.
+std::string str_at(const rapidjson::Value& v, std::string_view dotted_path);
+const rapidjson::Value* value_at(const rapidjson::Value& v, std::string_view dotted_path);
+// util::base64_decode (lenient, as kubeconfig *-data fields and Secret data are
+// found) that names `what` in its Error(invalid_argument) instead of returning nullopt.
+std::string base64_decode(std::string_view encoded, std::string_view what);
+
+}  // namespace cmop::operate
