@@ -5,11 +5,11 @@
 #include <optional>
 #include <vector>
 
-#include "cmop/net/http_client.hpp"
 #include "cmop/operate/controller.hpp"
 #include "cmop/operate/cronjob.hpp"
 #include "cmop/operate/schedule.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/sidecar/client.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
@@ -110,94 +110,6 @@ std::string requested_at(const Value& cr) {
   return it != annotations->MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
 }
 
-// The Errc a sidecar's "code" names (to_string's names); nullopt for none or another.
-// "Unavailable" (a sidecar shutting down, too many waiters) is a network failure:
-// retried. "SyncFailed" (the repo's git or publish target failed) is upstream.
-std::optional<Errc> errc_from_code(std::string_view code) {
-  if (code.empty()) return std::nullopt;
-  if (code == "Unavailable" || code == "TooManyRequests") return Errc::network;
-  if (code == "SyncFailed") return Errc::upstream;
-  for (Errc e : {Errc::invalid_argument, Errc::not_found, Errc::conflict, Errc::unauthorized, Errc::forbidden,
-                 Errc::invalid_chart, Errc::dependency, Errc::git, Errc::io, Errc::network, Errc::upstream,
-                 Errc::too_large, Errc::internal})
-    if (to_string(e) == code) return e;
-  return std::nullopt;
-}
-
-// --- the sidecar ---------------------------------------------------------------------
-
-class Sidecar {
- public:
-  Sidecar(const ControllerOptions& o) : base_(o.sidecar_url), token_(o.sidecar_token) {
-    while (!base_.empty() && base_.back() == '/') base_.pop_back();
-  }
-
-  // The repo's state, or nullopt when the sidecar does not know it.
-  std::optional<Document> get_repo(const std::string& name) const {
-    auto res = send("GET", "/repo/" + name, "");
-    if (res.status == 404) return std::nullopt;
-    return parse_ok(res, "GET /repo/" + name);
-  }
-  // Waits for the sync and returns its report (the cleanup's re-registration).
-  Document new_repo(const Value& body) const {
-    return parse_ok(send("POST", "/repo/new", to_json(body)), "POST /repo/new");
-  }
-  // Registers the spec and queues its sync without waiting for it (202): the result
-  // reaches the repo's state, and GET /syncs tells the operator when it is there.
-  void new_repo_async(const Value& body) const {
-    parse_ok(send("POST", "/repo/new?async=true", to_json(body)), "POST /repo/new");
-  }
-  // Queues a sync of the repo now (the CronJob's call) without waiting for it.
-  void update_repo_async(const std::string& name) const {
-    parse_ok(send("POST", "/repo/" + name + "/update?async=true", ""), "POST /repo/" + name + "/update");
-  }
-  enum class Removal { removed, unknown, not_ours };
-  // Removes the repo if `owner` manages it (or nobody does). A 400 (the sidecar
-  // refuses the name: no repo can have it) is "nothing to remove", like a 404.
-  Removal delete_repo(const std::string& name, const std::string& owner) const {
-    auto res = send("DELETE", "/repo/" + net::url_encode(name) + "?owner=" + net::url_encode(owner), "");
-    if (res.status == 404 || res.status == 400) return Removal::unknown;
-    if (res.status == 409) return Removal::not_ours;
-    parse_ok(res, "DELETE /repo/" + name);
-    return Removal::removed;
-  }
-
- private:
-  net::Response send(const std::string& method, const std::string& path, std::string body) const {
-    net::Request req;
-    req.method = method;
-    req.url = base_ + path;
-    req.body = std::move(body);
-    // Only a cleanup's re-registration waits for a sync (which may clone a large repo).
-    req.timeout = std::chrono::minutes(10);
-    if (!req.body.empty()) req.headers.push_back({"Content-Type", "application/json"});
-    if (!token_.empty()) req.headers.push_back({"Authorization", "Bearer " + token_});
-    return http_.send(req);
-  }
-  Document parse_ok(const net::Response& res, const std::string& what) const {
-    if (res.status == 200 || res.status == 202) return parse_json(res.body, "sidecar " + what);
-    Document doc;
-    doc.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
-    const bool json = !doc.HasParseError() && doc.IsObject();
-    std::string error = json ? str_at(doc, "error") : res.body.substr(0, 300);
-    // The category the sidecar names ("code"); the status only for answers without one.
-    if (auto named = json ? errc_from_code(str_at(doc, "code")) : std::nullopt)
-      throw Error(*named, "sidecar " + what, "HTTP " + std::to_string(res.status) + ": " + error);
-    Errc code = res.status == 400 ? Errc::invalid_argument
-                : res.status == 401 ? Errc::unauthorized
-                : res.status == 403 ? Errc::forbidden
-                : res.status == 404 ? Errc::not_found
-                : res.status == 409 ? Errc::conflict
-                : res.status == 502 ? Errc::upstream
-                : res.status == 503 ? Errc::network
-                                    : Errc::internal;
-    throw Error(code, "sidecar " + what, "HTTP " + std::to_string(res.status) + ": " + error);
-  }
-
-  std::string base_, token_;
-  net::HttpClient http_;
-};
-
 // A sync that failed because ChartMuseum refused the sidecar's credentials gets
 // its own reason: no change of the resource fixes it, the sidecar's
 // configuration does. The publisher says so in a fixed phrase that travels
@@ -219,36 +131,24 @@ Outcome outcome_for_sidecar_error(const Error& e) {
   }
 }
 
-// The charts the last sync failed to publish (the state's lastSync.charts with status "failed").
-std::vector<const Value*> failed_charts(const Value& state) {
-  std::vector<const Value*> failed;
-  if (auto* charts = value_at(state, "lastSync.charts"); charts && charts->IsArray())
-    for (auto& c : charts->GetArray())
-      if (str_at(c, "status") == "failed") failed.push_back(&c);
-  return failed;
-}
-
 // Ready from the sidecar's state of the repo (lastError, lastSync.ok, failed charts).
-Outcome outcome_from_state(const Value& state) {
-  std::string last_error = str_at(state, "lastError");
-  if (!last_error.empty())
-    return {false, chartmuseum_refused_credentials(last_error) ? "ChartMuseumUnauthorized" : "SyncFailed", last_error,
-            false, false};
+Outcome outcome_from_state(const sidecar::RepoStatus& state) {
+  if (!state.last_error.empty())
+    return {false, chartmuseum_refused_credentials(state.last_error) ? "ChartMuseumUnauthorized" : "SyncFailed",
+            state.last_error, false, false};
   // The sidecar's state lists the last sync's charts (a report, not the state,
   // carries "ok"): a failed chart means not Ready.
-  auto failed_list = failed_charts(state);
+  auto failed_list = state.failed_charts();
   const auto failed = failed_list.size();
-  std::string first = failed ? str_at(*failed_list[0], "path") + ": " + str_at(*failed_list[0], "reason") : "";
-  auto* ok = value_at(state, "lastSync.ok");
-  if (failed > 0 || (ok && ok->IsBool() && !ok->GetBool())) {
+  std::string first = failed ? failed_list[0].path + ": " + failed_list[0].reason : "";
+  if (failed > 0 || (state.last_sync_ok && !*state.last_sync_ok)) {
     std::string msg = std::to_string(failed) + " chart(s) failed to publish";
     if (!first.empty()) msg += "; first: " + first;
     return {false, "ChartsFailed", msg, false, false};
   }
-  std::string commit = str_at(state, "lastCommit");
-  long charts = 0;
-  if (auto* c = value_at(state, "charts"); c && c->IsArray()) charts = c->Size();
-  return {true, "Synced", "synced commit " + commit.substr(0, 12) + ": " + std::to_string(charts) + " chart(s) published",
+  return {true, "Synced",
+          "synced commit " + state.last_commit.substr(0, 12) + ": " + std::to_string(state.charts.size()) +
+              " chart(s) published",
           false, false};
 }
 
@@ -281,7 +181,8 @@ void add_condition(Value& conditions, const Value* old_conditions, const char* t
 
 // Builds the new status: conditions from the outcome, sync facts from the sidecar state
 // (or kept from the old status when the sidecar could not be asked).
-Document build_status(const Value& cr, const Outcome& outcome, const Value* state, long observed_generation,
+Document build_status(const Value& cr, const Outcome& outcome, const sidecar::RepoStatus* state,
+                      long observed_generation,
                       const std::string& secret_version, const std::string& handled_request) {
   Document st(rapidjson::kObjectType);
   auto& a = st.GetAllocator();
@@ -304,20 +205,19 @@ Document build_status(const Value& cr, const Outcome& outcome, const Value* stat
     add_condition(conditions, old_conditions, "Stalled", "True", outcome.reason, outcome.message, generation, a);
   st.AddMember("conditions", conditions, a);
   if (state) {
-    st.AddMember("lastCommit", str(str_at(*state, "lastCommit"), a), a);
+    st.AddMember("lastCommit", str(state->last_commit, a), a);
     Value published(rapidjson::kArrayType);
-    if (auto* charts = value_at(*state, "charts"); charts && charts->IsArray())
-      for (auto& c : charts->GetArray()) {
-        Value entry(rapidjson::kObjectType);
-        entry.AddMember("name", str(str_at(c, "name"), a), a);
-        entry.AddMember("version", str(str_at(c, "version"), a), a);
-        published.PushBack(entry, a);
-      }
+    for (auto& c : state->charts) {
+      Value entry(rapidjson::kObjectType);
+      entry.AddMember("name", str(c.name, a), a);
+      entry.AddMember("version", str(c.version, a), a);
+      published.PushBack(entry, a);
+    }
     st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
-    st.AddMember("failedCharts", Value(static_cast<int64_t>(failed_charts(*state).size())), a);
+    st.AddMember("failedCharts", Value(static_cast<int64_t>(state->failed_charts().size())), a);
     st.AddMember("publishedCharts", published, a);
     // "" (no sync finished yet) is not a date-time: the API server would refuse the status.
-    if (auto synced = str_at(*state, "lastSyncTime"); !synced.empty()) st.AddMember("lastSyncTime", str(synced, a), a);
+    if (!state->last_sync_time.empty()) st.AddMember("lastSyncTime", str(state->last_sync_time, a), a);
   } else if (old && old->IsObject()) {
     for (const char* key : {"lastCommit", "charts", "failedCharts", "publishedCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
@@ -357,7 +257,7 @@ bool is_subset(const Value& want, const Value& have) {
 class Controller::Run {
  public:
   Run(Controller& c, std::string ns, std::string name, Document cr)
-      : c_(c), ns(std::move(ns)), name(std::move(name)), cr(std::move(cr)), sidecar(c.options_),
+      : c_(c), ns(std::move(ns)), name(std::move(name)), cr(std::move(cr)), sidecar(c.options_.sidecar_url, c.options_.sidecar_token),
         uid(str_at(this->cr, "metadata.uid")), generation(int_at(this->cr, "metadata.generation")),
         observed(int_at(this->cr, "status.observedGeneration")),
         secret_version(str_at(this->cr, "status.observedSecretVersion")),
@@ -373,7 +273,7 @@ class Controller::Run {
   void ensure_finalizer();
   // What the sidecar holds for the repo, and whether this reconcile queued a sync.
   struct SidecarView {
-    std::optional<Document> state;
+    std::optional<sidecar::RepoStatus> state;
     bool queued = false;
   };
   // Credentials, then the sidecar: the spec is applied (a sync queued, never waited
@@ -388,7 +288,7 @@ class Controller::Run {
  private:
   void emit_event(const std::string& type, const std::string& reason, const std::string& message);
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
-  bool write_status(const Outcome& outcome, const Value* state, long observed_generation);
+  bool write_status(const Outcome& outcome, const sidecar::RepoStatus* state, long observed_generation);
   // The Secret a spec field names (nullopt when it names none); Error(not_found) naming the field.
   std::optional<Document> read_named_secret(const std::string& secret_name, const char* field);
   std::optional<Document> read_secret(const Spec& spec) { return read_named_secret(spec.secret_name, "spec.secretRef"); }
@@ -402,7 +302,7 @@ class Controller::Run {
   Controller& c_;
   const std::string ns, name;
   Document cr;  // as found, then as last written
-  Sidecar sidecar;
+  sidecar::Client sidecar;
   const std::string uid;
   const long generation, observed;
   std::string secret_version;       // of the credentials the sidecar has (status.observedSecretVersion)
@@ -444,7 +344,8 @@ void Controller::Run::emit_event(const std::string& type, const std::string& rea
   }
 }
 
-bool Controller::Run::write_status(const Outcome& outcome, const Value* state, long observed_generation) {
+bool Controller::Run::write_status(const Outcome& outcome, const sidecar::RepoStatus* state,
+                                   long observed_generation) {
   Document st = build_status(cr, outcome, state, observed_generation, secret_version, handled_request);
   const Value* old = value_at(cr, "status");
   if (old && *old == st) return false;
@@ -536,9 +437,9 @@ void Controller::Run::clean_up() {
   }
   bool removed = false;
   try {
-    auto removal = sidecar.delete_repo(name, ns + "/" + name);
+    auto removal = sidecar.remove(name, ns + "/" + name);
     const Value* listed = value_at(cr, "status.publishedCharts");
-    if (removal == Sidecar::Removal::unknown && listed && listed->IsArray() && !listed->Empty()) {
+    if (removal == sidecar::Client::Removal::unknown && listed && listed->IsArray() && !listed->Empty()) {
       // The sidecar lost its state (an emptyDir restarted) but charts of ours may
       // still be published: register the repo again, which takes back what is
       // still in git (identical packages are adopted), then remove it for real.
@@ -546,16 +447,16 @@ void Controller::Run::clean_up() {
         Spec spec = parse_spec(cr, name);
         spec.suspend = false;  // the re-registration must sync to take its charts back
         log("info", "sidecar forgot the repo; re-registering it to remove its charts");
-        sidecar.new_repo(repo_body(spec, read_secret(spec)));
+        sidecar.apply(to_json(repo_body(spec, read_secret(spec))));
       } catch (const Error& e) {
         if (e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::internal) throw;
         log("warn", std::string("cannot re-register for cleanup: ") + e.what());
       }
-      removal = sidecar.delete_repo(name, ns + "/" + name);
+      removal = sidecar.remove(name, ns + "/" + name);
     }
-    removed = removal == Sidecar::Removal::removed;
-    log("info", (removal == Sidecar::Removal::removed   ? "removed repo from the sidecar"
-                          : removal == Sidecar::Removal::unknown ? "sidecar had no such repo"
+    removed = removal == sidecar::Client::Removal::removed;
+    log("info", (removal == sidecar::Client::Removal::removed   ? "removed repo from the sidecar"
+                          : removal == sidecar::Client::Removal::unknown ? "sidecar had no such repo"
                                                                  : "the sidecar repo belongs to another resource; left alone"));
   } catch (const Error& e) {
     Outcome o = outcome_for_sidecar_error(e);
@@ -615,7 +516,7 @@ std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(co
   // Nothing here waits for a sync: an apply or a requested sync is queued (202) and
   // its result reaches the status through GET /syncs (sidecar_feed.hpp), which has
   // this resource reconciled when the sync starts and again when it ends.
-  std::optional<Document> state;
+  std::optional<sidecar::RepoStatus> state;
   bool applied = false;  // this reconcile queued a sync
   try {
     // The credentials Secret is read on every reconcile of a resource that names
@@ -630,11 +531,11 @@ std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(co
     // A suspended resource takes no requests; one made meanwhile is served on resuming
     // (that apply syncs).
     const bool sync_requested = !spec.suspend && !request.empty() && request != handled_request;
-    state = sidecar.get_repo(name);
+    state = sidecar.repo(name);
     // Another resource of this name owns the repo: the sidecar would refuse the
     // apply (409), so none is sent, on no resync. The owner's deletion requeues us.
     if (state) {
-      std::string owner = str_at(*state, "spec.owner");
+      const std::string& owner = state->owner;
       if (!owner.empty() && owner != ns + "/" + name)
         throw Error(Errc::conflict, "repo " + name, "is managed by the resource " + owner + "; rename this one");
     }
@@ -644,14 +545,14 @@ std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(co
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
                                                                         ? ", credentials Secret changed)"
                                                                         : ")"));
-      sidecar.new_repo_async(body);
+      sidecar.apply_async(to_json(body));
       ++c_.metrics_.sidecar_applies;
       applied = !spec.suspend;
       secret_version = current_secret_version;
     } else if (sync_requested) {
       log("info", "sync requested (" + std::string(kRequestedAtAnnotation) + "=" +
                            request + ")");
-      sidecar.update_repo_async(name);
+      sidecar.update_async(name);
       applied = true;
     }
     // Applying syncs as well: either way the request was served.
@@ -724,8 +625,8 @@ void Controller::Run::report(const Spec& spec, SidecarView view) {
   // webhook's), Ready is Unknown and Reconciling True.
   auto& state = view.state;
   const bool applied = view.queued;
-  const bool syncing = applied || (state && value_at(*state, "syncing") && (*state)["syncing"].IsTrue());
-  if (spec.suspend && !state) state = sidecar.get_repo(name);  // just recorded: shows the spec and last commit
+  const bool syncing = applied || (state && state->syncing);
+  if (spec.suspend && !state) state = sidecar.repo(name);  // just recorded: shows the spec and last commit
   Outcome outcome;
   if (syncing && !spec.suspend) {
     // One message whether the sync is queued or runs, ours or not: a status write
@@ -736,7 +637,7 @@ void Controller::Run::report(const Spec& spec, SidecarView view) {
   }
   if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
   // While a sync runs the facts of the last one stand (nullptr keeps them).
-  write_status(outcome, state && !outcome.in_progress ? static_cast<const Value*>(&*state) : nullptr, generation);
+  write_status(outcome, state && !outcome.in_progress ? &*state : nullptr, generation);
   if (outcome.in_progress) return;
 
   // Events say what changed, once: a new failure reason (Warning), a recovery, a spec

@@ -2,49 +2,35 @@
 
 #include <algorithm>
 
-#include "cmop/net/http_client.hpp"
 #include "cmop/operate/kube_client.hpp"
+#include "cmop/sidecar/client.hpp"
 
 namespace cmop::operate {
 
 void follow_sidecar_syncs(const ControllerOptions& options, StopSignal& stop, std::chrono::seconds wait,
                           const std::function<void(const std::string& key)>& on_synced) {
-  std::string base = options.sidecar_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  net::HttpClient http;
+  const sidecar::Client client(options.sidecar_url, options.sidecar_token);
   std::string epoch;  // "" until the first answer: that one only tells where the feed stands
   std::uint64_t seen = 0;
   auto backoff = std::chrono::milliseconds(1000);
   std::string last_problem;
   while (!stop.stop_requested()) {
-    net::Request req;
-    req.method = "GET";
     const bool first = epoch.empty();
-    req.url = base + "/syncs?after=" + std::to_string(seen) + "&epoch=" + net::url_encode(epoch) +
-              "&waitSeconds=" + std::to_string(first ? 0 : wait.count());
-    req.timeout = wait + std::chrono::seconds(15);
-    req.cancelled = [&stop] { return stop.stop_requested(); };  // a stop never waits out the poll
     std::string problem;
     try {
-      auto res = http.send(req);
-      if (res.status != 200) {
-        problem = "GET /syncs: HTTP " + std::to_string(res.status);
+      // A stop never waits out the poll.
+      auto page = client.syncs(seen, epoch, first ? std::chrono::seconds(0) : wait, wait + std::chrono::seconds(15),
+                               [&stop] { return stop.stop_requested(); });
+      if (page.status != 200) {
+        problem = "GET /syncs: HTTP " + std::to_string(page.status);
       } else {
-        auto doc = parse_json(res.body, "sidecar GET /syncs");
-        const std::string answer_epoch = str_at(doc, "epoch");
-        auto* generation = value_at(doc, "generation");
-        auto* repos = value_at(doc, "repos");
-        if (answer_epoch.empty() || !generation || !generation->IsUint64() || !repos || !repos->IsArray())
-          throw Error(Errc::upstream, "sidecar GET /syncs", "unexpected answer");
         // The first answer lists what synced before we started: the informer's
         // initial list covers those resources already.
         if (!first)
-          for (auto& r : repos->GetArray()) {
-            std::string owner = str_at(r, "owner");
+          for (auto& owner : page.owners)
             if (owner.find('/') != std::string::npos) on_synced(owner);
-          }
-        epoch = answer_epoch;
-        seen = generation->GetUint64();
+        epoch = page.epoch;
+        seen = page.generation;
         backoff = std::chrono::milliseconds(1000);
         if (!last_problem.empty()) log_line("info", "following the sidecar's syncs again");
         last_problem.clear();

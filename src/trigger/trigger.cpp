@@ -1,7 +1,5 @@
 #include "cmop/trigger/trigger.hpp"
 
-#include <rapidjson/document.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
@@ -10,7 +8,7 @@
 #include <thread>
 
 #include "cmop/error.hpp"
-#include "cmop/net/http_client.hpp"
+#include "cmop/sidecar/client.hpp"
 #include "cmop/util/names.hpp"
 
 namespace cmop::trigger {
@@ -18,30 +16,20 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string member(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject()) return {};
-  auto it = v.FindMember(key);
-  return it != v.MemberEnd() && it->value.IsString() ? it->value.GetString() : std::string();
-}
-
 // Summarizes a sync report: "myrepo at 1a2b3c4: 2 published, 5 unchanged".
-Outcome from_report(const std::string& name, const rapidjson::Value& report) {
+Outcome from_report(const std::string& name, const sidecar::SyncReport& report) {
   int published = 0, unchanged = 0, removed = 0;
   std::vector<std::string> failures;
-  if (report.HasMember("charts") && report["charts"].IsArray()) {
-    for (auto& c : report["charts"].GetArray()) {
-      auto status = member(c, "status");
-      if (status == "published") ++published;
-      else if (status == "unchanged") ++unchanged;
-      else if (status == "removed") ++removed;
-      else failures.push_back(member(c, "path") + ": " + member(c, "reason"));
-    }
+  for (auto& c : report.charts) {
+    if (c.status == "published") ++published;
+    else if (c.status == "unchanged") ++unchanged;
+    else if (c.status == "removed") ++removed;
+    else failures.push_back(c.path + ": " + c.reason);
   }
-  std::string commit = member(report, "commit").substr(0, 12);
+  std::string commit = report.commit.substr(0, 12);
   std::string counts = std::to_string(published) + " published, " + std::to_string(unchanged) + " unchanged, " +
                        std::to_string(removed) + " removed";
-  std::string error = member(report, "error");
-  if (!error.empty()) return {sync_failed, name + ": sync failed: " + error};
+  if (!report.error.empty()) return {sync_failed, name + ": sync failed: " + report.error};
   if (!failures.empty()) {
     std::string msg = name + " at " + commit + ": " + std::to_string(failures.size()) + " chart(s) failed (" +
                       counts + "): " + failures.front();
@@ -64,9 +52,7 @@ Outcome run(const Options& options) {
   if (options.endpoint.rfind("http://", 0) != 0 && options.endpoint.rfind("https://", 0) != 0)
     return {usage_error, "endpoint must be an http:// or https:// URL, got \"" + options.endpoint + "\""};
 
-  net::HttpClient client;
-  std::string base = options.endpoint;
-  while (!base.empty() && base.back() == '/') base.pop_back();
+  const sidecar::Client client(options.endpoint, options.token);
 
   auto deadline = Clock::now() + options.deadline;
   auto backoff = options.initial_backoff;
@@ -76,18 +62,10 @@ Outcome run(const Options& options) {
   for (int attempt = 1;; ++attempt) {
     auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (remaining.count() <= 0) break;
-    net::Request req;
-    req.method = "POST";
-    req.url = base + "/repo/" + options.name + "/update";
-    if (!options.token.empty()) req.headers.push_back({"Authorization", "Bearer " + options.token});
-    req.timeout = remaining;
     try {
-      auto res = client.send(req);
-      rapidjson::Document doc;
-      doc.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
-      bool json = !doc.HasParseError() && doc.IsObject();
-      if (res.status == 200 && json) return from_report(options.name, doc);
-      std::string err = json ? member(doc, "error") : one_line(res.body);
+      auto res = client.update(options.name, remaining);
+      if (res.report) return from_report(options.name, *res.report);
+      std::string err = res.error ? res.error->error : one_line(res.body);
       if (res.status == 400 || res.status == 401 || res.status == 403 || res.status == 404 || res.status == 409)
         return {rejected, options.name + ": sidecar refused the update (HTTP " + std::to_string(res.status) +
                               "): " + err};

@@ -34,6 +34,10 @@ refused() {  # probe, the header it must not find
 
 compiles core_ok
 compiles serve_ok
+compiles sidecar_ok
 refused core_includes_serve cmop/serve/server.hpp
 refused core_includes_operate cmop/operate/controller.hpp
 refused serve_includes_operate cmop/operate/controller.hpp
+refused core_includes_sidecar cmop/sidecar/client.hpp
+refused serve_includes_sidecar cmop/sidecar/client.hpp
+refused sidecar_includes_operate cmop/operate/controller.hpp
