@@ -15,6 +15,8 @@
 #include "cmop/operate/health_server.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "cmop/operate/leader_election.hpp"
+#include "cmop/util/prometheus.hpp"
+#include "cmop/util/url.hpp"
 
 namespace cmop::operate {
 namespace {
@@ -26,6 +28,14 @@ std::string make_identity() {
   char suffix[16];
   std::snprintf(suffix, sizeof suffix, "%08x", static_cast<unsigned>(rng()));
   return std::string(host) + "_" + suffix;
+}
+
+// The controller's metrics and whether this replica leads.
+std::string metrics_text(const Controller& controller, bool leading) {
+  std::string out = controller.render_metrics();
+  util::prometheus::single(out, "cmop_operator_is_leader", "gauge", "1 when this replica reconciles.",
+                           leading ? "1" : "0");
+  return out;
 }
 
 }  // namespace
@@ -42,7 +52,7 @@ int run(OperateOptions o) {
     c.token_secret_name = o.token_secret.substr(0, slash);
     c.token_secret_key = o.token_secret.substr(slash + 1);
   }
-  if (c.sidecar_url.rfind("http://", 0) != 0 && c.sidecar_url.rfind("https://", 0) != 0)
+  if (!util::is_http_url(c.sidecar_url))
     throw Error(Errc::invalid_argument, "--sidecar-url", "must be an http:// or https:// URL");
   if (c.trigger_endpoint.empty()) c.trigger_endpoint = c.sidecar_url;
 
@@ -70,9 +80,7 @@ int run(OperateOptions o) {
     }
     if (path == "/metrics")
       return {200, "text/plain; version=0.0.4; charset=utf-8",
-              controller.render_metrics() + "# HELP cmop_operator_is_leader 1 when this replica reconciles.\n"
-                                            "# TYPE cmop_operator_is_leader gauge\ncmop_operator_is_leader " +
-                  std::to_string(leading ? 1 : 0) + "\n"};
+              metrics_text(controller, leading)};
     return {404, "text/plain; charset=utf-8", "not found\n"};
   });
   log_line("info", "operator listening on port " + std::to_string(health.port()) + " for /healthz and /metrics; " +

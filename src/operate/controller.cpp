@@ -4,6 +4,7 @@
 
 #include "cmop/operate/informer.hpp"
 #include "cmop/util/log.hpp"
+#include "cmop/util/prometheus.hpp"
 
 #include <sstream>
 #include <thread>
@@ -126,15 +127,18 @@ void Controller::run(StopSignal& stop) {
 
 std::string Controller::render_metrics() const {
   std::ostringstream out;
-  out << "# HELP cmop_operator_reconcile_total Reconciles by result.\n"
-      << "# TYPE cmop_operator_reconcile_total counter\n"
-      << "cmop_operator_reconcile_total{result=\"success\"} " << metrics_.reconcile_success << "\n"
-      << "cmop_operator_reconcile_total{result=\"error\"} " << metrics_.reconcile_error << "\n"
-      << "# HELP cmop_operator_reconcile_seconds_total Time spent reconciling.\n"
-      << "# TYPE cmop_operator_reconcile_seconds_total counter\n"
-      << "cmop_operator_reconcile_seconds_total " << metrics_.reconcile_micros / 1e6 << "\n"
-      << "# HELP cmop_operator_reconcile_duration_seconds Time one reconcile took.\n"
-      << "# TYPE cmop_operator_reconcile_duration_seconds histogram\n";
+  // HELP and TYPE as every cmop /metrics writes them; the samples as the stream shows them.
+  auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
+    std::string lines;
+    util::prometheus::family(lines, name, type, help);
+    out << lines;
+  };
+  family("cmop_operator_reconcile_total", "counter", "Reconciles by result.");
+  out << "cmop_operator_reconcile_total{result=\"success\"} " << metrics_.reconcile_success << "\n"
+      << "cmop_operator_reconcile_total{result=\"error\"} " << metrics_.reconcile_error << "\n";
+  family("cmop_operator_reconcile_seconds_total", "counter", "Time spent reconciling.");
+  out << "cmop_operator_reconcile_seconds_total " << metrics_.reconcile_micros / 1e6 << "\n";
+  family("cmop_operator_reconcile_duration_seconds", "histogram", "Time one reconcile took.");
   long cumulative = 0;
   for (std::size_t i = 0; i < ControllerMetrics::kReconcileBuckets.size(); ++i) {
     cumulative += metrics_.reconcile_buckets[i];
@@ -144,25 +148,25 @@ std::string Controller::render_metrics() const {
   cumulative += metrics_.reconcile_buckets.back();
   out << "cmop_operator_reconcile_duration_seconds_bucket{le=\"+Inf\"} " << cumulative << "\n"
       << "cmop_operator_reconcile_duration_seconds_sum " << metrics_.reconcile_micros / 1e6 << "\n"
-      << "cmop_operator_reconcile_duration_seconds_count " << cumulative << "\n"
-      << "# HELP cmop_operator_sidecar_applies_total POST /repo/new calls.\n"
-      << "# TYPE cmop_operator_sidecar_applies_total counter\n"
-      << "cmop_operator_sidecar_applies_total " << metrics_.sidecar_applies << "\n"
-      << "# HELP cmop_operator_status_writes_total Status subresource updates.\n"
-      << "# TYPE cmop_operator_status_writes_total counter\n"
-      << "cmop_operator_status_writes_total " << metrics_.status_writes << "\n"
-      << "# HELP cmop_operator_relists_total Full lists of Chartmuseums.\n"
-      << "# TYPE cmop_operator_relists_total counter\n"
-      << "cmop_operator_relists_total " << metrics_.relists << "\n"
-      << "# HELP cmop_operator_watch_restarts_total Watch streams that ended and were resumed.\n"
-      << "# TYPE cmop_operator_watch_restarts_total counter\n"
-      << "cmop_operator_watch_restarts_total " << metrics_.watch_restarts << "\n"
-      << "# HELP cmop_operator_watch_errors_total Failed lists and watches.\n"
-      << "# TYPE cmop_operator_watch_errors_total counter\n"
-      << "cmop_operator_watch_errors_total " << metrics_.watch_errors << "\n"
-      << "# HELP cmop_operator_workqueue_depth Keys waiting (including delayed retries).\n"
-      << "# TYPE cmop_operator_workqueue_depth gauge\n"
-      << "cmop_operator_workqueue_depth " << queue_.depth() << "\n";
+      << "cmop_operator_reconcile_duration_seconds_count " << cumulative << "\n";
+  struct Counter {
+    const char* name;
+    const char* help;
+    long value;
+  };
+  const Counter counters[] = {
+      {"cmop_operator_sidecar_applies_total", "POST /repo/new calls.", metrics_.sidecar_applies},
+      {"cmop_operator_status_writes_total", "Status subresource updates.", metrics_.status_writes},
+      {"cmop_operator_relists_total", "Full lists of Chartmuseums.", metrics_.relists},
+      {"cmop_operator_watch_restarts_total", "Watch streams that ended and were resumed.", metrics_.watch_restarts},
+      {"cmop_operator_watch_errors_total", "Failed lists and watches.", metrics_.watch_errors},
+  };
+  for (const auto& c : counters) {
+    family(c.name, "counter", c.help);
+    out << c.name << " " << c.value << "\n";
+  }
+  family("cmop_operator_workqueue_depth", "gauge", "Keys waiting (including delayed retries).");
+  out << "cmop_operator_workqueue_depth " << queue_.depth() << "\n";
   return out.str();
 }
 

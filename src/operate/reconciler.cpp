@@ -24,8 +24,6 @@ using rapidjson::Document;
 using rapidjson::Value;
 using Alloc = rapidjson::Document::AllocatorType;
 
-std::string now_rfc3339() { return util::now_rfc3339(); }
-
 Value str(std::string_view s, Alloc& a) { return Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a); }
 
 long int_at(const Value& v, std::string_view path, long fallback = 0) {
@@ -164,7 +162,7 @@ std::string condition_field(const Value& cr, const char* type, const char* field
 
 void add_condition(Value& conditions, const Value* old_conditions, const char* type, std::string status_text,
                    const std::string& reason, const std::string& message, long generation, Alloc& a) {
-  std::string transition = now_rfc3339();
+  std::string transition = util::now_rfc3339();
   if (old_conditions && old_conditions->IsArray())
     for (auto& c : old_conditions->GetArray())
       if (str_at(c, "type") == type && str_at(c, "status") == status_text && !str_at(c, "lastTransitionTime").empty())
@@ -328,7 +326,7 @@ void Controller::Run::emit_event(const std::string& type, const std::string& rea
   ev.AddMember("reason", str(reason, a), a);
   ev.AddMember("message", str(util::redact_text(message).substr(0, 1000), a), a);
   ev.AddMember("type", str(type, a), a);
-  auto now = now_rfc3339();
+  auto now = util::now_rfc3339();
   ev.AddMember("firstTimestamp", str(now, a), a);
   ev.AddMember("lastTimestamp", str(now, a), a);
   ev.AddMember("count", 1, a);

@@ -10,6 +10,7 @@
 #include "cmop/error.hpp"
 #include "cmop/sidecar/client.hpp"
 #include "cmop/util/names.hpp"
+#include "cmop/util/url.hpp"
 
 namespace cmop::trigger {
 namespace {
@@ -49,7 +50,7 @@ std::string one_line(std::string s) {
 
 Outcome run(const Options& options) {
   util::require_dns1123_label("repo name", options.name);
-  if (options.endpoint.rfind("http://", 0) != 0 && options.endpoint.rfind("https://", 0) != 0)
+  if (!util::is_http_url(options.endpoint))
     return {usage_error, "endpoint must be an http:// or https:// URL, got \"" + options.endpoint + "\""};
 
   const sidecar::Client client(options.endpoint, options.token);
