@@ -36,4 +36,5 @@ compiles core_ok
 compiles serve_ok
 refused core_includes_serve cmop/serve/server.hpp
 refused core_includes_operate cmop/operate/controller.hpp
+refused core_includes_httpd cmop/httpd/http_server.hpp
 refused serve_includes_operate cmop/operate/controller.hpp
