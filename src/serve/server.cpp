@@ -34,7 +34,7 @@
 #include "cmop/util/utf8.hpp"
 #include "cmop/serve/request.hpp"
 #include "cmop/serve/webhooks.hpp"
-#include "http_server.hpp"
+#include "http.hpp"
 #include "metrics.hpp"
 #include "sync_feed.hpp"
 #include "sync_scheduler.hpp"

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "http_server.hpp"
+#include "http.hpp"
 
 namespace cmop::serve {
 

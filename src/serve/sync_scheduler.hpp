@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "http_server.hpp"
+#include "http.hpp"
 
 namespace cmop::serve {
 

@@ -37,6 +37,7 @@ compiles serve_ok
 compiles sidecar_ok
 refused core_includes_serve cmop/serve/server.hpp
 refused core_includes_operate cmop/operate/controller.hpp
+refused core_includes_httpd cmop/httpd/http_server.hpp
 refused serve_includes_operate cmop/operate/controller.hpp
 refused core_includes_sidecar cmop/sidecar/client.hpp
 refused serve_includes_sidecar cmop/sidecar/client.hpp

@@ -1,5 +1,6 @@
 #pragma once
-// The operator's small HTTP listener for /healthz, /readyz and /metrics: GET only,
+// The operator's HTTP endpoint for /healthz, /readyz and /metrics on the shared
+// transport (cmop/httpd/http_server.hpp): GET and HEAD only,
 // one short response per request, served on its own thread.
 #include <functional>
 #include <memory>

@@ -1,4 +1,4 @@
-#include "http_server.hpp"
+#include "cmop/httpd/http_server.hpp"
 
 #include "cmop/util/redact.hpp"
 #include "cmop/util/utf8.hpp"
@@ -24,7 +24,7 @@
 #include "cmop/net/listen_address.hpp"
 #include "cmop/util/log.hpp"
 
-namespace cmop::serve {
+namespace cmop::httpd {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -610,4 +610,4 @@ bool HttpServer::shutdown(Clock::time_point deadline) {
   return drained;
 }
 
-}  // namespace cmop::serve
+}  // namespace cmop::httpd

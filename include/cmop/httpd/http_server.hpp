@@ -1,5 +1,6 @@
 #pragma once
-// The HTTP/1.1 transport of `cmop serve` (Beast stays in http_server.cpp): accepts
+// The one HTTP/1.1 server transport of cmop, under `cmop serve`'s API and the
+// operator's health/metrics endpoint (Beast stays in http_server.cpp): accepts
 // connections, reads requests within limits and timeouts, hands each complete
 // request to a Handler, writes whatever the handler answers (possibly later, from
 // another thread), keeps connections alive, and shuts down gracefully.
@@ -14,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-namespace cmop::serve {
+namespace cmop::httpd {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ... as sent
@@ -103,4 +104,4 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace cmop::serve
+}  // namespace cmop::httpd
