@@ -149,13 +149,9 @@ TEST_CASE("failed charts give 200 with ok=false, unreachable git gives 502 and k
 
 TEST_CASE("health, metrics and state reads answer while a sync is held", "[serve][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
-  auto o = test::local_options(git.state);
-  o.publisher = gate;
-  o.workers = 1;
-  serve::Server server(o);
-  server.start();
-  auto base = server.url();
+  test::GatedServer gated(git, [](serve::ServerOptions& o) { o.workers = 1; });
+  auto& gate = gated.gate;
+  const std::string base = gated.base;
   REQUIRE(call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())).status == 200);
 
   test::write_chart(git.work, "charts/alpha", "alpha", "2.0.0");
@@ -185,13 +181,9 @@ TEST_CASE("health, metrics and state reads answer while a sync is held", "[serve
 
 TEST_CASE("concurrent updates of one repo share one follow-up sync", "[serve][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
-  auto o = test::local_options(git.state);
-  o.publisher = gate;
-  o.workers = 4;
-  serve::Server server(o);
-  server.start();
-  auto base = server.url();
+  test::GatedServer gated(git, [](serve::ServerOptions& o) { o.workers = 4; });
+  auto& gate = gated.gate;
+  const std::string base = gated.base;
   REQUIRE(call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())).status == 200);
 
   test::write_chart(git.work, "charts/beta", "beta", "0.3.0");
@@ -235,13 +227,9 @@ TEST_CASE("concurrent updates of one repo share one follow-up sync", "[serve][co
 TEST_CASE("different repos sync concurrently on the pool", "[serve][concurrency]") {
   test::ChartsRepo git;
   std::string other_url = git.add_repo("other", "gamma", "3.0.0");
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
-  auto o = test::local_options(git.state);
-  o.publisher = gate;
-  o.workers = 2;
-  serve::Server server(o);
-  server.start();
-  auto base = server.url();
+  test::GatedServer gated(git, [](serve::ServerOptions& o) { o.workers = 2; });
+  auto& gate = gated.gate;
+  const std::string base = gated.base;
   gate->close();
   net::Response a, b;
   std::thread ta([&] { a = call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())); });
@@ -312,12 +300,10 @@ TEST_CASE("ChartMuseum down: 502 with the report, state kept, next update succee
 
 TEST_CASE("graceful shutdown lets the request in flight finish and refuses new ones", "[serve][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
-  auto o = test::local_options(git.state);
-  o.publisher = gate;
-  serve::Server server(o);
-  server.start();
-  auto base = server.url();
+  test::GatedServer gated(git);
+  auto& gate = gated.gate;
+  auto& server = *gated.server;
+  const std::string base = gated.base;
   REQUIRE(call(base, "POST", "/repo/new", test::new_repo_body("mycharts", git.git_url())).status == 200);
   test::write_chart(git.work, "charts/beta", "beta", "0.9.0");
   git.work.commit("bump beta");

@@ -262,12 +262,9 @@ TEST_CASE("GitHub's form-encoded payloads are read too", "[serve][webhook]") {
 
 TEST_CASE("pushes during a running sync coalesce into one follow-up sync", "[serve][webhook][concurrency]") {
   test::ChartsRepo git;
-  auto gate = std::make_shared<test::GatedPublisher>(publish::make_local_publisher((git.state / "charts").string()));
-  auto o = test::local_options(git.state);
-  o.publisher = gate;
-  serve::Server server(o);
-  server.start();
-  auto base = server.url();
+  test::GatedServer gated(git);
+  auto& gate = gated.gate;
+  const std::string base = gated.base;
   REQUIRE(call(base, "POST", "/repo/new", new_repo_with_secret("mycharts", git.git_url())).status == 200);
 
   test::write_chart(git.work, "charts/alpha", "alpha", "1.1.0");
