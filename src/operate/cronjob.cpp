@@ -19,6 +19,16 @@ namespace {
 rapidjson::Value str(std::string_view s, rapidjson::Document::AllocatorType& a) {
   return rapidjson::Value(s.data(), static_cast<rapidjson::SizeType>(s.size()), a);
 }
+// A Job or Pod template: {metadata: {labels}, spec}; both carry the CronJob's labels.
+rapidjson::Value labelled_template(const rapidjson::Value& labels, rapidjson::Value& spec,
+                                   rapidjson::Document::AllocatorType& a) {
+  rapidjson::Value meta(rapidjson::kObjectType);
+  meta.AddMember("labels", rapidjson::Value(labels, a), a);
+  rapidjson::Value tmpl(rapidjson::kObjectType);
+  tmpl.AddMember("metadata", meta, a);
+  tmpl.AddMember("spec", spec, a);
+  return tmpl;
+}
 }  // namespace
 
 rapidjson::Document desired_cronjob(const CronJobTarget& target, const ControllerOptions& options) {
@@ -110,19 +120,10 @@ rapidjson::Document desired_cronjob(const CronJobTarget& target, const Controlle
   pod_spec.AddMember("automountServiceAccountToken", false, a);
   pod_spec.AddMember("securityContext", pod_security, a);
   pod_spec.AddMember("containers", containers, a);
-  Value pod_meta(rapidjson::kObjectType);
-  pod_meta.AddMember("labels", Value(labels, a), a);
-  Value pod_template(rapidjson::kObjectType);
-  pod_template.AddMember("metadata", pod_meta, a);
-  pod_template.AddMember("spec", pod_spec, a);
   Value job_spec(rapidjson::kObjectType);
   job_spec.AddMember("backoffLimit", options.job_backoff_limit, a);
-  job_spec.AddMember("template", pod_template, a);
-  Value job_meta(rapidjson::kObjectType);
-  job_meta.AddMember("labels", Value(labels, a), a);
-  Value job_template(rapidjson::kObjectType);
-  job_template.AddMember("metadata", job_meta, a);
-  job_template.AddMember("spec", job_spec, a);
+  job_spec.AddMember("template", labelled_template(labels, pod_spec, a), a);
+  Value job_template = labelled_template(labels, job_spec, a);
   Value cj_spec(rapidjson::kObjectType);
   cj_spec.AddMember("schedule", str(schedule_for_minutes(target.every_minutes, target.ns + "/" + target.name), a), a);
   cj_spec.AddMember("concurrencyPolicy", "Forbid", a);
