@@ -19,11 +19,5 @@ if [ ! -f "$BUILD_DIR/build.ninja" ] ||
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE="${CMOP_BUILD_TYPE:-RelWithDebInfo}" \
     -DCMOP_LIBGIT2_PREFIX="$LIBGIT2_PREFIX" -DCMOP_WERROR="$WERROR" "$@"
 fi
-# The chart tests render charts/chartmuseum with the shared helm-render tool;
-# build it once here (it installs its Go packages) rather than inside tests.
-helm_render_build="$PWD/../shared/tools/helm-render/build.sh"
-if [ -f "$helm_render_build" ] && [ -z "${CMOP_TARGETS:-}" ]; then
-  bash "$helm_render_build" >/dev/null
-fi
 # CMOP_TARGETS limits the build (e.g. "cmop"); default: everything.
 ninja -C "$BUILD_DIR" -j"$(nproc)" ${CMOP_TARGETS:-}

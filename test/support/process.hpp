@@ -46,6 +46,14 @@ std::filesystem::path source_dir();
 std::string python3();
 std::string git();
 std::string cmop_binary();
+// The real Helm clients (scripts/helm.sh installs them): a test that stands for a
+// Helm user runs with each of helm_clients().
+struct HelmClient {
+  std::string name;  // "helm3" or "helm4"
+  std::string path;
+};
+std::vector<HelmClient> helm_clients();
+std::string kubectl();
 
 // Starts one of test/support/*.py with args on a free port ("--port N" is appended);
 // waits until it listens.
