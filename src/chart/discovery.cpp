@@ -39,16 +39,22 @@ std::vector<std::string> discover_charts(const util::FileTree& tree, const std::
     // reported: reading it later refuses a link that leaves the repository.
     auto chart_yaml = tree.kind(util::tree_join(cur.real, "Chart.yaml"));
     bool is_chart = chart_yaml == Kind::file || chart_yaml == Kind::symlink;
-    if (is_chart) charts.push_back(cur.rel);
+    if (is_chart) {
+      // Everything below a chart's folder is that chart's: `helm package` packs a
+      // Chart.yaml in templates/, files/ or any other subfolder as a plain file
+      // (a test fixture, an example), and charts/ holds its vendored subcharts.
+      // So a nested Chart.yaml is never a chart of its own.
+      charts.push_back(cur.rel);
+      continue;
+    }
     // No depth cut-off: the walk is iterative, and a cut-off would skip deep
     // charts silently, without a report line saying why.
     for (const auto& name : tree.list(cur.real)) {
       // Symlinked directories are never followed: they could leave the repository
-      // or loop. A found chart's charts/ holds its vendored subcharts.
+      // or loop.
       const std::string child = util::tree_join(cur.real, name);
       if (tree.kind(child) != Kind::directory) continue;
       if (name == ".git") continue;
-      if (is_chart && name == "charts") continue;
       stack.push_back({child, join(cur.rel, name)});
     }
   }

@@ -141,11 +141,20 @@ class Reader {
 };
 
 // Newest first by SemVer precedence, as Helm's SortEntries; unparsable versions last.
+// Versions of equal precedence (revisions "1.0.0+<a>", "1.0.0+<b>": build metadata
+// does not count) come newest `created` first. Helm re-sorts every index it loads
+// with Go's sort.Sort, which is not stable; but a list that is already in order is
+// left exactly as it is (pdqsort checks for that first, insertion sort is stable),
+// so writing the newest revision first is what makes Helm pick it without --version.
 bool newer(const IndexEntry& a, const IndexEntry& b) {
   auto va = chart::Version::parse(a.metadata.version);
   auto vb = chart::Version::parse(b.metadata.version);
   if (!va || !vb) return va.has_value() && !vb.has_value();
-  return chart::compare(*va, *vb) > 0;
+  if (int c = chart::compare(*va, *vb); c != 0) return c > 0;
+  auto ca = util::parse_rfc3339_seconds(a.created);
+  auto cb = util::parse_rfc3339_seconds(b.created);
+  if (ca && cb && *ca != *cb) return *ca > *cb;
+  return ca.has_value() && !cb.has_value();
 }
 
 void sort_versions(std::vector<IndexEntry>& versions) { std::stable_sort(versions.begin(), versions.end(), newer); }

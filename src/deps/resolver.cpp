@@ -10,7 +10,6 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <regex>
 
 #include "cmop/chart/semver.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
@@ -35,8 +34,11 @@ namespace {
 constexpr std::size_t kMaxIndexBytes = 256u << 20;    // large public indexes run to tens of MiB
 constexpr std::size_t kMaxArchiveBytes = 100u << 20;  // Helm's loader limit for a whole chart
 constexpr std::chrono::milliseconds kFetchTimeout{120000};
-// A Chart.lock needs a `generated` time; resolutions built only from vendored and
-// file:// charts use the archive epoch so identical inputs give identical bytes.
+// A Chart.lock needs a `generated` time. Helm writes the clock's; cmop writes this
+// fixed one, so the same dependencies give the same bytes however they were
+// reached (a repository's index, an OCI manifest, or cmop's own target through
+// `self`, which knows no creation times): a sidecar that lost its state then
+// rebuilds exactly what it had published, and adopts it.
 constexpr const char* kEpoch = "1980-01-01T00:00:00Z";
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
@@ -507,7 +509,7 @@ struct Resolver::Impl {
 
   // A dependency from an OCI registry, as `helm dependency update` resolves it.
   struct OciChoice {
-    std::string version, created, tgz;
+    std::string version, tgz;
   };
   OciChoice resolve_oci(Session& session, const Remote& remote, const chart::Dependency& d,
                         const std::optional<std::string>& locked_version, const std::string& subject) {
@@ -568,11 +570,6 @@ struct Resolver::Impl {
         throw Error(Errc::dependency, subject, shown + ":" + tag + " has no chart layer");
       if (layer->size > kMaxArchiveBytes)
         throw Error(Errc::dependency, subject, shown + ":" + tag + ": the chart layer is larger than 100 MiB");
-      // Chart.lock's `generated` comes from it, so only a well-formed time is taken.
-      static const std::regex rfc3339(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$)");
-      if (auto it = manifest.annotations.find("org.opencontainers.image.created");
-          it != manifest.annotations.end() && std::regex_match(it->second, rfc3339))
-        out.created = it->second;
       const std::string hex = layer->digest.substr(7);
       const fs::path cache_file = cache_dir / "charts" / (hex + ".tgz");
       std::error_code ec;
@@ -711,7 +708,6 @@ Resolution Resolver::resolve(const chart::Metadata& md, const util::FileTree& tr
   }
 
   std::vector<chart::Dependency> locked;
-  std::string latest_created;
   for (std::size_t i = 0; i < req.size(); ++i) {
     const chart::Dependency& d = req[i];
     const std::string subject = subject_of(md.dependencies[i]);
@@ -779,7 +775,6 @@ Resolution Resolver::resolve(const chart::Metadata& md, const util::FileTree& tr
       const std::string digest = util::sha256_hex(choice.tgz);
       out.resolved.push_back({d.name, choice.version, md.dependencies[i].repository, digest});
       out.archives.push_back({d.name, choice.version, std::move(choice.tgz)});
-      if (choice.created > latest_created) latest_created = choice.created;
       lk.version = choice.version;
       locked.push_back(std::move(lk));
       continue;
@@ -828,11 +823,14 @@ Resolution Resolver::resolve(const chart::Metadata& md, const util::FileTree& tr
     const std::string digest = util::sha256_hex(tgz);
     out.archives.push_back({d.name, chosen->metadata.version, std::move(tgz)});
     out.resolved.push_back({d.name, chosen->metadata.version, md.dependencies[i].repository, digest});
-    if (chosen->created > latest_created) latest_created = chosen->created;
     lk.version = chosen->metadata.version;
     locked.push_back(std::move(lk));
   }
 
+  // Only vendored dependencies (repository: ""): nothing was resolved, and
+  // `helm package` writes no lock of its own (a Chart.lock found stays as found).
+  if (std::all_of(req.begin(), req.end(), [](const chart::Dependency& d) { return d.repository.empty(); }))
+    return out;
   if (lock_in_sync) {
     out.lock_yaml = lock->text;  // Helm leaves an in-sync lock untouched
   } else {
@@ -840,9 +838,7 @@ Resolution Resolver::resolve(const chart::Metadata& md, const util::FileTree& tr
     Value& deps = doc.add("dependencies", Value::seq());
     for (const auto& l : locked) deps.push(detail::dependency_value(l));
     doc.add("digest", Value::str(hash_req(req, locked)));
-    // Derived from the inputs (newest `created` of what was chosen) rather than the
-    // clock, so re-resolving unchanged inputs yields the same Chart.lock bytes.
-    doc.add("generated", Value::str(latest_created.empty() ? kEpoch : latest_created));
+    doc.add("generated", Value::str(kEpoch));
     out.lock_yaml = detail::to_yaml(std::move(doc));
   }
   return out;

@@ -624,7 +624,10 @@ Package package_chart(const PackageInput& input, const Limits& limits) {
   }
 
   Package pkg;
+  // What every index and registry says of the package is what Helm's loader reads
+  // back from it: the sanitized metadata the archive's Chart.yaml holds.
   pkg.metadata = top.md;
+  chart::sanitize(pkg.metadata);
   TarGzWriter writer;
   write_chart(writer, pkg.files, top, "");
   pkg.bytes = writer.finish();

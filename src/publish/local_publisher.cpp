@@ -391,19 +391,31 @@ class LocalPublisher final : public Publisher {
     package::Limits limits;
     try {
       auto files = package::read_tgz(bytes, limits.max_file_bytes, limits.max_total_bytes);
+      // What Helm's loader sees of the package (and so `helm repo index` writes):
+      // its top Chart.yaml with the dependencies of a requirements.yaml laid over
+      // it (the loader does so whatever the apiVersion), sanitized as Validate does.
+      const package::TarEntry* chart_yaml = nullptr;
+      const package::TarEntry* requirements = nullptr;
       for (const auto& f : files) {
         auto slash = f.name.find('/');
-        if (slash == std::string::npos || f.name.substr(slash + 1) != "Chart.yaml" || f.type != '0') continue;
-        deps::IndexEntry entry;
-        entry.metadata = chart::parse_chart_yaml(f.content, path.string() + ":" + f.name);
-        if (entry.metadata.name.empty() || entry.metadata.version.empty()) return std::nullopt;
-        if (path.filename().string() != entry.metadata.name + "-" + entry.metadata.version + ".tgz")
-          return std::nullopt;
-        entry.urls = {url_for(path.filename().string())};
-        entry.digest = util::sha256_hex(bytes);
-        entry.created = file_mtime_rfc3339(path);
-        return entry;
+        if (slash == std::string::npos || f.type != '0') continue;
+        const std::string rest = f.name.substr(slash + 1);
+        if (rest == "Chart.yaml") chart_yaml = &f;
+        if (rest == "requirements.yaml") requirements = &f;
       }
+      if (!chart_yaml) return std::nullopt;
+      deps::IndexEntry entry;
+      entry.metadata = chart::parse_chart_yaml(chart_yaml->content, path.string() + ":" + chart_yaml->name);
+      if (requirements)
+        chart::apply_requirements_yaml(entry.metadata, requirements->content, path.string() + ":" + requirements->name);
+      chart::sanitize(entry.metadata);
+      if (entry.metadata.name.empty() || entry.metadata.version.empty()) return std::nullopt;
+      if (path.filename().string() != entry.metadata.name + "-" + entry.metadata.version + ".tgz")
+        return std::nullopt;
+      entry.urls = {url_for(path.filename().string())};
+      entry.digest = util::sha256_hex(bytes);
+      entry.created = file_mtime_rfc3339(path);
+      return entry;
     } catch (const Error&) {
       return std::nullopt;
     }

@@ -38,20 +38,23 @@ TEST_CASE("charts are found, sorted, '/'-separated and relative to the root") {
   test::write_chart(t.repo, "charts/api", "api", "0.1.0");
   test::write_chart(t.repo, "stable/deep/nested/db", "db", "2.0.0");
   test::write_chart(t.repo, "charts/api/charts/vendored", "vendored", "1.0.0");  // a subchart
-  test::write_chart(t.repo, "charts/api/examples/demo", "demo", "1.0.0");        // not under charts/
+  test::write_chart(t.repo, "charts/api/examples/demo", "demo", "1.0.0");        // a file of api's
+  test::write_chart(t.repo, "charts/web/files/fixture", "fixture", "1.0.0");     // a file of web's
   t.repo.write("docs/README.md", "not a chart\n");
   t.repo.write("docs/Chart.yaml/keep", "a directory named Chart.yaml is not a chart\n");
   t.repo.commit("charts");
 
   auto found = discover_charts(t.repo.dir());
-  CHECK(found == std::vector<std::string>{"charts/api", "charts/api/examples/demo", "charts/web",
-                                          "stable/deep/nested/db"});
+  // A Chart.yaml below another chart is that chart's (`helm package` packs it as
+  // a plain file), never a chart of its own.
+  CHECK(found == std::vector<std::string>{"charts/api", "charts/web", "stable/deep/nested/db"});
   // Every path found holds a parseable chart.
   for (auto& p : found)
     CHECK_FALSE(parse_chart_yaml(util::read_file(t.repo.dir() / p / "Chart.yaml"), p).name.empty());
 
-  CHECK(discover_charts(t.repo.dir(), "charts") == std::vector<std::string>{"charts/api", "charts/api/examples/demo",
-                                                                           "charts/web"});
+  CHECK(discover_charts(t.repo.dir(), "charts") == std::vector<std::string>{"charts/api", "charts/web"});
+  // Asked for directly, a folder below a chart is still part of that chart's files.
+  CHECK(discover_charts(t.repo.dir(), "charts/api/examples/demo") == std::vector<std::string>{"charts/api/examples/demo"});
   CHECK(discover_charts(t.repo.dir(), "charts/web/") == std::vector<std::string>{"charts/web"});
   CHECK(discover_charts(t.repo.dir(), "./stable/../charts/web") == std::vector<std::string>{"charts/web"});
   CHECK(discover_charts(t.repo.dir(), "docs").empty());

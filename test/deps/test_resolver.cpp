@@ -199,10 +199,10 @@ TEST_CASE("Chart.lock is written as Helm writes it, with Helm's digest") {
                       R"({"name":"nginx","version":"~0.9","repository":")" + url + R"("}])",
                   R"([{"name":"redis","version":"1.1.0","repository":")" + url + R"("},)" +
                       R"({"name":"nginx","version":"0.9.0","repository":")" + url + R"("}])");
-  // `generated` is the newest `created` among the chosen entries (reproducible bytes).
+  // `generated` is fixed (reproducible bytes, whatever path reached the dependencies).
   CHECK(res.lock_yaml == "dependencies:\n- name: redis\n  repository: " + url + "\n  version: 1.1.0\n" +
                              "- name: nginx\n  repository: " + url + "\n  version: 0.9.0\n" + "digest: " + digest +
-                             "\ngenerated: \"2024-01-02T00:00:00Z\"\n");
+                             "\ngenerated: \"1980-01-01T00:00:00Z\"\n");
   // Both dependencies share one index fetch.
   CHECK(server.count("/index.yaml") == 1);
 }
@@ -578,4 +578,14 @@ TEST_CASE("a sync's index and package downloads from one chart repository share 
   resolver.resolve(parent({dep("redis", "1.x", server.url())}), clone.chart_dir, clone.root.path(), {}, &next);
   CHECK(accepted() - second == 1 + 1);
   CHECK(server.count("/index.yaml") == 2);
+}
+
+TEST_CASE("only vendored dependencies: no Chart.lock is made, as plain `helm package` makes none") {
+  Clone clone;
+  deps::Resolver resolver(clone.cache.path());
+  auto res = resolver.resolve(parent({dep("vendored", "1.x", ""), dep("other", "", "")}), clone.chart_dir,
+                              clone.root.path(), {});
+  CHECK(res.lock_yaml.empty());  // the packager keeps whatever lock the chart has
+  CHECK(res.archives.empty());
+  CHECK(res.local_subcharts.empty());
 }

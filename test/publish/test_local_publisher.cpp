@@ -352,3 +352,115 @@ TEST_CASE("local: a process killed before its deferred index write loses nothing
   CHECK(entry(index, "new", "2.0.0"));
   CHECK_FALSE(entry(index, "gone", "1.0.0"));
 }
+
+namespace {
+
+// The chart folder `dir`/`name` packaged as a sync would (package::package_chart).
+package::Package package_folder(const fs::path& root, const std::string& name, const std::string& version_override = {}) {
+  package::PackageInput in;
+  in.clone_root = root;
+  in.chart_dir = name;
+  in.version_override = version_override;
+  return package::package_chart(in);
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  write_bytes(path, text);
+}
+
+// index.yaml without its volatile fields (`generated`, each entry's `created`), as
+// PyYAML reads it: what a rebuilt index must say exactly as the incremental one did.
+std::string index_without_times(const fs::path& dir) {
+  const char* script =
+      "import json, sys, yaml\n"
+      "doc = yaml.safe_load(open(sys.argv[1]).read())\n"
+      "doc.pop('generated', None)\n"
+      "for versions in doc.get('entries', {}).values():\n"
+      "    for v in versions: v.pop('created', None)\n"
+      "print(json.dumps(doc, sort_keys=True, indent=1))\n";
+  return test::run_ok({test::python3(), "-c", script, (dir / "index.yaml").string()});
+}
+
+}  // namespace
+
+TEST_CASE("local: an index rebuilt from the packages says exactly what the incremental one said", "[local]") {
+  util::TempDir src;
+  // Free text Helm sanitizes (a folded block with newlines, a tab, a control
+  // character): the package's Chart.yaml carries the sanitized text, and so must
+  // both indexes.
+  write_text(src.path() / "prose/Chart.yaml",
+             "apiVersion: v2\nname: prose\nversion: 1.0.0\n"
+             "description: |\n  first line\n  second\tline\n"
+             "home: \"https://example.com/\\x01x\"\n"
+             "keywords: [\"a\\tb\"]\n"
+             "maintainers:\n- name: \"Ann\\nLee\"\n  email: ann@example.com\n");
+  write_text(src.path() / "prose/templates/cm.yaml", "kind: ConfigMap\n");
+  // apiVersion v1: dependencies live in requirements.yaml, and the index lists them.
+  write_text(src.path() / "legacy/Chart.yaml", "apiVersion: v1\nname: legacy\nversion: 0.3.0\ndescription: old style\n");
+  write_text(src.path() / "legacy/requirements.yaml",
+             "dependencies:\n- name: sub\n  version: \"~1.2.0\"\n  repository: \"\"\n");
+  write_text(src.path() / "legacy/charts/sub/Chart.yaml", "apiVersion: v1\nname: sub\nversion: 1.2.3\n");
+  write_text(src.path() / "legacy/templates/cm.yaml", "kind: ConfigMap\n");
+
+  auto prose = package_folder(src.path(), "prose");
+  auto legacy = package_folder(src.path(), "legacy");
+  CHECK(prose.metadata.description == "first line second line ");
+  CHECK(prose.metadata.home == "https://example.com/x");
+  CHECK(prose.metadata.maintainers.at(0).name == "Ann Lee");
+  REQUIRE(legacy.metadata.dependencies.size() == 1);
+
+  util::TempDir repo;
+  {
+    auto publisher = publish::make_local_publisher(repo.path().string(), "http://h/charts");
+    publisher->publish(prose, false);
+    publisher->publish(legacy, false);
+  }
+  const std::string incremental = index_without_times(repo.path());
+  CHECK(incremental.find("first line second line ") != std::string::npos);
+  CHECK(incremental.find("Ann Lee") != std::string::npos);
+  CHECK(incremental.find("\"~1.2.0\"") != std::string::npos);
+
+  fs::remove(repo.path() / "index.yaml");
+  publish::make_local_publisher(repo.path().string(), "http://h/charts");
+  CHECK(index_without_times(repo.path()) == incremental);
+}
+
+TEST_CASE("local: revisions of one version are listed newest first, and real Helm picks the newest",
+          "[local][helm]") {
+  util::TempDir repo;
+  const std::string older = "1.0.0+bbbbbbbbbbbb", newer = "1.0.0+aaaaaaaaaaaa";
+  {
+    auto publisher = publish::make_local_publisher(repo.path().string(), "");
+    // More than 12 versions: past that, Go's sort is not stable, so only an index
+    // already in Helm's order keeps equal-precedence revisions where they are.
+    for (int patch = 0; patch < 7; ++patch) publisher->publish(make_package("app", "0.1." + std::to_string(patch)), false);
+    publisher->publish(make_package("app", older, "old"), false);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int patch = 7; patch < 14; ++patch) publisher->publish(make_package("app", "0.1." + std::to_string(patch)), false);
+    publisher->publish(make_package("app", newer, "new"), false);
+  }
+  // Newest first among equals, in the file itself...
+  auto index = read_index(repo.path());
+  const auto& versions = index["entries"]["app"];
+  REQUIRE(versions.Size() == 16);
+  CHECK(std::string(versions[0]["version"].GetString()) == newer);
+  CHECK(std::string(versions[1]["version"].GetString()) == older);
+
+  // ...and as real Helm 3 and 4 read it.
+  auto server = test::start_python_peer("static_http_server.py", {"--root", repo.path().string()});
+  for (const auto& helm : test::helm_clients()) {
+    INFO(helm.name);
+    util::TempDir home;
+    const std::map<std::string, std::string> env{{"HELM_CONFIG_HOME", (home.path() / "config").string()},
+                                                 {"HELM_CACHE_HOME", (home.path() / "cache").string()},
+                                                 {"HELM_DATA_HOME", (home.path() / "data").string()}};
+    test::run_ok({helm.path, "repo", "add", "cmop", server.url()}, {}, env);
+    std::string search = test::run_ok({helm.path, "search", "repo", "cmop/app", "-o", "json"}, {}, env);
+    CHECK(search.find(newer) != std::string::npos);
+    CHECK(search.find(older) == std::string::npos);
+    test::run_ok({helm.path, "pull", "cmop/app", "-d", home.path().string()}, {}, env);
+    CHECK(fs::exists(home.path() / ("app-" + newer + ".tgz")));
+    CHECK_FALSE(fs::exists(home.path() / ("app-" + older + ".tgz")));
+  }
+}

@@ -9,8 +9,9 @@ namespace cmop::chart {
 
 // Every directory under subpath of `tree` holding a Chart.yaml (a file, or a
 // symlink: reading it later refuses one that leaves the tree), '/'-separated,
-// sorted. Skips .git and does not descend into a found chart's charts/ directory
-// (vendored subcharts belong to their parent). Symlinked directories are not
+// sorted. Skips .git and does not descend into a found chart at all: its charts/
+// holds its vendored subcharts, and a Chart.yaml anywhere else below it is one of
+// its files, as `helm package` sees it. Symlinked directories are not
 // followed. Throws Error(not_found) if subpath is missing and Error(forbidden) if
 // subpath escapes the root (lexically or through a symlink). A chart at subpath
 // itself is reported as subpath, or "." when subpath is empty.

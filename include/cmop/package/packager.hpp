@@ -43,6 +43,8 @@ struct PackageInput {
 };
 
 struct Package {
+  // As Helm's loader reads it back from the package (sanitized; an apiVersion v1
+  // chart's dependencies from its requirements.yaml): what indexes and registries carry.
   chart::Metadata metadata;
   std::string filename;  // "<name>-<version>.tgz"
   std::string bytes;     // the .tgz
