@@ -456,9 +456,11 @@ TEST_CASE("local: revisions of one version are listed newest first, and real Hel
                                                  {"HELM_CACHE_HOME", (home.path() / "cache").string()},
                                                  {"HELM_DATA_HOME", (home.path() / "data").string()}};
     test::run_ok({helm.path, "repo", "add", "cmop", server.url()}, {}, env);
-    std::string search = test::run_ok({helm.path, "search", "repo", "cmop/app", "-o", "json"}, {}, env);
-    CHECK(search.find(newer) != std::string::npos);
-    CHECK(search.find(older) == std::string::npos);
+    // Everything that resolves a chart through the index (pull, show, install,
+    // dependency update) takes its first version that matches. (`helm search repo`
+    // is no judge: it collects versions through a Go map, so among versions of
+    // equal precedence its pick is random from run to run, in Helm 3 and 4 alike.)
+    CHECK_THAT(test::run_ok({helm.path, "show", "chart", "cmop/app"}, {}, env), Catch::Contains("version: " + newer));
     test::run_ok({helm.path, "pull", "cmop/app", "-d", home.path().string()}, {}, env);
     CHECK(fs::exists(home.path() / ("app-" + newer + ".tgz")));
     CHECK_FALSE(fs::exists(home.path() / ("app-" + older + ".tgz")));
