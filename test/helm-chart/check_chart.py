@@ -326,9 +326,6 @@ def check_operator_on(ck):
              "env.open numbers from a values file reach ChartMuseum as integers", str(cm_env.get("MAX_UPLOAD_SIZE")))
     ck.check(side_env.get("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE", {}).get("value") == "52428800",
              "the sidecar knows ChartMuseum's MAX_UPLOAD_SIZE", str(side_env.get("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE")))
-    docs = r(*OPERATOR_ON, "env.open.DEPTH=2", "operator.serve.tenant=/org/team/")
-    side = container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop")
-    ck.check(args_value(side["args"], "--chartmuseum-tenant") == "/org/team/", "a tenant of DEPTH segments is taken")
     docs = r("env.open.ALLOW_OVERWRITE=true")
     ck.check(env_of(container(one(docs, "Deployment"), "chartmuseum"))["ALLOW_OVERWRITE"]["value"] == "true",
              "ALLOW_OVERWRITE=true is allowed without the operator")
@@ -590,8 +587,11 @@ def check_values_schema(ck):
     ck.section("the schema accepts what the templates take")
     docs = r(*OPERATOR_ON, "env.open.DEPTH=2", "operator.serve.tenant=/org/team/")
     side = container(one(docs, "Deployment", "cmop-chartmuseum"), "cmop")
-    ck.check(args_value(side["args"], "--chartmuseum-tenant") == "/org/team/",
-             "operator.serve.tenant=/org/team/ (slashes trimmed by the chart and cmop) is taken")
+    ck.check(args_value(side["args"], "--chartmuseum-tenant") == "org/team",
+             "operator.serve.tenant=/org/team/ is taken, as --chartmuseum-tenant org/team (the slashes trimmed)")
+    side = container(one(r(*OPERATOR_ON, "operator.serve.tenant=/"), "Deployment", "cmop-chartmuseum"), "cmop")
+    ck.check(args_value(side["args"], "--chartmuseum-tenant") is None,
+             "operator.serve.tenant=/ is no tenant: no --chartmuseum-tenant", str(side["args"]))
     docs = r(*OPERATOR_ON, "env.secret.BEARER_AUTH=true", "operator.serve.chartmuseumBearerTokenSecret.name=cm-jwt")
     ck.check(secret_ref(env_of(container(one(docs, "Deployment", "cmop-chartmuseum"), "chartmuseum")), "BEARER_AUTH")
              == ("cmop-chartmuseum", "BEARER_AUTH"), "env.secret.BEARER_AUTH=true (a boolean) reaches ChartMuseum")

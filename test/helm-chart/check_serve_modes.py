@@ -157,6 +157,9 @@ def check_deployment_chartmuseum(ck):
     docs = r(*(DEPLOYMENT_MODE + ["env.open.DEPTH=1", "operator.serve.tenant=team"]))
     ck.check(args_value(container(one(docs, "Deployment", SERVE), "cmop")["args"], "--chartmuseum-tenant") == "team",
              "operator.serve.tenant becomes --chartmuseum-tenant")
+    docs = r(*(DEPLOYMENT_MODE + ["env.open.DEPTH=1", "operator.serve.tenant=/team/"]))
+    ck.check(args_value(container(one(docs, "Deployment", SERVE), "cmop")["args"], "--chartmuseum-tenant") == "team",
+             "operator.serve.tenant=/team/ becomes --chartmuseum-tenant team")
     docs = r(*(DEPLOYMENT_MODE + ["operator.serve.persistence.enabled=true", "operator.serve.persistence.size=5Gi",
                                   "operator.serve.persistence.storageClass=fast", "persistence.enabled=true"]))
     check_common(ck, docs, "deployment+persistence")

@@ -104,6 +104,14 @@ chart a number, which is still the token "123456".
 {{- end -}}
 {{- end -}}
 
+{{/*
+operator.serve.tenant without leading and trailing slashes ("/org/team/" is
+org/team): what the chart checks against env.open.DEPTH and passes to cmop.
+*/}}
+{{- define "chartmuseum.serveTenant" -}}
+{{- trimAll "/" (toString (default "" .Values.operator.serve.tenant)) -}}
+{{- end -}}
+
 {{/* ChartMuseum's context path ("" or "/prefix", no trailing slash). */}}
 {{- define "chartmuseum.contextPath" -}}
 {{- $path := toString (default "" .Values.env.open.CONTEXT_PATH) | trimSuffix "/" -}}
@@ -171,7 +179,7 @@ object is rendered.
 {{- fail "operator.enabled=true refuses env.open.ALLOW_OVERWRITE=true: ChartMuseum would overwrite an existing chart version without a 409, so cmop could not detect two repos publishing the same name+version (cmop replaces its own charts with ?force, which needs no ALLOW_OVERWRITE)." -}}
 {{- end -}}
 {{- $depth := int (default 0 $open.DEPTH) -}}
-{{- $tenant := trimAll "/" (toString (default "" .Values.operator.serve.tenant)) -}}
+{{- $tenant := include "chartmuseum.serveTenant" . -}}
 {{- if and (gt $depth 0) (not $tenant) -}}
 {{- fail "env.open.DEPTH > 0 makes ChartMuseum multi-tenant: set operator.serve.tenant (org/repo) so cmop knows where to publish." -}}
 {{- end -}}

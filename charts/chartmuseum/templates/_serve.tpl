@@ -214,7 +214,7 @@ work. Called from chartmuseum.validate.
 {{- if and (not $oci.existingSecret) (or $oci.username $oci.password) (not (and $oci.username $oci.password)) -}}
 {{- fail "operator.serve.oci.username and operator.serve.oci.password go together: set both, or neither for anonymous access" -}}
 {{- end -}}
-{{- if $serve.tenant -}}
+{{- if include "chartmuseum.serveTenant" . -}}
 {{- fail "operator.serve.tenant is a ChartMuseum tenant and means nothing with operator.serve.oci.registry: put the path in the registry URL instead" -}}
 {{- end -}}
 {{- else if or $oci.existingSecret $oci.username $oci.password -}}
