@@ -14,7 +14,7 @@ import tempfile
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chartlib import (NAMESPACE, RELEASE, CheckFailed, client_name, container, env_of, lint_strict,  # noqa: E402
+from chartlib import (NAMESPACE, CheckFailed, client_name, container, env_of, lint_strict,  # noqa: E402
                       notes, objects, one, overlay, render, run_helm, run_main, values_file)
 from schema_check import validate  # noqa: E402
 
