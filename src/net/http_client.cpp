@@ -622,6 +622,9 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
   for (int redirects = 0;; ++redirects) {
     Target target = parse_target(url);
+    const std::string answered_by = target.display;
+    // A redirect's query may be a signature (object storage): not for messages.
+    if (redirects > 0) target.display = target.display.substr(0, target.display.find('?'));
     if (!peers_.allowed_hosts.empty() && !listed_host(peers_, target.host))
       throw Error(Errc::forbidden, target.display, "refused: host " + target.host + " is not in the allowed list");
     ssl::context* ctx = nullptr;
@@ -688,6 +691,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
     Response res;
     res.status = static_cast<int>(parser->get().result_int());
+    res.url = answered_by;
     copy_headers(parser->get().base(), res);
 
     if (follow && is_redirect(res.status) && !res.header("Location").empty()) {
