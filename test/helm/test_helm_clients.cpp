@@ -54,8 +54,10 @@ struct ServedCharts : test::ServedRepo {
   }
   // POST /repo/new for this repo; `extra` is more JSON members (`"versioning":"revision"`).
   // Returns the sync report.
-  std::string add(const std::string& extra = "") {
-    std::string body = "{\"name\":\"" + std::string(kRepo) + "\",\"git\":\"" + url() + "\"";
+  std::string add(const std::string& extra = "") { return add_repo_named(kRepo, url(), extra); }
+  // The same for another repo (see add_repo()).
+  std::string add_repo_named(const std::string& name, const std::string& git, const std::string& extra = "") {
+    std::string body = "{\"name\":\"" + name + "\",\"git\":\"" + git + "\"";
     if (!extra.empty()) body += "," + extra;
     return report_of(serve.call("POST", "/repo/new", body + "}"));
   }
@@ -289,6 +291,17 @@ TEST_CASE("Helm pulls and shows charts cmop serve pushed to an OCI registry, and
   const std::string shown = helm.ok({"show", "chart", "oci://" + host + "/charts/alpha", "--plain-http"});
   CHECK_THAT(shown, Catch::Contains("name: alpha") && Catch::Contains("version: 1.0.0") &&
                         Catch::Contains("description: test chart alpha"));
+
+  // A repo under versioning: revision: the version carries build metadata, which the
+  // tag spells with '_' instead of '+'; Helm finds it by the version.
+  const auto epsilon =
+      published(repo.add_repo_named("revs", repo.add_repo("revs", "epsilon", "2.0.0"), "\"versioning\":\"revision\""),
+                "epsilon");
+  CHECK(epsilon.version.rfind("2.0.0", 0) == 0);
+  const auto revision = helm.pull({"oci://" + host + "/charts/epsilon", "--version", epsilon.version, "--plain-http"});
+  CHECK(file_sha256(revision) == epsilon.digest);
+  CHECK_THAT(helm.ok({"show", "chart", "oci://" + host + "/charts/epsilon", "--version", epsilon.version, "--plain-http"}),
+             Catch::Contains("version: " + epsilon.version));
 
   // delta's package holds the chart Helm pushed, byte for byte, locked to the oci:// URL.
   const auto delta_tgz = helm.pull({"oci://" + host + "/charts/delta", "--version", "0.4.0", "--plain-http"});
