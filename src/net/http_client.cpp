@@ -698,6 +698,23 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       if (redirects >= req.max_redirects)
         throw Error(Errc::network, target.display,
                     "too many redirects (more than " + std::to_string(req.max_redirects) + ")");
+      // The redirect's own body (none for HEAD, a line of HTML for GET) is read and
+      // the connection kept: a registry redirects every blob, and its next request
+      // need not connect and shake hands again.
+      if (pool_ && ex->request_written() && parser->keep_alive() &&
+          (parser->is_done() || parser->chunked() || parser->content_length())) {
+        std::array<char, 4096> scrap;
+        std::size_t drained = 0;
+        boost::system::error_code ec;
+        while (!parser->is_done() && !ec && drained <= kMaxHeaderBytes) {
+          parser->get().body().data = scrap.data();
+          parser->get().body().size = scrap.size();
+          ec = ex->read_some(*parser);
+          if (ec == http::error::need_buffer) ec = {};
+          drained += scrap.size() - parser->get().body().size;
+        }
+        if (parser->is_done() && parser->keep_alive()) pool_->put(ex->release());
+      }
       url = resolve_url(url, res.header("Location"));
       // 303 turns the request into a GET; GET and HEAD stay what they are on 301-308.
       if (res.status == 303 && current.method != "HEAD") current.method = "GET";

@@ -520,8 +520,12 @@ TEST_CASE("blobs a registry redirects to another server: an oci:// dependency an
   upstream->remove_exact("common", "2.4.0", common.digest);
   REQUIRE_FALSE(publish_client->resolve({registry.host(), creds}, "upstream/common", "2.4.0"));
   auto before = publish_client->requests_sent();
+  const auto connections = publish_client->connections_opened();
   upstream->publish(common, false);
   CHECK(publish_client->requests_sent() - before == 4);  // HEAD tag, HEAD config, HEAD layer, PUT manifest
+  // The registry's connection outlives its redirects, the storage's was kept from
+  // the fetch: no new connection.
+  CHECK(publish_client->connections_opened() - connections == 0);
   // The size bound holds for the redirected download.
   const oci::Endpoint ep{registry.host(), creds};
   auto too_large = error_of([&] { publish_client->blob(ep, "upstream/common", "sha256:" + common.digest, 100); });
