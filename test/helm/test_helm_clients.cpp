@@ -197,6 +197,42 @@ TEST_CASE("Helm adds cmop serve's chart repo, searches every version, pulls the 
   // The earlier version stays installable, byte for byte.
   CHECK(file_sha256(helm.pull({"cmop/alpha", "--version", "1.0.0"})) == published(first, "alpha").digest);
   CHECK_THAT(helm.ok({"show", "values", "cmop/alpha"}), Catch::Contains("replicaCount: 2"));
+  // Pulled by the repository's URL, without `helm repo add`.
+  CHECK(file_sha256(helm.pull({"beta", "--repo", repo.charts_url(), "--version", "0.2.0"})) ==
+        index_digest(index, "beta", "0.2.0"));
+
+  // A chart folder removed from git takes its versions with it.
+  repo.work.remove("charts/beta");
+  repo.push_and_sync("beta removed");
+  helm.ok({"repo", "update"});
+  CHECK(helm.search_versions("cmop/beta", {"-l"}).empty());
+  CHECK(helm.search_versions("cmop/alpha", {"-l"}) == std::vector<std::string>{"1.1.0", "1.0.0"});
+  std::string out;
+  CHECK(helm.run({"pull", "cmop/beta", "--destination", helm.fresh_dir("gone").string()}, &out) != 0);
+  CHECK(repo.serve.call("GET", "/charts/beta-0.2.0.tgz").status == 404);
+}
+
+TEST_CASE("With versioning: overwrite, Helm pulls the replaced package after repo update", "[helm][e2e]") {
+  const HelmUser helm(GENERATE(from_range(test::helm_clients())));
+  INFO("client: " << helm.name());
+  ServedCharts repo;
+  test::write_chart(repo.work, "charts/alpha", "alpha", "1.0.0");
+  repo.commit_and_serve("initial");
+  repo.start();
+  const auto before = published(repo.add("\"versioning\":\"overwrite\""), "alpha");
+  helm.ok({"repo", "add", "cmop", repo.charts_url()});
+  CHECK(file_sha256(helm.pull({"cmop/alpha", "--version", "1.0.0"})) == before.digest);
+
+  repo.work.write("charts/alpha/values.yaml", "replicaCount: 5\n");
+  const auto after = published(repo.push_and_sync("same version, other content"), "alpha");
+  REQUIRE(after.version == "1.0.0");
+  REQUIRE(after.digest != before.digest);
+  helm.ok({"repo", "update"});
+  CHECK(helm.search_versions("cmop/alpha", {"-l"}) == std::vector<std::string>{"1.0.0"});
+  const auto pulled = helm.pull({"cmop/alpha", "--version", "1.0.0"});
+  CHECK(file_sha256(pulled) == after.digest);
+  CHECK(file_sha256(pulled) == index_digest(repo.served_index(), "alpha", "1.0.0"));
+  CHECK_THAT(helm.ok({"show", "values", "cmop/alpha", "--version", "1.0.0"}), Catch::Contains("replicaCount: 5"));
 }
 
 TEST_CASE("Helm builds a chart's dependencies from cmop serve by URL and by @alias, templates and dry-run installs",
@@ -347,4 +383,6 @@ TEST_CASE("With versioning: revision, Helm's search and pull without --version g
   CHECK(pulled.filename() == "alpha-" + newest.version + ".tgz");
   CHECK(file_sha256(pulled) == newest.digest);
   CHECK_THAT(helm.ok({"show", "values", "cmop/alpha"}), Catch::Contains("replicaCount: 3"));
+  // Every earlier revision stays installable by its version.
+  CHECK(file_sha256(helm.pull({"cmop/alpha", "--version", revisions.front().version})) == revisions.front().digest);
 }
