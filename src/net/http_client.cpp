@@ -622,6 +622,9 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
   for (int redirects = 0;; ++redirects) {
     Target target = parse_target(url);
+    const std::string answered_by = target.display;
+    // A redirect's query may be a signature (object storage): not for messages.
+    if (redirects > 0) target.display = target.display.substr(0, target.display.find('?'));
     if (!peers_.allowed_hosts.empty() && !listed_host(peers_, target.host))
       throw Error(Errc::forbidden, target.display, "refused: host " + target.host + " is not in the allowed list");
     ssl::context* ctx = nullptr;
@@ -688,12 +691,30 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
     Response res;
     res.status = static_cast<int>(parser->get().result_int());
+    res.url = answered_by;
     copy_headers(parser->get().base(), res);
 
     if (follow && is_redirect(res.status) && !res.header("Location").empty()) {
       if (redirects >= req.max_redirects)
         throw Error(Errc::network, target.display,
                     "too many redirects (more than " + std::to_string(req.max_redirects) + ")");
+      // The redirect's own body (none for HEAD, a line of HTML for GET) is read and
+      // the connection kept: a registry redirects every blob, and its next request
+      // need not connect and shake hands again.
+      if (pool_ && ex->request_written() && parser->keep_alive() &&
+          (parser->is_done() || parser->chunked() || parser->content_length())) {
+        std::array<char, 4096> scrap;
+        std::size_t drained = 0;
+        boost::system::error_code ec;
+        while (!parser->is_done() && !ec && drained <= kMaxHeaderBytes) {
+          parser->get().body().data = scrap.data();
+          parser->get().body().size = scrap.size();
+          ec = ex->read_some(*parser);
+          if (ec == http::error::need_buffer) ec = {};
+          drained += scrap.size() - parser->get().body().size;
+        }
+        if (parser->is_done() && parser->keep_alive()) pool_->put(ex->release());
+      }
       url = resolve_url(url, res.header("Location"));
       // 303 turns the request into a GET; GET and HEAD stay what they are on 301-308.
       if (res.status == 303 && current.method != "HEAD") current.method = "GET";

@@ -47,7 +47,11 @@ struct Request {
   std::string body;
   std::chrono::milliseconds timeout{30000};  // whole exchange
   std::size_t max_response_body = 256u << 20;
-  int max_redirects = 5;  // followed for GET/HEAD only
+  // Followed for GET/HEAD only; 0 makes a redirect an error. Every hop is held to
+  // the client's ConnectionPolicy and to `timeout`, and Authorization goes only to
+  // the request's own origin (scheme, host and port). The subject of an error on a
+  // hop a redirect led to is its URL without the query (which may hold a signature).
+  int max_redirects = 5;
   // Optional: asked at least every 100 ms while the exchange waits on the network;
   // when it answers true the exchange is abandoned with Error(network, "cancelled").
   // Lets a long-lived request (a watch stream) end promptly at shutdown.
@@ -58,6 +62,10 @@ struct Response {
   int status = 0;
   Headers headers;
   std::string body;
+  // The URL that gave this answer (the last one when redirects were followed),
+  // without userinfo: a caller tells an answer from its own server from one a
+  // redirect led to.
+  std::string url;
   // Case-insensitive header lookup; empty when absent.
   std::string header(std::string_view name) const;
 };
