@@ -1,5 +1,6 @@
 #include "metrics.hpp"
 
+#include <chrono>
 #include <cstdio>
 
 #include "cmop/util/prometheus.hpp"
@@ -27,6 +28,8 @@ void Metrics::record_sync(const std::string& repo, const std::string& result, do
   h.sum += seconds;
   charts_published_ += published;
   if (result != "success") ++sync_failures_;
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  last_sync_[repo] = LastSync{now, result == "success"};
 }
 
 void Metrics::record_http(int status) {
@@ -64,6 +67,14 @@ std::string Metrics::render(const Gauges& g) const {
          "When the repo last synced without a repo-level error (Unix time; absent before the first).");
   for (auto& [repo, when] : g.last_success)
     out += "cmop_repo_last_success_timestamp_seconds{repo=\"" + label(repo) + "\"} " + number(when) + "\n";
+  family(out, "cmop_repo_last_sync_success", "gauge",
+         "1 when the repo's most recent sync (since this process started) was fully successful, else 0.");
+  for (const auto& [repo, last] : last_sync_)
+    out += "cmop_repo_last_sync_success{repo=\"" + label(repo) + "\"} " + (last.success ? "1" : "0") + "\n";
+  family(out, "cmop_repo_last_sync_timestamp_seconds", "gauge",
+         "When the repo's most recent sync (since this process started) ended, successful or not.");
+  for (const auto& [repo, last] : last_sync_)
+    out += "cmop_repo_last_sync_timestamp_seconds{repo=\"" + label(repo) + "\"} " + number(last.ended) + "\n";
   single(out, "cmop_charts_published_total", "counter", "Chart versions uploaded to the publish target.",
          std::to_string(charts_published_));
   single(out, "cmop_sync_failures_total", "counter", "Repo syncs that were not fully successful.",

@@ -50,6 +50,13 @@ class Metrics {
   std::uint64_t sync_failures_ = 0;
   std::map<int, std::uint64_t> http_;
   std::map<std::string, std::uint64_t> hooks_;
+  // Each repo's most recent sync by this process: when it ended and whether it
+  // was fully successful (what the CmopRepoSyncFailing alert watches).
+  struct LastSync {
+    double ended = 0;  // seconds since the epoch
+    bool success = false;
+  };
+  std::map<std::string, LastSync> last_sync_;
 };
 
 }  // namespace cmop::serve
