@@ -14,6 +14,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cmop/deps/repo_index.hpp"
@@ -66,15 +67,16 @@ struct ServedCharts : test::ServedRepo {
     commit_and_serve(message);
     return report_of(serve.call("GET", "/repo/" + std::string(kRepo) + "/update"));
   }
-  // The set-up most tests start from: alpha 1.0.0 and beta 0.2.0 committed, served and
-  // synced; the sync report.
-  std::string serve_alpha_and_beta() {
-    test::write_chart(work, "charts/alpha", "alpha", "1.0.0");
-    test::write_chart(work, "charts/beta", "beta", "0.2.0");
+  // The set-up the tests start from: charts/<name> in each version committed, served
+  // and synced by a new `cmop serve` (`extra` as in add()); the sync report.
+  std::string serve_charts(const std::vector<std::pair<std::string, std::string>>& charts,
+                           const std::string& extra = "") {
+    for (auto& [name, version] : charts) test::write_chart(work, "charts/" + name, name, version);
     commit_and_serve("initial");
     start();
-    return add();
+    return add(extra);
   }
+  std::string serve_alpha_and_beta() { return serve_charts({{"alpha", "1.0.0"}, {"beta", "0.2.0"}}); }
   std::string charts_url() const { return serve.base() + "/charts"; }
   deps::RepoIndex served_index() const {
     auto res = serve.call("GET", "/charts/index.yaml");
@@ -216,10 +218,8 @@ TEST_CASE("With versioning: overwrite, Helm pulls the replaced package after rep
   const HelmUser helm(GENERATE(from_range(test::helm_clients())));
   INFO("client: " << helm.name());
   ServedCharts repo;
-  test::write_chart(repo.work, "charts/alpha", "alpha", "1.0.0");
-  repo.commit_and_serve("initial");
-  repo.start();
-  const auto before = published(repo.add("\"versioning\":\"overwrite\""), "alpha");
+  const auto before =
+      published(repo.serve_charts({{"alpha", "1.0.0"}}, "\"versioning\":\"overwrite\""), "alpha");
   helm.ok({"repo", "add", "cmop", repo.charts_url()});
   CHECK(file_sha256(helm.pull({"cmop/alpha", "--version", "1.0.0"})) == before.digest);
 
@@ -336,8 +336,9 @@ TEST_CASE("Helm pulls and shows charts cmop serve pushed to an OCI registry, and
   CHECK(epsilon.version.rfind("2.0.0", 0) == 0);
   const auto revision = helm.pull({"oci://" + host + "/charts/epsilon", "--version", epsilon.version, "--plain-http"});
   CHECK(file_sha256(revision) == epsilon.digest);
-  CHECK_THAT(helm.ok({"show", "chart", "oci://" + host + "/charts/epsilon", "--version", epsilon.version, "--plain-http"}),
-             Catch::Contains("version: " + epsilon.version));
+  CHECK_THAT(
+      helm.ok({"show", "chart", "oci://" + host + "/charts/epsilon", "--version", epsilon.version, "--plain-http"}),
+      Catch::Contains("version: " + epsilon.version));
 
   // delta's package holds the chart Helm pushed, byte for byte, locked to the oci:// URL.
   const auto delta_tgz = helm.pull({"oci://" + host + "/charts/delta", "--version", "0.4.0", "--plain-http"});
@@ -362,10 +363,8 @@ TEST_CASE("With versioning: revision, Helm's search and pull without --version g
   const HelmUser helm(GENERATE(from_range(test::helm_clients())));
   INFO("client: " << helm.name());
   ServedCharts repo;
-  test::write_chart(repo.work, "charts/alpha", "alpha", "1.0.0");
-  repo.commit_and_serve("initial");
-  repo.start();
-  std::vector<Published> revisions{published(repo.add("\"versioning\":\"revision\""), "alpha")};
+  std::vector<Published> revisions{
+      published(repo.serve_charts({{"alpha", "1.0.0"}}, "\"versioning\":\"revision\""), "alpha")};
   for (const char* replicas : {"2", "3"}) {
     repo.work.write("charts/alpha/values.yaml", std::string("replicaCount: ") + replicas + "\n");
     revisions.push_back(published(repo.push_and_sync(std::string("replicaCount ") + replicas), "alpha"));
