@@ -125,6 +125,16 @@ void add_command(CLI::App& app) {
                   "open HTTP connections at most; 0 = half the file-descriptor limit (16..4096)")
       ->envname("CMOP_MAX_CONNECTIONS")
       ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", s.max_connections_per_client,
+                  "open HTTP connections from one client address at most; 0 = a quarter of --max-connections, at "
+                  "least 4")
+      ->envname("CMOP_MAX_CONNECTIONS_PER_CLIENT")
+      ->capture_default_str();
+  cmd->add_option("--reserved-connections", s.reserved_connections,
+                  "HTTP connections kept for /healthz, /readyz and requests with the bearer token; 0 = an eighth of "
+                  "--max-connections, at least 2")
+      ->envname("CMOP_RESERVED_CONNECTIONS")
+      ->capture_default_str();
   cmd->add_option("--hook-rate-limit", s.hook_rate_per_minute,
                   "push webhooks accepted per repo per minute (POST /hooks/{name}); more are answered 429")
       ->envname("CMOP_HOOK_RATE_LIMIT")
