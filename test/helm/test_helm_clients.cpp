@@ -353,6 +353,42 @@ TEST_CASE("Helm pulls and shows charts cmop serve pushed to an OCI registry, and
   CHECK_THAT(helm.ok({"dependency", "list", (unpacked / "delta").string()}), !Catch::Contains("missing"));
   CHECK_THAT(helm.ok({"template", "rel", delta_tgz.string()}),
              Catch::Contains("name: rel-delta") && Catch::Contains("name: rel-gamma"));
+  // Helm takes the package's Chart.lock as in sync with its Chart.yaml and rebuilds
+  // charts/ from it: the very archive Helm pushed.
+  fs::remove_all(unpacked / "delta" / "charts");
+  helm.ok({"dependency", "build", (unpacked / "delta").string(), "--plain-http"});
+  CHECK(file_sha256(unpacked / "delta" / "charts" / "gamma-0.3.0.tgz") == file_sha256(gamma_tgz));
+}
+
+TEST_CASE("An umbrella chart naming its sibling by the served repo's URL is published with it, and Helm accepts its "
+          "Chart.lock",
+          "[helm][e2e]") {
+  const HelmUser helm(GENERATE(from_range(test::helm_clients())));
+  INFO("client: " << helm.name());
+  ServedCharts repo;
+  const std::string url = repo.charts_url();  // the port is chosen before `cmop serve` starts
+  test::write_chart(repo.work, "charts/api", "api", "1.2.0");
+  test::write_chart(repo.work, "charts/platform", "platform", "0.1.0",
+                    "dependencies:\n- name: api\n  version: 1.x\n  repository: " + url + "\n");
+  repo.commit_and_serve("initial");
+  repo.start();
+  // The documented monorepo set-up: the served URL is mirrored by `self`.
+  const auto report = repo.add(R"("dependencies":[{"name":"ours","url":"self","mirrorOf":")" + url + R"("}])");
+  const auto api = published(report, "api");
+  const auto platform = published(report, "platform");
+
+  helm.ok({"repo", "add", "cmop", url});
+  const auto package = helm.pull({"cmop/platform"});
+  CHECK(file_sha256(package) == platform.digest);
+  const auto unpacked = unpack(helm, package) / "platform";
+  CHECK(files_of(unpacked / "charts" / "api") == files_of(unpack(helm, helm.pull({"cmop/api"})) / "api"));
+  CHECK_THAT(util::read_file(unpacked / "Chart.lock"),
+             Catch::Contains("repository: " + url) && Catch::Contains("version: 1.2.0"));
+  CHECK_THAT(helm.ok({"template", "rel", package.string()}),
+             Catch::Contains("name: rel-platform") && Catch::Contains("name: rel-api"));
+  fs::remove_all(unpacked / "charts");
+  helm.ok({"dependency", "build", unpacked.string()});
+  CHECK(file_sha256(unpacked / "charts" / "api-1.2.0.tgz") == api.digest);
 }
 
 // KNOWN TO FAIL until the revision scheme is fixed (issue 21): two revisions of one
