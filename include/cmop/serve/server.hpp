@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cmop/deps/resolver.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/log.hpp"
 
@@ -53,6 +54,12 @@ struct ServerOptions {
   // for a domain) may be fetched from. Either way, loopback and link-local
   // addresses (the pod itself, cloud metadata) are refused unless listed here.
   std::vector<std::string> dependency_hosts;
+  // Syncs of repos on one git host (host:port) running at once (0 = workers - 1,
+  // at least 1): a host whose syncs hang leaves workers to the other hosts.
+  int max_syncs_per_host = 0;
+  // The dependency cache (<state_dir>/cache) and the parsed indexes kept in memory
+  // between syncs: sizes, counts and age, least recently used evicted first.
+  deps::CacheLimits dependency_cache;
   int io_threads = 2;  // HTTP threads; they never run a sync
 
   // Push webhooks (POST /hooks/{name}) accepted per repo per minute (a token bucket
