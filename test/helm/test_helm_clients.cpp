@@ -280,12 +280,14 @@ TEST_CASE("Helm builds a chart's dependencies from cmop serve by URL and by @ali
   const auto index = repo.served_index();
   helm.ok({"repo", "add", "cmop", repo.charts_url()});
 
-  // The user's umbrella chart: alpha by the repository's URL, beta by the name it was added under.
+  // The user's umbrella chart: alpha by the repository's URL, beta by the name it was
+  // added under (`@cmop`), and alpha once more by `alias:cmop`, under another alias.
   const auto app = helm.fresh_dir("app") / "app";
   write_local_chart(app, "app", "0.1.0",
                     "dependencies:\n"
                     "- name: alpha\n  version: ^1.0.0\n  repository: " + repo.charts_url() + "\n"
-                    "- name: beta\n  version: 0.2.x\n  repository: \"@cmop\"\n");
+                    "- name: beta\n  version: 0.2.x\n  repository: \"@cmop\"\n"
+                    "- name: alpha\n  alias: again\n  version: 1.0.0\n  repository: \"alias:cmop\"\n");
   helm.ok({"dependency", "build", app.string()});
   CHECK(file_sha256(app / "charts" / "alpha-1.0.0.tgz") == index_digest(index, "alpha", "1.0.0"));
   CHECK(file_sha256(app / "charts" / "beta-0.2.0.tgz") == index_digest(index, "beta", "0.2.0"));
@@ -297,7 +299,8 @@ TEST_CASE("Helm builds a chart's dependencies from cmop serve by URL and by @ali
 
   const std::string umbrella = helm.ok({"template", "rel", app.string()});
   CHECK_THAT(umbrella, Catch::Contains("name: rel-app") && Catch::Contains("name: rel-alpha") &&
-                           Catch::Contains("name: rel-beta"));
+                           Catch::Contains("name: rel-beta") &&
+                           Catch::Contains("# Source: app/charts/again/templates/configmap.yaml"));
   const std::string served = helm.ok({"template", "rel", "cmop/alpha", "--version", "1.0.0"});
   CHECK_THAT(served, Catch::Contains("# Source: alpha/templates/configmap.yaml") && Catch::Contains("name: rel-alpha"));
 
