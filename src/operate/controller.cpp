@@ -69,8 +69,15 @@ Controller::Controller(const KubeClient& kube, ControllerOptions options)
     : kube_(kube), options_(std::move(options)), queue_(options_.retry_base, options_.retry_max) {
   chartmuseums_ = std::make_unique<Informer>(kube_, resources::chartmuseums, options_.watch_namespace, "",
                                              options_.watch_timeout_seconds, metrics_,
-                                             [this](const std::string& key, const rapidjson::Value*,
-                                                    const rapidjson::Value*) { queue_.add(key); });
+                                             [this](const std::string& key, const rapidjson::Value* object,
+                                                    const rapidjson::Value* before) {
+                                               // The watch's echo of our own write: the reconcile
+                                               // that wrote it has seen it already.
+                                               if (object && before && !own_write(key).empty() &&
+                                                   own_write(key) == str_at(*object, "metadata.resourceVersion"))
+                                                 return;
+                                               queue_.add(key);
+                                             });
   chartmuseums_->on_listed([this] { metrics_.synced = true; });
   // A CronJob of ours edited or deleted by hand brings its owner back at once
   // (a deleted CronJob's last state still names its owner).
@@ -221,7 +228,9 @@ void Controller::run(StopSignal& stop) {
       follow_sidecar_syncs(
           options_, stop, options_.sidecar_poll_wait,
           [this](const std::string& key) {
-            if (chartmuseums_->get(key)) queue_.add(key);  // only resources this operator watches
+            // Only resources this operator watches; ahead of the queue: the result of a
+            // sync is what turns a resource Ready.
+            if (chartmuseums_->get(key)) queue_.add_urgent(key);
           },
           [this] { sidecar_lost_state("it restarted: new epoch on GET /syncs"); });
     });

@@ -56,10 +56,21 @@ std::vector<Informer::Object> Informer::select(const std::string& ns,
   return out;
 }
 
+namespace {
+// A cached object with an allocator of its own whose chunks fit it: a Document's
+// default pool takes 64 KiB at its first allocation, so a cache of a few KiB objects
+// cost 64 KiB each (and their churn fragmented the heap).
+struct CachedObject {
+  rapidjson::MemoryPoolAllocator<> pool;
+  rapidjson::Document doc;
+  explicit CachedObject(std::size_t chunk) : pool(chunk), doc(&pool) {}
+};
+}  // namespace
+
 void Informer::store_locked(const std::string& key, const rapidjson::Value& object) {
-  auto doc = std::make_shared<rapidjson::Document>();
-  doc->CopyFrom(object, doc->GetAllocator());
-  cache_[key] = std::move(doc);
+  auto cached = std::make_shared<CachedObject>(4096);
+  cached->doc.CopyFrom(object, cached->pool);
+  cache_[key] = Object(cached, &cached->doc);
 }
 
 void Informer::remember(const rapidjson::Value& object) {
