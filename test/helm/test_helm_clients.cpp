@@ -366,12 +366,11 @@ TEST_CASE("Helm pulls and shows charts cmop serve pushed to an OCI registry, and
   CHECK_THAT(shown, Catch::Contains("name: alpha") && Catch::Contains("version: 1.0.0") &&
                         Catch::Contains("description: test chart alpha"));
 
-  // A repo under versioning: revision: the version carries build metadata, which the
-  // tag spells with '_' instead of '+'; Helm finds it by the version.
+  // A repo under versioning: revision: Helm finds a revision by the version cmop
+  // reports (today with build metadata, which the tag spells with '_' for '+').
   const auto epsilon =
       published(repo.add_repo_named("revs", repo.add_repo("revs", "epsilon", "2.0.0"), "\"versioning\":\"revision\""),
                 "epsilon");
-  CHECK(epsilon.version.rfind("2.0.0", 0) == 0);
   const auto revision = helm.pull({"oci://" + host + "/charts/epsilon", "--version", epsilon.version, "--plain-http"});
   CHECK(file_sha256(revision) == epsilon.digest);
   CHECK_THAT(
