@@ -42,6 +42,13 @@ void Metrics::record_hook(const std::string& outcome) {
   ++hooks_[outcome];
 }
 
+void Metrics::forget(const std::string& repo) {
+  std::lock_guard lk(mu_);
+  durations_.erase(repo);
+  for (auto it = syncs_.lower_bound({repo, std::string()}); it != syncs_.end() && it->first.first == repo;)
+    it = syncs_.erase(it);
+}
+
 std::string Metrics::render(const Gauges& g) const {
   std::lock_guard lk(mu_);
   std::string out;
@@ -93,17 +100,30 @@ std::string Metrics::render(const Gauges& g) const {
   single(out, "cmop_ready", "gauge", "Whether the server is ready (state loaded, publisher reached once).",
          g.ready ? "1" : "0");
   single(out, "cmop_http_connections_open", "gauge", "HTTP connections currently open.",
-         std::to_string(g.open_connections));
+         std::to_string(g.connections.open));
   single(out, "cmop_http_connections_refused_total", "counter",
-         "Connections closed at once because --max-connections were open.", std::to_string(g.connections_refused));
+         "Connections closed at once because --max-connections were open.", std::to_string(g.connections.refused));
   single(out, "cmop_http_accept_fd_exhausted_total", "counter",
          "accept() failures for lack of file descriptors (EMFILE/ENFILE); accepting backs off meanwhile.",
-         std::to_string(g.accept_fd_exhausted));
+         std::to_string(g.connections.fd_exhausted));
+  single(out, "cmop_http_connections_refused_per_client_total", "counter",
+         "Connections closed at once because their client address had --max-connections-per-client open.",
+         std::to_string(g.connections.refused_per_client));
+  single(out, "cmop_http_requests_shed_total", "counter",
+         "Requests without credentials answered 503 because only the connections kept for health probes and "
+         "authenticated requests were left.",
+         std::to_string(g.connections.shed));
+  single(out, "cmop_http_slow_bodies_total", "counter",
+         "Connections closed because a request body arrived slower than the minimum rate.",
+         std::to_string(g.connections.slow_bodies));
+  single(out, "cmop_http_untrusted_requests_in_progress", "gauge",
+         "Requests without credentials (other than health probes) being read, waited on or answered.",
+         std::to_string(g.connections.untrusted_in_progress));
   family(out, "cmop_http_requests_total", "counter", "HTTP requests answered, by status code.");
   for (auto& [code, n] : http_)
     out += "cmop_http_requests_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
   family(out, "cmop_webhooks_total", "counter",
-         "Webhook requests by outcome (queued, ignored, pong, refused, unsigned, rate_limited).");
+         "Webhook requests by outcome (queued, ignored, pong, refused, unsigned, rate_limited, replayed).");
   for (auto& [outcome, n] : hooks_)
     out += "cmop_webhooks_total{outcome=\"" + label(outcome) + "\"} " + std::to_string(n) + "\n";
   return out;

@@ -31,11 +31,30 @@ struct ConnectionPolicy {
   // it; empty = any host.
   std::vector<std::string> allowed_hosts;
   // Loopback, link-local (169.254.0.0/16, fe80::/10, cloud metadata services) and
-  // unspecified addresses: refused unless true or the host is listed explicitly.
+  // unspecified addresses: refused unless true or the host is listed explicitly,
+  // as itself: a "*.domain" entry never lets a name below it reach them.
   bool allow_local_addresses = true;
   // How long one step of an exchange (resolving, connecting, the TLS handshake,
   // one read or write) may wait; 0 = only the request's own timeout applies.
   std::chrono::milliseconds stall_timeout{0};
+};
+
+// While one lives, every request this thread sends (through any HttpClient) ends
+// by `deadline`: its timeout becomes min(its own, the time left), and a request
+// begun after the deadline fails at once with Error(network). A sync holds one so
+// that no chart-repository, registry or publisher request outlives the sync's
+// deadline. Scopes nest; the earliest deadline wins.
+class DeadlineScope {
+ public:
+  explicit DeadlineScope(std::chrono::steady_clock::time_point deadline);
+  ~DeadlineScope();
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+  // The deadline in force on this thread (time_point::max() when none).
+  static std::chrono::steady_clock::time_point current();
+
+ private:
+  std::chrono::steady_clock::time_point previous_;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
