@@ -1,5 +1,7 @@
 // The informer (list + watch with bookmarks, relist on 410) and the worker pool.
 #include "cmop/operate/controller.hpp"
+#include "cmop/operate/cronjob.hpp"
+#include "cmop/operate/json.hpp"
 #include "cmop/operate/sidecar_feed.hpp"
 
 #include "cmop/operate/informer.hpp"
@@ -287,6 +289,24 @@ std::string Controller::render_metrics() const {
   }
   family("cmop_operator_workqueue_depth", "gauge", "Keys waiting (including delayed retries).");
   out << "cmop_operator_workqueue_depth " << queue_.depth() << "\n";
+  // Each scheduled resource's interval, by its repo name in the sidecar (the
+  // resource's name), so an alert can compare a repo's last successful sync with
+  // its own schedule. Suspended or deleted resources have none.
+  family("cmop_operator_repo_update_interval_seconds", "gauge",
+         "A Chartmuseum resource's schedule (spec.updateEveryMinutes) in seconds, by repo.");
+  if (chartmuseums_) {
+    for (const auto& key : chartmuseums_->keys()) {
+      auto object = chartmuseums_->get(key);
+      if (!object || value_at(*object, "metadata.deletionTimestamp")) continue;
+      long minutes = CronJobTarget{}.every_minutes;
+      if (auto* m = value_at(*object, "spec.updateEveryMinutes"); m && m->IsInt64()) minutes = static_cast<long>(m->GetInt64());
+      if (auto* suspended = value_at(*object, "spec.suspend"); suspended && suspended->IsBool() && suspended->GetBool())
+        continue;
+      out << "cmop_operator_repo_update_interval_seconds{repo=\"" << util::prometheus::label_value(str_at(*object, "metadata.name"))
+          << "\",resource_namespace=\"" << util::prometheus::label_value(str_at(*object, "metadata.namespace")) << "\"} "
+          << minutes * 60 << "\n";
+    }
+  }
   return out.str();
 }
 

@@ -45,6 +45,7 @@ void Metrics::record_hook(const std::string& outcome) {
 void Metrics::forget(const std::string& repo) {
   std::lock_guard lk(mu_);
   durations_.erase(repo);
+  last_sync_.erase(repo);
   for (auto it = syncs_.lower_bound({repo, std::string()}); it != syncs_.end() && it->first.first == repo;)
     it = syncs_.erase(it);
 }

@@ -63,7 +63,7 @@ def check_service_monitors(ck):
     ck.check(op_svc["spec"]["selector"].items() <= op_pod["metadata"]["labels"].items(),
              "the metrics Service selects the operator pods")
     ck.check(any(p["name"] == op_svc["spec"]["ports"][0]["targetPort"]
-                 for p in container(one(docs, "Deployment", "cmop-chartmuseum-operator"), "operate")["ports"]),
+                 for p in container(one(docs, "Deployment", "cmop-chartmuseum-operator"), "operator")["ports"]),
              "its targetPort is a port of the operator container")
     cm = container(one(docs, "Deployment", "cmop-chartmuseum"), "chartmuseum")
     ck.check(env_of(cm)["ENABLE_METRICS"]["value"] == "true", "scraped ChartMuseum gets ENABLE_METRICS=true")

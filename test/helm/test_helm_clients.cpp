@@ -428,11 +428,11 @@ TEST_CASE("An umbrella chart naming its sibling by the served repo's URL is publ
   CHECK(file_sha256(unpacked / "charts" / "api-1.2.0.tgz") == api.digest);
 }
 
-// KNOWN TO FAIL until the OCI config and annotations carry the package's sanitized
-// Chart.yaml (issue 21): Helm turns newlines and tabs of a description into spaces,
-// cmop pushes the raw text. Remove [!mayfail] with that fix.
+// Helm turns newlines and tabs of a description into spaces when it loads a chart;
+// the OCI config and annotations carry that sanitized text, as the package's
+// Chart.yaml does.
 TEST_CASE("An OCI chart with a multi-line description has the config and annotations helm push gives it",
-          "[helm][e2e][oci][!mayfail]") {
+          "[helm][e2e][oci]") {
   const HelmUser helm(GENERATE(from_range(test::helm_clients())));
   INFO("client: " << helm.name());
   test::Registry registry;

@@ -107,7 +107,7 @@ struct Prometheus {
       if (std::isalnum(c) || c == '_') q += static_cast<char>(c);
       else q += std::string("%") + hex[c >> 4] + hex[c & 15];
     }
-    auto doc = api("/api/v1/series?match[]=" + q);
+    auto doc = api("/api/v1/series?match%5B%5D=" + q);
     std::vector<std::map<std::string, std::string>> out;
     for (auto& s : doc["data"].GetArray()) {
       std::map<std::string, std::string> labels;
@@ -183,7 +183,11 @@ TEST_CASE("Prometheus scrapes cmop serve and cmop operate, loads the chart's rul
 
   // The remote disappears; the next syncs fail and the alert fires for that repo.
   fs::remove_all(bare);
+  auto last_update = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   eventually("CmopRepoSyncFailing firing for team", [&] {
+    if (std::chrono::steady_clock::now() - last_update < std::chrono::milliseconds(500))
+      return prom.alerts("firing").count("CmopRepoSyncFailing/team") == 1;
+    last_update = std::chrono::steady_clock::now();
     net::Request update;
     update.url = serve.url() + "/repo/team/update";
     update.headers = {{"Authorization", "Bearer side-token"}};
