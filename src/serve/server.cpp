@@ -195,12 +195,6 @@ class DeliveryLog {
     order_.emplace_back(now, key);
     return true;
   }
-  void forget_all() {
-    std::lock_guard lk(mu_);
-    seen_.clear();
-    order_.clear();
-  }
-
  private:
   std::mutex mu_;
   std::deque<std::pair<Clock::time_point, std::string>> order_;
@@ -300,6 +294,8 @@ struct Server::Impl {
 Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   if (options.workers < 1)
     throw Error(Errc::invalid_argument, "--workers", "must be at least 1, got " + std::to_string(options.workers));
+  if (options.max_syncs_per_host < 0)
+    throw Error(Errc::invalid_argument, "--max-syncs-per-host", "must not be negative");
   if (options.io_threads < 1)
     throw Error(Errc::invalid_argument, "io threads", "must be at least 1, got " + std::to_string(options.io_threads));
   if (options.state_dir.empty()) throw Error(Errc::invalid_argument, "--state-dir", "must not be empty");
@@ -396,6 +392,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   wo.registry = std::make_shared<oci::RegistryClient>(dependency_registry);
   wo.sync_timeout = options.sync_timeout;
   wo.git_stall_timeout = options.network_timeout;
+  wo.dependency_cache = options.dependency_cache;
   try {
     workspace = std::make_unique<sync::Workspace>(std::move(*state_dir), publisher, wo);
     state_dir.reset();
@@ -418,7 +415,13 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       owner = it->second.state.spec.owner;
     }
     feed.record(repo, owner);
-  });
+  }, HostCap{options.max_syncs_per_host > 0 ? options.max_syncs_per_host : std::max(1, options.workers - 1),
+                 [this](const std::string& repo) {
+                   if (auto state = workspace->get(repo)) return git_host(state->spec.git);
+                   std::lock_guard lk(pending_mu);
+                   auto it = pending.find(repo);
+                   return it == pending.end() ? std::string() : git_host(it->second.state.spec.git);
+                 }});
   for (auto& state : workspace->list())
     if (!state.spec.webhook_secret.empty()) hook_secrets[state.spec.name] = state.spec.webhook_secret;
   HttpLimits limits;
