@@ -195,12 +195,6 @@ class DeliveryLog {
     order_.emplace_back(now, key);
     return true;
   }
-  void forget_all() {
-    std::lock_guard lk(mu_);
-    seen_.clear();
-    order_.clear();
-  }
-
  private:
   std::mutex mu_;
   std::deque<std::pair<Clock::time_point, std::string>> order_;

@@ -181,6 +181,7 @@ void write_local_chart(const fs::path& dir, const std::string& name, const std::
                           "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-" + name + "\n");
 }
 
+// The versions sorted, as one string (a set that prints when a check fails).
 std::string sorted_join(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   std::string s;

@@ -213,7 +213,10 @@ TEST_CASE("one client address holds a quarter of the connections at most", "[ser
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   test::RawConnection ninth(r.server->port(), "127.0.0.2");
+  ninth.receive_timeout(std::chrono::milliseconds(5000));
+  const auto start = Clock::now();
   CHECK(ninth.closed_by_peer());
+  CHECK(Clock::now() - start < std::chrono::seconds(2));  // closed at once, not after a timeout
   CHECK(call(r.base, "GET", "/healthz").status == 200);  // another address is not affected
   CHECK(test::metric(call(r.base, "GET", "/metrics").body, "cmop_http_connections_refused_per_client_total") == "1");
 }
