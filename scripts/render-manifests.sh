@@ -44,8 +44,8 @@ render() {
 
 render crd.yaml "The Chartmuseum CustomResourceDefinition (cluster-scoped). Apply first." \
   crd.yaml
-render rbac.yaml "Least-privilege RBAC of the operator: cluster-wide access to Chartmuseums, CronJobs, Events and Secrets (get), and its leader-election Lease in namespace $NAMESPACE." \
-  operator-rbac.yaml
+render rbac.yaml "Least-privilege RBAC of the operator: cluster-wide access to Chartmuseums, CronJobs, Events and Secrets (get), and its leader-election Lease in namespace $NAMESPACE; and ClusterRoles that let users with the built-in edit/view roles create/read Chartmuseums." \
+  operator-rbac.yaml operator-aggregated-roles.yaml
 render operator.yaml "The operator (cmop operate) and its ServiceAccount. Needs the Secret $TOKEN_SECRET (key token) in namespace $NAMESPACE: kubectl -n $NAMESPACE create secret generic $TOKEN_SECRET --from-literal=token=\"\$(head -c 32 /dev/urandom | base64 | tr -dc A-Za-z0-9)\"" \
   operator-serviceaccount.yaml operator-deployment.yaml
 render chartmuseum.yaml "ChartMuseum with the cmop serve sidecar, its Service and ServiceAccount (storage on an emptyDir; use the chart for persistence)." \

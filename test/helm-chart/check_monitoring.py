@@ -141,6 +141,8 @@ def check_aggregated_roles(ck):
     off = render(HELM, CHART, OPERATOR + ["operator.rbac.aggregateToDefaultRoles=false"])
     ck.check(not [d for d in objects(off, "ClusterRole") if d["metadata"]["name"].endswith(("-edit", "-view"))],
              "operator.rbac.aggregateToDefaultRoles=false leaves them out")
+    scoped = render(HELM, CHART, OPERATOR + ["operator.watchNamespace=team"])
+    ck.check(not objects(scoped, "ClusterRole"), "operator.watchNamespace renders no ClusterRole, aggregated or not")
     crd = one(docs, "CustomResourceDefinition")
     ck.check(crd["spec"]["names"].get("shortNames") == ["chm"] and crd["spec"]["names"].get("categories") == ["cmop"],
              "the CRD has a short name and its own category (not all)")
