@@ -15,6 +15,7 @@
 #include "cmop/operate/health_server.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "cmop/operate/leader_election.hpp"
+#include "cmop/util/log.hpp"
 #include "cmop/util/prometheus.hpp"
 #include "cmop/util/url.hpp"
 
@@ -42,6 +43,7 @@ std::string metrics_text(const Controller& controller, bool leading) {
 
 int run(OperateOptions o) {
   set_log_format(o.log_format);
+  util::log::set_level(util::log::parse_level(o.log_level));
   auto& c = o.controller;
   if (c.image.empty())
     throw Error(Errc::invalid_argument, "--image", "is required: the image the CronJobs run `cmop trigger` with");
@@ -179,6 +181,10 @@ void add_command(CLI::App& app) {
   cmd->add_option("--log-format", o->log_format, "text or json")
       ->envname("CMOP_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--log-level", o->log_level, "debug, info, warn or error")
+      ->envname("CMOP_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   cmd->add_option("--workers", c.workers, "Concurrent reconciles")->check(CLI::Range(1, 64))->capture_default_str();
   auto resync_seconds = std::make_shared<int>(300);
