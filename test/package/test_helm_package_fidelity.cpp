@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "cmop/deps/repo_index.hpp"
 #include "cmop/error.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/util/fs.hpp"
@@ -405,4 +406,52 @@ TEST_CASE("a vendored archive whose names start with ./<chart>/ is refused, as h
   auto err = test::error_of([&] { package::package_chart(in); });
   CHECK(err.code() == Errc::invalid_chart);
   CHECK(std::string(err.reason()).find("Chart.yaml") != std::string::npos);
+}
+
+TEST_CASE("an index entry for the package is written as helm repo index writes it", "[fidelity][helm]") {
+  // The emitter behind index.yaml is the one behind Chart.yaml: |+ blocks without a
+  // "...", "<<" plain, import-values with their YAML types, nameless maintainers.
+  util::TempDir repo;
+  fs::path c = repo.path() / "idx";
+  put(c, "Chart.yaml",
+      "apiVersion: v2\nname: idx\nversion: 0.2.0\ndescription: the <idx> & chart\nicon: <<\n"
+      "maintainers: [{email: a@example.com}, {name: B}]\n"
+      "annotations:\n  kept: |+\n    x\n\n  merge: <<\n"
+      "dependencies:\n"
+      "  - name: sub\n    version: 1.0.0\n    repository: \"\"\n"
+      "    import-values:\n      - data\n      - {child: 1, parent: ~}\n      - 1234567.5\n      - [a]\n"
+      "      - \"{a: b}\"\n      - |+\n        kept\n\n");
+  put(c, "charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\nversion: 1.0.0\n");
+  package::PackageInput in;
+  in.clone_root = repo.path();
+  in.chart_dir = "idx";
+  const package::Package pkg = package::package_chart(in);
+
+  // Helm stamps `created` and `generated` with its clock: compared as placeholders.
+  auto unstamped = [](const std::string& yaml) {
+    std::string out;
+    std::stringstream ss(yaml);
+    for (std::string line; std::getline(ss, line);) {
+      const auto key = std::min(line.find_first_not_of(' '), line.size());
+      if (line.compare(key, 9, "created: ") == 0 || line.compare(key, 11, "generated: ") == 0)
+        line = line.substr(0, line.find(':')) + ": <time>";
+      out += line + "\n";
+    }
+    return out;
+  };
+  deps::RepoIndex ours;
+  ours.generated = "2024-01-01T00:00:00Z";
+  ours.add(deps::IndexEntry{pkg.metadata, {pkg.filename}, pkg.digest, "2024-01-01T00:00:00Z", false});
+  const std::string our_yaml = ours.to_yaml();
+  CHECK(our_yaml.find("...") == std::string::npos);
+  for (const auto& helm : test::helm_clients()) {
+    INFO(helm.name);
+    util::TempDir home, served;
+    std::ofstream(served.path() / pkg.filename, std::ios::binary) << pkg.bytes;
+    test::run_ok({helm.path, "repo", "index", served.path().string()}, {},
+                 {{"HOME", home.path().string()}, {"HELM_CACHE_HOME", (home.path() / "cache").string()},
+                  {"HELM_CONFIG_HOME", (home.path() / "config").string()},
+                  {"HELM_DATA_HOME", (home.path() / "data").string()}});
+    CHECK(unstamped(our_yaml) == unstamped(slurp(served.path() / "index.yaml")));
+  }
 }
