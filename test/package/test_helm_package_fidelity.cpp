@@ -38,13 +38,6 @@ void put(const fs::path& root, const std::string& rel, const std::string& conten
   out << content;
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string gunzip(const std::string& gz) {
   z_stream zs{};
   REQUIRE(inflateInit2(&zs, 16 + MAX_WBITS) == Z_OK);
@@ -175,7 +168,7 @@ void compare_with_helm(const fs::path& root, const std::string& chart) {
     test::run_ok({helm.path, "package", (root / chart).string(), "-d", out.path().string()}, {}, env);
     const fs::path theirs_path = out.path() / ours.filename;
     REQUIRE(fs::exists(theirs_path));
-    const std::string theirs = slurp(theirs_path);
+    const std::string theirs = util::read_file(theirs_path);
 
     CHECK(printable(gzip_header(ours.bytes)) == printable(gzip_header(theirs)));
     const std::string their_tar = gunzip(theirs);
@@ -199,7 +192,7 @@ std::string tgz_of(const fs::path& dir, const std::vector<std::string>& members_
   std::vector<std::string> argv = {"tar", "-czf", (out.path() / "x.tgz").string(), "-C", dir.string()};
   argv.insert(argv.end(), members_in_order.begin(), members_in_order.end());
   test::run_ok(argv);
-  return slurp(out.path() / "x.tgz");
+  return util::read_file(out.path() / "x.tgz");
 }
 
 }  // namespace
@@ -452,6 +445,6 @@ TEST_CASE("an index entry for the package is written as helm repo index writes i
                  {{"HOME", home.path().string()}, {"HELM_CACHE_HOME", (home.path() / "cache").string()},
                   {"HELM_CONFIG_HOME", (home.path() / "config").string()},
                   {"HELM_DATA_HOME", (home.path() / "data").string()}});
-    CHECK(unstamped(our_yaml) == unstamped(slurp(served.path() / "index.yaml")));
+    CHECK(unstamped(our_yaml) == unstamped(util::read_file(served.path() / "index.yaml")));
   }
 }
