@@ -407,7 +407,7 @@ TEST_CASE("the Chart.lock digest covers every dependency field the way Go marsha
   d.tags = {"x&y", "<infra>"};
   d.enabled_set = true;
   d.enabled = true;
-  d.import_values = {"data", "{child: exports.a, parent: a}"};
+  d.import_values = {R"("data")", R"({"child":"exports.a","parent":"a"})"};
   d.alias = "cache";
   auto res = resolver.resolve(parent({d}), clone.chart_dir, clone.root.path(), {});
   const std::string digest = helm_digest(
