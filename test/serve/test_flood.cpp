@@ -146,6 +146,9 @@ TEST_CASE("unauthenticated long polls are limited per client and never take an a
     polls.back()->send("GET /syncs?waitSeconds=60 HTTP/1.1\r\nHost: x\r\n\r\n");
   }
   // Each address may keep 2 waiting; the others are told at once to come back later.
+  test::eventually(
+      [&] { return test::metric(call(r.base, "GET", "/metrics").body, "cmop_http_requests_total{code=\"429\"}") == "48"; },
+      "48 polls answered 429");
   int told = 0;
   for (auto& p : polls) {
     p->receive_timeout(std::chrono::milliseconds(300));
