@@ -124,6 +124,10 @@ struct HttpServer::Impl {
     std::lock_guard lk(mu);
     --untrusted;
   }
+  void count_refused_per_client() {
+    std::lock_guard lk(mu);
+    ++stats.refused_per_client;
+  }
   void count_slow_body() {
     std::lock_guard lk(mu);
     ++stats.slow_bodies;
@@ -152,8 +156,8 @@ std::string endpoint_text(const tcp::socket& socket) {
 // responder posts back onto it, so a response may come from a worker thread.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server, std::string client)
-      : stream_(std::move(socket)), server_(server), client_(std::move(client)) {
+  Session(tcp::socket socket, HttpServer::Impl* server, std::string client, bool probation)
+      : stream_(std::move(socket)), server_(server), client_(std::move(client)), probation_(probation) {
     remote_ = endpoint_text(stream_.socket());
   }
   ~Session() {
@@ -260,6 +264,16 @@ class Session : public std::enable_shared_from_this<Session> {
       } catch (const std::exception&) {
         trusted = false;
       }
+      if (!trusted && probation_) {
+        // Past its client's cap: only a trusted request may use this connection.
+        server_->count_refused_per_client();
+        auto busy = json_error(503, "server: too many connections from " + client_ +
+                                        "; the ones past its share are kept for health probes and authenticated "
+                                        "requests");
+        busy.headers.push_back({"Retry-After", "1"});
+        return respond_and_close(std::move(busy), !parser_->is_done());
+      }
+      probation_ = false;  // a trusted request vouched for the connection
       if (!trusted) {
         if (!server_->admit_untrusted()) {
           auto busy = json_error(503, "server: busy; the remaining connections are kept for health probes and "
@@ -504,6 +518,9 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   HttpServer::Impl* server_;  // outlives every session (see Impl)
   const std::string client_;  // the peer's address
+  // Accepted past its client's cap (with none of the client's connections idle):
+  // its first request must be trusted, else it is answered 503 and closed.
+  bool probation_ = false;
   bool registered_ = false;   // counted in server_->sessions and per_client
   bool holds_untrusted_ = false;  // holds one of the connections untrusted requests may use
   Clock::time_point body_started_;
@@ -578,13 +595,20 @@ void HttpServer::Impl::on_accepted(tcp::socket socket) {
     open = sessions.size();
     if (auto it = per_client.find(client); it != per_client.end()) mine = it->second;
   }
+  // One client at its own cap with every one of its connections busy: the new
+  // connection is closed, or, when requests are told apart by trust, kept on
+  // probation (a health probe or a client with credentials from the same address
+  // still gets through; anything else is answered 503).
+  bool probation = false;
   if (mine >= per_client_cap && !evict_idle(&client)) {
-    // One client at its own cap with every one of its connections busy.
-    beast::error_code ignored;
-    socket.close(ignored);
-    std::lock_guard lk(mu);
-    ++stats.refused_per_client;
-    return;
+    if (!trust) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      std::lock_guard lk(mu);
+      ++stats.refused_per_client;
+      return;
+    }
+    probation = true;
   }
   if (open >= effective_max_connections && !evict_idle()) {
     // At the cap with every connection busy: this one is closed unanswered.
@@ -596,7 +620,7 @@ void HttpServer::Impl::on_accepted(tcp::socket socket) {
   }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<Session>(std::move(socket), this, client)->start();
+  std::make_shared<Session>(std::move(socket), this, client, probation)->start();
 }
 
 bool HttpServer::Impl::evict_idle(const std::string* client) {

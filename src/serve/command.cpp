@@ -147,7 +147,7 @@ void add_command(CLI::App& app) {
          "--dependency-index-memory",
          [o](std::uint64_t mib) { o->server.dependency_cache.max_parsed_bytes = mib << 20; },
          "MiB of index.yaml text whose parsed indexes are kept in memory between syncs (a 304 reuses them), least "
-         "recently used dropped; 0 = no limit (default 64)")
+         "recently used dropped; 0 = no limit (default 32)")
       ->envname("CMOP_DEPENDENCY_INDEX_MEMORY")
       ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30));
   cmd->add_option("--max-connections", s.max_connections,

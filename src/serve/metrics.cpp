@@ -108,7 +108,8 @@ std::string Metrics::render(const Gauges& g) const {
          "accept() failures for lack of file descriptors (EMFILE/ENFILE); accepting backs off meanwhile.",
          std::to_string(g.connections.fd_exhausted));
   single(out, "cmop_http_connections_refused_per_client_total", "counter",
-         "Connections closed at once because their client address had --max-connections-per-client open.",
+         "Connections refused because their client address had --max-connections-per-client open (answered 503 "
+         "unless their request was a health probe or carried the bearer token).",
          std::to_string(g.connections.refused_per_client));
   single(out, "cmop_http_requests_shed_total", "counter",
          "Requests without credentials answered 503 because only the connections kept for health probes and "

@@ -903,8 +903,6 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
     return json_error(403, "webhook: the signature was refused");
   };
   if (!valid) return refused();
-  std::optional<sync::RepoState> state = workspace->get(name);
-  if (!state) return refused();  // removed meanwhile
 
   // The same signed delivery again (a replay, or a provider's retry of one already
   // taken): acknowledged, not acted on, and it takes nothing from the rate budget.
@@ -918,6 +916,8 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
       put(w, "reason", "delivery \"" + echoed_input(delivery) + "\" was already received");
     }));
   }
+  std::optional<sync::RepoState> state = workspace->get(name);  // only now: the signature held
+  if (!state) return refused();  // removed meanwhile
 
   auto answer = [&](int status, const std::string& outcome, const std::string& reason) {
     metrics.record_hook(outcome);

@@ -695,15 +695,17 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
       *publisher, std::move(wanted_from_self));
   const Versioning versioning = state.spec.versioning;
   std::optional<std::string> commit_time;  // read from git once, when the first package is published
+  // The sync's time is up: what is published stays, the rest waits for the next sync.
+  auto out_of_time = [&] {
+    if (publisher_down || std::chrono::steady_clock::now() < deadline) return;
+    publisher_down = true;  // i.e. stop: no further chart is attempted, nothing is removed
+    report.error = "sync of " + util::redact_url(state.spec.git) + " timed out after " +
+                   std::to_string(options.sync_timeout.count()) + " s (the sync timeout)";
+  };
   for (auto& path : publishing_order(chart_paths, layout, self_served)) {
     ChartOutcome outcome;
     outcome.path = path;
-    if (!publisher_down && std::chrono::steady_clock::now() >= deadline) {
-      // The sync's time is up: what is published stays, the rest waits for the next sync.
-      publisher_down = true;  // i.e. stop: no further chart is attempted, nothing is removed
-      report.error = "sync of " + util::redact_url(state.spec.git) + " timed out after " +
-                     std::to_string(options.sync_timeout.count()) + " s (the sync timeout)";
-    }
+    out_of_time();
     if (publisher_down) {
       outcome.reason = "not attempted: " + report.error;
       report.charts.push_back(outcome);
@@ -801,6 +803,9 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     report.charts.push_back(std::move(outcome));
   }
 
+  // Past the deadline (the last chart ran into it) no removal is begun: each
+  // request would fail at once. The next sync does them.
+  out_of_time();
   // A chart folder that disappeared from the repo (or from spec.path) takes its
   // published versions with it. Version bumps keep earlier versions: chart repos
   // are append-only by convention and pinned installs must keep working.

@@ -289,6 +289,7 @@ TEST_CASE("a sync's deadline bounds its dependency and registry requests", "[dea
       REQUIRE(report.charts.size() == 1);
       CHECK(report.charts[0].status == sync::ChartOutcome::Status::failed);
       CHECK_THAT(report.charts[0].reason, Catch::Contains("timed out"));
+      CHECK_THAT(report.error, Catch::Contains("timed out after 2 s (the sync timeout)"));
     }
   }
 }

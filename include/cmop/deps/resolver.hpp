@@ -56,7 +56,7 @@ struct CacheLimits {
   // In memory: parsed indexes kept after their sync so that a 304 reuses them
   // instead of parsing again, at most this much index.yaml text (a parsed index
   // costs a few times its text) and this many, least recently used dropped.
-  std::uint64_t max_parsed_bytes = 64ull << 20;
+  std::uint64_t max_parsed_bytes = 32ull << 20;
   std::size_t max_parsed_entries = 8;
 };
 

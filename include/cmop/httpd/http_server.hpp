@@ -78,7 +78,8 @@ struct HttpLimits {
   std::size_t max_connections = 0;
   // Open connections from one client address at most; 0 = a quarter of
   // max_connections, at least 4. Past it the client's own longest-idle connection
-  // makes room, or the new one is closed.
+  // makes room; when none is idle the new one is closed, or, with a Trust function,
+  // kept only for a trusted first request (an untrusted one is answered 503).
   std::size_t max_connections_per_client = 0;
   // Connections kept for trusted requests (see Trust): untrusted requests in
   // progress (reading a body, waiting for an answer, being answered) hold
@@ -93,7 +94,7 @@ struct ConnectionStats {
   std::uint64_t refused = 0;       // closed at once: at the cap with none idle
   std::uint64_t evicted = 0;       // idle connections closed for a new one
   std::uint64_t fd_exhausted = 0;  // accept() failures with EMFILE/ENFILE
-  std::uint64_t refused_per_client = 0;  // closed at once: the client's cap, none of its own idle
+  std::uint64_t refused_per_client = 0;  // past the client's cap, none of its own idle: closed, or 503 when untrusted
   std::uint64_t shed = 0;          // untrusted requests answered 503: only the reserve was left
   std::uint64_t slow_bodies = 0;   // closed: a request body arrived slower than min_body_rate
   std::size_t untrusted_in_progress = 0;
