@@ -92,7 +92,7 @@ class DripServer {
 // listed host through, wildcards included. A wildcard matching the loopback
 // address itself stands in for a DNS name below the domain resolving to 127.0.0.1
 // (nothing here can make a name resolve so).
-TEST_CASE("a wildcard dependency host never opens loopback; the host listed by itself does", "[hostile]") {
+TEST_CASE("a wildcard dependency host never opens loopback: the host listed by itself does", "[hostile]") {
   ChartRepo repo;
   repo.add_chart("redis", "1.0.0");
   repo.publish();

@@ -590,7 +590,7 @@ long observed_generation(const KubeClient& kube, const std::string& ns, const st
 // it looked at (kstatus then says Failed, not InProgress), and the documented events
 // come from the resource's own status: Recovered once the missing Secret exists or the
 // conflicting owner is gone.
-TEST_CASE("operator: a failed first reconcile sets observedGeneration; recovery from SecretNotFound and NameConflict is one Recovered") {
+TEST_CASE("operator: a failed first reconcile sets observedGeneration: recovery from SecretNotFound and NameConflict is one Recovered") {
   FakeApiServer api;
   Sidecar sidecar;
   KubeClient kube(api.config());

@@ -173,7 +173,7 @@ TEST_CASE("unauthenticated long polls are limited per client and never take an a
   CHECK(waited.seconds >= 0.9);  // it really waited
 }
 
-TEST_CASE("a request body slower than the minimum rate is cut off; a steady one gets through", "[serve][flood]") {
+TEST_CASE("a request body slower than the minimum rate is cut off: a steady one gets through", "[serve][flood]") {
   Running r([](serve::ServerOptions& o) {
     o.body_grace = std::chrono::milliseconds(500);
     o.min_body_rate = 2000;
@@ -241,7 +241,7 @@ TEST_CASE("one client address holds a quarter of the connections at most, health
 // Before: the whole response had to be written within the I/O timeout, so a client
 // reading a large chart slowly was cut off midway, and the log still said it got
 // it all.
-TEST_CASE("a slow but steady download gets the whole file; the log says what was sent", "[serve][download]") {
+TEST_CASE("a slow but steady download gets the whole file: the log says what was sent", "[serve][download]") {
   CapturedLog log;
   Running r([](serve::ServerOptions& o) { o.io_timeout = std::chrono::milliseconds(1000); });
   const std::size_t size = 16u << 20;
