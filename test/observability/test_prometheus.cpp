@@ -76,6 +76,10 @@ struct Prometheus {
   Prometheus(const fs::path& d, int serve_port, int operator_port, const fs::path& rules)
       : dir(d), port(free_port()), process(start(d, serve_port, operator_port, rules, port)) {
     if (!wait_for_port(port, 30000)) FAIL("prometheus did not listen; log:\n" << read_text(d / "prometheus.log"));
+    // It listens before its storage is open, answering 503 until then.
+    eventually("prometheus ready", [&] {
+      return http("GET", "http://127.0.0.1:" + std::to_string(port) + "/-/ready").status == 200;
+    });
   }
   static Process start(const fs::path& d, int serve_port, int operator_port, const fs::path& rules, int port) {
     // Job names as the chart's ServiceMonitors make them (the Services' names);
