@@ -40,7 +40,7 @@ TEST_CASE("a hanging git host cannot hold every worker", "[serve][deadline]") {
   CHECK(test::metric(call(base, "GET", "/metrics").body, "cmop_sync_workers_busy") == "3");
 }
 
-TEST_CASE("--max-syncs-per-host: 0 means workers - 1: a negative value is refused", "[serve]") {
+TEST_CASE("the per-host cap: --max-syncs-per-host 0 means workers - 1, a negative value is refused", "[serve]") {
   test::ChartsRepo git;
   auto o = test::local_options(git.state);
   o.max_syncs_per_host = -1;
