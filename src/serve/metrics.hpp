@@ -8,7 +8,12 @@
 #include <utility>
 #include <vector>
 
+#include "cmop/sync/mirror_pool.hpp"
+
 namespace cmop::serve {
+
+// The shared git mirrors' lines (mirror_metrics.cpp).
+std::string render_mirror_metrics(const sync::MirrorStats& s);
 
 class Metrics {
  public:

@@ -350,6 +350,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   wo.registry = std::make_shared<oci::RegistryClient>(dependency_registry);
   wo.sync_timeout = options.sync_timeout;
   wo.git_stall_timeout = options.network_timeout;
+  wo.mirrors = options.git_mirrors;
   try {
     workspace = std::make_unique<sync::Workspace>(std::move(*state_dir), publisher, wo);
     state_dir.reset();
@@ -546,7 +547,7 @@ HttpResponse Server::Impl::metrics_text() const {
   g.accept_fd_exhausted = connections.fd_exhausted;
   for (auto& state : workspace->list())
     if (auto when = util::parse_rfc3339_seconds(state.last_success_time)) g.last_success.emplace_back(state.spec.name, *when);
-  r.body = metrics.render(g);
+  r.body = metrics.render(g) + render_mirror_metrics(workspace->mirror_stats());
   return r;
 }
 
