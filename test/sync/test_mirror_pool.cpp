@@ -326,3 +326,38 @@ TEST_CASE("a state dir with per-repo mirrors of an earlier version is adopted: n
   CHECK(ws->mirror_stats().fetched_objects == 0);  // adopted, not cloned again
   CHECK(ws->get("team1")->published.size() == 1);
 }
+
+TEST_CASE("the git server sees one connection for a commit that ten repos on its remote sync at once") {
+  Monorepo r(10);
+  // Counts the connections made to git daemon (one per fetch).
+  const fs::path count_file = r.tmp.path() / "accepted";
+  const std::string daemon_url = r.url();  // git://127.0.0.1:<port>/mono.git
+  const std::string daemon_host = daemon_url.substr(6, daemon_url.find('/', 6) - 6);
+  auto proxy = test::start_python_peer("counting_proxy.py", {"--target", daemon_host, "--count-file", count_file.string()});
+  for (int i = 0; i < 500 && !fs::exists(count_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  auto accepted = [&] { return std::stoi(util::read_file(count_file)); };
+  const std::string url = "git://127.0.0.1:" + std::to_string(proxy.port) + "/mono.git";
+  auto ws = r.workspace();
+  for (int i = 0; i < 10; ++i) {
+    auto s = r.team(i);
+    s.git = url;
+    REQUIRE(ws->apply(s).ok());
+  }
+  r.work.write("team7/templates/new.yaml", "kind: ConfigMap\n");
+  r.work.write("team7/Chart.yaml", "apiVersion: v2\nname: t7\nversion: 1.1.0\n");
+  r.commit_and_serve("team7 changes");
+  const int before = accepted();
+  const auto asked = Clock::now();
+  std::vector<std::thread> threads;
+  std::atomic<int> published{0}, ok{0};
+  for (int i = 0; i < 10; ++i)
+    threads.emplace_back([&, i] {
+      auto report = ws->update("team" + std::to_string(i), asked);
+      published += static_cast<int>(report.count(Status::published));
+      ok += report.ok() && report.commit == r.work.head() ? 1 : 0;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 10);
+  CHECK(published == 1);
+  CHECK(accepted() - before == 1);
+}
