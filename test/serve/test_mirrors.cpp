@@ -49,3 +49,41 @@ TEST_CASE("repos on one remote share a mirror; its bounds and use are in /metric
   CHECK(update.status == 200);
   CHECK(json_of(update)["ok"].IsTrue());
 }
+
+TEST_CASE("updates of many repos on one remote asked for together share fetches", "[serve][mirrors]") {
+  test::ServedRepo git("mono", "cmop-serve-");
+  for (int i = 0; i < 8; ++i) test::write_chart(git.work, "team" + std::to_string(i), "t" + std::to_string(i), "1.0.0");
+  git.commit_and_serve("initial");
+  serve::Server server(test::local_options(git.state));
+  server.start();
+  const auto base = server.url();
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "team" + std::to_string(i);
+    REQUIRE(call(base, "POST", "/repo/new",
+                 "{\"name\":\"" + name + "\",\"git\":\"" + git.url() + "\",\"path\":\"" + name + "\"}")
+                .status == 200);
+  }
+  auto counter = [&](const std::string& series) {
+    return std::stoull(test::metric(call(base, "GET", "/metrics").body, series));
+  };
+  const auto fetches = counter("cmop_git_fetches_total");
+  const auto joined = counter("cmop_git_fetches_joined_total");
+  test::write_chart(git.work, "team2", "t2", "1.1.0");
+  git.commit_and_serve("team2 changes");
+  for (int i = 0; i < 8; ++i)
+    REQUIRE(call(base, "POST", "/repo/team" + std::to_string(i) + "/update?async=true").status == 202);
+  test::eventually(
+      [&] {
+        for (int i = 0; i < 8; ++i) {
+          auto s = json_of(call(base, "GET", "/repo/team" + std::to_string(i)));
+          if (s["syncing"].GetBool() || test::str(s, "lastCommit") != git.work.head()) return false;
+        }
+        return true;
+      },
+      "all eight synced the new commit");
+  const auto ran = counter("cmop_git_fetches_total") - fetches;
+  CHECK(ran + counter("cmop_git_fetches_joined_total") - joined == 8);
+  CHECK(ran >= 1);
+  CHECK(ran < 8);  // 4 workers: a fetch begun after a request serves it, whichever repo began it
+  CHECK(counter("cmop_charts_published_total") == 9);
+}
