@@ -30,6 +30,9 @@ std::string render_mirror_metrics(const sync::MirrorStats& s) {
   family(out, "cmop_git_fetches_running", "gauge", "Fetches running now, by remote host.");
   for (auto& [host, running] : s.fetching_by_host)
     out += "cmop_git_fetches_running{host=\"" + util::prometheus::label_value(host) + "\"} " + n(running) + "\n";
+  family(out, "cmop_git_fetches_running_peak", "gauge", "Most fetches that ran at once, by remote host.");
+  for (auto& [host, peak] : s.peak_by_host)
+    out += "cmop_git_fetches_running_peak{host=\"" + util::prometheus::label_value(host) + "\"} " + n(peak) + "\n";
   family(out, "cmop_git_fetches_waiting", "gauge", "Fetches waiting for a slot of their host, by remote host.");
   for (auto& [host, waiting] : s.waiting_by_host)
     out += "cmop_git_fetches_waiting{host=\"" + util::prometheus::label_value(host) + "\"} " + n(waiting) + "\n";

@@ -53,6 +53,7 @@ struct MirrorPool::Host {
   std::condition_variable cv;
   int running = 0;
   int waiting = 0;
+  int peak = 0;
 };
 
 struct MirrorPool::Mirror {
@@ -269,7 +270,7 @@ MirrorPool::Checkout MirrorPool::checkout(const std::string& repo, const RepoSpe
             --host->waiting;
             if (!got) throw timed_out("a fetch slot for host " + m->host + " (--max-git-fetches-per-host)");
           }
-          ++host->running;
+          host->peak = std::max(host->peak, ++host->running);
         }
         struct Slot {
           Host& h;
@@ -380,6 +381,7 @@ MirrorStats MirrorPool::stats() const {
     std::lock_guard hl(h->mu);
     s.fetching_by_host[name] = h->running;
     s.waiting_by_host[name] = h->waiting;
+    s.peak_by_host[name] = h->peak;
   }
   return s;
 }

@@ -361,3 +361,30 @@ TEST_CASE("the git server sees one connection for a commit that ten repos on its
   CHECK(published == 1);
   CHECK(accepted() - before == 1);
 }
+
+TEST_CASE("fetches per remote host are bounded: mirrors of one host fetch one at a time under a limit of 1") {
+  Monorepo r(1);
+  std::vector<std::string> urls;
+  for (int i = 0; i < 4; ++i) urls.push_back(r.add_repo("other" + std::to_string(i), "o" + std::to_string(i), "1.0.0"));
+  sync::MirrorLimits limits;
+  limits.max_fetches_per_host = 1;
+  auto ws = r.workspace_with(limits);
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&, i] {
+      sync::RepoSpec s;
+      s.name = "other" + std::to_string(i);
+      s.git = urls[i];
+      ok += ws->apply(s).ok() ? 1 : 0;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 4);
+  auto stats = ws->mirror_stats();
+  CHECK(stats.mirrors == 4);
+  CHECK(stats.fetches == 4);
+  REQUIRE(stats.peak_by_host.size() == 1);
+  CHECK(stats.peak_by_host.begin()->second == 1);
+  CHECK(stats.fetching_by_host.begin()->second == 0);
+  CHECK(stats.waiting_by_host.begin()->second == 0);
+}

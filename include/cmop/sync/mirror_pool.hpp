@@ -37,6 +37,7 @@ struct MirrorStats {
   std::uint64_t refused = 0;      // syncs refused by max_mirrors / max_disk_bytes
   std::map<std::string, int> fetching_by_host;  // fetches running now
   std::map<std::string, int> waiting_by_host;   // fetches waiting for a host slot
+  std::map<std::string, int> peak_by_host;      // most fetches that ever ran at once
   MirrorLimits limits;
 };
 
