@@ -23,6 +23,7 @@
 #include "cmop/chart/metadata.hpp"
 #include "cmop/chart/semver.hpp"
 #include "cmop/error.hpp"
+#include "cmop/net/http_client.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/sync/serialize.hpp"
 #include "cmop/util/file_tree.hpp"
@@ -167,7 +168,7 @@ struct Workspace::Impl {
         dir(state_dir.path()),
         publisher(std::move(p)),
         options(std::move(o)),
-        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry),
+        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry, options.dependency_cache),
         mirrors(dir / "mirrors", options.mirrors) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
@@ -629,6 +630,8 @@ SyncReport Workspace::Impl::sync(const std::string& name, std::chrono::steady_cl
   state.last_sync_time = util::now_rfc3339();
   const auto deadline = options.sync_timeout.count() > 0 ? started + options.sync_timeout
                                                          : std::chrono::steady_clock::time_point::max();
+  // Every HTTP request of this sync (dependencies, registries, the publisher) ends by then too.
+  const net::DeadlineScope network_deadline(deadline);
   auto last_write = std::chrono::steady_clock::now();
 
   auto finish = [&]() {
