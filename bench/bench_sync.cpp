@@ -11,10 +11,18 @@
 // time to package that one chart (and against 0.15 s), and a cold sync against
 // 0.5 x the CI baseline (`git clone` + `tar czf` per chart).
 //
+// Then issue 29's "many paths, one remote": 100 repos, each its own `path`, on one
+// 1000-folder repo: registered one after another, then a one-folder commit
+// re-synced by all of them at once, with fetch counts and bytes.
+//
 //   build/bench/bench_sync [charts=100]
+//   build/bench/bench_sync monorepo [repos=100] [folders=1000]   (that case alone)
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -75,6 +83,14 @@ void write_small_chart(test::GitWorkRepo& repo, int i, const std::string& versio
   repo.write(dir + "/templates/_helpers.tpl", "{{- define \"x.name\" -}}x{{- end -}}\n" + filler(600, i));
 }
 
+// `charts` small charts committed in `work` and served as <name>.git from `served`:
+// returns the bare repo's path.
+fs::path generate_served(test::GitWorkRepo& work, const fs::path& served, int charts, const std::string& name) {
+  for (int i = 0; i < charts; ++i) write_small_chart(work, i, "1.0.0");
+  work.commit("generated charts");
+  return test::make_bare(work, served, name);
+}
+
 struct Best {
   double s = 1e9;
   void take(double v) { s = std::min(s, v); }
@@ -84,10 +100,8 @@ struct Best {
 bool small_repo_targets(const fs::path& tmp) {
   constexpr int kCharts = 100;
   test::GitWorkRepo work(tmp / "small-work");
-  for (int i = 0; i < kCharts; ++i) write_small_chart(work, i, "1.0.0");
-  work.commit("generated charts");
   fs::path served = tmp / "small-served";
-  fs::path bare = test::make_bare(work, served, "small.git");
+  fs::path bare = generate_served(work, served, kCharts, "small.git");
   test::GitDaemon daemon(served);
   const std::string url = daemon.url("small.git");
   std::size_t files = 0;
@@ -135,9 +149,9 @@ bool small_repo_targets(const fs::path& tmp) {
     }
 
     // Packaging that one chart alone, from the same commit's objects.
-    git::Repository mirror(dir / "state" / "clones" / "small");
+    git::Repository mirror(dir / "state" / "mirrors" / sync::MirrorPool::mirror_id(spec));
     t0 = Clock::now();
-    auto tree = mirror.tree();
+    auto tree = mirror.tree_at(after.commit);
     package::PackageInput in{{}, "charts/chart" + std::to_string(changed), {}, {}, {}, {}, &tree};
     package::package_chart(in);
     package_one.take(seconds_since(t0));
@@ -156,6 +170,81 @@ bool small_repo_targets(const fs::path& tmp) {
   return true;
 }
 
+// Issue 29: N repos, each its own `path`, on one repo of `folders` chart folders
+// over git daemon. Registered one after another (apply), then one folder changes
+// and all N are asked to sync at once (4 workers, as `cmop serve` by default).
+bool many_paths_one_remote(const fs::path& tmp, int repos, int folders) {
+  test::GitWorkRepo work(tmp / "mono-work");
+  fs::path served = tmp / "mono-served";
+  fs::path bare = generate_served(work, served, folders, "mono.git");
+  test::GitDaemon daemon(served);
+  fs::create_directories(tmp / "mono-out");
+  sync::Workspace ws(tmp / "mono-state", publish::make_local_publisher((tmp / "mono-out").string()));
+  auto spec = [&](int i) {
+    sync::RepoSpec s;
+    s.name = "team" + std::to_string(i);
+    s.git = daemon.url("mono.git");
+    s.path = "charts/chart" + std::to_string(i * (folders / repos));
+    return s;
+  };
+  auto s0 = ws.mirror_stats();
+  auto t0 = Clock::now();
+  std::size_t published = 0;
+  for (int i = 0; i < repos; ++i) {
+    auto r = ws.apply(spec(i));
+    if (!r.ok()) {
+      std::cerr << "monorepo: apply " << spec(i).name << " failed: " << r.error << "\n";
+      return false;
+    }
+    published += r.count(sync::ChartOutcome::Status::published);
+  }
+  const double first_s = seconds_since(t0);
+  auto s1 = ws.mirror_stats();
+  std::printf("monorepo: %d repos on one %d-folder repo, registered one after another: %.3f s (target <= 10 s), "
+              "%zu published, %llu fetches (%llu reused), %llu bytes fetched, %zu mirror(s), %llu bytes on disk\n",
+              repos, folders, first_s, published, static_cast<unsigned long long>(s1.fetches - s0.fetches),
+              static_cast<unsigned long long>(s1.joined - s0.joined),
+              static_cast<unsigned long long>(s1.fetched_bytes - s0.fetched_bytes), s1.mirrors,
+              static_cast<unsigned long long>(s1.disk_bytes));
+
+  // One folder changes; every repo is asked to sync at the same moment.
+  const int changed = 5 * (folders / repos);
+  write_small_chart(work, changed, "1.0.1");
+  work.write("charts/chart" + std::to_string(changed) + "/templates/service.yaml", "kind: Service\n# changed\n");
+  work.commit("change one folder");
+  test::push_to_bare(work, bare);
+  const auto asked = Clock::now();
+  std::atomic<int> next{0};
+  std::atomic<std::size_t> resynced_published{0}, failed{0};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 4; ++w)
+    workers.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < repos;) {
+        auto r = ws.update(spec(i).name, asked);
+        if (!r.ok()) ++failed;
+        resynced_published += r.count(sync::ChartOutcome::Status::published);
+      }
+    });
+  for (auto& w : workers) w.join();
+  const double change_s = seconds_since(asked);
+  auto s2 = ws.mirror_stats();
+  std::printf("monorepo: one-folder commit, all %d re-synced: %.3f s, %llu fetch(es) (%llu reused), %llu bytes "
+              "fetched, %zu package(s) published, %zu failed\n",
+              repos, change_s, static_cast<unsigned long long>(s2.fetches - s1.fetches),
+              static_cast<unsigned long long>(s2.joined - s1.joined),
+              static_cast<unsigned long long>(s2.fetched_bytes - s1.fetched_bytes), resynced_published.load(),
+              failed.load());
+
+  // For comparison: each repo asked separately, one after another (a fetch each, nothing new).
+  t0 = Clock::now();
+  for (int i = 0; i < repos; ++i) ws.update(spec(i).name);
+  auto s3 = ws.mirror_stats();
+  std::printf("monorepo: no change, %d updates one after another: %.3f s, %llu fetches, %llu bytes fetched\n", repos,
+              seconds_since(t0), static_cast<unsigned long long>(s3.fetches - s2.fetches),
+              static_cast<unsigned long long>(s3.fetched_bytes - s2.fetched_bytes));
+  return failed == 0 && resynced_published == 1 && s2.fetches - s1.fetches == 1 && first_s <= 10;
+}
+
 long peak_rss_kib() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -165,6 +254,12 @@ long peak_rss_kib() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "monorepo") {  // bench_sync monorepo [repos=100] [folders=1000]
+    util::TempDir tmp("cmop-bench-");
+    return many_paths_one_remote(tmp.path(), argc > 2 ? std::stoi(argv[2]) : 100, argc > 3 ? std::stoi(argv[3]) : 1000)
+               ? 0
+               : 1;
+  }
   int charts = argc > 1 ? std::stoi(argv[1]) : 100;
   util::TempDir tmp("cmop-bench-");
 
@@ -240,6 +335,7 @@ int main(int argc, char** argv) {
   std::printf("cmop one-chart change: %.3f s  (%zu published)\n", one_s, one.count(sync::ChartOutcome::Status::published));
   std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
   if (!small_repo_targets(tmp.path())) return 1;
+  if (!many_paths_one_remote(tmp.path(), 100, 1000)) return 1;
   std::printf("peak RSS after the 600-file runs: %.1f MiB\n", peak_rss_kib() / 1024.0);
 
   // The same repo published into an OCI registry (the CNCF Distribution registry

@@ -177,10 +177,12 @@ bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_h
 // which needs the full history (a shallow mirror is deepened again). libgit2's
 // local transport (file://, paths) cannot fetch shallow, and copies objects
 // cheaply anyway.
-int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref, bool has_commit) {
+int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref, bool has_commit,
+                bool full_history = false) {
   bool local = url.starts_with("/") || url.starts_with(".") || ::strncasecmp(url.data(), "file://", 7) == 0;
   if (local) return GIT_FETCH_DEPTH_FULL;
-  bool may_be_commit = ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref);
+  bool may_be_commit =
+      full_history || (ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref));
   if (!may_be_commit) return has_commit ? GIT_FETCH_DEPTH_FULL : 1;
   return git_repository_is_shallow(repo) == 1 ? GIT_FETCH_DEPTH_UNSHALLOW : GIT_FETCH_DEPTH_FULL;
 }
@@ -589,7 +591,12 @@ struct Repository::Impl {
   void recover_leftovers() const;
   RepoPtr open_or_init(const std::string& subject) const;
   std::string fetch(git_repository* repo, const SyncOptions& options, int depth, TransportState& state,
-                    const std::string& subject, std::string_view step, std::uint64_t& received) const;
+                    const std::string& subject, std::string_view step, std::uint64_t& received,
+                    std::uint64_t* received_bytes = nullptr) const;
+  // What sync() and fetch() share: checks, locks, leftovers, the fetch itself.
+  // Calls `then` with the open mirror while the locks are still held.
+  template <typename Then>
+  auto locked_fetch(const SyncOptions& options, bool has_commit, FetchResult& out, Then&& then);
   git_oid resolve(git_repository* repo, const std::string& ref, const std::string& default_branch,
                   const std::string& subject) const;
 };
@@ -652,7 +659,7 @@ RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
 // long-running operator syncing on a timer cannot afford.
 std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& sync_options, int depth,
                                     TransportState& state, const std::string& subject, std::string_view step,
-                                    std::uint64_t& received) const {
+                                    std::uint64_t& received, std::uint64_t* received_bytes) const {
   const std::string& url = sync_options.url;
   RemotePtr remote;
   TransferWatchdog watchdog(sync_options.stall_timeout, sync_options.deadline);
@@ -717,6 +724,7 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   options.depth = depth;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
   received = git_remote_stats(remote.get())->received_objects;
+  if (received_bytes) *received_bytes = git_remote_stats(remote.get())->received_bytes;
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
   if ((rc = git_remote_prune(remote.get(), &callbacks)) < 0) fail(rc);
@@ -796,7 +804,8 @@ Repository::Repository(fs::path dir) : impl_(new Impl{}) {
 
 Repository::~Repository() { delete impl_; }
 
-SyncResult Repository::sync(const SyncOptions& options) {
+template <typename Then>
+auto Repository::Impl::locked_fetch(const SyncOptions& options, bool has_commit, FetchResult& out, Then&& then) {
   validate_url(options.url, options.allow_local);
   const std::string subject = util::redact_url(options.url);
   const Credentials& creds = options.credentials;
@@ -808,17 +817,18 @@ SyncResult Repository::sync(const SyncOptions& options) {
   ensure_libgit2();
   ignore_sigpipe();
 
-  std::lock_guard guard(impl_->sync_mutex);
+  std::lock_guard guard(sync_mutex);
   std::error_code ec;
-  fs::create_directories(impl_->dir, ec);
-  if (ec) throw Error(Errc::io, impl_->dir.string(), "create mirror directory: " + ec.message());
+  fs::create_directories(dir, ec);
+  if (ec) throw Error(Errc::io, dir.string(), "create mirror directory: " + ec.message());
   // Serialises syncs of one mirror across threads and processes (see LockFile).
-  auto lock = util::LockFile::acquire(impl_->dir / "sync.lock");
+  auto lock = util::LockFile::acquire(dir / "sync.lock");
 
-  const std::optional<std::string> current = read_pointer(impl_->dir);
-  impl_->recover_leftovers();
+  const std::optional<std::string> current = read_pointer(dir);
+  has_commit = has_commit || current.has_value() || fs::exists(dir / "fetched", ec);
+  recover_leftovers();
 
-  RepoPtr repo = impl_->open_or_init(subject);
+  RepoPtr repo = open_or_init(subject);
 
   TransportState state;
   state.credentials = &creds;
@@ -835,16 +845,123 @@ SyncResult Repository::sync(const SyncOptions& options) {
     git_libgit2_opts(GIT_OPT_SET_SERVER_TIMEOUT, ms);
   }
 #endif
-  const int depth = fetch_depth(repo.get(), options.url, options.ref, current.has_value());
-  std::uint64_t received = 0;
-  std::string default_branch =
-      impl_->fetch(repo.get(), options, depth, state, subject, current ? "fetch" : "clone", received);
+  const int depth = fetch_depth(repo.get(), options.url, options.ref, has_commit, options.full_history);
+  out.default_branch = fetch(repo.get(), options, depth, state, subject, has_commit ? "fetch" : "clone",
+                             out.received_objects, &out.received_bytes);
+  return then(repo.get(), subject, current);
+}
 
-  git_oid commit = impl_->resolve(repo.get(), options.ref, default_branch, subject);
-  std::string hex = oid_hex(commit);
-  if (current && *current == hex && !fs::is_symlink(impl_->pointer(), ec)) return SyncResult{hex, false, received};
-  util::write_file_atomic(impl_->pointer(), hex + "\n");
-  return SyncResult{hex, !current || *current != hex, received};
+SyncResult Repository::sync(const SyncOptions& options) {
+  FetchResult fetched;
+  return impl_->locked_fetch(
+      options, false, fetched,
+      [&](git_repository* repo, const std::string& subject, const std::optional<std::string>& current) {
+        git_oid commit = impl_->resolve(repo, options.ref, fetched.default_branch, subject);
+        std::string hex = oid_hex(commit);
+        std::error_code ec;
+        if (current && *current == hex && !fs::is_symlink(impl_->pointer(), ec))
+          return SyncResult{hex, false, fetched.received_objects};
+        util::write_file_atomic(impl_->pointer(), hex + "\n");
+        return SyncResult{hex, !current || *current != hex, fetched.received_objects};
+      });
+}
+
+FetchResult Repository::fetch(const SyncOptions& options) {
+  FetchResult fetched;
+  impl_->locked_fetch(options, false, fetched,
+                      [&](git_repository*, const std::string&, const std::optional<std::string>&) {
+                        // Later fetches of this mirror ask for what is new, not for depth 1 again.
+                        std::error_code ec;
+                        if (!fs::exists(impl_->dir / "fetched", ec)) util::write_file_atomic(impl_->dir / "fetched", "1\n");
+                        return 0;
+                      });
+  return fetched;
+}
+
+std::string Repository::resolve(const std::string& url, const std::string& ref,
+                                const std::string& default_branch) const {
+  ensure_libgit2();
+  RepoPtr repo = open_repository(impl_->git_dir());
+  return oid_hex(impl_->resolve(repo.get(), ref, default_branch, util::redact_url(url)));
+}
+
+Tree Repository::tree_at(const std::string& commit) const {
+  ensure_libgit2();
+  RepoPtr repo = open_repository(impl_->git_dir());
+  git_oid oid;
+  int rc = git_oid_fromstr(&oid, commit.c_str());
+  if (rc < 0 || !is_commit_id(commit))
+    throw Error(Errc::git, impl_->git_dir().string(), "commit " + commit + ": not a commit id");
+  return make_tree(repo.release(), oid, impl_->git_dir().string());
+}
+
+GcResult Repository::gc() {
+  ensure_libgit2();
+  std::lock_guard guard(impl_->sync_mutex);
+  auto lock = util::LockFile::acquire(impl_->dir / "sync.lock");
+  impl_->recover_leftovers();
+  const fs::path gd = impl_->git_dir();
+  RepoPtr repo = open_repository(gd);
+  const std::string subject = gd.string();
+  auto check = [&](int rc, const char* what) {
+    if (rc < 0) throw Error(Errc::git, subject, std::string("gc: ") + what + ": " + git_message(rc));
+  };
+  // Loose refs into packed-refs (a fetch of a remote with many tags leaves one file each).
+  {
+    git_refdb* db = nullptr;
+    check(git_repository_refdb(&db, repo.get()), "open refdb");
+    int rc = git_refdb_compress(db);
+    git_refdb_free(db);
+    check(rc, "pack refs");
+  }
+  Owned<git_packbuilder, git_packbuilder_free> builder;
+  check(git_packbuilder_new(builder.out(), repo.get()), "packbuilder");
+  git_packbuilder* pb = builder.get();
+  git_packbuilder_set_threads(pb, 1);
+  // Every commit the refs reach with its trees and blobs (a shallow mirror's
+  // history ends at its shallow commits), plus annotated tag objects.
+  Owned<git_revwalk, git_revwalk_free> walker;
+  check(git_revwalk_new(walker.out(), repo.get()), "revwalk");
+  git_revwalk* walk = walker.get();
+  check(git_revwalk_push_glob(walk, "refs/*"), "walk refs");
+  check(git_packbuilder_insert_walk(pb, walk), "collect objects");
+  git_reference_iterator* refs = nullptr;
+  check(git_reference_iterator_new(&refs, repo.get()), "list refs");
+  git_reference* ref = nullptr;
+  while (git_reference_next(&ref, refs) == 0) {
+    ReferencePtr owned;
+    *owned.out() = ref;
+    if (git_reference_type(ref) != GIT_REFERENCE_DIRECT) continue;
+    const git_oid* target = git_reference_target(ref);
+    git_object_t type = GIT_OBJECT_INVALID;
+    ObjectPtr object;
+    if (git_object_lookup(object.out(), repo.get(), target, GIT_OBJECT_ANY) == 0) type = git_object_type(object.get());
+    if (type == GIT_OBJECT_TAG || type == GIT_OBJECT_TREE || type == GIT_OBJECT_BLOB)
+      check(git_packbuilder_insert_recur(pb, target, nullptr), "collect tagged objects");
+  }
+  git_reference_iterator_free(refs);
+  GcResult result;
+  result.objects = git_packbuilder_object_count(pb);
+  const fs::path pack_dir = gd / "objects" / "pack";
+  check(git_packbuilder_write(pb, pack_dir.c_str(), 0, nullptr, nullptr), "write pack");
+  const std::string keep = std::string("pack-") + git_packbuilder_name(pb) + ".";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(pack_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("pack-") || name.starts_with(keep)) continue;
+    if (name.ends_with(".pack")) ++result.packs_removed;
+    fs::remove(entry.path(), ec);
+  }
+  for (const auto& entry : fs::directory_iterator(gd / "objects", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() != 2 || !is_hex(name) || !entry.is_directory()) continue;
+    for (const auto& object : fs::directory_iterator(entry.path(), ec)) {
+      (void)object;
+      ++result.loose_removed;
+    }
+    fs::remove_all(entry.path(), ec);
+  }
+  return result;
 }
 
 std::optional<std::string> Repository::current_commit() const { return read_pointer(impl_->dir); }

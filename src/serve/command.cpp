@@ -106,6 +106,29 @@ void add_command(CLI::App& app) {
       ->envname("CMOP_WORKERS")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  cmd->add_option("--max-git-mirrors", s.git_mirrors.max_mirrors,
+                  "git mirrors at most (one per remote URL and credentials); a repo needing one more fails its "
+                  "sync, 0 = unbounded")
+      ->envname("CMOP_MAX_GIT_MIRRORS")
+      ->capture_default_str();
+  cmd->add_option("--max-git-mirror-bytes", s.git_mirrors.max_disk_bytes,
+                  "no new git mirror once the mirrors use this many bytes of disk, 0 = unbounded")
+      ->envname("CMOP_MAX_GIT_MIRROR_BYTES")
+      ->capture_default_str();
+  cmd->add_option("--max-git-fetches-per-host", s.git_mirrors.max_fetches_per_host,
+                  "git fetches running at once per remote host; more wait, 0 = unbounded")
+      ->envname("CMOP_MAX_GIT_FETCHES_PER_HOST")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  cmd->add_option("--git-gc-after-fetches", s.git_mirrors.gc_after_fetches,
+                  "repack a git mirror after this many fetches that brought objects, 0 = never")
+      ->envname("CMOP_GIT_GC_AFTER_FETCHES")
+      ->capture_default_str();
+  cmd->add_option_function<long>(
+         "--git-gc-interval", [o](long v) { o->server.git_mirrors.gc_interval = std::chrono::seconds(v); },
+         "seconds after which a git mirror fetched since its last repack is repacked, 0 = never (default 3600)")
+      ->envname("CMOP_GIT_GC_INTERVAL")
+      ->check(CLI::Range(0L, 86400L * 365));
   cmd->add_option_function<long>(
          "--sync-timeout", [o](long v) { o->server.sync_timeout = std::chrono::seconds(v); },
          "seconds one repo sync may take at most; git transfers are cut off then, 0 = no limit (default 600)")

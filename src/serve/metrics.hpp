@@ -9,8 +9,12 @@
 #include <vector>
 
 #include "cmop/httpd/http_server.hpp"
+#include "cmop/sync/mirror_pool.hpp"
 
 namespace cmop::serve {
+
+// The shared git mirrors' lines (mirror_metrics.cpp).
+std::string render_mirror_metrics(const sync::MirrorStats& s);
 
 class Metrics {
  public:

@@ -281,6 +281,12 @@ struct Server::Impl {
   // `async`: queue the update and answer 202 at once (as a webhook does).
   void update_repo(const std::string& name, bool async, const Responder& respond);
   HttpResponse update_job(const std::string& name);
+  // When a repo's update was last asked for, kept until its job starts: the job
+  // serves every request that joined it, so it asks for a git fetch begun after
+  // the latest of them (one another repo of the same remote began since is reused).
+  void note_update_asked(const std::string& name);
+  std::mutex update_asked_mu;
+  std::map<std::string, Clock::time_point> update_asked;
   HttpResponse receive_hook(const HttpRequest& req, const std::string& name);
   void watch_syncs(const HttpRequest& req, const Responder& respond);
   // `owner` non-empty: only when the repo is that owner's (or has none).
@@ -392,6 +398,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   wo.registry = std::make_shared<oci::RegistryClient>(dependency_registry);
   wo.sync_timeout = options.sync_timeout;
   wo.git_stall_timeout = options.network_timeout;
+  wo.mirrors = options.git_mirrors;
   wo.dependency_cache = options.dependency_cache;
   try {
     workspace = std::make_unique<sync::Workspace>(std::move(*state_dir), publisher, wo);
@@ -632,7 +639,7 @@ HttpResponse Server::Impl::metrics_text() const {
   g.connections = http->connection_stats();
   for (auto& state : workspace->list())
     if (auto when = util::parse_rfc3339_seconds(state.last_success_time)) g.last_success.emplace_back(state.spec.name, *when);
-  r.body = metrics.render(g);
+  r.body = metrics.render(g) + render_mirror_metrics(workspace->mirror_stats());
   return r;
 }
 
@@ -839,6 +846,7 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
 }
 
 void Server::Impl::update_repo(const std::string& name, bool async, const Responder& respond) {
+  note_update_asked(name);
   if (!async) return (void)lanes->submit(name, "update", [this, name] { return update_job(name); }, counted(respond));
   auto state = workspace->get(name);
   if (!state) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
@@ -855,10 +863,23 @@ void Server::Impl::update_repo(const std::string& name, bool async, const Respon
                   202));
 }
 
+void Server::Impl::note_update_asked(const std::string& name) {
+  std::lock_guard lk(update_asked_mu);
+  update_asked[name] = Clock::now();
+}
+
 HttpResponse Server::Impl::update_job(const std::string& name) {
+  auto asked = Clock::now();
+  {
+    std::lock_guard lk(update_asked_mu);
+    if (auto it = update_asked.find(name); it != update_asked.end()) {
+      asked = it->second;
+      update_asked.erase(it);
+    }
+  }
   auto state = workspace->get(name);
   if (!state) return error_response(Error(Errc::not_found, "repo \"" + name + "\"", "not registered"));
-  return run_sync(name, state->spec.owner, [&] { return workspace->update(name); });
+  return run_sync(name, state->spec.owner, [&] { return workspace->update(name, asked); });
 }
 
 void Server::Impl::watch_syncs(const HttpRequest& req, const Responder& respond) {
@@ -952,6 +973,7 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
   }
   // Joins a queued update of the repo when there is one (coalesced); a running
   // sync may have fetched before this push, so a new one is queued behind it.
+  note_update_asked(name);
   bool joined = lanes->submit(
       name, "update", [this, name] { return update_job(name); }, [](const HttpResponse&) {});
   return answer(202, "queued", joined ? "joined a sync already queued" : "");

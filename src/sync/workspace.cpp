@@ -153,6 +153,7 @@ struct Workspace::Impl {
   std::shared_ptr<publish::Publisher> publisher;
   WorkspaceOptions options;
   deps::Resolver resolver;
+  MirrorPool mirrors;
 
   mutable std::mutex mu;  // guards everything below
   std::map<std::string, RepoState> repos;
@@ -167,10 +168,12 @@ struct Workspace::Impl {
         dir(state_dir.path()),
         publisher(std::move(p)),
         options(std::move(o)),
-        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry, options.dependency_cache) {}
+        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry, options.dependency_cache),
+        mirrors(dir / "mirrors", options.mirrors) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
+  // Where versions before shared mirrors kept one mirror per repo (adopted at load).
   fs::path clone_dir(const std::string& name) const { return dir / "clones" / name; }
   fs::path dependencies_file() const { return dir / "dependencies.json"; }
   // Claims made since the state file was last written (see journal_claim()).
@@ -178,7 +181,6 @@ struct Workspace::Impl {
 
   void load() {
     fs::create_directories(repos_dir());
-    fs::create_directories(dir / "clones");
     util::remove_stale_temp_files(repos_dir());
     util::remove_stale_temp_files(dir);
     state_dir.remove_stale_secret_temp_files();
@@ -198,6 +200,15 @@ struct Workspace::Impl {
       }
       repos.emplace(s.spec.name, std::move(s));
     }
+    // Each repo reads its remote's shared mirror; a per-repo mirror of an earlier
+    // version becomes that mirror when it has none yet (nothing is fetched again).
+    for (const auto& [name, s] : repos) {
+      mirrors.attach(name, s.spec);
+      mirrors.adopt(name, clone_dir(name));
+    }
+    std::error_code ec;
+    fs::remove_all(dir / "clones", ec);  // clones of repos no longer registered
+    mirrors.remove_unused();
   }
   // Who owns what is not kept anywhere but in the repos' states: it is read from
   // each repo's publications as they are now (caller holds mu), a running sync's or
@@ -293,8 +304,9 @@ struct Workspace::Impl {
     return out;
   }
 
-  // Runs one sync of `name` (caller holds the repo's lock).
-  SyncReport sync(const std::string& name);
+  // Runs one sync of `name` (caller holds the repo's lock), asked for at `requested_at`.
+  SyncReport sync(const std::string& name,
+                  std::chrono::steady_clock::time_point requested_at = std::chrono::steady_clock::now());
   struct Layout;
   // Chart paths in publishing order: a chart whose dependencies are read from
   // cmop's own chart repository comes after the charts of this repo it names, so
@@ -603,7 +615,7 @@ std::vector<std::string> Workspace::Impl::publishing_order(
   return order;
 }
 
-SyncReport Workspace::Impl::sync(const std::string& name) {
+SyncReport Workspace::Impl::sync(const std::string& name, std::chrono::steady_clock::time_point requested_at) {
   auto started = std::chrono::steady_clock::now();
   RepoState state;
   {
@@ -635,8 +647,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     return report;
   };
 
-  git::Repository repo(clone_dir(name));
-  std::optional<git::Tree> commit_tree;  // the commit's files, read from the mirror's objects
+  // The commit's files, read from the remote's shared mirror (not repacked while held).
+  std::optional<MirrorPool::Checkout> checkout;
   std::vector<std::string> chart_paths;
   try {
     git::SyncOptions opts{state.spec.git, state.spec.ref, state.spec.credentials, options.allow_local_git,
@@ -644,11 +656,10 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     opts.ssh_known_hosts = options.ssh_known_hosts;
     opts.stall_timeout = options.git_stall_timeout;
     opts.deadline = deadline;
-    auto result = repo.sync(opts);
-    report.commit = result.commit;
-    report.fetched_changes = result.changed;
-    commit_tree.emplace(repo.tree());
-    chart_paths = chart::discover_charts(*commit_tree, state.spec.path);
+    checkout.emplace(mirrors.checkout(name, state.spec, opts, requested_at));
+    report.commit = checkout->commit;
+    report.fetched_changes = checkout->commit != state.last_commit;
+    chart_paths = chart::discover_charts(*checkout->tree, state.spec.path);
   } catch (const Error& e) {
     report.error = e.what();
     return finish();
@@ -656,7 +667,7 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     report.error = std::string("internal error: ") + e.what();
     return finish();
   }
-  const git::Tree& tree = *commit_tree;
+  const git::Tree& tree = *checkout->tree;
 
   auto repositories = repositories_for(state.spec);
   std::set<std::string> present(chart_paths.begin(), chart_paths.end());
@@ -890,6 +901,7 @@ void Workspace::check(const RepoSpec& spec) const {
 }
 
 SyncReport Workspace::apply(const RepoSpec& spec) {
+  const auto requested_at = std::chrono::steady_clock::now();
   validate_spec(spec, impl_->options.allow_local_git);
   for (auto& d : spec.dependencies) validate_dependency_repo(d);
   auto lock = impl_->lock_for(spec.name);
@@ -918,10 +930,12 @@ SyncReport Workspace::apply(const RepoSpec& spec) {
   // repo runs meanwhile (its lock is held): keys it stored before are read no more.
   impl_->state_dir.remove_ssh_keys(spec.name, spec.credentials.ssh_private_key_file);
   if (recorded) return *recorded;
-  return impl_->sync(spec.name);
+  return impl_->sync(spec.name, requested_at);
 }
 
-SyncReport Workspace::update(const std::string& name) {
+SyncReport Workspace::update(const std::string& name) { return update(name, std::chrono::steady_clock::now()); }
+
+SyncReport Workspace::update(const std::string& name, std::chrono::steady_clock::time_point requested_at) {
   util::require_dns1123_label("repo name", name);
   auto lock = impl_->lock_for(name);
   std::lock_guard repo_lk(*lock);
@@ -931,7 +945,7 @@ SyncReport Workspace::update(const std::string& name) {
     if (it != impl_->repos.end() && it->second.spec.suspend)
       throw Error(Errc::conflict, "repo \"" + name + "\"", "is suspended: no syncs until it is resumed");
   }
-  return impl_->sync(name);
+  return impl_->sync(name, requested_at);
 }
 
 void Workspace::remove(const std::string& name, const std::string& expected_owner) {
@@ -965,6 +979,7 @@ void Workspace::remove(const std::string& name, const std::string& expected_owne
   fs::remove(impl_->state_file(name), ec);
   if (ec) throw Error(Errc::io, impl_->state_file(name).string(), ec.message());
   fs::remove_all(impl_->clone_dir(name), ec);
+  impl_->mirrors.detach(name);  // the mirror goes with its last user only
   impl_->state_dir.remove_ssh_keys(name);
   std::lock_guard lk(impl_->mu);
   impl_->repos.erase(name);
@@ -984,6 +999,8 @@ std::optional<RepoState> Workspace::get(const std::string& name) const {
   if (it == impl_->repos.end()) return std::nullopt;
   return it->second;
 }
+
+MirrorStats Workspace::mirror_stats() const { return impl_->mirrors.stats(); }
 
 std::vector<RepoState> Workspace::list() const {
   std::lock_guard lk(impl_->mu);

@@ -257,9 +257,8 @@ TEST_CASE("a git server killed mid-fetch fails the sync naming git, keeps the la
   CHECK(state->last_error == failed.error);
   CHECK(state->published.size() == 1);
   {
-    git::Repository mirror(r.state / "clones" / "hostile");
-    CHECK(mirror.current_commit() == first_commit);
-    auto tree = mirror.tree();
+    git::Repository mirror(r.state / "mirrors" / sync::MirrorPool::mirror_id(spec));
+    auto tree = mirror.tree_at(first_commit);
     CHECK_THAT(util::read_tree_file(tree, "charts/good/Chart.yaml", "Chart.yaml", 0), Catch::Contains("version: 1.0.0"));
     CHECK(tree.kind("charts/bulky") == util::FileTree::Kind::missing);
   }

@@ -232,7 +232,7 @@ TEST_CASE("a 1 GiB file is refused by its size while cmop serve's memory stays b
   REQUIRE(peak_kib > 0);
   CHECK(peak_kib < 200 * 1024);
   std::uint64_t allocated = 0;
-  for (auto& e : fs::recursive_directory_iterator(r.state / "clones"))
+  for (auto& e : fs::recursive_directory_iterator(r.state / "mirrors"))
     if (e.is_regular_file() && !e.is_symlink()) {
       struct stat st{};
       if (::stat(e.path().c_str(), &st) == 0) allocated += static_cast<std::uint64_t>(st.st_blocks) * 512;

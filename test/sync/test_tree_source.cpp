@@ -165,13 +165,13 @@ TEST_CASE("a sync writes no worktree: only the mirror's objects and the current 
   r.publish_commit("two charts");
   auto ws = r.workspace();
   REQUIRE(ws->apply(r.spec()).ok());
-  const fs::path mirror = r.state / "clones" / "hostile";
+  const fs::path mirror = r.state / "mirrors" / sync::MirrorPool::mirror_id(r.spec());
   auto top_level = [&] {
     std::set<std::string> names;
     for (auto& e : fs::directory_iterator(mirror)) names.insert(e.path().filename().string());
     return names;
   };
-  CHECK(top_level() == std::set<std::string>{"current", "repo.git", "sync.lock"});
+  CHECK(top_level() == std::set<std::string>{"fetched", "repo.git", "sync.lock"});
 
   // Watch every directory of the state dir while a new commit is synced.
   int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -221,6 +221,7 @@ TEST_CASE("a sync writes no worktree: only the mirror's objects and the current 
     CHECK(c.find("Chart.yaml") == std::string::npos);
     CHECK(c.find("templates") == std::string::npos);
   }
-  CHECK(std::find(created.begin(), created.end(), "clones/hostile/current") != created.end());
-  CHECK(top_level() == std::set<std::string>{"current", "repo.git", "sync.lock"});
+  // The mirror is shared: which commit a repo read is in its state, not in the mirror.
+  for (auto& c : created) CHECK(c.rfind("mirrors/", 0) != 0);
+  CHECK(top_level() == std::set<std::string>{"fetched", "repo.git", "sync.lock"});
 }

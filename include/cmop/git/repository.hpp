@@ -3,6 +3,7 @@
 // Nothing is checked out: a commit's files are read from the object database
 // (git::Tree).
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -45,6 +46,23 @@ struct SyncOptions {
   // Either fails the sync with Error(network) naming the remote and the step.
   std::chrono::milliseconds stall_timeout{std::chrono::seconds(60)};
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Fetch the whole history even for a branch or tag (a shared mirror does when any
+  // of its users names a commit id: those need every commit reachable from refs).
+  bool full_history = false;
+};
+
+// What one fetch into a mirror brought (Repository::fetch).
+struct FetchResult {
+  std::string default_branch;  // "refs/heads/x" as the remote advertises it, "" when none
+  std::uint64_t received_objects = 0;
+  std::uint64_t received_bytes = 0;
+};
+
+// What a repack (Repository::gc) did.
+struct GcResult {
+  std::size_t objects = 0;        // objects in the new pack: all that the refs reach
+  std::size_t packs_removed = 0;  // packs replaced by it
+  std::size_t loose_removed = 0;  // loose object files removed
 };
 
 struct SyncResult {
@@ -80,6 +98,23 @@ class Repository {
   std::string current_commit_time() const;
   // The current commit's files. Error(not_found) before the first sync.
   Tree tree() const;
+
+  // --- a mirror shared by several readers (sync::MirrorPool) -------------------
+  // These never touch the `current` pointer: each reader keeps its own commit.
+  // Clones on first use, fetches afterwards (every branch and tag of the remote,
+  // forced and pruned), under the same locks as sync().
+  FetchResult fetch(const SyncOptions& options);
+  // The commit `ref` names in the mirror as last fetched (see SyncOptions::ref);
+  // `default_branch` is what the fetch read from the remote. Throws like sync().
+  std::string resolve(const std::string& url, const std::string& ref, const std::string& default_branch) const;
+  // The files of `commit` (40 hex), which must be in the mirror.
+  Tree tree_at(const std::string& commit) const;
+  // Repacks the mirror: one pack of every object reachable from its refs (loose
+  // refs packed too), replacing the packs and loose objects it had; unreachable
+  // objects are dropped. libgit2 has no `git gc`: this is its core, done with
+  // git_packbuilder. The caller guarantees nobody reads the mirror meanwhile
+  // (a running fetch is excluded by the sync lock).
+  GcResult gc();
 
  private:
   struct Impl;

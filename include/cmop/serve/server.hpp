@@ -10,6 +10,7 @@
 
 #include "cmop/deps/resolver.hpp"
 #include "cmop/publish/publisher.hpp"
+#include "cmop/sync/mirror_pool.hpp"
 #include "cmop/util/log.hpp"
 
 namespace cmop::serve {
@@ -44,6 +45,8 @@ struct ServerOptions {
   std::filesystem::path git_ca_file;          // extra CA bundle for https git remotes
   std::filesystem::path ssh_known_hosts_file; // set: SSH git remotes must match a host key in it
   int workers = 4;     // concurrent syncs (and deletes)
+  // The shared git mirrors: how many, how much disk, fetches per host, repacks.
+  sync::MirrorLimits git_mirrors;
   // A sync ends by this long after it started (0 = no limit). A git transfer, and
   // each step of a chart-repo request (connect, TLS, one read or write), gives up
   // after network_timeout without an answer from the remote (0 = no limit).

@@ -17,6 +17,7 @@
 #include "cmop/publish/publication.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/sync/repo_spec.hpp"
+#include "cmop/sync/mirror_pool.hpp"
 #include "cmop/sync/repo_state.hpp"
 #include "cmop/sync/state_dir.hpp"
 #include "cmop/sync/sync_report.hpp"
@@ -44,6 +45,9 @@ struct WorkspaceOptions {
   // Bounds of the dependency cache (<state dir>/cache) and of the parsed indexes
   // kept in memory between syncs.
   deps::CacheLimits dependency_cache;
+  // The git mirrors, one per remote and credentials (see MirrorPool): how many,
+  // how much disk, how many fetches per host at once, when they are repacked.
+  MirrorLimits mirrors;
 };
 
 class Workspace {
@@ -72,6 +76,10 @@ class Workspace {
   void check(const RepoSpec& spec) const;
   // Fetches and re-syncs what changed. Error(not_found) for an unknown name.
   SyncReport update(const std::string& name);
+  // The same for a request made at `requested_at`: a fetch of the repo's remote
+  // that began then or later (by a sync of any repo on that remote) serves it, so
+  // syncs of many repos on one remote asked for at once cost one fetch.
+  SyncReport update(const std::string& name, std::chrono::steady_clock::time_point requested_at);
   // Deletes exactly what the repo published, its clone, its state and its stored keys.
   // Error(not_found) for an unknown name; a publisher failure leaves the state in
   // place (so a retry can finish the job).
@@ -88,6 +96,8 @@ class Workspace {
   std::string store_ssh_key(const std::string& name, const std::string& key);
 
   std::optional<RepoState> get(const std::string& name) const;
+  // The shared git mirrors (for /metrics).
+  MirrorStats mirror_stats() const;
   std::vector<RepoState> list() const;
 
  private:
