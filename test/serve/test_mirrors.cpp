@@ -6,7 +6,7 @@ using namespace cmop;
 using test::call;
 using test::json_of;
 
-TEST_CASE("repos on one remote share a mirror; its bounds and use are in /metrics", "[serve][mirrors]") {
+TEST_CASE("repos on one remote share a mirror, its bounds and use are in /metrics", "[serve][mirrors]") {
   test::ChartsRepo git;
   const std::string other_url = git.add_repo("other", "gamma", "3.0.0");
   auto o = test::local_options(git.state);

@@ -219,7 +219,7 @@ TEST_CASE("credentials of one repo never serve another's fetch: a mirror per cre
   CHECK(stats.mirrors == 2);  // alice's (a, b) and the anonymous one (c); "wrong" left with b's change
 }
 
-TEST_CASE("deleting one repo keeps the mirror the others still use; the last one takes it along") {
+TEST_CASE("deleting one repo keeps the mirror the others still use, the last one takes it along") {
   Monorepo r(3);
   auto ws = r.workspace();
   for (int i = 0; i < 3; ++i) REQUIRE(ws->apply(r.team(i)).ok());
@@ -242,7 +242,7 @@ TEST_CASE("deleting one repo keeps the mirror the others still use; the last one
   CHECK(r.mirror_dirs() == 0);
 }
 
-TEST_CASE("mirrors are bounded in number and repacked when no sync runs; /metrics figures come from their stats") {
+TEST_CASE("mirrors are bounded in number and repacked when no sync runs, /metrics figures come from their stats") {
   Monorepo r(2);
   const std::string other_url = r.add_repo("other", "o", "1.0.0");
   sync::MirrorLimits limits;
