@@ -6,6 +6,7 @@
 #include <rapidjson/writer.h>
 
 #include <map>
+#include <vector>
 
 #include "cmop/deps/repo_index.hpp"
 #include "cmop/error.hpp"
@@ -15,6 +16,9 @@
 
 namespace cmop::publish {
 namespace {
+
+// The layer `helm push` adds when a .prov sits beside the chart (pkg/registry).
+constexpr const char* kProvenanceLayerMediaType = "application/vnd.cncf.helm.chart.provenance.v1.prov";
 
 std::string digest_of(std::string_view bytes) { return "sha256:" + util::sha256_hex(bytes); }
 
@@ -44,7 +48,7 @@ std::map<std::string, std::string> annotations_for(const package::Package& pkg) 
   return a;
 }
 
-std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& layer,
+std::string manifest_json(const oci::Descriptor& config, const std::vector<oci::Descriptor>& layers,
                           const std::map<std::string, std::string>& annotations) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
@@ -66,7 +70,7 @@ std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& 
   descriptor(config);
   w.Key("layers");
   w.StartArray();
-  descriptor(layer);
+  for (const auto& layer : layers) descriptor(layer);
   w.EndArray();
   w.Key("annotations");
   w.StartObject();
@@ -79,11 +83,13 @@ std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& 
   return {buf.GetString(), buf.GetSize()};
 }
 
-const oci::Descriptor* chart_layer(const oci::Manifest& m) {
+const oci::Descriptor* layer_of(const oci::Manifest& m, std::string_view media_type) {
   for (const auto& l : m.layers)
-    if (l.media_type == oci::kHelmChartLayerMediaType) return &l;
+    if (l.media_type == media_type) return &l;
   return nullptr;
 }
+
+const oci::Descriptor* chart_layer(const oci::Manifest& m) { return layer_of(m, oci::kHelmChartLayerMediaType); }
 
 class OciPublisher final : public Publisher {
  public:
@@ -105,16 +111,23 @@ class OciPublisher final : public Publisher {
     const std::string config = deps::chart_metadata_json(md);
     const oci::Descriptor config_d{oci::kHelmConfigMediaType, digest_of(config), config.size()};
     const oci::Descriptor layer_d{oci::kHelmChartLayerMediaType, layer_digest, pkg.bytes.size()};
-    const std::string manifest = manifest_json(config_d, layer_d, annotations_for(pkg));
+    // As `helm push` with a .prov beside the chart: the chart layer, then the provenance.
+    std::vector<oci::Descriptor> layers{layer_d};
+    if (!pkg.provenance.empty())
+      layers.push_back({kProvenanceLayerMediaType, digest_of(pkg.provenance), pkg.provenance.size()});
+    const std::string manifest = manifest_json(config_d, layers, annotations_for(pkg));
 
     if (auto existing = client_->resolve(endpoint_, repository, tag)) {
       if (*existing == digest_of(manifest)) return;
       // The same chart pushed with other annotations (by an earlier cmop, or by
-      // `helm push` from the same bytes) is the same version: nothing to replace.
+      // `helm push` from the same bytes) is the same version: nothing to replace,
+      // unless it lacks the provenance now signed (then the manifest is re-pushed).
       auto current = client_->manifest(endpoint_, repository, *existing);
       const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
-      if (layer && layer->digest == layer_digest) return;
-      if (!replace)
+      const bool same_chart = layer && layer->digest == layer_digest;
+      const oci::Descriptor* prov = current ? layer_of(*current, kProvenanceLayerMediaType) : nullptr;
+      if (same_chart && (pkg.provenance.empty() || (prov && prov->digest == layers.back().digest))) return;
+      if (!replace && !same_chart)
         throw Error(Errc::conflict, "oci://" + ref_.host + "/" + repository + ":" + tag,
                     md.name + " " + md.version + " is already in the registry with other content" +
                         (layer ? " (chart layer " + layer->digest + ", new package " + layer_digest + ")" : ""));
@@ -125,6 +138,8 @@ class OciPublisher final : public Publisher {
       client_->push_blob(endpoint_, repository, config, config_d.digest);
     if (!client_->has_blob(endpoint_, repository, layer_digest))
       client_->push_blob(endpoint_, repository, pkg.bytes, layer_digest);
+    if (layers.size() > 1 && !client_->has_blob(endpoint_, repository, layers.back().digest))
+      client_->push_blob(endpoint_, repository, pkg.provenance, layers.back().digest);
     client_->push_manifest(endpoint_, repository, tag, manifest, oci::kImageManifestMediaType);
   }
 
