@@ -23,8 +23,8 @@ constexpr const char* kProvenanceLayerMediaType = "application/vnd.cncf.helm.cha
 std::string digest_of(std::string_view bytes) { return "sha256:" + util::sha256_hex(bytes); }
 
 // Helm's annotations for a pushed chart (pkg/registry's generateOCIAnnotations):
-// the standard ones from Chart.yaml, then the chart's own annotations, which may
-// override all of them but title and version.
+// the standard ones from Chart.yaml (plus cmop's revision/source), then the
+// chart's own annotations, which may override all of them but title and version.
 std::map<std::string, std::string> annotations_for(const package::Package& pkg) {
   const chart::Metadata& md = pkg.metadata;
   std::map<std::string, std::string> a;
@@ -41,6 +41,10 @@ std::map<std::string, std::string> annotations_for(const package::Package& pkg) 
   set("org.opencontainers.image.authors", authors);
   // The commit's time, not the clock: the same commit gives the same manifest.
   set("org.opencontainers.image.created", pkg.created.empty() ? "1980-01-01T00:00:00Z" : pkg.created);
+  // Not Helm's: where cmop built the chart from (docs/oci.md). The commit always;
+  // the git URL only where Chart.yaml names no source of its own.
+  set("org.opencontainers.image.revision", pkg.source_commit);
+  if (md.sources.empty()) set("org.opencontainers.image.source", pkg.source_git);
   for (const auto& [k, v] : md.annotations)
     if (k != "org.opencontainers.image.title" && k != "org.opencontainers.image.version") a[k] = v;
   set("org.opencontainers.image.title", md.name);

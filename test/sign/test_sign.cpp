@@ -400,3 +400,71 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE("cmop serve into a real docker-registry: signed charts verify with Helm 3 and 4, and record their source",
+          "[sign][helm][oci][serve][binary]") {
+  GpgKey key("cmop oci");
+  test::Registry registry;
+  test::ServedRepo git("sourced", "cmop-sign-");
+  test::write_chart(git.work, "charts/plain", "plain", "1.0.0");
+  test::write_chart(git.work, "charts/named", "named", "2.0.0", "sources:\n- https://example.com/named\n");
+  git.commit_and_serve("initial");
+  const std::string commit = git.work.head();
+  const std::string git_url = git.url();
+
+  const int port = test::free_port();
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  const fs::path log = git.tmp.path() / "serve.log";
+  test::Process serve({test::cmop_binary(), "serve", "--state-dir", git.state.string(), "--signing-key",
+                       key.armored.string()},
+                      {{"CMOP_LISTEN", "127.0.0.1:" + std::to_string(port)},
+                       {"CMOP_OCI_REGISTRY", registry.oci("team")},
+                       {"CMOP_PLAIN_HTTP_REGISTRIES", registry.host()}},
+                      fs::path{}, log);
+  if (!test::wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << slurp(log));
+  auto res = call(base, "POST", "/repo/new", test::new_repo_body("sourced", git_url));
+  INFO(res.body);
+  REQUIRE(res.status == 200);
+
+  // The state names each chart's source.
+  auto state = test::json_of(call(base, "GET", "/repo/sourced"));
+  REQUIRE(state["charts"].Size() == 2);
+  for (auto& c : state["charts"].GetArray()) {
+    REQUIRE(c.HasMember("source"));
+    CHECK(test::str(c["source"], "git") == git_url);
+    CHECK(test::str(c["source"], "commit") == commit);
+    CHECK(test::str(c["source"], "path") == test::str(c, "path"));
+    CHECK(test::str(c["source"], "cmopVersion") == CMOP_VERSION);
+  }
+
+  // The manifests: the provenance layer, the commit, the git URL where Chart.yaml has no source.
+  oci::ClientOptions co;
+  co.plain_http_hosts = {registry.host()};
+  oci::RegistryClient client(co);
+  auto plain = client.manifest({registry.host(), {}}, "team/plain", "1.0.0");
+  auto named = client.manifest({registry.host(), {}}, "team/named", "2.0.0");
+  REQUIRE(plain);
+  REQUIRE(named);
+  CHECK(plain->layers.size() == 2);
+  CHECK(plain->annotations["org.opencontainers.image.revision"] == commit);
+  CHECK(plain->annotations["org.opencontainers.image.source"] == git_url);
+  CHECK(named->annotations["org.opencontainers.image.revision"] == commit);
+  CHECK(named->annotations["org.opencontainers.image.source"] == "https://example.com/named");
+
+  GpgKey other("stranger");
+  for (const auto& helm : test::helm_clients()) {
+    INFO(helm.name);
+    util::TempDir home;
+    auto env = helm_env(home.path());
+    fs::create_directories(home.path() / "refused");
+    test::run_ok({helm.path, "pull", registry.oci("team") + "/plain", "--version", "1.0.0", "--plain-http", "--verify",
+                  "--keyring", key.pubring.string(), "-d", home.path().string()},
+                 {}, env);
+    CHECK(fs::exists(home.path() / "plain-1.0.0.tgz"));
+    std::string out;
+    CHECK(test::run({helm.path, "pull", registry.oci("team") + "/named", "--version", "2.0.0", "--plain-http",
+                     "--verify", "--keyring", other.pubring.string(), "-d", (home.path() / "refused").string()},
+                    &out, {}, env) != 0);
+    CHECK_THAT(out, Catch::Contains("signature made by unknown entity"));
+  }
+}
