@@ -13,6 +13,8 @@
 #include "cmop/publish/publisher.hpp"
 #include "cmop/sign/provenance.hpp"
 #include "cmop/sign/signing_publisher.hpp"
+#include "cmop/sign/verify.hpp"
+#include "cmop/package/archive.hpp"
 #include "cmop/util/base64.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
@@ -451,6 +453,14 @@ TEST_CASE("cmop serve into a real docker-registry: signed charts verify with Hel
   CHECK(named->annotations["org.opencontainers.image.revision"] == commit);
   CHECK(named->annotations["org.opencontainers.image.source"] == "https://example.com/named");
 
+  // `cmop verify` takes the source from the annotations.
+  std::string out;
+  CHECK(test::run({test::cmop_binary(), "verify", registry.oci("team") + "/plain:1.0.0", "--plain-http-registries",
+                   registry.host()},
+                  &out) == 0);
+  CHECK_THAT(out, Catch::StartsWith("match sha256:"));
+  CHECK_THAT(out, Catch::Contains(commit));
+
   GpgKey other("stranger");
   for (const auto& helm : test::helm_clients()) {
     INFO(helm.name);
@@ -461,10 +471,79 @@ TEST_CASE("cmop serve into a real docker-registry: signed charts verify with Hel
                   "--keyring", key.pubring.string(), "-d", home.path().string()},
                  {}, env);
     CHECK(fs::exists(home.path() / "plain-1.0.0.tgz"));
-    std::string out;
     CHECK(test::run({helm.path, "pull", registry.oci("team") + "/named", "--version", "2.0.0", "--plain-http",
                      "--verify", "--keyring", other.pubring.string(), "-d", (home.path() / "refused").string()},
                     &out, {}, env) != 0);
     CHECK_THAT(out, Catch::Contains("signature made by unknown entity"));
   }
+}
+
+namespace {
+
+// The archive rewritten entry by entry, `change` applied to each (and `extra` appended).
+std::string rewrite(const std::string& tgz, const std::function<void(package::TarEntry&)>& change,
+                    const std::string& extra_name = "", const std::string& extra = "") {
+  package::TarGzWriter w;
+  for (auto e : package::read_tgz(tgz, 5u << 20, 100u << 20)) {
+    change(e);
+    w.add_file(e.name, e.content, e.mode);
+  }
+  if (!extra_name.empty()) w.add_file(extra_name, extra);
+  return w.finish();
+}
+
+}  // namespace
+
+TEST_CASE("cmop verify: a chart rebuilt from its commit matches; a tampered one names its first difference",
+          "[sign][verify][binary]") {
+  test::ServedRepo git("verified", "cmop-verify-");
+  test::write_chart(git.work, "charts/app", "app", "1.0.0", "sources:\n- https://example.com/app\n");
+  git.work.write("charts/app/files/" + std::string(120, 'x') + ".txt", "a name only PAX can carry\n");
+  git.work.write("charts/app/bin/run.sh", "#!/bin/sh\necho run\n");
+  test::write_chart(git.work, "charts/lib", "lib", "0.1.0");
+  git.commit_and_serve("initial");
+  const std::string commit = git.work.head();
+
+  const package::Package pkg = sign::rebuild({git.url(), commit, "", {}, "app", "1.0.0"});
+  CHECK(pkg.filename == "app-1.0.0.tgz");
+  // Rewriting every entry unchanged gives the same bytes: the tampering below is all that differs.
+  REQUIRE(rewrite(pkg.bytes, [](package::TarEntry&) {}) == pkg.bytes);
+
+  util::TempDir tmp;
+  auto verify = [&](const std::string& bytes, std::string* out, std::vector<std::string> extra = {},
+                    const std::string& at = "") {
+    const fs::path file = tmp.path() / "app-1.0.0.tgz";
+    spit(file, bytes);
+    std::vector<std::string> argv{test::cmop_binary(), "verify", file.string(), "--git", git.url(), "--commit",
+                                  at.empty() ? commit : at};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return test::run(argv, out);
+  };
+  std::string out;
+  CHECK(verify(pkg.bytes, &out) == 0);
+  CHECK_THAT(out, Catch::StartsWith("match sha256:" + pkg.digest));
+  CHECK(verify(pkg.bytes, &out, {"--path", "charts"}) == 0);
+
+  CHECK(verify(rewrite(pkg.bytes,
+                       [](package::TarEntry& e) {
+                         if (e.name == "app/values.yaml") e.content += "extra: true\n";
+                       }),
+               &out) == 1);
+  CHECK_THAT(out, Catch::Contains("differs: app/values.yaml: bytes"));
+
+  CHECK(verify(rewrite(pkg.bytes,
+                       [](package::TarEntry& e) {
+                         if (e.name == "app/bin/run.sh") e.mode = 0755;
+                       }),
+               &out) == 1);
+  CHECK_THAT(out, Catch::Contains("differs: app/bin/run.sh: mode 0755, rebuilt 0644"));
+
+  CHECK(verify(rewrite(pkg.bytes, [](package::TarEntry&) {}, "app/templates/backdoor.yaml", "kind: Pod\n"), &out) == 1);
+  CHECK_THAT(out, Catch::Contains("differs: app/templates/backdoor.yaml: only in the chart"));
+
+  // Could not rebuild: exit 2, saying why.
+  CHECK(verify(pkg.bytes, &out, {}, std::string(40, 'f')) == 2);
+  CHECK_THAT(out, Catch::Contains("cannot rebuild app 1.0.0"));
+  CHECK(verify("not a chart", &out) == 2);
+  CHECK_THAT(out, Catch::Contains("cannot read the chart"));
 }
