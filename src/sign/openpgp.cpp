@@ -18,6 +18,7 @@
 #include "cmop/sign/provenance.hpp"
 #include "cmop/util/base64.hpp"
 #include "cmop/util/fs.hpp"
+#include "cmop/util/hash.hpp"
 
 namespace cmop::sign {
 
@@ -51,24 +52,26 @@ std::uint32_t crc24(std::string_view data) {
 }
 
 // The binary packets of an ASCII-armored block (or the input itself when binary).
-std::string dearmor(std::string_view text, std::string_view origin) {
+std::string dearmor(std::string_view text, std::string_view origin, std::string_view block = "PGP PRIVATE KEY BLOCK") {
   if (!text.empty() && (static_cast<unsigned char>(text[0]) & 0x80)) return std::string(text);
+  const bool secret = block == "PGP PRIVATE KEY BLOCK";
+  const std::string begin_line = "-----BEGIN " + std::string(block) + "-----";
+  const std::string end_line = "-----END " + std::string(block) + "-----";
   const std::string_view begin = "-----BEGIN PGP ";
-  auto at = text.find(begin);
+  auto at = text.find(secret ? std::string(begin) : begin_line);
   if (at == std::string_view::npos)
-    bad(origin,
-        "not an OpenPGP key (no \"-----BEGIN PGP PRIVATE KEY "
-        "BLOCK-----\"; export one with "
-        "`gpg --armor --export-secret-keys KEYID`)");
+    bad(origin, secret ? "not an OpenPGP key (no \"-----BEGIN PGP PRIVATE KEY BLOCK-----\"; export one with "
+                         "`gpg --armor --export-secret-keys KEYID`)"
+                       : "no \"" + begin_line + "\" in it");
   auto eol = text.find('\n', at);
   std::string_view first = text.substr(at, eol == std::string_view::npos ? std::string_view::npos : eol - at);
   while (!first.empty() && (first.back() == '\r' || first.back() == ' ')) first.remove_suffix(1);
-  if (first != "-----BEGIN PGP PRIVATE KEY BLOCK-----") {
-    if (first.find("PUBLIC KEY") != std::string_view::npos)
+  if (first != begin_line) {
+    if (secret && first.find("PUBLIC KEY") != std::string_view::npos)
       bad(origin,
           "this is a public key; signing needs the secret key (`gpg "
           "--armor --export-secret-keys KEYID`)");
-    bad(origin, "not an OpenPGP private key block (" + std::string(first.substr(0, 60)) + ")");
+    bad(origin, "not an OpenPGP " + std::string(block) + " (" + std::string(first.substr(0, 60)) + ")");
   }
   if (eol == std::string_view::npos) bad(origin, "the armored key ends after its first line");
   std::size_t pos = eol + 1;
@@ -90,7 +93,7 @@ std::string dearmor(std::string_view text, std::string_view origin) {
       }
       continue;
     }
-    if (line.rfind("-----END PGP PRIVATE KEY BLOCK-----", 0) == 0) {
+    if (line.rfind(end_line, 0) == 0) {
       ended = true;
       break;
     }
@@ -100,7 +103,7 @@ std::string dearmor(std::string_view text, std::string_view origin) {
     }
     b64 += line;
   }
-  if (!ended) bad(origin, "the armored key has no \"-----END PGP PRIVATE KEY BLOCK-----\" line");
+  if (!ended) bad(origin, "the armored block has no \"" + end_line + "\" line");
   auto bytes = util::base64_decode(b64);
   if (!bytes) bad(origin, "the armored key is not valid base64");
   if (checksum) {
@@ -651,6 +654,167 @@ std::string SigningKey::clearsign(std::string_view text, std::int64_t created) c
   }
   packet += packet_body;
   return body + armor("PGP SIGNATURE", packet);
+}
+
+namespace {
+
+struct PublicKey {
+  std::uint64_t key_id = 0;
+  std::string fingerprint;  // raw
+  std::string_view n, e;
+  std::string user_id;  // of its primary key
+};
+
+const EVP_MD* md_for(unsigned hash_algo) {
+  switch (hash_algo) {
+    case 2: return EVP_sha1();
+    case 8: return EVP_sha256();
+    case 9: return EVP_sha384();
+    case 10: return EVP_sha512();
+    case 11: return EVP_sha224();
+    default: return nullptr;
+  }
+}
+
+bool rsa_verify(std::string_view n, std::string_view e, const EVP_MD* md, const unsigned char* digest,
+                std::size_t digest_len, std::string sig) {
+  // x/crypto pads the signature to the modulus length; so does this.
+  if (sig.size() < n.size()) sig.insert(0, n.size() - sig.size(), '\0');
+  auto bn = [](std::string_view v) {
+    return BN_bin2bn(reinterpret_cast<const unsigned char*>(v.data()), static_cast<int>(v.size()), nullptr);
+  };
+  BIGNUM *bn_n = bn(n), *bn_e = bn(e);
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM* params = nullptr;
+  EVP_PKEY* pkey = nullptr;
+  EVP_PKEY_CTX* pctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  bool ok = bn_n && bn_e && bld && pctx && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
+            OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e) &&
+            (params = OSSL_PARAM_BLD_to_param(bld)) != nullptr && EVP_PKEY_fromdata_init(pctx) == 1 &&
+            EVP_PKEY_fromdata(pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) == 1;
+  EVP_PKEY_CTX* vctx = ok ? EVP_PKEY_CTX_new(pkey, nullptr) : nullptr;
+  ok = ok && vctx && EVP_PKEY_verify_init(vctx) == 1 && EVP_PKEY_CTX_set_rsa_padding(vctx, RSA_PKCS1_PADDING) == 1 &&
+       EVP_PKEY_CTX_set_signature_md(vctx, md) == 1 &&
+       EVP_PKEY_verify(vctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(), digest, digest_len) == 1;
+  EVP_PKEY_CTX_free(vctx);
+  EVP_PKEY_free(pkey);
+  EVP_PKEY_CTX_free(pctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(bn_n);
+  BN_free(bn_e);
+  return ok;
+}
+
+}  // namespace
+
+ProvenanceCheck verify_provenance(std::string_view prov, std::string_view keyring, std::string_view filename,
+                                  std::string_view chart) {
+  const std::string origin = std::string(filename) + ".prov";
+  auto fail = [&](const std::string& why) -> void { throw Error(Errc::invalid_chart, origin, why); };
+  // The keyring: every RSA (sub)key with its primary's first user ID.
+  std::string keyring_bytes = dearmor(keyring, "the keyring", "PGP PUBLIC KEY BLOCK");
+  std::vector<PublicKey> keys;
+  std::string current_uid;
+  std::size_t primary_index = 0;
+  for (const Packet& p : read_packets(keyring_bytes, "the keyring")) {
+    if (p.tag == kTagPublicKey || p.tag == kTagPublicSubkey || p.tag == kTagSecretKey || p.tag == kTagSecretSubkey) {
+      KeyInfo k = read_key(p.body, "the keyring");
+      if (p.tag == kTagPublicKey || p.tag == kTagSecretKey) {
+        current_uid.clear();
+        primary_index = keys.size();
+      }
+      if (!k.public_known || (k.algorithm != kAlgoRsa && k.algorithm != kAlgoRsaSignOnly)) continue;
+      Reader r{p.body, 6, "the keyring"};
+      PublicKey pk;
+      pk.n = r.mpi();
+      pk.e = r.mpi();
+      pk.fingerprint = k.fingerprint;
+      pk.key_id = key_id_of(k.fingerprint);
+      keys.push_back(pk);
+    } else if (p.tag == kTagUserId && current_uid.empty()) {
+      current_uid = std::string(p.body);
+      for (std::size_t i = primary_index; i < keys.size(); ++i)
+        if (keys[i].user_id.empty()) keys[i].user_id = current_uid;
+    }
+  }
+  for (std::size_t i = primary_index; i < keys.size(); ++i)
+    if (keys[i].user_id.empty()) keys[i].user_id = current_uid;
+
+  // The clear-signed text: after the armor headers' blank line, dash-escapes undone.
+  const std::string_view head = "-----BEGIN PGP SIGNED MESSAGE-----\n";
+  if (prov.substr(0, head.size()) != head) fail("not a clear-signed message");
+  auto blank = prov.find("\n\n");
+  auto sig_at = prov.find("\n-----BEGIN PGP SIGNATURE-----");
+  if (blank == std::string_view::npos || sig_at == std::string_view::npos || sig_at < blank + 1)
+    fail("no signed text or no signature");
+  std::string_view body = prov.substr(blank + 2, sig_at + 1 - (blank + 2));
+  std::string text, hashed;
+  bool first = true;
+  for (std::size_t pos = 0; pos < body.size();) {
+    auto nl = body.find('\n', pos);
+    std::string_view line = body.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? body.size() : nl + 1;
+    if (line.substr(0, 2) == "- ") line.remove_prefix(2);
+    text += std::string(line) + "\n";
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.remove_suffix(1);
+    if (!first) hashed += "\r\n";
+    first = false;
+    hashed += line;
+  }
+  std::string sig_bytes = dearmor(prov.substr(sig_at + 1), origin, "PGP SIGNATURE");
+  auto packets = read_packets(sig_bytes, origin);
+  if (packets.empty() || packets[0].tag != kTagSignature) fail("no signature packet");
+  Reader r{packets[0].body, 0, origin};
+  if (r.u8() != 4) fail("only v4 signatures are checked");
+  const unsigned type = r.u8(), algo = r.u8(), hash_algo = r.u8();
+  if (type != 0x01 && type != 0x00) fail("not a signature of a text");
+  if (algo != kAlgoRsa && algo != kAlgoRsaSignOnly) fail("not an RSA signature");
+  const EVP_MD* md = md_for(hash_algo);
+  if (!md) fail("unsupported hash algorithm " + std::to_string(hash_algo));
+  const std::size_t hashed_len = r.u16();
+  r.take(hashed_len);
+  const std::string_view signed_part = packets[0].body.substr(0, r.pos);
+  const std::string_view unhashed = r.take(r.u16());
+  r.take(2);  // left 16 bits of the digest
+  const std::string sig(r.mpi());
+  auto sig_info = read_signature(packets[0].body, origin);
+  (void)unhashed;
+  if (!sig_info || (!sig_info->issuer && sig_info->issuer_fpr.empty())) fail("the signature names no issuer key");
+
+  std::string trailer = "\x04\xff";
+  for (int i = 3; i >= 0; --i) trailer += static_cast<char>((signed_part.size() >> (8 * i)) & 0xff);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  bool ok =
+      ctx && EVP_DigestInit_ex(ctx, md, nullptr) == 1 && EVP_DigestUpdate(ctx, hashed.data(), hashed.size()) == 1 &&
+      EVP_DigestUpdate(ctx, signed_part.data(), signed_part.size()) == 1 &&
+      EVP_DigestUpdate(ctx, trailer.data(), trailer.size()) == 1 && EVP_DigestFinal_ex(ctx, digest, &digest_len) == 1;
+  EVP_MD_CTX_free(ctx);
+  if (!ok) throw Error(Errc::internal, origin, "OpenSSL could not hash the signed text");
+
+  const PublicKey* signer = nullptr;
+  for (const auto& k : keys)
+    if ((sig_info->issuer && k.key_id == *sig_info->issuer) ||
+        (!sig_info->issuer_fpr.empty() && k.fingerprint == sig_info->issuer_fpr))
+      signer = &k;
+  if (!signer) fail("signature made by a key that is not in the keyring");
+  if (!rsa_verify(signer->n, signer->e, md, digest, digest_len, sig))
+    fail("the signature does not match (the text or the signature was changed)");
+
+  // The signed text's sha256 of the archive (Helm's files: block after "...").
+  const std::string sha = "sha256:" + util::sha256_hex(chart);
+  auto end_marker = text.find("\n...\n");
+  if (end_marker == std::string::npos) fail("the signed text has no \"...\" line");
+  const std::string want = "\n  " + std::string(filename) + ": ";
+  auto at = text.find(want, end_marker);
+  if (at == std::string::npos) fail("the signed text has no sha256 for " + std::string(filename));
+  auto value_end = text.find('\n', at + want.size());
+  std::string value = text.substr(at + want.size(), value_end - at - want.size());
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
+  if (value != sha) fail("the package's " + sha + " is not the signed " + value);
+  return {hex_upper(signer->fingerprint), signer->user_id, sha};
 }
 
 }  // namespace cmop::sign

@@ -1,12 +1,15 @@
 #include "cmop/verify/command.hpp"
 
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "cmop/error.hpp"
 #include "cmop/net/http_client.hpp"
 #include "cmop/oci/registry.hpp"
+#include "cmop/sign/provenance.hpp"
 #include "cmop/sign/verify.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
@@ -20,12 +23,14 @@ struct Options {
   std::string git, commit, path;
   std::vector<std::string> dependencies;  // name=url
   std::vector<std::string> plain_http;
+  std::string keyring;  // set: the .prov is checked too
 };
 
 // The chart's bytes, and for OCI the source its manifest names.
 struct Fetched {
   std::string bytes;
-  std::string revision, source;  // org.opencontainers.image.revision/source
+  std::string revision, source;     // org.opencontainers.image.revision/source
+  std::optional<std::string> prov;  // the provenance beside it, when asked for and found
 };
 
 Fetched fetch(const Options& o) {
@@ -51,6 +56,10 @@ Fetched fetch(const Options& o) {
       if (l.media_type == oci::kHelmChartLayerMediaType) layer = &l;
     if (!layer) throw Error(Errc::upstream, o.chart, "not a Helm chart (no chart layer)");
     f.bytes = client.blob(ep, repository, layer->digest, 100u << 20);
+    if (!o.keyring.empty())
+      for (const auto& l : m->layers)
+        if (l.media_type == "application/vnd.cncf.helm.chart.provenance.v1.prov")
+          f.prov = client.blob(ep, repository, l.digest, 1u << 20);
     if (auto it = m->annotations.find("org.opencontainers.image.revision"); it != m->annotations.end())
       f.revision = it->second;
     if (auto it = m->annotations.find("org.opencontainers.image.source"); it != m->annotations.end())
@@ -66,9 +75,17 @@ Fetched fetch(const Options& o) {
     auto res = client.send(req);
     if (res.status != 200) throw Error(Errc::upstream, util::redact_url(o.chart), "HTTP " + std::to_string(res.status));
     f.bytes = std::move(res.body);
+    if (!o.keyring.empty()) {
+      req.url = o.chart + ".prov";
+      req.max_response_body = 1u << 20;
+      auto p = client.send(req);
+      if (p.status == 200) f.prov = std::move(p.body);
+    }
     return f;
   }
   f.bytes = util::read_file(o.chart);
+  if (!o.keyring.empty() && std::filesystem::is_regular_file(o.chart + ".prov"))
+    f.prov = util::read_file(o.chart + ".prov");
   return f;
 }
 
@@ -83,6 +100,19 @@ int run(const Options& o) {
   } catch (const Error& e) {
     std::cerr << "cmop verify: cannot read the chart: " << e.what() << "\n";
     return no_rebuild;
+  }
+  // The signature first: it needs no rebuild.
+  bool prov_ok = true;
+  if (!o.keyring.empty()) {
+    const std::string filename = in.name + "-" + in.version + ".tgz";
+    try {
+      if (!chart.prov) throw Error(Errc::not_found, filename + ".prov", "no provenance file beside the chart");
+      auto check = sign::verify_provenance(*chart.prov, util::read_file(o.keyring), filename, chart.bytes);
+      std::cout << "signed by " << check.user_id << " (" << check.fingerprint << "), " << check.file_hash << "\n";
+    } catch (const Error& e) {
+      std::cout << "provenance refused: " << e.what() << "\n";
+      prov_ok = false;
+    }
   }
   in.git = o.git.empty() ? chart.source : o.git;
   in.commit = o.commit.empty() ? chart.revision : o.commit;
@@ -122,7 +152,7 @@ int run(const Options& o) {
   if (!diff) {
     std::cout << "match sha256:" << digest << " " << in.name << " " << in.version << " from "
               << util::redact_url(in.git) << " at " << in.commit << "\n";
-    return match;
+    return prov_ok ? match : differs;
   }
   std::cout << "differs: " << (diff->member.empty() ? "(the archive)" : diff->member) << ": " << diff->what
             << "\n  chart   sha256:" << digest << "\n  rebuilt sha256:" << rebuilt.digest << " (" << in.name << " "
@@ -141,6 +171,7 @@ void add_command(CLI::App& app) {
   cmd->add_option("--commit", o->commit, "commit to rebuild from (default: an OCI chart's annotation)");
   cmd->add_option("--path", o->path, "folder of the repository to look for the chart in");
   cmd->add_option("--dependency", o->dependencies, "name=url of a dependency chart repository (repeatable)");
+  cmd->add_option("--keyring", o->keyring, "public keyring (gpg --export): also check the chart's .prov");
   cmd->add_option("--plain-http-registries", o->plain_http, "registries (host:port) reached over plain http://")
       ->delimiter(',');
   cmd->callback([o]() {

@@ -9,12 +9,12 @@
 
 #include "cmop/chart/metadata.hpp"
 #include "cmop/error.hpp"
+#include "cmop/package/archive.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/sign/provenance.hpp"
 #include "cmop/sign/signing_publisher.hpp"
 #include "cmop/sign/verify.hpp"
-#include "cmop/package/archive.hpp"
 #include "cmop/util/base64.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
@@ -175,6 +175,19 @@ TEST_CASE(
   helm_pkg.digest = util::sha256_hex(helm_tgz);
   INFO(helm_prov);
   CHECK(signer->clearsign(sign::provenance_message(helm_pkg), signature_time(helm_prov)) == helm_prov);
+  // cmop's own check (`cmop verify --keyring`) accepts Helm's file and refuses what Helm refuses.
+  auto checked = sign::verify_provenance(helm_prov, slurp(key.pubring), "signed-1.2.3.tgz", helm_tgz);
+  CHECK(checked.fingerprint == key.fingerprint);
+  CHECK(checked.user_id == "cmop signer <cmop signer@example.com>");
+  CHECK(checked.file_hash == "sha256:" + helm_pkg.digest);
+  CHECK_THROWS_WITH(sign::verify_provenance(helm_prov, slurp(GpgKey("nobody").pubring), "signed-1.2.3.tgz", helm_tgz),
+                    Catch::Contains("not in the keyring"));
+  CHECK_THROWS_WITH(sign::verify_provenance(helm_prov, slurp(key.pubring), "signed-1.2.3.tgz", helm_tgz + "x"),
+                    Catch::Contains("is not the signed"));
+  std::string forged = helm_prov;
+  forged.replace(forged.find("name: signed"), 12, "name: signeD");
+  CHECK_THROWS_WITH(sign::verify_provenance(forged, slurp(key.pubring), "signed-1.2.3.tgz", helm_tgz),
+                    Catch::Contains("signature does not match"));
   // The text has a dash-escaped list line, as clearsign requires.
   CHECK(helm_prov.find("\n- - signing\n") != std::string::npos);
 
@@ -306,6 +319,14 @@ TEST_CASE(
     CHECK_THAT(out, Catch::Contains("signature made by unknown entity"));
   }
 
+  // `cmop verify` over HTTP: the package rebuilds from its commit, and its .prov checks out.
+  std::string verified;
+  CHECK(test::run({test::cmop_binary(), "verify", base + "/charts/alpha-1.0.0.tgz", "--git", git.git_url(), "--commit",
+                   git.work.head(), "--keyring", key.pubring.string()},
+                  &verified) == 0);
+  CHECK_THAT(verified, Catch::StartsWith("signed by cmop serve"));
+  CHECK_THAT(verified, Catch::Contains("\nmatch sha256:"));
+
   // The same commit published again (the repo removed and added back): same bytes.
   REQUIRE(call(base, "DELETE", "/repo/mycharts").status == 200);
   test::eventually([&] { return call(base, "GET", "/charts/alpha-1.0.0.tgz.prov").status == 404; }, "prov removed");
@@ -417,12 +438,12 @@ TEST_CASE("cmop serve into a real docker-registry: signed charts verify with Hel
   const int port = test::free_port();
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   const fs::path log = git.tmp.path() / "serve.log";
-  test::Process serve({test::cmop_binary(), "serve", "--state-dir", git.state.string(), "--signing-key",
-                       key.armored.string()},
-                      {{"CMOP_LISTEN", "127.0.0.1:" + std::to_string(port)},
-                       {"CMOP_OCI_REGISTRY", registry.oci("team")},
-                       {"CMOP_PLAIN_HTTP_REGISTRIES", registry.host()}},
-                      fs::path{}, log);
+  test::Process serve(
+      {test::cmop_binary(), "serve", "--state-dir", git.state.string(), "--signing-key", key.armored.string()},
+      {{"CMOP_LISTEN", "127.0.0.1:" + std::to_string(port)},
+       {"CMOP_OCI_REGISTRY", registry.oci("team")},
+       {"CMOP_PLAIN_HTTP_REGISTRIES", registry.host()}},
+      fs::path{}, log);
   if (!test::wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << slurp(log));
   auto res = call(base, "POST", "/repo/new", test::new_repo_body("sourced", git_url));
   INFO(res.body);
@@ -460,6 +481,12 @@ TEST_CASE("cmop serve into a real docker-registry: signed charts verify with Hel
                   &out) == 0);
   CHECK_THAT(out, Catch::StartsWith("match sha256:"));
   CHECK_THAT(out, Catch::Contains(commit));
+  // ...and with --keyring checks the provenance layer too.
+  CHECK(test::run({test::cmop_binary(), "verify", registry.oci("team") + "/plain:1.0.0", "--plain-http-registries",
+                   registry.host(), "--keyring", key.pubring.string()},
+                  &out) == 0);
+  CHECK_THAT(out, Catch::StartsWith("signed by cmop oci <cmop oci@example.com> (" + key.fingerprint));
+  CHECK_THAT(out, Catch::Contains("match sha256:"));
 
   GpgKey other("stranger");
   for (const auto& helm : test::helm_clients()) {
@@ -471,6 +498,11 @@ TEST_CASE("cmop serve into a real docker-registry: signed charts verify with Hel
                   "--keyring", key.pubring.string(), "-d", home.path().string()},
                  {}, env);
     CHECK(fs::exists(home.path() / "plain-1.0.0.tgz"));
+    // (Its Chart.yaml names a source of its own, so the git URL is given; the commit is the annotation's.)
+    CHECK(test::run({test::cmop_binary(), "verify", registry.oci("team") + "/named:2.0.0", "--plain-http-registries",
+                     registry.host(), "--keyring", other.pubring.string(), "--git", git_url},
+                    &out) == 1);
+    CHECK_THAT(out, Catch::Contains("provenance refused"));
     CHECK(test::run({helm.path, "pull", registry.oci("team") + "/named", "--version", "2.0.0", "--plain-http",
                      "--verify", "--keyring", other.pubring.string(), "-d", (home.path() / "refused").string()},
                     &out, {}, env) != 0);
@@ -514,8 +546,8 @@ TEST_CASE("cmop verify: a chart rebuilt from its commit matches; a tampered one 
                     const std::string& at = "") {
     const fs::path file = tmp.path() / "app-1.0.0.tgz";
     spit(file, bytes);
-    std::vector<std::string> argv{test::cmop_binary(), "verify", file.string(), "--git", git.url(), "--commit",
-                                  at.empty() ? commit : at};
+    std::vector<std::string> argv{test::cmop_binary(), "verify",   file.string(),           "--git",
+                                  git.url(),           "--commit", at.empty() ? commit : at};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return test::run(argv, out);
   };
@@ -538,7 +570,9 @@ TEST_CASE("cmop verify: a chart rebuilt from its commit matches; a tampered one 
                &out) == 1);
   CHECK_THAT(out, Catch::Contains("differs: app/bin/run.sh: mode 0755, rebuilt 0644"));
 
-  CHECK(verify(rewrite(pkg.bytes, [](package::TarEntry&) {}, "app/templates/backdoor.yaml", "kind: Pod\n"), &out) == 1);
+  CHECK(verify(rewrite(
+                   pkg.bytes, [](package::TarEntry&) {}, "app/templates/backdoor.yaml", "kind: Pod\n"),
+               &out) == 1);
   CHECK_THAT(out, Catch::Contains("differs: app/templates/backdoor.yaml: only in the chart"));
 
   // Could not rebuild: exit 2, saying why.

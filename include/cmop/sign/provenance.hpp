@@ -63,4 +63,18 @@ std::string provenance_message(const package::Package& pkg);
 // unchanged chart always gets the same bytes.
 std::string provenance(const SigningKey& key, const package::Package& pkg);
 
+struct ProvenanceCheck {
+  std::string fingerprint;  // of the (sub)key that signed
+  std::string user_id;      // its primary key's first user ID
+  std::string file_hash;    // "sha256:<hex>" of the package, as signed
+};
+
+// Checks a .prov as `helm verify` does: the clear-signed text's RSA signature by a
+// key of `keyring` (binary `gpg --export`, or armored), then the signed sha256 of
+// `filename` against `chart`. Throws Error(invalid_chart) saying what failed
+// (unknown key, bad signature, another sha256), Error(invalid_argument) for an
+// unreadable keyring.
+ProvenanceCheck verify_provenance(std::string_view prov, std::string_view keyring, std::string_view filename,
+                                  std::string_view chart);
+
 }  // namespace cmop::sign
