@@ -336,6 +336,14 @@ TEST_CASE(
   CHECK_THAT(logged, Catch::Contains(key.fingerprint));
   const std::string armored = slurp(key.armored);
   CHECK(logged.find(armored.substr(armored.find("\n\n") + 2, 40)) == std::string::npos);
+  // Nothing of the key in the state dir: neither its text nor its path.
+  for (const auto& f : fs::recursive_directory_iterator(git.state)) {
+    if (!f.is_regular_file() || f.path().extension() == ".tgz") continue;
+    const std::string content = slurp(f.path());
+    INFO(f.path());
+    CHECK(content.find(armored.substr(armored.find("\n\n") + 2, 40)) == std::string::npos);
+    CHECK(content.find(key.armored.string()) == std::string::npos);
+  }
 }
 
 TEST_CASE(
