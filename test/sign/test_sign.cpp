@@ -589,3 +589,38 @@ TEST_CASE("cmop verify: a chart rebuilt from its commit matches; a tampered one 
   CHECK(verify("not a chart", &out) == 2);
   CHECK_THAT(out, Catch::Contains("cannot read the chart"));
 }
+
+TEST_CASE("cmop verify matches its own packages of edge-case charts", "[sign][verify][binary]") {
+  test::ServedRepo git("edges", "cmop-verify-");
+  // A file:// subchart, .helmignore, a v1 chart with requirements.yaml, a library
+  // chart, a long (PAX) name, an empty file and a file named like a directory.
+  test::write_chart(git.work, "charts/umbrella", "umbrella", "1.0.0",
+                    "dependencies:\n- name: sub\n  version: 0.1.0\n  repository: file://../sub\n");
+  git.work.write("charts/umbrella/.helmignore", "*.bak\nsecret/\n");
+  git.work.write("charts/umbrella/notes.bak", "ignored\n");
+  git.work.write("charts/umbrella/secret/key", "ignored\n");
+  git.work.write("charts/umbrella/files/empty", "");
+  git.work.write("charts/umbrella/files/" + std::string(90, 'd') + "/" + std::string(90, 'f') + ".yaml", "x: 1\n");
+  test::write_chart(git.work, "charts/sub", "sub", "0.1.0");
+  git.work.write("charts/old/Chart.yaml", "apiVersion: v1\nname: old\nversion: 2.0.0\ndescription: v1 chart\n");
+  git.work.write("charts/old/requirements.yaml",
+                 "dependencies:\n- name: sub\n  version: 0.1.0\n  repository: file://../sub\n");
+  git.work.write("charts/old/values.yaml", "a: 1\n");
+  test::write_chart(git.work, "charts/lib", "lib", "0.0.1", "type: library\n");
+  git.commit_and_serve("edge cases");
+  const std::string commit = git.work.head();
+
+  util::TempDir tmp;
+  for (const auto& [name, version] : std::vector<std::pair<std::string, std::string>>{
+           {"umbrella", "1.0.0"}, {"sub", "0.1.0"}, {"old", "2.0.0"}, {"lib", "0.0.1"}}) {
+    INFO(name);
+    const package::Package first = sign::rebuild({git.url(), commit, "", {}, name, version});
+    const package::Package again = sign::rebuild({git.url(), commit, "charts", {}, name, version});
+    CHECK_FALSE(sign::compare_archives(first.bytes, again.bytes));
+    const fs::path file = tmp.path() / first.filename;
+    spit(file, first.bytes);
+    std::string out;
+    CHECK(test::run({test::cmop_binary(), "verify", file.string(), "--git", git.url(), "--commit", commit}, &out) == 0);
+    CHECK_THAT(out, Catch::StartsWith("match sha256:" + first.digest));
+  }
+}
