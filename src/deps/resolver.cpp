@@ -6,7 +6,16 @@
 
 #include <yaml-cpp/yaml.h>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,6 +43,9 @@ namespace {
 constexpr std::size_t kMaxIndexBytes = 256u << 20;    // large public indexes run to tens of MiB
 constexpr std::size_t kMaxArchiveBytes = 100u << 20;  // Helm's loader limit for a whole chart
 constexpr std::chrono::milliseconds kFetchTimeout{120000};
+// After dropping or parsing this much index text the freed heap is handed back to
+// the system (glibc keeps it in its arenas otherwise, and RSS stays at the peak).
+constexpr std::size_t kGiveBackAfterBytes = 4u << 20;
 // A Chart.lock needs a `generated` time. Helm writes the clock's; cmop writes this
 // fixed one, so the same dependencies give the same bytes however they were
 // reached (a repository's index, an OCI manifest, or cmop's own target through
@@ -168,40 +180,91 @@ std::optional<Remote> locate(const chart::Dependency& d, const std::vector<Named
   return remote;
 }
 
-struct CachedIndex {
-  std::string etag, last_modified, body;
+struct Validators {
+  std::string etag, last_modified;
+  bool operator==(const Validators&) const = default;
+  bool empty() const { return etag.empty() && last_modified.empty(); }
+  std::string head() const { return "etag " + etag + "\nlast-modified " + last_modified + "\n\n"; }
 };
 
 // Cache file layout: "etag <v>\nlast-modified <v>\n\n<index.yaml bytes>" — one file
 // so the validators and the body they describe are replaced together, atomically.
-std::optional<CachedIndex> read_cached_index(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return std::nullopt;
+// Only the head is read here (a revalidation answered 304 for an index still
+// parsed in memory needs no more).
+std::optional<Validators> read_cached_validators(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  Validators v;
+  std::string line;
+  for (std::size_t lines = 0; lines < 8 && std::getline(in, line); ++lines) {
+    if (line.empty()) return v;
+    if (starts_with(line, "etag ")) v.etag = line.substr(5);
+    if (starts_with(line, "last-modified ")) v.last_modified = line.substr(14);
+  }
+  return std::nullopt;  // missing, unreadable or not ours: simply refetched
+}
+
+// The whole cache file: its validators and the body (the head cut off in place,
+// so a big index is held once, not twice).
+std::optional<std::pair<Validators, std::string>> read_cached_index(const fs::path& path) {
+  auto v = read_cached_validators(path);
+  if (!v) return std::nullopt;
   std::string data;
   try {
     data = util::read_file(path);
   } catch (const Error&) {
-    return std::nullopt;  // a cache that cannot be read is simply refetched
+    return std::nullopt;
   }
   auto sep = data.find("\n\n");
   if (sep == std::string::npos) return std::nullopt;
-  CachedIndex c;
-  std::string head = data.substr(0, sep + 1);
-  std::size_t pos = 0;
-  while (pos < head.size()) {
-    auto nl = head.find('\n', pos);
-    std::string line = head.substr(pos, nl - pos);
-    if (starts_with(line, "etag ")) c.etag = line.substr(5);
-    if (starts_with(line, "last-modified ")) c.last_modified = line.substr(14);
-    pos = nl + 1;
-  }
-  c.body = data.substr(sep + 2);
-  return c;
+  data.erase(0, sep + 2);
+  return std::make_pair(std::move(*v), std::move(data));
 }
 
-void write_cached_index(const fs::path& path, const CachedIndex& c) {
+// Writes head and body to `path` through a temp file named as
+// util::write_file_atomic names them (".<name>.tmp-XXXXXX", so a crash's leftovers
+// are found the same way), renamed over it: readers see the old or the new file
+// whole. No copy of the body is made, and a cache needs no fsync.
+void write_cache_file(const fs::path& path, std::string_view head, std::string_view body) {
   fs::create_directories(path.parent_path());
-  util::write_file_atomic(path, "etag " + c.etag + "\nlast-modified " + c.last_modified + "\n\n" + c.body);
+  std::string tmp = (path.parent_path() / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) throw Error(Errc::io, path.string(), "cannot create a file in the dependency cache");
+  bool ok = true;
+  for (std::string_view part : {head, body}) {
+    while (ok && !part.empty()) {
+      const ssize_t n = ::write(fd, part.data(), part.size());
+      if (n < 0 && errno == EINTR) continue;
+      ok = n > 0;
+      if (ok) part.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  ok = ::fchmod(fd, 0644) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    throw Error(Errc::io, path.string(), "writing the dependency cache failed");
+  }
+}
+
+// A cache file's bytes; "" when it went (evicted meanwhile) or cannot be read.
+std::string read_if_present(const fs::path& path) {
+  try {
+    return util::read_file(path);
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+void touch(const fs::path& path) {
+  std::error_code ec;
+  fs::last_write_time(path, fs::file_time_type::clock::now(), ec);
+}
+
+// Hands the heap glibc keeps after a big index was freed back to the system.
+void give_back_memory() {
+#if defined(__GLIBC__)
+  ::malloc_trim(0);
+#endif
 }
 
 std::string hash_req(const std::vector<chart::Dependency>& req, const std::vector<chart::Dependency>& lock) {
@@ -338,28 +401,124 @@ bool versions_equal(const std::string& a, const std::string& b) {
 
 struct Resolver::Session::State {
   std::map<std::string, std::shared_ptr<const RepoIndex>> indexes;
+  std::uint64_t index_bytes = 0;  // their index.yaml text
   std::map<std::string, std::vector<std::string>> oci_tags;  // host/repository -> tags
 };
 
 Resolver::Session::Session() : state_(std::make_unique<State>()) {}
-Resolver::Session::~Session() = default;
+Resolver::Session::~Session() {
+  const bool big = state_->index_bytes >= kGiveBackAfterBytes;
+  state_.reset();
+  if (big) give_back_memory();
+}
 
 struct Resolver::Impl {
   using Session = Resolver::Session::State;
   fs::path cache_dir;
+  CacheLimits limits;
   net::HttpClient http;
   std::shared_ptr<oci::RegistryClient> registry;
 
   // The last parsed index per URL with the validators it was fetched under: a
-  // 304 for the same validators reuses it instead of parsing the cached body again.
+  // 304 for the same validators reuses it instead of parsing the cached body
+  // again. Within limits.max_parsed_*, least recently used dropped first.
   struct ParsedIndex {
-    std::string etag, last_modified;
+    Validators validators;
     std::shared_ptr<const RepoIndex> index;
+    std::uint64_t text_bytes = 0;
+    std::uint64_t last_used = 0;
   };
-  std::mutex parsed_mu;  // guards the three below
+  std::mutex parsed_mu;  // guards the four below
   std::map<std::string, ParsedIndex> parsed;
-  std::map<std::string, std::shared_ptr<std::mutex>> fetch_locks;           // per index URL
+  std::uint64_t use_clock = 0;
+  std::map<std::string, std::shared_ptr<std::timed_mutex>> fetch_locks;     // per index URL
   std::map<std::string, std::weak_ptr<const RepoIndex>> parsed_by_digest;  // by sha256 of the body
+
+  std::mutex disk_mu;  // one pass over the cache files at a time
+
+  // Keeps `p` as the parsed index of `key` and drops the least recently used past
+  // the bounds. With parsed_mu held; the dropped indexes are returned so that the
+  // caller frees them (and gives the memory back) outside the lock.
+  std::vector<std::shared_ptr<const RepoIndex>> keep_parsed(const std::string& key, ParsedIndex p) {
+    std::vector<std::shared_ptr<const RepoIndex>> dropped;
+    if (auto old = parsed.find(key); old != parsed.end()) {
+      dropped.push_back(std::move(old->second.index));
+      parsed.erase(old);
+    }
+    if (limits.max_parsed_bytes && p.text_bytes > limits.max_parsed_bytes) return dropped;
+    p.last_used = ++use_clock;
+    parsed.emplace(key, std::move(p));
+    std::uint64_t total = 0;
+    for (const auto& [k, kept] : parsed) total += kept.text_bytes;
+    while ((limits.max_parsed_bytes && total > limits.max_parsed_bytes) ||
+           (limits.max_parsed_entries && parsed.size() > limits.max_parsed_entries)) {
+      auto oldest = std::min_element(parsed.begin(), parsed.end(), [](const auto& a, const auto& b) {
+        return a.second.last_used < b.second.last_used;
+      });
+      total -= oldest->second.text_bytes;
+      dropped.push_back(std::move(oldest->second.index));
+      parsed.erase(oldest);
+    }
+    return dropped;
+  }
+
+  // Stores a checked file in the cache (skipped when it alone is past the size
+  // bound, or cannot be written) and evicts what is then past the bounds.
+  void store(const fs::path& file, std::string_view head, std::string_view body) {
+    if (limits.max_bytes && head.size() + body.size() > limits.max_bytes) return;
+    try {
+      write_cache_file(file, head, body);
+    } catch (const Error&) {
+      return;  // a cache that cannot be written only costs a download next time
+    }
+    enforce_disk_limits(file);
+  }
+
+  // Removes cache files unused (by modification time: a use touches them) for
+  // longer than max_age, then the least recently used until within max_bytes and
+  // max_entries; `keep` (just stored) goes last.
+  void enforce_disk_limits(const fs::path& keep = {}) {
+    struct File {
+      fs::file_time_type used;
+      std::uint64_t size;
+      fs::path path;
+    };
+    std::lock_guard lk(disk_mu);
+    std::vector<File> files;
+    const auto now = fs::file_time_type::clock::now();
+    for (const char* sub : {"index", "charts", "oci-manifests"}) {
+      std::error_code ec;
+      for (fs::directory_iterator it(cache_dir / sub, ec), end; !ec && it != end; it.increment(ec)) {
+        const fs::path& p = it->path();
+        if (p.filename().string().front() == '.') continue;  // a write under way
+        std::error_code fe;
+        if (!it->is_regular_file(fe)) continue;
+        const auto size = it->file_size(fe);
+        const auto used = it->last_write_time(fe);
+        if (fe) continue;
+        if (limits.max_age.count() > 0 && now - used > limits.max_age && p != keep) {
+          fs::remove(p, fe);
+          continue;
+        }
+        files.push_back({used, size, p});
+      }
+    }
+    std::sort(files.begin(), files.end(), [&](const File& a, const File& b) {
+      if ((a.path == keep) != (b.path == keep)) return b.path == keep;
+      return a.used < b.used;
+    });
+    std::uint64_t total = 0;
+    for (const auto& f : files) total += f.size;
+    std::size_t count = files.size();
+    for (const auto& f : files) {
+      if ((!limits.max_bytes || total <= limits.max_bytes) && (!limits.max_entries || count <= limits.max_entries))
+        break;
+      std::error_code fe;
+      fs::remove(f.path, fe);
+      total -= f.size;
+      --count;
+    }
+  }
 
   net::Headers auth_headers(const Remote& remote) const {
     if (remote.username.empty() && remote.password.empty()) return {};
@@ -370,59 +529,83 @@ struct Resolver::Impl {
     const std::string index_url = trim_trailing_slash(remote.url) + "/index.yaml";
     const std::string key = index_url + "\n" + remote.username;
     if (auto it = session.indexes.find(key); it != session.indexes.end()) return it->second;
+    const std::string shown_url = without_userinfo(index_url);
     // One fetch and parse of a URL at a time across workers: a second worker waits
-    // for the first, then revalidates and finds the parsed index (see `parsed`)
-    // instead of holding a second copy of a large index.
-    std::shared_ptr<std::mutex> url_lock;
+    // for the first (until its own sync's deadline), then revalidates and finds the
+    // parsed index (see `parsed`) instead of holding a second copy of a large index.
+    std::shared_ptr<std::timed_mutex> url_lock;
     {
       std::lock_guard lk(parsed_mu);
       auto& l = fetch_locks[key];
-      if (!l) l = std::make_shared<std::mutex>();
+      if (!l) l = std::make_shared<std::timed_mutex>();
       url_lock = l;
     }
-    std::lock_guard fetching(*url_lock);
+    std::unique_lock fetching(*url_lock, std::defer_lock);
+    if (const auto until = net::DeadlineScope::current(); until == std::chrono::steady_clock::time_point::max())
+      fetching.lock();
+    else if (!fetching.try_lock_until(until))
+      throw Error(Errc::dependency, subject,
+                  "fetching " + shown_url + ": timed out waiting for another sync's fetch of it (the sync's deadline)");
 
     const fs::path cache_file = cache_dir / "index" / (util::sha256_hex(key) + ".yaml");
-    std::optional<CachedIndex> cached = read_cached_index(cache_file);
+    // The validators of the index parsed in memory, else of the copy on disk.
+    std::optional<Validators> known;
+    {
+      std::lock_guard lk(parsed_mu);
+      if (auto it = parsed.find(key); it != parsed.end()) known = it->second.validators;
+    }
+    if (!known) known = read_cached_validators(cache_file);
+    if (known && known->empty()) known.reset();
 
-    net::Request req;
-    req.url = index_url;
-    req.headers = auth_headers(remote);
-    req.timeout = kFetchTimeout;
-    req.max_response_body = kMaxIndexBytes;
-    if (cached) {
-      if (!cached->etag.empty()) req.headers.emplace_back("If-None-Match", cached->etag);
-      if (!cached->last_modified.empty()) req.headers.emplace_back("If-Modified-Since", cached->last_modified);
-    }
-    const std::string shown_url = without_userinfo(index_url);
-    net::Response res;
-    try {
-      res = http.send(req);
-    } catch (const Error& e) {
-      throw Error(Errc::dependency, subject, "fetching " + shown_url + ": " + e.reason());
-    }
+    auto fetch = [&](const std::optional<Validators>& have) {
+      net::Request req;
+      req.url = index_url;
+      req.headers = auth_headers(remote);
+      req.timeout = kFetchTimeout;
+      req.max_response_body = kMaxIndexBytes;
+      if (have && !have->etag.empty()) req.headers.emplace_back("If-None-Match", have->etag);
+      if (have && !have->last_modified.empty()) req.headers.emplace_back("If-Modified-Since", have->last_modified);
+      try {
+        return http.send(req);
+      } catch (const Error& e) {
+        throw Error(Errc::dependency, subject, "fetching " + shown_url + ": " + e.reason());
+      }
+    };
+    net::Response res = fetch(known);
 
     std::string body;
-    if (res.status == 304 && cached) {
+    Validators validators;
+    bool fetched = true;  // body came from the network (else from the cache on disk)
+    if (res.status == 304 && known) {
       {
         std::lock_guard lk(parsed_mu);
         auto it = parsed.find(key);
-        if (it != parsed.end() && it->second.etag == cached->etag &&
-            it->second.last_modified == cached->last_modified) {
+        if (it != parsed.end() && it->second.validators == *known) {
+          it->second.last_used = ++use_clock;
           session.indexes.emplace(key, it->second.index);
+          touch(cache_file);
           return it->second.index;
         }
       }
-      body = std::move(cached->body);
-    } else if (res.status == 200) {
+      auto cached = read_cached_index(cache_file);
+      if (cached && cached->first == *known) {
+        validators = std::move(cached->first);
+        body = std::move(cached->second);
+        fetched = false;
+        touch(cache_file);
+      } else {
+        res = fetch(std::nullopt);  // the copy it was revalidated against went meanwhile
+      }
+    }
+    if (fetched) {
+      if (res.status != 200) {
+        std::string why = "fetching " + shown_url + ": HTTP " + std::to_string(res.status);
+        if (res.status == 401 || res.status == 403) why += " (credentials missing or refused)";
+        if (res.status == 404) why += " (not a chart repository?)";
+        throw Error(Errc::dependency, subject, why);
+      }
       body = std::move(res.body);
-      CachedIndex fresh{res.header("ETag"), res.header("Last-Modified"), body};
-      if (!fresh.etag.empty() || !fresh.last_modified.empty()) write_cached_index(cache_file, fresh);
-    } else {
-      std::string why = "fetching " + shown_url + ": HTTP " + std::to_string(res.status);
-      if (res.status == 401 || res.status == 403) why += " (credentials missing or refused)";
-      if (res.status == 404) why += " (not a chart repository?)";
-      throw Error(Errc::dependency, subject, why);
+      validators = {res.header("ETag"), res.header("Last-Modified")};
     }
 
     std::shared_ptr<const RepoIndex> index;
@@ -433,24 +616,31 @@ struct Resolver::Impl {
       std::lock_guard lk(parsed_mu);
       if (auto it = parsed_by_digest.find(body_digest); it != parsed_by_digest.end()) index = it->second.lock();
     }
-    if (!index) {
+    const bool parsed_here = !index;
+    if (parsed_here) {
       try {
         index = std::make_shared<const RepoIndex>(RepoIndex::parse(body, shown_url));
       } catch (const Error& e) {
+        if (body.size() >= kGiveBackAfterBytes) give_back_memory();
         throw Error(Errc::dependency, subject, "invalid index " + e.subject() + ": " + e.reason());
       }
       std::lock_guard lk(parsed_mu);
       std::erase_if(parsed_by_digest, [](const auto& kv) { return kv.second.expired(); });
       parsed_by_digest[body_digest] = index;
     }
+    // Kept on disk only once it parsed, and only with validators to revalidate it by.
+    if (fetched && !validators.empty()) store(cache_file, validators.head(), body);
     session.indexes.emplace(key, index);
-    if (res.status == 304 || !res.header("ETag").empty() || !res.header("Last-Modified").empty()) {
+    session.index_bytes += body.size();
+    std::vector<std::shared_ptr<const RepoIndex>> dropped;
+    if (!validators.empty()) {
       std::lock_guard lk(parsed_mu);
-      ParsedIndex& p = parsed[key];
-      p.etag = res.status == 304 ? cached->etag : res.header("ETag");
-      p.last_modified = res.status == 304 ? cached->last_modified : res.header("Last-Modified");
-      p.index = index;
+      dropped = keep_parsed(key, ParsedIndex{validators, index, body.size(), 0});
     }
+    const std::size_t text = body.size();
+    body = std::string();
+    dropped.clear();
+    if (parsed_here && text >= kGiveBackAfterBytes) give_back_memory();  // what the parse built and dropped
     return index;
   }
 
@@ -460,8 +650,11 @@ struct Resolver::Impl {
     if (!expected.empty()) {
       std::error_code ec;
       if (fs::is_regular_file(cache_file, ec)) {
-        std::string bytes = util::read_file(cache_file);
-        if (util::sha256_hex(bytes) == expected) return bytes;
+        std::string bytes = read_if_present(cache_file);
+        if (util::sha256_hex(bytes) == expected) {
+          touch(cache_file);
+          return bytes;
+        }
       }
     }
     if (entry.urls.empty())
@@ -501,8 +694,9 @@ struct Resolver::Impl {
       if (actual != expected)
         throw Error(Errc::dependency, subject,
                     "digest mismatch: index.yaml says sha256 " + expected + ", " + shown_url + " has " + actual);
-      fs::create_directories(cache_file.parent_path());
-      util::write_file_atomic(cache_file, res.body);
+      // Kept only as what it claims to be: a chart archive of that chart.
+      check_archive(res.body, entry.metadata.name, subject);
+      store(cache_file, {}, res.body);
     }
     return std::move(res.body);
   }
@@ -574,13 +768,16 @@ struct Resolver::Impl {
       const fs::path cache_file = cache_dir / "charts" / (hex + ".tgz");
       std::error_code ec;
       if (fs::is_regular_file(cache_file, ec)) {
-        std::string bytes = util::read_file(cache_file);
-        if (util::sha256_hex(bytes) == hex) out.tgz = std::move(bytes);
+        std::string bytes = read_if_present(cache_file);
+        if (util::sha256_hex(bytes) == hex) {
+          out.tgz = std::move(bytes);
+          touch(cache_file);
+        }
       }
       if (out.tgz.empty()) {
         out.tgz = registry->blob(ep, repository, layer->digest, kMaxArchiveBytes);
-        fs::create_directories(cache_file.parent_path());
-        util::write_file_atomic(cache_file, out.tgz);
+        check_archive(out.tgz, d.name, subject);  // kept only when it reads as that chart
+        store(cache_file, {}, out.tgz);
       }
     } catch (const Error& e) {
       if (e.code() == Errc::dependency) throw;
@@ -595,13 +792,15 @@ struct Resolver::Impl {
     const fs::path file = cache_dir / "oci-manifests" / (digest.substr(7) + ".json");
     std::error_code ec;
     if (fs::is_regular_file(file, ec)) {
-      std::string body = util::read_file(file);
-      if ("sha256:" + util::sha256_hex(body) == digest) return oci::parse_manifest(std::move(body), digest, subject);
+      std::string body = read_if_present(file);
+      if ("sha256:" + util::sha256_hex(body) == digest) {
+        touch(file);
+        return oci::parse_manifest(std::move(body), digest, subject);
+      }
     }
-    auto m = registry->manifest(ep, repository, digest);
+    auto m = registry->manifest(ep, repository, digest);  // parsed and checked against its digest
     if (!m) throw Error(Errc::dependency, subject, "manifest " + digest + " vanished from the registry");
-    fs::create_directories(file.parent_path());
-    util::write_file_atomic(file, m->body);
+    store(file, {}, m->body);
     return *m;
   }
 
@@ -644,9 +843,16 @@ struct Resolver::Impl {
 };
 
 Resolver::Resolver(fs::path cache_dir, net::TlsOptions tls, net::ConnectionPolicy peers,
-                   std::shared_ptr<oci::RegistryClient> registry)
+                   std::shared_ptr<oci::RegistryClient> registry, CacheLimits limits)
     : impl_(std::make_unique<Impl>()) {
   impl_->cache_dir = std::move(cache_dir);
+  impl_->limits = limits;
+  // What an earlier process left: half-written files, and whatever is past the bounds.
+  for (const char* sub : {"index", "charts", "oci-manifests"}) {
+    std::error_code ec;
+    if (fs::is_directory(impl_->cache_dir / sub, ec)) util::remove_stale_temp_files(impl_->cache_dir / sub);
+  }
+  impl_->enforce_disk_limits();
   if (!registry) {
     oci::ClientOptions o;
     o.tls = tls;

@@ -16,7 +16,7 @@ namespace cmop::deps::detail {
 
 struct Value {
   enum class Kind { string, raw, seq, map } kind = Kind::string;
-  std::string text;  // string: the characters; raw: YAML/JSON literal (true, 3, null)
+  std::string text;  // string: the characters; raw: Go's JSON text of a value (true, 3, null, {"a":1})
   std::vector<Value> items;
   std::vector<std::pair<std::string, Value>> fields;  // in struct order (JSON); YAML sorts
 
@@ -48,10 +48,6 @@ std::string to_yaml(Value root);  // consumed: pass std::move(root) for a large 
 
 // Go's encoding/json output (no spaces, HTML-safe escaping of <, >, &).
 std::string to_go_json(const Value& v);
-
-// A parsed YAML node as a Value: plain scalars that YAML resolves to booleans,
-// numbers or null become raw literals, everything else strings.
-Value from_yaml_node(const YAML::Node& node);
 
 // A Chart.yaml / index.yaml / Chart.lock dependency record. Throws
 // Error(invalid_argument) naming origin and the field path on wrong types.

@@ -54,7 +54,10 @@ HttpResponse json_error(int status, const std::string& message, std::string_view
   w.StartObject();
   w.Key("error");
   // May quote bytes from a request or a repo, and URLs with credentials.
-  const std::string text = util::to_valid_utf8(util::redact_text(message));
+  // Bounded whatever the message quotes (callers cut echoed input shorter still).
+  constexpr std::size_t kMaxMessage = 2048;
+  std::string bounded = message.size() > kMaxMessage ? message.substr(0, kMaxMessage) + "\u2026" : message;
+  const std::string text = util::to_valid_utf8(util::redact_text(bounded));
   w.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
   if (code.empty()) code = code_for_status(status);
   w.Key("code");
@@ -78,11 +81,16 @@ struct HttpServer::Impl {
   Handler handler;
   ResponseObserver observer;
   Precheck precheck;
+  Trust trust;
   std::atomic<bool> stopping{false};
+  std::size_t per_client_cap = 0;  // from limits, defaults applied
+  std::size_t reserve = 0;
 
   std::mutex mu;  // guards the members up to `io`
   std::condition_variable cv;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::string, std::size_t> per_client;  // open connections by client address
+  std::size_t untrusted = 0;                                // untrusted requests in progress
   int in_flight = 0;      // requests handed to the handler and not yet answered
   int pending_stops = 0;  // stop notices posted to sessions and not yet run
   ConnectionStats stats;  // .open is sessions.size()
@@ -99,8 +107,31 @@ struct HttpServer::Impl {
 
   void accept();
   void on_accepted(tcp::socket socket);
-  // Closes the connection idle the longest; false when none is idle.
-  bool evict_idle();
+  // Closes the connection idle the longest (of `client` when given); false when none is idle.
+  bool evict_idle(const std::string* client = nullptr);
+  // Takes one of the connections untrusted requests may hold; false when none is left.
+  bool admit_untrusted() {
+    std::lock_guard lk(mu);
+    const std::size_t cap = effective_max_connections.load();
+    if (untrusted >= std::max<std::size_t>(1, cap > reserve ? cap - reserve : 1)) {
+      ++stats.shed;
+      return false;
+    }
+    ++untrusted;
+    return true;
+  }
+  void release_untrusted() {
+    std::lock_guard lk(mu);
+    --untrusted;
+  }
+  void count_refused_per_client() {
+    std::lock_guard lk(mu);
+    ++stats.refused_per_client;
+  }
+  void count_slow_body() {
+    std::lock_guard lk(mu);
+    ++stats.slow_bodies;
+  }
   void request_started() {
     std::lock_guard lk(mu);
     ++in_flight;
@@ -125,12 +156,18 @@ std::string endpoint_text(const tcp::socket& socket) {
 // responder posts back onto it, so a response may come from a worker thread.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, HttpServer::Impl* server) : stream_(std::move(socket)), server_(server) {
+  Session(tcp::socket socket, HttpServer::Impl* server, std::string client, bool probation)
+      : stream_(std::move(socket)), server_(server), client_(std::move(client)), probation_(probation) {
     remote_ = endpoint_text(stream_.socket());
   }
   ~Session() {
     std::lock_guard lk(server_->mu);
-    server_->sessions.erase(this);
+    if (registered_) {
+      server_->sessions.erase(this);
+      if (auto it = server_->per_client.find(client_); it != server_->per_client.end() && --it->second == 0)
+        server_->per_client.erase(it);
+    }
+    if (holds_untrusted_) --server_->untrusted;
     server_->cv.notify_all();
   }
 
@@ -138,6 +175,8 @@ class Session : public std::enable_shared_from_this<Session> {
     {
       std::lock_guard lk(server_->mu);
       server_->sessions[this] = weak_from_this();
+      ++server_->per_client[client_];
+      registered_ = true;
     }
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
   }
@@ -145,6 +184,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Waiting for a request (none in flight) since idle_since(); such a connection
   // may be closed to make room for a new one.
   bool idle() const { return idle_.load(); }
+  const std::string& client() const { return client_; }
   Clock::rep idle_since() const { return idle_since_.load(); }
   void evict() {
     idle_ = false;  // chosen once: the next eviction picks another connection
@@ -200,15 +240,10 @@ class Session : public std::enable_shared_from_this<Session> {
       return respond_and_close(
           json_error(400, "request: Transfer-Encoding must end in \"chunked\" (got \"" +
                               std::string(req[http::field::transfer_encoding]).substr(0, 100) + "\")"));
+    HttpRequest head = request_of(req);
     // With a body still to come, what the head alone refuses is answered now; a
     // request without one takes the usual path (and keeps its connection).
     if (server_->precheck && !parser_->is_done()) {
-      HttpRequest head;
-      head.method = method_;
-      head.target = target_;
-      head.authorization = std::string(req[http::field::authorization]);
-      head.content_type = std::string(req[http::field::content_type]);
-      head.remote = remote_;
       std::optional<HttpResponse> refusal;
       try {
         refusal = server_->precheck(head);
@@ -218,6 +253,36 @@ class Session : public std::enable_shared_from_this<Session> {
       // Refused before the body is read (and before any 100 Continue): the connection
       // closes after the answer, as the unread body cannot be told from a next request.
       if (refusal) return respond_and_close(std::move(*refusal));
+    }
+    // An untrusted request takes one of the connections such requests may hold
+    // until its answer is written; the rest stay for health probes and clients
+    // with credentials, whatever a flood of others does.
+    if (server_->trust) {
+      bool trusted = false;
+      try {
+        trusted = server_->trust(head);
+      } catch (const std::exception&) {
+        trusted = false;
+      }
+      if (!trusted && probation_) {
+        // Past its client's cap: only a trusted request may use this connection.
+        server_->count_refused_per_client();
+        auto busy = json_error(503, "server: too many connections from " + client_ +
+                                        "; the ones past its share are kept for health probes and authenticated "
+                                        "requests");
+        busy.headers.push_back({"Retry-After", "1"});
+        return respond_and_close(std::move(busy), !parser_->is_done());
+      }
+      probation_ = false;  // a trusted request vouched for the connection
+      if (!trusted) {
+        if (!server_->admit_untrusted()) {
+          auto busy = json_error(503, "server: busy; the remaining connections are kept for health probes and "
+                                      "authenticated requests");
+          busy.headers.push_back({"Retry-After", "1"});
+          return respond_and_close(std::move(busy), !parser_->is_done());
+        }
+        holds_untrusted_ = true;
+      }
     }
     if (beast::iequals(req[http::field::expect], "100-continue")) {
       auto cont = std::make_shared<http::response<http::empty_body>>(http::status::continue_, req.version());
@@ -230,11 +295,44 @@ class Session : public std::enable_shared_from_this<Session> {
     read_body();
   }
 
+  // The body must start within body_grace and then keep up min_body_rate on
+  // average (and end within io_timeout): a client that trickles it is closed
+  // rather than holding its connection for the whole I/O timeout.
   void read_body() {
-    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    body_started_ = Clock::now();
+    body_bytes_ = 0;
+    read_body_some();
+  }
+  void read_body_some() {
+    if (parser_->is_done()) return dispatch();
+    const HttpLimits& l = server_->limits;
+    auto deadline = body_started_ + l.io_timeout;
+    if (l.min_body_rate > 0) {
+      const auto owed = std::chrono::duration_cast<Clock::duration>(
+          std::chrono::duration<double>(static_cast<double>(body_bytes_) / static_cast<double>(l.min_body_rate)));
+      deadline = std::min(deadline, body_started_ + l.body_grace + owed);
+    }
+    stream_.expires_at(deadline);
+    http::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->body_bytes_ += n;
+      if (ec == beast::error::timeout) {
+        self->server_->count_slow_body();
+        return self->close_now();  // the stream closed the socket already: nothing can be answered
+      }
       if (ec) return self->on_read_error(ec);
-      self->dispatch();
+      self->read_body_some();
     });
+  }
+
+  HttpRequest request_of(const http::request<http::string_body>& req) const {
+    HttpRequest in;
+    in.method = method_;
+    in.target = target_;
+    in.authorization = std::string(req[http::field::authorization]);
+    in.content_type = std::string(req[http::field::content_type]);
+    in.remote = remote_;
+    in.client = client_;
+    return in;
   }
 
   void on_read_error(beast::error_code ec) {
@@ -259,18 +357,13 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_never();  // a sync may take minutes; the handler decides when to answer
     auto& req = parser_->get();
     keep_alive_ = req.keep_alive();
-    HttpRequest in;
-    in.method = method_;
-    in.target = target_;
-    in.authorization = std::string(req[http::field::authorization]);
-    in.content_type = std::string(req[http::field::content_type]);
+    HttpRequest in = request_of(req);
     for (auto& field : req) {
       auto name = field.name_string();
-      if (name.size() > 2 && beast::iequals(name.substr(0, 2), "x-"))
+      if ((name.size() > 2 && beast::iequals(name.substr(0, 2), "x-")) || beast::iequals(name, "idempotency-key"))
         in.extension_headers.emplace_back(std::string(name), std::string(field.value()));
     }
     in.body = std::move(req.body());
-    in.remote = remote_;
     auto self = shared_from_this();
     Responder respond = [self, request](HttpResponse r) {
       asio::post(self->stream_.get_executor(), [self, request, r = std::move(r)]() mutable {
@@ -308,52 +401,67 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(HttpResponse r, bool close_after, bool unread_input = true) {
-    bool keep = keep_alive_ && !close_after && !server_->stopping;
-    int status = r.status;
-    stream_.expires_after(server_->limits.io_timeout);
-    auto done = [self = shared_from_this(), keep, drain = close_after && unread_input, status](std::size_t bytes) {
-      return [self, keep, drain, status, bytes](beast::error_code ec, std::size_t) {
-        self->after_write(ec, keep, drain, status, bytes);
-      };
-    };
+    const bool keep = keep_alive_ && !close_after && !server_->stopping;
+    const bool drain = close_after && unread_input;
     if (!r.file.empty()) {
       // Streamed: Beast reads the file in small pieces as the socket takes them.
       http::file_body::value_type file;
       beast::error_code ec;
       file.open(r.file.c_str(), beast::file_mode::scan, ec);
       if (!ec) {
-        const std::size_t bytes = static_cast<std::size_t>(file.size());
         if (method_ == "HEAD") {
           auto res = head_of<http::empty_body>(r, keep);
-          res->content_length(bytes);
-          http::async_write(stream_, *res, [res, next = done(bytes)](beast::error_code e, std::size_t n) { next(e, n); });
-        } else {
-          auto res = head_of<http::file_body>(r, keep);
-          res->body() = std::move(file);
-          res->prepare_payload();
-          http::async_write(stream_, *res, [res, next = done(bytes)](beast::error_code e, std::size_t n) { next(e, n); });
+          res->content_length(file.size());
+          return send(std::move(res), keep, drain, r.status);
         }
-        return;
+        auto res = head_of<http::file_body>(r, keep);
+        res->body() = std::move(file);
+        res->prepare_payload();
+        return send(std::move(res), keep, drain, r.status);
       }
       r = json_error(404, "file: no longer in the repository");  // replaced or removed meanwhile
-      status = r.status;
     }
     auto res = head_of<http::string_body>(r, keep);
-    std::size_t bytes = r.body.size();
     if (method_ == "HEAD") {
-      res->content_length(bytes);
+      res->content_length(r.body.size());
     } else {
       res->body() = std::move(r.body);
       res->prepare_payload();
     }
-    http::async_write(stream_, *res, [res, next = done(bytes)](beast::error_code e, std::size_t n) { next(e, n); });
+    send(std::move(res), keep, drain, r.status);
+  }
+
+  // Writes the head, then the body piece by piece: each piece the peer takes
+  // restarts the I/O timeout, so the deadline is on progress, not on the whole
+  // transfer, and what was really sent is counted for the log.
+  template <typename Body>
+  void send(std::shared_ptr<http::response<Body>> res, bool keep, bool drain, int status) {
+    auto sr = std::make_shared<http::response_serializer<Body>>(*res);
+    stream_.expires_after(server_->limits.io_timeout);
+    http::async_write_header(stream_, *sr,
+                             [self = shared_from_this(), res, sr, keep, drain, status](beast::error_code ec, std::size_t) {
+                               if (ec) return self->after_write(ec, keep, drain, status, 0);
+                               self->send_body(res, sr, keep, drain, status, 0);
+                             });
+  }
+  template <typename Body>
+  void send_body(std::shared_ptr<http::response<Body>> res, std::shared_ptr<http::response_serializer<Body>> sr,
+                 bool keep, bool drain, int status, std::size_t sent) {
+    if (sr->is_done()) return after_write({}, keep, drain, status, sent);
+    stream_.expires_after(server_->limits.io_timeout);
+    http::async_write_some(stream_, *sr,
+                           [self = shared_from_this(), res, sr, keep, drain, status, sent](beast::error_code ec,
+                                                                                           std::size_t n) {
+                             if (ec) return self->after_write(ec, keep, drain, status, sent + n);
+                             self->send_body(res, sr, keep, drain, status, sent + n);
+                           });
   }
 
   void after_write(beast::error_code ec, bool keep, bool unread_input, int status, std::size_t bytes) {
     double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     if (server_->observer) {
       try {
-        server_->observer(method_, target_, status, bytes, seconds, remote_);
+        server_->observer(method_, target_, status, bytes, seconds, remote_, !ec);
       } catch (...) {
         // Logging or metrics failing must not take the connection down.
       }
@@ -361,6 +469,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (busy_) {
       busy_ = false;
       server_->request_finished();
+    }
+    if (holds_untrusted_) {
+      holds_untrusted_ = false;
+      server_->release_untrusted();
     }
     keep_alive_ = false;
     method_.clear();
@@ -375,6 +487,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // make the kernel reset the connection and the client could lose our answer.
   // So: half-close, then discard what the client still sends for a little while.
   void drain() {
+    // Nothing more is owed to this peer: the connection may make room for another.
+    idle_since_ = Clock::now().time_since_epoch().count();
+    idle_ = true;
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.expires_after(std::chrono::seconds(5));
@@ -402,6 +517,14 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   HttpServer::Impl* server_;  // outlives every session (see Impl)
+  const std::string client_;  // the peer's address
+  // Accepted past its client's cap (with none of the client's connections idle):
+  // its first request must be trusted, else it is answered 503 and closed.
+  bool probation_ = false;
+  bool registered_ = false;   // counted in server_->sessions and per_client
+  bool holds_untrusted_ = false;  // holds one of the connections untrusted requests may use
+  Clock::time_point body_started_;
+  std::size_t body_bytes_ = 0;
   std::atomic<bool> idle_{true};
   std::atomic<Clock::rep> idle_since_{Clock::now().time_since_epoch().count()};
   std::uint64_t requests_ = 0;  // numbers the requests on this connection
@@ -463,10 +586,29 @@ void HttpServer::Impl::accept() {
 }
 
 void HttpServer::Impl::on_accepted(tcp::socket socket) {
-  std::size_t open;
+  beast::error_code addr_ec;
+  const auto peer = socket.remote_endpoint(addr_ec);
+  const std::string client = addr_ec ? std::string("unknown") : peer.address().to_string();
+  std::size_t open, mine = 0;
   {
     std::lock_guard lk(mu);
     open = sessions.size();
+    if (auto it = per_client.find(client); it != per_client.end()) mine = it->second;
+  }
+  // One client at its own cap with every one of its connections busy: the new
+  // connection is closed, or, when requests are told apart by trust, kept on
+  // probation (a health probe or a client with credentials from the same address
+  // still gets through; anything else is answered 503).
+  bool probation = false;
+  if (mine >= per_client_cap && !evict_idle(&client)) {
+    if (!trust) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      std::lock_guard lk(mu);
+      ++stats.refused_per_client;
+      return;
+    }
+    probation = true;
   }
   if (open >= effective_max_connections && !evict_idle()) {
     // At the cap with every connection busy: this one is closed unanswered.
@@ -478,15 +620,15 @@ void HttpServer::Impl::on_accepted(tcp::socket socket) {
   }
   beast::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);
-  std::make_shared<Session>(std::move(socket), this)->start();
+  std::make_shared<Session>(std::move(socket), this, client, probation)->start();
 }
 
-bool HttpServer::Impl::evict_idle() {
+bool HttpServer::Impl::evict_idle(const std::string* client) {
   std::shared_ptr<Session> oldest;
   {
     std::lock_guard lk(mu);
     for (auto& [raw, weak] : sessions) {
-      if (!raw->idle()) continue;
+      if (!raw->idle() || (client && raw->client() != *client)) continue;
       if (!oldest || raw->idle_since() < oldest->idle_since())
         if (auto s = weak.lock()) oldest = std::move(s);
     }
@@ -508,9 +650,15 @@ std::size_t default_max_connections() {
 }  // namespace
 
 HttpServer::HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer,
-                       Precheck precheck)
+                       Precheck precheck, Trust trust)
     : impl_(std::make_unique<Impl>()) {
   if (limits.max_connections == 0) limits.max_connections = default_max_connections();
+  if (limits.max_connections_per_client == 0)
+    limits.max_connections_per_client = std::max<std::size_t>(4, limits.max_connections / 4);
+  if (limits.reserved_connections == 0) limits.reserved_connections = std::max<std::size_t>(2, limits.max_connections / 8);
+  impl_->per_client_cap = limits.max_connections_per_client;
+  impl_->reserve = limits.reserved_connections;
+  impl_->trust = std::move(trust);
   impl_->limits = limits;
   impl_->effective_max_connections = limits.max_connections;
   impl_->handler = std::move(handler);
@@ -550,6 +698,7 @@ ConnectionStats HttpServer::connection_stats() const {
   ConnectionStats out = impl_->stats;
   out.open = impl_->sessions.size();
   out.limit = impl_->effective_max_connections;
+  out.untrusted_in_progress = impl_->untrusted;
   return out;
 }
 

@@ -209,6 +209,13 @@ bool listed_host(const ConnectionPolicy& policy, const std::string& host) {
   return false;
 }
 
+// Listed in allowed_hosts as itself (no "*.domain" entry counts): the only way a
+// host may reach loopback and link-local addresses when they are refused.
+bool listed_exactly(const ConnectionPolicy& policy, const std::string& host) {
+  return std::any_of(policy.allowed_hosts.begin(), policy.allowed_hosts.end(),
+                     [&](const std::string& entry) { return iequals(entry, host); });
+}
+
 bool local_address(asio::ip::address a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
   if (a.is_unspecified() || a.is_loopback()) return true;
@@ -283,7 +290,7 @@ class Exchange {
                            });
     run_until(done, [&] { resolver.cancel(); });
     if (ec) fail("resolving " + target_.host + ": " + ec.message());
-    if (!peers_.allow_local_addresses && !listed_host(peers_, target_.host)) {
+    if (!peers_.allow_local_addresses && !listed_exactly(peers_, target_.host)) {
       std::vector<tcp::endpoint> allowed;
       for (const auto& e : endpoints)
         if (!local_address(e.endpoint().address())) allowed.push_back(e.endpoint());
@@ -613,8 +620,26 @@ Response HttpClient::send(const Request& req) const {
   return res;
 }
 
+namespace {
+thread_local Clock::time_point t_deadline = Clock::time_point::max();
+}  // namespace
+
+DeadlineScope::DeadlineScope(Clock::time_point deadline) : previous_(t_deadline) {
+  t_deadline = std::min(previous_, deadline);
+}
+DeadlineScope::~DeadlineScope() { t_deadline = previous_; }
+Clock::time_point DeadlineScope::current() { return t_deadline; }
+
 Response HttpClient::stream(const Request& req, const std::function<bool(std::string_view)>& on_chunk) const {
-  const auto deadline = Clock::now() + req.timeout;
+  const auto now = Clock::now();
+  auto deadline = now + req.timeout;
+  auto timeout = req.timeout;  // what a timeout message names
+  if (const auto outer = DeadlineScope::current(); outer < deadline) {
+    if (outer <= now)
+      throw Error(Errc::network, strip_userinfo(req.url), "not sent: the deadline it had to end by has passed");
+    deadline = outer;
+    timeout = std::chrono::duration_cast<std::chrono::milliseconds>(outer - now);
+  }
   std::string url = req.url;
   const std::string original_origin = host_of(url);
   const bool follow = req.method == "GET" || req.method == "HEAD";
@@ -622,6 +647,9 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
   for (int redirects = 0;; ++redirects) {
     Target target = parse_target(url);
+    const std::string answered_by = target.display;
+    // A redirect's query may be a signature (object storage): not for messages.
+    if (redirects > 0) target.display = target.display.substr(0, target.display.find('?'));
     if (!peers_.allowed_hosts.empty() && !listed_host(peers_, target.host))
       throw Error(Errc::forbidden, target.display, "refused: host " + target.host + " is not in the allowed list");
     ssl::context* ctx = nullptr;
@@ -664,7 +692,7 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
         conn = std::make_unique<HttpConnection>(key, ctx);
         opened_->fetch_add(1);
       }
-      ex.emplace(std::move(conn), target, deadline, req.timeout, peers_);
+      ex.emplace(std::move(conn), target, deadline, timeout, peers_);
       if (req.cancelled) ex->set_cancelled(req.cancelled);
       if (reused) ex->set_reused();
       else ex->connect();
@@ -688,12 +716,30 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
 
     Response res;
     res.status = static_cast<int>(parser->get().result_int());
+    res.url = answered_by;
     copy_headers(parser->get().base(), res);
 
     if (follow && is_redirect(res.status) && !res.header("Location").empty()) {
       if (redirects >= req.max_redirects)
         throw Error(Errc::network, target.display,
                     "too many redirects (more than " + std::to_string(req.max_redirects) + ")");
+      // The redirect's own body (none for HEAD, a line of HTML for GET) is read and
+      // the connection kept: a registry redirects every blob, and its next request
+      // need not connect and shake hands again.
+      if (pool_ && ex->request_written() && parser->keep_alive() &&
+          (parser->is_done() || parser->chunked() || parser->content_length())) {
+        std::array<char, 4096> scrap;
+        std::size_t drained = 0;
+        boost::system::error_code ec;
+        while (!parser->is_done() && !ec && drained <= kMaxHeaderBytes) {
+          parser->get().body().data = scrap.data();
+          parser->get().body().size = scrap.size();
+          ec = ex->read_some(*parser);
+          if (ec == http::error::need_buffer) ec = {};
+          drained += scrap.size() - parser->get().body().size;
+        }
+        if (parser->is_done() && parser->keep_alive()) pool_->put(ex->release());
+      }
       url = resolve_url(url, res.header("Location"));
       // 303 turns the request into a GET; GET and HEAD stay what they are on 301-308.
       if (res.status == 303 && current.method != "HEAD") current.method = "GET";

@@ -97,6 +97,24 @@ std::string next_link(const std::string& header) {
   }
 }
 
+constexpr long long kMaxTokenSeconds = 24 * 60 * 60;
+// Blob downloads a registry redirects to object storage or a CDN: how many hops.
+constexpr int kMaxBlobRedirects = 5;
+
+// host[:port] of an http(s) URL as written, lower-cased, ":80" of http:// dropped;
+// userinfo stays, so "http://registry@elsewhere/" never equals a registry host.
+std::string realm_authority(const std::string& url) {
+  const auto start = url.find("://");
+  if (start == std::string::npos) return {};
+  std::string a = lower(url.substr(start + 3, url.find_first_of("/?#", start + 3) - (start + 3)));
+  if (lower(url.substr(0, 7)) == "http://" && a.size() > 3 && a.compare(a.size() - 3, 3, ":80") == 0)
+    a.resize(a.size() - 3);
+  return a;
+}
+
+// For messages: what a peer chose (a realm, a redirect's target), not too long.
+std::string clipped(const std::string& text) { return text.size() > 200 ? text.substr(0, 200) + "..." : text; }
+
 std::string scope_for(const std::string& repository, const std::string& method) {
   std::string actions = "pull";
   if (method == "POST" || method == "PUT" || method == "PATCH") actions = "pull,push";
@@ -260,6 +278,10 @@ struct RegistryClient::Impl {
            options.plain_http_hosts.end();
   }
   std::string base(const std::string& host) const { return (plain(host) ? "http://" : "https://") + host; }
+  // The answer came from the registry itself, not from a host a redirect led to.
+  bool from_registry(const Endpoint& ep, const net::Response& res) const {
+    return res.url.empty() || res.url.rfind(base(ep.host) + "/", 0) == 0;
+  }
 
   net::Response raw_send(net::Request req) {
     ++sent;
@@ -299,6 +321,9 @@ struct RegistryClient::Impl {
     }
     net::Response res = raw_send(with_auth(known));
     if (res.status != 401) return res;
+    // A 401 from where a redirect led (object storage) is that host's answer: its
+    // challenge must never draw the registry's credentials or a token.
+    if (!from_registry(ep, res)) return res;
     auto challenge = parse_challenge(res.header("WWW-Authenticate"));
     if (!challenge) return res;
     const std::string scheme = lower(challenge->scheme);
@@ -324,15 +349,28 @@ struct RegistryClient::Impl {
     const std::string subject = ep.host + " token";
     const bool https_realm = lower(realm.substr(0, 8)) == "https://";
     const bool http_realm = lower(realm.substr(0, 7)) == "http://";
-    // Credentials go over TLS, unless the registry itself was declared plain HTTP.
+    // Tokens come over TLS, unless the registry itself was declared plain HTTP.
     if (!https_realm && !(http_realm && plain(ep.host)))
       throw Error(Errc::upstream, subject, "the registry's token realm is not an https:// URL");
+    // The registry's credentials go to an https:// realm on any host (Docker Hub's
+    // is auth.docker.io), held like every connection to the client's
+    // ConnectionPolicy; to a plain-http realm only on the registry's own host:port
+    // or on one the operator declared plain HTTP too.
+    if (http_realm && !ep.credentials.empty()) {
+      const std::string authority = realm_authority(realm);
+      const std::string shown = clipped(authority.substr(authority.rfind('@') + 1));  // npos + 1 == 0
+      if (authority != lower(ep.host) && !plain_listed(authority))
+        throw Error(Errc::unauthorized, subject,
+                    "the token realm is plain HTTP on another host or port (" + shown +
+                        ") than the registry: the credentials are not sent there (list it in --plain-http-registries "
+                        "to allow it)");
+    }
     std::string url = realm + (realm.find('?') == std::string::npos ? "?" : "&");
     std::string query;
     if (auto service = param("service"); !service.empty()) query += "service=" + net::url_encode(service);
-    // The challenge names the scope the request needs; ours is the fallback.
-    const std::string asked = param("scope").empty() ? scope : param("scope");
-    if (!asked.empty()) query += (query.empty() ? "" : "&") + std::string("scope=") + net::url_encode(asked);
+    // Only the scope this request needs (pull to read, pull,push to push), never
+    // the broader one a challenge may name (push,delete for a pull).
+    if (!scope.empty()) query += (query.empty() ? "" : "&") + std::string("scope=") + net::url_encode(scope);
     net::Request req;
     req.url = url + query;
     req.timeout = options.timeout;
@@ -354,13 +392,45 @@ struct RegistryClient::Impl {
         token = it->value.GetString();
     if (token.empty()) throw Error(Errc::upstream, subject, "token answer has no token");
     long long ttl = 60;  // the spec's default when expires_in is absent
+    // At most a day: a huge expires_in (INT64_MAX) would overflow the clock.
     if (auto it = doc.FindMember("expires_in"); it != doc.MemberEnd() && it->value.IsInt64())
-      ttl = std::max<long long>(it->value.GetInt64(), 1);
+      ttl = std::clamp<long long>(it->value.GetInt64(), 1, kMaxTokenSeconds);
     // Renewed a little early so a token never expires between check and use.
     auto expires = std::chrono::steady_clock::now() + std::chrono::seconds(ttl > 20 ? ttl - 10 : ttl / 2);
     std::lock_guard lk(mu);
     tokens[token_key(ep, scope)] = Token{token, expires};
     return token;
+  }
+
+  // GET or HEAD of a blob. Registries redirect these to object storage or a CDN
+  // (S3, GCS, Docker Hub's Cloudflare), on another host: the HTTP client follows
+  // up to kMaxBlobRedirects hops within the request's timeout and size bound, each
+  // held to the ConnectionPolicy, with the Authorization header left behind once
+  // the origin changes; a 401 from such a host runs no challenge (see send). A
+  // failure on a hop names the reference, and the hop only by its URL sans query.
+  net::Response blob_call(const Endpoint& ep, const std::string& method, const std::string& repository,
+                          const std::string& digest, std::size_t max_body, const std::string& what) {
+    try {
+      return call(ep, method, "/v2/" + repository + "/blobs/" + digest, repository, {}, {}, max_body,
+                  kMaxBlobRedirects);
+    } catch (const Error& e) {
+      if (e.subject().rfind(base(ep.host) + "/", 0) == 0) throw;
+      throw Error(e.code(), what, "following the registry's redirect to " + clipped(e.subject()) + ": " + e.reason());
+    }
+  }
+  // The registry's own answer is judged as any other; one from where it redirected
+  // is that host's failure (not a verdict on the credentials or the repository).
+  Error blob_error(const Endpoint& ep, const net::Response& res, const std::string& what,
+                   const std::string& action) const {
+    if (from_registry(ep, res)) return status_error(res, what, action);
+    const std::string storage = clipped(res.url.substr(0, res.url.find('?')));
+    return Error(Errc::upstream, what,
+                 action + ": HTTP " + std::to_string(res.status) + " from " + storage + " (where the registry redirected)");
+  }
+
+  bool plain_listed(const std::string& authority) const {
+    return std::any_of(options.plain_http_hosts.begin(), options.plain_http_hosts.end(),
+                       [&](const std::string& h) { return lower(h) == authority; });
   }
 
   net::Response call(const Endpoint& ep, const std::string& method, const std::string& path,
@@ -445,22 +515,8 @@ std::string RegistryClient::blob(const Endpoint& ep, const std::string& reposito
                                  std::uint64_t max_bytes) {
   const std::string what = "oci://" + ep.host + "/" + repository + "@" + digest;
   if (!valid_digest(digest)) throw Error(Errc::upstream, what, "not a sha256 digest");
-  // Registries may redirect blob downloads to object storage. The redirect is
-  // followed here, without credentials and outside the auth flow, so a challenge
-  // from the storage host can never draw the registry's credentials.
-  net::Response res = impl_->call(ep, "GET", "/v2/" + repository + "/blobs/" + digest, repository, {}, {},
-                                  static_cast<std::size_t>(max_bytes), 0);
-  for (int hops = 0; (res.status == 301 || res.status == 302 || res.status == 303 || res.status == 307 ||
-                      res.status == 308) && !res.header("Location").empty(); ++hops) {
-    if (hops == 5) throw Error(Errc::upstream, what, "too many redirects");
-    net::Request follow;
-    follow.url = net::resolve_url(impl_->base(ep.host) + "/v2/" + repository + "/blobs/" + digest, res.header("Location"));
-    follow.timeout = impl_->options.timeout;
-    follow.max_response_body = static_cast<std::size_t>(max_bytes);
-    follow.max_redirects = 0;
-    res = impl_->raw_send(follow);
-  }
-  if (res.status != 200) throw status_error(res, what, "downloading the blob");
+  net::Response res = impl_->blob_call(ep, "GET", repository, digest, static_cast<std::size_t>(max_bytes), what);
+  if (res.status != 200) throw impl_->blob_error(ep, res, what, "downloading the blob");
   const std::string actual = sha256_digest(res.body);
   if (actual != digest)
     throw Error(Errc::upstream, what, "digest mismatch: the manifest says " + digest + ", the registry sent " + actual);
@@ -469,11 +525,10 @@ std::string RegistryClient::blob(const Endpoint& ep, const std::string& reposito
 
 bool RegistryClient::has_blob(const Endpoint& ep, const std::string& repository, const std::string& digest) {
   const std::string what = "oci://" + ep.host + "/" + repository + "@" + digest;
-  net::Response res = impl_->call(ep, "HEAD", "/v2/" + repository + "/blobs/" + digest, repository, {}, {}, 1u << 20, 0);
-  // A redirect (to object storage) is how some registries say "here it is".
-  if (res.status == 200 || res.status == 307 || res.status == 302 || res.status == 303) return true;
+  net::Response res = impl_->blob_call(ep, "HEAD", repository, digest, 1u << 20, what);
+  if (res.status == 200) return true;
   if (res.status == 404) return false;
-  throw status_error(res, what, "checking for the blob");
+  throw impl_->blob_error(ep, res, what, "checking for the blob");
 }
 
 void RegistryClient::push_blob(const Endpoint& ep, const std::string& repository, const std::string& bytes,

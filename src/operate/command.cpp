@@ -15,6 +15,7 @@
 #include "cmop/operate/health_server.hpp"
 #include "cmop/operate/kube_client.hpp"
 #include "cmop/operate/leader_election.hpp"
+#include "cmop/util/log.hpp"
 #include "cmop/util/prometheus.hpp"
 #include "cmop/util/url.hpp"
 
@@ -42,6 +43,7 @@ std::string metrics_text(const Controller& controller, bool leading) {
 
 int run(OperateOptions o) {
   set_log_format(o.log_format);
+  util::log::set_level(util::log::parse_level(o.log_level));
   auto& c = o.controller;
   if (c.image.empty())
     throw Error(Errc::invalid_argument, "--image", "is required: the image the CronJobs run `cmop trigger` with");
@@ -126,7 +128,9 @@ int run(OperateOptions o) {
   // starts while they run. (Watches are cancelled at once: an idle operator is
   // done well within 2 s; only a sync in flight can take longer.)
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  auto next_renew = std::chrono::steady_clock::now();
+  // hold() renewed within the last retry period, well inside the Lease's duration:
+  // the next renewal is due only if the reconciles take longer than that.
+  auto next_renew = std::chrono::steady_clock::now() + lo.retry_period;
   while (!controller_done && std::chrono::steady_clock::now() < deadline) {
     if (std::chrono::steady_clock::now() >= next_renew) {
       try {
@@ -136,13 +140,18 @@ int run(OperateOptions o) {
       }
       next_renew = std::chrono::steady_clock::now() + lo.retry_period;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   elector.release();
   leading = false;
   if (controller_done) {
     worker.join();
-    return 0;
+    // Nothing is left to do once the Lease is given up: the controller has stopped
+    // and the log is flushed. Unwinding further only made the exit wait for the
+    // probe server's graceful shutdown (up to 1.2 s for its connections to close).
+    log_line("info", "stopped");
+    std::fflush(nullptr);
+    std::_Exit(0);
   }
   log_line("warn", "stopping with work still in flight after 20 s");
   std::fflush(nullptr);
@@ -172,6 +181,10 @@ void add_command(CLI::App& app) {
   cmd->add_option("--log-format", o->log_format, "text or json")
       ->envname("CMOP_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  cmd->add_option("--log-level", o->log_level, "debug, info, warn or error")
+      ->envname("CMOP_LOG_LEVEL")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
   cmd->add_option("--workers", c.workers, "Concurrent reconciles")->check(CLI::Range(1, 64))->capture_default_str();
   auto resync_seconds = std::make_shared<int>(300);

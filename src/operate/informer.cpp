@@ -56,10 +56,21 @@ std::vector<Informer::Object> Informer::select(const std::string& ns,
   return out;
 }
 
+namespace {
+// A cached object with an allocator of its own whose chunks fit it: a Document's
+// default pool takes 64 KiB at its first allocation, so a cache of a few KiB objects
+// cost 64 KiB each (and their churn fragmented the heap).
+struct CachedObject {
+  rapidjson::MemoryPoolAllocator<> pool;
+  rapidjson::Document doc;
+  explicit CachedObject(std::size_t chunk) : pool(chunk), doc(&pool) {}
+};
+}  // namespace
+
 void Informer::store_locked(const std::string& key, const rapidjson::Value& object) {
-  auto doc = std::make_shared<rapidjson::Document>();
-  doc->CopyFrom(object, doc->GetAllocator());
-  cache_[key] = std::move(doc);
+  auto cached = std::make_shared<CachedObject>(4096);
+  cached->doc.CopyFrom(object, cached->pool);
+  cache_[key] = Object(cached, &cached->doc);
 }
 
 void Informer::remember(const rapidjson::Value& object) {
@@ -108,8 +119,11 @@ void Informer::run(StopSignal& stop) {
       // Objects that vanished while we were not watching are reported too, with
       // their last known state.
       for (auto& [k, obj] : before)
-        if (!get(k)) on_change_(k, obj.get());
-      for (auto& k : keys()) on_change_(k, get(k).get());
+        if (!get(k)) on_change_(k, obj.get(), nullptr);
+      for (auto& k : keys()) {
+        auto old = before.find(k);
+        on_change_(k, get(k).get(), old == before.end() ? nullptr : old->second.get());
+      }
       ++metrics_.relists;
       log_line("info", "listed " + std::to_string(keys().size()) + " " + what + " at resourceVersion " + rv);
     } catch (const Error& e) {
@@ -146,13 +160,17 @@ void Informer::run(StopSignal& stop) {
           }
           if (!action.resource_version.empty()) rv = action.resource_version;
           if (action.kind == WatchAction::Kind::bookmark) return true;
+          Object before;  // kept alive for the handler
           {
             std::lock_guard lock(mutex_);
+            auto it = cache_.find(action.key);
+            if (it != cache_.end()) before = it->second;
             if (action.kind == WatchAction::Kind::remove) cache_.erase(action.key);
-            else if (auto it = cache_.find(action.key); it == cache_.end() || !older_than(ev.object, *it->second))
+            else if (it == cache_.end() || !older_than(ev.object, *it->second))
               store_locked(action.key, ev.object);
           }
-          on_change_(action.key, &ev.object);
+          // A deletion is news whatever it follows.
+          on_change_(action.key, &ev.object, action.kind == WatchAction::Kind::remove ? nullptr : before.get());
           return true;
         });
         if (failed_with_error_event) {

@@ -160,6 +160,45 @@ std::string condition_field(const Value& cr, const char* type, const char* field
   return {};
 }
 
+// The condition carrying, while Ready is Unknown (a sync runs), the Ready outcome the
+// resource had before: events mark changes of the settled outcome, and the status
+// is where it is read from, so whichever process (or replica) sees the sync end
+// emits them exactly once.
+constexpr const char* kPreviousReady = "PreviousReady";
+
+long condition_generation(const Value& cr, const char* type) {
+  if (auto* conditions = value_at(cr, "status.conditions"); conditions && conditions->IsArray())
+    for (auto& c : conditions->GetArray())
+      if (str_at(c, "type") == type) return int_at(c, "observedGeneration");
+  return 0;
+}
+
+// The last settled (True or False) Ready of a resource, as its status tells.
+struct Settled {
+  bool known = false;
+  bool ready = false;
+  std::string reason;
+  long generation = 0;
+};
+
+Settled settled_from_status(const Value& cr) {
+  const char* type = "Ready";
+  std::string status = condition_field(cr, type, "status");
+  if (status == "Unknown") status = condition_field(cr, type = kPreviousReady, "status");
+  if (status != "True" && status != "False") return {};
+  return {true, status == "True", condition_field(cr, type, "reason"), condition_generation(cr, type)};
+}
+
+// The Ready condition's transition an outcome is: a failure that is new (or has a new
+// reason), a recovery, or a spec change synced; "" for none. A new resource's first
+// good sync is no news.
+std::string event_for(const Settled& previous, bool ready, const std::string& reason, long generation) {
+  if (!ready) return !previous.known || previous.ready || previous.reason != reason ? reason : "";
+  if (previous.known && !previous.ready) return "Recovered";
+  if (previous.known && previous.generation != generation) return "Synced";
+  return "";
+}
+
 void add_condition(Value& conditions, const Value* old_conditions, const char* type, std::string status_text,
                    const std::string& reason, const std::string& message, long generation, Alloc& a) {
   std::string transition = util::now_rfc3339();
@@ -179,14 +218,15 @@ void add_condition(Value& conditions, const Value* old_conditions, const char* t
 
 // Builds the new status: conditions from the outcome, sync facts from the sidecar state
 // (or kept from the old status when the sidecar could not be asked).
+// Every status write reports the generation it looked at (kstatus: a failure of the
+// current spec is Failed, not InProgress); `previous` is carried while Ready is Unknown.
 Document build_status(const Value& cr, const Outcome& outcome, const sidecar::RepoStatus* state,
-                      long observed_generation,
-                      const std::string& secret_version, const std::string& handled_request) {
+                      const Settled& previous, const std::string& secret_version, const std::string& handled_request) {
   Document st(rapidjson::kObjectType);
   auto& a = st.GetAllocator();
   const Value* old = value_at(cr, "status");
   long generation = int_at(cr, "metadata.generation");
-  st.AddMember("observedGeneration", Value(static_cast<int64_t>(observed_generation)), a);
+  st.AddMember("observedGeneration", Value(static_cast<int64_t>(generation)), a);
   Value conditions(rapidjson::kArrayType);
   const Value* old_conditions = old ? value_at(*old, "conditions") : nullptr;
   // kstatus: Ready is True, False, or Unknown while a sync runs; Reconciling and
@@ -201,6 +241,9 @@ Document build_status(const Value& cr, const Outcome& outcome, const sidecar::Re
                   "retrying with backoff: " + outcome.message, generation, a);
   if (outcome.stalled)
     add_condition(conditions, old_conditions, "Stalled", "True", outcome.reason, outcome.message, generation, a);
+  if (outcome.in_progress && previous.known)
+    add_condition(conditions, old_conditions, kPreviousReady, previous.ready ? "True" : "False", previous.reason,
+                  "Ready before the sync that runs", previous.generation, a);
   st.AddMember("conditions", conditions, a);
   if (state) {
     st.AddMember("lastCommit", str(state->last_commit, a), a);
@@ -259,8 +302,14 @@ class Controller::Run {
         uid(str_at(this->cr, "metadata.uid")), generation(int_at(this->cr, "metadata.generation")),
         observed(int_at(this->cr, "status.observedGeneration")),
         secret_version(str_at(this->cr, "status.observedSecretVersion")),
-        ready_before(condition_field(this->cr, "Ready", "status")),
-        reason_before(condition_field(this->cr, "Ready", "reason")),
+        before(settled_from_status(this->cr)),
+        // The last reconcile stopped before the spec reached the sidecar (a retry or a
+        // stall is in the status): observedGeneration says nothing about the sidecar then.
+        apply_pending(condition_field(this->cr, "Stalled", "status") == "True" ||
+                      condition_field(this->cr, "Reconciling", "reason") == "RetryScheduled"),
+        // Nobody but this operator changed the resource since its last write: what it
+        // read for that write (Secrets) is still good for a while.
+        own_echo(c.own_write(this->ns + "/" + this->name) == str_at(this->cr, "metadata.resourceVersion")),
         handled_request(str_at(this->cr, "status.lastHandledReconcileAt")) {}
 
   const Document& object() const { return cr; }
@@ -286,9 +335,11 @@ class Controller::Run {
  private:
   void emit_event(const std::string& type, const std::string& reason, const std::string& message);
   // Writes the status only when it differs from what the object holds (steady state: 0 writes).
-  bool write_status(const Outcome& outcome, const sidecar::RepoStatus* state, long observed_generation);
+  bool write_status(const Outcome& outcome, const sidecar::RepoStatus* state);
   // The Secret a spec field names (nullopt when it names none); Error(not_found) naming the field.
-  std::optional<Document> read_named_secret(const std::string& secret_name, const char* field);
+  // Read at most once per reconcile, and taken from the operator's cache while the
+  // resource changed only by our own writes (Controller::secret).
+  std::optional<Document> read_named_secret(const std::string& secret_name, const std::string& field);
   std::optional<Document> read_secret(const Spec& spec) { return read_named_secret(spec.secret_name, "spec.secretRef"); }
   std::optional<Document> read_webhook_secret(const Spec& spec) {
     return read_named_secret(spec.webhook_secret_name, "spec.webhook.secretRef");
@@ -304,9 +355,11 @@ class Controller::Run {
   const std::string uid;
   const long generation, observed;
   std::string secret_version;       // of the credentials the sidecar has (status.observedSecretVersion)
-  const std::string ready_before;   // Ready as this reconcile found it
-  const std::string reason_before;
+  const Settled before;             // the settled Ready as this reconcile found it (through Unknown)
+  const bool apply_pending;
+  const bool own_echo;
   std::string handled_request;      // the cm.bitnami.com/requestedAt value last acted on
+  std::map<std::string, std::shared_ptr<const Document>> secrets_read;  // by name, this reconcile
 };
 
 void Controller::Run::emit_event(const std::string& type, const std::string& reason, const std::string& message) {
@@ -335,16 +388,19 @@ void Controller::Run::emit_event(const std::string& type, const std::string& rea
   ev.AddMember("source", source, a);
   ev.AddMember("reportingComponent", "cmop-operator", a);
   ev.AddMember("reportingInstance", str(c_.options_.instance, a), a);
+  if (c_.namespace_terminating(ns)) return;  // nothing can be created there: not even tried
   try {
     c_.kube_.create(resources::events, ns, ev);
+  } catch (const KubeApiError& e) {
+    if (Controller::terminating_refusal(e)) return c_.note_terminating(ns);
+    log("warn", "cannot record event " + reason + ": " + e.what());
   } catch (const Error& e) {
     log("warn", "cannot record event " + reason + ": " + e.what());
   }
 }
 
-bool Controller::Run::write_status(const Outcome& outcome, const sidecar::RepoStatus* state,
-                                   long observed_generation) {
-  Document st = build_status(cr, outcome, state, observed_generation, secret_version, handled_request);
+bool Controller::Run::write_status(const Outcome& outcome, const sidecar::RepoStatus* state) {
+  Document st = build_status(cr, outcome, state, before, secret_version, handled_request);
   const Value* old = value_at(cr, "status");
   if (old && *old == st) return false;
   Document body;
@@ -354,18 +410,22 @@ bool Controller::Run::write_status(const Outcome& outcome, const sidecar::RepoSt
   // The object as written: a second write in this reconcile needs its resourceVersion.
   cr = c_.kube_.update_status(resources::chartmuseums, ns, name, body);
   c_.chartmuseums_->remember(cr);
+  c_.note_own_write(cr);
   ++c_.metrics_.status_writes;
   return true;
 }
 
-std::optional<Document> Controller::Run::read_named_secret(const std::string& secret_name, const char* field) {
+std::optional<Document> Controller::Run::read_named_secret(const std::string& secret_name, const std::string& field) {
   if (secret_name.empty()) return std::nullopt;
-  try {
-    return c_.kube_.get(resources::secrets, ns, secret_name);
-  } catch (const KubeApiError& e) {
-    if (!e.not_found()) throw;
-    throw Error(Errc::not_found, field, "Secret \"" + secret_name + "\" not found in " + ns);
+  auto& found = secrets_read[secret_name];
+  if (!found) {
+    // A retry (the last reconcile failed, perhaps on this very Secret) reads it anew.
+    found = c_.secret(ns, secret_name, own_echo && !apply_pending);
+    if (!found) throw Error(Errc::not_found, field, "Secret \"" + secret_name + "\" not found in " + ns);
   }
+  Document copy;
+  copy.CopyFrom(*found, copy.GetAllocator());
+  return copy;
 }
 
 Document Controller::Run::repo_body(const Spec& spec, const std::optional<Document>& secret) {
@@ -389,14 +449,7 @@ Document Controller::Run::repo_body(const Spec& spec, const std::optional<Docume
     dv.AddMember("url", str(d.url, a), a);
     if (!d.mirror_of.empty()) dv.AddMember("mirrorOf", str(d.mirror_of, a), a);
     if (!d.secret_name.empty()) {
-      Document secret;
-      try {
-        secret = c_.kube_.get(resources::secrets, ns, d.secret_name);
-      } catch (const KubeApiError& e) {
-        if (!e.not_found()) throw;
-        throw Error(Errc::not_found, "spec.dependencies[" + d.name + "].secretRef",
-                    "Secret \"" + d.secret_name + "\" not found in " + ns);
-      }
+      Document secret = *read_named_secret(d.secret_name, "spec.dependencies[" + d.name + "].secretRef");
       for (const char* key : {"username", "password"}) {
         auto encoded = str_at(secret, std::string("data.") + key);
         if (!encoded.empty())
@@ -464,7 +517,7 @@ void Controller::Run::clean_up() {
     o.message = "cannot remove the repo from the sidecar, keeping the finalizer: " + std::string(e.what());
     emit_event("Warning", "CleanupFailed", o.message);
     try {
-      write_status(o, nullptr, observed);
+      write_status(o, nullptr);
     } catch (const Error& se) {
       log("warn", std::string("cannot write status: ") + se.what());
     }
@@ -484,16 +537,16 @@ void Controller::Run::clean_up() {
   // resourceVersion precondition: 409 -> retry. Not remembered: without its last
   // finalizer the object may be gone (and its DELETED event handled) already.
   c_.kube_.update(resources::chartmuseums, ns, name, body);
+  c_.forget(ns + "/" + name);
   std::lock_guard lock(c_.cleaned_mutex_);
   if (c_.cleaned_uids_.size() > 100000) c_.cleaned_uids_.clear();  // a bound; uids never repeat
   if (!uid.empty()) c_.cleaned_uids_.insert(uid);
-  std::lock_guard settled_lock(c_.settled_mutex_);
-  c_.settled_.erase(ns + "/" + name);
 }
 
 void Controller::Run::stall(const Error& invalid) {
   Outcome o{false, "InvalidSpec", invalid.what(), true, false};
-  if (write_status(o, nullptr, observed)) emit_event("Warning", "InvalidSpec", invalid.what());
+  if (write_status(o, nullptr) && !event_for(before, false, o.reason, generation).empty())
+    emit_event("Warning", "InvalidSpec", invalid.what());
 }
 
 // Our finalizer before anything is registered, so a deletion can never skip the cleanup.
@@ -508,6 +561,7 @@ void Controller::Run::ensure_finalizer() {
   meta["finalizers"].PushBack(Value(kFinalizer, a), a);
   cr = c_.kube_.update(resources::chartmuseums, ns, name, body);
   c_.chartmuseums_->remember(cr);
+  c_.note_own_write(cr);
 }
 
 std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(const Spec& spec) {
@@ -537,7 +591,10 @@ std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(co
       if (!owner.empty() && owner != ns + "/" + name)
         throw Error(Errc::conflict, "repo " + name, "is managed by the resource " + owner + "; rename this one");
     }
-    if (!state || generation != observed || secret_rotated) {
+    // The sidecar lost a repo it had synced (a restart on an empty state dir, a
+    // restore): the others are likely gone too, so every resource is reconciled now.
+    if (!state && !str_at(cr, "status.lastSyncTime").empty()) c_.sidecar_lost_state("repo " + name + " is gone");
+    if (!state || generation != observed || secret_rotated || apply_pending) {
       Document body = repo_body(spec, secret);
       log("info", "applying repo to the sidecar (generation " + std::to_string(generation) +
                            (!state ? ", sidecar did not know it)" : secret_rotated && generation == observed
@@ -560,9 +617,9 @@ std::optional<Controller::Run::SidecarView> Controller::Run::apply_to_sidecar(co
                                                 std::string_view(e.subject()) == "spec.webhook.secretRef")
                     ? Outcome{false, "SecretNotFound", e.what(), false, true}
                     : outcome_for_sidecar_error(e);
-    // One event per change of condition, not one per retry or resync.
-    const bool changed = write_status(o, nullptr, observed);
-    if (changed && (ready_before != "False" || reason_before != o.reason)) emit_event("Warning", o.reason, o.message);
+    // One event per change of the settled outcome, not one per retry or resync.
+    const bool changed = write_status(o, nullptr);
+    if (changed && !event_for(before, false, o.reason, generation).empty()) emit_event("Warning", o.reason, o.message);
     if (o.stalled) return std::nullopt;
     throw;
   }
@@ -574,8 +631,12 @@ void Controller::Run::ensure_cronjob(const Spec& spec) {
   Document desired = desired_cronjob(CronJobTarget{ns, name, uid, spec.every_minutes, spec.suspend}, c_.options_);
   // The resource's CronJob: from the watch-fed cache, by its repo label whatever its
   // name (no GET); by the name we give it until the cache has listed once.
+  // (no GET: workers start once the cache has listed, so no RBAC `get` is needed).
+  if (!c_.cronjobs_->synced()) throw Error(Errc::network, "CronJob cache", "not filled yet");
+  // Nothing can be created in a namespace being deleted, and nothing needs to be.
+  if (c_.namespace_terminating(ns)) return;
   std::optional<Document> existing;
-  if (c_.cronjobs_->synced()) {
+  {
     auto found = c_.cronjobs_->select(ns, [&](const Value& cj) {
       auto* labels = value_at(cj, "metadata.labels");
       if (!labels || !labels->IsObject()) return false;
@@ -583,12 +644,6 @@ void Controller::Run::ensure_cronjob(const Spec& spec) {
       return it != labels->MemberEnd() && it->value.IsString() && name == it->value.GetString();
     });
     if (!found.empty()) existing.emplace().CopyFrom(*found.front(), existing->GetAllocator());
-  } else {
-    try {
-      existing = c_.kube_.get(resources::cronjobs, ns, cronjob_name_for(name));
-    } catch (const KubeApiError& e) {
-      if (!e.not_found()) throw;
-    }
   }
   if (existing) {
     bool same = is_subset(desired["spec"], (*existing)["spec"]) &&
@@ -613,7 +668,12 @@ void Controller::Run::ensure_cronjob(const Spec& spec) {
     }
   } else {
     // A 409 AlreadyExists (the cache lags our own create) is retried with backoff.
-    c_.cronjobs_->remember(c_.kube_.create(resources::cronjobs, ns, desired));
+    try {
+      c_.cronjobs_->remember(c_.kube_.create(resources::cronjobs, ns, desired));
+    } catch (const KubeApiError& e) {
+      if (!Controller::terminating_refusal(e)) throw;
+      return c_.note_terminating(ns);
+    }
     log("info", "created CronJob (" + schedule_for_minutes(spec.every_minutes, ns + "/" + name) + ")");
   }
 }
@@ -634,31 +694,16 @@ void Controller::Run::report(const Spec& spec, SidecarView view) {
     outcome = outcome_from_state(*state);
   }
   if (spec.suspend) outcome.message += " (suspended: no syncs until spec.suspend is false)";
-  // While a sync runs the facts of the last one stand (nullptr keeps them).
-  write_status(outcome, state && !outcome.in_progress ? &*state : nullptr, generation);
+  // While a sync runs the facts of the last one stand (nullptr keeps them), and the
+  // settled outcome before it is carried in the status (PreviousReady).
+  write_status(outcome, state && !outcome.in_progress ? &*state : nullptr);
   if (outcome.in_progress) return;
 
   // Events say what changed, once: a new failure reason (Warning), a recovery, a spec
-  // change synced. The previous settled outcome is remembered per resource, since
-  // the status passes through Unknown while a sync runs; after a restart the status
-  // as found stands in for it. A new resource's first good sync is no news.
-  const std::string key = ns + "/" + name;
-  std::optional<SettledOutcome> previous;
-  {
-    std::lock_guard lock(c_.settled_mutex_);
-    if (auto it = c_.settled_.find(key); it != c_.settled_.end() && it->second.uid == uid) previous = it->second;
-  }
-  if (!previous && (ready_before == "True" || ready_before == "False"))
-    previous = SettledOutcome{uid, ready_before == "True", reason_before, observed};
-  if (!outcome.ready && (!previous || previous->ready || previous->reason != outcome.reason))
-    emit_event("Warning", outcome.reason, outcome.message);
-  else if (outcome.ready && previous && !previous->ready)
-    emit_event("Normal", "Recovered", outcome.message);
-  else if (outcome.ready && previous && previous->generation != generation)
-    emit_event("Normal", "Synced", outcome.message);
-  std::lock_guard lock(c_.settled_mutex_);
-  if (c_.settled_.size() > 100000) c_.settled_.clear();  // a bound; resources re-enter from their status
-  c_.settled_[key] = SettledOutcome{uid, outcome.ready, outcome.reason, generation};
+  // change synced, each judged against the settled outcome the status held.
+  const std::string event = event_for(before, outcome.ready, outcome.reason, generation);
+  if (event.empty()) return;
+  emit_event(outcome.ready ? "Normal" : "Warning", event, outcome.message);
 }
 
 // The object to reconcile: from the watch-fed cache (which also holds what our own

@@ -17,6 +17,19 @@ void WorkQueue::add(const std::string& key) {
   }
 }
 
+void WorkQueue::add_urgent(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  if (shutting_down_) return;
+  const bool fresh = dirty_.insert(key).second;
+  if (processing_.count(key)) {  // done() queues it again, ahead of the rest
+    urgent_after_.insert(key);
+    return;
+  }
+  // Already queued: this entry jumps the line; the one in queue_ goes stale (skipped).
+  urgent_.push_back(key);
+  if (fresh) cv_.notify_one();
+}
+
 void WorkQueue::add_after(const std::string& key, std::chrono::milliseconds delay) {
   if (delay.count() <= 0) return add(key);
   std::lock_guard lock(mutex_);
@@ -74,9 +87,17 @@ std::optional<std::string> WorkQueue::get() {
   for (;;) {
     if (shutting_down_) return std::nullopt;
     promote_due_locked(Clock::now());
-    if (!queue_.empty()) {
-      std::string key = queue_.front();
-      queue_.pop_front();
+    bool taken = false;
+    std::string key;
+    for (auto* lane : {&urgent_, &queue_}) {
+      while (!taken && !lane->empty()) {
+        key = std::move(lane->front());
+        lane->pop_front();
+        // An entry is stale when its key was taken through the other lane meanwhile.
+        taken = dirty_.count(key) && !processing_.count(key);
+      }
+    }
+    if (taken) {
       processing_.insert(key);
       dirty_.erase(key);
       return key;
@@ -89,8 +110,9 @@ std::optional<std::string> WorkQueue::get() {
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mutex_);
   processing_.erase(key);
+  const bool urgent = urgent_after_.erase(key) > 0;
   if (dirty_.count(key)) {
-    queue_.push_back(key);
+    (urgent ? urgent_ : queue_).push_back(key);
     cv_.notify_one();
   }
 }
@@ -103,7 +125,7 @@ void WorkQueue::shutdown() {
 
 std::size_t WorkQueue::depth() const {
   std::lock_guard lock(mutex_);
-  return queue_.size() + delayed_.size();
+  return dirty_.size() + delayed_.size();
 }
 
 }  // namespace cmop::operate

@@ -556,7 +556,17 @@ std::vector<TarEntry> read_tgz(std::string_view tgz, std::uint64_t max_file_byte
     // Pre-POSIX archives mark directories only by a trailing '/' (Go does the same).
     if (type == '\0' && !raw_name.empty() && raw_name.back() == '/') entry.type = '5';
     if (entry.type == '7') entry.type = '0';  // contiguous file: a regular file
+    // "./" (tar -C dir .): the root itself; a directory entry that carries nothing.
+    if (entry.type == '5' && raw_name.find_first_not_of("./") == std::string::npos) {
+      next_name.reset();
+      next_link.reset();
+      has_next_size = false;
+      tar.charge_metadata(padded(size));
+      tar.skip(padded(size));
+      continue;
+    }
     entry.name = clean_entry_name(raw_name);
+    entry.raw_name = raw_name;
     entry.mode = static_cast<std::uint32_t>(parse_numeric(b.data() + kMode.off, kMode.len, entry.name) & 07777);
     if (entry.type == '1' || entry.type == '2') entry.link_target = next_link ? *next_link : field_string(b, kLinkname);
     next_name.reset();

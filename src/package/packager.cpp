@@ -311,14 +311,26 @@ LoadedChart load_archive(const std::string& tgz, const std::string& origin, Budg
     if (entry.type != '0')
       throw Error(Errc::invalid_chart, join_subject(origin, entry.name),
                   std::string("unsupported tar entry type '") + entry.type + "' (links and devices are not allowed)");
-    auto slash = entry.name.find('/');
-    if (slash == std::string::npos) {
+    // Helm drops the first component of the name as written, then cleans the rest:
+    // "./c/Chart.yaml" is "c/Chart.yaml" in the chart, "./Chart.yaml" is "Chart.yaml".
+    const std::string& raw = entry.raw_name.empty() ? entry.name : entry.raw_name;
+    const char delimiter = raw.find('\\') != std::string::npos ? '\\' : '/';
+    const auto first = raw.find(delimiter);
+    std::string name;
+    for (std::size_t start = first == std::string::npos ? raw.size() : first + 1; start < raw.size();) {
+      auto end = raw.find(delimiter, start);
+      if (end == std::string::npos) end = raw.size();
+      const std::string_view part(raw.data() + start, end - start);
+      if (!part.empty() && part != ".") name += (name.empty() ? "" : "/") + std::string(part);
+      start = end + 1;
+    }
+    if (name.empty()) {
       if (entry.name == "Chart.yaml") throw Error(Errc::invalid_chart, origin, "chart yaml not in base directory");
       throw Error(Errc::invalid_chart, origin,
                   "chart illegally contains content outside the base directory: " + entry.name);
     }
     budget.charge(join_subject(origin, entry.name), entry.content.size());
-    File f{entry.name.substr(slash + 1), std::move(entry.content)};
+    File f{std::move(name), std::move(entry.content)};
     strip_bom(f.data);
     files.push_back(std::move(f));
   }

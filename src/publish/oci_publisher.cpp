@@ -2,9 +2,6 @@
 // repository per chart under the configured namespace, the version as tag ('+'
 // written '_'), a manifest whose config is the chart's metadata and whose one
 // layer is the .tgz.
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <map>
 #include <vector>
 
@@ -13,6 +10,7 @@
 #include "cmop/oci/registry.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/hash.hpp"
+#include "deps/yaml_emit.hpp"
 
 namespace cmop::publish {
 namespace {
@@ -52,39 +50,28 @@ std::map<std::string, std::string> annotations_for(const package::Package& pkg) 
   return a;
 }
 
+// The manifest as `helm push` writes it (oras-go's ocispec.Manifest through Go's
+// encoding/json): struct field order, annotations in key order, and Go's escaping
+// (<, >, & as \u003c, \u003e, \u0026), so the digest is the one Helm's push gives.
 std::string manifest_json(const oci::Descriptor& config, const std::vector<oci::Descriptor>& layers,
                           const std::map<std::string, std::string>& annotations) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  auto descriptor = [&](const oci::Descriptor& d) {
-    w.StartObject();
-    w.Key("mediaType");
-    w.String(d.media_type.c_str());
-    w.Key("digest");
-    w.String(d.digest.c_str());
-    w.Key("size");
-    w.Uint64(d.size);
-    w.EndObject();
+  using deps::detail::Value;
+  auto descriptor = [](const oci::Descriptor& d) {
+    Value v = Value::map();
+    v.add("mediaType", Value::str(d.media_type));
+    v.add("digest", Value::str(d.digest));
+    v.add("size", Value::raw(std::to_string(d.size)));
+    return v;
   };
-  w.StartObject();
+  Value m = Value::map();
   // As Helm writes it: no top-level mediaType (the Content-Type carries it).
-  w.Key("schemaVersion");
-  w.Int(2);
-  w.Key("config");
-  descriptor(config);
-  w.Key("layers");
-  w.StartArray();
-  for (const auto& layer : layers) descriptor(layer);
-  w.EndArray();
-  w.Key("annotations");
-  w.StartObject();
-  for (const auto& [k, v] : annotations) {
-    w.Key(k.c_str(), static_cast<rapidjson::SizeType>(k.size()));
-    w.String(v.c_str(), static_cast<rapidjson::SizeType>(v.size()));
-  }
-  w.EndObject();
-  w.EndObject();
-  return {buf.GetString(), buf.GetSize()};
+  m.add("schemaVersion", Value::raw("2"));
+  m.add("config", descriptor(config));
+  Value& seq = m.add("layers", Value::seq());
+  for (const auto& layer : layers) seq.push(descriptor(layer));
+  Value& a = m.add("annotations", Value::map());
+  for (const auto& [k, v] : annotations) a.add(k, Value::str(v));
+  return deps::detail::to_go_json(m);
 }
 
 const oci::Descriptor* layer_of(const oci::Manifest& m, std::string_view media_type) {

@@ -124,9 +124,48 @@ void add_command(CLI::App& app) {
                   "default any host except loopback and link-local addresses, which must be listed to be reached")
       ->envname("CMOP_DEPENDENCY_HOSTS")
       ->delimiter(',');
+  cmd->add_option("--max-syncs-per-host", s.max_syncs_per_host,
+                  "repo syncs of one git host running at once; 0 = workers - 1 (at least 1), so a hanging host "
+                  "cannot hold every worker")
+      ->envname("CMOP_MAX_SYNCS_PER_HOST")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
+  cmd->add_option_function<std::uint64_t>(
+         "--dependency-cache-size", [o](std::uint64_t mib) { o->server.dependency_cache.max_bytes = mib << 20; },
+         "MiB the dependency cache (<state-dir>/cache) may hold, least recently used evicted first; 0 = no limit "
+         "(default 256)")
+      ->envname("CMOP_DEPENDENCY_CACHE_SIZE")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30));
+  cmd->add_option("--dependency-cache-entries", s.dependency_cache.max_entries,
+                  "files the dependency cache may hold (indexes, archives, manifests); 0 = no limit")
+      ->envname("CMOP_DEPENDENCY_CACHE_ENTRIES")
+      ->capture_default_str();
+  cmd->add_option_function<long>(
+         "--dependency-cache-max-age",
+         [o](long v) { o->server.dependency_cache.max_age = std::chrono::seconds(v); },
+         "seconds a dependency cache file may go unused before it is removed; 0 = no limit (default 604800, 7 days)")
+      ->envname("CMOP_DEPENDENCY_CACHE_MAX_AGE")
+      ->check(CLI::Range(0L, 86400L * 3650));
+  cmd->add_option_function<std::uint64_t>(
+         "--dependency-index-memory",
+         [o](std::uint64_t mib) { o->server.dependency_cache.max_parsed_bytes = mib << 20; },
+         "MiB of index.yaml text whose parsed indexes are kept in memory between syncs (a 304 reuses them), least "
+         "recently used dropped; 0 = no limit (default 32)")
+      ->envname("CMOP_DEPENDENCY_INDEX_MEMORY")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 30));
   cmd->add_option("--max-connections", s.max_connections,
                   "open HTTP connections at most; 0 = half the file-descriptor limit (16..4096)")
       ->envname("CMOP_MAX_CONNECTIONS")
+      ->capture_default_str();
+  cmd->add_option("--max-connections-per-client", s.max_connections_per_client,
+                  "open HTTP connections from one client address at most; 0 = a quarter of --max-connections, at "
+                  "least 4")
+      ->envname("CMOP_MAX_CONNECTIONS_PER_CLIENT")
+      ->capture_default_str();
+  cmd->add_option("--reserved-connections", s.reserved_connections,
+                  "HTTP connections kept for /healthz, /readyz and requests with the bearer token; 0 = an eighth of "
+                  "--max-connections, at least 2")
+      ->envname("CMOP_RESERVED_CONNECTIONS")
       ->capture_default_str();
   cmd->add_option("--hook-rate-limit", s.hook_rate_per_minute,
                   "push webhooks accepted per repo per minute (POST /hooks/{name}); more are answered 429")

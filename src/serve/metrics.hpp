@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "cmop/httpd/http_server.hpp"
+
 namespace cmop::serve {
 
 class Metrics {
@@ -16,8 +18,11 @@ class Metrics {
   // itself could not be synced, or the request failed before syncing).
   void record_sync(const std::string& repo, const std::string& result, double seconds, std::uint64_t published);
   void record_http(int status);
-  // outcome: queued, ignored, pong, refused, unsigned, rate_limited.
+  // outcome: queued, ignored, pong, refused, unsigned, rate_limited, replayed.
   void record_hook(const std::string& outcome);
+  // The repo is gone: its series go with it (else every repo ever created and
+  // deleted would stay in every scrape).
+  void forget(const std::string& repo);
 
   // Sampled by the caller at scrape time.
   struct Gauges {
@@ -27,9 +32,7 @@ class Metrics {
     double oldest_job_seconds = 0;  // how long the longest-running sync or delete has run
     int stuck_jobs = 0;             // running longer than the sync timeout allows
     bool ready = false;
-    std::size_t open_connections = 0;
-    std::uint64_t connections_refused = 0;    // over --max-connections
-    std::uint64_t accept_fd_exhausted = 0;    // accept() failing with EMFILE/ENFILE
+    httpd::ConnectionStats connections;  // the HTTP server's, as they are now
     // Each repo's last fully or partly successful sync (seconds since the epoch), from its state.
     std::vector<std::pair<std::string, double>> last_success;
   };
@@ -50,6 +53,13 @@ class Metrics {
   std::uint64_t sync_failures_ = 0;
   std::map<int, std::uint64_t> http_;
   std::map<std::string, std::uint64_t> hooks_;
+  // Each repo's most recent sync by this process: when it ended and whether it
+  // was fully successful (what the CmopRepoSyncFailing alert watches).
+  struct LastSync {
+    double ended = 0;  // seconds since the epoch
+    bool success = false;
+  };
+  std::map<std::string, LastSync> last_sync_;
 };
 
 }  // namespace cmop::serve

@@ -116,7 +116,7 @@ void require_length(const std::string& value, const std::string& field, std::siz
 deps::NamedRepository named_repository(const rapidjson::Value& obj, const std::string& where) {
   deps::NamedRepository repo;
   repo.name = required_string(obj, "name", where);
-  util::require_dns1123_label("dependency name", repo.name);
+  require_name("dependency name", repo.name);
   repo.url = required_string(obj, "url", where);
   require_length(repo.url, where + "field \"url\"", kMaxUrlBytes);
   repo.username = optional_string(obj, "username", where).value_or("");
@@ -127,23 +127,39 @@ deps::NamedRepository named_repository(const rapidjson::Value& obj, const std::s
 
 }  // namespace
 
+std::string echoed_input(std::string_view input, std::size_t max) {
+  if (input.size() <= max) return std::string(input);
+  // Not within a UTF-8 sequence: back up over continuation bytes.
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(input[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(input.substr(0, cut)) + "\u2026";
+}
+
+void require_name(std::string_view what, std::string_view name) {
+  if (!util::is_dns1123_label(name))
+    throw Error(Errc::invalid_argument, std::string(what) + " \"" + echoed_input(name) + "\"",
+                "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or "
+                "digit, at most 63 characters");
+}
+
 Route route_request(std::string_view method, std::string_view target, bool serve_local_repo) {
   Route r;
   r.path = std::string(target.substr(0, target.find('?')));
   if (r.path.empty() || r.path.front() != '/')
-    throw Error(Errc::invalid_argument, "request target \"" + std::string(target) + "\"", "must be an absolute path");
+    throw Error(Errc::invalid_argument, "request target \"" + echoed_input(target) + "\"", "must be an absolute path");
   std::size_t start = 1;
   while (start <= r.path.size()) {
     auto slash = r.path.find('/', start);
     if (slash == std::string::npos) slash = r.path.size();
     r.segments.push_back(percent_decode(std::string_view(r.path).substr(start, slash - start), false,
-                                        "request path \"" + r.path + "\""));
+                                        "request path \"" + echoed_input(r.path) + "\""));
     start = slash + 1;
   }
   if (!r.segments.empty() && r.segments.back().empty()) r.segments.pop_back();  // "/repo/" == "/repo"
   for (auto& s : r.segments)
     if (s == "." || s == "..")
-      throw Error(Errc::invalid_argument, "request path \"" + r.path + "\"", "must not contain '.' or '..' segments");
+      throw Error(Errc::invalid_argument, "request path \"" + echoed_input(r.path) + "\"",
+                  "must not contain '.' or '..' segments");
 
   const auto& seg = r.segments;
   auto set = [&](Endpoint e, const char* allow) {
@@ -204,7 +220,7 @@ deps::NamedRepository parse_dependency_request(std::string_view content_type, st
   repo.password = field("password");
   repo.mirror_of = field("mirrorOf");
   if (repo.name.empty()) throw Error(Errc::invalid_argument, "form field \"name\"", "is required");
-  util::require_dns1123_label("dependency name", repo.name);
+  require_name("dependency name", repo.name);
   if (repo.url.empty()) throw Error(Errc::invalid_argument, "form field \"addr\"", "is required");
   require_length(repo.url, "form field \"addr\"", kMaxUrlBytes);
   return repo;
@@ -216,7 +232,7 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   NewRepoRequest out;
   sync::RepoSpec& spec = out.spec;
   spec.name = required_string(doc, "name", where);
-  util::require_dns1123_label("repo name", spec.name);
+  require_name("repo name", spec.name);
   spec.git = required_string(doc, "git", where);
   spec.ref = optional_string(doc, "ref", where).value_or("");
   spec.path = optional_string(doc, "path", where).value_or("");

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -175,6 +176,32 @@ class HookRateLimiter {
   std::map<std::string, Bucket> buckets_;
 };
 
+// Webhook deliveries seen lately (by the provider's delivery id), so a captured
+// signed delivery sent again is not acted on twice. Only deliveries whose signature
+// held are remembered; at most kCapacity (the oldest make room), each for kWindow.
+class DeliveryLog {
+ public:
+  static constexpr std::size_t kCapacity = 10000;
+  static constexpr std::chrono::hours kWindow{24};
+  // True the first time (repo, id) comes within the window; remembers it.
+  bool first(const std::string& repo, const std::string& id) {
+    const std::string key = util::sha256_hex(repo + '\n' + id);  // fixed size, whatever was sent
+    std::lock_guard lk(mu_);
+    const auto now = Clock::now();
+    while (!order_.empty() && (now - order_.front().first > kWindow || order_.size() >= kCapacity)) {
+      seen_.erase(order_.front().second);
+      order_.pop_front();
+    }
+    if (!seen_.insert(key).second) return false;
+    order_.emplace_back(now, key);
+    return true;
+  }
+ private:
+  std::mutex mu_;
+  std::deque<std::pair<Clock::time_point, std::string>> order_;
+  std::set<std::string> seen_;
+};
+
 }  // namespace
 
 // --- the server ----------------------------------------------------------------
@@ -198,6 +225,19 @@ struct Server::Impl {
   std::thread prober;
 
   HookRateLimiter hook_limiter{options.hook_rate_per_minute};
+  DeliveryLog deliveries;
+  // Each repo's webhook secret, apart from its state: the refusal path of a
+  // webhook looks up this string and nothing else (no copy of a large state, so
+  // its cost and answer are the same whether or not the repo exists). Refreshed
+  // from the workspace after every apply and removal.
+  mutable std::mutex secrets_mu;
+  std::map<std::string, std::string> hook_secrets;
+  void refresh_hook_secret(const std::string& repo);
+  // Requests waiting for a sync or delete to finish (the waiting-requests gauge);
+  // asynchronous requests, answered at once, are not among them.
+  std::atomic<std::size_t> waiting_requests{0};
+  RepoLanes::Waiter counted(const Responder& respond);
+  bool trusted(const HttpRequest& head) const;
   SyncFeed feed;
   // Specs accepted by an asynchronous POST /repo/new for repos the workspace does
   // not know yet: GET /repo/{name} shows them while their first apply is queued
@@ -255,6 +295,8 @@ struct Server::Impl {
 Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   if (options.workers < 1)
     throw Error(Errc::invalid_argument, "--workers", "must be at least 1, got " + std::to_string(options.workers));
+  if (options.max_syncs_per_host < 0)
+    throw Error(Errc::invalid_argument, "--max-syncs-per-host", "must not be negative");
   if (options.io_threads < 1)
     throw Error(Errc::invalid_argument, "io threads", "must be at least 1, got " + std::to_string(options.io_threads));
   if (options.state_dir.empty()) throw Error(Errc::invalid_argument, "--state-dir", "must not be empty");
@@ -356,6 +398,7 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
   wo.registry = std::make_shared<oci::RegistryClient>(dependency_registry);
   wo.sync_timeout = options.sync_timeout;
   wo.git_stall_timeout = options.network_timeout;
+  wo.dependency_cache = options.dependency_cache;
   try {
     workspace = std::make_unique<sync::Workspace>(std::move(*state_dir), publisher, wo);
     state_dir.reset();
@@ -378,24 +421,69 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
       owner = it->second.state.spec.owner;
     }
     feed.record(repo, owner);
-  });
-  HttpLimits limits{options.max_header_bytes, options.max_body_bytes, options.io_timeout, options.max_connections};
+  }, HostCap{options.max_syncs_per_host > 0 ? options.max_syncs_per_host : std::max(1, options.workers - 1),
+                 [this](const std::string& repo) {
+                   if (auto state = workspace->get(repo)) return git_host(state->spec.git);
+                   std::lock_guard lk(pending_mu);
+                   auto it = pending.find(repo);
+                   return it == pending.end() ? std::string() : git_host(it->second.state.spec.git);
+                 }});
+  for (auto& state : workspace->list())
+    if (!state.spec.webhook_secret.empty()) hook_secrets[state.spec.name] = state.spec.webhook_secret;
+  HttpLimits limits;
+  limits.max_header_bytes = options.max_header_bytes;
+  limits.max_body_bytes = options.max_body_bytes;
+  limits.io_timeout = options.io_timeout;
+  limits.body_grace = options.body_grace;
+  limits.min_body_rate = options.min_body_rate;
+  limits.max_connections = options.max_connections;
+  limits.max_connections_per_client = options.max_connections_per_client;
+  limits.reserved_connections = options.reserved_connections;
   http = std::make_unique<HttpServer>(
       options.listen, limits, [this](HttpRequest req, Responder respond) { handle(std::move(req), respond); },
       [this](const std::string& method, const std::string& target, int status, std::size_t bytes, double seconds,
-             const std::string& remote) {
+             const std::string& remote, bool complete) {
         metrics.record_http(status);
         // The operator's long poll of /syncs comes every few seconds: not worth a line each.
-        const bool routine = status == 200 && target.rfind("/syncs", 0) == 0;
-        log::write(status >= 500 ? log::Level::warn : routine ? log::Level::debug : log::Level::info, "http request",
-                   {{"method", method},
-                    {"path", target.substr(0, target.find('?'))},
+        const bool routine = status == 200 && complete && target.rfind("/syncs", 0) == 0;
+        log::write(status >= 500 || !complete ? log::Level::warn : routine ? log::Level::debug : log::Level::info,
+                   complete ? "http request" : "http response cut short",
+                   {{"method", echoed_input(method, 16)},
+                    {"path", echoed_input(target.substr(0, target.find('?')), 256)},
                     {"status", status},
                     {"bytes", bytes},
+                    {"complete", complete},
                     {"ms", seconds * 1000.0},
                     {"remote", remote}});
       },
-      [this](const HttpRequest& head) { return precheck(head); });
+      [this](const HttpRequest& head) { return precheck(head); },
+      [this](const HttpRequest& head) { return trusted(head); });
+}
+
+void Server::Impl::refresh_hook_secret(const std::string& repo) {
+  auto state = workspace->get(repo);
+  std::lock_guard lk(secrets_mu);
+  if (state && !state->spec.webhook_secret.empty())
+    hook_secrets[repo] = state->spec.webhook_secret;
+  else
+    hook_secrets.erase(repo);
+}
+
+RepoLanes::Waiter Server::Impl::counted(const Responder& respond) {
+  ++waiting_requests;
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  return [this, respond, once](const HttpResponse& r) {
+    if (!once->exchange(true)) --waiting_requests;
+    respond(r);
+  };
+}
+
+// Health probes, and requests with the bearer token (or a repo's trigger token for
+// its update): what the connections kept in reserve are for.
+bool Server::Impl::trusted(const HttpRequest& head) const {
+  const Route route = route_request(head.method, head.target, serve_local_repo);
+  if (route.endpoint == Endpoint::healthz || route.endpoint == Endpoint::readyz) return true;
+  return !options.token.empty() && authorized(head.authorization, route);
 }
 
 void Server::Impl::probe_until_ready() {
@@ -453,14 +541,15 @@ bool Server::Impl::authorized(const std::string& header, const Route& route) con
 std::optional<HttpResponse> Server::Impl::refusal(const HttpRequest& req, Route& route) const {
   const std::string& m = req.method;
   route = route_request(m, req.target, serve_local_repo);
-  if (route.endpoint == Endpoint::none) return json_error(404, m + " " + route.path + ": no such endpoint");
+  const std::string shown = echoed_input(m, 16) + " " + echoed_input(route.path, 256);
+  if (route.endpoint == Endpoint::none) return json_error(404, shown + ": no such endpoint");
   if (!route.method_allowed) {
-    auto r = json_error(405, m + " " + route.path + ": method not allowed (allowed: " + route.allow + ")");
+    auto r = json_error(405, shown + ": method not allowed (allowed: " + route.allow + ")");
     r.headers.push_back({"Allow", route.allow});
     return r;
   }
   if (route.mutation && !authorized(req.authorization, route)) {
-    auto r = json_error(401, m + " " + route.path + ": " +
+    auto r = json_error(401, shown + ": " +
                                  (req.authorization.empty() ? "a bearer token is required"
                                                             : "the bearer token was refused"));
     r.headers.push_back({"WWW-Authenticate", req.authorization.empty()
@@ -495,11 +584,11 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
       case Endpoint::dependency: return respond(get ? list_dependencies() : put_dependency(req));
       case Endpoint::new_repo: return new_repo(req, respond);
       case Endpoint::repo:
-        util::require_dns1123_label("repo name", route.subject);
+        require_name("repo name", route.subject);
         if (get) return respond(get_repo(route.subject));
         return delete_repo(route.subject, query_parameter(req.target, "owner"), respond);
       case Endpoint::update:
-        util::require_dns1123_label("repo name", route.subject);
+        require_name("repo name", route.subject);
         return update_repo(route.subject, async_requested(req.target), respond);
       case Endpoint::hook: return respond(receive_hook(req, route.subject));
       case Endpoint::syncs: return watch_syncs(req, respond);
@@ -507,7 +596,7 @@ void Server::Impl::handle(HttpRequest req, const Responder& respond) {
       case Endpoint::chart_file: return respond(chart_file(route.subject, m));
       case Endpoint::none: break;
     }
-    respond(json_error(404, m + " " + route.path + ": no such endpoint"));
+    respond(json_error(404, echoed_input(m, 16) + " " + echoed_input(route.path, 256) + ": no such endpoint"));
   } catch (const Error& e) {
     respond(error_response(e));
   } catch (const std::exception& e) {
@@ -534,7 +623,7 @@ HttpResponse Server::Impl::metrics_text() const {
   r.content_type = "text/plain; version=0.0.4; charset=utf-8";
   Metrics::Gauges g;
   g.repos = workspace->list().size();
-  g.waiting_requests = lanes->waiting();
+  g.waiting_requests = waiting_requests.load();
   g.ready = ready;
   const auto now = Clock::now();
   const auto since = pool->running_since();
@@ -546,10 +635,7 @@ HttpResponse Server::Impl::metrics_text() const {
     const auto limit = options.sync_timeout + options.network_timeout + std::chrono::seconds(60);
     g.stuck_jobs = static_cast<int>(std::count_if(since.begin(), since.end(), [&](auto t) { return now - t > limit; }));
   }
-  const auto connections = http->connection_stats();
-  g.open_connections = connections.open;
-  g.connections_refused = connections.refused;
-  g.accept_fd_exhausted = connections.fd_exhausted;
+  g.connections = http->connection_stats();
   for (auto& state : workspace->list())
     if (auto when = util::parse_rfc3339_seconds(state.last_success_time)) g.last_success.emplace_back(state.spec.name, *when);
   r.body = metrics.render(g);
@@ -734,6 +820,7 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
     } else {
       answer = run_sync(spec.name, spec.owner, [&] { return workspace->apply(spec); });
     }
+    refresh_hook_secret(spec.name);
     std::lock_guard lk(pending_mu);
     if (auto it = pending.find(spec.name); it != pending.end() && it->second.key == key) {
       if (workspace->get(spec.name)) {
@@ -749,7 +836,7 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
     }
     return answer;
   };
-  if (!async) return (void)lanes->submit(spec.name, key, work, respond);
+  if (!async) return (void)lanes->submit(spec.name, key, work, counted(respond));
   bool joined = lanes->submit(spec.name, key, work, [](const HttpResponse&) {});
   respond(json_ok(json_object([&](JsonWriter& w) {
                     put(w, "repo", spec.name);
@@ -761,7 +848,7 @@ void Server::Impl::new_repo(const HttpRequest& req, const Responder& respond) {
 }
 
 void Server::Impl::update_repo(const std::string& name, bool async, const Responder& respond) {
-  if (!async) return (void)lanes->submit(name, "update", [this, name] { return update_job(name); }, respond);
+  if (!async) return (void)lanes->submit(name, "update", [this, name] { return update_job(name); }, counted(respond));
   auto state = workspace->get(name);
   if (!state) throw Error(Errc::not_found, "repo \"" + name + "\"", "not registered");
   if (state->spec.suspend)
@@ -793,12 +880,14 @@ void Server::Impl::watch_syncs(const HttpRequest& req, const Responder& respond)
   };
   const std::uint64_t after = number("after", UINT64_MAX);
   const auto wait = std::chrono::seconds(number("waitSeconds", 60));  // bounded: a proxy would cut it anyway
-  feed.watch(after, query_parameter(req.target, "epoch"), wait, respond);
+  const bool with_token = !options.token.empty() && bearer_authorized(req.authorization, options.token);
+  feed.watch(after, query_parameter(req.target, "epoch"), wait, respond, req.client, with_token);
 }
 
 // The hook's answers before the signature held say nothing about the repo: an
 // unknown name, a repo without a webhook secret and a wrong signature all get the
-// same 403, after the same HMAC work.
+// same 403, after the same work (one lookup of the secret, one HMAC of the body);
+// the repo's state is read only once the signature held.
 HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::string& name) {
   const HookSignature signature = find_hook_signature(req.extension_headers);
   if (signature.provider == HookProvider::none) {
@@ -808,18 +897,36 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
     r.headers.push_back({"WWW-Authenticate", "HMAC-SHA256 realm=\"cmop\""});
     return r;
   }
-  std::optional<sync::RepoState> state;
-  if (util::is_dns1123_label(name)) state = workspace->get(name);
-  const std::string secret = state ? state->spec.webhook_secret : std::string();
+  std::string secret;
+  {
+    std::lock_guard lk(secrets_mu);
+    if (auto it = hook_secrets.find(name); it != hook_secrets.end()) secret = it->second;
+  }
   // Without a secret the HMAC still runs (under a key that is never accepted).
-  bool valid = hook_signature_valid(signature, secret.empty() ? std::string_view("cmop: no webhook secret") : secret,
-                                    req.body) &&
-               !secret.empty();
-  if (!valid) {
+  const bool valid =
+      hook_signature_valid(signature, secret.empty() ? std::string_view("cmop: no webhook secret") : secret, req.body) &&
+      !secret.empty();
+  auto refused = [&] {
     metrics.record_hook("refused");
     log::info("webhook refused", {{"provider", to_string(signature.provider)}, {"remote", req.remote}});
     return json_error(403, "webhook: the signature was refused");
+  };
+  if (!valid) return refused();
+
+  // The same signed delivery again (a replay, or a provider's retry of one already
+  // taken): acknowledged, not acted on, and it takes nothing from the rate budget.
+  const std::string delivery = hook_delivery_id(req.extension_headers);
+  if (!delivery.empty() && !deliveries.first(name, delivery)) {
+    metrics.record_hook("replayed");
+    log::info("webhook replayed", {{"repo", name}, {"delivery", echoed_input(delivery)}, {"remote", req.remote}});
+    return json_ok(json_object([&](JsonWriter& w) {
+      put(w, "status", "duplicate");
+      put(w, "repo", name);
+      put(w, "reason", "delivery \"" + echoed_input(delivery) + "\" was already received");
+    }));
   }
+  std::optional<sync::RepoState> state = workspace->get(name);  // only now: the signature held
+  if (!state) return refused();  // removed meanwhile
 
   auto answer = [&](int status, const std::string& outcome, const std::string& reason) {
     metrics.record_hook(outcome);
@@ -836,11 +943,12 @@ HttpResponse Server::Impl::receive_hook(const HttpRequest& req, const std::strin
   };
   HookEvent event = parse_hook_event(req.extension_headers, req.content_type, req.body);
   if (event.kind == HookEvent::Kind::ping) return answer(200, "pong", "");
-  if (event.kind == HookEvent::Kind::other) return answer(200, "ignored", "event \"" + event.name + "\" is not a push");
+  if (event.kind == HookEvent::Kind::other)
+    return answer(200, "ignored", "event \"" + echoed_input(event.name) + "\" is not a push");
   if (state->spec.suspend) return answer(200, "ignored", "the repo is suspended");
   if (!hook_ref_tracked(state->spec.ref, event.ref, event.default_branch))
     return answer(200, "ignored",
-                  "ref \"" + event.ref + "\" is not tracked (the repo follows " +
+                  "ref \"" + echoed_input(event.ref, 256) + "\" is not tracked (the repo follows " +
                       (state->spec.ref.empty() ? std::string("the default branch") : "\"" + state->spec.ref + "\"") +
                       ")");
   int retry_after = 0;
@@ -876,6 +984,8 @@ void Server::Impl::delete_repo(const std::string& name, const std::string& owner
         }
         hook_limiter.forget(name);
         feed.forget(name);
+        metrics.forget(name);
+        refresh_hook_secret(name);
         log::info("repo removed", {{"repo", name}, {"charts", state->published.size()}});
         return json_ok(json_object([&](JsonWriter& w) {
           put(w, "removed", name);
@@ -890,7 +1000,7 @@ void Server::Impl::delete_repo(const std::string& name, const std::string& owner
           w.EndArray();
         }));
       },
-      respond);
+      counted(respond));
 }
 
 // --- public face -------------------------------------------------------------------
@@ -923,7 +1033,7 @@ bool Server::shutdown(std::chrono::milliseconds grace) {
   if (!impl_->started || impl_->stopped) return true;
   impl_->stopped = true;
   auto deadline = Clock::now() + grace;
-  log::info("shutting down", {{"grace_seconds", grace.count() / 1000.0}, {"waiting_requests", impl_->lanes->waiting()}});
+  log::info("shutting down", {{"grace_seconds", grace.count() / 1000.0}, {"waiting_requests", impl_->waiting_requests.load()}});
   impl_->feed.stop();  // long polls answer now rather than hold the drain
   bool drained = impl_->http->shutdown(deadline);
   impl_->stop_prober();

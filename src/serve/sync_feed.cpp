@@ -78,7 +78,7 @@ void SyncFeed::forget(const std::string& repo) {
 }
 
 void SyncFeed::watch(std::uint64_t after, const std::string& epoch, std::chrono::milliseconds wait,
-                     Responder respond) {
+                     Responder respond, const std::string& client, bool trusted) {
   std::unique_lock lk(mu_);
   if (epoch != epoch_) after = 0;
   if (stopping_ || generation_ > after || wait.count() <= 0) {
@@ -86,11 +86,29 @@ void SyncFeed::watch(std::uint64_t after, const std::string& epoch, std::chrono:
     lk.unlock();
     return respond(std::move(reply));
   }
-  if (waiters_.size() >= kMaxWaiters) {
+  std::size_t same_pool = 0, same_client = 0;
+  for (auto& w : waiters_) {
+    if (w.trusted != trusted) continue;
+    ++same_pool;
+    if (!trusted && w.client == client) ++same_client;
+  }
+  if (trusted && same_pool >= kMaxWaiters) {
     lk.unlock();
     return respond(json_error(503, "GET /syncs: too many waiting requests (" + std::to_string(kMaxWaiters) + ")"));
   }
-  waiters_.push_back({after, std::chrono::steady_clock::now() + wait, std::move(respond)});
+  if (!trusted && (same_pool >= kMaxUntrustedWaiters || same_client >= kMaxUntrustedWaitersPerClient)) {
+    lk.unlock();
+    auto r = json_error(429, same_client >= kMaxUntrustedWaitersPerClient
+                                 ? "GET /syncs: this client already waits " +
+                                       std::to_string(kMaxUntrustedWaitersPerClient) +
+                                       " times without a bearer token; send it to wait more"
+                                 : "GET /syncs: too many requests wait without a bearer token (" +
+                                       std::to_string(kMaxUntrustedWaiters) + "); send it to wait");
+    r.headers.push_back({"Retry-After", "5"});
+    return respond(std::move(r));
+  }
+  waiters_.push_back({after, std::chrono::steady_clock::now() + wait, std::move(respond), trusted ? std::string() : client,
+                      trusted});
   lk.unlock();
   cv_.notify_all();
 }

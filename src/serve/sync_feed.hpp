@@ -19,8 +19,13 @@ namespace cmop::serve {
 
 class SyncFeed {
  public:
-  // At most this many requests wait at once; more are answered 503 at once.
+  // At most this many trusted requests (with the bearer token) wait at once; more
+  // are answered 503 at once. Untrusted ones wait in a pool of their own, at most
+  // kMaxUntrustedWaiters and kMaxUntrustedWaitersPerClient from one client address
+  // (more are answered 429), so they never take a trusted client's place.
   static constexpr std::size_t kMaxWaiters = 64;
+  static constexpr std::size_t kMaxUntrustedWaiters = 16;
+  static constexpr std::size_t kMaxUntrustedWaitersPerClient = 2;
 
   SyncFeed();
   ~SyncFeed();  // stop()
@@ -39,7 +44,9 @@ class SyncFeed {
   // any, else when the next sync finishes or `wait` has passed (then with none).
   // An `epoch` other than this process's (the sidecar restarted, or the client has
   // none yet) counts as after = 0.
-  void watch(std::uint64_t after, const std::string& epoch, std::chrono::milliseconds wait, Responder respond);
+  // `client`: the requester's address; `trusted`: it presented the bearer token.
+  void watch(std::uint64_t after, const std::string& epoch, std::chrono::milliseconds wait, Responder respond,
+             const std::string& client = {}, bool trusted = true);
 
   // Answers every waiting request now (shutdown) and refuses new waits.
   void stop();
@@ -49,6 +56,8 @@ class SyncFeed {
     std::uint64_t after;
     std::chrono::steady_clock::time_point deadline;
     Responder respond;
+    std::string client;  // "" for trusted waiters
+    bool trusted = true;
   };
   HttpResponse answer(std::uint64_t after) const;  // with mu_ held
   void expire_waiters();

@@ -1,11 +1,13 @@
 #pragma once
 // Where syncs run: a bounded pool of worker threads (never the HTTP threads), and
 // in front of it one lane per repo that serializes that repo's jobs and lets
-// concurrent identical requests share one job.
+// concurrent identical requests share one job, with a cap on the jobs of one git
+// host running at once, so that a hanging host cannot hold every worker.
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +45,19 @@ class WorkerPool {
   bool stopping_ = false;
 };
 
+// The server a git URL names ("host[:port]", lower-case, without user): what the
+// per-host cap counts by. "" for a local path.
+std::string git_host(const std::string& url);
+
+// At most `max_per_host` jobs of repos on one host (host_of(repo), asked when a
+// job is submitted) run at once; the others wait in their lanes while jobs of
+// other hosts take the free workers. Lanes held back start in the order they
+// were held. 0 (or no host_of) = no cap.
+struct HostCap {
+  int max_per_host = 0;
+  std::function<std::string(const std::string& repo)> host_of;
+};
+
 class RepoLanes {
  public:
   using Work = std::function<HttpResponse()>;
@@ -53,7 +68,8 @@ class RepoLanes {
   // activity() sees after this is the lane without that job.
   using Finished = std::function<void(const std::string& repo, const std::string& key)>;
 
-  explicit RepoLanes(WorkerPool& pool, Finished on_finished = {}) : pool_(pool), on_finished_(std::move(on_finished)) {}
+  explicit RepoLanes(WorkerPool& pool, Finished on_finished = {}, HostCap cap = {})
+      : pool_(pool), on_finished_(std::move(on_finished)), cap_(std::move(cap)) {}
 
   // Queues `work` behind everything already queued or running for `repo`. When the
   // last queued job of that repo has not started yet and carries the same non-empty
@@ -78,21 +94,29 @@ class RepoLanes {
  private:
   struct Job {
     std::string key;
+    std::string host;
     Work work;
     std::vector<Waiter> waiters;
   };
   struct Lane {
     bool running = false;
+    bool held = false;  // its next job waits for its host to drop below the cap (in held_)
     std::string running_key;
     std::deque<std::shared_ptr<Job>> queued;
   };
-  void start_next(const std::string& repo, Lane& lane);  // with mu_ held
+  // With mu_ held: starts the lane's next job, or holds the lane back when its host is at the cap.
+  void start_next(const std::string& repo, Lane& lane);
+  void start_held();  // with mu_ held: held lanes whose host is below the cap, oldest first
+  bool host_full(const std::string& host) const;
   void run(const std::string& repo, const std::shared_ptr<Job>& job);
 
   WorkerPool& pool_;
   Finished on_finished_;
+  HostCap cap_;
   mutable std::mutex mu_;
   std::map<std::string, Lane> lanes_;
+  std::map<std::string, int> running_per_host_;
+  std::list<std::string> held_;  // repos of held lanes, in the order they were held
   std::size_t waiting_ = 0;
 };
 

@@ -89,6 +89,15 @@ bool hook_signature_valid(const HookSignature& signature, std::string_view secre
   return util::secrets_equal(lower(presented), util::hmac_sha256_hex(secret, body));
 }
 
+std::string hook_delivery_id(const HeaderList& headers) {
+  for (const char* h : {"X-GitHub-Delivery", "X-Gitea-Delivery", "X-Forgejo-Delivery", "Idempotency-Key",
+                        "X-Gitlab-Event-UUID"}) {
+    std::string id = trimmed(header_value(headers, h));
+    if (!id.empty()) return lower(h) + ":" + id;
+  }
+  return {};
+}
+
 HookEvent parse_hook_event(const HeaderList& headers, std::string_view content_type, std::string_view body) {
   HookEvent event;
   for (const char* h : {"X-GitHub-Event", "X-Gitea-Event", "X-Forgejo-Event", "X-Gitlab-Event", "X-Event"}) {

@@ -23,6 +23,7 @@
 #include "cmop/chart/metadata.hpp"
 #include "cmop/chart/semver.hpp"
 #include "cmop/error.hpp"
+#include "cmop/net/http_client.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/sync/serialize.hpp"
 #include "cmop/util/file_tree.hpp"
@@ -166,7 +167,7 @@ struct Workspace::Impl {
         dir(state_dir.path()),
         publisher(std::move(p)),
         options(std::move(o)),
-        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry) {}
+        resolver(dir / "cache", options.tls, options.dependency_peers, options.registry, options.dependency_cache) {}
 
   fs::path repos_dir() const { return dir / "repos"; }
   fs::path state_file(const std::string& name) const { return repos_dir() / (name + ".json"); }
@@ -623,6 +624,8 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
   state.last_sync_time = util::now_rfc3339();
   const auto deadline = options.sync_timeout.count() > 0 ? started + options.sync_timeout
                                                          : std::chrono::steady_clock::time_point::max();
+  // Every HTTP request of this sync (dependencies, registries, the publisher) ends by then too.
+  const net::DeadlineScope network_deadline(deadline);
   auto last_write = std::chrono::steady_clock::now();
 
   auto finish = [&]() {
@@ -698,15 +701,17 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
       *publisher, std::move(wanted_from_self));
   const Versioning versioning = state.spec.versioning;
   std::optional<std::string> commit_time;  // read from git once, when the first package is published
+  // The sync's time is up: what is published stays, the rest waits for the next sync.
+  auto out_of_time = [&] {
+    if (publisher_down || std::chrono::steady_clock::now() < deadline) return;
+    publisher_down = true;  // i.e. stop: no further chart is attempted, nothing is removed
+    report.error = "sync of " + util::redact_url(state.spec.git) + " timed out after " +
+                   std::to_string(options.sync_timeout.count()) + " s (the sync timeout)";
+  };
   for (auto& path : publishing_order(chart_paths, layout, self_served)) {
     ChartOutcome outcome;
     outcome.path = path;
-    if (!publisher_down && std::chrono::steady_clock::now() >= deadline) {
-      // The sync's time is up: what is published stays, the rest waits for the next sync.
-      publisher_down = true;  // i.e. stop: no further chart is attempted, nothing is removed
-      report.error = "sync of " + util::redact_url(state.spec.git) + " timed out after " +
-                     std::to_string(options.sync_timeout.count()) + " s (the sync timeout)";
-    }
+    out_of_time();
     if (publisher_down) {
       outcome.reason = "not attempted: " + report.error;
       report.charts.push_back(outcome);
@@ -807,6 +812,9 @@ SyncReport Workspace::Impl::sync(const std::string& name) {
     report.charts.push_back(std::move(outcome));
   }
 
+  // Past the deadline (the last chart ran into it) no removal is begun: each
+  // request would fail at once. The next sync does them.
+  out_of_time();
   // A chart folder that disappeared from the repo (or from spec.path) takes its
   // published versions with it. Version bumps keep earlier versions: chart repos
   // are append-only by convention and pinned installs must keep working.

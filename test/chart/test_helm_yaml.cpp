@@ -153,6 +153,9 @@ TEST_CASE("strings are quoted exactly where go-yaml v2 quotes them") {
       {"? x", "'? x'"}, {"[x]", "'[x]'"}, {"{x}", "'{x}'"}, {">=1.0", "'>=1.0'"}, {"|x", "'|x'"},
       {"'q", "'''q'"}, {"\"q", "'\"q'"}, {"---", "'---'"}, {"...x", "'...x'"}, {" lead", "' lead'"},
       {"trail ", "'trail '"}, {"a, b", "a, b"}, {"x [y]", "x [y]"},
+      // "<<" is a merge key only to go-yaml's parser; its resolver ('<' has no hint)
+      // takes it for a string, so `helm package` writes it plain.
+      {"<<", "<<"}, {"<<x", "<<x"},
       // Double-quoted because of characters go-yaml will not write raw.
       {"party \xF0\x9F\x8E\x89", "\"party \\U0001F389\""},
   };
@@ -258,7 +261,7 @@ TEST_CASE("to_helm_yaml output parses back to the same metadata") {
   d.name = "dep";
   d.version = ">=1.0.0 <2.0.0";
   d.repository = "oci://registry.example.com/charts";
-  d.import_values = {"data", "{child: a, parent: b}"};
+  d.import_values = {R"("data")", R"({"child":"a","parent":"b"})", R"({"child":1,"parent":null})", "[1.5,true]"};
   d.enabled_set = true;
   d.enabled = true;
   md.dependencies = {d};
@@ -275,4 +278,108 @@ TEST_CASE("to_helm_yaml output parses back to the same metadata") {
   CHECK(back.dependencies[0].repository == d.repository);
   CHECK(back.dependencies[0].import_values == d.import_values);
   CHECK(back.dependencies[0].enabled);
+}
+
+TEST_CASE("a keep-chomping block anywhere ends the document as go-yaml does, without \"...\"") {
+  // libyaml closes an open-ended |+ scalar with a "..." line; yaml.v2's Marshal never
+  // writes it (it clears open_ended before the stream end). Bytes from `helm package`.
+  Metadata md;
+  md.api_version = "v2";
+  md.name = "kept";
+  md.version = "1.0.0";
+  md.annotations = {{"a", "line\n\n"}, {"b", "after"}};
+  CHECK(to_helm_yaml(md) ==
+        "annotations:\n  a: |+\n    line\n\n  b: after\napiVersion: v2\nname: kept\nversion: 1.0.0\n");
+  md.annotations = {{"a", "line\n\n"}};
+  md.type = "x\n\n\n";  // the last key of the document (unsanitized here)
+  CHECK(to_helm_yaml(md) ==
+        "annotations:\n  a: |+\n    line\n\n" "apiVersion: v2\nname: kept\ntype: |+\n  x\n\n\nversion: 1.0.0\n");
+  md.type.clear();
+  md.annotations = {{"zz", "\n"}};  // a lone break: "|+" too
+  CHECK(to_helm_yaml(md) == "annotations:\n  zz: |2+\n\napiVersion: v2\nname: kept\nversion: 1.0.0\n");
+}
+
+TEST_CASE("import-values entries keep their YAML types, as helm package writes them") {
+  // The expected text is what `helm package` (Helm 3.17.2 and 4.1.4 alike) writes.
+  const std::string chart_yaml = R"(apiVersion: v2
+name: iv
+version: 0.1.0
+dependencies:
+  - name: sub
+    version: 1.0.0
+    repository: ""
+    import-values:
+      - data
+      - "{a: b}"
+      - "1"
+      - child: 1
+        parent: ~
+      - {child: x, parent: y, other: [1, 2.50, 'z']}
+      - 1234567.5
+      - 12345678901234567890
+      - 1e21
+      - 0.0000001
+      - 0x1F
+      - -0.0
+      - 2001-01-01
+      - true
+      - ~
+      - [a, [b]]
+      - '<<'
+      - {1: a, 1.5: c, y: d}
+      - |+
+        kept
+
+)";
+  const std::string helm = R"HELM(apiVersion: v2
+dependencies:
+- import-values:
+  - data
+  - '{a: b}'
+  - "1"
+  - child: 1
+    parent: null
+  - child: x
+    other:
+    - 1
+    - 2.5
+    - z
+    parent: true
+  - 1.2345675e+06
+  - 12345678901234567000
+  - 1e+21
+  - 1e-07
+  - 31
+  - 0
+  - "2001-01-01"
+  - true
+  - null
+  - - a
+    - - b
+  - <<
+  - "1": a
+    "1.5": c
+    "true": d
+  - |+
+    kept
+
+  name: sub
+  repository: ""
+  version: 1.0.0
+name: iv
+version: 0.1.0
+)HELM";
+  Metadata md = parse_chart_yaml(chart_yaml, "Chart.yaml");
+  CHECK(to_helm_yaml(md) == helm);
+  const std::vector<std::string> json = {
+      R"("data")", R"("{a: b}")", R"("1")", R"({"child":1,"parent":null})",
+      R"({"child":"x","other":[1,2.5,"z"],"parent":true})", "1234567.5", "12345678901234567000", "1e+21", "1e-7",
+      "31", "-0", R"("2001-01-01")", "true", "null", R"(["a",["b"]])", R"("\u003c\u003c")",
+      R"({"1":"a","1.5":"c","true":"d"})", R"("kept\n\n")"};
+  REQUIRE(md.dependencies.size() == 1);
+  CHECK(md.dependencies[0].import_values == json);
+  // What the package holds reads back to the same entries (but -0, written 0).
+  auto read_back = json;
+  read_back[10] = "0";
+  CHECK(parse_chart_yaml(helm, "Chart.yaml").dependencies[0].import_values == read_back);
 }

@@ -100,8 +100,8 @@ unknownField: {ignored: true}
   CHECK(pg.enabled_set);
   CHECK_FALSE(pg.enabled);
   REQUIRE(pg.import_values.size() == 2);
-  CHECK(pg.import_values[0] == "data");
-  CHECK(pg.import_values[1] == "{child: default.data, parent: myimports}");
+  CHECK(pg.import_values[0] == R"("data")");
+  CHECK(pg.import_values[1] == R"({"child":"default.data","parent":"myimports"})");
   CHECK(pg.alias == "db");
   CHECK(md.dependencies[1].repository == "file://../local");
   CHECK_FALSE(md.dependencies[1].enabled_set);
@@ -161,10 +161,13 @@ TEST_CASE("wrong types name the field and what was expected") {
       {"dependencies: [~]", "field dependencies[0]: dependencies must not contain empty or null nodes"},
       {"dependencies: [{name: a, tags: b}]", "field dependencies[0].tags: expected a list of strings, got \"b\""},
       {"dependencies: [{name: a, enabled: 1}]", "field dependencies[0].enabled: expected a boolean, got \"1\""},
-      {"dependencies: [{name: a, import-values: [[x]]}]",
-       "field dependencies[0].import-values[0]: expected a string or a mapping, got a list"},
-      {"dependencies: [{name: a, import-values: [{child: [x]}]}]",
-       "field dependencies[0].import-values[0]: expected a mapping of strings (child/parent)"},
+      {"dependencies: [{name: a, import-values: x}]",
+       "field dependencies[0].import-values: expected a list, got \"x\""},
+      // What Helm's YAML-to-JSON step refuses, with its reason.
+      {"dependencies: [{name: a, import-values: [.inf]}]",
+       "field dependencies[0].import-values[0]: json: unsupported value: +Inf"},
+      {"dependencies: [{name: a, import-values: [{child: -.inf}]}]",
+       "field dependencies[0].import-values[0]: json: unsupported value: -Inf"},
       {"- a\n- b\n", "expected a YAML mapping at the top level, got a list"},
       {"just text", "expected a YAML mapping at the top level, got \"just text\""},
   };
@@ -242,6 +245,9 @@ TEST_CASE("validation accepts what Helm accepts") {
   md.type = "library";
   md.description = "Free text\twith control\x01 characters is sanitized, not refused";
   md.maintainers.push_back({"Alice", "", ""});
+  // `helm package` (Helm 3 and 4) packages a maintainer without a name; only lint objects.
+  md.maintainers.push_back({"", "bob@example.com", ""});
+  md.maintainers.push_back({"", "", "https://example.com/only-a-url"});
   Dependency a;
   a.name = "redis";
   Dependency b;
@@ -282,8 +288,6 @@ TEST_CASE("validation names the first rule violated") {
        "chart.metadata.version \"1.0.0-01\" is invalid: not a semantic version"},
       {"bad type", [](Metadata& m) { m.type = "app"; },
        "chart.metadata.type must be application or library, not \"app\""},
-      {"unnamed maintainer", [](Metadata& m) { m.maintainers = {{"Alice", "", ""}, {"", "bob@example.com", ""}}; },
-       "maintainers[1]: each maintainer requires a name"},
       {"unnamed dependency", [](Metadata& m) { m.dependencies.resize(1); },
        "dependencies[0].name is required"},
       {"dependency name with /", [](Metadata& m) {
@@ -328,4 +332,41 @@ TEST_CASE("sanitize_string mirrors Helm's sanitizeString") {
   CHECK(sanitize_string("caf\xC3\xA9 \xF0\x9F\x8E\x89") == "caf\xC3\xA9 \xF0\x9F\x8E\x89");
   CHECK(sanitize_string("bad\xFFutf8") == "bad\xEF\xBF\xBDutf8");  // invalid byte -> U+FFFD
   CHECK(sanitize_string("del\x7F") == "del");
+}
+
+TEST_CASE("what go-yaml's reader refuses, anywhere in the file, is refused with its reason") {
+  // Helm: "cannot load Chart.yaml: error converting YAML to JSON: yaml: <reason>".
+  struct Case {
+    std::string bytes;
+    std::string reason;
+  };
+  const std::string head = "apiVersion: v2\nname: app\nversion: 1.0.0\n";
+  const Case cases[] = {
+      {"description: a\x7F" "b\n", "invalid YAML at line 4, column 15: control characters are not allowed"},
+      {"description: a\x01" "b\n", "invalid YAML at line 4, column 15: control characters are not allowed"},
+      {"description: a\x1B" "b\n", "invalid YAML at line 4, column 15: control characters are not allowed"},
+      {"# a comment \x7F\n", "invalid YAML at line 4, column 13: control characters are not allowed"},
+      {"description: \xC2\x80\n", "invalid YAML at line 4, column 14: control characters are not allowed"},
+      {"description: \xEF\xBF\xBE\n", "invalid YAML at line 4, column 14: control characters are not allowed"},
+      {std::string("description: a\0b\n", 17), "invalid YAML at line 4, column 15: control characters are not allowed"},
+      {"description: a\xFF" "b\n", "invalid YAML at line 4, column 15: invalid leading UTF-8 octet"},
+      {"description: a\xC3" "b\n", "invalid YAML at line 4, column 16: invalid trailing UTF-8 octet"},
+      {"description: \xC0\x80\n", "invalid YAML at line 4, column 14: invalid length of a UTF-8 sequence"},
+      {"description: \xED\xA0\x80\n", "invalid YAML at line 4, column 14: invalid Unicode character"},
+      {"description: \xF4\x90\x80\x80\n", "invalid YAML at line 4, column 14: invalid Unicode character"},
+      {"description: a\xE2\x82", "invalid YAML at line 4, column 15: incomplete UTF-8 octet sequence"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.reason);
+    CHECK(error_of([&] { parse_chart_yaml(head + c.bytes, kOrigin); }) == c.reason);
+  }
+  // What go-yaml reads: tabs, CR LF, a BOM first and inside, private use, U+FFFD, astral planes.
+  for (const std::string ok : {"description: a\tb\r\n", "description: a\xEF\xBB\xBF" "b\n",
+                               "description: \xEE\x80\x80 \xEF\xBF\xBD \xF0\x9F\x8E\x89\n"}) {
+    CHECK_NOTHROW(parse_chart_yaml("\xEF\xBB\xBF" + head + ok, kOrigin));
+  }
+  // requirements.yaml is read by the same reader.
+  Metadata md = parse_chart_yaml(head, kOrigin);
+  CHECK(error_of([&] { apply_requirements_yaml(md, "dependencies:\n- name: a\x7F\n", kOrigin); }) ==
+        "cannot load requirements.yaml: invalid YAML at line 2, column 10: control characters are not allowed");
 }

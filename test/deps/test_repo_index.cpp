@@ -12,6 +12,7 @@
 #include "cmop/util/fs.hpp"
 #include "support/process.hpp"
 #include "support/error_of.hpp"
+#include "deps/big_index.hpp"
 
 using namespace cmop;
 using cmop::test::error_of;
@@ -365,34 +366,6 @@ TEST_CASE("an index beyond its byte, depth or entry bounds is refused naming the
   CHECK_THROWS_WITH(deps::RepoIndex::parse(kIndex, "i", nodes), Catch::Contains("more than 10 nodes"));
 }
 
-namespace {
-// A realistic index of about `mib` MiB: many charts, many versions, each entry
-// with the fields public indexes carry.
-std::string big_index(std::size_t mib) {
-  std::string y = "apiVersion: v1\nentries:\n";
-  for (int chart = 0; y.size() < (mib << 20); ++chart) {
-    y += "  chart" + std::to_string(chart) + ":\n";
-    for (int v = 0; v < 50; ++v) {
-      const std::string ver = "1." + std::to_string(v) + ".0";
-      y += "  - apiVersion: v2\n    name: chart" + std::to_string(chart) + "\n    version: " + ver +
-           "\n    appVersion: \"" + ver + "\"\n    description: A chart with a description of some length, as real"
-           " indexes have, describing what it deploys and why\n    home: https://example.com/chart\n"
-           "    keywords: [web, app, example]\n    maintainers:\n    - name: Jane Doe\n      email: jane@example.com\n"
-           "    created: \"2024-01-01T00:00:00.000000000Z\"\n    digest: " + std::string(64, 'a') +
-           "\n    urls:\n    - https://example.com/charts/chart" + std::to_string(chart) + "-" + ver + ".tgz\n";
-    }
-  }
-  y += "generated: \"2024-01-01T00:00:00Z\"\n";
-  return y;
-}
-long peak_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
-}  // namespace
 
 // Issue 11, item 7: a 100 MB index cost about 2.6 GB per parse (the whole
 // document as a yaml-cpp node tree). It is now built entry by entry from parse
@@ -400,12 +373,12 @@ long peak_rss_kib() {
 TEST_CASE("a big index parses with memory proportional to what is kept", "[limits][bigindex]") {
   const char* env = std::getenv("CMOP_INDEX_MIB");
   const std::size_t mib = env ? std::stoul(env) : 16;
-  const std::string text = big_index(mib);
-  const long before = peak_rss_kib();
+  const std::string text = test::big_index(mib);
+  const long before = test::peak_rss_kib();
   const auto started = std::chrono::steady_clock::now();
   auto index = deps::RepoIndex::parse(text, "big");
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const long grown_mib = (peak_rss_kib() - before) / 1024;
+  const long grown_mib = (test::peak_rss_kib() - before) / 1024;
   std::size_t versions = 0;
   for (auto& [n, v] : index.entries) versions += v.size();
   WARN(mib << " MiB index, " << versions << " versions: parsed in " << seconds << " s, peak RSS +" << grown_mib

@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Renders charts/chartmuseum with `cmop serve` as its own Deployment
-(operator.serve.mode=deployment) -- publishing through the ChartMuseum Service,
-or into an OCI registry with ChartMuseum left out -- and checks the objects,
-that the default sidecar rendering has none of them, the refusals of values
-that cannot work, the schema of the new values, and lint.
-Usage: check_serve_modes.py HELM_RENDER CHART_DIR"""
+"""Renders charts/chartmuseum with a real Helm client with `cmop serve` as its
+own Deployment (operator.serve.mode=deployment) -- publishing through the
+ChartMuseum Service, or into an OCI registry with ChartMuseum left out -- and
+checks the objects, that the default sidecar rendering has none of them, the
+refusals of values that cannot work (the chart's own messages where the chart
+checks them), the schema of the new values, the OCI-only NOTES, and lint.
+Usage: check_serve_modes.py HELM CHART_DIR"""
 
 import base64
 import json
@@ -14,10 +15,10 @@ import sys
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from chartlib import (NAMESPACE, container, env_of, lint_strict, objects, one, overlay, run_main,  # noqa: E402
-                      schemaless_copy)
-from check_chart import HELM_RENDER, CHART, OPERATOR_ON, args_value, check_common, port_number, r, secret_ref  # noqa: E402
-from schema_check import validate  # noqa: E402
+from chartlib import (NAMESPACE, client_name, container, env_of, lint_strict, notes, objects, one, overlay,  # noqa: E402
+                      run_main, values_file)
+from check_chart import (HELM, CHART, OPERATOR_ON, SCHEMA_REFUSAL, args_value, check_common, port_number, r,  # noqa: E402
+                         secret_ref)
 
 FULLNAME = "cmop-chartmuseum"
 SERVE = FULLNAME + "-serve"
@@ -156,6 +157,9 @@ def check_deployment_chartmuseum(ck):
     docs = r(*(DEPLOYMENT_MODE + ["env.open.DEPTH=1", "operator.serve.tenant=team"]))
     ck.check(args_value(container(one(docs, "Deployment", SERVE), "cmop")["args"], "--chartmuseum-tenant") == "team",
              "operator.serve.tenant becomes --chartmuseum-tenant")
+    docs = r(*(DEPLOYMENT_MODE + ["env.open.DEPTH=1", "operator.serve.tenant=/team/"]))
+    ck.check(args_value(container(one(docs, "Deployment", SERVE), "cmop")["args"], "--chartmuseum-tenant") == "team",
+             "operator.serve.tenant=/team/ becomes --chartmuseum-tenant team")
     docs = r(*(DEPLOYMENT_MODE + ["operator.serve.persistence.enabled=true", "operator.serve.persistence.size=5Gi",
                                   "operator.serve.persistence.storageClass=fast", "persistence.enabled=true"]))
     check_common(ck, docs, "deployment+persistence")
@@ -284,6 +288,11 @@ def check_refusals(ck):
         (["chartmuseum.enabled=false"], "chartmuseum.enabled=false leaves nothing"),
         (OPERATOR_ON + ["chartmuseum.enabled=false"], "chartmuseum.enabled=false leaves nothing"),
         (DEPLOYMENT_MODE + ["operator.serve.oci.registry=https://registry.example.com/charts"], "must be oci://"),
+        (DEPLOYMENT_MODE + ["operator.serve.oci.registry=registry.example.com/charts"], "must be oci://"),
+        (DEPLOYMENT_MODE + ["operator.serve.oci.registry=oci://robot:s3cret@registry.example.com/charts"],
+         "must not carry credentials"),
+        (DEPLOYMENT_MODE + ["operator.serve.oci.registry=oci:///charts"], "it needs a host"),
+        (DEPLOYMENT_MODE + ["operator.serve.oci.registry=oci://registry.example.com/charts?x=1"], "no query"),
         (OCI_ONLY + ["operator.serve.oci.existingSecret=x", "operator.serve.oci.password=p"], "not both"),
         (OCI_ONLY + ["operator.serve.oci.username=u"], "go together"),
         (DEPLOYMENT_MODE + ["operator.serve.oci.username=u", "operator.serve.oci.password=p"], "without operator.serve.oci.registry"),
@@ -301,8 +310,12 @@ def check_refusals(ck):
     for sets, needle in refusals:
         err = r(*sets, expect_failure=True)
         last = err.strip().splitlines()[-1] if err.strip() else "no message"
-        ck.check(needle in err, "refused: %s (%s)" % (" ".join(sets[len(OPERATOR_ON):] if sets[:1] == OPERATOR_ON else sets), last),
-                 err.strip())
+        ck.check(needle in err and SCHEMA_REFUSAL not in err,
+                 "refused with the chart's own message: %s (%s)"
+                 % (" ".join(sets[len(OPERATOR_ON):] if sets[:1] == OPERATOR_ON else sets), last), err.strip())
+    err = r(*(DEPLOYMENT_MODE + ["operator.serve.oci.registry=oci://robot:s3cret@registry.example.com/charts"]),
+            expect_failure=True)
+    ck.check("s3cret" not in err, "the refusal of a registry URL with credentials does not repeat the password", err)
     docs = r(*(DEPLOYMENT_MODE + ["operator.serve.oci.registry=" + REGISTRY, "env.open.DISABLE_API=true"]))
     ck.check(objects(docs, "Deployment", SERVE), "DISABLE_API=true is fine when cmop publishes into a registry")
     docs = r(*(DEPLOYMENT_MODE + S3 + ["replicaCount=3"]))
@@ -310,9 +323,7 @@ def check_refusals(ck):
 
 
 def check_schema(ck):
-    ck.section("values.schema.json: the new values")
-    with open(os.path.join(CHART, "values.schema.json")) as f:
-        schema = json.load(f)
+    ck.section("values.schema.json: the new values, as real Helm validates them")
     with open(os.path.join(CHART, "values.yaml")) as f:
         values = yaml.safe_load(f)
 
@@ -322,31 +333,48 @@ def check_schema(ck):
         "persistence": {"enabled": True, "size": "5Gi", "accessMode": "ReadWriteOncePod"},
         "service": {"port": 9000, "annotations": {"a": "b"}}, "podLabels": {"team": "x"},
         "tolerations": [{"key": "k", "operator": "Exists"}], "nodeSelector": {"disk": "ssd"}}}}
-    problems = validate(overlay(values, good), schema)
-    ck.check(problems == [], "schema accepts a complete OCI deployment-mode configuration", "; ".join(problems))
+    with values_file(overlay(values, good)) as f:
+        docs = r(values_files=[f])
+    ck.check(objects(docs, "Deployment", SERVE), "a complete OCI deployment-mode configuration renders")
     for override, what in (
-            ({"operator": {"serve": {"mode": "both"}}}, "operator.serve.mode both"),
             ({"chartmuseum": {"enabled": "no"}}, "chartmuseum.enabled not a bool"),
             ({"chartmuseum": {"enable": False}}, "an unknown key under chartmuseum"),
-            ({"operator": {"serve": {"oci": {"registry": "https://registry.example.com"}}}}, "an OCI registry without oci://"),
-            ({"operator": {"serve": {"oci": {"registry": "oci://user:pw@registry.example.com/x"}}}}, "credentials in the registry URL"),
+            ({"operator": {"serve": {"mode": 2}}}, "operator.serve.mode not a string"),
+            ({"operator": {"serve": {"oci": {"registry": ["oci://a/b"]}}}}, "an OCI registry that is a list"),
             ({"operator": {"serve": {"oci": {"plainHTTP": "registry:5000"}}}}, "plainHTTP as a string"),
             ({"operator": {"serve": {"oci": {"plainHTTP": ["http://registry:5000"]}}}}, "plainHTTP with a scheme"),
             ({"operator": {"serve": {"persistence": {"enabled": True, "accessMode": "ReadOnlyMany"}}}}, "a read-only state volume"),
             ({"operator": {"serve": {"service": {"port": 0}}}}, "serve service.port 0"),
             ({"operator": {"serve": {"caKey": "../x"}}}, "a caKey with a slash")):
-        ck.check(validate(overlay(values, override), schema) != [], "schema refuses %s" % what)
+        with values_file(overlay(values, override)) as f:
+            err = r(values_files=[f], expect_failure=True)
+        ck.check(SCHEMA_REFUSAL in err, "schema refuses %s (%s)" % (what, err.strip().splitlines()[-1]), err.strip())
+
+
+def check_oci_notes(ck):
+    ck.section("NOTES of the OCI-only install")
+    plain = notes(HELM, CHART, OCI_ONLY + ["operator.serve.oci.plainHTTP={mirror.local:80,registry.example.com:5000}"])
+    commands = [l.strip() for l in plain.splitlines() if l.strip().startswith("helm ")]
+    ck.check(any(c.startswith("helm install NAME %s/CHART" % REGISTRY) for c in commands),
+             "the NOTES say how to install from %s" % REGISTRY, plain)
+    ck.check(commands and all(c.endswith(" --plain-http") for c in commands),
+             "the registry is in operator.serve.oci.plainHTTP: every helm command has --plain-http", str(commands))
+    for label, sets in (("no plainHTTP", OCI_ONLY),
+                        ("another registry in plainHTTP", OCI_ONLY + ["operator.serve.oci.plainHTTP={registry.example.com:80}"])):
+        text = notes(HELM, CHART, sets)
+        ck.check("helm install NAME %s/CHART" % REGISTRY in text and "--plain-http" not in text,
+                 "%s: the helm commands have no --plain-http (the registry speaks https)" % label, text)
 
 
 def check_lint(ck):
-    ck.section("helm-render lint --strict of the new modes")
-    with schemaless_copy(CHART) as copy:
-        for label, sets in (("deployment + ChartMuseum on S3", DEPLOYMENT_MODE + S3 + ["replicaCount=3"]),
-                            ("deployment + OCI, ChartMuseum off, persistence, CA",
-                             OCI_ONLY + ["operator.serve.persistence.enabled=true", "operator.serve.caSecret=ca",
-                                         "operator.serve.oci.username=u", "operator.serve.oci.password=p"])):
-            passed, output = lint_strict(HELM_RENDER, copy, sets)
-            ck.check(passed, "lint --strict passes (%s)" % label, output)
+    ck.section("helm lint --strict (%s) of the new modes" % client_name(HELM))
+    for label, sets in (("deployment + ChartMuseum on S3", DEPLOYMENT_MODE + S3 + ["replicaCount=3"]),
+                        ("deployment + OCI, ChartMuseum off, persistence, CA",
+                         OCI_ONLY + ["operator.serve.persistence.enabled=true", "operator.serve.caSecret=ca",
+                                     "operator.serve.oci.username=u", "operator.serve.oci.password=p"])):
+        passed, output = lint_strict(HELM, CHART, sets)
+        ck.check(passed and "[WARNING]" not in output, "lint --strict passes (%s)" % label, output)
+
 
 def main(ck):
     check_sidecar_default_unchanged(ck)
@@ -355,8 +383,9 @@ def main(ck):
     check_signing_key(ck)
     check_refusals(ck)
     check_schema(ck)
+    check_oci_notes(ck)
     check_lint(ck)
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, HELM)

@@ -7,7 +7,7 @@ becomes ready and publishes a chart from a real git repo: through a fake
 ChartMuseum with basic auth, and into the real CNCF Distribution registry over
 plain HTTP. The same runs with a wrong ChartMuseum password or without
 operator.serve.oci.plainHTTP never get ready, so the wiring is what makes them
-work. Usage: check_serve_runs.py HELM_RENDER CHART_DIR CMOP_BINARY"""
+work. Usage: check_serve_runs.py HELM CHART_DIR CMOP_BINARY"""
 
 import base64
 import json
@@ -25,7 +25,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from chartlib import CheckFailed, container, objects, one, render, run_main  # noqa: E402
 
-HELM_RENDER, CHART, CMOP = sys.argv[1], sys.argv[2], sys.argv[3]
+HELM, CHART, CMOP = sys.argv[1], sys.argv[2], os.path.abspath(sys.argv[3])
 SUPPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support")
 TOKEN = "serve-runs-token"
 SERVE = "cmop-chartmuseum-serve"
@@ -219,7 +219,7 @@ def check_through_chartmuseum(ck, procs, tmp, git_url, ca_pem):
                       "--storage-local-rootdir", os.path.join(tmp, "cm-storage"), "--basic-auth", "admin:cm-pw"], "chartmuseum")
     if not wait_for_port(cm_port):
         raise CheckFailed("the fake ChartMuseum did not listen")
-    docs = render(HELM_RENDER, CHART, BASE + ["env.secret.BASIC_AUTH_USER=admin", "env.secret.BASIC_AUTH_PASS=cm-pw",
+    docs = render(HELM, CHART, BASE + ["env.secret.BASIC_AUTH_USER=admin", "env.secret.BASIC_AUTH_PASS=cm-pw",
                                               "operator.serve.caSecret=corp-ca"])
     hosts = {"http://cmop-chartmuseum:8080": "http://127.0.0.1:%d" % cm_port}
     files = {"cmop-ca": {"ca.crt": ca_pem}}
@@ -258,9 +258,9 @@ def check_into_registry(ck, procs, tmp, git_url, ca_pem):
     def published():
         status, tags = http("GET", "http://%s/v2/team/charts/demo/tags/list" % host)
         ck.check(status == 200 and tags.get("tags") == ["0.1.0"], "the registry holds team/charts/demo:0.1.0", "%s %s" % (status, tags))
-    docs = render(HELM_RENDER, CHART, oci + ["operator.serve.oci.plainHTTP={%s,mirror.local:80}" % host])
+    docs = render(HELM, CHART, oci + ["operator.serve.oci.plainHTTP={%s,mirror.local:80}" % host])
     run_serve(ck, procs, docs, tmp, "oci", True, published, git_url, files=files)
-    docs = render(HELM_RENDER, CHART, oci)
+    docs = render(HELM, CHART, oci)
     run_serve(ck, procs, docs, tmp, "oci-without-plainHTTP", False, files=files)
     procs.stop(reg)
 
@@ -281,4 +281,4 @@ def main(ck):
 
 
 if __name__ == "__main__":
-    run_main(main)
+    run_main(main, HELM)

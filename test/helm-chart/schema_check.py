@@ -1,9 +1,11 @@
 """A small JSON Schema (draft-07 subset) validator for the chart tests.
 
-helm-render does not validate values against values.schema.json and Debian's
-python3 has no jsonschema module without extra packages, so the chart tests
-validate with this. It covers the keywords values.schema.json and the CRD's
-openAPIV3Schema use: type, properties, additionalProperties, required, enum,
+Real Helm validates the chart's values against values.schema.json, but nothing
+offline validates a custom resource against the CRD's openAPIV3Schema (that is
+the API server's job), and Debian's python3 has no jsonschema module without
+extra packages: so the CRD tests (the CRD's own cases and the example
+Chartmuseum of manifests/) validate with this. It covers the keywords the CRD's
+openAPIV3Schema uses: type, properties, additionalProperties, required, enum,
 minimum/maximum, minLength/maxLength, pattern, items, anyOf/oneOf/allOf,
 propertyNames. Kubernetes extensions (x-kubernetes-*), format, default and
 description are annotations and are ignored. An unknown validation keyword is

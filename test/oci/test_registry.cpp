@@ -3,6 +3,7 @@
 // dependencies pulled as `helm dependency update` resolves them, with plain HTTP,
 // TLS + htpasswd, and bearer tokens.
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
 
 #include <fstream>
 #include <thread>
@@ -255,7 +256,10 @@ TEST_CASE("TLS with the test's own CA and htpasswd: refused without credentials,
 TEST_CASE("bearer challenges: a token from the realm, cached until it expires, credentials when the realm wants them") {
   test::Registry registry({false, "", "", true, "pusher", "t0ken"});
   util::TempDir tmp;
-  auto client = std::make_shared<oci::RegistryClient>(plain(registry));
+  // The token server is plain HTTP on another port: declared so, it may have the credentials.
+  oci::ClientOptions o = plain(registry);
+  o.plain_http_hosts.push_back(registry.token_host());
+  auto client = std::make_shared<oci::RegistryClient>(o);
   auto anonymous = publish::make_oci_publisher({registry.oci("apps"), {}, client});
   CHECK(error_of([&] { anonymous->publish(make_chart(tmp.path(), "api", "1.0.0"), false); }).code() ==
         Errc::unauthorized);
@@ -445,4 +449,253 @@ TEST_CASE("WWW-Authenticate challenges are parsed as registries send them") {
   CHECK(b->scheme == "Basic");
   CHECK(b->params["realm"] == "Registry Realm");
   CHECK_FALSE(oci::parse_challenge(""));
+}
+
+namespace {
+
+// What a test peer (scripted_http_server.py, blob_storage_server.py) recorded:
+// method, path and headers of each request.
+struct Seen {
+  std::string method, path;
+  std::map<std::string, std::string> headers;
+  std::string header(const std::string& name) const {
+    for (auto& [k, v] : headers)
+      if (Catch::toLower(k) == Catch::toLower(name)) return v;
+    return {};
+  }
+};
+
+std::vector<Seen> requests_seen(const std::string& peer_url) {
+  net::Request req;
+  req.url = peer_url + "/__requests";
+  const std::string body = net::HttpClient().send(req).body;
+  rapidjson::Document doc;
+  doc.Parse(body.data(), body.size());
+  std::vector<Seen> out;
+  REQUIRE(doc.IsArray());
+  for (auto& r : doc.GetArray()) {
+    Seen s{r["method"].GetString(), r["path"].GetString(), {}};
+    for (auto& h : r["headers"].GetObject()) s.headers[h.name.GetString()] = h.value.GetString();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void script(const test::Peer& peer, const std::string& json) {
+  net::Request req;
+  req.method = "POST";
+  req.url = peer.url() + "/__script";
+  req.body = json;
+  REQUIRE(net::HttpClient().send(req).status == 200);
+}
+
+}  // namespace
+
+// Registries on S3, GCS or behind a CDN (Docker Hub, GHCR, ECR, GAR) answer blob
+// GETs and HEADs with a redirect to another host. Distribution's `redirect`
+// storage middleware does the same: a 307 to the storage server.
+TEST_CASE("blobs a registry redirects to another server: an oci:// dependency and a publish through it, no credentials to the storage") {
+  test::RegistryOptions ro;
+  ro.token_auth = true;
+  ro.token_user = "pusher";
+  ro.token_password = "t0ken";
+  ro.redirect_blobs = true;
+  test::Registry registry(ro);
+  util::TempDir tmp;
+  oci::ClientOptions o = plain(registry);
+  o.plain_http_hosts.push_back(registry.token_host());
+  auto publish_client = std::make_shared<oci::RegistryClient>(o);
+  // Dependencies come from chart authors: that client has the dependency-host
+  // policy (loopback refused unless listed, as --dependency-hosts 127.0.0.1 does).
+  oci::ClientOptions deps_options = o;
+  deps_options.peers.allowed_hosts = {"127.0.0.1"};
+  deps_options.peers.allow_local_addresses = false;
+  auto deps_client = std::make_shared<oci::RegistryClient>(deps_options);
+  const oci::Credentials creds{"pusher", "t0ken"};
+
+  auto upstream = publish::make_oci_publisher({registry.oci("upstream"), creds, publish_client});
+  auto common = make_chart(tmp.path() / "up", "common", "2.4.0");
+  upstream->publish(common, false);
+  CHECK(upstream->fetch("common", "2.4.0") == common.bytes);
+  // Its tag deleted and the chart published again: the blobs are still there (the
+  // HEADs are redirected too), only the manifest goes up.
+  upstream->remove_exact("common", "2.4.0", common.digest);
+  REQUIRE_FALSE(publish_client->resolve({registry.host(), creds}, "upstream/common", "2.4.0"));
+  auto before = publish_client->requests_sent();
+  const auto connections = publish_client->connections_opened();
+  upstream->publish(common, false);
+  CHECK(publish_client->requests_sent() - before == 4);  // HEAD tag, HEAD config, HEAD layer, PUT manifest
+  // The registry's connection outlives its redirects, the storage's was kept from
+  // the fetch: no new connection.
+  CHECK(publish_client->connections_opened() - connections == 0);
+  // The size bound holds for the redirected download.
+  const oci::Endpoint ep{registry.host(), creds};
+  auto too_large = error_of([&] { publish_client->blob(ep, "upstream/common", "sha256:" + common.digest, 100); });
+  CHECK(too_large.code() == Errc::too_large);
+
+  // A sync: a chart depending on the oci:// chart, published into the same registry.
+  test::GitWorkRepo work(tmp.path() / "work");
+  test::write_chart(work, "charts/app", "app", "1.0.0",
+                    "dependencies:\n- name: common\n  version: 2.x\n  repository: " + registry.oci("upstream") + "\n");
+  work.commit("initial");
+  test::make_bare(work, tmp.path() / "served", "charts.git");
+  test::GitDaemon daemon(tmp.path() / "served");
+  sync::WorkspaceOptions wo;
+  wo.dependency_peers = deps_options.peers;
+  wo.registry = deps_client;
+  sync::Workspace ws(tmp.path() / "state", publish::make_oci_publisher({registry.oci("published"), creds, publish_client}), wo);
+  sync::RepoSpec spec;
+  spec.name = "charts";
+  spec.git = daemon.url("charts.git");
+  spec.dependencies = {{"up", "oci://" + registry.host(), "pusher", "t0ken", ""}};
+  auto report = ws.apply(spec);
+  INFO(test::describe(report));
+  REQUIRE(report.ok());
+  CHECK(report.count(Status::published) == 1);
+  auto app = publish_client->manifest(ep, "published/app", "1.0.0");
+  REQUIRE(app);
+  bool vendored = false;
+  for (auto& e : package::read_tgz(publish_client->blob(ep, "published/app", app->layers.at(0).digest, 1 << 20),
+                                   5 << 20, 100 << 20))
+    vendored |= e.name == "app/charts/common/Chart.yaml";
+  CHECK(vendored);
+
+  // Every blob came from the storage server, which never saw the registry's
+  // credentials (nor a token).
+  int gets = 0, heads = 0;
+  for (auto& r : requests_seen(registry.storage_url())) {
+    INFO(r.method << " " << r.path);
+    CHECK(r.header("Authorization").empty());
+    gets += r.method == "GET";
+    heads += r.method == "HEAD";
+  }
+  CHECK(gets >= 3);   // fetch, the dependency, the published app
+  CHECK(heads >= 2);  // the re-publish's config and layer
+}
+
+TEST_CASE("a blob redirect to a host the connection policy refuses is not followed, and says so") {
+  test::RegistryOptions to_loopback;
+  to_loopback.redirect_blobs = true;  // to 127.0.0.1:<storage port>
+  test::Registry registry(to_loopback);
+  test::RegistryOptions to_metadata;
+  to_metadata.redirect_blobs = true;
+  to_metadata.redirect_baseurl = "http://169.254.169.254/latest/";
+  test::Registry metadata(to_metadata);
+  util::TempDir tmp;
+  for (test::Registry* r : {&registry, &metadata}) {
+    // The registry is reached as localhost, the only host the policy lists.
+    const std::string host = "localhost" + r->host().substr(r->host().find(':'));
+    oci::ClientOptions o;
+    o.plain_http_hosts = {host};
+    auto publisher = publish::make_oci_publisher({"oci://" + host + "/c", {}, std::make_shared<oci::RegistryClient>(o)});
+    auto pkg = make_chart(tmp.path() / host, "web", "1.0.0");
+    publisher->publish(pkg, false);
+
+    o.peers.allowed_hosts = {"localhost"};
+    o.peers.allow_local_addresses = false;
+    oci::RegistryClient client(o);
+    const oci::Endpoint ep{host, {}};
+    REQUIRE(client.manifest(ep, "c/web", "1.0.0"));
+    const std::string digest = "sha256:" + pkg.digest;
+    const std::string target = r == &registry ? r->storage_url() : "http://169.254.169.254";
+    for (auto& e : {error_of([&] { client.blob(ep, "c/web", digest, 1 << 20); }),
+                    error_of([&] { client.has_blob(ep, "c/web", digest); })}) {
+      INFO(e.what());
+      CHECK(e.code() == Errc::forbidden);
+      CHECK(e.subject() == "oci://" + host + "/c/web@" + digest);
+      CHECK_THAT(e.reason(), Catch::StartsWith("following the registry's redirect to " + target + "/") &&
+                                 Catch::Contains("not in the allowed list"));
+    }
+  }
+  CHECK(requests_seen(registry.storage_url()).empty());
+}
+
+TEST_CASE("blob redirects: bounded hops, the request's deadline over all of them, no challenge run for the storage host") {
+  test::Peer registry = test::start_python_peer("scripted_http_server.py");
+  test::Peer storage = test::start_python_peer("scripted_http_server.py");
+  const std::string host = "127.0.0.1:" + std::to_string(registry.port);
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  oci::ClientOptions o;
+  o.plain_http_hosts = {host};
+  o.timeout = std::chrono::milliseconds(1500);
+  oci::RegistryClient client(o);
+  const oci::Endpoint ep{host, {"user", "secret"}};
+
+  // A redirect loop.
+  script(registry, R"([{"status":307,"headers":{"Location":"/v2/c/r/blobs/)" + digest + R"("}}])");
+  auto loop = error_of([&] { client.blob(ep, "c/r", digest, 1 << 20); });
+  CHECK(loop.code() == Errc::network);
+  CHECK_THAT(loop.reason(), Catch::Contains("too many redirects (more than 5)"));
+
+  // The storage host drips: the download ends at the request's deadline.
+  script(registry, R"([{"status":307,"headers":{"Location":")" + storage.url() + R"(/blob?X-Amz-Signature=s1gn"}}])");
+  script(storage, R"([{"status":200,"body":"late","delay_ms":4000}])");
+  const auto started = std::chrono::steady_clock::now();
+  auto slow = error_of([&] { client.blob(ep, "c/r", digest, 1 << 20); });
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(3500));
+  CHECK(slow.code() == Errc::network);
+  CHECK(slow.subject() == "oci://" + host + "/c/r@" + digest);
+  CHECK_THAT(slow.reason(), Catch::Contains("timed out") && Catch::Contains(storage.url() + "/blob") &&
+                                !Catch::Contains("s1gn"));
+
+  // A 401 with a Bearer challenge from the storage host draws neither the
+  // registry's credentials nor a token request.
+  script(storage, R"([{"status":401,"headers":{"WWW-Authenticate":"Bearer realm=\")" + storage.url() +
+                      R"(/token\",service=\"s3\""}}])");
+  auto refused = error_of([&] { client.blob(ep, "c/r", digest, 1 << 20); });
+  CHECK(refused.code() == Errc::upstream);
+  CHECK_THAT(refused.reason(), Catch::Contains("HTTP 401 from " + storage.url() + "/blob (where the registry redirected)"));
+  auto at_storage = requests_seen(storage.url());
+  REQUIRE(at_storage.size() == 2);  // the slow one, then this one: no /token
+  for (auto& r : at_storage) CHECK(r.header("Authorization").empty());
+  for (auto& r : requests_seen(registry.url())) CHECK(r.header("Authorization").empty());  // it never asked
+}
+
+TEST_CASE("a token realm: credentials only over TLS or to the registry's own host and port, the scope the request needs, a bounded expiry") {
+  test::Peer registry = test::start_python_peer("scripted_http_server.py");
+  test::Peer realm = test::start_python_peer("scripted_http_server.py");
+  const std::string host = "127.0.0.1:" + std::to_string(registry.port);
+  const std::string realm_host = "127.0.0.1:" + std::to_string(realm.port);
+  const oci::Endpoint ep{host, {"user", "secret"}};
+  auto challenge = [](const std::string& realm_url) {
+    return R"({"status":401,"headers":{"WWW-Authenticate":"Bearer realm=\")" + realm_url +
+           R"(/token\",service=\"reg\",scope=\"repository:c/r:push,delete\""}})";
+  };
+  const std::string token = R"({"status":200,"body":"{\"token\":\"tk\",\"expires_in\":9223372036854775807}"})";
+  const std::string tags = R"({"status":200,"body":"{\"tags\":[\"1.0.0\"]}"})";
+
+  SECTION("a plain-http realm on another port does not get the registry's credentials") {
+    oci::ClientOptions o;
+    o.plain_http_hosts = {host};
+    oci::RegistryClient client(o);
+    script(registry, "[" + challenge(realm.url()) + "]");
+    script(realm, "[" + token + "]");
+    auto e = error_of([&] { client.tags(ep, "c/r"); });
+    CHECK(e.code() == Errc::unauthorized);
+    CHECK_THAT(e.reason(), Catch::Contains("plain HTTP on another host or port (" + realm_host + ")") &&
+                               Catch::Contains("not sent"));
+    CHECK(requests_seen(realm.url()).empty());
+    // Declared plain HTTP by the operator, it may have them.
+    o.plain_http_hosts.push_back(realm_host);
+    oci::RegistryClient declared(o);
+    script(registry, "[" + challenge(realm.url()) + "," + tags + "]");
+    CHECK(declared.tags(ep, "c/r") == std::vector<std::string>{"1.0.0"});
+    auto asked = requests_seen(realm.url());
+    REQUIRE(asked.size() == 1);
+    CHECK(asked[0].header("Authorization") == "Basic dXNlcjpzZWNyZXQ=");
+  }
+  SECTION("the realm on the registry itself: only the pull scope for a read, and the token kept (expires_in clamped)") {
+    oci::ClientOptions o;
+    o.plain_http_hosts = {host};
+    oci::RegistryClient client(o);
+    script(registry, "[" + challenge(registry.url()) + "," + token + "," + tags + "]");
+    CHECK(client.tags(ep, "c/r") == std::vector<std::string>{"1.0.0"});
+    CHECK(client.tags(ep, "c/r") == std::vector<std::string>{"1.0.0"});
+    auto seen = requests_seen(registry.url());
+    REQUIRE(seen.size() == 4);
+    CHECK(seen[1].path == "/token?service=reg&scope=repository%3Ac%2Fr%3Apull");
+    CHECK(seen[1].header("Authorization") == "Basic dXNlcjpzZWNyZXQ=");
+    CHECK(seen[2].header("Authorization") == "Bearer tk");
+    CHECK(seen[3].header("Authorization") == "Bearer tk");  // not expired by an overflow
+  }
 }

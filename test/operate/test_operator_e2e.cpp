@@ -4,6 +4,8 @@
 // (test_operator_real_sidecar.cpp).
 #include <signal.h>
 
+#include <sstream>
+
 #include "cmop/util/hash.hpp"
 #include "cmop/operate/controller.hpp"
 #include "cmop/operate/cronjob.hpp"
@@ -567,4 +569,185 @@ TEST_CASE("operator: a sync the operator did not start shows Ready Unknown while
     return ready(kube, "cron", 1) && condition(cr, "Reconciling", "status").empty();
   });
   CHECK(sidecar.count("POST", "/repo/new") == 1);  // observing is not re-applying
+}
+
+namespace {
+// Events of one resource with this reason.
+int events_with(const KubeClient& kube, const std::string& ns, const std::string& name, const std::string& reason) {
+  int n = 0;
+  for (auto& e : kube.list(resources::events, ns)["items"].GetArray())
+    if (str_at(e, "reason") == reason && str_at(e, "involvedObject.name") == name) ++n;
+  return n;
+}
+
+long observed_generation(const KubeClient& kube, const std::string& ns, const std::string& name) {
+  auto* og = value_at(kube.get(resources::chartmuseums, ns, name), "status.observedGeneration");
+  return og && og->IsInt64() ? og->GetInt64() : 0;
+}
+}  // namespace
+
+// Issue 23, items 2 and 3: a first reconcile that fails still reports the generation
+// it looked at (kstatus then says Failed, not InProgress), and the documented events
+// come from the resource's own status: Recovered once the missing Secret exists or the
+// conflicting owner is gone.
+TEST_CASE("operator: a failed first reconcile sets observedGeneration: recovery from SecretNotFound and NameConflict is one Recovered") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+
+  create_cr(kube, "nosecret", true);  // names git-creds, which does not exist yet
+  eventually("SecretNotFound", [&] {
+    return condition(kube.get(resources::chartmuseums, kNs, "nosecret"), "Ready", "reason") == "SecretNotFound";
+  });
+  CHECK(observed_generation(kube, kNs, "nosecret") == 1);
+
+  create_cr(kube, "shared");
+  eventually("team/shared Ready", [&] { return ready(kube, "shared", 1); });
+  kube.create(resources::chartmuseums, "other", chartmuseum("shared", "https://git.example/other"));
+  eventually("other/shared Stalled on the name", [&] {
+    return condition(kube.get(resources::chartmuseums, "other", "shared"), "Stalled", "reason") == "NameConflict";
+  });
+  CHECK(observed_generation(kube, "other", "shared") == 1);
+
+  kube.create(resources::secrets, kNs,
+              json(R"({"metadata":{"name":"git-creds"},"data":{"username":"Z2l0","password":"cGFzcw=="}})"));
+  eventually("nosecret Ready (retried with backoff)", [&] { return ready(kube, "nosecret", 1); });
+  kube.remove(resources::chartmuseums, kNs, "shared");
+  eventually("other/shared Ready", [&] { return cmop::test::ready(kube, "other", "shared", 1); });
+  eventually("one Recovered each", [&] {
+    return events_with(kube, kNs, "nosecret", "Recovered") == 1 && events_with(kube, "other", "shared", "Recovered") == 1;
+  });
+  op.wait_reconciled_after(0);
+  CHECK(events_with(kube, kNs, "nosecret", "SecretNotFound") == 1);
+  CHECK(events_with(kube, "other", "shared", "NameConflict") == 1);
+  CHECK(events_with(kube, kNs, "nosecret", "Recovered") == 1);
+  CHECK(events_with(kube, "other", "shared", "Recovered") == 1);
+}
+
+// Issue 23, item 3: after an operator restart, a spec change synced is one Synced event
+// (the outcome before the sync is read from the status, which shows Ready Unknown while
+// the sync runs, not from the memory of the process that wrote it).
+TEST_CASE("operator: after a restart every spec change synced is exactly one Synced event") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  const int n = 6;
+  {
+    Operator first(api, sidecar.url());
+    for (int i = 0; i < n; ++i) create_cr(kube, "r" + std::to_string(i));
+    for (int i = 0; i < n; ++i) eventually("Ready", [&] { return ready(kube, "r" + std::to_string(i), 1); });
+    first.wait_reconciled_after(0);
+  }
+  // Changed while no operator runs: the new one's first reconcile of each is the apply.
+  for (int i = 0; i < n; ++i)
+    kube.merge_patch(resources::chartmuseums, kNs, "r" + std::to_string(i), json(R"({"spec":{"ref":"release"}})"));
+  Operator second(api, sidecar.url());
+  for (int i = 0; i < n; ++i) eventually("Ready at 2", [&] { return ready(kube, "r" + std::to_string(i), 2); });
+  for (int i = 0; i < n; ++i)
+    eventually("one Synced for r" + std::to_string(i),
+               [&] { return events_with(kube, kNs, "r" + std::to_string(i), "Synced") == 1; }, std::chrono::seconds(10));
+  second.wait_reconciled_after(0);
+  for (int i = 0; i < n; ++i) CHECK(events_with(kube, kNs, "r" + std::to_string(i), "Synced") == 1);
+}
+
+// Issue 23, item 4: a namespace being deleted is normal. Nothing can be created in it
+// (403 NamespaceTerminating): no Event is attempted after the first refusal, no
+// CronJob re-created, no warning or retry; one info line says so.
+TEST_CASE("operator: a terminating namespace is quiet: no events, no CronJob re-created, one info line") {
+  FakeApiServer api({"--token", "sekret", "--bookmark-interval", "0.3", "--namespaces", FakeApiServer::kNamespaces,
+                     "--gc-interval", "2"});
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url());
+  operate::ResourceType namespaces{"/api/v1", "namespaces"};
+  kube.create(namespaces, "", json(R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"going"}})"));
+  for (const char* name : {"a", "b", "c"}) kube.create(resources::chartmuseums, "going", chartmuseum(name, "https://git.example/x"));
+  for (const char* name : {"a", "b", "c"}) eventually("Ready", [&] { return cmop::test::ready(kube, "going", name, 1); });
+  op.wait_reconciled_after(0);
+  const int cronjob_creates = api.count("POST /apis/batch/v1/namespaces/going/cronjobs");
+
+  kube.remove(namespaces, "", "going");
+  // Before the namespace controller gets to them, a CronJob goes (as it may first on a
+  // real cluster, where the namespace controller deletes kind after kind).
+  kube.remove(resources::cronjobs, "going", "a");
+  eventually("the namespace gone", [&] { return cmop::test::gone(kube, namespaces, "", "going"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  op.wait_reconciled_after(0);
+  CHECK(sidecar.status_of("a") == 404);
+  // At most the one create that found out.
+  CHECK(api.count("POST /apis/batch/v1/namespaces/going/cronjobs") <= cronjob_creates + 1);
+  CHECK(api.count("POST /api/v1/namespaces/going/events") <= 1);
+  std::string log = op.log();
+  INFO(log);
+  std::istringstream lines(log);
+  int warnings = 0, terminating = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("going/") == std::string::npos && line.find("namespace going") == std::string::npos) continue;
+    if (line.find(" WARN ") != std::string::npos || line.find(" ERROR ") != std::string::npos) ++warnings;
+    if (line.find("being terminated") != std::string::npos) ++terminating;
+  }
+  CHECK(warnings == 0);
+  CHECK(terminating == 1);
+}
+
+// Issue 23, item 5: Secrets are read once per reconcile at most (the webhook Secret was
+// read twice for an apply), and not again for the reconciles that follow the operator's
+// own writes and the sidecar's sync reports; a CronJob status change (the CronJob
+// controller's lastScheduleTime, active jobs) reconciles nothing.
+TEST_CASE("operator: Secrets are not re-read for the operator's own echoes, CronJob status changes reconcile nothing") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  kube.create(resources::secrets, kNs,
+              json(R"({"metadata":{"name":"git-creds"},"data":{"username":"Z2l0","password":"cGFzcw=="}})"));
+  kube.create(resources::secrets, kNs, json(R"({"metadata":{"name":"hook"},"data":{"token":"czNjcmV0"}})"));
+  Operator op(api, sidecar.url());
+  auto cr = chartmuseum("web", "https://git.example/web");
+  auto& a = cr.GetAllocator();
+  cr["spec"].AddMember("secretRef", rapidjson::Value(json(R"({"name":"git-creds"})"), a), a);
+  cr["spec"].AddMember("webhook", rapidjson::Value(json(R"({"secretRef":{"name":"hook"}})"), a), a);
+  kube.create(resources::chartmuseums, kNs, cr);
+  eventually("web Ready", [&] { return ready(kube, "web", 1); });
+  op.wait_reconciled_after(0);
+  const std::string creds = "GET /api/v1/namespaces/team/secrets/git-creds", hook = "GET /api/v1/namespaces/team/secrets/hook";
+  // Create, finalizer, apply, Ready Unknown, the sync's start and end, Ready True: one read of each.
+  CHECK(api.count(creds) == 1);
+  CHECK(api.count(hook) == 1);
+
+  kube.merge_patch(resources::chartmuseums, kNs, "web", json(R"({"spec":{"ref":"release"}})"));
+  eventually("web Ready at 2", [&] { return ready(kube, "web", 2); });
+  op.wait_reconciled_after(0);
+  CHECK(api.count(hook) == 2);  // a change of the resource by someone else reads them again, once
+  CHECK(api.count(creds) == 2);
+
+  long reconciles = op.metric("cmop_operator_reconcile_total{result=\"success\"}");
+  for (int i = 0; i < 3; ++i) {
+    auto cj = kube.get(resources::cronjobs, kNs, "web");
+    auto& ca = cj.GetAllocator();
+    if (cj.HasMember("status")) cj.RemoveMember("status");
+    cj.AddMember("status", rapidjson::Value(json(R"({"lastScheduleTime":"2026-01-01T00:0)" + std::to_string(i) +
+                                                 R"(:00Z"})"), ca), ca);
+    kube.update_status(resources::cronjobs, kNs, "web", cj);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  CHECK(op.metric("cmop_operator_reconcile_total{result=\"success\"}") == reconciles);
+}
+
+// Issue 23, item 6: CronJobs are read from the watch-fed cache only: the operator needs
+// no `get` on cronjobs (the chart's RBAC grants list, watch, create, update, delete). A
+// CronJob list that fails at first delays the reconciles; they never GET.
+TEST_CASE("operator: CronJobs are never read one by one, even while their cache is not filled yet") {
+  FakeApiServer api;
+  Sidecar sidecar;
+  KubeClient kube(api.config());
+  create_cr(kube, "early");
+  create_cr(kube, "early2");
+  api.hook("/__faults", R"([{"method":"GET","path":"/cronjobs$","status":503,"reason":"ServiceUnavailable","count":2}])");
+  Operator op(api, sidecar.url());
+  eventually("early Ready", [&] { return ready(kube, "early", 1); });
+  eventually("early2 Ready", [&] { return ready(kube, "early2", 1); });
+  CHECK(api.count("GET /apis/batch/v1/namespaces/team/cronjobs/early") == 0);
+  CHECK(api.count("GET /apis/batch/v1/namespaces/team/cronjobs/early2") == 0);
+  CHECK(api.count("POST /apis/batch/v1/namespaces/team/cronjobs") == 2);
 }

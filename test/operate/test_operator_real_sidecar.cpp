@@ -2,6 +2,7 @@
 // with git repos served by `git daemon` and the fake kube-apiserver: a Chartmuseum's
 // charts land in the served index, its CronJob's command really syncs, and deleting
 // the CR takes exactly its charts out again.
+#include <signal.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -36,10 +37,11 @@ struct RealSidecar {
   fs::path state;
   Process process;
   int port = 0;  // as cmop serve reports it (it listens on port 0: no race with parallel tests)
-  RealSidecar(const fs::path& dir, std::map<std::string, std::string> env = {})
+  // `listen_port` 0: any free port; a restart passes the port it had, so its clients keep their URL.
+  RealSidecar(const fs::path& dir, std::map<std::string, std::string> env = {}, int listen_port = 0)
       : state(dir / "state"),
-        process({cmop_binary(), "serve", "--listen", "127.0.0.1:0", "--state-dir", state.string(), "--token",
-                 "side-token"},
+        process({cmop_binary(), "serve", "--listen", "127.0.0.1:" + std::to_string(listen_port), "--state-dir",
+                 state.string(), "--token", "side-token"},
                 std::move(env), {}, dir / "serve.log") {
     port = port_from_log(dir / "serve.log", std::regex("url=http://127\\.0\\.0\\.1:([0-9]+)"), process, "cmop serve");
     if (!wait_for_port(port, 30000)) FAIL("cmop serve did not listen; log:\n" << log());
@@ -783,4 +785,46 @@ TEST_CASE("operator with the real cmop serve: a failing scheduled sync turns Rea
   });
   eventually("a Recovered event", [&] { return events_with("Recovered") == 1; });
   CHECK(events_with("SyncFailed") == 1);
+}
+
+// Issue 23, item 1: a sidecar that restarts with an empty state dir (a pod rescheduled
+// with persistence off) announces a new epoch on GET /syncs. The operator re-applies
+// every resource at once (the resync is an hour away here), and no resource stays
+// Ready=True for a repo the sidecar does not have.
+TEST_CASE("operator with the real cmop serve: a sidecar restarted with an empty state dir gets every repo back at once") {
+  WebWorld w("lost", {"--resync-seconds", "3600"});
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("web", w.daemon.url("web.git"), 1440));
+  eventually("web Ready", [&] { return ready(w.kube, kNs, "web", 1); });
+  one_chart_bare(w.tmp.path() / "second", w.served, "beta", "0.1.0", "second.git");
+  w.kube.create(resources::chartmuseums, kNs, chartmuseum_for("second", w.daemon.url("second.git"), 1440));
+  eventually("second Ready", [&] { return ready(w.kube, kNs, "second", 1); });
+  const std::string head = w.sidecar_commit();
+  const std::string ready_since = condition(w.kube.get(resources::chartmuseums, kNs, "web"), "Ready", "lastTransitionTime");
+
+  // The sidecar goes and comes back on the same address with nothing.
+  const int port = w.sidecar.port;
+  w.sidecar.process.kill(SIGTERM);
+  REQUIRE(w.sidecar.process.wait(10000) >= 0);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // (lastTransitionTime has a 1 s resolution)
+  util::TempDir again("cmop-operate-lost-again-");
+  RealSidecar restarted(again.path(), {}, port);
+  REQUIRE(http("GET", restarted.url() + "/repo/web").status == 404);
+  auto restarted_at = std::chrono::steady_clock::now();
+
+  eventually("both repos registered and synced again", [&] {
+    auto v = restarted.index();
+    return http("GET", restarted.url() + "/repo/web").status == 200 &&
+           http("GET", restarted.url() + "/repo/second").status == 200 && v.count("alpha") &&
+           str_at(json(http("GET", restarted.url() + "/repo/web").body), "lastCommit") == head &&
+           v.count("beta") && !str_at(json(http("GET", restarted.url() + "/repo/second").body), "lastCommit").empty();
+  }, std::chrono::seconds(60));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - restarted_at).count();
+  WARN("repos back " << took << " s after the sidecar restarted");
+  CHECK(took < 30);  // the bound is the resync (an hour here), which this must beat by far
+  eventually("web Ready again", [&] { return ready(w.kube, kNs, "web", 1); });
+  // Ready went through Unknown (a sync of a repo the sidecar did not have) and back.
+  auto cr = w.kube.get(resources::chartmuseums, kNs, "web");
+  CHECK(condition(cr, "Ready", "lastTransitionTime") != ready_since);
+  CHECK(str_at(cr, "status.lastCommit") == head);
+  CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0"});
 }

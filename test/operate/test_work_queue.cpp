@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
+#include <algorithm>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cmop/operate/work_queue.hpp"
 
@@ -74,4 +77,27 @@ TEST_CASE("work queue: a key has at most one delayed entry, the earliest deadlin
   CHECK(*q.get() == "j");
   q.done("j");
   CHECK(q.depth() == 0);
+}
+
+// Issue 23, item 8: the reconcile that reports a finished sync (the sidecar feed's) goes
+// ahead of the initial ones, each key still once and never to two workers at once.
+TEST_CASE("work queue: an urgent key is handed out before everything queued, once") {
+  WorkQueue q;
+  for (int i = 0; i < 100; ++i) q.add("ns/r" + std::to_string(i));
+  q.add_urgent("ns/r50");  // queued already: it jumps the line
+  q.add_urgent("ns/new");
+  q.add_urgent("ns/new");
+  CHECK(q.depth() == 101);
+  CHECK(*q.get() == "ns/r50");
+  CHECK(*q.get() == "ns/new");
+  auto first = q.get();
+  CHECK(*first == "ns/r0");
+  q.add_urgent("ns/r0");  // while it is processed: again after done(), first of all
+  for (int i = 1; i < 50; ++i) CHECK(*q.get() == "ns/r" + std::to_string(i));
+  q.done("ns/r0");
+  CHECK(*q.get() == "ns/r0");
+  std::vector<std::string> rest;
+  while (q.depth() > 0) rest.push_back(*q.get());
+  CHECK(rest.size() == 49);  // r51..r99: the stale entry of r50 was skipped
+  CHECK(std::find(rest.begin(), rest.end(), "ns/r50") == rest.end());
 }

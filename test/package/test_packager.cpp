@@ -219,10 +219,10 @@ TEST_CASE("symlinks inside the clone are followed like Helm does", "[packager]")
   util::TempDir repo;
   fs::path c = repo.path() / "c";
   basic_chart(c, "c", "0.1.0");
-  put(repo.path(), "shared/common.yaml", "shared: true\n");
-  put(repo.path(), "shared/dir/inner.txt", "inner\n");
-  fs::create_symlink("../../shared/common.yaml", c / "templates/common.yaml");
-  fs::create_directory_symlink("../shared/dir", c / "linked");
+  put(repo.path(), "common/common.yaml", "shared: true\n");
+  put(repo.path(), "common/dir/inner.txt", "inner\n");
+  fs::create_symlink("../../common/common.yaml", c / "templates/common.yaml");
+  fs::create_directory_symlink("../common/dir", c / "linked");
 
   auto pkg = pack(repo.path(), "c");
   fs::path tgz = save(repo.path(), pkg);

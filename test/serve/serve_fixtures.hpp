@@ -77,13 +77,22 @@ void eventually(Probe probe, const std::string& what) {
 }
 
 // A plain TCP connection for malformed or oversized requests and keep-alive checks.
+// `source`: the local address to connect from (another 127.x.y.z stands for another
+// client); `receive_buffer` > 0: a small socket receive buffer (a slow reader).
 class RawConnection {
  public:
-  explicit RawConnection(int port) {
+  explicit RawConnection(int port, const char* source = nullptr, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     REQUIRE(fd_ >= 0);
     timeval tv{30, 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (receive_buffer > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    if (source) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      REQUIRE(::inet_pton(AF_INET, source, &local.sin_addr) == 1);
+      REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -110,13 +119,8 @@ class RawConnection {
   };
   // Reads one response (Content-Length framed); status 0 when the connection ended first.
   Reply read_response() {
-    Reply r;
-    while (buffer_.find("\r\n\r\n") == std::string::npos)
-      if (!fill()) return r;
-    auto end = buffer_.find("\r\n\r\n");
-    r.head = buffer_.substr(0, end + 4);
-    buffer_.erase(0, end + 4);
-    r.status = std::stoi(r.head.substr(9, 3));
+    Reply r = read_head();
+    if (r.status == 0) return r;
     std::size_t length = 0;
     std::string lower = r.head;
     for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -126,6 +130,33 @@ class RawConnection {
     r.body = buffer_.substr(0, length);
     buffer_.erase(0, std::min(length, buffer_.size()));
     return r;
+  }
+  // Reads up to `max` bytes as they come (what was buffered first); 0 at the end
+  // of the stream or after the receive timeout.
+  std::size_t read_some(std::size_t max) {
+    if (!buffer_.empty()) {
+      const std::size_t n = std::min(max, buffer_.size());
+      buffer_.erase(0, n);
+      return n;
+    }
+    std::string buf(max, '\0');
+    ssize_t n = ::recv(fd_, buf.data(), max, 0);
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+  // Reads the status line and headers only (the body stays for read_some).
+  Reply read_head() {
+    Reply r;
+    while (buffer_.find("\r\n\r\n") == std::string::npos)
+      if (!fill()) return r;
+    auto end = buffer_.find("\r\n\r\n");
+    r.head = buffer_.substr(0, end + 4);
+    buffer_.erase(0, end + 4);
+    r.status = std::stoi(r.head.substr(9, 3));
+    return r;
+  }
+  void receive_timeout(std::chrono::milliseconds t) {
+    timeval tv{static_cast<time_t>(t.count() / 1000), static_cast<suseconds_t>((t.count() % 1000) * 1000)};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   // True when the server closed the connection (EOF) before sending anything more.
   bool closed_by_peer() {
@@ -217,6 +248,22 @@ inline serve::ServerOptions local_options(const std::filesystem::path& state) {
   o.probe_interval = std::chrono::milliseconds(100);
   return o;
 }
+
+// A server on the embedded repo in a fresh temp dir, its options tweaked first.
+struct Running {
+  util::TempDir tmp;
+  std::unique_ptr<serve::Server> server;
+  std::string base;
+
+  explicit Running(std::function<void(serve::ServerOptions&)> tweak = {}, const std::string& prefix = "cmop-serve-api-")
+      : tmp(prefix) {
+    auto o = local_options(tmp.path() / "state");
+    if (tweak) tweak(o);
+    server = std::make_unique<serve::Server>(o);
+    server->start();
+    base = server->url();
+  }
+};
 
 // A server publishing to the embedded repo through a gate the test holds.
 struct GatedServer {

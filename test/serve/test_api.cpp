@@ -12,23 +12,7 @@ using test::call;
 using test::json_of;
 using test::str;
 
-namespace {
-
-struct Running {
-  util::TempDir tmp{"cmop-serve-api-"};
-  std::unique_ptr<serve::Server> server;
-  std::string base;
-
-  explicit Running(std::function<void(serve::ServerOptions&)> tweak = {}) {
-    auto o = test::local_options(tmp.path() / "state");
-    if (tweak) tweak(o);
-    server = std::make_unique<serve::Server>(o);
-    server->start();
-    base = server->url();
-  }
-};
-
-}  // namespace
+using test::Running;
 
 TEST_CASE("health, readiness and metrics answer", "[serve]") {
   Running r;

@@ -4,7 +4,13 @@
 // syncs, the rate limit and the body limit. Plus the pure functions underneath.
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
+#include <fstream>
+
 #include "cmop/serve/webhooks.hpp"
+#include "cmop/sync/repo_state.hpp"
+#include "cmop/sync/serialize.hpp"
 #include "cmop/util/hash.hpp"
 #include "serve_fixtures.hpp"
 
@@ -23,10 +29,14 @@ std::string github_push(const std::string& ref) {
          "\"default_branch\":\"main\"}}";
 }
 
-net::Headers github_headers(const std::string& body, const std::string& secret, const std::string& event = "push") {
+// Each call is another delivery (its own X-GitHub-Delivery) unless `delivery` names one.
+net::Headers github_headers(const std::string& body, const std::string& secret, const std::string& event = "push",
+                            std::string delivery = "") {
+  static std::atomic<int> deliveries{0};
+  if (delivery.empty()) delivery = "72d3162e-cc78-11e3-81ab-" + std::to_string(100000000000 + ++deliveries);
   return {{"Content-Type", "application/json"},
           {"X-GitHub-Event", event},
-          {"X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+          {"X-GitHub-Delivery", delivery},
           {"X-Hub-Signature-256", "sha256=" + util::hmac_sha256_hex(secret, body)}};
 }
 
@@ -323,6 +333,92 @@ TEST_CASE("webhook bodies are size-limited", "[serve][webhook]") {
   CHECK(res.status == 413);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   CHECK(syncs_of(r.base, "mycharts") == before);
+}
+
+// Issue 22: a captured signed delivery could be sent again and again, each time
+// syncing the repo and taking from its rate budget.
+TEST_CASE("a delivery seen before is acknowledged and not acted on again", "[serve][webhook][replay]") {
+  HookedRepo r([](serve::ServerOptions& o) { o.hook_rate_per_minute = 3; });
+  const std::string body = github_push("refs/heads/main");
+  const auto headers = github_headers(body, kSecret, "push", "d6a4d0f0-0000-4000-8000-000000000001");
+  REQUIRE(call(r.base, "POST", "/hooks/mycharts", body, headers).status == 202);
+  for (int i = 0; i < 5; ++i) {
+    auto again = call(r.base, "POST", "/hooks/mycharts", body, headers);
+    CHECK(again.status == 200);
+    CHECK(str(json_of(again), "status") == "duplicate");
+  }
+  auto metrics = call(r.base, "GET", "/metrics").body;
+  CHECK(test::metric(metrics, "cmop_webhooks_total{outcome=\"replayed\"}") == "5");
+  CHECK(test::metric(metrics, "cmop_webhooks_total{outcome=\"queued\"}") == "1");
+  // The replays took nothing from the budget: two new deliveries still pass.
+  CHECK(call(r.base, "POST", "/hooks/mycharts", body, github_headers(body, kSecret)).status == 202);
+  CHECK(call(r.base, "POST", "/hooks/mycharts", body, github_headers(body, kSecret)).status == 202);
+
+  // GitLab's idempotency key (the same on its retries), and its event UUID.
+  const net::Headers gitlab = {{"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Token", kSecret},
+                               {"Idempotency-Key", "4f1c1a4e-1111-4222-8333-944445555666"}};
+  HookedRepo g([](serve::ServerOptions& o) { o.hook_rate_per_minute = 100; });
+  CHECK(call(g.base, "POST", "/hooks/mycharts", body, gitlab).status == 202);
+  CHECK(str(json_of(call(g.base, "POST", "/hooks/mycharts", body, gitlab)), "status") == "duplicate");
+  const net::Headers uuid = {{"X-Gitlab-Event", "Push Hook"}, {"X-Gitlab-Token", kSecret},
+                             {"X-Gitlab-Event-UUID", "13792a34-cac6-4fda-95a8-c58e00a3954e"}};
+  CHECK(call(g.base, "POST", "/hooks/mycharts", body, uuid).status == 202);
+  CHECK(str(json_of(call(g.base, "POST", "/hooks/mycharts", body, uuid)), "status") == "duplicate");
+  // A wrong signature with a known delivery id is refused as before (and remembers nothing).
+  auto forged = github_headers(body, "wrong", "push", "d6a4d0f0-0000-4000-8000-000000000002");
+  CHECK(call(g.base, "POST", "/hooks/mycharts", body, forged).status == 403);
+}
+
+// Issue 22: the refusal path copied the repo's whole state before the HMAC check:
+// a bad signature for a repo of thousands of charts cost many times an unknown
+// name's, which told whether the repo exists.
+TEST_CASE("a refused webhook costs the same for a large repo as for an unknown name", "[serve][webhook][timing]") {
+  util::TempDir tmp("cmop-serve-hook-timing-");
+  const auto state = tmp.path() / "state";
+  {
+    sync::RepoState big;
+    big.spec.name = "big";
+    big.spec.git = "https://git.example.invalid/big.git";
+    big.spec.webhook_secret = kSecret;
+    big.last_commit = std::string(40, 'a');
+    for (int i = 0; i < 20000; ++i) {
+      const std::string name = "chart-" + std::to_string(i);
+      big.published.push_back({"big", name, "1.0.0", "sha256:" + std::string(64, 'b'), "charts/" + name});
+      big.chart_keys["charts/" + name] = std::string(64, 'c');
+    }
+    std::filesystem::create_directories(state / "repos");
+    std::ofstream(state / "repos" / "big.json") << sync::to_state_file(big);
+  }
+  auto o = test::local_options(state);
+  serve::Server server(o);
+  server.start();
+  const std::string base = server.url();
+  const std::string body = github_push("refs/heads/main");
+  auto once = [&](const std::string& repo) {
+    const auto start = std::chrono::steady_clock::now();
+    auto res = call(base, "POST", "/hooks/" + repo, body, github_headers(body, "not the secret"));
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    CHECK(res.status == 403);
+    return std::make_pair(us, res.body);
+  };
+  std::vector<double> known, unknown;
+  std::string known_body, unknown_body;
+  for (int i = 0; i < 60; ++i) {
+    auto [k, kb] = once("big");
+    auto [u, ub] = once("nosuchrepo");
+    known.push_back(k);
+    unknown.push_back(u);
+    known_body = kb;
+    unknown_body = ub;
+  }
+  CHECK(known_body == unknown_body);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double mk = median(known), mu = median(unknown);
+  INFO("median: big repo " << mk << " us, unknown name " << mu << " us");
+  CHECK(mk < 2 * mu);
 }
 
 // --- the pure functions -----------------------------------------------------------

@@ -57,6 +57,11 @@ class BlackHole {
     std::lock_guard lk(mu_);
     return held_.size() + released_;
   }
+  // The connections held now (a peer built on this one may write to them).
+  std::vector<int> held() {
+    std::lock_guard lk(mu_);
+    return held_;
+  }
   // Closes the held connections (unblocks a client that has no deadline of its own).
   void release() {
     std::lock_guard lk(mu_);

@@ -63,6 +63,14 @@ Registry::Registry(RegistryOptions options) : options_(std::move(options)) {
     config += "auth:\n  token:\n    realm: " + token_server_->url() + "/token\n    service: cmop-test-registry\n"
               "    issuer: cmop-test-issuer\n    rootcertbundle: " + d + "/token.pem\n";
   }
+  if (options_.redirect_blobs) {
+    std::string baseurl = options_.redirect_baseurl;
+    if (baseurl.empty()) {
+      storage_server_ = std::make_unique<Peer>(start_python_peer("blob_storage_server.py", {"--root", d + "/storage"}));
+      baseurl = storage_server_->url() + "/";
+    }
+    config += "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: " + baseurl + "\n";
+  }
   std::ofstream(dir_ / "config.yml") << config;
   start();
 }
@@ -70,6 +78,7 @@ Registry::Registry(RegistryOptions options) : options_(std::move(options)) {
 Registry::~Registry() {
   process_.reset();
   token_server_.reset();
+  storage_server_.reset();
   std::error_code ec;
   fs::remove_all(dir_, ec);
 }
@@ -87,6 +96,12 @@ void Registry::stop() {
   process_->wait();
   process_.reset();
 }
+
+std::string Registry::token_host() const {
+  return token_server_ ? "127.0.0.1:" + std::to_string(token_server_->port) : "";
+}
+
+std::string Registry::storage_url() const { return storage_server_ ? storage_server_->url() : ""; }
 
 int Registry::token_requests() const {
   if (!token_server_) return 0;

@@ -17,6 +17,12 @@ struct RegistryOptions {
   bool token_auth = false;                       // Bearer challenges from a token server
   std::string token_user, token_password;        // the token server wants these (else anonymous tokens)
   bool allow_delete = true;                      // storage.delete.enabled
+  // Blob GETs and HEADs answered with a 307 to another server, as registries on S3
+  // or behind a CDN do (the `redirect` storage middleware): to redirect_baseurl, or
+  // when that is empty to a test/support/blob_storage_server.py serving the
+  // registry's storage on its own port.
+  bool redirect_blobs = false;
+  std::string redirect_baseurl = {};
 };
 
 class Registry {
@@ -37,6 +43,11 @@ class Registry {
   void start();
   // Token requests the token server answered (token auth only).
   int token_requests() const;
+  // host:port of the token server (token auth only).
+  std::string token_host() const;
+  // http://127.0.0.1:<port> of the blob storage server (redirect_blobs only); its
+  // /__requests lists what reached it, headers included.
+  std::string storage_url() const;
 
  private:
   RegistryOptions options_;
@@ -45,6 +56,7 @@ class Registry {
   int port_ = 0;
   std::unique_ptr<Process> process_;
   std::unique_ptr<Peer> token_server_;
+  std::unique_ptr<Peer> storage_server_;
 };
 
 }  // namespace cmop::test

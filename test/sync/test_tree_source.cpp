@@ -65,10 +65,10 @@ TEST_CASE("a chart packaged from the commit's objects is byte for byte the packa
   r.work.write("charts/tricky/files/run.sh", "#!/bin/sh\necho hi\n");
   fs::permissions(r.work.dir() / "charts/tricky/files/run.sh", fs::perms::owner_exec | fs::perms::group_exec,
                   fs::perm_options::add);
-  r.work.write("shared/common.txt", "shared by links\n");
-  r.work.write("shared/dir/one.txt", "one\n");
-  r.work.symlink("charts/tricky/files/shared.txt", "../../../shared/common.txt");
-  r.work.symlink("charts/tricky/files/linked-dir", "../../../shared/dir");
+  r.work.write("common/common.txt", "shared by links\n");
+  r.work.write("common/dir/one.txt", "one\n");
+  r.work.symlink("charts/tricky/files/shared.txt", "../../../common/common.txt");
+  r.work.symlink("charts/tricky/files/linked-dir", "../../../common/dir");
   r.work.symlink("charts/tricky/files/chain", "shared.txt");   // a link to a link
   r.work.symlink("charts/tricky/leak", "/etc/passwd");         // escapes, but ignored: skipped unread
   r.publish_commit("tricky chart");
@@ -96,7 +96,7 @@ TEST_CASE("a chart packaged from the commit's objects is byte for byte the packa
   CHECK_FALSE(find_entry(entries, "tricky/leak"));
 
   // A change to the linked file outside the chart folder changes the package.
-  r.work.write("shared/common.txt", "changed outside the chart\n");
+  r.work.write("common/common.txt", "changed outside the chart\n");
   r.work.write("charts/tricky/Chart.yaml",
                "apiVersion: v2\nname: tricky\nversion: 1.0.1\ndependencies:\n- name: lib\n  version: 0.1.0\n"
                "  repository: file://../lib\n- name: sub\n  version: 2.0.0\n");

@@ -93,6 +93,25 @@ token
 {{- end -}}
 {{- end -}}
 
+{{/*
+operator.token as text ("" when unset). `--set operator.token=123456` hands the
+chart a number, which is still the token "123456".
+*/}}
+{{- define "chartmuseum.operatorToken" -}}
+{{- $token := .Values.operator.token -}}
+{{- if not (kindIs "invalid" $token) -}}
+{{- include "chartmuseum.envValue" $token -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+operator.serve.tenant without leading and trailing slashes ("/org/team/" is
+org/team): what the chart checks against env.open.DEPTH and passes to cmop.
+*/}}
+{{- define "chartmuseum.serveTenant" -}}
+{{- trimAll "/" (toString (default "" .Values.operator.serve.tenant)) -}}
+{{- end -}}
+
 {{/* ChartMuseum's context path ("" or "/prefix", no trailing slash). */}}
 {{- define "chartmuseum.contextPath" -}}
 {{- $path := toString (default "" .Values.env.open.CONTEXT_PATH) | trimSuffix "/" -}}
@@ -160,7 +179,7 @@ object is rendered.
 {{- fail "operator.enabled=true refuses env.open.ALLOW_OVERWRITE=true: ChartMuseum would overwrite an existing chart version without a 409, so cmop could not detect two repos publishing the same name+version (cmop replaces its own charts with ?force, which needs no ALLOW_OVERWRITE)." -}}
 {{- end -}}
 {{- $depth := int (default 0 $open.DEPTH) -}}
-{{- $tenant := trimAll "/" (toString (default "" .Values.operator.serve.tenant)) -}}
+{{- $tenant := include "chartmuseum.serveTenant" . -}}
 {{- if and (gt $depth 0) (not $tenant) -}}
 {{- fail "env.open.DEPTH > 0 makes ChartMuseum multi-tenant: set operator.serve.tenant (org/repo) so cmop knows where to publish." -}}
 {{- end -}}
@@ -188,7 +207,7 @@ object is rendered.
 {{- if and (gt (int .Values.operator.operate.replicaCount) 1) (not .Values.operator.leaderElect) -}}
 {{- fail "operator.operate.replicaCount > 1 needs operator.leaderElect=true: two active operators would fight over the same resources." -}}
 {{- end -}}
-{{- if and .Values.operator.existingTokenSecret .Values.operator.token -}}
+{{- if and .Values.operator.existingTokenSecret (include "chartmuseum.operatorToken" .) -}}
 {{- fail "set either operator.token or operator.existingTokenSecret, not both" -}}
 {{- end -}}
 {{- end -}}
@@ -247,9 +266,10 @@ plain value); the bearer token from operator.serve.chartmuseumBearerTokenSecret.
 {{- end -}}
 
 {{/*
-A value of env.open as ChartMuseum reads it. YAML numbers from a values file
-arrive as floats, which print as 5.24288e+07: whole ones are written as integers
-(MAX_UPLOAD_SIZE: 52428800 stays 52428800).
+A value as the text a program reads (env.open and env.secret variables, the
+sidecar token). YAML numbers from a values file arrive as floats, which print as
+5.24288e+07: whole ones are written as integers (MAX_UPLOAD_SIZE: 52428800 stays
+52428800).
 */}}
 {{- define "chartmuseum.envValue" -}}
 {{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) -}}

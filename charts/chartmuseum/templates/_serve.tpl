@@ -76,6 +76,16 @@ Service otherwise.
 {{- if and (eq (include "chartmuseum.serveDeployment" .) "true") $oci.registry (not $oci.existingSecret) (or $oci.username $oci.password) -}}true{{- end -}}
 {{- end -}}
 
+{{/*
+"true" when the OCI registry is one of operator.serve.oci.plainHTTP (its
+host[:port] listed there, as cmop serve matches it): Helm then needs --plain-http.
+*/}}
+{{- define "chartmuseum.ociPlainHTTP" -}}
+{{- $oci := .Values.operator.serve.oci -}}
+{{- $host := first (splitList "/" (trimPrefix "oci://" (toString $oci.registry))) -}}
+{{- if and $host (has $host (default list $oci.plainHTTP)) -}}true{{- end -}}
+{{- end -}}
+
 {{/* Where the extra CA bundle is mounted in the serve container. */}}
 {{- define "chartmuseum.serveCADir" -}}
 /etc/cmop/ca
@@ -210,8 +220,16 @@ work. Called from chartmuseum.validate.
 {{- if ne $mode "deployment" -}}
 {{- fail "operator.serve.oci.registry needs operator.serve.mode=deployment: the sidecar publishes only into its own ChartMuseum." -}}
 {{- end -}}
-{{- if not (hasPrefix "oci://" (toString $oci.registry)) -}}
-{{- fail (printf "operator.serve.oci.registry must be oci://host[:port]/path, not %q" (toString $oci.registry)) -}}
+{{- $registry := toString $oci.registry -}}
+{{- if not (hasPrefix "oci://" $registry) -}}
+{{- fail (printf "operator.serve.oci.registry must be oci://host[:port]/path, as helm push takes it (e.g. oci://registry.example.com/charts), not %q" $registry) -}}
+{{- end -}}
+{{- if contains "@" $registry -}}
+{{- /* the value is not repeated: it may hold a password */ -}}
+{{- fail "operator.serve.oci.registry must not carry credentials (user@ or user:password@): set operator.serve.oci.username and password, or operator.serve.oci.existingSecret" -}}
+{{- end -}}
+{{- if not (regexMatch `^oci://[^/?#\s]+(/[^?#\s]*)?$` $registry) -}}
+{{- fail (printf "operator.serve.oci.registry %q is not oci://host[:port]/path: it needs a host, and no query (?), fragment (#) or spaces" $registry) -}}
 {{- end -}}
 {{- if and $oci.existingSecret (or $oci.username $oci.password) -}}
 {{- fail "set either operator.serve.oci.existingSecret or operator.serve.oci.username/password, not both" -}}
@@ -219,7 +237,7 @@ work. Called from chartmuseum.validate.
 {{- if and (not $oci.existingSecret) (or $oci.username $oci.password) (not (and $oci.username $oci.password)) -}}
 {{- fail "operator.serve.oci.username and operator.serve.oci.password go together: set both, or neither for anonymous access" -}}
 {{- end -}}
-{{- if $serve.tenant -}}
+{{- if include "chartmuseum.serveTenant" . -}}
 {{- fail "operator.serve.tenant is a ChartMuseum tenant and means nothing with operator.serve.oci.registry: put the path in the registry URL instead" -}}
 {{- end -}}
 {{- else if or $oci.existingSecret $oci.username $oci.password -}}

@@ -19,8 +19,12 @@ struct Dependency {
   std::vector<std::string> tags;
   bool enabled_set = false;
   bool enabled = true;
-  // Kept verbatim: a string entry as written, a {child, parent} mapping entry as
-  // flow YAML text ("{child: a, parent: b}"); entries starting with '{' are mappings.
+  // Each entry as Helm holds it (an interface{}: usually a string or a {child, parent}
+  // mapping, but any YAML value is kept): the JSON text Go's encoding/json writes for
+  // it after sigs.k8s.io/yaml's conversion — "\"data\"", "{\"child\":\"a\",\"parent\":\"b\"}",
+  // "{\"child\":1,\"parent\":null}" (numbers are float64s: 0x1F is 31, 1.50 is 1.5).
+  // So an entry keeps its YAML types in the package's Chart.yaml, in index.yaml and
+  // its JSON, and in Chart.lock digests, as with Helm.
   std::vector<std::string> import_values;
   std::string alias;
 };
@@ -47,6 +51,9 @@ struct Metadata {
 
 // Parses Chart.yaml text. Throws Error(invalid_chart) with `origin` (a path) as subject
 // when the YAML is malformed or a field has the wrong type ("field X: expected ..."),
+// or holds what go-yaml's reader refuses anywhere, comments included (a raw DEL or
+// other control character, malformed UTF-8: "invalid YAML at line L, column C:
+// control characters are not allowed", go-yaml's reason, as Helm refuses to load it),
 // Error(too_large) past 4 MiB. Decodes as Helm does (field names matched
 // case-insensitively, a later key overrides an earlier one, unknown keys ignored),
 // except that a number or bool given for a string field keeps its text as written
@@ -57,16 +64,18 @@ Metadata parse_chart_yaml(std::string_view yaml, std::string_view origin);
 // Helm's loader overlays requirements.yaml (the v1 dependency list) onto the
 // metadata whatever the apiVersion: its `dependencies` replace those of Chart.yaml.
 // A UTF-8 BOM is dropped first. Throws Error(invalid_chart) with `origin` as subject
-// when the file is not a YAML mapping, a dependency is malformed, or it is an alias bomb.
+// when the file is not a YAML mapping, holds what go-yaml's reader refuses, a dependency is malformed, or it is an alias bomb.
 void apply_requirements_yaml(Metadata& md, std::string_view yaml, std::string_view origin);
 
 // Helm's chart.Metadata.Validate, plus the lint-time rules that keep a chart
 // servable: apiVersion required and v1|v2; name required, not "."/"..", no '/' or
 // '\\', nothing sanitizeString would change; version a semantic version as Helm
 // checks it (Masterminds' lenient NewVersion: "1.0" and "v1.2.3" pass, like Helm);
-// type empty|application|library; every maintainer named; every dependency named
+// type empty|application|library; every dependency named
 // like a chart, its alias matching ^[a-zA-Z0-9_-]+$, no two with the same name/alias.
 // Helm only *sanitizes* free-text fields (descriptions, URLs); so does to_helm_yaml.
+// A maintainer without a name passes: only `helm lint` flags it, `helm package`
+// (Helm 3 and 4) packages it.
 // Throws Error(invalid_chart) with `origin` as subject and the first failing rule.
 void validate(const Metadata& md, std::string_view origin);
 

@@ -1,5 +1,7 @@
 #pragma once
 // Resolves a chart's dependencies against named chart repositories.
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -41,8 +43,27 @@ struct Resolution {
   std::string lock_yaml;  // Chart.lock as Helm would write it ("" when no dependencies)
 };
 
+// What a Resolver keeps between syncs (0 = no bound). Whoever serves a dependency
+// URL decides what lands here, so every part is bounded.
+struct CacheLimits {
+  // On disk (index.yaml copies, chart archives, OCI manifests under cache_dir): at
+  // most this many bytes and files, none unused for longer than max_age; past a
+  // bound the least recently used go first. Only what was checked is stored: an
+  // index that parsed, an archive with its digest that reads as a chart.
+  std::uint64_t max_bytes = 256ull << 20;
+  std::size_t max_entries = 1000;
+  std::chrono::seconds max_age{7 * 24 * 3600};
+  // In memory: parsed indexes kept after their sync so that a 304 reuses them
+  // instead of parsing again, at most this much index.yaml text (a parsed index
+  // costs a few times its text) and this many, least recently used dropped.
+  std::uint64_t max_parsed_bytes = 32ull << 20;
+  std::size_t max_parsed_entries = 8;
+};
+
 // Caches index.yaml per URL on disk (ETag / Last-Modified revalidation) and
-// downloaded archives by digest. Thread-safe.
+// downloaded archives by digest, within CacheLimits. Thread-safe. Every request
+// ends by the calling thread's net::DeadlineScope (a sync's deadline), and so does
+// waiting for another thread's fetch of the same index.
 class Resolver {
  public:
   // `peers`: which chart repositories and registries may be reached (their URLs
@@ -50,7 +71,7 @@ class Resolver {
   // to it. `registry` serves oci:// dependencies; without one the resolver makes
   // its own with `tls` and `peers`.
   Resolver(std::filesystem::path cache_dir, net::TlsOptions tls = {}, net::ConnectionPolicy peers = {},
-           std::shared_ptr<oci::RegistryClient> registry = nullptr);
+           std::shared_ptr<oci::RegistryClient> registry = nullptr, CacheLimits limits = {});
   ~Resolver();
 
   // The index.yaml files of one sync, shared by all its charts: each is fetched
@@ -60,6 +81,8 @@ class Resolver {
   class Session {
    public:
     Session();
+    // Drops the session's indexes; when they were big, the heap they leave is
+    // given back to the system (RSS falls back after a sync of a large index).
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;

@@ -26,6 +26,7 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> extension_headers;
   std::string body;
   std::string remote;  // peer ip:port
+  std::string client;  // peer address alone (what per-client limits count by)
 };
 
 struct HttpResponse {
@@ -46,18 +47,45 @@ using Handler = std::function<void(HttpRequest, Responder)>;
 // "100 Continue"): a response refuses the request (unknown route, wrong method,
 // missing credentials) without reading what it would have sent.
 using Precheck = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
+// Called once a request's head is read: true when the request comes from a client
+// the server trusts (a health probe, a valid bearer token). Untrusted requests in
+// progress may hold max_connections - reserved_connections connections at most; the
+// rest stay for trusted ones. Without a Trust function every request is trusted.
+using Trust = std::function<bool(const HttpRequest& head)>;
 // Called after each response was written (or failed to be): for logs and metrics.
-using ResponseObserver = std::function<void(const std::string& method, const std::string& target, int status,
-                                            std::size_t body_bytes, double seconds, const std::string& remote)>;
+// `body_bytes`: the bytes of the body actually sent; `complete`: false when the
+// connection ended before the whole response was (the client went away, or read
+// nothing for the I/O timeout).
+using ResponseObserver =
+    std::function<void(const std::string& method, const std::string& target, int status, std::size_t body_bytes,
+                       double seconds, const std::string& remote, bool complete)>;
 
 struct HttpLimits {
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
+  // Receiving a request's head, and then its whole body, must each finish within
+  // this; an idle keep-alive connection is closed after it. Writing a response
+  // must make progress within it (each piece the peer takes restarts it), so a
+  // slow but steady reader gets a large file whole.
   std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+  // A request body must start arriving within body_grace and keep up an average of
+  // min_body_rate bytes a second from then on, else the connection is closed.
+  std::chrono::milliseconds body_grace{std::chrono::seconds(5)};
+  std::size_t min_body_rate = 16 * 1024;
   // Open connections at most; 0 = half the process's file-descriptor limit, kept
   // between 16 and 4096. At the cap a new connection displaces the longest-idle
   // one (a connection waiting for a request), or is closed when none is idle.
   std::size_t max_connections = 0;
+  // Open connections from one client address at most; 0 = a quarter of
+  // max_connections, at least 4. Past it the client's own longest-idle connection
+  // makes room; when none is idle the new one is closed, or, with a Trust function,
+  // kept only for a trusted first request (an untrusted one is answered 503).
+  std::size_t max_connections_per_client = 0;
+  // Connections kept for trusted requests (see Trust): untrusted requests in
+  // progress (reading a body, waiting for an answer, being answered) hold
+  // max_connections minus this at most; more are answered 503 at once.
+  // 0 = an eighth of max_connections, at least 2.
+  std::size_t reserved_connections = 0;
 };
 
 struct ConnectionStats {
@@ -66,6 +94,10 @@ struct ConnectionStats {
   std::uint64_t refused = 0;       // closed at once: at the cap with none idle
   std::uint64_t evicted = 0;       // idle connections closed for a new one
   std::uint64_t fd_exhausted = 0;  // accept() failures with EMFILE/ENFILE
+  std::uint64_t refused_per_client = 0;  // past the client's cap, none of its own idle: closed, or 503 when untrusted
+  std::uint64_t shed = 0;          // untrusted requests answered 503: only the reserve was left
+  std::uint64_t slow_bodies = 0;   // closed: a request body arrived slower than min_body_rate
+  std::size_t untrusted_in_progress = 0;
 };
 
 // An error answer in the API's shape: {"error": message, "code": code}. `code` is
@@ -82,7 +114,7 @@ class HttpServer {
  public:
   // Binds and listens on "host:port". Throws Error(invalid_argument|io).
   HttpServer(const std::string& listen, HttpLimits limits, Handler handler, ResponseObserver observer,
-             Precheck precheck = {});
+             Precheck precheck = {}, Trust trust = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -31,11 +31,30 @@ struct ConnectionPolicy {
   // it; empty = any host.
   std::vector<std::string> allowed_hosts;
   // Loopback, link-local (169.254.0.0/16, fe80::/10, cloud metadata services) and
-  // unspecified addresses: refused unless true or the host is listed explicitly.
+  // unspecified addresses: refused unless true or the host is listed explicitly,
+  // as itself: a "*.domain" entry never lets a name below it reach them.
   bool allow_local_addresses = true;
   // How long one step of an exchange (resolving, connecting, the TLS handshake,
   // one read or write) may wait; 0 = only the request's own timeout applies.
   std::chrono::milliseconds stall_timeout{0};
+};
+
+// While one lives, every request this thread sends (through any HttpClient) ends
+// by `deadline`: its timeout becomes min(its own, the time left), and a request
+// begun after the deadline fails at once with Error(network). A sync holds one so
+// that no chart-repository, registry or publisher request outlives the sync's
+// deadline. Scopes nest; the earliest deadline wins.
+class DeadlineScope {
+ public:
+  explicit DeadlineScope(std::chrono::steady_clock::time_point deadline);
+  ~DeadlineScope();
+  DeadlineScope(const DeadlineScope&) = delete;
+  DeadlineScope& operator=(const DeadlineScope&) = delete;
+  // The deadline in force on this thread (time_point::max() when none).
+  static std::chrono::steady_clock::time_point current();
+
+ private:
+  std::chrono::steady_clock::time_point previous_;
 };
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
@@ -47,7 +66,11 @@ struct Request {
   std::string body;
   std::chrono::milliseconds timeout{30000};  // whole exchange
   std::size_t max_response_body = 256u << 20;
-  int max_redirects = 5;  // followed for GET/HEAD only
+  // Followed for GET/HEAD only; 0 makes a redirect an error. Every hop is held to
+  // the client's ConnectionPolicy and to `timeout`, and Authorization goes only to
+  // the request's own origin (scheme, host and port). The subject of an error on a
+  // hop a redirect led to is its URL without the query (which may hold a signature).
+  int max_redirects = 5;
   // Optional: asked at least every 100 ms while the exchange waits on the network;
   // when it answers true the exchange is abandoned with Error(network, "cancelled").
   // Lets a long-lived request (a watch stream) end promptly at shutdown.
@@ -58,6 +81,10 @@ struct Response {
   int status = 0;
   Headers headers;
   std::string body;
+  // The URL that gave this answer (the last one when redirects were followed),
+  // without userinfo: a caller tells an answer from its own server from one a
+  // redirect led to.
+  std::string url;
   // Case-insensitive header lookup; empty when absent.
   std::string header(std::string_view name) const;
 };

@@ -19,6 +19,7 @@ struct OperateOptions {
   std::string lease_namespace;  // default: the pod's (or kubeconfig context's) namespace
   std::string listen = "0.0.0.0:8082";
   std::string log_format = "text";
+  std::string log_level = "info";  // debug, info, warn or error: lines below it are dropped
 };
 
 // Runs until SIGTERM/SIGINT (exit 0) or until leadership is lost (exit 1, so the pod

@@ -60,16 +60,43 @@ class Controller {
   // must not clean up again, which would re-register the repo it just removed.
   std::mutex cleaned_mutex_;
   std::set<std::string> cleaned_uids_;
-  // The last Ready=True/False each resource was given (by key), so events mark
-  // changes even though Ready passes through Unknown while a sync runs.
-  struct SettledOutcome {
-    std::string uid;
-    bool ready = false;
-    std::string reason;
-    long generation = 0;
+  // --- what reconciles share (reconciler.cpp) -----------------------------------------
+  // The resourceVersion of the last write of ours to the resource ("" for none): a
+  // reconcile of that very version follows our own write (its watch echo, a sync
+  // report, a resync), not a change made by someone else.
+  std::string own_write(const std::string& key) const;
+  void note_own_write(const rapidjson::Value& object);
+  // Forgets what is kept for a resource that is gone.
+  void forget(const std::string& key);
+  // The Secret ns/name (null when it does not exist). With `cached_ok`, a copy read
+  // less than secret_ttl() ago serves; otherwise (and always for a resource someone
+  // else changed) it is read again. Secrets are not watched: listing them all would
+  // take a grant to read every Secret, not just the named ones.
+  std::shared_ptr<const rapidjson::Document> secret(const std::string& ns, const std::string& name, bool cached_ok);
+  std::chrono::milliseconds secret_ttl() const;
+  // The sidecar lost its state (a new epoch on GET /syncs, a synced repo it no longer
+  // knows): every resource is reconciled at once, so each is applied again. At most
+  // once per few seconds, whatever the number of signs.
+  void sidecar_lost_state(const std::string& why);
+  // A namespace being deleted refuses every create (403, "... because it is being
+  // terminated"): the operator then creates nothing there (no Event, no CronJob) for
+  // a while, and says so in one info line.
+  static bool terminating_refusal(const KubeApiError& e);
+  bool namespace_terminating(const std::string& ns) const;
+  void note_terminating(const std::string& ns);
+
+  mutable std::mutex shared_mutex_;
+  std::map<std::string, std::string> own_writes_;  // key -> resourceVersion
+  struct CachedSecret {
+    std::shared_ptr<const rapidjson::Document> doc;
+    std::chrono::steady_clock::time_point read_at;
   };
-  std::mutex settled_mutex_;
-  std::map<std::string, SettledOutcome> settled_;
+  std::map<std::string, CachedSecret> secrets_;  // "ns/name"
+  std::chrono::steady_clock::time_point lost_state_at_{};
+  struct Terminating {
+    std::chrono::steady_clock::time_point seen, logged;
+  };
+  std::map<std::string, Terminating> terminating_;  // namespace -> when a create was refused
 };
 
 }  // namespace cmop::operate

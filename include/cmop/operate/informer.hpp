@@ -24,9 +24,11 @@ struct ControllerMetrics;
 class Informer {
  public:
   using Object = std::shared_ptr<const rapidjson::Document>;
-  // Called for every change: the key ("namespace/name") and the object's latest
-  // state (for a deletion, its last one). After a relist, for every key old or new.
-  using Handler = std::function<void(const std::string& key, const rapidjson::Value* object)>;
+  // Called for every change: the key ("namespace/name"), the object's latest state
+  // (for a deletion, its last one) and the state cached before (null when none: an
+  // addition). After a relist, for every key old or new.
+  using Handler = std::function<void(const std::string& key, const rapidjson::Value* object,
+                                     const rapidjson::Value* before)>;
 
   Informer(const KubeClient& kube, ResourceType type, std::string ns, std::string label_selector,
            int watch_timeout_seconds, ControllerMetrics& metrics, Handler on_change);

@@ -14,8 +14,10 @@ namespace cmop::operate {
 // Runs until stop is requested: calls on_synced("<namespace>/<name>") with the
 // owner of every repo whose sync finished. Each poll waits at most `wait` (which
 // also bounds how long a stop takes); a failing sidecar is retried with backoff up
-// to 30 s. A sidecar restart (a new epoch) reports every repo it has.
+// to 2 s. A sidecar restart (a new epoch: it may have lost its state) calls
+// on_restart, whatever repos it reports.
 void follow_sidecar_syncs(const ControllerOptions& options, StopSignal& stop, std::chrono::seconds wait,
-                          const std::function<void(const std::string& key)>& on_synced);
+                          const std::function<void(const std::string& key)>& on_synced,
+                          const std::function<void()>& on_restart);
 
 }  // namespace cmop::operate

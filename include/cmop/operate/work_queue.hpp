@@ -6,7 +6,9 @@
 // - add_rate_limited() delays a key exponentially per consecutive failure, with jitter,
 //   until forget() resets it;
 // - a key has at most one delayed entry: a later add_after() only moves it earlier
-//   (the earliest deadline wins), so retries never run in interleaved chains.
+//   (the earliest deadline wins), so retries never run in interleaved chains;
+// - add_urgent() puts a key ahead of everything add() queued: a sync's result (which
+//   makes a resource Ready) never waits behind a thousand initial reconciles.
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -26,6 +28,7 @@ class WorkQueue {
                      std::chrono::milliseconds max_delay = std::chrono::minutes(5));
 
   void add(const std::string& key);
+  void add_urgent(const std::string& key);
   void add_after(const std::string& key, std::chrono::milliseconds delay);
   // Returns the delay chosen: base * 2^failures (capped), plus up to 10% jitter.
   std::chrono::milliseconds add_rate_limited(const std::string& key);
@@ -44,6 +47,8 @@ class WorkQueue {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::string> queue_;
+  std::deque<std::string> urgent_;    // served first; entries no longer dirty are skipped
+  std::set<std::string> urgent_after_;  // added urgently while processed: first once done()
   std::set<std::string> dirty_;       // queued or to be re-queued after processing
   std::set<std::string> processing_;
   std::set<std::pair<Clock::time_point, std::string>> delayed_;  // ordered by deadline

@@ -36,6 +36,7 @@ class TarGzWriter {
 
 struct TarEntry {
   std::string name;
+  std::string raw_name;  // the name as the archive writes it (before cleaning)
   char type = '0';  // '0' file, '5' dir, '2' symlink, ...
   std::string content;
   std::uint32_t mode = 0644;
@@ -48,7 +49,7 @@ struct TarEntry {
 // Sizes are checked from the headers before anything is allocated, and the
 // decompressed stream as a whole is bounded, so a gzip bomb cannot exhaust
 // memory. Names are returned cleaned ('/'-separated, no "." components, no
-// trailing '/'). Concatenated gzip members are read as one stream, like Go does.
+// trailing '/'); a directory entry naming the root itself ("./") is skipped. Concatenated gzip members are read as one stream, like Go does.
 std::vector<TarEntry> read_tgz(std::string_view tgz, std::uint64_t max_file_bytes, std::uint64_t max_total_bytes);
 
 }  // namespace cmop::package

@@ -55,11 +55,11 @@ struct Package {
   std::string created;
   // Helm's provenance file for this package (<filename>.prov, clear-signed), which
   // publishers store beside it; "" = unsigned. Set by sign::make_signing_publisher.
-  std::string provenance;
+  std::string provenance{};
   // Where the content comes from, for publishers that record it (OCI annotations
   // org.opencontainers.image.revision/source): the git URL without credentials,
   // the commit, the chart's folder. "" = unknown. Not in the bytes.
-  std::string source_git, source_commit, source_path;
+  std::string source_git{}, source_commit{}, source_path{};
 };
 
 // Loads the chart like Helm's loader (honouring .helmignore, limits, v1

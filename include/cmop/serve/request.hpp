@@ -53,6 +53,15 @@ Route route_request(std::string_view method, std::string_view target, bool serve
 // ignored). Compares digests, so timing reveals neither the token nor its length.
 bool bearer_authorized(std::string_view authorization_header, std::string_view expected_token);
 
+// Request input quoted in an answer or a log line: at most `max` bytes of it (cut
+// at a UTF-8 boundary), then "…" when there was more. An answer never echoes a
+// megabyte someone sent.
+std::string echoed_input(std::string_view input, std::size_t max = 64);
+
+// Throws Error(invalid_argument) naming `what` and the (truncated) name unless
+// `name` is a DNS-1123 label.
+void require_name(std::string_view what, std::string_view name);
+
 // The percent-decoded value of `key` in the target's query string ("" when absent).
 // Throws Error(invalid_argument) on a bad percent-escape.
 std::string query_parameter(std::string_view target, std::string_view key);

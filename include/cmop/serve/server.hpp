@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cmop/deps/resolver.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/log.hpp"
 
@@ -56,6 +57,12 @@ struct ServerOptions {
   // for a domain) may be fetched from. Either way, loopback and link-local
   // addresses (the pod itself, cloud metadata) are refused unless listed here.
   std::vector<std::string> dependency_hosts;
+  // Syncs of repos on one git host (host:port) running at once (0 = workers - 1,
+  // at least 1): a host whose syncs hang leaves workers to the other hosts.
+  int max_syncs_per_host = 0;
+  // The dependency cache (<state_dir>/cache) and the parsed indexes kept in memory
+  // between syncs: sizes, counts and age, least recently used evicted first.
+  deps::CacheLimits dependency_cache;
   int io_threads = 2;  // HTTP threads; they never run a sync
 
   // Push webhooks (POST /hooks/{name}) accepted per repo per minute (a token bucket
@@ -64,13 +71,24 @@ struct ServerOptions {
 
   std::size_t max_header_bytes = 16 * 1024;
   std::size_t max_body_bytes = 1024 * 1024;
-  // Receiving one request (headers and body) and writing one response must each
-  // finish within this; an idle keep-alive connection is closed after it.
+  // Receiving a request's head, and then its body, must each finish within this;
+  // an idle keep-alive connection is closed after it. Writing a response must make
+  // progress within it (a slow but steady download is never cut).
   std::chrono::milliseconds io_timeout{std::chrono::seconds(30)};
+  // A request body must start within body_grace, then arrive at min_body_rate
+  // bytes a second on average; a slower one is closed.
+  std::chrono::milliseconds body_grace{std::chrono::seconds(5)};
+  std::size_t min_body_rate = 16 * 1024;
   // Open connections at most (0 = from the file-descriptor limit: half of it,
   // between 16 and 4096). Past it the longest-idle connection is closed for a
   // new one, or the new one when none is idle.
   std::size_t max_connections = 0;
+  // From one client address (0 = a quarter of max_connections, at least 4).
+  std::size_t max_connections_per_client = 0;
+  // Kept for /healthz, /readyz and requests with the bearer token (0 = an eighth
+  // of max_connections, at least 2): other requests in progress hold the rest at
+  // most, and are answered 503 past it.
+  std::size_t reserved_connections = 0;
   // How often readiness re-probes the publisher until it answered once.
   std::chrono::milliseconds probe_interval{std::chrono::seconds(2)};
 };

@@ -41,6 +41,13 @@ HookSignature find_hook_signature(const HeaderList& headers);
 // differ (digests are compared, so not even their lengths leak).
 bool hook_signature_valid(const HookSignature& signature, std::string_view secret, std::string_view body);
 
+// The provider's id of this delivery, "" when it sent none: GitHub's (and Gitea's)
+// X-GitHub-Delivery, X-Gitea-Delivery, X-Forgejo-Delivery, GitLab's Idempotency-Key
+// (the same on its retries) or else X-Gitlab-Event-UUID. Prefixed with the header's
+// name, so ids of different providers never collide. Not covered by the signature:
+// it stops a delivery sent again as it was, not one whose headers were rewritten.
+std::string hook_delivery_id(const HeaderList& headers);
+
 struct HookEvent {
   enum class Kind {
     ping,   // a provider checking the hook is reachable (GitHub's "ping")

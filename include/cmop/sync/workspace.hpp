@@ -34,11 +34,16 @@ struct WorkspaceOptions {
   std::string git_ca_file;      // extra CA bundle (PEM) for https git remotes
   std::string ssh_known_hosts;  // OpenSSH known_hosts content; empty = host keys not verified
   // A sync ends by this long after it started (0 = no limit): the git transfer is
-  // cut off at the deadline, and charts not begun by then are reported as not
-  // attempted, the sync failing with a reason naming the remote.
+  // cut off at the deadline, and so is every HTTP request of the sync (chart
+  // repositories, registries, the publisher: net::DeadlineScope); charts not begun
+  // by then are reported as not attempted, the sync failing with a reason naming
+  // the remote.
   std::chrono::seconds sync_timeout{600};
   // How long a git transfer may go without an answer (connect included).
   std::chrono::milliseconds git_stall_timeout{std::chrono::seconds(60)};
+  // Bounds of the dependency cache (<state dir>/cache) and of the parsed indexes
+  // kept in memory between syncs.
+  deps::CacheLimits dependency_cache;
 };
 
 class Workspace {
