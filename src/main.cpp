@@ -1,4 +1,4 @@
-// cmop: one binary, three roles (serve, operate, trigger) over one core library.
+// cmop: one binary, its roles (serve, operate, trigger, verify) over one core library.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
@@ -6,6 +6,7 @@
 #include "cmop/operate/command.hpp"
 #include "cmop/serve/command.hpp"
 #include "cmop/trigger/trigger.hpp"
+#include "cmop/verify/command.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"cmop - turns git repositories of Helm charts into a served chart repository"};
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   cmop::operate::add_command(app);
   cmop::serve::add_command(app);
   cmop::trigger::add_command(app);
+  cmop::verify::add_command(app);
 
   try {
     app.parse(argc, argv);

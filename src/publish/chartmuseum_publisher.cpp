@@ -14,8 +14,8 @@
 #include "cmop/error.hpp"
 #include "cmop/package/archive.hpp"
 #include "cmop/publish/publisher.hpp"
-#include "cmop/util/base64.hpp"
 #include "cmop/util/hash.hpp"
+#include "cmop/util/base64.hpp"
 #include "cmop/util/log.hpp"
 #include "cmop/util/url.hpp"
 
@@ -113,7 +113,12 @@ class ChartMuseumPublisher final : public Publisher {
     net::Request req = upload_request(pkg, replace);
     net::Response res = send(req, "uploading " + chart);
     if (res.status == 201 || res.status == 200) return;
-    if (res.status == 409) return settle_conflict(pkg, replace, res);
+    if (res.status == 409) {
+      settle_conflict(pkg, replace, res);
+      // The same package was there already: its .prov may not be (signed since).
+      if (!pkg.provenance.empty()) upload_provenance(pkg, replace);
+      return;
+    }
     throw upload_error(res, req.url, chart, pkg.bytes.size());
   }
 
@@ -210,12 +215,49 @@ class ChartMuseumPublisher final : public Publisher {
     req.method = "POST";
     req.url = api_url_ + (force ? "?force=true" : "");
     req.headers = auth_headers();
-    req.headers.emplace_back("Content-Type", "application/octet-stream");
-    req.body = pkg.bytes;
+    if (pkg.provenance.empty()) {
+      req.headers.emplace_back("Content-Type", "application/octet-stream");
+      req.body = pkg.bytes;
+    } else {
+      // Package and provenance in one form (fields "chart" and "prov"), as
+      // ChartMuseum's POST /api/charts takes them: stored together or not at all.
+      const std::string boundary = "cmop-" + util::sha256_hex(pkg.bytes).substr(0, 32);
+      req.headers.emplace_back("Content-Type", "multipart/form-data; boundary=" + boundary);
+      auto part = [&](const char* field, const std::string& filename, const std::string& type,
+                      const std::string& bytes) {
+        req.body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field + "\"; filename=\"" +
+                    filename + "\"\r\nContent-Type: " + type + "\r\n\r\n";
+        req.body += bytes;
+        req.body += "\r\n";
+      };
+      part("chart", pkg.filename, "application/gzip", pkg.bytes);
+      part("prov", pkg.filename + ".prov", "application/pgp-signature", pkg.provenance);
+      req.body += "--" + boundary + "--\r\n";
+    }
     req.timeout = options_.upload_timeout;
     req.max_response_body = kMaxAnswerBytes;
     req.max_redirects = 0;
     return req;
+  }
+
+  // POST /api/prov: the provenance of a package ChartMuseum already stores. 409 is
+  // one stored already: signatures are deterministic, so it is this one unless the
+  // key changed (then `replace` forces it).
+  void upload_provenance(const package::Package& pkg, bool force) {
+    const std::string chart = pkg.metadata.name + "-" + pkg.metadata.version;
+    net::Request req;
+    req.method = "POST";
+    req.url = api_url_.substr(0, api_url_.size() - std::string_view("/charts").size()) + "/prov" +
+              (force ? "?force=true" : "");
+    req.headers = auth_headers();
+    req.headers.emplace_back("Content-Type", "application/octet-stream");
+    req.body = pkg.provenance;
+    req.timeout = options_.request_timeout;
+    req.max_response_body = kMaxAnswerBytes;
+    req.max_redirects = 0;
+    net::Response res = send(req, "uploading the provenance of " + chart);
+    if (res.status == 201 || res.status == 200 || res.status == 409) return;
+    throw status_error(res, req.url, "uploading the provenance of " + chart);
   }
 
   // The refusals of one package; they leave ChartMuseum usable for the others.

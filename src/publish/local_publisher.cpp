@@ -137,6 +137,7 @@ class LocalPublisher final : public Publisher {
     bool file_current = fs::exists(target) && existing_digest == digest &&
                         util::sha256_hex(util::read_file(target)) == digest;
     if (!file_current) util::write_file_atomic(target, pkg.bytes);
+    write_provenance(target, pkg.provenance, file_current);
     // Nothing to say that the index does not already say: leave it (and its
     // `generated` stamp) alone.
     if (file_current && existing && existing->urls == std::vector<std::string>{url_for(filename)} && !reconciled)
@@ -149,6 +150,22 @@ class LocalPublisher final : public Publisher {
     entry.created = created;
     index.add(std::move(entry));
     commit_index(index);
+  }
+
+  // <file>.prov beside the package, as `helm package --sign` leaves it and
+  // ChartMuseum stores it; written only when its bytes change. An unsigned new
+  // package drops the .prov of the bytes it replaced.
+  static void write_provenance(const fs::path& target, const std::string& prov, bool package_unchanged) {
+    const fs::path file = target.string() + ".prov";
+    std::error_code ec;
+    if (prov.empty()) {
+      if (package_unchanged) return;
+      fs::remove(file, ec);
+      if (ec) throw Error(Errc::io, file.string(), "delete: " + ec.message());
+      return;
+    }
+    if (fs::is_regular_file(file, ec) && util::read_file(file) == prov) return;
+    util::write_file_atomic(file, prov);
   }
 
   void remove(const std::string& name, const std::string& version) override {

@@ -3,6 +3,7 @@
 // written '_'), a manifest whose config is the chart's metadata and whose one
 // layer is the .tgz.
 #include <map>
+#include <vector>
 
 #include "cmop/deps/repo_index.hpp"
 #include "cmop/error.hpp"
@@ -14,11 +15,14 @@
 namespace cmop::publish {
 namespace {
 
+// The layer `helm push` adds when a .prov sits beside the chart (pkg/registry).
+constexpr const char* kProvenanceLayerMediaType = "application/vnd.cncf.helm.chart.provenance.v1.prov";
+
 std::string digest_of(std::string_view bytes) { return "sha256:" + util::sha256_hex(bytes); }
 
 // Helm's annotations for a pushed chart (pkg/registry's generateOCIAnnotations):
-// the standard ones from Chart.yaml, then the chart's own annotations, which may
-// override all of them but title and version.
+// the standard ones from Chart.yaml (plus cmop's revision/source), then the
+// chart's own annotations, which may override all of them but title and version.
 std::map<std::string, std::string> annotations_for(const package::Package& pkg) {
   const chart::Metadata& md = pkg.metadata;
   std::map<std::string, std::string> a;
@@ -35,6 +39,10 @@ std::map<std::string, std::string> annotations_for(const package::Package& pkg) 
   set("org.opencontainers.image.authors", authors);
   // The commit's time, not the clock: the same commit gives the same manifest.
   set("org.opencontainers.image.created", pkg.created.empty() ? "1980-01-01T00:00:00Z" : pkg.created);
+  // Not Helm's: where cmop built the chart from (docs/oci.md). The commit always;
+  // the git URL only where Chart.yaml names no source of its own.
+  set("org.opencontainers.image.revision", pkg.source_commit);
+  if (md.sources.empty()) set("org.opencontainers.image.source", pkg.source_git);
   for (const auto& [k, v] : md.annotations)
     if (k != "org.opencontainers.image.title" && k != "org.opencontainers.image.version") a[k] = v;
   set("org.opencontainers.image.title", md.name);
@@ -45,7 +53,7 @@ std::map<std::string, std::string> annotations_for(const package::Package& pkg) 
 // The manifest as `helm push` writes it (oras-go's ocispec.Manifest through Go's
 // encoding/json): struct field order, annotations in key order, and Go's escaping
 // (<, >, & as \u003c, \u003e, \u0026), so the digest is the one Helm's push gives.
-std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& layer,
+std::string manifest_json(const oci::Descriptor& config, const std::vector<oci::Descriptor>& layers,
                           const std::map<std::string, std::string>& annotations) {
   using deps::detail::Value;
   auto descriptor = [](const oci::Descriptor& d) {
@@ -59,17 +67,20 @@ std::string manifest_json(const oci::Descriptor& config, const oci::Descriptor& 
   // As Helm writes it: no top-level mediaType (the Content-Type carries it).
   m.add("schemaVersion", Value::raw("2"));
   m.add("config", descriptor(config));
-  m.add("layers", Value::seq()).push(descriptor(layer));
+  Value& seq = m.add("layers", Value::seq());
+  for (const auto& layer : layers) seq.push(descriptor(layer));
   Value& a = m.add("annotations", Value::map());
   for (const auto& [k, v] : annotations) a.add(k, Value::str(v));
   return deps::detail::to_go_json(m);
 }
 
-const oci::Descriptor* chart_layer(const oci::Manifest& m) {
+const oci::Descriptor* layer_of(const oci::Manifest& m, std::string_view media_type) {
   for (const auto& l : m.layers)
-    if (l.media_type == oci::kHelmChartLayerMediaType) return &l;
+    if (l.media_type == media_type) return &l;
   return nullptr;
 }
+
+const oci::Descriptor* chart_layer(const oci::Manifest& m) { return layer_of(m, oci::kHelmChartLayerMediaType); }
 
 class OciPublisher final : public Publisher {
  public:
@@ -91,16 +102,23 @@ class OciPublisher final : public Publisher {
     const std::string config = deps::chart_metadata_json(md);
     const oci::Descriptor config_d{oci::kHelmConfigMediaType, digest_of(config), config.size()};
     const oci::Descriptor layer_d{oci::kHelmChartLayerMediaType, layer_digest, pkg.bytes.size()};
-    const std::string manifest = manifest_json(config_d, layer_d, annotations_for(pkg));
+    // As `helm push` with a .prov beside the chart: the chart layer, then the provenance.
+    std::vector<oci::Descriptor> layers{layer_d};
+    if (!pkg.provenance.empty())
+      layers.push_back({kProvenanceLayerMediaType, digest_of(pkg.provenance), pkg.provenance.size()});
+    const std::string manifest = manifest_json(config_d, layers, annotations_for(pkg));
 
     if (auto existing = client_->resolve(endpoint_, repository, tag)) {
       if (*existing == digest_of(manifest)) return;
       // The same chart pushed with other annotations (by an earlier cmop, or by
-      // `helm push` from the same bytes) is the same version: nothing to replace.
+      // `helm push` from the same bytes) is the same version: nothing to replace,
+      // unless it lacks the provenance now signed (then the manifest is re-pushed).
       auto current = client_->manifest(endpoint_, repository, *existing);
       const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
-      if (layer && layer->digest == layer_digest) return;
-      if (!replace)
+      const bool same_chart = layer && layer->digest == layer_digest;
+      const oci::Descriptor* prov = current ? layer_of(*current, kProvenanceLayerMediaType) : nullptr;
+      if (same_chart && (pkg.provenance.empty() || (prov && prov->digest == layers.back().digest))) return;
+      if (!replace && !same_chart)
         throw Error(Errc::conflict, "oci://" + ref_.host + "/" + repository + ":" + tag,
                     md.name + " " + md.version + " is already in the registry with other content" +
                         (layer ? " (chart layer " + layer->digest + ", new package " + layer_digest + ")" : ""));
@@ -111,6 +129,8 @@ class OciPublisher final : public Publisher {
       client_->push_blob(endpoint_, repository, config, config_d.digest);
     if (!client_->has_blob(endpoint_, repository, layer_digest))
       client_->push_blob(endpoint_, repository, pkg.bytes, layer_digest);
+    if (layers.size() > 1 && !client_->has_blob(endpoint_, repository, layers.back().digest))
+      client_->push_blob(endpoint_, repository, pkg.provenance, layers.back().digest);
     client_->push_manifest(endpoint_, repository, tag, manifest, oci::kImageManifestMediaType);
   }
 

@@ -94,6 +94,9 @@ void add_command(CLI::App& app) {
       ->envname("CMOP_CHARTMUSEUM_MAX_UPLOAD_SIZE");
   cmd->add_option("--local-repo-dir", o->local_repo_dir, "the embedded local chart repo (default <state-dir>/charts)")
       ->envname("CMOP_LOCAL_REPO_DIR");
+  cmd->add_option("--signing-key", s.signing_key,
+                  "ASCII-armored OpenPGP secret key (RSA, no passphrase): sign every chart (<chart>.tgz.prov)")
+      ->envname("CMOP_SIGNING_KEY");
   cmd->add_option("--token", s.token, "bearer token required on mutating requests")->envname("CMOP_TOKEN");
   cmd->add_flag("--allow-local-git", s.allow_local_git, "permit file:// and local paths as git URLs")
       ->envname("CMOP_ALLOW_LOCAL_GIT");

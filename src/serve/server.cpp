@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "cmop/error.hpp"
+#include "cmop/sign/signing_publisher.hpp"
 #include "cmop/sync/serialize.hpp"
 #include "cmop/sync/workspace.hpp"
 #include "cmop/util/fs.hpp"
@@ -365,6 +366,11 @@ Server::Impl::Impl(ServerOptions o) : options(std::move(o)) {
     // in the folder; GET /charts/index.yaml flushes first, so its readers still see
     // every sync that has answered.
     publisher = publish::make_local_publisher(local_repo_dir.string(), "", std::chrono::milliseconds(200));
+  }
+  if (!options.signing_key.empty()) {  // every package gets its .prov (docs/verifying.md)
+    auto key = sign::SigningKey::load(options.signing_key);
+    log::info("signing charts", {{"key", key->describe()}});
+    publisher = sign::make_signing_publisher(std::move(key), std::move(publisher));
   }
 
   sync::WorkspaceOptions wo;
@@ -726,12 +732,15 @@ HttpResponse Server::Impl::chart_file(const std::string& file, const std::string
       r.body = "apiVersion: v1\nentries: {}\ngenerated: \"" + util::now_rfc3339() + "\"\n";
     return r;
   }
-  if (!is_chart_file_name(file))
-    throw Error(Errc::invalid_argument, "chart file \"" + file + "\"", "not a chart archive name (<name>-<version>.tgz)");
+  // <chart>.tgz.prov: the provenance beside a signed package (--signing-key).
+  const bool prov = file.size() > 5 && file.compare(file.size() - 5, 5, ".prov") == 0;
+  if (!is_chart_file_name(prov ? file.substr(0, file.size() - 5) : file))
+    throw Error(Errc::invalid_argument, "chart file \"" + file + "\"",
+                "not a chart archive name (<name>-<version>.tgz, or .tgz.prov)");
   fs::path p = local_repo_dir / file;
   std::error_code ec;
   if (!fs::is_regular_file(p, ec)) throw Error(Errc::not_found, "chart file \"" + file + "\"", "not in the repository");
-  r.content_type = "application/gzip";
+  r.content_type = prov ? "application/pgp-signature" : "application/gzip";
   r.file = p.string();  // streamed by the HTTP layer, never read whole
   return r;
 }

@@ -131,7 +131,8 @@ void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   w.EndObject();
 }
 
-void write_publications(Writer& w, const std::vector<publish::Publication>& pubs) {
+void write_publications(Writer& w, const std::vector<publish::Publication>& pubs, const RepoSpec& spec,
+                        bool secrets) {
   w.StartArray();
   for (auto& p : pubs) {
     w.StartObject();
@@ -139,6 +140,17 @@ void write_publications(Writer& w, const std::vector<publish::Publication>& pubs
     str(w, "version", p.version);
     str(w, "digest", p.digest);
     str(w, "path", p.chart_path);
+    if (!p.commit.empty()) {
+      // Where the published bytes came from (docs/verifying.md): enough for
+      // anyone to rebuild and compare them. The URL never carries credentials.
+      w.Key("source");
+      w.StartObject();
+      if (!secrets) str(w, "git", util::redact_url(spec.git));
+      str(w, "commit", p.commit);
+      str(w, "path", p.chart_path);
+      str(w, "cmopVersion", p.cmop_version);
+      w.EndObject();
+    }
     w.EndObject();
   }
   w.EndArray();
@@ -161,7 +173,7 @@ void write_state(Writer& w, const RepoState& s, bool secrets) {
   w.EndArray();
   w.EndObject();
   w.Key("charts");
-  write_publications(w, s.published);
+  write_publications(w, s.published, s.spec, secrets);
   if (secrets) {
     w.Key("chartKeys");
     w.StartObject();
@@ -268,8 +280,15 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
                                  get_str(v, "digest"), status_from(get_str(v, "status")), get_str(v, "reason")});
   if (auto* ps = get(doc, "charts"); ps && ps->IsArray())
     for (auto& v : ps->GetArray())
-      s.published.push_back({s.spec.name, get_str(v, "name"), get_str(v, "version"), get_str(v, "digest"),
-                             get_str(v, "path")});
+    {
+      publish::Publication p{s.spec.name, get_str(v, "name"), get_str(v, "version"), get_str(v, "digest"),
+                             get_str(v, "path"), "", ""};
+      if (auto* src = get(v, "source"); src && src->IsObject()) {
+        p.commit = get_str(*src, "commit");
+        p.cmop_version = get_str(*src, "cmopVersion");
+      }
+      s.published.push_back(std::move(p));
+    }
   if (auto* keys = get(doc, "chartKeys"); keys && keys->IsObject())
     for (auto& m : keys->GetObject())
       if (m.value.IsString()) s.chart_keys[m.name.GetString()] = m.value.GetString();

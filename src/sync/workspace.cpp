@@ -379,7 +379,7 @@ void Workspace::Impl::replay_claims(RepoState& s) const {
       return {doc[key].GetString(), doc[key].GetStringLength()};
     };
     if (doc.HasParseError()) continue;
-    publish::Publication pub{s.spec.name, field("name"), field("version"), field("digest"), field("path")};
+    publish::Publication pub{s.spec.name, field("name"), field("version"), field("digest"), field("path"), "", ""};
     if (pub.name.empty() || pub.version.empty()) continue;
     auto& v = s.published;
     v.erase(std::remove_if(v.begin(), v.end(),
@@ -544,7 +544,12 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
       already_ours = true;
       uploaded_digest = owner->digest;
     }
-    claim = publish::Publication{state.spec.name, name, version, uploaded_digest, chart_path};
+    claim = publish::Publication{state.spec.name, name, version, uploaded_digest, chart_path, "", ""};
+    if (already_ours)
+      if (auto owner = owner_of(name, version)) {
+        claim.commit = owner->commit;  // the bytes known uploaded are still the earlier commit's
+        claim.cmop_version = owner->cmop_version;
+      }
     record_publication(state, claim);
   }
   auto release_claim = [&] {
@@ -576,7 +581,8 @@ void Workspace::Impl::publish_chart(RepoState& state, const std::string& chart_p
   }
   {
     std::lock_guard lk(mu);
-    record_publication(state, {state.spec.name, name, version, pkg.digest, chart_path});
+    record_publication(state,
+                       {state.spec.name, name, version, pkg.digest, chart_path, pkg.source_commit, CMOP_VERSION});
   }
   outcome.status = ChartOutcome::Status::published;
 }
@@ -781,6 +787,9 @@ SyncReport Workspace::Impl::sync(const std::string& name, std::chrono::steady_cl
                             "repo's versioning to revision or overwrite)");
           if (!commit_time) commit_time = tree.commit_time();
           pkg->created = *commit_time;
+          pkg->source_git = util::redact_url(state.spec.git);
+          pkg->source_commit = report.commit;
+          pkg->source_path = path;
           try {
             publish_chart(state, path, *pkg, layout, outcome);
           } catch (const Error& e) {

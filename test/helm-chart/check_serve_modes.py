@@ -254,6 +254,31 @@ def check_deployment_oci(ck):
              "ChartMuseum itself does not mount the CA")
 
 
+def check_signing_key(ck):
+    ck.section("signing key (operator.serve.signingKey)")
+    side = container(one(r(*OPERATOR_ON), "Deployment", FULLNAME), "cmop")
+    ck.check(args_value(side["args"], "--signing-key") is None, "no --signing-key unless asked for")
+    for label, sets, name in (("sidecar", OPERATOR_ON, FULLNAME), ("deployment", OCI_ONLY, SERVE)):
+        for key, path in ((None, "/etc/cmop/signing/signing.asc"), ("release.asc", "/etc/cmop/signing/release.asc")):
+            extra = ["operator.serve.signingKey.secret=cmop-signing"]
+            if key:
+                extra.append("operator.serve.signingKey.key=" + key)
+            dep = one(r(*(sets + extra)), "Deployment", name)
+            c = container(dep, "cmop")
+            arg = args_value(c["args"], "--signing-key")
+            m = mount_for(c, arg) if arg else None
+            v = volume_of(dep, m) if m else None
+            item = key or "signing.asc"
+            ck.check(arg == path and m is not None and m.get("readOnly") is True,
+                     "%s: --signing-key %s is on a read-only mount" % (label, path), str(arg))
+            ck.check(v is not None and v.get("secret", {}).get("secretName") == "cmop-signing"
+                     and v["secret"].get("items") == [{"key": item, "path": item}],
+                     "%s: the key is item %s of Secret cmop-signing" % (label, item))
+            if label == "sidecar":
+                ck.check(not any(mm["name"] == m["name"] for mm in container(dep, "chartmuseum").get("volumeMounts", [])),
+                         "ChartMuseum itself does not mount the signing key")
+
+
 def check_refusals(ck):
     ck.section("refused combinations")
     refusals = (
@@ -355,6 +380,7 @@ def main(ck):
     check_sidecar_default_unchanged(ck)
     check_deployment_chartmuseum(ck)
     check_deployment_oci(ck)
+    check_signing_key(ck)
     check_refusals(ck)
     check_schema(ck)
     check_oci_notes(ck)

@@ -49,7 +49,11 @@ Test-only control endpoints (no auth, no tenant prefix):
                      "tenants": {tenant: {name: {version: sha256}}} (what storage holds, lag or not),
                      "requests": {"METHOD /path": count}, "log": [{method, path, query, status,
                      content_type, authorization}]}
-Provenance files (POST /api/prov, the "prov" form field) are not supported."""
+Provenance files: POST /api/<repo>/prov (raw body or form field "prov") and the "prov" field
+beside "chart" in a POST /api/<repo>/charts form store <name>-<version>.tgz.prov, the name and
+version read from the signed text as ChartMuseum's ProvenanceFilenameFromContent does (a
+"-----BEGIN PGP SIGNED MESSAGE-----" start, then "\nname: " and "\nversion: " lines; else 400);
+an existing one is 409 unless overwriting is allowed, like a chart. DELETE removes it too."""
 import argparse
 import base64
 import datetime
@@ -530,6 +534,8 @@ def main():
                 return ("info", "", [])
             if segments and segments[0] == "api" and not args.disable_api:
                 tenant, rest = self._split_tenant(segments[1:])
+                if tenant is not None and rest == ["prov"]:
+                    return ("prov", tenant, [])
                 if tenant is None or not rest or rest[0] != "charts" or len(rest) > 3:
                     return None
                 return ("api", tenant, rest[1:])
@@ -548,6 +554,8 @@ def main():
                 return False
             kind, _, rest = route
             method = self.command
+            if kind == "prov":
+                return method == "POST"
             if kind in ("welcome", "health", "info", "index", "object"):
                 return method in ("GET", "HEAD") if kind != "object" else method == "GET"
             if len(rest) == 0:
@@ -571,6 +579,8 @@ def main():
                 return self._send(200, self._index_yaml(tenant), "application/x-yaml")
             if kind == "object":
                 return self._get_object(tenant, rest[0])
+            if kind == "prov":
+                return self._upload(tenant, query, body, field="prov")
             if self.command == "POST":
                 return self._upload(tenant, query, body)
             if self.command == "DELETE":
@@ -644,15 +654,38 @@ def main():
             end = len(keys) if limit == -1 else min(len(keys), offset + limit)
             return self._json(200, {k: entries[k] for k in keys[offset:end]})
 
-        def _upload(self, tenant, query, body):
+        def _upload(self, tenant, query, body, field="chart"):
             force = "force" in query
             multipart = self.headers.get("Content-Type", "").split(";")[0].strip().lower() == "multipart/form-data"
+            prov = None
             if multipart:
-                content = self._form_file(body, "chart")
-                if content is None:
+                content = self._form_file(body, "chart") if field == "chart" else None
+                prov = self._form_file(body, "prov")
+                if content is None and prov is None:
                     return self._json(400, {"error": "no package or provenance file found in form fields chart and prov"})
+            elif field == "prov":
+                content, prov = None, body
             else:
                 content = body
+            may_overwrite = args.allow_overwrite or (force and not args.disable_force_overwrite)
+            prov_filename = None
+            if prov is not None:
+                text = prov.decode("utf-8", "replace")
+                name = re.search(r"\nname:[ *](.+)", text)
+                version = re.search(r"\nversion:[ *](.+)", text)
+                if not text.startswith("-----BEGIN PGP SIGNED MESSAGE-----") or not name or not version:
+                    return self._json(400, {"error": "could not extract name and version from provenance file"})
+                prov_filename = "%s-%s.tgz.prov" % (name.group(1), version.group(1))
+                with lock:
+                    if os.path.isfile(storage.path(tenant, prov_filename)) and not may_overwrite:
+                        return self._json(409, {"error": "%s already exists" % prov_filename})
+            if content is None:
+                with lock:
+                    try:
+                        storage.put(tenant, prov_filename, prov)
+                    except OSError as err:
+                        return self._json(500, {"error": str(err)})
+                return self._json(201, {"saved": True})
             # v0.16 answers 400 for a package Helm's loader refuses, raw body or
             # form alike (v0.13 and earlier answered 500 for a raw body).
             try:
@@ -662,7 +695,6 @@ def main():
             filename = "%s-%s.tgz" % (metadata["name"], metadata["version"])
             if os.path.basename(filename) != filename or filename.startswith("."):
                 return self._json(400, {"error": "%s is improperly formatted" % filename})
-            may_overwrite = args.allow_overwrite or (force and not args.disable_force_overwrite)
             with lock:
                 exists = os.path.isfile(storage.path(tenant, filename))
                 if exists and not may_overwrite:
@@ -675,6 +707,8 @@ def main():
                     return self._json(507, {"error": "repo has reached storage limit"})
                 try:
                     storage.put(tenant, filename, content)
+                    if prov_filename is not None:
+                        storage.put(tenant, prov_filename, prov)
                 except OSError as err:
                     return self._json(500, {"error": str(err)})
             return self._json(201, {"saved": True})

@@ -106,6 +106,15 @@ empty when neither is set.
 - --plain-http-registries
 - {{ join "," . | quote }}
 {{- end }}
+{{- if $serve.signingKey.secret }}
+- --signing-key
+- {{ printf "%s/%s" (include "chartmuseum.serveSigningKeyDir" .) (default "signing.asc" $serve.signingKey.key) | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Where the signing key's Secret is mounted in the serve container. */}}
+{{- define "chartmuseum.serveSigningKeyDir" -}}
+/etc/cmop/signing
 {{- end -}}
 
 {{/* The CA bundle's volume mount and volume (list items), empty without one. */}}
@@ -113,6 +122,11 @@ empty when neither is set.
 {{- if or .Values.operator.serve.caSecret .Values.operator.serve.caConfigMap }}
 - name: cmop-ca
   mountPath: {{ include "chartmuseum.serveCADir" . }}
+  readOnly: true
+{{- end }}
+{{- if .Values.operator.serve.signingKey.secret }}
+- name: cmop-signing-key
+  mountPath: {{ include "chartmuseum.serveSigningKeyDir" . }}
   readOnly: true
 {{- end }}
 {{- end -}}
@@ -132,6 +146,15 @@ empty when neither is set.
     name: {{ $serve.caConfigMap }}
     items:
       {{- toYaml $item | nindent 6 }}
+{{- end }}
+{{- with $serve.signingKey.secret }}
+{{- $key := default "signing.asc" $serve.signingKey.key }}
+- name: cmop-signing-key
+  secret:
+    secretName: {{ . }}
+    items:
+      - key: {{ $key }}
+        path: {{ $key }}
 {{- end }}
 {{- end -}}
 

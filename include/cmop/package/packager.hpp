@@ -53,6 +53,13 @@ struct Package {
   // RFC 3339 time the content is from (the commit's), for publishers that record
   // one (OCI's org.opencontainers.image.created); "" = unknown. Not in the bytes.
   std::string created;
+  // Helm's provenance file for this package (<filename>.prov, clear-signed), which
+  // publishers store beside it; "" = unsigned. Set by sign::make_signing_publisher.
+  std::string provenance{};
+  // Where the content comes from, for publishers that record it (OCI annotations
+  // org.opencontainers.image.revision/source): the git URL without credentials,
+  // the commit, the chart's folder. "" = unknown. Not in the bytes.
+  std::string source_git{}, source_commit{}, source_path{};
 };
 
 // Loads the chart like Helm's loader (honouring .helmignore, limits, v1

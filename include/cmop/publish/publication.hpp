@@ -12,6 +12,11 @@ struct Publication {
   std::string version;
   std::string digest;
   std::string chart_path;  // folder in the clone
+  // Where the published bytes came from: the commit, and the cmop that packaged
+  // them ("" in states written before they were recorded). Default-initialized,
+  // so brace-initializing the fields above stays complete.
+  std::string commit{};
+  std::string cmop_version{};
 };
 
 }  // namespace cmop::publish

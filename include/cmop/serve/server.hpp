@@ -36,6 +36,9 @@ struct ServerOptions {
   // Extra CA bundle (PEM) trusted for every TLS peer: git remotes, chart
   // repositories, registries, ChartMuseum. git_ca_file below is its older name.
   std::filesystem::path ca_file;
+  // An ASCII-armored OpenPGP secret key (RSA, unprotected): every published chart
+  // gets Helm's provenance file <chart>.tgz.prov, signed with it. "" = unsigned.
+  std::filesystem::path signing_key;
   // Replaces the publisher chosen above (tests: slow or failing publishers).
   // /charts/ is served only when the embedded local repo is the publisher.
   std::shared_ptr<publish::Publisher> publisher;
