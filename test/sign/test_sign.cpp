@@ -534,7 +534,7 @@ std::string rewrite(const std::string& tgz, const std::function<void(package::Ta
 
 }  // namespace
 
-TEST_CASE("cmop verify: a chart rebuilt from its commit matches; a tampered one names its first difference",
+TEST_CASE("cmop verify: a chart rebuilt from its commit matches, a tampered one names its first difference",
           "[sign][verify][binary]") {
   test::ServedRepo git("verified", "cmop-verify-");
   test::write_chart(git.work, "charts/app", "app", "1.0.0", "sources:\n- https://example.com/app\n");
