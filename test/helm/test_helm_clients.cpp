@@ -142,11 +142,15 @@ std::pair<oci::Manifest, oci::Manifest> pushed_by_cmop_and_by_helm(const HelmUse
 }
 
 // Annotations but the creation time (`helm push` stamps the wall clock there, cmop
-// the commit's time), one "key=value" line each, newlines and tabs escaped.
+// the commit's time) and where the chart came from (cmop adds the commit as
+// `revision` and, for a chart naming no sources, the git URL as `source`:
+// docs/oci.md), one "key=value" line each, newlines and tabs escaped.
 std::string without_created(const std::map<std::string, std::string>& annotations) {
   std::string out;
   for (auto& [key, value] : annotations) {
-    if (key == "org.opencontainers.image.created") continue;
+    if (key == "org.opencontainers.image.created" || key == "org.opencontainers.image.revision" ||
+        key == "org.opencontainers.image.source")
+      continue;
     out += key + "=";
     for (char c : value) out += c == '\n' ? std::string("\\n") : c == '\t' ? std::string("\\t") : std::string(1, c);
     out += "\n";
@@ -362,6 +366,8 @@ TEST_CASE("Helm pulls and shows charts cmop serve pushed to an OCI registry, and
   CHECK(by_helm.layers[0].digest == by_cmop.layers[0].digest);
   CHECK(by_helm.config.digest == by_cmop.config.digest);
   CHECK(without_created(by_helm.annotations) == without_created(by_cmop.annotations));
+  CHECK(by_cmop.annotations.count("org.opencontainers.image.revision") == 1);
+  CHECK(by_helm.annotations.count("org.opencontainers.image.revision") == 0);
 
   const std::string shown = helm.ok({"show", "chart", "oci://" + host + "/charts/alpha", "--plain-http"});
   CHECK_THAT(shown, Catch::Contains("name: alpha") && Catch::Contains("version: 1.0.0") &&

@@ -220,7 +220,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "the signing subkey is the one gpg would sign with; keys that cannot "
+    "the signing subkey is the one gpg would sign with, keys that cannot "
     "sign are refused clearly",
     "[sign][helm]") {
   SECTION("a certify-only primary key with an RSA signing subkey") {

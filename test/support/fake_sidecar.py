@@ -183,7 +183,10 @@ def main():
                           "lastSyncTime": now(), "lastSuccessTime": "" if failed else now(),
                           # The real state keeps only the last sync's charts (no "ok").
                           "lastError": report["error"], "lastSync": {"charts": report["charts"]},
-                          "charts": [] if failed else [{k: chart[k] for k in ("name", "version", "digest", "path")}],
+                          # Each published chart says where it came from, as the real one does.
+                          "charts": [] if failed else [dict({k: chart[k] for k in ("name", "version", "digest", "path")},
+                                                            source={"git": body["git"], "commit": commit,
+                                                                    "path": chart["path"], "cmopVersion": "0.1.0"})],
                           "auth": body.get("auth"), "syncing": False}
                 with lock:
                     held = repos.get(name, {}).get("spec", {}).get("owner", "")
