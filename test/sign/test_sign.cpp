@@ -280,7 +280,7 @@ TEST_CASE(
 
 TEST_CASE(
     "cmop serve --signing-key: Helm 3 and 4 pull --verify from the "
-    "embedded repo; re-publishing keeps the "
+    "embedded repo, re-publishing keeps the "
     ".prov bytes",
     "[sign][helm][serve][binary]") {
   GpgKey key("cmop serve");
