@@ -22,6 +22,9 @@
 // default sync workers) and every CR names a git repo of its own, served by `git
 // daemon`, holding one chart: what is measured is then the whole path, sidecar
 // syncs included (a fetch, a package and a publish per CR), not the controller alone.
+// With "monorepo" after the churn rounds, the CRs instead share one repo of N chart
+// folders, each CR its own folder (spec.path): the sidecar's shared mirror then
+// fetches that repo once for all of them.
 //
 // The harness's own requests (creating the CRs) carry X-Fake-Uncounted so they stay out
 // of the counts; readiness is read from the fake's /__stats hook, which costs the fake
@@ -121,13 +124,15 @@ struct ApiServer {
   }
   // `git`: the CR's repo in the real-sidecar mode; "" for the fake sidecar (a URL
   // that nothing fetches).
-  void create_cr(int i, const std::string& git = "") const {
+  // `path`: the folder of the repo the CR publishes ("charts" unless the layout is
+  // one monorepo with a folder per CR).
+  void create_cr(int i, const std::string& git = "", const std::string& path = "charts") const {
     std::string name = "repo-" + std::to_string(i);
     std::string url = git.empty() ? "https://git.example/team/" + name + ".git" : git;
     std::string ref = "main";
     std::string body = R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":")" + name +
                        R"("},"spec":{"git":")" + url + R"(","ref":")" + ref +
-                       R"(","path":"charts","updateEveryMinutes":)" + std::to_string(5 + i % 120) +
+                       R"(","path":")" + path + R"(","updateEveryMinutes":)" + std::to_string(5 + i % 120) +
                        R"(,"dependencies":[{"name":"bitnami","url":"https://charts.bitnami.com/bitnami"}]}})";
     auto res = send("POST", peer.url() + "/apis/cm.bitnami.com/v1alpha1/namespaces/" + kNamespace + "/chartmuseums",
                     body, {{"Authorization", "Bearer " + kApiToken}, {"X-Fake-Uncounted", "1"}});
@@ -137,12 +142,32 @@ struct ApiServer {
 
 // A bare repo per CR, r-<i>.git, whose main branch holds charts/c-<i> (chart c-<i>
 // 1.0.0): made by `git fast-import` in one shell loop, served by `git daemon`.
+// With `monorepo`, one repo, mono.git, holds every charts/c-<i> and CR i
+// publishes its folder (spec.path): the layout of a folder per team.
 struct ChartRepos {
   util::TempDir dir{"cmop-bench-git-"};
   std::unique_ptr<test::GitDaemon> daemon;
-  explicit ChartRepos(int crs) {
+  bool monorepo;
+  ChartRepos(int crs, bool mono) : monorepo(mono) {
     fs::path served = dir.path() / "served";
     fs::create_directories(served);
+    if (monorepo) {
+      std::string stream;
+      for (int i = 0; i < crs; ++i) {
+        std::string chart = "apiVersion: v2\nname: c-" + std::to_string(i) + "\nversion: 1.0.0\n";
+        stream += "blob\nmark :" + std::to_string(i + 1) + "\ndata " + std::to_string(chart.size()) + "\n" + chart + "\n";
+      }
+      stream += "commit refs/heads/main\ncommitter bench <bench@example.org> 1764460800 +0000\ndata 6\ncharts\n";
+      for (int i = 0; i < crs; ++i)
+        stream += "M 100644 :" + std::to_string(i + 1) + " charts/c-" + std::to_string(i) + "/Chart.yaml\n";
+      util::write_file_atomic(dir.path() / "stream-mono", stream + "\n");
+      test::run_ok({"sh", "-c",
+                    "set -e; cd " + dir.path().string() +
+                        "; git init -q --bare served/mono.git; git --git-dir=served/mono.git fast-import --quiet "
+                        "< stream-mono"});
+      daemon = std::make_unique<test::GitDaemon>(served);
+      return;
+    }
     for (int i = 0; i < crs; ++i) {
       std::string chart = "apiVersion: v2\nname: c-" + std::to_string(i) + "\nversion: 1.0.0\n";
       util::write_file_atomic(dir.path() / ("stream-" + std::to_string(i)),
@@ -156,7 +181,8 @@ struct ChartRepos {
                       "< stream-$i; i=$((i+1)); done"});
     daemon = std::make_unique<test::GitDaemon>(served);
   }
-  std::string url(int i) const { return daemon->url("r-" + std::to_string(i) + ".git"); }
+  std::string url(int i) const { return daemon->url(monorepo ? "mono.git" : "r-" + std::to_string(i) + ".git"); }
+  std::string path(int i) const { return monorepo ? "charts/c-" + std::to_string(i) : "charts"; }
 };
 
 // The sidecar under test: the fake (python) or the real `cmop serve`.
@@ -296,9 +322,9 @@ void print_per_cr(const char* title, const Counts& c, int crs) {
   for (auto& [k, v] : c) std::printf("    %-34s %8ld  %6.2f/CR\n", k.c_str(), v, static_cast<double>(v) / crs);
 }
 
-int run(int crs, int workers, int resync_seconds, bool real_sidecar, int churn_rounds) {
+int run(int crs, int workers, int resync_seconds, bool real_sidecar, int churn_rounds, bool monorepo) {
   std::unique_ptr<ChartRepos> git;
-  if (real_sidecar) git = std::make_unique<ChartRepos>(crs);
+  if (real_sidecar) git = std::make_unique<ChartRepos>(crs, monorepo);
   ApiServer api;
   SidecarUnderTest sidecar(real_sidecar);
   Operator op(api, sidecar, workers, resync_seconds);
@@ -322,7 +348,7 @@ int run(int crs, int workers, int resync_seconds, bool real_sidecar, int churn_r
   std::string create_error;
   std::thread creator([&] {
     try {
-      for (int i = 0; i < crs; ++i) api.create_cr(i, git ? git->url(i) : "");
+      for (int i = 0; i < crs; ++i) api.create_cr(i, git ? git->url(i) : "", git ? git->path(i) : "charts");
     } catch (const std::exception& e) {
       create_error = e.what();
     }
@@ -440,13 +466,15 @@ int main(int argc, char** argv) {
     int resync_seconds = argc > 3 ? std::stoi(argv[3]) : 30;
     bool real_sidecar = argc > 4 && std::string(argv[4]) == "real";
     int churn_rounds = argc > 5 ? std::stoi(argv[5]) : 0;
+    bool monorepo = argc > 6 && std::string(argv[6]) == "monorepo";
     if (crs < 1 || workers < 1 || workers > 64 || resync_seconds < 1 ||
-        (argc > 4 && !real_sidecar && std::string(argv[4]) != "fake") || churn_rounds < 0) {
+        (argc > 4 && !real_sidecar && std::string(argv[4]) != "fake") || churn_rounds < 0 ||
+        (argc > 6 && !monorepo && std::string(argv[6]) != "repos") || (monorepo && !real_sidecar)) {
       std::cerr << "usage: bench_operate [crs=1000 (>= 1)] [workers=2 (1-64)] [resync_seconds=30 (>= 1)] [real|fake] "
-                   "[churn_rounds=0]\n";
+                   "[churn_rounds=0] [repos|monorepo (real only: one repo, a folder per CR)]\n";
       return 64;
     }
-    return run(crs, workers, resync_seconds, real_sidecar, churn_rounds);
+    return run(crs, workers, resync_seconds, real_sidecar, churn_rounds, monorepo);
   } catch (const std::exception& e) {
     std::cerr << "bench_operate: " << e.what() << "\n";
     return 1;
