@@ -25,18 +25,13 @@
 #include "cmop/util/fs.hpp"
 #include "support/error_of.hpp"
 #include "support/process.hpp"
+#include "package_fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace cmop;
+using cmop::test::put;
 
 namespace {
-
-void put(const fs::path& root, const std::string& rel, const std::string& content) {
-  fs::path p = root / rel;
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << content;
-}
 
 std::string gunzip(const std::string& gz) {
   z_stream zs{};

@@ -17,19 +17,14 @@
 #include "cmop/util/hash.hpp"
 #include "support/process.hpp"
 #include "support/error_of.hpp"
+#include "package_fixtures.hpp"
 
 namespace fs = std::filesystem;
 using namespace cmop;
+using cmop::test::put;
 using cmop::test::run_ok;
 
 namespace {
-
-void put(const fs::path& root, const std::string& rel, const std::string& content) {
-  fs::path p = root / rel;
-  fs::create_directories(p.parent_path());
-  std::ofstream out(p, std::ios::binary);
-  out << content;
-}
 
 std::string chart_yaml(const std::string& name, const std::string& version, const std::string& extra = "") {
   return "apiVersion: v2\nname: " + name + "\nversion: " + version + "\ndescription: chart " + name + "\n" + extra;
