@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cmop/deps/repo_index.hpp"
 #include "cmop/net/http_client.hpp"
