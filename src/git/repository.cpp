@@ -59,6 +59,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/lock_file.hpp"
 #include "git/known_hosts.hpp"
+#include "git/local_copy.hpp"
 #include "git/tree_internal.hpp"
 
 namespace cmop::git {
@@ -174,9 +175,9 @@ bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_h
 // more. (Asking for depth 1 again costs a deepen negotiation on every fetch —
 // measured 40-50 ms per fetch against git daemon — for no fewer objects.) A ref
 // that may be a commit id can name any commit reachable from the remote's refs,
-// which needs the full history (a shallow mirror is deepened again). libgit2's
-// local transport (file://, paths) cannot fetch shallow, and copies objects
-// cheaply anyway.
+// which needs the full history (a shallow mirror is deepened again). A local
+// remote (file://, paths) is copied whole: libgit2's local transport cannot fetch
+// shallow, and the copy (git/local_copy.hpp) costs little per object.
 int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref, bool has_commit,
                 bool full_history = false) {
   bool local = url.starts_with("/") || url.starts_with(".") || ::strncasecmp(url.data(), "file://", 7) == 0;
@@ -720,11 +721,18 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   options.proxy_opts = proxy;
   options.prune = GIT_FETCH_PRUNE;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the explicit forced tag refspec fetches them all
+  // A local remote's objects are copied as they are (see git/local_copy.hpp): the
+  // download then finds the tips present and leaves only the refs to update.
+  detail::LocalCopy copied;
+  if (auto source = detail::local_repository_path(url)) {
+    watchdog.step("copy from the local repository");
+    copied = detail::copy_local_objects(repo, *source, subject, sync_options.deadline);
+  }
   watchdog.step("download");
   options.depth = depth;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
-  received = git_remote_stats(remote.get())->received_objects;
-  if (received_bytes) *received_bytes = git_remote_stats(remote.get())->received_bytes;
+  received = copied.objects + git_remote_stats(remote.get())->received_objects;
+  if (received_bytes) *received_bytes = copied.bytes + git_remote_stats(remote.get())->received_bytes;
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
   if ((rc = git_remote_prune(remote.get(), &callbacks)) < 0) fail(rc);
