@@ -9,10 +9,12 @@
 
 #include <cstring>
 #include <memory>
+#include <set>
 #include <unordered_set>
 #include <vector>
 
 #include "cmop/error.hpp"
+#include "cmop/util/fs.hpp"
 
 namespace cmop::git::detail {
 namespace fs = std::filesystem;
@@ -56,22 +58,21 @@ class Wanted {
   Wanted(git_repository* source, git_odb* mirror_odb) : source_(source), mirror_odb_(mirror_odb) {}
 
   // False when the source's tips cannot all be read (the transport reports why).
-  bool collect(git_repository* mirror) {
+  bool collect(git_repository* mirror, LocalDepth depth) {
     git_revwalk* raw = nullptr;
     if (git_revwalk_new(&raw, source_) < 0) return false;
     Handle<git_revwalk, git_revwalk_free> walk(raw);
     git_revwalk_sorting(walk.get(), GIT_SORT_NONE);
+    tips_only_ = depth == LocalDepth::tips;
     if (!push_tips(walk.get())) return false;
-    hide_mirror_refs(walk.get(), mirror);
+    if (tips_only_) return true;
+    // Deepening a shallow mirror walks past what its refs reach (the history they
+    // reach is not all there).
+    if (depth == LocalDepth::new_commits || git_repository_is_shallow(mirror) != 1) hide_mirror_refs(walk.get(), mirror);
     git_oid commit;
     int rc;
     while ((rc = git_revwalk_next(&commit, walk.get())) == 0) {
-      if (want(commit)) objects.push_back(commit);
-      git_commit* c = nullptr;
-      if (git_commit_lookup(&c, source_, &commit) < 0) return false;
-      const git_oid tree = *git_commit_tree_id(c);
-      git_commit_free(c);
-      if (!add_tree(tree)) return false;
+      if (!add_commit(commit)) return false;
     }
     return rc == GIT_ITEROVER;
   }
@@ -83,6 +84,15 @@ class Wanted {
   bool want(const git_oid& id) {
     if (!seen_.insert(id).second) return false;
     return git_odb_exists(mirror_odb_, &id) == 0;
+  }
+
+  bool add_commit(const git_oid& id) {
+    if (want(id)) objects.push_back(id);
+    git_commit* c = nullptr;
+    if (git_commit_lookup(&c, source_, &id) < 0) return false;
+    const git_oid tree = *git_commit_tree_id(c);
+    git_commit_free(c);
+    return add_tree(tree);
   }
 
   bool add_tree(const git_oid& id) {
@@ -136,7 +146,7 @@ class Wanted {
       Handle<git_object, git_object_free> object(raw);
       switch (git_object_type(object.get())) {
         case GIT_OBJECT_COMMIT:
-          return git_revwalk_push(walk, &id) == 0;
+          return tips_only_ ? add_commit(id) : git_revwalk_push(walk, &id) == 0;
         case GIT_OBJECT_TREE:
           return add_tree(id);
         case GIT_OBJECT_BLOB:
@@ -169,8 +179,67 @@ class Wanted {
 
   git_repository* source_;
   git_odb* mirror_odb_;
+  bool tips_only_ = false;
   std::unordered_set<git_oid, OidHash, OidEqual> seen_;
 };
+
+// The parents a commit's raw text names (grafts and shallow files aside).
+std::vector<git_oid> raw_parents(std::string_view text) {
+  std::vector<git_oid> parents;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line = text.substr(at, end - at);
+    if (line.starts_with("parent ") && line.size() >= 7 + GIT_OID_HEXSZ) {
+      git_oid id;
+      if (git_oid_fromstrn(&id, line.data() + 7, GIT_OID_HEXSZ) == 0) parents.push_back(id);
+    } else if (!line.starts_with("tree ")) {
+      break;  // the header's parents come right after its tree
+    }
+    at = end + 1;
+  }
+  return parents;
+}
+
+// Rewrites the mirror's `shallow` file: the commits listed before and the ones just
+// copied, each kept only while one of its parents is missing from the mirror.
+void update_shallow(git_repository* mirror, git_odb* odb,
+                    const std::vector<std::pair<git_oid, std::vector<git_oid>>>& copied) {
+  const fs::path file = fs::path(git_repository_path(mirror)) / "shallow";
+  std::error_code ec;
+  std::string before;
+  if (fs::exists(file, ec)) before = util::read_file(file);
+  std::set<std::string> roots;
+  auto keep_if_parent_missing = [&](const git_oid& commit, const std::vector<git_oid>& parents) {
+    for (const git_oid& parent : parents) {
+      if (git_odb_exists(odb, &parent) == 0) {
+        roots.insert(git_oid_tostr_s(&commit));
+        return;
+      }
+    }
+  };
+  for (std::size_t at = 0; at + GIT_OID_HEXSZ <= before.size(); at += GIT_OID_HEXSZ + 1) {
+    git_oid commit;
+    git_odb_object* object = nullptr;
+    if (git_oid_fromstrn(&commit, before.data() + at, GIT_OID_HEXSZ) < 0 || git_odb_read(&object, odb, &commit) < 0) {
+      git_error_clear();
+      continue;  // not a commit of this mirror: a stale line
+    }
+    Handle<git_odb_object, git_odb_object_free> owned(object);
+    keep_if_parent_missing(commit, raw_parents({static_cast<const char*>(git_odb_object_data(object)),
+                                                git_odb_object_size(object)}));
+  }
+  for (const auto& [commit, parents] : copied) keep_if_parent_missing(commit, parents);
+  std::string after;
+  for (const std::string& root : roots) after += root + "\n";
+  if (after == before) return;
+  if (after.empty()) {
+    fs::remove(file, ec);
+    if (ec) throw Error(Errc::io, file.string(), "remove the mirror's shallow file: " + ec.message());
+  } else {
+    util::write_file_atomic(file, after);
+  }
+}
 
 // A version 2 pack of whole (undeltified) objects streamed into the mirror's
 // odb: libgit2's indexer checks every object and the trailer, writes the .pack
@@ -273,8 +342,8 @@ std::optional<fs::path> local_repository_path(std::string_view url) {
   return fs::path(path);
 }
 
-LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path, const std::string& subject,
-                             std::chrono::steady_clock::time_point deadline) {
+LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path, LocalDepth depth,
+                             const std::string& subject, std::chrono::steady_clock::time_point deadline) {
   // Opened as the transport opens it (no search upwards, same config).
   git_repository* raw_source = nullptr;
   if (git_repository_open(&raw_source, source_path.c_str()) < 0) {
@@ -293,7 +362,7 @@ LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path
   Handle<git_odb, git_odb_free> source_odb(raw);
 
   Wanted wanted(source.get(), mirror_odb.get());
-  if (!wanted.collect(mirror)) {
+  if (!wanted.collect(mirror, depth)) {
     git_error_clear();
     return {};
   }
@@ -302,6 +371,7 @@ LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path
   PackStream pack(mirror_odb.get(), subject);
   pack.header(static_cast<std::uint32_t>(wanted.objects.size()));
   std::size_t done = 0;
+  std::vector<std::pair<git_oid, std::vector<git_oid>>> commits;
   for (const git_oid& id : wanted.objects) {
     if ((++done & 255) == 0 && std::chrono::steady_clock::now() > deadline)
       throw Error(Errc::network, subject, "copy from the local repository: timed out: the sync's deadline passed");
@@ -310,12 +380,16 @@ LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path
       throw Error(Errc::git, subject, "copy from the local repository: read " + std::string(git_oid_tostr_s(&id)) +
                                           ": " + last_git_error());
     Handle<git_odb_object, git_odb_object_free> owned(object);
-    pack.object(git_odb_object_type(object), git_odb_object_data(object), git_odb_object_size(object));
+    const char* data = static_cast<const char*>(git_odb_object_data(object));
+    if (git_odb_object_type(object) == GIT_OBJECT_COMMIT)
+      commits.emplace_back(id, raw_parents({data, git_odb_object_size(object)}));
+    pack.object(git_odb_object_type(object), data, git_odb_object_size(object));
   }
   LocalCopy copied;
   copied.bytes = pack.finish();
   copied.objects = wanted.objects.size();
   git_odb_refresh(mirror_odb.get());
+  update_shallow(mirror, mirror_odb.get(), commits);
   return copied;
 }
 

@@ -32,19 +32,29 @@ namespace cmop::git::detail {
 // for any other URL or a file:// URL it would not read either.
 std::optional<std::filesystem::path> local_repository_path(std::string_view url);
 
+// How much history a copy brings, as Repository's fetch_depth decides for a remote.
+enum class LocalDepth {
+  tips,         // the first fetch of branches and tags: each tip's commit, tree and blobs
+                // (a shallow mirror, as a depth-1 fetch makes it)
+  new_commits,  // later fetches: every commit the mirror's refs do not reach yet
+  everything,   // a commit id may be asked for: the whole history (a shallow mirror is deepened)
+};
+
 struct LocalCopy {
   std::uint64_t objects = 0;  // objects written into the mirror
   std::uint64_t bytes = 0;    // size of the pack they were written as
 };
 
-// Copies into `mirror` every object reachable from the branches and tags of the
-// repository at `source` that the mirror lacks (the mirror's own refs and what
-// they reach are taken as present, as a fetch does). Returns zero objects without
+// Copies into `mirror` the objects reachable from the branches and tags of the
+// repository at `source` that the mirror lacks, as deep as `depth` says (the
+// mirror's own refs and what they reach are taken as present, as a fetch does).
+// Commits whose parents the mirror then lacks are recorded in its `shallow` file,
+// those whose parents it now has are taken out of it. Returns zero objects without
 // touching the mirror when `source` cannot be opened as a repository or a tip
 // cannot be read: the transport then reports that as it always did.
 // Throws Error(git) naming `subject` when writing the copy fails, and
 // Error(network) when `deadline` passes.
-LocalCopy copy_local_objects(git_repository* mirror, const std::filesystem::path& source, const std::string& subject,
-                             std::chrono::steady_clock::time_point deadline);
+LocalCopy copy_local_objects(git_repository* mirror, const std::filesystem::path& source, LocalDepth depth,
+                             const std::string& subject, std::chrono::steady_clock::time_point deadline);
 
 }  // namespace cmop::git::detail

@@ -576,8 +576,9 @@ bool mirror_has(const fs::path& mirror, const std::string& id) {
 
 // Issue 28 item 5: a local remote is fetched by copying its objects (no delta
 // search). The copy must bring exactly what a fetch of every branch and tag
-// brings, with their whole history, and the mirror must own it.
-TEST_CASE("a local fetch copies the whole history of branches and tags, and nothing else", "[git][local]") {
+// brings, shallow first and the whole history when a commit id asks for it, and
+// the mirror must own it.
+TEST_CASE("a local fetch copies the branches and tags, shallow then deepened, and nothing else", "[git][local]") {
   Served served;
   std::vector<std::string> history = {served.first_commit};
   for (int i = 1; i <= 4; ++i) {
@@ -612,25 +613,41 @@ TEST_CASE("a local fetch copies the whole history of branches and tags, and noth
   REQUIRE(read_at(repo, "docs/readme.txt") == "v4\n");
   REQUIRE(read_at(repo, "charts/app/values.yaml") == "replicas: 4\n");
 
+  // The first fetch of a branch is shallow, as over git://: the tips of every
+  // branch and tag with their trees and blobs (and the annotated tag object).
   const fs::path mirror_git = served.mirror() / "repo.git";
-  const auto wanted = reachable_objects(served.bare, {"--branches", "--tags"});
-  REQUIRE(reachable_objects(mirror_git, {"--all"}) == wanted);
-  REQUIRE(cold.received_objects == wanted.size());  // the annotated tag object among them
+  const auto tips = reachable_objects(served.bare, {"--no-walk", "--branches", "--tags"});
+  REQUIRE(reachable_objects(mirror_git, {"--all"}) == tips);
+  REQUIRE(cold.received_objects == tips.size());
+  REQUIRE(fs::exists(mirror_git / "shallow"));
+  REQUIRE_FALSE(mirror_has(served.mirror(), history[3]));
   REQUIRE_FALSE(mirror_has(served.mirror(), outside));
   REQUIRE_FALSE(mirror_has(served.mirror(), private_blob));
   cmop::test::run_ok({"git", "--git-dir", mirror_git.string(), "fsck", "--no-dangling"});
-
-  // The refs resolve as over any transport: branches, the annotated tag, any commit of the history.
   REQUIRE(repo.sync([&] { auto o = options; o.ref = "feature"; return o; }()).commit == feature);
   REQUIRE(read_at(repo, "docs/feature.txt") == "feature only\n");
   REQUIRE(repo.sync([&] { auto o = options; o.ref = "v4"; return o; }()).commit == history[4]);
+
+  // A commit id deepens it to the whole history of the branches and tags, and nothing else.
+  SyncOptions at = options;
+  at.ref = history[1];
+  SyncResult deepened = repo.sync(at);
+  REQUIRE(deepened.commit == history[1]);
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v1\n");
+  const auto wanted = reachable_objects(served.bare, {"--branches", "--tags"});
+  REQUIRE(reachable_objects(mirror_git, {"--all"}) == wanted);
+  REQUIRE(deepened.received_objects == wanted.size() - tips.size());
+  REQUIRE_FALSE(fs::exists(mirror_git / "shallow"));
+  REQUIRE_FALSE(mirror_has(served.mirror(), outside));
+  REQUIRE_FALSE(mirror_has(served.mirror(), private_blob));
+  cmop::test::run_ok({"git", "--git-dir", mirror_git.string(), "fsck", "--no-dangling"});
   for (const std::string& commit : history) {
-    SyncOptions at = options;
     at.ref = commit;
     REQUIRE(repo.sync(at).commit == commit);
     REQUIRE(repo.tree_at(commit).commit() == commit);
   }
-  REQUIRE(read_at(repo, "docs/readme.txt") == "v4\n");
+  REQUIRE(repo.sync([&] { auto o = options; o.ref = "feature"; return o; }()).commit == feature);
+  REQUIRE(read_at(repo, "docs/feature.txt") == "feature only\n");
 }
 
 TEST_CASE("a local mirror fetches what a new commit adds and outlives its source", "[git][local]") {
