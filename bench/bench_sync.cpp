@@ -20,7 +20,7 @@
 //
 //   build/bench/bench_sync [charts=100]
 //   build/bench/bench_sync monorepo [repos=100] [folders=1000]   (that case alone)
-//   build/bench/bench_sync local [charts=100] [commits=5]        (that case alone)
+//   build/bench/bench_sync local [charts=100] [commits=50]        (that case alone)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -344,9 +344,9 @@ int main(int argc, char** argv) {
                ? 0
                : 1;
   }
-  if (argc > 1 && std::string(argv[1]) == "local") {  // bench_sync local [charts=100] [commits=5]
+  if (argc > 1 && std::string(argv[1]) == "local") {  // bench_sync local [charts=100] [commits=50]
     util::TempDir tmp("cmop-bench-");
-    return local_against_daemon(tmp.path(), argc > 2 ? std::stoi(argv[2]) : 100, argc > 3 ? std::stoi(argv[3]) : 5)
+    return local_against_daemon(tmp.path(), argc > 2 ? std::stoi(argv[2]) : 100, argc > 3 ? std::stoi(argv[3]) : 50)
                ? 0
                : 1;
   }
@@ -426,7 +426,7 @@ int main(int argc, char** argv) {
   std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
   if (!small_repo_targets(tmp.path())) return 1;
   if (!many_paths_one_remote(tmp.path(), 100, 1000)) return 1;
-  if (!local_against_daemon(tmp.path(), 100, 5)) return 1;
+  if (!local_against_daemon(tmp.path(), 100, 50)) return 1;
   std::printf("peak RSS after the 600-file runs: %.1f MiB\n", peak_rss_kib() / 1024.0);
 
   // The same repo published into an OCI registry (the CNCF Distribution registry
