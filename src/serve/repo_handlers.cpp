@@ -26,8 +26,6 @@ void Server::Impl::refresh_hook_secret(const std::string& repo) {
     hook_secrets.erase(repo);
 }
 
-// Sync jobs are keyed "apply:<spec digest>" and "update"; "record:…" (a suspended
-// spec) and "remove" sync nothing.
 bool Server::Impl::syncing(const std::string& repo) const {
   auto a = lanes->activity(repo);
   if (a.running && is_sync_job(a.running_key)) return true;
