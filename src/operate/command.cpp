@@ -39,11 +39,8 @@ std::string metrics_text(const Controller& controller, bool leading) {
   return out;
 }
 
-}  // namespace
-
-int run(OperateOptions o) {
-  set_log_format(o.log_format);
-  util::log::set_level(util::log::parse_level(o.log_level));
+// The checks of the flags that CLI11 cannot make, and what they leave implicit.
+void check_options(OperateOptions& o) {
   auto& c = o.controller;
   if (c.image.empty())
     throw Error(Errc::invalid_argument, "--image", "is required: the image the CronJobs run `cmop trigger` with");
@@ -57,76 +54,37 @@ int run(OperateOptions o) {
   if (!util::is_http_url(c.sidecar_url))
     throw Error(Errc::invalid_argument, "--sidecar-url", "must be an http:// or https:// URL");
   if (c.trigger_endpoint.empty()) c.trigger_endpoint = c.sidecar_url;
+}
 
-  // Signals are taken by one thread with sigwait; every other thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+// /healthz, /readyz and /metrics of the operator's probe server.
+HealthResponse probe_answer(const std::string& path, const Controller& controller, bool leading) {
+  if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz") {
+    // A standby replica is ready: it serves its purpose by waiting for the Lease.
+    bool ready = !leading || controller.metrics().synced;
+    return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not synced yet\n"};
+  }
+  if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics_text(controller, leading)};
+  return {404, "text/plain; charset=utf-8", "not found\n"};
+}
 
-  KubeClient kube(load_kube_config(o.kubeconfig));
-  if (o.lease_namespace.empty()) o.lease_namespace = kube.config().default_namespace;
-  const std::string identity = make_identity();
-  c.instance = identity;
-  Controller controller(kube, c);
-  StopSignal stop;
-  std::atomic<bool> leading{!o.leader_elect};
-
-  HealthServer health(o.listen, [&](const std::string& path) -> HealthResponse {
-    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-    if (path == "/readyz") {
-      // A standby replica is ready: it serves its purpose by waiting for the Lease.
-      bool ready = !leading || controller.metrics().synced;
-      return {ready ? 200 : 503, "text/plain; charset=utf-8", ready ? "ready\n" : "not synced yet\n"};
-    }
-    if (path == "/metrics")
-      return {200, "text/plain; version=0.0.4; charset=utf-8",
-              metrics_text(controller, leading)};
-    return {404, "text/plain; charset=utf-8", "not found\n"};
-  });
-  log_line("info", "operator listening on port " + std::to_string(health.port()) + " for /healthz and /metrics; " +
-                       "watching " + (c.watch_namespace.empty() ? "all namespaces" : "namespace " + c.watch_namespace) +
-                       "; sidecar " + c.sidecar_url);
-
-  std::thread signal_thread([&] {
+// A thread that waits for SIGTERM or SIGINT (blocked in every thread: `signals`)
+// and asks `stop` to stop.
+void stop_on_signal(const sigset_t& signals, StopSignal& stop) {
+  std::thread([signals, &stop] {
     int sig = 0;
     sigwait(&signals, &sig);
     log_line("info", std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping");
     stop.request_stop();
-  });
-  signal_thread.detach();
+  }).detach();
+}
 
-  if (!o.leader_elect) {
-    controller.run(stop);
-    return 0;
-  }
-  LeaseOptions lo;
-  lo.name = o.lease_name;
-  lo.ns = o.lease_namespace;
-  lo.identity = identity;
-  LeaderElector elector(kube, lo);
-  if (!elector.acquire(stop)) return 0;
-  leading = true;
-  StopSignal controller_stop;
-  std::atomic<bool> controller_done{false};
-  std::thread worker([&] {
-    controller.run(controller_stop);
-    controller_done = true;
-  });
-  bool clean = elector.hold(stop);
-  controller_stop.request_stop();
-  if (!clean) {
-    // Another replica may already lead: stop reconciling at once, as client-go
-    // does, rather than wait for in-flight work.
-    log_line("error", "exiting: leadership lost");
-    std::fflush(nullptr);
-    std::_Exit(1);
-  }
-  // Let in-flight reconciles finish before handing the Lease over, within the
-  // pod's termination grace period, and keep renewing meanwhile so no successor
-  // starts while they run. (Watches are cancelled at once: an idle operator is
-  // done well within 2 s; only a sync in flight can take longer.)
+// Let in-flight reconciles finish before handing the Lease over, within the pod's
+// termination grace period, and keep renewing meanwhile so no successor starts
+// while they run. (Watches are cancelled at once: an idle operator is done well
+// within 2 s; only a sync in flight can take longer.) Never returns.
+[[noreturn]] void hand_over_lease(LeaderElector& elector, const LeaseOptions& lo, std::thread& worker,
+                                  const std::atomic<bool>& controller_done, std::atomic<bool>& leading) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   // hold() renewed within the last retry period, well inside the Lease's duration:
   // the next renewal is due only if the reconciles take longer than that.
@@ -156,6 +114,70 @@ int run(OperateOptions o) {
   log_line("warn", "stopping with work still in flight after 20 s");
   std::fflush(nullptr);
   std::_Exit(0);
+}
+
+// Reconciles while this replica holds the Lease; returns when it never got it.
+int run_as_leader(KubeClient& kube, Controller& controller, const OperateOptions& o, const std::string& identity,
+                  StopSignal& stop, std::atomic<bool>& leading) {
+  LeaseOptions lo;
+  lo.name = o.lease_name;
+  lo.ns = o.lease_namespace;
+  lo.identity = identity;
+  LeaderElector elector(kube, lo);
+  if (!elector.acquire(stop)) return 0;
+  leading = true;
+  StopSignal controller_stop;
+  std::atomic<bool> controller_done{false};
+  std::thread worker([&] {
+    controller.run(controller_stop);
+    controller_done = true;
+  });
+  bool clean = elector.hold(stop);
+  controller_stop.request_stop();
+  if (!clean) {
+    // Another replica may already lead: stop reconciling at once, as client-go
+    // does, rather than wait for in-flight work.
+    log_line("error", "exiting: leadership lost");
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  hand_over_lease(elector, lo, worker, controller_done, leading);
+}
+
+}  // namespace
+
+int run(OperateOptions o) {
+  set_log_format(o.log_format);
+  util::log::set_level(util::log::parse_level(o.log_level));
+  check_options(o);
+  auto& c = o.controller;
+
+  // Signals are taken by one thread with sigwait; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  KubeClient kube(load_kube_config(o.kubeconfig));
+  if (o.lease_namespace.empty()) o.lease_namespace = kube.config().default_namespace;
+  const std::string identity = make_identity();
+  c.instance = identity;
+  Controller controller(kube, c);
+  StopSignal stop;
+  std::atomic<bool> leading{!o.leader_elect};
+
+  HealthServer health(o.listen, [&](const std::string& path) { return probe_answer(path, controller, leading); });
+  log_line("info", "operator listening on port " + std::to_string(health.port()) + " for /healthz and /metrics; " +
+                       "watching " + (c.watch_namespace.empty() ? "all namespaces" : "namespace " + c.watch_namespace) +
+                       "; sidecar " + c.sidecar_url);
+  stop_on_signal(signals, stop);
+
+  if (!o.leader_elect) {
+    controller.run(stop);
+    return 0;
+  }
+  return run_as_leader(kube, controller, o, identity, stop, leading);
 }
 
 void add_command(CLI::App& app) {

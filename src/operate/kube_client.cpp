@@ -13,6 +13,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/operate/watch_stream.hpp"
 #include "cmop/util/base64.hpp"
+#include "cmop/util/json.hpp"
 
 namespace cmop::operate {
 namespace fs = std::filesystem;
@@ -156,15 +157,6 @@ std::string to_json(const rapidjson::Value& v) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-rapidjson::Document parse_json(std::string_view text, std::string_view what) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(text.data(), text.size());
-  if (doc.HasParseError())
-    throw Error(Errc::upstream, std::string(what),
-                "answer is not JSON (offset " + std::to_string(doc.GetErrorOffset()) + ")");
-  return doc;
-}
-
 const rapidjson::Value* value_at(const rapidjson::Value& v, std::string_view dotted) {
   const rapidjson::Value* cur = &v;
   while (!dotted.empty()) {
@@ -260,12 +252,10 @@ rapidjson::Document KubeClient::call(net::Request req) const {
     res = http_.send(req);
   }
   if (res.status >= 200 && res.status < 300) return parse_json(res.body, subject);
-  rapidjson::Document status;
-  status.Parse<rapidjson::kParseIterativeFlag>(res.body.c_str());
   std::string message, reason;
-  if (!status.HasParseError() && status.IsObject()) {
-    message = str_at(status, "message");
-    reason = str_at(status, "reason");
+  if (auto status = util::try_parse_json_object(res.body)) {
+    message = str_at(*status, "message");
+    reason = str_at(*status, "reason");
   }
   if (message.empty()) message = res.body.substr(0, 300);
   throw KubeApiError(res.status, reason, subject, message, retry_after_of(res));
@@ -331,10 +321,9 @@ void KubeClient::watch(const ResourceType& type, std::string_view ns, const Watc
   auto res = http_.stream(req, [&](std::string_view chunk) { return decoder.feed(chunk, on_event); });
   if (res.status < 200 || res.status >= 300) {
     std::string body = decoder.unparsed_text();
-    rapidjson::Document st;
-    st.Parse<rapidjson::kParseIterativeFlag>(body.c_str());
-    std::string message = !st.HasParseError() && st.IsObject() ? str_at(st, "message") : body.substr(0, 300);
-    std::string reason = !st.HasParseError() && st.IsObject() ? str_at(st, "reason") : std::string();
+    auto st = util::try_parse_json_object(body);
+    std::string message = st ? str_at(*st, "message") : body.substr(0, 300);
+    std::string reason = st ? str_at(*st, "reason") : std::string();
     throw KubeApiError(res.status, reason, "watch " + url, message, retry_after_of(res));
   }
 }

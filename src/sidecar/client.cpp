@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include "cmop/net/http_client.hpp"
+#include "cmop/util/json.hpp"
 
 namespace cmop::sidecar {
 namespace {
@@ -18,15 +19,6 @@ const Value* member(const Value& v, const char* key) {
 std::string text(const Value& v, const char* key) {
   auto* m = member(v, key);
   return m && m->IsString() ? std::string(m->GetString(), m->GetStringLength()) : std::string();
-}
-
-rapidjson::Document parse(std::string_view json, std::string_view what) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (doc.HasParseError())
-    throw Error(Errc::upstream, std::string(what),
-                "answer is not JSON (offset " + std::to_string(doc.GetErrorOffset()) + ")");
-  return doc;
 }
 
 std::vector<ChartOutcome> outcomes(const Value* charts) {
@@ -61,12 +53,12 @@ std::vector<ChartOutcome> RepoStatus::failed_charts() const {
 }
 
 SyncReport parse_sync_report(std::string_view json, std::string_view what) {
-  auto doc = parse(json, what);
+  auto doc = util::parse_json_answer(json, what);
   return {text(doc, "commit"), text(doc, "error"), outcomes(member(doc, "charts"))};
 }
 
 RepoStatus parse_repo_status(std::string_view json, std::string_view what) {
-  auto doc = parse(json, what);
+  auto doc = util::parse_json_answer(json, what);
   RepoStatus s;
   if (auto* spec = member(doc, "spec")) s.owner = text(*spec, "owner");
   s.last_error = text(doc, "lastError");
@@ -84,10 +76,9 @@ RepoStatus parse_repo_status(std::string_view json, std::string_view what) {
 }
 
 std::optional<ErrorAnswer> parse_error_answer(std::string_view json) {
-  rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
-  return ErrorAnswer{text(doc, "error"), text(doc, "code")};
+  auto doc = util::try_parse_json_object(json);
+  if (!doc) return std::nullopt;
+  return ErrorAnswer{text(*doc, "error"), text(*doc, "code")};
 }
 
 std::optional<Errc> errc_from_code(std::string_view code) {
@@ -154,14 +145,14 @@ SyncReport Client::apply(const std::string& body_json) const {
 
 void Client::apply_async(const std::string& body_json) const {
   auto res = http_->client.send(request("POST", base_ + "/repo/new?async=true", body_json, token_, kOperatorTimeout));
-  parse(accepted(res, "POST /repo/new"), "sidecar POST /repo/new");
+  util::parse_json_answer(accepted(res, "POST /repo/new"), "sidecar POST /repo/new");
 }
 
 void Client::update_async(const std::string& name) const {
   auto res =
       http_->client.send(request("POST", base_ + "/repo/" + name + "/update?async=true", "", token_, kOperatorTimeout));
   const std::string what = "POST /repo/" + name + "/update";
-  parse(accepted(res, what), "sidecar " + what);
+  util::parse_json_answer(accepted(res, what), "sidecar " + what);
 }
 
 Client::Removal Client::remove(const std::string& name, const std::string& owner) const {
@@ -171,7 +162,7 @@ Client::Removal Client::remove(const std::string& name, const std::string& owner
   if (res.status == 404 || res.status == 400) return Removal::unknown;
   if (res.status == 409) return Removal::not_ours;
   const std::string what = "DELETE /repo/" + name;
-  parse(accepted(res, what), "sidecar " + what);
+  util::parse_json_answer(accepted(res, what), "sidecar " + what);
   return Removal::removed;
 }
 
@@ -186,7 +177,7 @@ SyncsPage Client::syncs(std::uint64_t after, const std::string& epoch, std::chro
   SyncsPage page;
   page.status = res.status;
   if (res.status != 200) return page;
-  auto doc = parse(res.body, "sidecar GET /syncs");
+  auto doc = util::parse_json_answer(res.body, "sidecar GET /syncs");
   page.epoch = text(doc, "epoch");
   auto* generation = member(doc, "generation");
   auto* repos = member(doc, "repos");

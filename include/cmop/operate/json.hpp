@@ -5,10 +5,13 @@
 #include <string>
 #include <string_view>
 
+#include "cmop/util/json.hpp"
+
 namespace cmop::operate {
 
 std::string to_json(const rapidjson::Value& v);
-rapidjson::Document parse_json(std::string_view text, std::string_view what);
+// Throws Error(upstream) when the API server's answer is not JSON.
+constexpr auto parse_json = util::parse_json_answer;
 // Member string or "" (also for a missing parent or non-string value). path is dot-separated.
 std::string str_at(const rapidjson::Value& v, std::string_view dotted_path);
 const rapidjson::Value* value_at(const rapidjson::Value& v, std::string_view dotted_path);

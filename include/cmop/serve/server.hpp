@@ -96,11 +96,43 @@ struct ServerOptions {
   std::chrono::milliseconds probe_interval{std::chrono::seconds(2)};
 };
 
+// The numbers of ServerOptions that have bounds, in one place: check_options()
+// holds a ServerOptions to them, and `cmop serve` gives them to its flags as
+// ranges, so the command line and the library refuse the same values.
+struct OptionBounds {
+  const char* flag;  // named in the refusal
+  long long min, max;
+};
+namespace bounds {
+inline constexpr OptionBounds workers{"--workers", 1, 256};
+inline constexpr OptionBounds io_threads{"io threads", 1, 256};
+inline constexpr OptionBounds max_syncs_per_host{"--max-syncs-per-host", 0, 256};
+inline constexpr OptionBounds max_git_fetches_per_host{"--max-git-fetches-per-host", 0, 1024};
+inline constexpr OptionBounds hook_rate_limit{"--hook-rate-limit", 1, 100000};
+// Seconds.
+inline constexpr OptionBounds git_gc_interval{"--git-gc-interval", 0, 86400LL * 365};
+inline constexpr OptionBounds sync_timeout{"--sync-timeout", 0, 86400LL * 7};
+inline constexpr OptionBounds network_timeout{"--network-timeout", 0, 86400};
+inline constexpr OptionBounds dependency_cache_max_age{"--dependency-cache-max-age", 0, 86400LL * 3650};
+// MiB (the flags' unit; the options hold bytes).
+inline constexpr OptionBounds dependency_cache_size{"--dependency-cache-size", 0, 1LL << 30};
+inline constexpr OptionBounds dependency_index_memory{"--dependency-index-memory", 0, 1LL << 30};
+}  // namespace bounds
+
+// Throws Error(invalid_argument) naming the flag when `value` is outside `b`.
+void check_bounds(const OptionBounds& b, long long value);
+
+// The checks of the options alone, before anything is opened: the bounds above,
+// one publish target, URLs and CA files. Settles what the options leave implicit:
+// every path made absolute, --git-ca-file defaulting to --ca-file. The Server's
+// constructor runs it first. Throws Error(invalid_argument) naming the flag.
+void check_options(ServerOptions& options);
+
 class Server {
  public:
-  // Loads the state dir, builds the publisher and binds the listen address.
-  // Throws Error(invalid_argument) for bad options, Error(io) when it cannot bind
-  // or load the state.
+  // Checks the options (check_options), locks and loads the state dir, builds the
+  // publisher and binds the listen address. Throws Error(invalid_argument) for bad
+  // options, Error(io) when it cannot bind or load the state.
   explicit Server(ServerOptions options);
   // Stops (waiting for running syncs) if still running.
   ~Server();
