@@ -26,6 +26,7 @@
 #include "cmop/net/http_client.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/sync/serialize.hpp"
+#include "cmop/sync/upstream_sync.hpp"
 #include "cmop/util/file_tree.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
@@ -74,6 +75,7 @@ namespace {
 
 void validate_spec(const RepoSpec& spec, bool allow_local) {
   util::require_dns1123_label("repo name", spec.name);
+  if (!spec.upstream.empty()) return validate_upstream_spec(spec);
   if (spec.git.empty()) throw Error(Errc::invalid_argument, "repo " + spec.name, "git URL is required");
   git::validate_url(spec.git, allow_local);
   if (spec.path.find("..") != std::string::npos || (!spec.path.empty() && spec.path.front() == '/'))
@@ -319,7 +321,10 @@ struct Workspace::Impl {
   void publish_chart(RepoState& state, const std::string& chart_path, const package::Package& pkg,
                      const Layout& layout, ChartOutcome& outcome);
   void remove_publication(RepoState& state, const publish::Publication& pub);
+  // A mirror's sync (spec.upstream set), see sync/upstream_sync.hpp.
+  void sync_upstream(RepoState& state, SyncReport& report, std::chrono::steady_clock::time_point deadline);
 };
+
 
 void Workspace::Impl::journal_claim(const std::string& repo, char op, const publish::Publication& pub) {
   rapidjson::StringBuffer buf;
@@ -420,6 +425,7 @@ struct Workspace::Impl::Layout {
   std::map<std::string, std::exception_ptr> error_by_path;    // and why the others did not
   std::map<std::string, std::string> path_of_name;            // chart name -> first folder defining it
 
+  Layout() = default;  // no folders: a mirror's sync
   Layout(const util::FileTree& tree, const std::vector<std::string>& chart_paths) {
     const std::uint64_t max_file = package::Limits{}.max_file_bytes;
     for (const auto& path : chart_paths) {
@@ -621,6 +627,42 @@ std::vector<std::string> Workspace::Impl::publishing_order(
   return order;
 }
 
+void Workspace::Impl::sync_upstream(RepoState& state, SyncReport& report,
+                                    std::chrono::steady_clock::time_point deadline) {
+  net::HttpClient http(options.tls, options.dependency_peers);
+  http.enable_keep_alive();
+  auto registry = options.registry;
+  if (!registry && upstream::is_oci_upstream(state.spec.upstream)) {
+    oci::ClientOptions o;
+    o.tls = options.tls;
+    o.peers = options.dependency_peers;
+    registry = std::make_shared<oci::RegistryClient>(std::move(o));
+  }
+  upstream::UpstreamSource source(state.spec.upstream, http, registry);
+  const Layout no_folders;
+  UpstreamPublishing publishing{
+      [&](const package::Package& pkg, const std::string& chart_path, ChartOutcome& outcome) {
+        publish_chart(state, chart_path, pkg, no_folders, outcome);
+      },
+      [deadline] { return std::chrono::steady_clock::now() >= deadline; }, publisher->describe()};
+  publisher->begin_batch();
+  try {
+    sync_from_upstream(state, source, report, publishing);
+  } catch (...) {
+    try {
+      publisher->end_batch();
+    } catch (...) {
+    }
+    throw;
+  }
+  try {
+    publisher->end_batch();
+  } catch (const Error& e) {
+    if (report.error.empty()) report.error = "publishing to " + publisher->describe() + " failed: " + e.what();
+  }
+  if (registry) registry->close_idle_connections();
+}
+
 SyncReport Workspace::Impl::sync(const std::string& name, std::chrono::steady_clock::time_point requested_at) {
   auto started = std::chrono::steady_clock::now();
   RepoState state;
@@ -653,6 +695,14 @@ SyncReport Workspace::Impl::sync(const std::string& name, std::chrono::steady_cl
     return report;
   };
 
+  if (!state.spec.upstream.empty()) {
+    try {
+      sync_upstream(state, report, deadline);
+    } catch (const Error& e) {
+      report.error = e.what();
+    }
+    return finish();
+  }
   // The commit's files, read from the remote's shared mirror (not repacked while held).
   std::optional<MirrorPool::Checkout> checkout;
   std::vector<std::string> chart_paths;
