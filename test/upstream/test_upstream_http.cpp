@@ -67,6 +67,11 @@ TEST_CASE("A mirror publishes the selected versions of an HTTP chart repository 
                                               {"/beta-0.1.0.tgz", 1}, {"/beta-0.1.0.tgz.prov", 1},
                                               {"/beta-0.2.0-rc.1.tgz", 1}, {"/beta-0.2.0-rc.1.tgz.prov", 1}});
 
+  // Metrics per mirror, as for git repos.
+  const auto metrics = cmop.serve.call("GET", "/metrics").body;
+  CHECK_THAT(metrics, Catch::Contains("cmop_repo_last_sync_success{repo=\"up\"} 1"));
+  CHECK_THAT(metrics, Catch::Contains("cmop_syncs_total{repo=\"up\",result=\"success\"} 1"));
+
   for (const auto& client : test::helm_clients()) {
     test::HelmUser helm(client);
     INFO(helm.name());
