@@ -5,6 +5,8 @@
 // when the upstream drops a version. The Workspace runs it for specs with
 // `upstream` set; claims and uploads stay the Workspace's (one ownership rule for
 // git repos and mirrors alike).
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -28,9 +30,11 @@ struct UpstreamPublishing {
   // sets outcome.status. Throws Error(conflict) when another repo owns it, and
   // what publish::Publisher::publish() throws.
   std::function<void(const package::Package& pkg, const std::string& chart_path, ChartOutcome& outcome)> publish;
-  // True once the sync's deadline has passed.
-  std::function<bool()> out_of_time;
   std::string publisher;  // the target as described in errors
+  // The sync ends by then: no fetch is begun after it, every request ends by it.
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  // Packages downloaded at once while earlier ones are published.
+  std::size_t parallel_fetches = 4;
 };
 
 // Lists the upstream and publishes what is new, appending an outcome per selected
