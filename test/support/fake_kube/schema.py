@@ -135,6 +135,15 @@ def validate(value, schema, path, causes):
         if "maximum" in schema and value > schema["maximum"]:
             causes.append(errors.invalid_value(path, value, "%s in body should be less than or equal to %s"
                                                % (path, schema["maximum"])))
+    if "oneOf" in schema:
+        matching = 0
+        for sub in schema["oneOf"]:
+            sub_causes = []
+            validate(value, sub, path, sub_causes)
+            matching += not sub_causes
+        if matching != 1:
+            causes.append(errors.invalid_value(path, "object", "%s in body should match exactly one schema in oneOf"
+                                               % path))
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
