@@ -142,8 +142,11 @@ def validate(value, schema, path, causes):
             validate(value, sub, path, sub_causes)
             matching += not sub_causes
         if matching != 1:
-            causes.append(errors.invalid_value(path, "object", "%s in body should match exactly one schema in oneOf"
-                                               % path))
+            # go-openapi's OneOfFail, as kube-openapi reports it (not recorded: see
+            # test/operate/fake_apiserver_conformance.py).
+            found = "Found none valid" if matching == 0 else "Found %d valid alternatives" % matching
+            causes.append(errors.invalid_value(path, "object", "%s in body must validate one and only one schema "
+                                               "(oneOf). %s" % (path, found)))
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
