@@ -72,17 +72,8 @@ TEST_CASE("A mirror publishes the selected versions of an HTTP chart repository 
   CHECK_THAT(metrics, Catch::Contains("cmop_repo_last_sync_success{repo=\"up\"} 1"));
   CHECK_THAT(metrics, Catch::Contains("cmop_syncs_total{repo=\"up\",result=\"success\"} 1"));
 
-  for (const auto& client : test::helm_clients()) {
-    test::HelmUser helm(client);
-    INFO(helm.name());
-    helm.ok({"repo", "add", "cmop", cmop.charts_url()});
-    const auto dest = helm.fresh_dir("pull");
-    const auto said = helm.ok({"pull", "cmop/alpha", "--version", "1.1.0", "--verify", "--keyring",
-                               key.pubring.string(), "--destination", dest.string()});
-    CHECK_THAT(said, Catch::Contains("Chart Hash Verified: sha256:" + upstream.sha256_of("alpha-1.1.0.tgz")));
-    CHECK(util::sha256_hex(util::read_file(dest / "alpha-1.1.0.tgz")) == upstream.sha256_of("alpha-1.1.0.tgz"));
-    CHECK(util::read_file(dest / "alpha-1.1.0.tgz.prov") == util::read_file(upstream.root / "alpha-1.1.0.tgz.prov"));
-  }
+  test::pull_verified_with_each_helm(cmop.charts_url(), "alpha", "1.1.0", upstream.sha256_of("alpha-1.1.0.tgz"),
+                                     key.pubring, upstream.root);
 
   SECTION("a new upstream version is fetched alone") {
     upstream.add("alpha", "1.2.0");

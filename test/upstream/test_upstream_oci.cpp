@@ -44,17 +44,8 @@ TEST_CASE("A mirror of an OCI namespace publishes the selected tags' chart layer
   CHECK(test::versions_of(served, "alpha") == std::vector<std::string>{"1.1.0", "1.2.0+build.1"});
   CHECK(test::entry_of(served, "alpha", "1.2.0+build.1").digest == digests.at("alpha 1.2.0+build.1"));
 
-  for (const auto& client : test::helm_clients()) {
-    test::HelmUser helm(client);
-    INFO(helm.name());
-    helm.ok({"repo", "add", "cmop", cmop.charts_url()});
-    const auto dest = helm.fresh_dir("pull");
-    const auto said = helm.ok({"pull", "cmop/alpha", "--version", "1.2.0+build.1", "--verify", "--keyring",
-                               key.pubring.string(), "--destination", dest.string()});
-    CHECK_THAT(said, Catch::Contains("Chart Hash Verified: sha256:" + digests.at("alpha 1.2.0+build.1")));
-    CHECK(util::read_file(dest / "alpha-1.2.0+build.1.tgz.prov") ==
-          util::read_file(packages.root / "alpha-1.2.0+build.1.tgz.prov"));
-  }
+  test::pull_verified_with_each_helm(cmop.charts_url(), "alpha", "1.2.0+build.1", digests.at("alpha 1.2.0+build.1"),
+                                     key.pubring, packages.root);
 
   digests["alpha 1.3.0"] = push("alpha", "1.3.0");
   const auto second = test::reported_charts(cmop.update("from-oci"));

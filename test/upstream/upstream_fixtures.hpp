@@ -158,6 +158,27 @@ struct MirroringServe {
   }
 };
 
+// Each real Helm client adds `charts_url` as repo "cmop" and pulls chart `version`
+// with --verify against `keyring`: Helm must say the hash verified is `digest`, and
+// the package and .prov it wrote must be the upstream's (`upstream_dir`).
+inline void pull_verified_with_each_helm(const std::string& charts_url, const std::string& chart,
+                                         const std::string& version, const std::string& digest,
+                                         const std::filesystem::path& keyring,
+                                         const std::filesystem::path& upstream_dir) {
+  const std::string file = chart + "-" + version + ".tgz";
+  for (const auto& client : helm_clients()) {
+    HelmUser helm(client);
+    INFO(helm.name());
+    helm.ok({"repo", "add", "cmop", charts_url});
+    const auto dest = helm.fresh_dir("pull");
+    const auto said = helm.ok({"pull", "cmop/" + chart, "--version", version, "--verify", "--keyring",
+                               keyring.string(), "--destination", dest.string()});
+    CHECK_THAT(said, Catch::Contains("Chart Hash Verified: sha256:" + digest));
+    CHECK(util::sha256_hex(util::read_file(dest / file)) == digest);
+    CHECK(util::read_file(dest / (file + ".prov")) == util::read_file(upstream_dir / (file + ".prov")));
+  }
+}
+
 // The versions of `name` an index lists, sorted as strings.
 inline std::vector<std::string> versions_of(const deps::RepoIndex& index, const std::string& name) {
   std::vector<std::string> out;
