@@ -60,6 +60,7 @@ struct Dependency {
 struct MirrorSpec {
   std::string url;
   std::vector<std::pair<std::string, std::string>> charts;  // name, SemVer constraint ("" = all)
+  bool prune = false;
 };
 
 struct Spec {
@@ -80,6 +81,7 @@ std::optional<MirrorSpec> parse_mirror(const Value& spec) {
   if (!m || !m->IsObject()) return std::nullopt;
   MirrorSpec out;
   out.url = str_at(*m, "url");
+  if (auto* prune = value_at(*m, "prune"); prune && prune->IsBool()) out.prune = prune->GetBool();
   if (out.url.empty()) throw Error(Errc::invalid_argument, "spec.mirror.url", "is required");
   if (auto* charts = value_at(*m, "charts"); charts && charts->IsArray())
     for (auto& c : charts->GetArray()) {
@@ -478,6 +480,7 @@ void add_mirror(Document& body, const MirrorSpec& mirror, const std::optional<Do
     charts.PushBack(c, a);
   }
   body.AddMember("charts", charts, a);
+  if (mirror.prune) body.AddMember("prune", true, a);
   if (!secret) return;
   Value auth(rapidjson::kObjectType);
   for (const char* key : {"username", "password"}) {

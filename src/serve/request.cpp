@@ -138,6 +138,10 @@ upstream::UpstreamSpec mirror_request(const rapidjson::Value& doc, const std::st
     return u;
   }
   require_length(u.url, where + "field \"mirror\"", kMaxUrlBytes);
+  if (auto prune = doc.FindMember("prune"); prune != doc.MemberEnd() && !prune->value.IsNull()) {
+    if (!prune->value.IsBool()) throw Error(Errc::invalid_argument, where + "field \"prune\"", "must be a boolean");
+    u.prune = prune->value.GetBool();
+  }
   if (!has_charts) return u;
   if (!charts->value.IsArray())
     throw Error(Errc::invalid_argument, where + "field \"charts\"", "must be an array of {name, versions}");

@@ -114,6 +114,10 @@ void write_upstream(Writer& w, const upstream::UpstreamSpec& u, bool secrets) {
     w.EndObject();
   }
   w.EndArray();
+  if (u.prune) {
+    w.Key("prune");
+    w.Bool(true);
+  }
   if (secrets) {
     if (!u.username.empty()) str(w, "username", u.username);
     if (!u.password.empty()) str(w, "password", u.password);
@@ -241,6 +245,7 @@ upstream::UpstreamSpec read_upstream(const rapidjson::Value& v) {
   u.url = get_str(v, "url");
   u.username = get_str(v, "username");
   u.password = get_str(v, "password");
+  if (auto* prune = get(v, "prune"); prune && prune->IsBool()) u.prune = prune->GetBool();
   if (auto* charts = get(v, "charts"); charts && charts->IsArray())
     for (auto& c : charts->GetArray()) u.charts.push_back({get_str(c, "name"), get_str(c, "versions")});
   return u;

@@ -5,6 +5,7 @@
 #include <exception>
 #include <future>
 #include <optional>
+#include <set>
 #include <map>
 #include <tuple>
 
@@ -83,6 +84,26 @@ class Prefetcher {
   std::size_t window_;
   std::deque<std::pair<std::size_t, std::future<Result>>> in_flight_;
 };
+
+// Removes what the repo published that `offers` no longer has (a copy of the list
+// is walked: each removal changes state.published).
+void prune(const RepoState& state, const std::vector<upstream::Offer>& offers, SyncReport& report,
+           const UpstreamPublishing& publishing) {
+  std::set<std::pair<std::string, std::string>> offered;
+  for (const auto& o : offers) offered.emplace(o.name, o.version);
+  const auto published = state.published;
+  for (const auto& pub : published) {
+    if (offered.count({pub.name, pub.version})) continue;
+    ChartOutcome outcome{pub.chart_path, pub.name, pub.version, pub.digest, ChartOutcome::Status::removed, ""};
+    try {
+      publishing.remove(pub);
+    } catch (const Error& e) {
+      outcome.status = ChartOutcome::Status::failed;
+      outcome.reason = std::string("removing: ") + e.what();
+    }
+    report.charts.push_back(std::move(outcome));
+  }
+}
 
 }  // namespace
 
@@ -164,6 +185,7 @@ void sync_from_upstream(const RepoState& state, upstream::UpstreamSource& source
   for (std::size_t i = next; i < todo.size(); ++i) outcomes[todo[i]].reason = "not attempted: " + report.error;
   report.charts.insert(report.charts.end(), std::make_move_iterator(outcomes.begin()),
                        std::make_move_iterator(outcomes.end()));
+  if (state.spec.upstream.prune && !stopped) prune(state, offers, report, publishing);
 }
 
 }  // namespace cmop::sync

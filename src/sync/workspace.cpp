@@ -644,7 +644,7 @@ void Workspace::Impl::sync_upstream(RepoState& state, SyncReport& report,
       [&](const package::Package& pkg, const std::string& chart_path, ChartOutcome& outcome) {
         publish_chart(state, chart_path, pkg, no_folders, outcome);
       },
-      publisher->describe(), deadline};
+      [&](const publish::Publication& pub) { remove_publication(state, pub); }, publisher->describe(), deadline};
   publisher->begin_batch();
   try {
     sync_from_upstream(state, source, report, publishing);

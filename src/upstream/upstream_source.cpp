@@ -215,7 +215,10 @@ struct UpstreamSource::Impl {
   package::Package fetch_oci(const Offer& offer) {
     const std::string repository = oci_ref->repository(offer.name);
     const std::string where = "oci://" + oci_ref->host + "/" + repository + ":" + offer.location;
-    auto manifest = registry->manifest(endpoint(), repository, offer.location);
+    // The tag's digest first, then the manifest by digest: the client checks the
+    // body against it, so the layers' digests come from a verified manifest.
+    auto digest = registry->resolve(endpoint(), repository, offer.location);
+    auto manifest = digest ? registry->manifest(endpoint(), repository, *digest) : std::nullopt;
     if (!manifest) throw Error(Errc::not_found, where, "the tag vanished from the registry");
     if (manifest->config.media_type != oci::kHelmConfigMediaType)
       throw Error(Errc::upstream, where, "is not a Helm chart (config media type " + manifest->config.media_type + ")");

@@ -447,7 +447,7 @@ def check_crd(ck, crd):
         ck.check(validate(cr({"git": url}), schema) != [], "CRD refuses git %r" % url)
     ck.check(validate(cr({"ref": "main"}), schema) != [], "CRD refuses a spec without git")
     mirror = {"url": "oci://registry.example.com/charts", "charts": [{"name": "nginx", "versions": "^15"}],
-              "secretRef": {"name": "creds"}}
+              "prune": True, "secretRef": {"name": "creds"}}
     ck.check(validate(cr({"mirror": mirror}), schema) == [], "CRD accepts a mirror", str(validate(cr({"mirror": mirror}), schema)))
     ck.check(validate(cr({"mirror": {"url": "https://charts.example.com/stable"}}), schema) == [],
              "CRD accepts an HTTP mirror of every chart")

@@ -848,7 +848,7 @@ TEST_CASE("operator with the real cmop serve: a Chartmuseum with spec.mirror mir
                    R"("data":{"username":"bWlycm9yLXVzZXI=","password":"bTFycm9yLXB3"}})"));
   const std::string mirror = R"("mirror":{"url":")" + upstream.url() +
                              R"(","charts":[{"name":"alpha","versions":"<2.0.0"},{"name":"beta"}],)"
-                             R"("secretRef":{"name":"upstream-creds"}})";
+                             R"("prune":true,"secretRef":{"name":"upstream-creds"}})";
   kube.create(resources::chartmuseums, kNs,
               json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"up"},)"
                    R"("spec":{)" + mirror + R"(,"updateEveryMinutes":30}})"));
@@ -862,6 +862,9 @@ TEST_CASE("operator with the real cmop serve: a Chartmuseum with spec.mirror mir
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0", "beta-0.1.0"});
   auto digest = util::sha256_hex(http("GET", sidecar.url() + "/charts/alpha-1.1.0.tgz").body);
   CHECK(digest == upstream.sha256_of("alpha-1.1.0.tgz"));
+  auto repo = json(http("GET", sidecar.url() + "/repo/up").body);
+  CHECK(str_at(repo, "spec.mirror.url") == upstream.url());
+  CHECK(repo["spec"]["mirror"]["prune"].GetBool());
   CHECK(http("GET", sidecar.url() + "/repo/up").body.find("m1rror-pw") == std::string::npos);
   CHECK(sidecar.log().find("m1rror-pw") == std::string::npos);
 

@@ -154,3 +154,35 @@ TEST_CASE("An OCI upstream offers the tags that are versions matching the constr
   upstream::UpstreamSource missing({registry.oci("up"), {{"nothere", ""}}, "", ""}, net::HttpClient(), client);
   CHECK(test::error_of([&] { missing.list(); }).code() == Errc::not_found);
 }
+
+TEST_CASE("A mirror with prune removes the versions the upstream no longer offers, and only those", "[upstream]") {
+  test::ServedRepo target("unused", "cmop-upstream-prune-");
+  test::UpstreamHttpRepo upstream;
+  for (auto v : {"1.0.0", "1.1.0", "1.2.0"}) upstream.add("alpha", v);
+  upstream.index();
+  upstream.serve();
+  auto ws = target.workspace();
+  auto spec = mirror_spec("up", upstream.url());
+  spec.upstream.prune = true;
+  REQUIRE(ws->apply(spec).ok());
+  CHECK(test::versions_of(target.index(), "alpha") == std::vector<std::string>{"1.0.0", "1.1.0", "1.2.0"});
+
+  fs::remove(upstream.root / "alpha-1.0.0.tgz");
+  fs::remove(upstream.root / "index.yaml");
+  upstream.index();
+  const auto pruned = ws->update("up");
+  INFO(test::describe(pruned));
+  CHECK(pruned.ok());
+  CHECK(outcome_of(pruned, "alpha", "1.0.0").status == sync::ChartOutcome::Status::removed);
+  CHECK(outcome_of(pruned, "alpha", "1.1.0").status == sync::ChartOutcome::Status::unchanged);
+  CHECK(test::versions_of(target.index(), "alpha") == std::vector<std::string>{"1.1.0", "1.2.0"});
+  CHECK_FALSE(fs::exists(target.out / "alpha-1.0.0.tgz"));
+  REQUIRE(ws->get("up"));
+  CHECK(ws->get("up")->spec.upstream.prune);
+
+  // An upstream that cannot be listed prunes nothing.
+  fs::remove(upstream.root / "index.yaml");
+  const auto unreadable = ws->update("up");
+  CHECK_FALSE(unreadable.error.empty());
+  CHECK(test::versions_of(target.index(), "alpha") == std::vector<std::string>{"1.1.0", "1.2.0"});
+}

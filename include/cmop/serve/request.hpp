@@ -74,7 +74,7 @@ std::string query_parameter(std::string_view target, std::string_view key);
 deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body);
 
 // POST /repo/new: {"name", "git" (or "mirror": an upstream chart repository's http(s):// or
-// oci:// URL, with optional "charts": [{name, versions}]; auth username/password are then the
+// oci:// URL, with optional "charts": [{name, versions}] and "prune"; auth username/password are then the
 // upstream's), optional "ref", "path", "owner", "webhookSecret", "suspend",
 // "versioning" (immutable|revision|overwrite), "dependencies": [{name, url, username, password,
 // mirrorOf}], "auth": {username, password, sshPrivateKey, sshPassphrase}}.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cmop/package/packager.hpp"
+#include "cmop/publish/publication.hpp"
 #include "cmop/sync/repo_spec.hpp"
 #include "cmop/sync/repo_state.hpp"
 #include "cmop/sync/sync_report.hpp"
@@ -30,6 +31,9 @@ struct UpstreamPublishing {
   // sets outcome.status. Throws Error(conflict) when another repo owns it, and
   // what publish::Publisher::publish() throws.
   std::function<void(const package::Package& pkg, const std::string& chart_path, ChartOutcome& outcome)> publish;
+  // Removes a publication of the repo from the target and the repo's state (prune).
+  // Throws what publish::Publisher::remove() throws.
+  std::function<void(const publish::Publication& pub)> remove;
   std::string publisher;  // the target as described in errors
   // The sync ends by then: no fetch is begun after it, every request ends by it.
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
@@ -42,7 +46,9 @@ struct UpstreamPublishing {
 // or failed with the reason (digest mismatch, not a chart, owned by another repo,
 // upstream content changed under a mirrored version). Failures of the upstream or
 // the publish target as a whole, and the deadline, end it with report.error set;
-// versions not begun are reported as not attempted.
+// versions not begun are reported as not attempted. With spec.upstream.prune, a
+// sync that listed the upstream and ended without a repo-level error then removes
+// the versions it published that the upstream no longer offers.
 void sync_from_upstream(const RepoState& state, upstream::UpstreamSource& source, SyncReport& report,
                         const UpstreamPublishing& publishing);
 

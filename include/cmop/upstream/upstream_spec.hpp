@@ -20,6 +20,10 @@ struct UpstreamSpec {
   // offer no portable listing of a namespace, so an oci:// upstream names its charts).
   std::vector<ChartSelection> charts;
   std::string username, password;  // basic auth (registries: also for the token exchange)
+  // Versions this mirror published that the upstream no longer offers (or the
+  // selection no longer takes) are removed. Off by default: chart repositories
+  // are append-only by convention and pinned installs must keep working.
+  bool prune = false;
 
   bool empty() const { return url.empty(); }
   bool operator==(const UpstreamSpec&) const = default;
