@@ -186,3 +186,38 @@ TEST_CASE("A mirror with prune removes the versions the upstream no longer offer
   CHECK_FALSE(unreadable.error.empty());
   CHECK(test::versions_of(target.index(), "alpha") == std::vector<std::string>{"1.1.0", "1.2.0"});
 }
+
+TEST_CASE("A mirror's sync ends by the sync timeout: downloads in flight are cut off and the rest not attempted",
+          "[upstream]") {
+  test::ServedRepo target("unused", "cmop-upstream-deadline-");
+  test::UpstreamHttpRepo upstream;
+  // Ten versions whose packages answer only after 20 s.
+  deps::RepoIndex index;
+  for (int i = 0; i < 10; ++i) {
+    deps::IndexEntry e;
+    e.metadata.api_version = "v2";
+    e.metadata.name = "alpha";
+    e.metadata.version = "1.0." + std::to_string(i);
+    e.digest = std::string(64, 'a');
+    e.urls = {"/__slow?ms=20000&v=" + std::to_string(i)};
+    index.add(std::move(e));
+  }
+  util::write_file_atomic(upstream.root / "index.yaml", index.to_yaml());
+  upstream.serve();
+  sync::WorkspaceOptions options;
+  options.sync_timeout = std::chrono::seconds(2);
+  sync::Workspace ws(target.state, publish::make_local_publisher(target.out.string()), options);
+  const auto started = std::chrono::steady_clock::now();
+  const auto report = ws.apply(mirror_spec("up", upstream.url()));
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(test::describe(report));
+  CHECK(took < std::chrono::seconds(10));
+  CHECK_FALSE(report.error.empty());
+  REQUIRE(report.charts.size() == 10);
+  std::size_t not_attempted = 0;
+  for (const auto& c : report.charts) {
+    CHECK(c.status == sync::ChartOutcome::Status::failed);
+    not_attempted += c.reason.rfind("not attempted", 0) == 0;
+  }
+  CHECK(not_attempted >= 6);  // at most four downloads were in flight
+}
