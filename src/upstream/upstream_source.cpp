@@ -6,6 +6,7 @@
 #include <optional>
 #include <tuple>
 
+#include "cmop/chart/metadata.hpp"
 #include "cmop/chart/semver.hpp"
 #include "cmop/deps/repo_index.hpp"
 #include "cmop/error.hpp"
@@ -177,6 +178,8 @@ struct UpstreamSource::Impl {
     package::Package pkg;
     try {
       pkg = package::read_package(std::move(bytes), where, read_limits);
+      // Helm's loader refuses what Validate refuses (a name with '/', a version that is no SemVer).
+      chart::validate(pkg.metadata, where);
     } catch (const Error& e) {
       throw Error(e.code() == Errc::too_large ? Errc::too_large : Errc::upstream, where,
                   "not a readable chart package: " + e.reason());
