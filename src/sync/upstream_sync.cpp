@@ -5,8 +5,8 @@
 #include <exception>
 #include <future>
 #include <optional>
-#include <set>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "cmop/error.hpp"
@@ -36,14 +36,9 @@ bool concerns_whole_target(const Error& e) {
   return e.code() == Errc::network || e.code() == Errc::unauthorized || e.code() == Errc::io;
 }
 
-}  // namespace
-
-namespace {
-
 // Fetches the packages of `offers[i]` for i in `todo`, up to `window` at a time
-// (network waits overlap the publishing of earlier ones), handing each to
-// `consume` in order. Stops launching once `stop()` is true; what was launched is
-// still consumed.
+// (network waits overlap the publishing of earlier ones); the caller takes the
+// results in launch order and stops filling when the sync stops.
 class Prefetcher {
  public:
   Prefetcher(upstream::UpstreamSource& source, const std::vector<upstream::Offer>& offers,
