@@ -5,6 +5,8 @@
 
 #include "cmop/error.hpp"
 #include "cmop/oci/registry.hpp"
+#include "cmop/package/package_reader.hpp"
+#include "cmop/publish/publisher.hpp"
 #include "cmop/sync/workspace.hpp"
 #include "cmop/upstream/upstream_source.hpp"
 #include "cmop/util/fs.hpp"
@@ -220,4 +222,34 @@ TEST_CASE("A mirror's sync ends by the sync timeout: downloads in flight are cut
     not_attempted += c.reason.rfind("not attempted", 0) == 0;
   }
   CHECK(not_attempted >= 6);  // at most four downloads were in flight
+}
+
+TEST_CASE("An OCI upstream behind token auth is read with the mirror's credentials, and refused without them",
+          "[upstream][oci]") {
+  test::RegistryOptions ro;
+  ro.token_auth = true;
+  ro.token_user = "mirror";
+  ro.token_password = "t0ken-pw";
+  test::Registry registry(ro);
+  oci::ClientOptions o;
+  o.plain_http_hosts = {registry.host(), registry.token_host()};
+  auto client = std::make_shared<oci::RegistryClient>(o);
+  test::UpstreamHttpRepo packages;
+  // Pushed as `helm push` lays charts out (cmop's OCI publisher), with the credentials.
+  auto pusher = publish::make_oci_publisher({registry.oci("up"), {"mirror", "t0ken-pw"}, client});
+  for (auto v : {"1.0.0", "1.1.0"}) {
+    const auto tgz = packages.add("alpha", v);
+    pusher->publish(package::read_package(util::read_file(tgz), tgz.string()), false);
+  }
+
+  upstream::UpstreamSource source({registry.oci("up"), {{"alpha", ""}}, "mirror", "t0ken-pw"}, net::HttpClient(),
+                                  client);
+  const auto offers = source.list();
+  REQUIRE(offers.size() == 2);
+  CHECK(source.fetch(offers[1]).digest == packages.sha256_of("alpha-1.1.0.tgz"));
+
+  upstream::UpstreamSource anonymous({registry.oci("up"), {{"alpha", ""}}, "", ""}, net::HttpClient(), client);
+  const auto refused = test::error_of([&] { anonymous.list(); });
+  CHECK(refused.code() == Errc::unauthorized);
+  CHECK(std::string(refused.what()).find("t0ken-pw") == std::string::npos);
 }
