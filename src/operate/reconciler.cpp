@@ -3,6 +3,7 @@
 
 #include <ctime>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "cmop/operate/controller.hpp"
@@ -55,8 +56,18 @@ struct Dependency {
   std::string secret_name;  // Secret with username/password for it (scoped to this resource)
 };
 
+// spec.mirror: an upstream chart repository to mirror instead of a git repo.
+struct MirrorSpec {
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> charts;  // name, SemVer constraint ("" = all)
+  bool prune = false;
+};
+
 struct Spec {
+  // secret_name: spec.secretRef (git credentials), or for a mirror spec.mirror.secretRef
+  // (username/password of the upstream); either way its rotation re-applies the spec.
   std::string git, ref, path, secret_name;
+  std::optional<MirrorSpec> mirror;
   std::string webhook_secret_name, webhook_secret_key;  // spec.webhook.secretRef
   std::string versioning;  // "" = the sidecar's default (immutable)
   long every_minutes = 15;
@@ -64,13 +75,36 @@ struct Spec {
   std::vector<Dependency> dependencies;
 };
 
+// spec.mirror, when present; a mirror has no ref, path, dependencies or versioning.
+std::optional<MirrorSpec> parse_mirror(const Value& spec) {
+  auto* m = value_at(spec, "mirror");
+  if (!m || !m->IsObject()) return std::nullopt;
+  MirrorSpec out;
+  out.url = str_at(*m, "url");
+  if (auto* prune = value_at(*m, "prune"); prune && prune->IsBool()) out.prune = prune->GetBool();
+  if (out.url.empty()) throw Error(Errc::invalid_argument, "spec.mirror.url", "is required");
+  if (auto* charts = value_at(*m, "charts"); charts && charts->IsArray())
+    for (auto& c : charts->GetArray()) {
+      if (str_at(c, "name").empty()) throw Error(Errc::invalid_argument, "spec.mirror.charts", "every entry needs a name");
+      out.charts.emplace_back(str_at(c, "name"), str_at(c, "versions"));
+    }
+  for (const char* git_only : {"ref", "path", "versioning", "secretRef"})
+    if (value_at(spec, git_only))
+      throw Error(Errc::invalid_argument, std::string("spec.") + git_only, "is for git repos, not for a mirror");
+  if (auto* deps = value_at(spec, "dependencies"); deps && deps->IsArray() && !deps->Empty())
+    throw Error(Errc::invalid_argument, "spec.dependencies", "are for git repos, not for a mirror");
+  return out;
+}
+
 Spec parse_spec(const Value& cr, const std::string& name) {
   util::require_dns1123_label("Chartmuseum name (the sidecar repo name)", name);
   Spec s;
   auto* spec = value_at(cr, "spec");
   if (!spec || !spec->IsObject()) throw Error(Errc::invalid_argument, "spec", "is missing");
   s.git = str_at(*spec, "git");
-  if (s.git.empty()) throw Error(Errc::invalid_argument, "spec.git", "is required");
+  s.mirror = parse_mirror(*spec);
+  if (s.git.empty() == !s.mirror)
+    throw Error(Errc::invalid_argument, "spec", "needs exactly one of git and mirror");
   s.ref = str_at(*spec, "ref");
   s.path = str_at(*spec, "path");
   s.versioning = str_at(*spec, "versioning");
@@ -82,7 +116,7 @@ Spec parse_spec(const Value& cr, const std::string& name) {
   }
   schedule_for_minutes(s.every_minutes);  // validates
   if (auto* b = value_at(*spec, "suspend"); b && b->IsBool()) s.suspend = b->GetBool();
-  s.secret_name = str_at(*spec, "secretRef.name");
+  s.secret_name = str_at(*spec, s.mirror ? "mirror.secretRef.name" : "secretRef.name");
   s.webhook_secret_name = str_at(*spec, "webhook.secretRef.name");
   s.webhook_secret_key = str_at(*spec, "webhook.secretRef.key");
   if (s.webhook_secret_key.empty()) s.webhook_secret_key = "token";
@@ -257,10 +291,15 @@ Document build_status(const Value& cr, const Outcome& outcome, const sidecar::Re
     st.AddMember("charts", Value(static_cast<int64_t>(published.Size())), a);
     st.AddMember("failedCharts", Value(static_cast<int64_t>(state->failed_charts().size())), a);
     st.AddMember("publishedCharts", published, a);
+    if (value_at(cr, "spec.mirror")) {
+      std::set<std::string> names;  // a mirror's chart count: charts, each with its mirrored versions
+      for (auto& c : state->charts) names.insert(c.name);
+      st.AddMember("mirroredCharts", Value(static_cast<int64_t>(names.size())), a);
+    }
     // "" (no sync finished yet) is not a date-time: the API server would refuse the status.
     if (!state->last_sync_time.empty()) st.AddMember("lastSyncTime", str(state->last_sync_time, a), a);
   } else if (old && old->IsObject()) {
-    for (const char* key : {"lastCommit", "charts", "failedCharts", "publishedCharts", "lastSyncTime"})
+    for (const char* key : {"lastCommit", "charts", "failedCharts", "publishedCharts", "mirroredCharts", "lastSyncTime"})
       if (old->HasMember(key)) st.AddMember(rapidjson::StringRef(key), Value((*old)[key], a), a);
   }
   if (!secret_version.empty()) st.AddMember("observedSecretVersion", str(secret_version, a), a);
@@ -428,11 +467,40 @@ std::optional<Document> Controller::Run::read_named_secret(const std::string& se
   return copy;
 }
 
+// A mirror's part of POST /repo/new: "mirror", "charts" and the upstream's auth.
+void add_mirror(Document& body, const MirrorSpec& mirror, const std::optional<Document>& secret,
+                const std::string& secret_name) {
+  auto& a = body.GetAllocator();
+  body.AddMember("mirror", str(mirror.url, a), a);
+  Value charts(rapidjson::kArrayType);
+  for (const auto& [chart, versions] : mirror.charts) {
+    Value c(rapidjson::kObjectType);
+    c.AddMember("name", str(chart, a), a);
+    if (!versions.empty()) c.AddMember("versions", str(versions, a), a);
+    charts.PushBack(c, a);
+  }
+  body.AddMember("charts", charts, a);
+  if (mirror.prune) body.AddMember("prune", true, a);
+  if (!secret) return;
+  Value auth(rapidjson::kObjectType);
+  for (const char* key : {"username", "password"}) {
+    auto encoded = str_at(*secret, std::string("data.") + key);
+    if (!encoded.empty())
+      auth.AddMember(rapidjson::StringRef(key), str(base64_decode(encoded, secret_name + "." + key), a), a);
+  }
+  body.AddMember("auth", auth, a);
+}
+
 Document Controller::Run::repo_body(const Spec& spec, const std::optional<Document>& secret) {
   Document body(rapidjson::kObjectType);
   auto& a = body.GetAllocator();
   body.AddMember("name", str(name, a), a);
   body.AddMember("owner", str(ns + "/" + name, a), a);
+  if (spec.mirror) {
+    add_mirror(body, *spec.mirror, secret, spec.secret_name);
+    if (spec.suspend) body.AddMember("suspend", true, a);
+    return body;
+  }
   body.AddMember("git", str(spec.git, a), a);
   if (!spec.ref.empty()) body.AddMember("ref", str(spec.ref, a), a);
   if (!spec.path.empty()) body.AddMember("path", str(spec.path, a), a);

@@ -24,7 +24,7 @@
 #include "cmop/chart/metadata.hpp"
 #include "cmop/deps/repo_index.hpp"
 #include "cmop/error.hpp"
-#include "cmop/package/archive.hpp"
+#include "cmop/package/package_reader.hpp"
 #include "cmop/package/packager.hpp"
 #include "cmop/publish/publisher.hpp"
 #include "cmop/util/fs.hpp"
@@ -404,39 +404,19 @@ class LocalPublisher final : public Publisher {
   // package, or whose name does not match its metadata, is not part of the
   // repository (ChartMuseum skips such files too).
   std::optional<deps::IndexEntry> entry_from_package(const fs::path& path) const {
-    std::string bytes = util::read_file(path);
-    package::Limits limits;
     try {
-      auto files = package::read_tgz(bytes, limits.max_file_bytes, limits.max_total_bytes);
-      // What Helm's loader sees of the package (and so `helm repo index` writes):
-      // its top Chart.yaml with the dependencies of a requirements.yaml laid over
-      // it (the loader does so whatever the apiVersion), sanitized as Validate does.
-      const package::TarEntry* chart_yaml = nullptr;
-      const package::TarEntry* requirements = nullptr;
-      for (const auto& f : files) {
-        auto slash = f.name.find('/');
-        if (slash == std::string::npos || f.type != '0') continue;
-        const std::string rest = f.name.substr(slash + 1);
-        if (rest == "Chart.yaml") chart_yaml = &f;
-        if (rest == "requirements.yaml") requirements = &f;
-      }
-      if (!chart_yaml) return std::nullopt;
+      // What Helm's loader sees of the package, and so what `helm repo index` writes.
+      auto pkg = package::read_package(util::read_file(path), path.string());
+      if (path.filename().string() != pkg.filename) return std::nullopt;
       deps::IndexEntry entry;
-      entry.metadata = chart::parse_chart_yaml(chart_yaml->content, path.string() + ":" + chart_yaml->name);
-      if (requirements)
-        chart::apply_requirements_yaml(entry.metadata, requirements->content, path.string() + ":" + requirements->name);
-      chart::sanitize(entry.metadata);
-      if (entry.metadata.name.empty() || entry.metadata.version.empty()) return std::nullopt;
-      if (path.filename().string() != entry.metadata.name + "-" + entry.metadata.version + ".tgz")
-        return std::nullopt;
+      entry.metadata = std::move(pkg.metadata);
       entry.urls = {url_for(path.filename().string())};
-      entry.digest = util::sha256_hex(bytes);
+      entry.digest = pkg.digest;
       entry.created = file_mtime_rfc3339(path);
       return entry;
     } catch (const Error&) {
       return std::nullopt;
     }
-    return std::nullopt;
   }
 
   fs::path dir_;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "cmop/error.hpp"
 #include "cmop/util/hash.hpp"
@@ -125,6 +126,37 @@ deps::NamedRepository named_repository(const rapidjson::Value& obj, const std::s
   return repo;
 }
 
+// POST /repo/new's "mirror" (an upstream chart repository's URL) and "charts"
+// ([{name, versions}]); an empty spec when "mirror" is absent.
+upstream::UpstreamSpec mirror_request(const rapidjson::Value& doc, const std::string& where) {
+  upstream::UpstreamSpec u;
+  u.url = optional_string(doc, "mirror", where).value_or("");
+  auto charts = doc.FindMember("charts");
+  const bool has_charts = charts != doc.MemberEnd() && !charts->value.IsNull();
+  if (u.url.empty()) {
+    if (has_charts) throw Error(Errc::invalid_argument, where + "field \"charts\"", "is for a mirror (field \"mirror\")");
+    return u;
+  }
+  require_length(u.url, where + "field \"mirror\"", kMaxUrlBytes);
+  if (auto prune = doc.FindMember("prune"); prune != doc.MemberEnd() && !prune->value.IsNull()) {
+    if (!prune->value.IsBool()) throw Error(Errc::invalid_argument, where + "field \"prune\"", "must be a boolean");
+    u.prune = prune->value.GetBool();
+  }
+  if (!has_charts) return u;
+  if (!charts->value.IsArray())
+    throw Error(Errc::invalid_argument, where + "field \"charts\"", "must be an array of {name, versions}");
+  std::size_t i = 0;
+  for (auto& c : charts->value.GetArray()) {
+    const std::string at = where + "charts[" + std::to_string(i++) + "] ";
+    if (!c.IsObject()) throw Error(Errc::invalid_argument, at, "must be an object {name, versions}");
+    upstream::ChartSelection selection{required_string(c, "name", at), optional_string(c, "versions", at).value_or("")};
+    require_length(selection.name, at + "field \"name\"", kMaxPathBytes);
+    require_length(selection.versions, at + "field \"versions\"", kMaxRefBytes);
+    u.charts.push_back(std::move(selection));
+  }
+  return u;
+}
+
 }  // namespace
 
 std::string echoed_input(std::string_view input, std::size_t max) {
@@ -233,7 +265,11 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   sync::RepoSpec& spec = out.spec;
   spec.name = required_string(doc, "name", where);
   require_name("repo name", spec.name);
-  spec.git = required_string(doc, "git", where);
+  spec.upstream = mirror_request(doc, where);
+  if (spec.upstream.empty())
+    spec.git = required_string(doc, "git", where);
+  else if (!optional_string(doc, "git", where).value_or("").empty())
+    throw Error(Errc::invalid_argument, where + "fields \"git\" and \"mirror\"", "name one or the other, not both");
   spec.ref = optional_string(doc, "ref", where).value_or("");
   spec.path = optional_string(doc, "path", where).value_or("");
   spec.owner = optional_string(doc, "owner", where).value_or("");
@@ -274,6 +310,11 @@ NewRepoRequest parse_new_repo_request(std::string_view body) {
   if (spec.webhook_secret.size() > 1024)
     throw Error(Errc::invalid_argument, where + "field \"webhookSecret\"", "longer than 1024 bytes");
   if (!out.ssh_private_key.empty() && out.ssh_private_key.back() != '\n') out.ssh_private_key += '\n';
+  if (!spec.upstream.empty()) {
+    // A mirror's auth is the upstream's, as a dependency repository's is.
+    spec.upstream.username = std::exchange(spec.credentials.username, {});
+    spec.upstream.password = std::exchange(spec.credentials.password, {});
+  }
   return out;
 }
 

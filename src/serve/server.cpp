@@ -142,10 +142,10 @@ void Server::Impl::make_lanes() {
     feed.record(repo, owner);
   }, HostCap{options.max_syncs_per_host > 0 ? options.max_syncs_per_host : std::max(1, options.workers - 1),
                  [this](const std::string& repo) {
-                   if (auto state = workspace->get(repo)) return git_host(state->spec.git);
+                   if (auto state = workspace->get(repo)) return remote_host(state->spec);
                    std::lock_guard lk(pending_mu);
                    auto it = pending.find(repo);
-                   return it == pending.end() ? std::string() : git_host(it->second.state.spec.git);
+                   return it == pending.end() ? std::string() : remote_host(it->second.state.spec);
                  }});
 }
 

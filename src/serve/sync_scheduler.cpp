@@ -78,6 +78,10 @@ std::string git_host(const std::string& url) {
   return authority;
 }
 
+std::string remote_host(const sync::RepoSpec& spec) {
+  return git_host(spec.upstream.empty() ? spec.git : spec.upstream.url);
+}
+
 bool RepoLanes::submit(const std::string& repo, const std::string& coalesce_key, Work work, Waiter waiter) {
   // Asked before the lock: host_of reads the caller's state.
   std::string host = cap_.max_per_host > 0 && cap_.host_of ? cap_.host_of(repo) : std::string();

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cmop/sync/repo_spec.hpp"
 #include "http.hpp"
 
 namespace cmop::serve {
@@ -48,6 +49,8 @@ class WorkerPool {
 // The server a git URL names ("host[:port]", lower-case, without user): what the
 // per-host cap counts by. "" for a local path.
 std::string git_host(const std::string& url);
+// The host a repo's syncs reach: its git remote's, or a mirror's upstream's.
+std::string remote_host(const sync::RepoSpec& spec);
 
 // At most `max_per_host` jobs of repos on one host (host_of(repo), asked when a
 // job is submitted) run at once; the others wait in their lanes while jobs of

@@ -24,6 +24,7 @@ struct ChartLayout {
   // v1 chart's requirements.yaml). Throws what chart::discover_charts throws; an
   // unreadable Chart.yaml is kept for its chart's pass to report (metadata()).
   ChartLayout(const util::FileTree& tree, const std::string& path);
+  ChartLayout() = default;  // no chart folders: a mirror's sync
 
   // The folder's metadata; rethrows what made its Chart.yaml unreadable.
   const chart::Metadata& metadata(const std::string& path) const;

@@ -157,7 +157,9 @@ std::shared_ptr<MirrorPool::Mirror> MirrorPool::find_or_create(const std::string
   return m;
 }
 
-void MirrorPool::attach(const std::string& repo, const RepoSpec& spec) { find_or_create(repo, spec); }
+void MirrorPool::attach(const std::string& repo, const RepoSpec& spec) {
+  if (!spec.git.empty()) find_or_create(repo, spec);  // a repo mirroring a chart repository has no git remote
+}
 
 void MirrorPool::detach(const std::string& repo) {
   std::lock_guard lk(mu_);

@@ -99,8 +99,35 @@ void write_dependency(Writer& w, const deps::NamedRepository& d, bool secrets) {
   w.EndObject();
 }
 
+// A mirror's upstream: {"url", "charts": [{"name", "versions"}]}, plus
+// "username"/"password" in the state file only.
+void write_upstream(Writer& w, const upstream::UpstreamSpec& u, bool secrets) {
+  w.Key("mirror");
+  w.StartObject();
+  str(w, "url", secrets ? u.url : util::redact_url(u.url));
+  w.Key("charts");
+  w.StartArray();
+  for (const auto& c : u.charts) {
+    w.StartObject();
+    str(w, "name", c.name);
+    if (!c.versions.empty()) str(w, "versions", c.versions);
+    w.EndObject();
+  }
+  w.EndArray();
+  if (u.prune) {
+    w.Key("prune");
+    w.Bool(true);
+  }
+  if (secrets) {
+    if (!u.username.empty()) str(w, "username", u.username);
+    if (!u.password.empty()) str(w, "password", u.password);
+  }
+  w.EndObject();
+}
+
 void write_spec(Writer& w, const RepoSpec& s, bool secrets) {
   w.StartObject();
+  if (!s.upstream.empty()) write_upstream(w, s.upstream, secrets);
   str(w, "git", secrets ? s.git : util::redact_url(s.git));
   str(w, "ref", s.ref);
   str(w, "path", s.path);
@@ -213,6 +240,17 @@ deps::NamedRepository read_dependency(const rapidjson::Value& v) {
           get_str(v, "mirrorOf")};
 }
 
+upstream::UpstreamSpec read_upstream(const rapidjson::Value& v) {
+  upstream::UpstreamSpec u;
+  u.url = get_str(v, "url");
+  u.username = get_str(v, "username");
+  u.password = get_str(v, "password");
+  if (auto* prune = get(v, "prune"); prune && prune->IsBool()) u.prune = prune->GetBool();
+  if (auto* charts = get(v, "charts"); charts && charts->IsArray())
+    for (auto& c : charts->GetArray()) u.charts.push_back({get_str(c, "name"), get_str(c, "versions")});
+  return u;
+}
+
 ChartOutcome::Status status_from(const std::string& s) {
   if (s == "published") return ChartOutcome::Status::published;
   if (s == "unchanged") return ChartOutcome::Status::unchanged;
@@ -252,6 +290,7 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
   s.spec.name = get_str(doc, "name");
   if (auto* spec = get(doc, "spec")) {
     s.spec.git = get_str(*spec, "git");
+    if (auto* mirror = get(*spec, "mirror"); mirror && mirror->IsObject()) s.spec.upstream = read_upstream(*mirror);
     s.spec.ref = get_str(*spec, "ref");
     s.spec.path = get_str(*spec, "path");
     s.spec.owner = get_str(*spec, "owner");
@@ -292,8 +331,8 @@ RepoState from_state_file(const std::string& json, const std::string& origin) {
   if (auto* keys = get(doc, "chartKeys"); keys && keys->IsObject())
     for (auto& m : keys->GetObject())
       if (m.value.IsString()) s.chart_keys[m.name.GetString()] = m.value.GetString();
-  if (s.spec.name.empty() || s.spec.git.empty())
-    throw Error(Errc::invalid_argument, origin, "state file lacks name or spec.git");
+  if (s.spec.name.empty() || (s.spec.git.empty() && s.spec.upstream.empty()))
+    throw Error(Errc::invalid_argument, origin, "state file lacks name or spec.git (or spec.mirror)");
   return s;
 }
 

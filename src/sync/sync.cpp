@@ -18,6 +18,7 @@ SyncReport Workspace::Impl::sync(const std::string& name, std::chrono::steady_cl
   const InFlight working(*this, name, run.state);
   // Every HTTP request of this sync (dependencies, registries, the publisher) ends by then too.
   const net::DeadlineScope network_deadline(run.deadline);
+  if (!run.state.spec.upstream.empty()) return sync_upstream(run);
 
   // fetch, discover: without a commit and its charts, the sync fails as a whole.
   if (auto failure = failure_of([&] {

@@ -5,6 +5,7 @@
 #include "cmop/error.hpp"
 #include "cmop/git/repository.hpp"
 #include "cmop/oci/registry.hpp"
+#include "cmop/sync/upstream_sync.hpp"
 #include "cmop/util/names.hpp"
 #include "cmop/util/redact.hpp"
 #include "cmop/util/url.hpp"
@@ -18,6 +19,7 @@ bool is_oci_url(const std::string& url) { return url.rfind("oci://", 0) == 0; }
 
 void validate_spec(const RepoSpec& spec, bool allow_local) {
   util::require_dns1123_label("repo name", spec.name);
+  if (!spec.upstream.empty()) return validate_upstream_spec(spec);
   if (spec.git.empty()) throw Error(Errc::invalid_argument, "repo " + spec.name, "git URL is required");
   git::validate_url(spec.git, allow_local);
   if (spec.path.find("..") != std::string::npos || (!spec.path.empty() && spec.path.front() == '/'))

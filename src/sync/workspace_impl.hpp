@@ -7,6 +7,7 @@
 //   claims.cpp     the ledger: who owns a name+version, the claims journal
 //   publish.cpp    uploads and removals, each recorded in the ledger
 //   record.cpp     the repo's state file, written during and at the end of a sync
+//   upstream_step.cpp  a mirror's sync (an upstream chart repository, not git)
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -100,6 +101,10 @@ struct Workspace::Impl {
                   std::chrono::steady_clock::time_point requested_at = std::chrono::steady_clock::now());
   // One chart folder of the sync: resolved, packaged when its content changed, published.
   ChartOutcome sync_chart(SyncRun& run, const std::string& chart_path);
+
+  // --- upstream_step.cpp. A mirror's sync (spec.upstream set), in place of fetch
+  // to publish: see cmop/sync/upstream_sync.hpp.
+  SyncReport sync_upstream(SyncRun& run);
 
   // --- publish.cpp
   // Publishes the package (claim_and_upload) and sets outcome.status to published.

@@ -424,7 +424,8 @@ def check_crd(ck, crd):
     schema = v["schema"]["openAPIV3Schema"]
     ck.check(structural_problems(schema) == [], "schema is structural (every field typed)", str(structural_problems(schema)))
     s = schema["properties"]["spec"]
-    ck.check(s["required"] == ["git"], "spec requires git")
+    ck.check("required" not in s and s["oneOf"] == [{"required": ["git"]}, {"required": ["mirror"]}],
+             "spec requires exactly one of git and mirror", str(s.get("oneOf")))
     every = s["properties"]["updateEveryMinutes"]
     ck.check(every["type"] == "integer" and every["minimum"] == 1 and every["default"] == 15,
              "updateEveryMinutes is an integer, minimum 1, default 15")
@@ -445,6 +446,16 @@ def check_crd(ck, crd):
     for url in ("file:///srv/charts", "/srv/charts", "ftp://host/x", "", "https://"):
         ck.check(validate(cr({"git": url}), schema) != [], "CRD refuses git %r" % url)
     ck.check(validate(cr({"ref": "main"}), schema) != [], "CRD refuses a spec without git")
+    mirror = {"url": "oci://registry.example.com/charts", "charts": [{"name": "nginx", "versions": "^15"}],
+              "prune": True, "secretRef": {"name": "creds"}}
+    ck.check(validate(cr({"mirror": mirror}), schema) == [], "CRD accepts a mirror", str(validate(cr({"mirror": mirror}), schema)))
+    ck.check(validate(cr({"mirror": {"url": "https://charts.example.com/stable"}}), schema) == [],
+             "CRD accepts an HTTP mirror of every chart")
+    ck.check(validate(cr({"git": "https://h/r", "mirror": mirror}), schema) != [], "CRD refuses git and mirror together")
+    for url in ("ftp://h/x", "", "file:///srv/charts"):
+        ck.check(validate(cr({"mirror": {"url": url}}), schema) != [], "CRD refuses mirror url %r" % url)
+    ck.check(validate(cr({"mirror": {"url": "https://h/", "charts": [{"versions": "1.x"}]}}), schema) != [],
+             "CRD refuses a mirrored chart without a name")
     ck.check(validate(cr({"git": "https://h/r", "updateEveryMinutes": 0}), schema) != [], "CRD refuses updateEveryMinutes 0")
     ck.check(validate(cr({"git": "https://h/r", "dependencies": [{"name": "bitnami"}]}), schema) != [],
              "CRD refuses a dependency without url")

@@ -120,8 +120,9 @@ def main(ck):
     ck.check(ex["kind"] == crd["spec"]["names"]["kind"], "example kind matches the CRD")
     ck.check(re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", ex["metadata"]["name"]) is not None and len(ex["metadata"]["name"]) <= 63,
              "example name is a DNS-1123 label (the sidecar's repo name)")
-    for field in schema["properties"]["spec"]["required"]:
-        ck.check(field in ex["spec"], "example sets the required spec.%s" % field)
+    alternatives = [alt["required"] for alt in schema["properties"]["spec"]["oneOf"]]
+    ck.check(sum(all(f in ex["spec"] for f in fields) for fields in alternatives) == 1,
+             "example sets exactly one of the spec's alternatives %s" % alternatives)
     problems = validate(ex, schema)
     ck.check(problems == [], "example conforms to the CRD's openAPIV3Schema", "; ".join(problems))
     broken = dict(ex, spec=dict(ex["spec"], updateEveryMinutes=0))

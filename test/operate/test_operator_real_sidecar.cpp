@@ -21,6 +21,7 @@
 #include "cmop/util/hash.hpp"
 #include "support/git_fixture.hpp"
 #include "support/registry_fixture.hpp"
+#include "upstream/upstream_fixtures.hpp"
 
 using namespace cmop;
 using namespace cmop::operate;
@@ -827,4 +828,58 @@ TEST_CASE("operator with the real cmop serve: a sidecar restarted with an empty 
   CHECK(condition(cr, "Ready", "lastTransitionTime") != ready_since);
   CHECK(str_at(cr, "status.lastCommit") == head);
   CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0"});
+}
+
+TEST_CASE("operator with the real cmop serve: a Chartmuseum with spec.mirror mirrors the upstream's selected "
+          "versions with the Secret's credentials, reports its mirrored charts, and the API refuses git and mirror together") {
+  util::TempDir tmp("cmop-operate-mirror-");
+  test::UpstreamHttpRepo upstream(nullptr, "mirror-user:m1rror-pw");
+  for (auto v : {"1.0.0", "1.1.0", "2.0.0"}) upstream.add("alpha", v);
+  upstream.add("beta", "0.1.0");
+  upstream.index();
+  upstream.serve();
+
+  RealSidecar sidecar(tmp.path(), {{"CMOP_DEPENDENCY_HOSTS", "127.0.0.1"}});
+  FakeApiServer api;
+  KubeClient kube(api.config());
+  Operator op(api, sidecar.url(), {"--trigger-endpoint", sidecar.url()});
+  kube.create(resources::secrets, kNs,
+              json(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"upstream-creds"},)"
+                   R"("data":{"username":"bWlycm9yLXVzZXI=","password":"bTFycm9yLXB3"}})"));
+  const std::string mirror = R"("mirror":{"url":")" + upstream.url() +
+                             R"(","charts":[{"name":"alpha","versions":"<2.0.0"},{"name":"beta"}],)"
+                             R"("prune":true,"secretRef":{"name":"upstream-creds"}})";
+  kube.create(resources::chartmuseums, kNs,
+              json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"up"},)"
+                   R"("spec":{)" + mirror + R"(,"updateEveryMinutes":30}})"));
+  eventually("up Ready", [&] { return ready(kube, kNs, "up", 1); });
+  using Versions = std::map<std::string, std::set<std::string>>;
+  CHECK(sidecar.index() == Versions{{"alpha", {"1.0.0", "1.1.0"}}, {"beta", {"0.1.0"}}});
+  auto cr = kube.get(resources::chartmuseums, kNs, "up");
+  CHECK(cr["status"]["charts"].GetInt() == 3);
+  REQUIRE(cr["status"].HasMember("mirroredCharts"));
+  CHECK(cr["status"]["mirroredCharts"].GetInt() == 2);
+  CHECK(published_names(cr) == std::set<std::string>{"alpha-1.0.0", "alpha-1.1.0", "beta-0.1.0"});
+  auto digest = util::sha256_hex(http("GET", sidecar.url() + "/charts/alpha-1.1.0.tgz").body);
+  CHECK(digest == upstream.sha256_of("alpha-1.1.0.tgz"));
+  auto repo = json(http("GET", sidecar.url() + "/repo/up").body);
+  CHECK(str_at(repo, "spec.mirror.url") == upstream.url());
+  CHECK(repo["spec"]["mirror"]["prune"].GetBool());
+  CHECK(http("GET", sidecar.url() + "/repo/up").body.find("m1rror-pw") == std::string::npos);
+  CHECK(sidecar.log().find("m1rror-pw") == std::string::npos);
+
+  // Exactly one of git and mirror: the API server refuses both (and neither).
+  bool refused = false;
+  try {
+    kube.create(resources::chartmuseums, kNs,
+                json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"both"},)"
+                     R"("spec":{"git":"https://git.example/x.git",)" + mirror + "}}"));
+  } catch (const KubeApiError& e) {
+    refused = e.http_status() == 422;
+  }
+  CHECK(refused);
+
+  kube.remove(resources::chartmuseums, kNs, "up");
+  eventually("up gone", [&] { return gone(kube, resources::chartmuseums, kNs, "up"); });
+  CHECK(sidecar.index().empty());
 }

@@ -19,6 +19,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "serve/serve_fixtures.hpp"
+#include "support/gpg_key.hpp"
 #include "support/process.hpp"
 #include "support/registry_fixture.hpp"
 
@@ -27,6 +28,8 @@ using test::call;
 namespace fs = std::filesystem;
 
 namespace {
+
+using test::GpgKey;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -39,62 +42,6 @@ void spit(const fs::path& p, const std::string& s) {
   fs::create_directories(p.parent_path());
   std::ofstream(p, std::ios::binary) << s;
 }
-
-// A key pair made by Debian's gpg in its own GNUPGHOME: the public keyring Helm
-// verifies with, the binary secret keyring `helm package --sign` reads, and the
-// ASCII-armored secret key cmop signs with.
-struct GpgKey {
-  util::TempDir home{"cmop-gpg-"};
-  fs::path pubring, secring, armored;
-  std::string fingerprint;  // of the primary key
-  std::map<std::string, std::string> env() const { return {{"GNUPGHOME", (home.path() / "gnupg").string()}}; }
-  std::vector<std::string> gpg(std::vector<std::string> args) const {
-    args.insert(args.begin(), {"gpg", "--batch", "--quiet"});
-    return args;
-  }
-
-  // `params`: the body of a --gen-key parameter file (without %commit).
-  explicit GpgKey(const std::string& name, const std::string& params = "", const std::string& passphrase = "") {
-    fs::create_directories(home.path() / "gnupg");
-    fs::permissions(home.path() / "gnupg", fs::perms::owner_all, fs::perm_options::replace);
-    std::string p = params.empty() ? "Key-Type: RSA\nKey-Length: 2048\nKey-Usage: "
-                                     "sign\nSubkey-Type: RSA\n"
-                                     "Subkey-Length: 2048\nSubkey-Usage: encrypt\n"
-                                   : params;
-    p = (passphrase.empty() ? "%no-protection\n" + p : p + "Passphrase: " + passphrase + "\n") + "Name-Real: " + name +
-        "\nName-Email: " + name + "@example.com\nExpire-Date: 0\n%commit\n";
-    spit(home.path() / "params", p);
-    test::run_ok(gpg({"--gen-key", (home.path() / "params").string()}), {}, env());
-    pubring = home.path() / "pubring.gpg";
-    secring = home.path() / "secring.gpg";
-    armored = home.path() / "secret.asc";
-    std::vector<std::string> loopback;
-    if (!passphrase.empty()) loopback = {"--pinentry-mode", "loopback", "--passphrase", passphrase};
-    auto with = [&](std::vector<std::string> a) {
-      a.insert(a.begin(), loopback.begin(), loopback.end());
-      return gpg(a);
-    };
-    test::run_ok(gpg({"--output", pubring.string(), "--export"}), {}, env());
-    test::run_ok(with({"--output", secring.string(), "--export-secret-keys"}), {}, env());
-    test::run_ok(with({"--armor", "--output", armored.string(), "--export-secret-keys"}), {}, env());
-    std::string colons = test::run_ok(gpg({"--with-colons", "--fingerprint", "--list-keys"}), {}, env());
-    fingerprint = fingerprints(colons).front();
-  }
-
-  // Every fpr: line's fingerprint, in order (primary first, then subkeys).
-  static std::vector<std::string> fingerprints(const std::string& colons) {
-    std::vector<std::string> out;
-    std::istringstream in(colons);
-    for (std::string line; std::getline(in, line);)
-      if (line.rfind("fpr:", 0) == 0) {  // fpr:::::::::<fingerprint>:
-        std::vector<std::string> fields;
-        std::istringstream f(line);
-        for (std::string field; std::getline(f, field, ':');) fields.push_back(field);
-        if (fields.size() > 9) out.push_back(fields[9]);
-      }
-    return out;
-  }
-};
 
 void write_chart_dir(const fs::path& dir, const std::string& name, const std::string& version) {
   // Lists start lines with '-' (dash-escaped in the signed text); a long

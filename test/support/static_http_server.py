@@ -56,6 +56,10 @@ def main():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY the body
+        # waits for the client's delayed ACK (40 ms per kept-alive request), which
+        # real servers (Go's net/http, nginx) never make their clients wait.
+        disable_nagle_algorithm = True
 
         drop_next = False
 

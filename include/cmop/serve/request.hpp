@@ -73,7 +73,9 @@ std::string query_parameter(std::string_view target, std::string_view key);
 // Throws Error(invalid_argument) naming the field; the name is a DNS-1123 label.
 deps::NamedRepository parse_dependency_request(std::string_view content_type, std::string_view body);
 
-// POST /repo/new: {"name", "git", optional "ref", "path", "owner", "webhookSecret", "suspend",
+// POST /repo/new: {"name", "git" (or "mirror": an upstream chart repository's http(s):// or
+// oci:// URL, with optional "charts": [{name, versions}] and "prune"; auth username/password are then the
+// upstream's), optional "ref", "path", "owner", "webhookSecret", "suspend",
 // "versioning" (immutable|revision|overwrite), "dependencies": [{name, url, username, password,
 // mirrorOf}], "auth": {username, password, sshPrivateKey, sshPassphrase}}.
 // Throws Error(invalid_argument) naming the field.

@@ -1,11 +1,12 @@
 #pragma once
-// A git repo as a Workspace is asked to keep it synced: where it is, what of it
+// A git repo (or an upstream chart repository to mirror) as a Workspace is asked to keep it synced: where it is, what of it
 // holds charts, with which credentials, and who manages it.
 #include <string>
 #include <vector>
 
 #include "cmop/deps/resolver.hpp"
 #include "cmop/git/repository.hpp"
+#include "cmop/upstream/upstream_spec.hpp"
 #include "cmop/sync/versioning.hpp"
 
 namespace cmop::sync {
@@ -29,6 +30,9 @@ struct RepoSpec {
   // Suspended: apply() only records the spec and update() refuses (Error conflict):
   // no sync of any kind until a spec without it is applied.
   bool suspend = false;
+  // Set (url non-empty): the repo mirrors this upstream chart repository instead
+  // of packaging a git repo; git, ref, path and dependencies stay empty.
+  upstream::UpstreamSpec upstream{};
 
   bool operator==(const RepoSpec&) const = default;
 };

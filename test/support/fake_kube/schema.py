@@ -135,6 +135,18 @@ def validate(value, schema, path, causes):
         if "maximum" in schema and value > schema["maximum"]:
             causes.append(errors.invalid_value(path, value, "%s in body should be less than or equal to %s"
                                                % (path, schema["maximum"])))
+    if "oneOf" in schema:
+        matching = 0
+        for sub in schema["oneOf"]:
+            sub_causes = []
+            validate(value, sub, path, sub_causes)
+            matching += not sub_causes
+        if matching != 1:
+            # go-openapi's OneOfFail, as kube-openapi reports it (not recorded: see
+            # test/operate/fake_apiserver_conformance.py).
+            found = "Found none valid" if matching == 0 else "Found %d valid alternatives" % matching
+            causes.append(errors.invalid_value(path, "object", "%s in body must validate one and only one schema "
+                                               "(oneOf). %s" % (path, found)))
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
