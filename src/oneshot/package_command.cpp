@@ -25,9 +25,9 @@ struct PackageFlags {
   NetworkFlags network;
 };
 
-// The enclosing git work tree of `from` (a folder holding .git), else `from`.
+// The git work tree enclosing `from` (the nearest folder holding .git), else `from`.
 fs::path default_root(const fs::path& from) {
-  for (fs::path p = from; !p.empty(); p = p.parent_path()) {
+  for (fs::path p = fs::weakly_canonical(from); !p.empty(); p = p.parent_path()) {
     std::error_code ec;
     if (fs::exists(p / ".git", ec)) return p;
     if (p == p.root_path()) break;
@@ -54,14 +54,14 @@ int run(const PackageFlags& f) {
   sync::FolderPackagingOptions o;
   fs::path out;
   try {
-    const fs::path cwd = fs::current_path();
-    o.root = f.root.empty() ? default_root(cwd) : fs::absolute(f.root).lexically_normal();
+    const auto dirs = f.dirs.empty() ? std::vector<std::string>{"."} : f.dirs;
+    o.root = f.root.empty() ? default_root(fs::absolute(dirs.front())) : fs::absolute(f.root).lexically_normal();
     const util::DirectoryTree tree(o.root);
-    for (const auto& dir : f.dirs.empty() ? std::vector<std::string>{"."} : f.dirs) {
+    for (const auto& dir : dirs) {
       auto rel = tree.relative_path(fs::absolute(dir));
       if (!rel)
         throw Error(Errc::forbidden, dir,
-                    "is outside " + tree.root().string() + " (the root: the enclosing git work tree, or --root)");
+                    "is outside " + tree.root().string() + " (the git work tree of the first folder, or --root)");
       o.search_paths.push_back(*rel);
     }
     const Network network = make_network(f.network);
@@ -140,8 +140,8 @@ void add_package_command(CLI::App& app) {
   cmd->add_option("-d,--destination", f->out, "folder the <name>-<version>.tgz files are written to")
       ->capture_default_str();
   cmd->add_option("--root", f->root,
-                  "nothing outside this folder is read (file:// dependencies, symlinks); default the enclosing git "
-                  "work tree, else the current folder");
+                  "nothing outside this folder is read (file:// dependencies, symlinks); default the git work tree "
+                  "holding the first DIR, else that DIR");
   cmd->add_option("--timeout", f->timeout_seconds, "seconds the whole run may take, 0 = no limit")
       ->check(CLI::Range(0L, 86400L * 7))
       ->capture_default_str();
