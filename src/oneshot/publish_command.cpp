@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "cmop/error.hpp"
 #include "cmop/oneshot/commands.hpp"
@@ -35,16 +37,28 @@ struct PublishFlags {
   NetworkFlags network;
 };
 
-// The target as the sync sees it: under `overwrite` every upload may replace
-// (a fresh state dir knows of no earlier upload to replace), and on a terminal
-// each upload is announced.
+// The target as the sync sees it: a package the target already holds is not
+// uploaded again (and remembered, to be reported unchanged); under `overwrite`
+// every upload may replace (a fresh state dir knows of no earlier upload to
+// replace); on a terminal each chart is announced.
 class OnceTarget final : public publish::Publisher {
  public:
   OnceTarget(std::unique_ptr<publish::Publisher> inner, bool overwrite, const Progress& progress)
       : inner_(std::move(inner)), overwrite_(overwrite), progress_(progress) {}
   void publish(const package::Package& pkg, bool replace) override {
-    progress_.line("[" + std::to_string(++count_) + "] publishing " + pkg.filename + " (" + pkg.source_path + ")");
+    const std::string at = "[" + std::to_string(++count_) + "] " + pkg.source_path + ": ";
+    if (inner_->holds(pkg)) {
+      progress_.line(at + pkg.filename + " is already there");
+      std::lock_guard lk(mu_);
+      already_there_.insert(pkg.filename);
+      return;
+    }
+    progress_.line(at + "uploading " + pkg.filename);
     inner_->publish(pkg, replace || overwrite_);
+  }
+  bool already_there(const std::string& name, const std::string& version) const {
+    std::lock_guard lk(mu_);
+    return already_there_.count(name + "-" + version + ".tgz") > 0;
   }
   void remove(const std::string& name, const std::string& version) override { inner_->remove(name, version); }
   void remove_exact(const std::string& name, const std::string& version, const std::string& digest) override {
@@ -64,16 +78,24 @@ class OnceTarget final : public publish::Publisher {
   const bool overwrite_;
   const Progress& progress_;
   std::atomic<int> count_{0};
+  mutable std::mutex mu_;
+  std::set<std::string> already_there_;
 };
 
-std::string json_report(const sync::SyncReport& r) {
+// What the sync did, a chart the target already held being unchanged.
+std::string status_of(const sync::ChartOutcome& c, const OnceTarget& target) {
+  if (c.status == sync::ChartOutcome::Status::published && target.already_there(c.name, c.version)) return "unchanged";
+  return sync::to_string(c.status);
+}
+
+std::string json_report(const sync::SyncReport& r, const OnceTarget& target) {
   std::string j = "{\"commit\":" + json_string(r.commit) + ",\"error\":" + json_string(r.error) + ",\"charts\":[";
   bool first = true;
   for (const auto& c : r.charts) {
     j += std::string(first ? "" : ",") + "{\"path\":" + json_string(c.path) + ",\"name\":" + json_string(c.name) +
          ",\"version\":" + json_string(c.version) + ",\"digest\":" +
          json_string(c.digest.empty() ? "" : "sha256:" + c.digest) + ",\"status\":" +
-         json_string(sync::to_string(c.status)) + ",\"reason\":" + json_string(c.reason) + "}";
+         json_string(status_of(c, target)) + ",\"reason\":" + json_string(c.reason) + "}";
     first = false;
   }
   return j + "]}";
@@ -87,7 +109,8 @@ std::string git_url(const std::string& given) {
   return given;
 }
 
-sync::SyncReport sync_once(PublishFlags& f, const Network& network, const Progress& progress) {
+sync::SyncReport sync_once(PublishFlags& f, const Network& network, const Progress& progress,
+                           std::shared_ptr<OnceTarget>& publisher) {
   auto& t = f.target;
   t.local_repo_dir = f.local_repo_dir;
   t.oci_credentials = {f.oci_username, f.oci_password};
@@ -96,7 +119,7 @@ sync::SyncReport sync_once(PublishFlags& f, const Network& network, const Progre
   std::unique_ptr<publish::Publisher> target = publish::make_target_publisher(t);
   if (!f.signing_key.empty()) target = sign::make_signing_publisher(sign::SigningKey::load(f.signing_key), std::move(target));
   const auto versioning = sync::parse_versioning(f.versioning);
-  auto publisher = std::make_shared<OnceTarget>(std::move(target), versioning == sync::Versioning::overwrite, progress);
+  publisher = std::make_shared<OnceTarget>(std::move(target), versioning == sync::Versioning::overwrite, progress);
 
   sync::WorkspaceOptions wo;
   wo.allow_local_git = true;  // the user's own checkout: any path they name
@@ -133,8 +156,9 @@ int run(PublishFlags& f) {
   }
   const Progress progress;
   sync::SyncReport report;
+  std::shared_ptr<OnceTarget> target;
   try {
-    report = sync_once(f, make_network(f.network), progress);
+    report = sync_once(f, make_network(f.network), progress, target);
   } catch (const Error& e) {
     report_error("publish", e.what());
     return run_failed;
@@ -146,11 +170,11 @@ int run(PublishFlags& f) {
       const std::string release = c.name + (c.version.empty() ? "" : " " + c.version);
       report_error("publish", c.path + (c.name.empty() ? "" : " (" + release + ")") + ": failed: " + c.reason);
     } else if (f.network.output == "text") {
-      std::cout << sync::to_string(c.status) << " " << c.name << " " << c.version << " sha256:" << c.digest << " "
+      std::cout << status_of(c, *target) << " " << c.name << " " << c.version << " sha256:" << c.digest << " "
                 << c.path << "\n";
     }
   }
-  if (f.network.output == "json") std::cout << json_report(report) << "\n";
+  if (f.network.output == "json") std::cout << json_report(report, *target) << "\n";
   if (!report.error.empty()) {
     report_error("publish", report.error);
     return run_failed;

@@ -23,6 +23,21 @@ std::size_t uploads(const std::vector<std::string>& requests, std::size_t from =
   return n;
 }
 
+// The status word of each line of a text output ("published web 1.0.0 ..." -> web: published).
+std::map<std::string, std::string> statuses_of(const std::string& out) {
+  std::map<std::string, std::string> statuses;
+  for (const auto& line : lines_of(out)) {
+    std::istringstream in(line);
+    std::string status, name;
+    in >> status >> name;
+    statuses[name] = status;
+  }
+  return statuses;
+}
+
+const std::map<std::string, std::string> kAllPublished{{"lib", "published"}, {"solo", "published"}, {"web", "published"}};
+const std::map<std::string, std::string> kAllUnchanged{{"lib", "unchanged"}, {"solo", "unchanged"}, {"web", "unchanged"}};
+
 std::size_t manifest_puts(const std::vector<std::string>& requests, std::size_t from, const std::string& chart) {
   std::size_t n = 0;
   for (std::size_t i = from; i < requests.size(); ++i)
@@ -46,6 +61,7 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
   REQUIRE(first.rc == 0);
   auto digests = digests_of(first.out, 1);
   REQUIRE(digests.size() == 3);
+  CHECK(statuses_of(first.out) == kAllPublished);
   auto requests = registry.requests();
   CHECK(manifest_puts(requests, 0, "web") == 1);
   CHECK(manifest_puts(requests, 0, "lib") == 1);
@@ -67,6 +83,7 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
   INFO("second run:\n" << again.out << again.err);
   CHECK(again.rc == 0);
   CHECK(digests_of(again.out, 1) == digests);
+  CHECK(statuses_of(again.out) == kAllUnchanged);
   requests = registry.requests();
   CHECK(uploads(requests, before) == 0);
   CHECK(requests.size() - before <= 3 * 2);  // a look at each tag (and its manifest), no more
@@ -80,6 +97,8 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
     auto bumped = run_cmop(repo.fresh_dir("job"), args);
     INFO(bumped.out << bumped.err);
     CHECK(bumped.rc == 0);
+    CHECK(statuses_of(bumped.out) ==
+          std::map<std::string, std::string>{{"lib", "unchanged"}, {"solo", "published"}, {"web", "unchanged"}});
     requests = registry.requests();
     CHECK(manifest_puts(requests, before, "solo") == 1);
     CHECK(manifest_puts(requests, before, "web") == 0);
@@ -122,6 +141,7 @@ TEST_CASE("publish --once: into a folder served over HTTP (--index-url), helm re
   REQUIRE(first.rc == 0);
   auto digests = digests_of(first.out, 1);
   REQUIRE(digests.size() == 3);
+  CHECK(statuses_of(first.out) == kAllPublished);
   const std::string index = util::read_file(site / "index.yaml");
   CHECK(index.find("- " + server.url() + "/web-1.0.0.tgz") != std::string::npos);
 
@@ -139,6 +159,7 @@ TEST_CASE("publish --once: into a folder served over HTTP (--index-url), helm re
   auto again = run_cmop(repo.fresh_dir("job"), args);
   INFO(again.out << again.err);
   CHECK(again.rc == 0);
+  CHECK(statuses_of(again.out) == kAllUnchanged);
   CHECK(util::read_file(site / "index.yaml") == index);
   CHECK(fs::last_write_time(site / "web-1.0.0.tgz") == web_mtime);
 }
