@@ -1,7 +1,10 @@
 // `cmop package [DIR...] [-d OUT]`: the charts of a working tree packaged as a sync
 // packages them (src/sync/folder_packaging.cpp), written as <name>-<version>.tgz.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 
@@ -33,6 +36,30 @@ fs::path default_root(const fs::path& from) {
     if (p == p.root_path()) break;
   }
   return from;
+}
+
+// Written under a temporary name and renamed, so OUT never shows half a package;
+// not fsync'd: a build output is made again after a crash, and 2 fsyncs a chart
+// were most of the run's time.
+void write_package(const fs::path& out, const package::Package& pkg) {
+  const fs::path file = out / pkg.filename;
+  const fs::path temp = out / ("." + pkg.filename + ".tmp-" + std::to_string(::getpid()));
+  {
+    std::ofstream f(temp, std::ios::binary | std::ios::trunc);
+    f.write(pkg.bytes.data(), static_cast<std::streamsize>(pkg.bytes.size()));
+    f.close();
+    if (!f) {
+      std::error_code ec;
+      fs::remove(temp, ec);
+      throw Error(Errc::io, temp.string(), "cannot write the package");
+    }
+  }
+  std::error_code ec;
+  fs::rename(temp, file, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    throw Error(Errc::io, file.string(), "cannot rename into place: " + ec.message());
+  }
 }
 
 std::string json_chart(const sync::FolderChart& c, const fs::path& file) {
@@ -89,7 +116,7 @@ int run(const PackageFlags& f) {
       const std::string head = "[" + std::to_string(at) + "/" + std::to_string(total) + "] " + c.path + ": ";
       if (c.package) {
         // Written as each is done, so a long run leaves what it finished.
-        util::write_file_atomic(out / c.package->filename, c.package->bytes);
+        write_package(out, *c.package);
         progress.line(head + "packaged " + c.package->filename);
       } else {
         progress.line(head + "refused");
