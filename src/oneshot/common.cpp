@@ -14,7 +14,7 @@
 
 namespace cmop::oneshot {
 
-void add_network_flags(CLI::App& cmd, NetworkFlags& f) {
+void complete_command(CLI::App& cmd, NetworkFlags& f, const char* footer, std::function<int()> run) {
   cmd.add_option("--dependency", f.dependencies,
                  "name=url of a chart repository (http(s):// or oci://) that dependencies may name by @name or "
                  "url (repeatable)");
@@ -36,6 +36,12 @@ void add_network_flags(CLI::App& cmd, NetworkFlags& f) {
   cmd.add_option("-o,--output", f.output, "text (a line per chart) or json")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
+  cmd.footer(footer);
+  cmd.callback([run = std::move(run)] {
+    const int code = run();
+    std::cout.flush();
+    std::exit(code);
+  });
 }
 
 Network make_network(const NetworkFlags& f) {

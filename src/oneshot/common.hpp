@@ -2,6 +2,7 @@
 // What `cmop package` and `cmop publish --once` share: the dependency flags (as
 // `cmop serve` names them), progress lines for a terminal, and output helpers.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,8 +27,9 @@ struct NetworkFlags {
 };
 
 // Adds --dependency, --dependency-hosts, --plain-http-registries, --ca-file,
-// --network-timeout and --output to `cmd`, filling `flags`.
-void add_network_flags(CLI::App& cmd, NetworkFlags& flags);
+// --network-timeout and --output to `cmd` (filling `flags`), the help's `footer`,
+// and the callback: `run`, then exit with its code.
+void complete_command(CLI::App& cmd, NetworkFlags& flags, const char* footer, std::function<int()> run);
 
 // The flags turned into what the core takes. Throws Error(invalid_argument) naming
 // the flag that is wrong.

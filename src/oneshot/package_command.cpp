@@ -172,13 +172,7 @@ void add_package_command(CLI::App& app) {
   cmd->add_option("--timeout", f->timeout_seconds, "seconds the whole run may take, 0 = no limit")
       ->check(CLI::Range(0L, 86400L * 7))
       ->capture_default_str();
-  add_network_flags(*cmd, f->network);
-  cmd->footer(kExample);
-  cmd->callback([f] {
-    int code = run(*f);
-    std::cout.flush();
-    std::exit(code);
-  });
+  complete_command(*cmd, f->network, kExample, [f] { return run(*f); });
 }
 
 }  // namespace cmop::oneshot

@@ -242,13 +242,7 @@ void add_publish_command(CLI::App& app) {
       ->envname("CMOP_SYNC_TIMEOUT")
       ->check(CLI::Range(0L, 86400L * 7))
       ->capture_default_str();
-  add_network_flags(*cmd, f->network);
-  cmd->footer(kExample);
-  cmd->callback([f] {
-    int code = run(*f);
-    std::cout.flush();
-    std::exit(code);
-  });
+  complete_command(*cmd, f->network, kExample, [f] { return run(*f); });
 }
 
 }  // namespace cmop::oneshot

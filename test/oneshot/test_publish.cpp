@@ -4,6 +4,7 @@
 // folder served by a static HTTP server, consumed by real Helm 3 and 4.
 #include "cmop/util/hash.hpp"
 #include "helm/helm_user.hpp"
+#include "publish/publish_fixtures.hpp"
 #include "oneshot_fixtures.hpp"
 #include "support/registry_fixture.hpp"
 
@@ -38,6 +39,17 @@ std::map<std::string, std::string> statuses_of(const std::string& out) {
 const std::map<std::string, std::string> kAllPublished{{"lib", "published"}, {"solo", "published"}, {"web", "published"}};
 const std::map<std::string, std::string> kAllUnchanged{{"lib", "unchanged"}, {"solo", "unchanged"}, {"web", "unchanged"}};
 
+// The first job: every chart published. Their digests by name.
+std::map<std::string, std::string> first_job(ChartsRepo& repo, const std::vector<std::string>& args) {
+  auto first = run_cmop(repo.fresh_dir("job"), args);
+  INFO("stdout:\n" << first.out << "stderr:\n" << first.err);
+  REQUIRE(first.rc == 0);
+  CHECK(statuses_of(first.out) == kAllPublished);
+  auto digests = digests_of(first.out, 1);
+  REQUIRE(digests.size() == 3);
+  return digests;
+}
+
 std::size_t manifest_puts(const std::vector<std::string>& requests, std::size_t from, const std::string& chart) {
   std::size_t n = 0;
   for (std::size_t i = from; i < requests.size(); ++i)
@@ -56,12 +68,7 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
                                       "--oci-registry", registry.oci("charts"), "--plain-http-registries",
                                       registry.host(), "--dependency-hosts", "127.0.0.1"};
 
-  auto first = run_cmop(repo.fresh_dir("job"), args);
-  INFO("stdout:\n" << first.out << "stderr:\n" << first.err);
-  REQUIRE(first.rc == 0);
-  auto digests = digests_of(first.out, 1);
-  REQUIRE(digests.size() == 3);
-  CHECK(statuses_of(first.out) == kAllPublished);
+  const auto digests = first_job(repo, args);
   auto requests = registry.requests();
   CHECK(manifest_puts(requests, 0, "web") == 1);
   CHECK(manifest_puts(requests, 0, "lib") == 1);
@@ -74,7 +81,7 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
     const HelmUser user(helm);
     const auto pulled = user.pull({registry.oci("charts") + "/web", "--version", "1.0.0", "--plain-http"});
     CHECK(pulled.filename() == "web-1.0.0.tgz");
-    CHECK(util::sha256_hex(util::read_file(pulled)) == digests["web"]);
+    CHECK(util::sha256_hex(util::read_file(pulled)) == digests.at("web"));
   }
 
   // A second job, nothing changed: nothing is uploaded.
@@ -88,13 +95,17 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
   CHECK(uploads(requests, before) == 0);
   CHECK(requests.size() - before <= 3 * 2);  // a look at each tag (and its manifest), no more
 
+  // A commit pushed, then a job in a fresh folder.
+  auto job_after = [&](const std::string& change) {
+    repo.work().commit(change);
+    repo.push();
+    before = registry.requests().size();
+    return run_cmop(repo.fresh_dir("job"), args);
+  };
   SECTION("a version bump uploads that chart only") {
     write_chart(repo.work(), "charts/solo", "solo", "0.2.0");
     repo.work().write("charts/solo/values.yaml", "replicaCount: 2\n");
-    repo.work().commit("solo 0.2.0");
-    repo.push();
-    before = registry.requests().size();
-    auto bumped = run_cmop(repo.fresh_dir("job"), args);
+    auto bumped = job_after("solo 0.2.0");
     INFO(bumped.out << bumped.err);
     CHECK(bumped.rc == 0);
     CHECK(statuses_of(bumped.out) ==
@@ -109,10 +120,7 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
   }
   SECTION("new content under a published version is refused under immutable, exit 1, nothing uploaded") {
     repo.work().write("charts/web/values.yaml", "replicaCount: 3\n");
-    repo.work().commit("web changed, not bumped");
-    repo.push();
-    before = registry.requests().size();
-    auto refused = run_cmop(repo.fresh_dir("job"), args);
+    auto refused = job_after("web changed, not bumped");
     INFO(refused.out << refused.err);
     CHECK(refused.rc == 1);
     CHECK(refused.err.find("charts/web (web 1.0.0): failed:") != std::string::npos);
@@ -125,7 +133,7 @@ TEST_CASE("publish --once: into docker-registry, Helm pulls it, a second run upl
     auto replaced = run_cmop(repo.fresh_dir("job"), with_overwrite);
     INFO(replaced.out << replaced.err);
     CHECK(replaced.rc == 0);
-    CHECK(digests_of(replaced.out, 1)["web"] != digests["web"]);
+    CHECK(digests_of(replaced.out, 1)["web"] != digests.at("web"));
   }
 }
 
@@ -136,12 +144,7 @@ TEST_CASE("publish --once: into a folder served over HTTP (--index-url), helm re
   const std::vector<std::string> args{"publish",  "--once",         "--git",      repo.git_url(),
                                       "--path",   "charts",         "--local-repo-dir", site.string(),
                                       "--index-url", server.url(), "--dependency-hosts", "127.0.0.1"};
-  auto first = run_cmop(repo.fresh_dir("job"), args);
-  INFO("stdout:\n" << first.out << "stderr:\n" << first.err);
-  REQUIRE(first.rc == 0);
-  auto digests = digests_of(first.out, 1);
-  REQUIRE(digests.size() == 3);
-  CHECK(statuses_of(first.out) == kAllPublished);
+  const auto digests = first_job(repo, args);
   const std::string index = util::read_file(site / "index.yaml");
   CHECK(index.find("- " + server.url() + "/web-1.0.0.tgz") != std::string::npos);
 
@@ -151,7 +154,7 @@ TEST_CASE("publish --once: into a folder served over HTTP (--index-url), helm re
     user.ok({"repo", "add", "ci", server.url()});
     const auto pulled = user.pull({"ci/web", "--version", "1.0.0"});
     CHECK(pulled.filename() == "web-1.0.0.tgz");
-    CHECK(util::sha256_hex(util::read_file(pulled)) == digests["web"]);
+    CHECK(util::sha256_hex(util::read_file(pulled)) == digests.at("web"));
   }
 
   // A second job: the folder is left as it was (index.yaml byte for byte).
@@ -188,4 +191,39 @@ TEST_CASE("publish --once: a bad repo or target fails the run with exit 2, namin
   INFO(registry_down.err);
   CHECK(registry_down.rc == 2);
   CHECK(registry_down.err.find("publishing to") != std::string::npos);
+}
+
+TEST_CASE("publish --once: into a ChartMuseum, the second job posts nothing") {
+  ChartsRepo repo;
+  auto museum = start_python_peer("fake_chartmuseum.py");
+  const std::vector<std::string> args{"publish", "--once", "--git", repo.git_url(), "--path", "charts",
+                                      "--chartmuseum-url", museum.url(), "--dependency-hosts", "127.0.0.1"};
+  const auto digests = first_job(repo, args);
+  CHECK(request_count(museum.url(), "POST /api/charts") == 3);
+  CHECK(stored_charts(museum.url())["web"]["1.0.0"] == digests.at("web"));
+  auto again = run_cmop(repo.fresh_dir("job"), args);
+  INFO(again.out << again.err);
+  CHECK(again.rc == 0);
+  CHECK(statuses_of(again.out) == kAllUnchanged);
+  CHECK(request_count(museum.url(), "POST /api/charts") == 3);
+}
+
+TEST_CASE("publish --once: a terminal gets a progress line per chart, a log none") {
+  ChartsRepo repo;
+  const fs::path site = repo.fresh_dir("site");
+  const fs::path job = repo.fresh_dir("job");
+  const std::string cmd = "cd '" + job.string() + "' && '" + cmop_binary() + "' publish --once --git " +
+                          repo.git_url() + " --path charts --local-repo-dir '" + site.string() +
+                          "' --dependency-hosts 127.0.0.1 2>&1";
+  std::string out;
+  CHECK(run({"script", "-qec", cmd, "/dev/null"}, &out) == 0);
+  INFO(out);
+  CHECK(out.find("syncing " + repo.git_url()) != std::string::npos);
+  CHECK(out.find("charts/web: uploading web-1.0.0.tgz") != std::string::npos);
+  CHECK(run({"script", "-qec", cmd, "/dev/null"}, &out) == 0);
+  CHECK(out.find("charts/web: web-1.0.0.tgz is already there") != std::string::npos);
+  auto logged = run_cmop(job, {"publish", "--once", "--git", repo.git_url(), "--path", "charts", "--local-repo-dir",
+                               site.string(), "--dependency-hosts", "127.0.0.1"});
+  CHECK(logged.rc == 0);
+  CHECK(logged.err.empty());
 }
