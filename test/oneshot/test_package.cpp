@@ -1,12 +1,14 @@
 // `cmop package` as a CI job runs it: a fresh clone from `git daemon`, its charts
 // packaged with their dependencies (an HTTP chart repo, a file:// sibling), a
-// refused chart named, the archives read by real Helm 3 and 4 and matched by
+// refused chart named, the archives served as a chart repo that real Helm 3 and 4
+// add, pull and render, and matched by
 // `cmop verify` against a rebuild from the commit (the bytes a sync publishes).
 #include <rapidjson/document.h>
 
 #include <set>
 
 #include "cmop/util/hash.hpp"
+#include "helm/helm_user.hpp"
 #include "oneshot_fixtures.hpp"
 
 using namespace cmop;
@@ -38,8 +40,15 @@ TEST_CASE("package: a fresh clone's charts packaged with their dependencies, a r
            {"lib", "lib-0.1.0.tgz"}, {"solo", "solo-0.1.0.tgz"}, {"web", "web-1.0.0.tgz"}})
     CHECK(util::sha256_hex(util::read_file(job / "dist" / file)) == digests[name]);
 
+  // Served as a chart repository (index by Helm), added and pulled by each Helm.
+  run_ok({helm_clients().back().path, "repo", "index", (job / "dist").string()});
+  auto served = start_python_peer("static_http_server.py", {"--root", (job / "dist").string()});
   for (const auto& helm : helm_clients()) {
     INFO(helm.name);
+    const HelmUser user(helm);
+    user.ok({"repo", "add", "dist", served.url()});
+    const auto pulled = user.pull({"dist/web", "--version", "1.0.0"});
+    CHECK(util::sha256_hex(util::read_file(pulled)) == digests["web"]);
     const std::string chart = (job / "dist/web-1.0.0.tgz").string();
     CHECK(run_ok({helm.path, "show", "chart", chart}).find("name: web") != std::string::npos);
     // Both dependencies are vendored: the HTTP one and the file:// sibling render.
