@@ -13,6 +13,8 @@ std::unique_ptr<Publisher> make_target_publisher(const TargetOptions& options) {
   if (targets != 1)
     throw Error(Errc::invalid_argument, "--oci-registry, --chartmuseum-url or --local-repo-dir",
                 targets == 0 ? "a publish target is required: give one of them" : "give only one of them");
+  if (!options.local_base_url.empty() && options.local_repo_dir.empty())
+    throw Error(Errc::invalid_argument, "--index-url", "goes with --local-repo-dir (the folder it is the URL of)");
   if (!options.oci_registry.empty()) {
     OciPublisherOptions oo;
     oo.url = options.oci_registry;

@@ -177,6 +177,10 @@ TEST_CASE("publish --once: a bad repo or target fails the run with exit 2, namin
                                     "--chartmuseum-url", "http://127.0.0.1:1"});
   CHECK(two_targets.rc == 2);
   CHECK(two_targets.err.find("give only one of them") != std::string::npos);
+  auto stray_index_url = run_cmop(job, {"publish", "--once", "--git", repo.git_url(), "--oci-registry",
+                                        "oci://127.0.0.1:1/charts", "--index-url", "https://example.com"});
+  CHECK(stray_index_url.rc == 2);
+  CHECK(stray_index_url.err.find("--index-url: goes with --local-repo-dir") != std::string::npos);
   auto no_once = run_cmop(job, {"publish", "--git", repo.git_url(), "--local-repo-dir", "a"});
   CHECK(no_once.rc == 2);
   CHECK(no_once.err.find("--once is required") != std::string::npos);

@@ -26,7 +26,7 @@ struct TargetOptions {
 
 // The publisher for the one target set. Throws Error(invalid_argument) naming the
 // flag (--chartmuseum-url, --oci-registry, --local-repo-dir) when none or more than
-// one is set, or when its URL is malformed; Error(io) when the folder cannot be made.
+// one is set, when its URL is malformed or a base URL is given for no folder; Error(io) when the folder cannot be made.
 std::unique_ptr<Publisher> make_target_publisher(const TargetOptions& options);
 
 }  // namespace cmop::publish
