@@ -15,8 +15,12 @@
 // 1000-folder repo: registered one after another, then a one-folder commit
 // re-synced by all of them at once, with fetch counts and bytes.
 //
+// Then issue 28 item 5: a cold sync over file:// against the same over git daemon,
+// on a 100-chart repo with history.
+//
 //   build/bench/bench_sync [charts=100]
 //   build/bench/bench_sync monorepo [repos=100] [folders=1000]   (that case alone)
+//   build/bench/bench_sync local [charts=100] [commits=50]        (that case alone)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -222,6 +226,86 @@ bool many_paths_one_remote(const fs::path& tmp, int repos, int folders) {
   return failed == 0 && resynced_published == 1 && s2.fetches - s1.fetches == 1 && first_s <= 10;
 }
 
+// Issue 28 item 5: a cold sync over file:// against the same over git daemon, on a
+// repo of `charts` charts with history: `commits` commits after the first, each
+// changing a template and the values of every fifth chart (similar files, as a
+// real monorepo's history). The served repo is packed (`git repack -ad`), as a
+// real one is. Best of 5 cold syncs each, on a fresh state dir every time, and
+// the fetch alone (a new git::Repository synced once).
+bool local_against_daemon(const fs::path& tmp, int charts, int commits) {
+  test::GitWorkRepo work(tmp / "local-work");
+  for (int i = 0; i < charts; ++i) write_bench_chart(work, i, false, "");
+  work.commit("generated charts");
+  for (int c = 1; c <= commits; ++c) {
+    for (int i = c % 5; i < charts; i += 5) {
+      const std::string dir = "charts/chart" + std::to_string(i);
+      work.write(dir + "/values.yaml", "replicaCount: " + std::to_string(c) + "\nimage:\n  repository: nginx\n" +
+                                           filler(3000 + 40 * c, i));
+      work.write(dir + "/templates/deployment.yaml",
+                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rev" + std::to_string(c) + "\n" + filler(2500, i));
+    }
+    work.commit("change every fifth chart, round " + std::to_string(c));
+  }
+  fs::path served = tmp / "local-served";
+  fs::path bare = test::make_bare(work, served, "local.git");
+  test::run_ok({"git", "-C", bare.string(), "repack", "-adq"});
+  test::GitDaemon daemon(served);
+  std::string objects = test::run_ok({"git", "-C", bare.string(), "count-objects", "-vH"});
+  for (auto& c : objects)
+    if (c == '\n') c = ',';
+
+  sync::WorkspaceOptions options;
+  options.allow_local_git = true;
+  auto cold = [&](const std::string& url, const fs::path& dir, Best& best) {
+    fs::create_directories(dir / "out");
+    sync::Workspace ws(dir / "state", publish::make_local_publisher((dir / "out").string()), options);
+    sync::RepoSpec spec;
+    spec.name = "local";
+    spec.git = url;
+    auto t0 = Clock::now();
+    auto result = ws.apply(spec);
+    best.take(seconds_since(t0));
+    if (!result.ok() || result.count(sync::ChartOutcome::Status::published) != static_cast<std::size_t>(charts)) {
+      std::cerr << "file:// vs git://: cold sync of " << url << " failed: " << result.error << "\n";
+      return false;
+    }
+    return true;
+  };
+  // The fetch alone: a new mirror synced once (git::Repository, what a cold sync starts with).
+  auto fetch = [&](const std::string& url, const fs::path& dir, Best& best) {
+    git::Repository mirror(dir);
+    git::SyncOptions sync_options;
+    sync_options.url = url;
+    sync_options.allow_local = true;
+    auto t0 = Clock::now();
+    mirror.sync(sync_options);
+    best.take(seconds_since(t0));
+  };
+  // Alternating which goes first, so that neither always runs on a warmer cache.
+  Best local, remote, local_fetch, remote_fetch;
+  for (int run = 0; run < 5; ++run) {
+    const fs::path dir = tmp / ("local-run" + std::to_string(run));
+    const bool file_first = run % 2 == 0;
+    for (int turn = 0; turn < 2; ++turn) {
+      if ((turn == 0) == file_first) {
+        fetch("file://" + bare.string(), dir / "file-mirror", local_fetch);
+        if (!cold("file://" + bare.string(), dir / "file", local)) return false;
+      } else {
+        fetch(daemon.url("local.git"), dir / "git-mirror", remote_fetch);
+        if (!cold(daemon.url("local.git"), dir / "git", remote)) return false;
+      }
+    }
+  }
+  std::printf("file:// vs git://: %d charts, %d commits of history, served repo packed (%s)\n", charts,
+              commits + 1, objects.c_str());
+  std::printf("file:// vs git://: cmop cold sync over file://:     %.3f s (best of 5)\n", local.s);
+  std::printf("file:// vs git://: cmop cold sync over git daemon: %.3f s (best of 5)\n", remote.s);
+  std::printf("file:// vs git://: file:// / git:// = %.2f (target <= 1)\n", local.s / remote.s);
+  std::printf("file:// vs git://: the fetch alone (a new mirror): file:// %.3f s, git daemon %.3f s\n",
+              local_fetch.s, remote_fetch.s);
+  return true;
+}
+
 long peak_rss_kib() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -234,6 +318,12 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "monorepo") {  // bench_sync monorepo [repos=100] [folders=1000]
     util::TempDir tmp("cmop-bench-");
     return many_paths_one_remote(tmp.path(), argc > 2 ? std::stoi(argv[2]) : 100, argc > 3 ? std::stoi(argv[3]) : 1000)
+               ? 0
+               : 1;
+  }
+  if (argc > 1 && std::string(argv[1]) == "local") {  // bench_sync local [charts=100] [commits=50]
+    util::TempDir tmp("cmop-bench-");
+    return local_against_daemon(tmp.path(), argc > 2 ? std::stoi(argv[2]) : 100, argc > 3 ? std::stoi(argv[3]) : 50)
                ? 0
                : 1;
   }
@@ -313,6 +403,7 @@ int main(int argc, char** argv) {
   std::printf("peak RSS: %.1f MiB\n", peak_rss_kib() / 1024.0);
   if (!small_repo_targets(tmp.path())) return 1;
   if (!many_paths_one_remote(tmp.path(), 100, 1000)) return 1;
+  if (!local_against_daemon(tmp.path(), 100, 50)) return 1;
   std::printf("peak RSS after the 600-file runs: %.1f MiB\n", peak_rss_kib() / 1024.0);
 
   // The same repo published into an OCI registry (the CNCF Distribution registry

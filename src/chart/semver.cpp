@@ -2,6 +2,7 @@
 // uses to validate chart versions and resolve dependency ranges).
 #include "cmop/chart/semver.hpp"
 
+#include <algorithm>
 #include <limits>
 
 #include "cmop/error.hpp"
@@ -232,7 +233,125 @@ bool is_wild(std::string_view seg) { return seg == "x" || seg == "X" || seg == "
   throw Error(Errc::invalid_argument, std::string(text), "improper constraint: " + why);
 }
 
+bool is_blank(std::string_view text) {
+  return std::all_of(text.begin(), text.end(), [](char ch) { return is_ws(ch); });
+}
+
+// Moves past what separates a term from the one before (none before the first):
+// whitespace, or a ',' with optional whitespace around it. False at the end of
+// the alternative `group` of `text`; `after_comma` says whether a ',' was passed.
+bool scan_separator(Cursor& c, std::string_view text, bool first, bool& after_comma) {
+  after_comma = false;
+  const bool had_ws = c.skip_ws();
+  if (c.at_end()) {
+    if (first) improper(text, "empty alternative in \"" + std::string(c.s) + "\"");
+    return false;
+  }
+  if (first) return true;
+  if (c.peek() == ',') {
+    ++c.i;
+    c.skip_ws();
+    after_comma = true;
+  } else if (!had_ws) {
+    improper(text, "expected ',' or whitespace before \"" + std::string(c.s.substr(c.i)) + "\"");
+  }
+  return true;
+}
+
+// After a bare version, the upper bound of a hyphen range "a - b" (whitespace
+// around '-'), or nothing (the cursor then stays where it was). Masterminds
+// rewrites the range textually, swallowing the whitespace around it: it only stays
+// well-formed at the start of a group or after a comma (`may_start`), and at the
+// end of the group or before a comma.
+std::optional<RawCv> scan_hyphen_upper(Cursor& c, std::string_view text, bool may_start) {
+  const std::size_t save = c.i;
+  const bool ws_before = c.skip_ws();
+  if (!ws_before || c.peek() != '-' || !is_ws(c.peek(1))) {
+    c.i = save;
+    return std::nullopt;
+  }
+  ++c.i;
+  c.skip_ws();
+  auto upper = scan_cv(c);
+  if (!upper) improper(text, "hyphen range without an upper bound");
+  if (!may_start) improper(text, "a hyphen range must start an alternative or follow a ','");
+  const std::size_t after = c.i;
+  c.skip_ws();
+  if (!c.at_end() && c.peek() != ',') improper(text, "a hyphen range must end an alternative or be followed by a ','");
+  c.i = after;
+  return upper;
+}
+
+// The version a term compares with, and how many of major.minor.patch were
+// written before a wildcard or the end (missing ones read as 0).
+std::pair<Version, int> term_version(std::string_view text, const RawCv& raw) {
+  int given_parts = 3;
+  if (is_wild(raw.segs[0]))
+    given_parts = 0;
+  else if (raw.seg_count < 2 || is_wild(raw.segs[1]))
+    given_parts = 1;
+  else if (raw.seg_count < 3 || is_wild(raw.segs[2]))
+    given_parts = 2;
+  std::optional<Version> v;
+  if (given_parts == 3) {
+    v = Version::parse(raw.text);
+  } else {
+    std::string ver;
+    for (int k = 0; k < 3; ++k) {
+      if (k) ver += '.';
+      ver += k < given_parts ? std::string(raw.segs[k]) : "0";
+    }
+    if (raw.has_pre) ver += "-" + std::string(raw.pre);
+    v = Version::parse(ver);
+  }
+  if (!v) improper(text, "\"" + std::string(raw.text) + "\" is not a valid version");
+  return {*v, given_parts};
+}
+
 }  // namespace
+
+std::vector<Constraint::Term> Constraint::parse_alternative(std::string_view text, std::string_view group,
+                                                            bool& has_prerelease) {
+  // Operators, longest first (Masterminds accepts "=>" and "=<" as aliases).
+  static constexpr std::pair<std::string_view, Term::Op> kOps[] = {
+      {"!=", Term::Op::ne}, {">=", Term::Op::ge}, {"=>", Term::Op::ge}, {"<=", Term::Op::le},
+      {"=<", Term::Op::le}, {"~>", Term::Op::tilde}, {">", Term::Op::gt}, {"<", Term::Op::lt},
+      {"=", Term::Op::eq},  {"~", Term::Op::tilde},  {"^", Term::Op::caret}};
+  auto term = [&](Term::Op op, const RawCv& raw) {
+    auto [v, given_parts] = term_version(text, raw);
+    if (!v.prerelease.empty()) has_prerelease = true;
+    return Term{op, std::move(v), given_parts};
+  };
+  std::vector<Term> terms;
+  Cursor c{group};
+  bool after_comma = false;
+  while (scan_separator(c, text, terms.empty(), after_comma)) {
+    Term::Op op = Term::Op::eq;
+    bool explicit_op = false;
+    for (auto& [sym, o] : kOps) {
+      if (c.s.substr(c.i, sym.size()) == sym) {
+        op = o;
+        c.i += sym.size();
+        explicit_op = true;
+        break;
+      }
+    }
+    c.skip_ws();
+    const std::size_t cv_start = c.i;
+    auto cv = scan_cv(c);
+    if (!cv) improper(text, "\"" + std::string(group.substr(cv_start)) + "\" is not a version");
+    // Hyphen range "a - b": only between two bare versions.
+    std::optional<RawCv> upper =
+        explicit_op ? std::nullopt : scan_hyphen_upper(c, text, terms.empty() || after_comma);
+    if (upper) {
+      terms.push_back(term(Term::Op::ge, *cv));
+      terms.push_back(term(Term::Op::le, *upper));
+    } else {
+      terms.push_back(term(op, *cv));
+    }
+  }
+  return terms;
+}
 
 Constraint Constraint::parse(std::string_view text) {
   Constraint out;
@@ -240,118 +359,17 @@ Constraint Constraint::parse(std::string_view text) {
   if (text.size() > kMaxConstraintLength)
     throw Error(Errc::invalid_argument, std::string(text.substr(0, 64)) + "...",
                 "improper constraint: longer than " + std::to_string(kMaxConstraintLength) + " characters");
-
   // An empty constraint is Masterminds' wildcard (parseConstraint's "" case).
-  bool blank = true;
-  for (char ch : text)
-    if (!is_ws(ch)) blank = false;
-  if (blank) {
-    Term any{Term::Op::any, Version{}, 0};
-    out.alternatives_.push_back({any});
+  if (is_blank(text)) {
+    out.alternatives_.push_back({Term{Term::Op::any, Version{}, 0}});
     return out;
   }
-
   std::size_t start = 0;
   while (true) {
-    std::size_t bar = text.find("||", start);
-    std::string_view group = text.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
-    std::vector<Term> terms;
-    Cursor c{group};
-    bool first = true;
-    while (true) {
-      bool after_comma = false;
-      bool had_ws = c.skip_ws();
-      if (c.at_end()) {
-        if (first) improper(text, "empty alternative in \"" + std::string(group) + "\"");
-        break;
-      }
-      if (!first) {
-        if (c.peek() == ',') {
-          ++c.i;
-          c.skip_ws();
-          after_comma = true;
-        } else if (!had_ws) {
-          improper(text, "expected ',' or whitespace before \"" + std::string(group.substr(c.i)) + "\"");
-        }
-      }
-      first = false;
-
-      // Operators, longest first (Masterminds accepts "=>" and "=<" as aliases).
-      static constexpr std::pair<std::string_view, Term::Op> kOps[] = {
-          {"!=", Term::Op::ne}, {">=", Term::Op::ge}, {"=>", Term::Op::ge}, {"<=", Term::Op::le},
-          {"=<", Term::Op::le}, {"~>", Term::Op::tilde}, {">", Term::Op::gt}, {"<", Term::Op::lt},
-          {"=", Term::Op::eq},  {"~", Term::Op::tilde},  {"^", Term::Op::caret}};
-      Term::Op op = Term::Op::eq;
-      bool explicit_op = false;
-      for (auto& [sym, o] : kOps) {
-        if (c.s.substr(c.i, sym.size()) == sym) {
-          op = o;
-          c.i += sym.size();
-          explicit_op = true;
-          break;
-        }
-      }
-      c.skip_ws();
-      std::size_t cv_start = c.i;
-      auto cv = scan_cv(c);
-      if (!cv) improper(text, "\"" + std::string(group.substr(cv_start)) + "\" is not a version");
-
-      // Hyphen range "a - b": only between two bare versions, with whitespace around '-'.
-      std::size_t save = c.i;
-      bool ws_before = c.skip_ws();
-      std::optional<RawCv> upper;
-      if (!explicit_op && ws_before && c.peek() == '-' && is_ws(c.peek(1))) {
-        ++c.i;
-        c.skip_ws();
-        upper = scan_cv(c);
-        if (!upper) improper(text, "hyphen range without an upper bound");
-        // Masterminds rewrites the range textually, swallowing the whitespace around
-        // it: it only stays well-formed at the start of a group or after a comma.
-        if (terms.size() > 0 && !after_comma)
-          improper(text, "a hyphen range must start an alternative or follow a ','");
-        std::size_t after = c.i;
-        c.skip_ws();
-        if (!c.at_end() && c.peek() != ',')
-          improper(text, "a hyphen range must end an alternative or be followed by a ','");
-        c.i = after;
-      } else {
-        c.i = save;
-      }
-
-      auto make_term = [&](Term::Op o, const RawCv& raw) {
-        Term t{o, Version{}, 3};
-        std::string ver;
-        if (is_wild(raw.segs[0])) {
-          t.given_parts = 0;
-        } else if (raw.seg_count < 2 || is_wild(raw.segs[1])) {
-          t.given_parts = 1;
-        } else if (raw.seg_count < 3 || is_wild(raw.segs[2])) {
-          t.given_parts = 2;
-        }
-        std::optional<Version> v;
-        if (t.given_parts == 3) {
-          v = Version::parse(raw.text);
-        } else {
-          for (int k = 0; k < 3; ++k) {
-            if (k) ver += '.';
-            ver += k < t.given_parts ? std::string(raw.segs[k]) : "0";
-          }
-          if (raw.has_pre) ver += "-" + std::string(raw.pre);
-          v = Version::parse(ver);
-        }
-        if (!v) improper(text, "\"" + std::string(raw.text) + "\" is not a valid version");
-        t.v = *v;
-        if (!t.v.prerelease.empty()) out.has_prerelease_ = true;
-        return t;
-      };
-      if (upper) {
-        terms.push_back(make_term(Term::Op::ge, *cv));
-        terms.push_back(make_term(Term::Op::le, *upper));
-      } else {
-        terms.push_back(make_term(op, *cv));
-      }
-    }
-    out.alternatives_.push_back(std::move(terms));
+    const std::size_t bar = text.find("||", start);
+    const std::string_view group =
+        text.substr(start, bar == std::string_view::npos ? std::string_view::npos : bar - start);
+    out.alternatives_.push_back(parse_alternative(text, group, out.has_prerelease_));
     if (bar == std::string_view::npos) break;
     start = bar + 2;
   }

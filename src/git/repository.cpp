@@ -59,6 +59,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/lock_file.hpp"
 #include "git/known_hosts.hpp"
+#include "git/local_copy.hpp"
 #include "git/tree_internal.hpp"
 
 namespace cmop::git {
@@ -174,17 +175,25 @@ bool is_commit_id(std::string_view s) { return s.size() == GIT_OID_HEXSZ && is_h
 // more. (Asking for depth 1 again costs a deepen negotiation on every fetch —
 // measured 40-50 ms per fetch against git daemon — for no fewer objects.) A ref
 // that may be a commit id can name any commit reachable from the remote's refs,
-// which needs the full history (a shallow mirror is deepened again). libgit2's
-// local transport (file://, paths) cannot fetch shallow, and copies objects
-// cheaply anyway.
+// which needs the full history (a shallow mirror is deepened again). A local
+// remote (file://, paths) is not fetched through libgit2's local transport (which
+// cannot fetch shallow) but copied (git/local_copy.hpp), as deep as the same rules
+// say: its download then finds nothing to fetch, whatever the depth.
+bool may_be_commit(std::string_view ref, bool full_history) {
+  return full_history || (ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref));
+}
+
 int fetch_depth(git_repository* repo, std::string_view url, std::string_view ref, bool has_commit,
                 bool full_history = false) {
-  bool local = url.starts_with("/") || url.starts_with(".") || ::strncasecmp(url.data(), "file://", 7) == 0;
-  if (local) return GIT_FETCH_DEPTH_FULL;
-  bool may_be_commit =
-      full_history || (ref.size() >= GIT_OID_MINPREFIXLEN && ref.size() <= GIT_OID_HEXSZ && is_hex(ref));
-  if (!may_be_commit) return has_commit ? GIT_FETCH_DEPTH_FULL : 1;
+  if (detail::local_repository_path(url)) return GIT_FETCH_DEPTH_FULL;
+  if (!may_be_commit(ref, full_history)) return has_commit ? GIT_FETCH_DEPTH_FULL : 1;
   return git_repository_is_shallow(repo) == 1 ? GIT_FETCH_DEPTH_UNSHALLOW : GIT_FETCH_DEPTH_FULL;
+}
+
+// The same choice for a local remote, whose objects are copied (git/local_copy.hpp).
+detail::LocalDepth local_depth(std::string_view ref, bool has_commit, bool full_history) {
+  if (may_be_commit(ref, full_history)) return detail::LocalDepth::everything;
+  return has_commit ? detail::LocalDepth::new_commits : detail::LocalDepth::tips;
 }
 
 [[noreturn]] void throw_io(const fs::path& path, std::string_view what, int err) {
@@ -590,7 +599,9 @@ struct Repository::Impl {
 
   void recover_leftovers() const;
   RepoPtr open_or_init(const std::string& subject) const;
-  std::string fetch(git_repository* repo, const SyncOptions& options, int depth, TransportState& state,
+  // `depth` for libgit2's download, `local_depth` for a local remote's copy.
+  std::string fetch(git_repository* repo, const SyncOptions& options, int depth, detail::LocalDepth local_depth,
+                    TransportState& state,
                     const std::string& subject, std::string_view step, std::uint64_t& received,
                     std::uint64_t* received_bytes = nullptr) const;
   // What sync() and fetch() share: checks, locks, leftovers, the fetch itself.
@@ -658,7 +669,7 @@ RepoPtr Repository::Impl::open_or_init(const std::string& subject) const {
 // data (~20 KiB) for every config entry it scans while applying insteadOf, which a
 // long-running operator syncing on a timer cannot afford.
 std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& sync_options, int depth,
-                                    TransportState& state, const std::string& subject, std::string_view step,
+                                    detail::LocalDepth local_depth, TransportState& state, const std::string& subject, std::string_view step,
                                     std::uint64_t& received, std::uint64_t* received_bytes) const {
   const std::string& url = sync_options.url;
   RemotePtr remote;
@@ -720,11 +731,18 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   options.proxy_opts = proxy;
   options.prune = GIT_FETCH_PRUNE;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;  // the explicit forced tag refspec fetches them all
+  // A local remote's objects are copied as they are (see git/local_copy.hpp): the
+  // download then finds the tips present and leaves only the refs to update.
+  detail::LocalCopy copied;
+  if (auto source = detail::local_repository_path(url)) {
+    watchdog.step("copy from the local repository");
+    copied = detail::copy_local_objects(repo, *source, local_depth, subject, sync_options.deadline);
+  }
   watchdog.step("download");
   options.depth = depth;
   if ((rc = git_remote_download(remote.get(), &refspecs, &options)) < 0) fail(rc);
-  received = git_remote_stats(remote.get())->received_objects;
-  if (received_bytes) *received_bytes = git_remote_stats(remote.get())->received_bytes;
+  received = copied.objects + git_remote_stats(remote.get())->received_objects;
+  if (received_bytes) *received_bytes = copied.bytes + git_remote_stats(remote.get())->received_bytes;
   if ((rc = git_remote_update_tips(remote.get(), &callbacks, 0, GIT_REMOTE_DOWNLOAD_TAGS_NONE, "cmop: fetch")) < 0)
     fail(rc);
   if ((rc = git_remote_prune(remote.get(), &callbacks)) < 0) fail(rc);
@@ -846,7 +864,8 @@ auto Repository::Impl::locked_fetch(const SyncOptions& options, bool has_commit,
   }
 #endif
   const int depth = fetch_depth(repo.get(), options.url, options.ref, has_commit, options.full_history);
-  out.default_branch = fetch(repo.get(), options, depth, state, subject, has_commit ? "fetch" : "clone",
+  out.default_branch = fetch(repo.get(), options, depth, local_depth(options.ref, has_commit, options.full_history),
+                             state, subject, has_commit ? "fetch" : "clone",
                              out.received_objects, &out.received_bytes);
   return then(repo.get(), subject, current);
 }

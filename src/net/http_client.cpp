@@ -50,8 +50,11 @@ using Clock = std::chrono::steady_clock;
 
 struct HttpClient::TlsState {
   std::once_flag once;
-  std::unique_ptr<ssl::context> context;
+  std::unique_ptr<ssl::context> context_;
   std::optional<Error> failure;  // a bad CA or key fails every https call the same way
+
+  // The context, built on the first call; throws the build's Error on every call.
+  ssl::context* context(const TlsOptions& tls);
 };
 
 struct HttpConnection;
@@ -527,6 +530,18 @@ std::string limit_text(std::size_t bytes) {
 
 }  // namespace
 
+ssl::context* HttpClient::TlsState::context(const TlsOptions& tls) {
+  std::call_once(once, [&] {
+    try {
+      context_ = build_tls_context(tls);
+    } catch (const Error& e) {
+      failure = e;
+    }
+  });
+  if (failure) throw *failure;
+  return context_.get();
+}
+
 // ---------------------------------------------------------------------------
 // The keep-alive pool. Connections are closed outside the lock.
 
@@ -630,16 +645,135 @@ DeadlineScope::DeadlineScope(Clock::time_point deadline) : previous_(t_deadline)
 DeadlineScope::~DeadlineScope() { t_deadline = previous_; }
 Clock::time_point DeadlineScope::current() { return t_deadline; }
 
-Response HttpClient::stream(const Request& req, const std::function<bool(std::string_view)>& on_chunk) const {
+namespace {
+
+using Parser = http::response_parser<http::buffer_body>;
+
+// When a request must end: by its own timeout, or by the thread's DeadlineScope
+// when that comes first (and then the timeout a message names is what was left).
+struct Limit {
+  Clock::time_point deadline;
+  std::chrono::milliseconds timeout;
+};
+
+Limit limit_for(const Request& req) {
   const auto now = Clock::now();
-  auto deadline = now + req.timeout;
-  auto timeout = req.timeout;  // what a timeout message names
-  if (const auto outer = DeadlineScope::current(); outer < deadline) {
+  Limit limit{now + req.timeout, req.timeout};
+  if (const auto outer = DeadlineScope::current(); outer < limit.deadline) {
     if (outer <= now)
       throw Error(Errc::network, strip_userinfo(req.url), "not sent: the deadline it had to end by has passed");
-    deadline = outer;
-    timeout = std::chrono::duration_cast<std::chrono::milliseconds>(outer - now);
+    limit = {outer, std::chrono::duration_cast<std::chrono::milliseconds>(outer - now)};
   }
+  return limit;
+}
+
+// Credentials never follow a redirect to another origin.
+Request without_authorization(Request r) {
+  r.headers.erase(std::remove_if(r.headers.begin(), r.headers.end(),
+                                 [](const auto& h) { return iequals(h.first, "Authorization"); }),
+                  r.headers.end());
+  return r;
+}
+
+// One request to one target (the first, or where a redirect led): what each
+// attempt to send it needs.
+struct Attempt {
+  const Request& req;  // the caller's: its method, body limit and cancellation
+  const http::request<http::string_body>& request;  // what goes on the wire
+  const Target& target;
+  const std::string& key;  // scheme://host:port, what the pool keys connections by
+  ssl::context* ctx;       // for https
+  Limit limit;
+  const ConnectionPolicy& peers;
+  bool idempotent;
+};
+
+Error too_large(const Attempt& a) {
+  return Error(Errc::too_large, a.target.display,
+               "response body exceeds the limit of " + limit_text(a.req.max_response_body));
+}
+
+// Writes the request and reads the answer's header into `parser`, on the idle
+// connection `take_idle` gives, else on a new one. A reused connection the server
+// closed before it read the request did nothing, so an idempotent request goes
+// out once more, on a new connection. Throws Error(network) otherwise.
+void exchange_header(const Attempt& a, const std::function<std::unique_ptr<HttpConnection>()>& take_idle,
+                     std::atomic<std::uint64_t>& opened, std::optional<Exchange>& ex, std::optional<Parser>& parser) {
+  for (bool retried = false;; retried = true) {
+    // Not a pooled one when retrying: that one turned out stale.
+    std::unique_ptr<HttpConnection> conn = retried ? nullptr : take_idle();
+    const bool reused = conn != nullptr;
+    if (!conn) {
+      conn = std::make_unique<HttpConnection>(a.key, a.ctx);
+      opened.fetch_add(1);
+    }
+    ex.emplace(std::move(conn), a.target, a.limit.deadline, a.limit.timeout, a.peers);
+    if (a.req.cancelled) ex->set_cancelled(a.req.cancelled);
+    if (reused) ex->set_reused();
+    else ex->connect();
+
+    parser.emplace();
+    parser->header_limit(kMaxHeaderBytes);
+    parser->body_limit(a.req.max_response_body);
+    if (a.req.method == "HEAD") parser->skip(true);
+    auto ec = ex->write_and_read_header(a.request, *parser);
+    if (!ec) return;
+    if (ec == http::error::body_limit) throw too_large(a);
+    const bool stale = ec == http::error::end_of_stream || ec == asio::error::eof ||
+                       ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+                       ec == ssl::error::stream_truncated;
+    if (reused && stale && a.idempotent && !parser->got_some() && !retried) continue;
+    if (reused && !ex->request_written()) ex->fail("sending request: " + ex->describe(ec));
+    ex->fail("reading response header: " + ex->describe(ec));
+  }
+}
+
+// Reads a redirect's own body (none for HEAD, a line of HTML for GET), so that
+// its connection can carry the next request: a registry redirects every blob, and
+// its next request need not connect and shake hands again. True when the
+// connection can be kept.
+bool drain_redirect(Exchange& ex, Parser& parser) {
+  if (!ex.request_written() || !parser.keep_alive() ||
+      !(parser.is_done() || parser.chunked() || parser.content_length()))
+    return false;
+  std::array<char, 4096> scrap;
+  std::size_t drained = 0;
+  boost::system::error_code ec;
+  while (!parser.is_done() && !ec && drained <= kMaxHeaderBytes) {
+    parser.get().body().data = scrap.data();
+    parser.get().body().size = scrap.size();
+    ec = ex.read_some(parser);
+    if (ec == http::error::need_buffer) ec = {};
+    drained += scrap.size() - parser.get().body().size;
+  }
+  return parser.is_done() && parser.keep_alive();
+}
+
+// Streams the body to on_chunk; false when on_chunk stopped it.
+bool read_body(Exchange& ex, Parser& parser, const Attempt& a,
+               const std::function<bool(std::string_view)>& on_chunk) {
+  std::array<char, 16 * 1024> buf;
+  while (!parser.is_done()) {
+    parser.get().body().data = buf.data();
+    parser.get().body().size = buf.size();
+    auto ec = ex.read_some(parser);
+    if (ec == http::error::need_buffer) ec = {};
+    if (ec == http::error::body_limit) throw too_large(a);
+    if (ec) {
+      // A body delimited by connection close ends with eof, which the parser treats as done.
+      if ((ec == http::error::end_of_stream || ec == ssl::error::stream_truncated) && parser.is_done()) break;
+      ex.fail("reading response body: " + ex.describe(ec));
+    }
+    std::size_t got = buf.size() - parser.get().body().size;
+    if (got > 0 && !on_chunk(std::string_view(buf.data(), got))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Response HttpClient::stream(const Request& req, const std::function<bool(std::string_view)>& on_chunk) const {
+  const Limit limit = limit_for(req);
   std::string url = req.url;
   const std::string original_origin = host_of(url);
   const bool follow = req.method == "GET" || req.method == "HEAD";
@@ -652,67 +786,18 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
     if (redirects > 0) target.display = target.display.substr(0, target.display.find('?'));
     if (!peers_.allowed_hosts.empty() && !listed_host(peers_, target.host))
       throw Error(Errc::forbidden, target.display, "refused: host " + target.host + " is not in the allowed list");
-    ssl::context* ctx = nullptr;
-    if (target.https) {
-      std::call_once(tls_state_->once, [&] {
-        try {
-          tls_state_->context = build_tls_context(tls_);
-        } catch (const Error& e) {
-          tls_state_->failure = e;
-        }
-      });
-      if (tls_state_->failure) throw *tls_state_->failure;
-      ctx = tls_state_->context.get();
-    }
-
-    // Credentials never follow a redirect to another origin.
-    const bool same_origin = host_of(url) == original_origin;
-    Request to_send = current;
-    if (!same_origin)
-      to_send.headers.erase(std::remove_if(to_send.headers.begin(), to_send.headers.end(),
-                                           [](const auto& h) { return iequals(h.first, "Authorization"); }),
-                            to_send.headers.end());
-    const auto request = build_request(to_send, target, true);
+    ssl::context* ctx = target.https ? tls_state_->context(tls_) : nullptr;
+    const auto request =
+        build_request(host_of(url) == original_origin ? current : without_authorization(current), target, true);
     const std::string key = (target.https ? "https://" : "http://") + target.host + ":" + target.port;
     const std::string& method = current.method;
     const bool idempotent = method == "GET" || method == "HEAD" || method == "PUT" || method == "DELETE" ||
                             method == "OPTIONS";
-
-    auto too_large = [&] {
-      return Error(Errc::too_large, target.display,
-                   "response body exceeds the limit of " + limit_text(req.max_response_body));
-    };
+    const Attempt attempt{req, request, target, key, ctx, limit, peers_, idempotent};
     std::optional<Exchange> ex;
-    std::optional<http::response_parser<http::buffer_body>> parser;
-    for (bool retried = false;; retried = true) {
-      // A pooled connection first (not when retrying: that one turned out stale).
-      std::unique_ptr<HttpConnection> conn = pool_ && !retried ? pool_->take(key, idempotent) : nullptr;
-      const bool reused = conn != nullptr;
-      if (!conn) {
-        conn = std::make_unique<HttpConnection>(key, ctx);
-        opened_->fetch_add(1);
-      }
-      ex.emplace(std::move(conn), target, deadline, timeout, peers_);
-      if (req.cancelled) ex->set_cancelled(req.cancelled);
-      if (reused) ex->set_reused();
-      else ex->connect();
-
-      parser.emplace();
-      parser->header_limit(kMaxHeaderBytes);
-      parser->body_limit(req.max_response_body);
-      if (req.method == "HEAD") parser->skip(true);
-      auto ec = ex->write_and_read_header(request, *parser);
-      if (!ec) break;
-      if (ec == http::error::body_limit) throw too_large();
-      // The server closed the idle connection we reused before it read the
-      // request: nothing was done, so an idempotent request may go out again.
-      const bool stale = ec == http::error::end_of_stream || ec == asio::error::eof ||
-                         ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
-                         ec == ssl::error::stream_truncated;
-      if (reused && stale && idempotent && !parser->got_some() && !retried) continue;
-      if (reused && !ex->request_written()) ex->fail("sending request: " + ex->describe(ec));
-      ex->fail("reading response header: " + ex->describe(ec));
-    }
+    std::optional<Parser> parser;
+    exchange_header(
+        attempt, [&] { return pool_ ? pool_->take(key, idempotent) : nullptr; }, *opened_, ex, parser);
 
     Response res;
     res.status = static_cast<int>(parser->get().result_int());
@@ -723,45 +808,14 @@ Response HttpClient::stream(const Request& req, const std::function<bool(std::st
       if (redirects >= req.max_redirects)
         throw Error(Errc::network, target.display,
                     "too many redirects (more than " + std::to_string(req.max_redirects) + ")");
-      // The redirect's own body (none for HEAD, a line of HTML for GET) is read and
-      // the connection kept: a registry redirects every blob, and its next request
-      // need not connect and shake hands again.
-      if (pool_ && ex->request_written() && parser->keep_alive() &&
-          (parser->is_done() || parser->chunked() || parser->content_length())) {
-        std::array<char, 4096> scrap;
-        std::size_t drained = 0;
-        boost::system::error_code ec;
-        while (!parser->is_done() && !ec && drained <= kMaxHeaderBytes) {
-          parser->get().body().data = scrap.data();
-          parser->get().body().size = scrap.size();
-          ec = ex->read_some(*parser);
-          if (ec == http::error::need_buffer) ec = {};
-          drained += scrap.size() - parser->get().body().size;
-        }
-        if (parser->is_done() && parser->keep_alive()) pool_->put(ex->release());
-      }
+      if (pool_ && drain_redirect(*ex, *parser)) pool_->put(ex->release());
       url = resolve_url(url, res.header("Location"));
       // 303 turns the request into a GET; GET and HEAD stay what they are on 301-308.
       if (res.status == 303 && current.method != "HEAD") current.method = "GET";
       current.body.clear();
       continue;
     }
-
-    std::array<char, 16 * 1024> buf;
-    while (!parser->is_done()) {
-      parser->get().body().data = buf.data();
-      parser->get().body().size = buf.size();
-      auto ec = ex->read_some(*parser);
-      if (ec == http::error::need_buffer) ec = {};
-      if (ec == http::error::body_limit) throw too_large();
-      if (ec) {
-        // A body delimited by connection close ends with eof, which the parser treats as done.
-        if ((ec == http::error::end_of_stream || ec == ssl::error::stream_truncated) && parser->is_done()) break;
-        ex->fail("reading response body: " + ex->describe(ec));
-      }
-      std::size_t got = buf.size() - parser->get().body().size;
-      if (got > 0 && !on_chunk(std::string_view(buf.data(), got))) return res;
-    }
+    if (!read_body(*ex, *parser, attempt, on_chunk)) return res;
     // Whole answer read, whole request sent, and the server keeps the connection.
     if (pool_ && parser->is_done() && parser->keep_alive() && ex->request_written()) pool_->put(ex->release());
     return res;

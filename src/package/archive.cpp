@@ -473,6 +473,114 @@ class TarStream {
 
 std::uint64_t padded(std::uint64_t size) { return (size + kBlock - 1) / kBlock * kBlock; }
 
+// What GNU 'L'/'K' and PAX 'x' records say of the entry that follows them.
+struct Overrides {
+  std::optional<std::string> name, link;
+  std::optional<std::uint64_t> size;  // PAX 'size'
+};
+
+// Reads the next header into `b`: false at the end of the archive (one zero block
+// is enough for Go's reader, a second is optional; `saw_end` then says so) or of
+// a stream that ends without zero blocks (accepted, like Go). Throws
+// Error(invalid_chart) for a header whose checksum does not match.
+bool read_header(TarStream& tar, Block& b, bool& saw_end) {
+  if (!tar.read_exact(b.data(), kBlock, true)) return false;
+  tar.charge_metadata(kBlock);
+  if (is_zero_block(b)) {
+    saw_end = true;
+    return false;
+  }
+  std::uint64_t stored = parse_numeric(b.data() + kChksum.off, kChksum.len, "archive");
+  if (stored != checksum_unsigned(b) && static_cast<std::int64_t>(stored) != checksum_signed(b))
+    throw Error(Errc::invalid_chart, "archive", "tar header checksum mismatch");
+  return true;
+}
+
+// A PAX or GNU long-name record's content (bounded), its padding skipped.
+std::string read_special(TarStream& tar, std::uint64_t size, const char* kind) {
+  if (size > kMaxSpecialFileSize)
+    throw Error(Errc::too_large, "archive", std::string(kind) + " record of " + std::to_string(size) + " bytes");
+  std::string data(static_cast<std::size_t>(size), '\0');
+  tar.read_exact(data.data(), data.size(), false);
+  tar.skip(padded(size) - size);
+  tar.charge_metadata(padded(size));
+  return data;
+}
+
+std::uint64_t parse_pax_size(const std::string& value) {
+  std::uint64_t v = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9' || v > (1ull << 60)) throw Error(Errc::invalid_chart, "archive", "malformed PAX size");
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+// Reads a header of type `type` that describes the next entry rather than being
+// one (PAX 'x' and 'g', GNU 'L' and 'K') into `next`; false for any other type.
+bool read_extension(TarStream& tar, char type, std::uint64_t size, Overrides& next) {
+  if (type == 'x' || type == 'g') {
+    auto records = parse_pax(read_special(tar, size, "PAX"));
+    if (type == 'g') return true;  // global defaults: nothing we use
+    for (auto& [key, value] : records) {
+      if (key == "path") next.name = value;
+      else if (key == "linkpath") next.link = value;
+      else if (key == "size") next.size = parse_pax_size(value);
+    }
+    return true;
+  }
+  if (type == 'L' || type == 'K') {
+    std::string data = read_special(tar, size, "GNU long name");
+    auto nul = data.find('\0');
+    if (nul != std::string::npos) data.resize(nul);
+    (type == 'L' ? next.name : next.link) = data;
+    return true;
+  }
+  return false;
+}
+
+// The entry's name as the archive spells it: a long name, or the header's.
+std::string raw_entry_name(const Block& b, const Overrides& next) {
+  if (next.name) return *next.name;
+  std::string raw_name = field_string(b, kName);
+  std::string magic(b.data() + kMagic.off, kMagic.len);
+  // POSIX ustar uses prefix; GNU's "ustar  " reuses those bytes for times.
+  if (magic == std::string("ustar\0", 6)) {
+    std::string prefix = field_string(b, kPrefix);
+    if (!prefix.empty()) raw_name = prefix + "/" + raw_name;
+  }
+  return raw_name;
+}
+
+char entry_type(char type, const std::string& raw_name) {
+  // Pre-POSIX archives mark directories only by a trailing '/' (Go does the same).
+  if (type == '\0' && !raw_name.empty() && raw_name.back() == '/') return '5';
+  if (type == '\0' || type == '7') return '0';  // contiguous file: a regular file
+  return type;
+}
+
+// Only regular files carry data (bounded per file and in all, counted in
+// `total`); other types' sizes are skipped as metadata.
+void read_content(TarStream& tar, TarEntry& entry, std::uint64_t size, std::uint64_t max_file_bytes,
+                  std::uint64_t max_total_bytes, std::uint64_t& total) {
+  if (entry.type != '0') {
+    tar.charge_metadata(padded(size));
+    tar.skip(padded(size));
+    return;
+  }
+  if (size > max_file_bytes)
+    throw Error(Errc::too_large, entry.name,
+                "file of " + std::to_string(size) + " bytes exceeds the limit of " + std::to_string(max_file_bytes));
+  if (size > max_total_bytes - std::min(total, max_total_bytes))
+    throw Error(Errc::too_large, entry.name,
+                "archive content exceeds the limit of " + std::to_string(max_total_bytes) + " bytes");
+  total += size;
+  entry.content.assign(static_cast<std::size_t>(size), '\0');
+  tar.read_exact(entry.content.data(), entry.content.size(), false);
+  tar.skip(padded(size) - size);
+  tar.charge_metadata(padded(size) - size);
+}
+
 }  // namespace
 
 std::vector<TarEntry> read_tgz(std::string_view tgz, std::uint64_t max_file_bytes, std::uint64_t max_total_bytes) {
@@ -480,87 +588,19 @@ std::vector<TarEntry> read_tgz(std::string_view tgz, std::uint64_t max_file_byte
   TarStream tar(gz, kMaxMetadataBytes);
   std::vector<TarEntry> entries;
   std::uint64_t total = 0;
-
-  std::optional<std::string> next_name, next_link;  // from GNU 'L'/'K' or PAX 'x'
-  std::uint64_t next_size = 0;  // PAX 'size' override, valid when has_next_size
-  bool has_next_size = false;
+  Overrides next;
   bool saw_end = false;
-
-  auto read_special = [&](std::uint64_t size, const char* kind) {
-    if (size > kMaxSpecialFileSize)
-      throw Error(Errc::too_large, "archive", std::string(kind) + " record of " + std::to_string(size) + " bytes");
-    std::string data(static_cast<std::size_t>(size), '\0');
-    tar.read_exact(data.data(), data.size(), false);
-    tar.skip(padded(size) - size);
-    tar.charge_metadata(padded(size));
-    return data;
-  };
-
   Block b;
-  while (true) {
-    if (!tar.read_exact(b.data(), kBlock, true)) break;  // stream ended without zero blocks: accepted, like Go
-    tar.charge_metadata(kBlock);
-    if (is_zero_block(b)) {
-      // End of archive: one zero block is enough for Go's reader; a second is optional.
-      saw_end = true;
-      break;
-    }
-    std::uint64_t stored = parse_numeric(b.data() + kChksum.off, kChksum.len, "archive");
-    if (stored != checksum_unsigned(b) && static_cast<std::int64_t>(stored) != checksum_signed(b))
-      throw Error(Errc::invalid_chart, "archive", "tar header checksum mismatch");
-
-    char type = b[kType.off];
-    std::uint64_t size = parse_numeric(b.data() + kSize.off, kSize.len, "archive");
-    if (has_next_size) size = next_size;
-
-    if (type == 'x' || type == 'g') {
-      auto records = parse_pax(read_special(size, "PAX"));
-      if (type == 'g') continue;  // global defaults: nothing we use
-      for (auto& [key, value] : records) {
-        if (key == "path") next_name = value;
-        else if (key == "linkpath") next_link = value;
-        else if (key == "size") {
-          std::uint64_t v = 0;
-          for (char c : value) {
-            if (c < '0' || c > '9' || v > (1ull << 60)) throw Error(Errc::invalid_chart, "archive", "malformed PAX size");
-            v = v * 10 + static_cast<std::uint64_t>(c - '0');
-          }
-          next_size = v;
-          has_next_size = true;
-        }
-      }
-      continue;
-    }
-    if (type == 'L' || type == 'K') {
-      std::string data = read_special(size, "GNU long name");
-      auto nul = data.find('\0');
-      if (nul != std::string::npos) data.resize(nul);
-      (type == 'L' ? next_name : next_link) = data;
-      continue;
-    }
-
-    std::string raw_name;
-    if (next_name) {
-      raw_name = *next_name;
-    } else {
-      raw_name = field_string(b, kName);
-      std::string magic(b.data() + kMagic.off, kMagic.len);
-      // POSIX ustar uses prefix; GNU's "ustar  " reuses those bytes for times.
-      if (magic == std::string("ustar\0", 6)) {
-        std::string prefix = field_string(b, kPrefix);
-        if (!prefix.empty()) raw_name = prefix + "/" + raw_name;
-      }
-    }
+  while (read_header(tar, b, saw_end)) {
+    const char type = b[kType.off];
+    const std::uint64_t size = next.size ? *next.size : parse_numeric(b.data() + kSize.off, kSize.len, "archive");
+    if (read_extension(tar, type, size, next)) continue;
+    const std::string raw_name = raw_entry_name(b, next);
     TarEntry entry;
-    entry.type = type == '\0' ? '0' : type;
-    // Pre-POSIX archives mark directories only by a trailing '/' (Go does the same).
-    if (type == '\0' && !raw_name.empty() && raw_name.back() == '/') entry.type = '5';
-    if (entry.type == '7') entry.type = '0';  // contiguous file: a regular file
+    entry.type = entry_type(type, raw_name);
     // "./" (tar -C dir .): the root itself; a directory entry that carries nothing.
     if (entry.type == '5' && raw_name.find_first_not_of("./") == std::string::npos) {
-      next_name.reset();
-      next_link.reset();
-      has_next_size = false;
+      next = {};
       tar.charge_metadata(padded(size));
       tar.skip(padded(size));
       continue;
@@ -568,31 +608,11 @@ std::vector<TarEntry> read_tgz(std::string_view tgz, std::uint64_t max_file_byte
     entry.name = clean_entry_name(raw_name);
     entry.raw_name = raw_name;
     entry.mode = static_cast<std::uint32_t>(parse_numeric(b.data() + kMode.off, kMode.len, entry.name) & 07777);
-    if (entry.type == '1' || entry.type == '2') entry.link_target = next_link ? *next_link : field_string(b, kLinkname);
-    next_name.reset();
-    next_link.reset();
-    has_next_size = false;
-
-    // Only regular files carry data; other types' sizes are skipped as metadata.
-    if (entry.type == '0') {
-      if (size > max_file_bytes)
-        throw Error(Errc::too_large, entry.name,
-                    "file of " + std::to_string(size) + " bytes exceeds the limit of " + std::to_string(max_file_bytes));
-      if (size > max_total_bytes - std::min(total, max_total_bytes))
-        throw Error(Errc::too_large, entry.name,
-                    "archive content exceeds the limit of " + std::to_string(max_total_bytes) + " bytes");
-      total += size;
-      entry.content.assign(static_cast<std::size_t>(size), '\0');
-      tar.read_exact(entry.content.data(), entry.content.size(), false);
-      tar.skip(padded(size) - size);
-      tar.charge_metadata(padded(size) - size);
-    } else {
-      tar.charge_metadata(padded(size));
-      tar.skip(padded(size));
-    }
+    if (entry.type == '1' || entry.type == '2') entry.link_target = next.link ? *next.link : field_string(b, kLinkname);
+    next = {};
+    read_content(tar, entry, size, max_file_bytes, max_total_bytes, total);
     entries.push_back(std::move(entry));
   }
-
   // Drain the rest (second zero block, trailing padding) so the gzip CRC and
   // length are verified; the metadata budget bounds how much we inflate.
   if (saw_end) {

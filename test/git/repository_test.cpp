@@ -550,6 +550,163 @@ TEST_CASE("ssh with a passphrase-protected key against a real sshd", "[git][ssh]
   REQUIRE(repo.sync(good).commit == second);
 }
 
+namespace {
+// Every object the branches and tags of a repository reach (`git rev-list --objects`),
+// sorted: what a fetch of all of them must leave in a mirror.
+std::vector<std::string> reachable_objects(const fs::path& git_dir, const std::vector<std::string>& which) {
+  std::vector<std::string> args = {"git", "--git-dir", git_dir.string(), "rev-list", "--objects"};
+  args.insert(args.end(), which.begin(), which.end());
+  std::string listed = cmop::test::run_ok(args);
+  std::vector<std::string> ids;
+  for (std::size_t at = 0; at < listed.size();) {
+    std::size_t end = listed.find('\n', at);
+    if (end == std::string::npos) end = listed.size();
+    ids.push_back(listed.substr(at, 40));
+    at = end + 1;
+  }
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// Whether the mirror's object database holds `id` (any type).
+bool mirror_has(const fs::path& mirror, const std::string& id) {
+  return cmop::test::run({"git", "--git-dir", (mirror / "repo.git").string(), "cat-file", "-e", id}) == 0;
+}
+}  // namespace
+
+// Issue 28 item 5: a local remote is fetched by copying its objects (no delta
+// search). The copy must bring exactly what a fetch of every branch and tag
+// brings, shallow first and the whole history when a commit id asks for it, and
+// the mirror must own it.
+TEST_CASE("a local fetch copies the branches and tags, shallow then deepened, and nothing else", "[git][local]") {
+  Served served;
+  std::vector<std::string> history = {served.first_commit};
+  for (int i = 1; i <= 4; ++i) {
+    served.work.write("charts/app/values.yaml", "replicas: " + std::to_string(i) + "\n");
+    served.work.write("docs/readme.txt", "v" + std::to_string(i) + "\n");
+    history.push_back(served.publish("round " + std::to_string(i)));
+  }
+  served.work.git({"tag", "-a", "v4", "-m", "release 4"});
+  served.work.git({"checkout", "-q", "-b", "feature", history[2]});
+  served.work.write("docs/feature.txt", "feature only\n");
+  const std::string feature = served.work.commit("feature work");
+  served.work.git({"push", "-q", served.bare.string(), "feature", "--tags"});
+  // A ref outside refs/heads and refs/tags: a fetch does not take it, nor its objects.
+  served.work.git({"checkout", "-q", "--detach", history[4]});
+  served.work.write("docs/private.txt", "kept out of the mirror\n");
+  const std::string outside = served.work.commit("outside the refspecs");
+  served.work.git({"push", "-q", served.bare.string(), "HEAD:refs/custom/outside"});
+  served.work.git({"checkout", "-q", "main"});
+  const std::string private_blob = cmop::test::run_ok({"git", "-C", served.work.dir().string(), "rev-parse",
+                                                        outside + ":docs/private.txt"}).substr(0, 40);
+  // Packed like a real repository, with a loose object or two on top.
+  cmop::test::run_ok({"git", "--git-dir", served.bare.string(), "repack", "-adq"});
+
+  const bool as_path = GENERATE(false, true);
+  const std::string url = as_path ? served.bare.string() : "file://" + served.bare.string();
+  INFO("url: " << url);
+  Repository repo(served.mirror());
+  SyncOptions options = options_for(url);
+  options.allow_local = true;
+  SyncResult cold = repo.sync(options);
+  REQUIRE(cold.commit == history[4]);
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v4\n");
+  REQUIRE(read_at(repo, "charts/app/values.yaml") == "replicas: 4\n");
+
+  // The first fetch of a branch is shallow, as over git://: the tips of every
+  // branch and tag with their trees and blobs (and the annotated tag object).
+  const fs::path mirror_git = served.mirror() / "repo.git";
+  const auto tips = reachable_objects(served.bare, {"--no-walk", "--branches", "--tags"});
+  REQUIRE(reachable_objects(mirror_git, {"--all"}) == tips);
+  REQUIRE(cold.received_objects == tips.size());
+  REQUIRE(fs::exists(mirror_git / "shallow"));
+  REQUIRE_FALSE(mirror_has(served.mirror(), history[3]));
+  REQUIRE_FALSE(mirror_has(served.mirror(), outside));
+  REQUIRE_FALSE(mirror_has(served.mirror(), private_blob));
+  cmop::test::run_ok({"git", "--git-dir", mirror_git.string(), "fsck", "--no-dangling"});
+  REQUIRE(repo.sync([&] { auto o = options; o.ref = "feature"; return o; }()).commit == feature);
+  REQUIRE(read_at(repo, "docs/feature.txt") == "feature only\n");
+  REQUIRE(repo.sync([&] { auto o = options; o.ref = "v4"; return o; }()).commit == history[4]);
+
+  // A commit id deepens it to the whole history of the branches and tags, and nothing else.
+  SyncOptions at = options;
+  at.ref = history[1];
+  SyncResult deepened = repo.sync(at);
+  REQUIRE(deepened.commit == history[1]);
+  REQUIRE(read_at(repo, "docs/readme.txt") == "v1\n");
+  const auto wanted = reachable_objects(served.bare, {"--branches", "--tags"});
+  REQUIRE(reachable_objects(mirror_git, {"--all"}) == wanted);
+  REQUIRE(deepened.received_objects == wanted.size() - tips.size());
+  REQUIRE_FALSE(fs::exists(mirror_git / "shallow"));
+  REQUIRE_FALSE(mirror_has(served.mirror(), outside));
+  REQUIRE_FALSE(mirror_has(served.mirror(), private_blob));
+  cmop::test::run_ok({"git", "--git-dir", mirror_git.string(), "fsck", "--no-dangling"});
+  for (const std::string& commit : history) {
+    at.ref = commit;
+    REQUIRE(repo.sync(at).commit == commit);
+    REQUIRE(repo.tree_at(commit).commit() == commit);
+  }
+  REQUIRE(repo.sync([&] { auto o = options; o.ref = "feature"; return o; }()).commit == feature);
+  REQUIRE(read_at(repo, "docs/feature.txt") == "feature only\n");
+}
+
+TEST_CASE("a local mirror fetches what a new commit adds and outlives its source", "[git][local]") {
+  Served served;
+  for (int d = 0; d < 10; ++d)
+    served.work.write("charts/c" + std::to_string(d) + "/values.yaml", "folder " + std::to_string(d) + "\n");
+  const std::string tip = served.publish("ten folders");
+  Repository repo(served.mirror());
+  SyncOptions options = options_for("file://" + served.bare.string());
+  options.allow_local = true;
+  REQUIRE(repo.sync(options).commit == tip);
+
+  SyncResult same = repo.sync(options);
+  REQUIRE_FALSE(same.changed);
+  REQUIRE(same.received_objects == 0);
+
+  served.work.write("charts/c3/values.yaml", "changed\n");
+  const std::string next = served.publish("one file");
+  SyncResult one = repo.sync(options);
+  REQUIRE(one.changed);
+  REQUIRE(one.commit == next);
+  // The commit, the trees on the way down (root, charts, c3) and the blob.
+  REQUIRE(one.received_objects == 5);
+  REQUIRE(read_at(repo, "charts/c3/values.yaml") == "changed\n");
+  REQUIRE(read_at(repo, "charts/c4/values.yaml") == "folder 4\n");
+
+  SECTION("an object missing from the source fails the sync and keeps the commit") {
+    served.work.write("charts/c5/values.yaml", "lost\n");
+    served.publish("a blob that goes missing");
+    const std::string blob =
+        cmop::test::run_ok({"git", "--git-dir", served.bare.string(), "rev-parse", "main:charts/c5/values.yaml"})
+            .substr(0, 40);
+    fs::remove(served.bare / "objects" / blob.substr(0, 2) / blob.substr(2));
+    Error e = require_error(Errc::git, [&] { repo.sync(options); });
+    REQUIRE(e.reason().find(blob) != std::string::npos);
+    REQUIRE(repo.current_commit() == next);
+    REQUIRE(read_at(repo, "charts/c3/values.yaml") == "changed\n");
+  }
+  SECTION("the source deleted: the mirror still reads, a sync fails and keeps the commit") {
+    fs::remove_all(served.bare);
+    REQUIRE(read_at(repo, "charts/c3/values.yaml") == "changed\n");
+    REQUIRE(cmop::util::read_tree_file(repo.tree_at(tip), "charts/c3/values.yaml", "", 0) == "folder 3\n");
+    require_error(Errc::git, [&] { repo.sync(options); });
+    REQUIRE(repo.current_commit() == next);
+  }
+  SECTION("the source replaced by another history at the same path is followed") {
+    fs::remove_all(served.bare);
+    GitWorkRepo other(served.tmp.path() / "other");
+    other.write("charts/c3/values.yaml", "another history\n");
+    const std::string unrelated = other.commit("unrelated");
+    cmop::test::make_bare(other, served.base, "charts.git");
+    SyncResult replaced = repo.sync(options);
+    REQUIRE(replaced.changed);
+    REQUIRE(replaced.commit == unrelated);
+    REQUIRE(read_at(repo, "charts/c3/values.yaml") == "another history\n");
+    REQUIRE(repo.tree().kind("charts/c4") == cmop::util::FileTree::Kind::missing);
+  }
+}
+
 TEST_CASE("deleted branches and moved tags follow the remote", "[git][refs]") {
   Served served;
   served.work.git({"tag", "stable"});

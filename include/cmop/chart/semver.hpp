@@ -46,6 +46,9 @@ class Constraint {
   std::vector<std::vector<Term>> alternatives_;  // OR of ANDs
   bool has_prerelease_ = false;
   static bool term_matches(const Term& t, const Version& v);
+  // The terms (ANDed) of `group`, one alternative between "||" of the constraint
+  // `text`; sets `has_prerelease` when one names a prerelease.
+  static std::vector<Term> parse_alternative(std::string_view text, std::string_view group, bool& has_prerelease);
 };
 
 }  // namespace cmop::chart
