@@ -1,8 +1,10 @@
-// cmop: one binary, its roles (serve, operate, trigger, verify) over one core library.
+// cmop: one binary, its roles (serve, operate, trigger, verify, and the one-shot package and publish)
+// over one core library.
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "cmop/error.hpp"
+#include "cmop/oneshot/commands.hpp"
 #include "cmop/operate/command.hpp"
 #include "cmop/serve/command.hpp"
 #include "cmop/trigger/trigger.hpp"
@@ -14,6 +16,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   // Each role registers its subcommand here.
   cmop::operate::add_command(app);
+  cmop::oneshot::add_package_command(app);
+  cmop::oneshot::add_publish_command(app);
   cmop::serve::add_command(app);
   cmop::trigger::add_command(app);
   cmop::verify::add_command(app);

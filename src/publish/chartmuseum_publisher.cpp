@@ -108,6 +108,12 @@ class ChartMuseumPublisher final : public Publisher {
     api_url_ += "/charts";
   }
 
+  bool holds(const package::Package& pkg) override {
+    if (!pkg.provenance.empty() || pkg.digest.empty()) return false;  // publish() compares the .prov too
+    auto listed = listed_digest(pkg.metadata.name, pkg.metadata.version);
+    return listed && *listed == pkg.digest;
+  }
+
   void publish(const package::Package& pkg, bool replace) override {
     const std::string chart = pkg.metadata.name + "-" + pkg.metadata.version;
     net::Request req = upload_request(pkg, replace);

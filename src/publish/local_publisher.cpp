@@ -101,6 +101,22 @@ class LocalPublisher final : public Publisher {
     }
   }
 
+  // The index lists these bytes at the url it would write, and the file holds them.
+  bool holds(const package::Package& pkg) override {
+    if (!pkg.provenance.empty()) return false;  // publish() compares the .prov beside it
+    const auto& md = pkg.metadata;
+    require_safe_component("chart name", md.name);
+    require_safe_component("chart version", md.version);
+    const std::string filename = md.name + "-" + md.version + ".tgz";
+    std::lock_guard lk(mu_);
+    auto folder = util::LockFile::acquire(dir_ / kLockFile);
+    bool reconciled = false;
+    const deps::IndexEntry* existing = find_entry(index_for_update(reconciled), md.name, md.version);
+    std::error_code ec;
+    return existing && existing->digest == pkg.digest && existing->urls == std::vector<std::string>{url_for(filename)} &&
+           fs::is_regular_file(dir_ / filename, ec) && util::sha256_hex(util::read_file(dir_ / filename)) == pkg.digest;
+  }
+
   void publish(const package::Package& pkg, bool replace) override {
     const auto& md = pkg.metadata;
     require_safe_component("chart name", md.name);

@@ -90,49 +90,27 @@ class OciPublisher final : public Publisher {
         client_(options.client ? std::move(options.client) : std::make_shared<oci::RegistryClient>()) {}
 
   void publish(const package::Package& pkg, bool replace) override {
-    const auto& md = pkg.metadata;
-    if (!oci::valid_repository_component(md.name))
-      throw Error(Errc::invalid_chart, md.name + "-" + md.version,
-                  "the chart name is not a valid OCI repository name (lower-case letters, digits, '.', '_', '-')");
-    if (!oci::valid_tag(oci::tag_for_version(md.version)))
-      throw Error(Errc::invalid_chart, md.name + "-" + md.version, "the version cannot be an OCI tag");
-    const std::string repository = ref_.repository(md.name);
-    const std::string tag = oci::tag_for_version(md.version);
-    const std::string layer_digest = digest_of(pkg.bytes);
-    const std::string config = deps::chart_metadata_json(md);
-    const oci::Descriptor config_d{oci::kHelmConfigMediaType, digest_of(config), config.size()};
-    const oci::Descriptor layer_d{oci::kHelmChartLayerMediaType, layer_digest, pkg.bytes.size()};
-    // As `helm push` with a .prov beside the chart: the chart layer, then the provenance.
-    std::vector<oci::Descriptor> layers{layer_d};
-    if (!pkg.provenance.empty())
-      layers.push_back({kProvenanceLayerMediaType, digest_of(pkg.provenance), pkg.provenance.size()});
-    const std::string manifest = manifest_json(config_d, layers, annotations_for(pkg));
-
-    if (auto existing = client_->resolve(endpoint_, repository, tag)) {
-      if (*existing == digest_of(manifest)) return;
-      // The same chart pushed with other annotations (by an earlier cmop, or by
-      // `helm push` from the same bytes) is the same version: nothing to replace,
-      // unless it lacks the provenance now signed (then the manifest is re-pushed).
-      auto current = client_->manifest(endpoint_, repository, *existing);
-      const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
-      const bool same_chart = layer && layer->digest == layer_digest;
-      const oci::Descriptor* prov = current ? layer_of(*current, kProvenanceLayerMediaType) : nullptr;
-      if (same_chart && (pkg.provenance.empty() || (prov && prov->digest == layers.back().digest))) return;
-      if (!replace && !same_chart)
-        throw Error(Errc::conflict, "oci://" + ref_.host + "/" + repository + ":" + tag,
-                    md.name + " " + md.version + " is already in the registry with other content" +
-                        (layer ? " (chart layer " + layer->digest + ", new package " + layer_digest + ")" : ""));
-    }
+    const Push push = prepare(pkg);
+    const Held held = held_at_tag(push, pkg);
+    if (held.same) return;
+    if (!replace && held.other_chart)
+      throw Error(Errc::conflict, "oci://" + ref_.host + "/" + push.repository + ":" + push.tag,
+                  pkg.metadata.name + " " + pkg.metadata.version + " is already in the registry with other content" +
+                      (held.other_layer.empty() ? ""
+                                                : " (chart layer " + held.other_layer + ", new package " +
+                                                      push.layers.front().digest + ")"));
     // Blobs the registry already has (same chart content elsewhere, a retried
     // upload) are not sent again.
-    if (!client_->has_blob(endpoint_, repository, config_d.digest))
-      client_->push_blob(endpoint_, repository, config, config_d.digest);
-    if (!client_->has_blob(endpoint_, repository, layer_digest))
-      client_->push_blob(endpoint_, repository, pkg.bytes, layer_digest);
-    if (layers.size() > 1 && !client_->has_blob(endpoint_, repository, layers.back().digest))
-      client_->push_blob(endpoint_, repository, pkg.provenance, layers.back().digest);
-    client_->push_manifest(endpoint_, repository, tag, manifest, oci::kImageManifestMediaType);
+    if (!client_->has_blob(endpoint_, push.repository, push.config_d.digest))
+      client_->push_blob(endpoint_, push.repository, push.config, push.config_d.digest);
+    if (!client_->has_blob(endpoint_, push.repository, push.layers.front().digest))
+      client_->push_blob(endpoint_, push.repository, pkg.bytes, push.layers.front().digest);
+    if (push.layers.size() > 1 && !client_->has_blob(endpoint_, push.repository, push.layers.back().digest))
+      client_->push_blob(endpoint_, push.repository, pkg.provenance, push.layers.back().digest);
+    client_->push_manifest(endpoint_, push.repository, push.tag, push.manifest, oci::kImageManifestMediaType);
   }
+
+  bool holds(const package::Package& pkg) override { return held_at_tag(prepare(pkg), pkg).same; }
 
   // Without the published digest, whatever the tag holds is deleted.
   void remove(const std::string& name, const std::string& version) override {
@@ -183,6 +161,58 @@ class OciPublisher final : public Publisher {
   std::string describe() const override { return "oci " + ref_.str(); }
 
  private:
+  // What publishing `pkg` pushes.
+  struct Push {
+    std::string repository, tag, config, manifest;
+    oci::Descriptor config_d;
+    std::vector<oci::Descriptor> layers;  // the chart, then its provenance when signed
+  };
+  Push prepare(const package::Package& pkg) const {
+    const auto& md = pkg.metadata;
+    if (!oci::valid_repository_component(md.name))
+      throw Error(Errc::invalid_chart, md.name + "-" + md.version,
+                  "the chart name is not a valid OCI repository name (lower-case letters, digits, '.', '_', '-')");
+    if (!oci::valid_tag(oci::tag_for_version(md.version)))
+      throw Error(Errc::invalid_chart, md.name + "-" + md.version, "the version cannot be an OCI tag");
+    Push p;
+    p.repository = ref_.repository(md.name);
+    p.tag = oci::tag_for_version(md.version);
+    p.config = deps::chart_metadata_json(md);
+    p.config_d = {oci::kHelmConfigMediaType, digest_of(p.config), p.config.size()};
+    // As `helm push` with a .prov beside the chart: the chart layer, then the provenance.
+    p.layers.push_back({oci::kHelmChartLayerMediaType, digest_of(pkg.bytes), pkg.bytes.size()});
+    if (!pkg.provenance.empty())
+      p.layers.push_back({kProvenanceLayerMediaType, digest_of(pkg.provenance), pkg.provenance.size()});
+    p.manifest = manifest_json(p.config_d, p.layers, annotations_for(pkg));
+    return p;
+  }
+  // What the tag holds now, against what `push` would put there.
+  struct Held {
+    bool same = false;         // this chart (and provenance when signed): nothing to push
+    bool other_chart = false;  // another chart's bytes
+    std::string other_layer;   // their digest, when known
+  };
+  Held held_at_tag(const Push& push, const package::Package& pkg) {
+    Held held;
+    auto existing = client_->resolve(endpoint_, push.repository, push.tag);
+    if (!existing) return held;
+    if (*existing == digest_of(push.manifest)) {
+      held.same = true;
+      return held;
+    }
+    // The same chart pushed with other annotations (by an earlier cmop, or by
+    // `helm push` from the same bytes) is the same version: nothing to replace,
+    // unless it lacks the provenance now signed (then the manifest is re-pushed).
+    auto current = client_->manifest(endpoint_, push.repository, *existing);
+    const oci::Descriptor* layer = current ? chart_layer(*current) : nullptr;
+    const bool same_chart = layer && layer->digest == push.layers.front().digest;
+    const oci::Descriptor* prov = current ? layer_of(*current, kProvenanceLayerMediaType) : nullptr;
+    held.same = same_chart && (pkg.provenance.empty() || (prov && prov->digest == push.layers.back().digest));
+    held.other_chart = !same_chart;
+    if (layer) held.other_layer = layer->digest;
+    return held;
+  }
+
   oci::Reference ref_;
   oci::Endpoint endpoint_;
   std::shared_ptr<oci::RegistryClient> client_;

@@ -1,6 +1,7 @@
 #include "sync/discover.hpp"
 
 #include "cmop/chart/discovery.hpp"
+#include "cmop/chart/folder_metadata.hpp"
 #include "cmop/package/packager.hpp"
 
 namespace cmop::sync {
@@ -10,18 +11,8 @@ ChartLayout::ChartLayout(const util::FileTree& tree, const std::string& path)
   const std::uint64_t max_file = package::Limits{}.max_file_bytes;
   for (const auto& chart_path : chart_paths) {
     try {
-      const std::string dir = chart_path == "." ? "" : chart_path;
       // Checked by size before reading: a huge Chart.yaml is never read whole.
-      const std::string chart_yaml = util::tree_join(dir, "Chart.yaml");
-      auto md = chart::parse_chart_yaml(
-          util::read_tree_file(tree, chart_yaml, chart_path + "/Chart.yaml", max_file), chart_path + "/Chart.yaml");
-      // v1 charts list their dependencies in requirements.yaml; Helm's loader
-      // reads it for any apiVersion, so dependency resolution must too.
-      const std::string requirements = util::tree_join(dir, "requirements.yaml");
-      if (tree.kind(requirements) != util::FileTree::Kind::missing)
-        chart::apply_requirements_yaml(
-            md, util::read_tree_file(tree, requirements, chart_path + "/requirements.yaml", max_file),
-            chart_path + "/requirements.yaml");
+      auto md = chart::read_folder_metadata(tree, chart_path, max_file);
       path_of_name.emplace(md.name, chart_path);
       metadata_by_path.emplace(chart_path, std::move(md));
     } catch (...) {

@@ -268,3 +268,17 @@ TEST_CASE("chartmuseum: a server that does not answer in time is a network error
   CHECK_THAT(err.reason(), Catch::Contains("uploading web-1.0.0"));
   CHECK(test::error_of([&] { publisher->remove("web", "1.0.0"); }).code() == Errc::network);
 }
+
+TEST_CASE("chartmuseum: holds() is true only for the very bytes listed under the name and version", "[chartmuseum]") {
+  auto peer = test::start_python_peer("fake_chartmuseum.py");
+  auto publisher = publish::make_chartmuseum_publisher(test::chartmuseum_options(peer));
+  auto pkg = make_package("web", "1.2.0", "one");
+  CHECK_FALSE(publisher->holds(pkg));
+  publisher->publish(pkg, false);
+  CHECK(publisher->holds(pkg));
+  CHECK_FALSE(publisher->holds(make_package("web", "1.2.0", "other bytes")));
+  CHECK_FALSE(publisher->holds(make_package("web", "1.3.0", "one")));
+  auto signed_pkg = pkg;
+  signed_pkg.provenance = "-----BEGIN PGP SIGNED MESSAGE-----\n";  // the .prov is not compared: publish() decides
+  CHECK_FALSE(publisher->holds(signed_pkg));
+}

@@ -466,3 +466,24 @@ TEST_CASE("local: revisions of one version are listed newest first, and real Hel
     CHECK_FALSE(fs::exists(home.path() / ("app-" + older + ".tgz")));
   }
 }
+
+TEST_CASE("local: holds() is true only for the very bytes at the url index.yaml would give", "[local]") {
+  util::TempDir dir;
+  auto pkg = make_package("web", "1.2.0", "one");
+  {
+    auto publisher = publish::make_local_publisher(dir.path().string(), "https://charts.example/x");
+    CHECK_FALSE(publisher->holds(pkg));
+    publisher->publish(pkg, false);
+    CHECK(publisher->holds(pkg));
+    CHECK_FALSE(publisher->holds(make_package("web", "1.2.0", "other bytes")));
+    CHECK_FALSE(publisher->holds(make_package("web", "1.3.0", "one")));
+  }
+  // Served at another URL now: publishing would rewrite the index, so it is not held.
+  auto moved = publish::make_local_publisher(dir.path().string(), "https://elsewhere.example");
+  CHECK_FALSE(moved->holds(pkg));
+  moved->publish(pkg, false);
+  CHECK(moved->holds(pkg));
+  // A package file changed behind the index's back is not held either.
+  std::ofstream(dir.path() / "web-1.2.0.tgz", std::ios::binary) << "tampered";
+  CHECK_FALSE(moved->holds(pkg));
+}

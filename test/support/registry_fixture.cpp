@@ -31,7 +31,8 @@ Registry::Registry(RegistryOptions options) : options_(std::move(options)) {
   port_ = free_port();
   const std::string d = dir_.string();
 
-  std::string config = "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\n"
+  std::string config = std::string("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: ") +
+                       (options_.access_log ? "false" : "true") + "\n"
                        "storage:\n  filesystem:\n    rootdirectory: " + d + "/storage\n  delete:\n    enabled: " + (options_.allow_delete ? "true" : "false") + "\n"
                        "http:\n  addr: 127.0.0.1:" + std::to_string(port_) + "\n  secret: cmop-test\n";
   if (options_.tls) {
@@ -99,6 +100,20 @@ void Registry::stop() {
 
 std::string Registry::token_host() const {
   return token_server_ ? "127.0.0.1:" + std::to_string(token_server_->port) : "";
+}
+
+std::vector<std::string> Registry::requests() const {
+  // Lines like: 127.0.0.1 - - [date] "PUT /v2/charts/web/manifests/1.0.0 HTTP/1.1" 201 0 "" "agent"
+  std::vector<std::string> out;
+  std::ifstream in(dir_ / "registry.log");
+  for (std::string line; std::getline(in, line);) {
+    auto open = line.find("] \"");
+    if (open == std::string::npos) continue;
+    auto start = open + 3;
+    auto end = line.find(" HTTP/", start);
+    if (end != std::string::npos) out.push_back(line.substr(start, end - start));
+  }
+  return out;
 }
 
 std::string Registry::storage_url() const { return storage_server_ ? storage_server_->url() : ""; }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "support/process.hpp"
 
@@ -23,6 +24,9 @@ struct RegistryOptions {
   // registry's storage on its own port.
   bool redirect_blobs = false;
   std::string redirect_baseurl = {};
+  // The registry's own access log kept (Apache combined format), so a test counts
+  // what reached the registry itself: requests().
+  bool access_log = false;
 };
 
 class Registry {
@@ -38,6 +42,8 @@ class Registry {
     return dir_ / "storage" / "docker" / "registry" / "v2" / "blobs" / "sha256" / sha256_hex.substr(0, 2) /
            sha256_hex / "data";
   }
+  // "METHOD /path" of every request the registry logged so far (access_log only).
+  std::vector<std::string> requests() const;
   // Stops and starts the registry on the same port and storage (an outage).
   void stop();
   void start();

@@ -37,6 +37,11 @@ class Publisher {
   virtual std::string fetch(const std::string& name, const std::string& version) {
     throw Error(Errc::not_found, name + "-" + version, "this publish target cannot hand charts back");
   }
+  // Whether the target already serves exactly this package under its name and
+  // version (its provenance too when it carries one), so that publishing it would
+  // upload nothing. false also when the target cannot tell (the default). Throws
+  // like publish() when the target cannot be asked.
+  virtual bool holds(const package::Package& pkg) { return false; }
   // Human-readable target, for logs and state ("chartmuseum http://...", "local /srv/charts").
   virtual std::string describe() const = 0;
   // Checks that the target is usable right now (ChartMuseum: an authenticated read
