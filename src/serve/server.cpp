@@ -6,6 +6,7 @@
 
 #include "answers.hpp"
 #include "cmop/error.hpp"
+#include "cmop/publish/target.hpp"
 #include "cmop/sign/signing_publisher.hpp"
 #include "cmop/util/fs.hpp"
 #include "cmop/util/log.hpp"
@@ -53,31 +54,26 @@ void Server::Impl::open_state_dir() {
 void Server::Impl::make_publisher(const oci::ClientOptions& registry) {
   if (options.publisher) {
     publisher = options.publisher;
-  } else if (!options.oci_registry.empty()) {
-    publish::OciPublisherOptions oo;
-    oo.url = options.oci_registry;
-    oo.credentials = {options.oci_username, options.oci_password};
-    oo.client = std::make_shared<oci::RegistryClient>(registry);
-    try {
-      publisher = publish::make_oci_publisher(std::move(oo));
-    } catch (const Error& e) {
-      throw Error(Errc::invalid_argument, "--oci-registry \"" + options.oci_registry + "\"", e.reason());
-    }
-  } else if (!options.chartmuseum_url.empty()) {
-    publish::ChartMuseumOptions cm;
-    cm.url = options.chartmuseum_url;
-    cm.tenant_path = options.chartmuseum_tenant;
-    cm.username = options.chartmuseum_username;
-    cm.password = options.chartmuseum_password;
-    cm.bearer_token = options.chartmuseum_token;
-    cm.tls = registry.tls;
-    cm.max_upload_bytes = options.chartmuseum_max_upload_bytes;
-    publisher = publish::make_chartmuseum_publisher(std::move(cm));
   } else {
-    // One coalescing index writer: a sync costs the same with 10 or 10,000 charts
-    // in the folder; GET /charts/index.yaml flushes first, so its readers still see
-    // every sync that has answered.
-    publisher = publish::make_local_publisher(local_repo_dir.string(), "", std::chrono::milliseconds(200));
+    publish::TargetOptions target;
+    target.oci_registry = options.oci_registry;
+    target.oci_credentials = {options.oci_username, options.oci_password};
+    target.registry = std::make_shared<oci::RegistryClient>(registry);
+    target.chartmuseum_url = options.chartmuseum_url;
+    target.chartmuseum_tenant = options.chartmuseum_tenant;
+    target.chartmuseum_username = options.chartmuseum_username;
+    target.chartmuseum_password = options.chartmuseum_password;
+    target.chartmuseum_token = options.chartmuseum_token;
+    target.chartmuseum_max_upload_bytes = options.chartmuseum_max_upload_bytes;
+    target.tls = registry.tls;
+    if (serve_local_repo) {
+      // One coalescing index writer: a sync costs the same with 10 or 10,000 charts
+      // in the folder; GET /charts/index.yaml flushes first, so its readers still see
+      // every sync that has answered.
+      target.local_repo_dir = local_repo_dir;
+      target.local_index_delay = std::chrono::milliseconds(200);
+    }
+    publisher = publish::make_target_publisher(target);
   }
   if (!options.signing_key.empty()) {  // every package gets its .prov (docs/verifying.md)
     auto key = sign::SigningKey::load(options.signing_key);
