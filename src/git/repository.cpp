@@ -699,6 +699,10 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   create.name = nullptr;
   create.fetchspec = kBranchRefspec;
   create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  // libgit2 takes a path that does not exist for a URL and answers "unsupported URL
+  // protocol"; the user gave a folder, so say that it is missing.
+  if (auto source = detail::local_repository_path(url); source && !fs::exists(*source))
+    throw Error(Errc::git, subject, std::string(step) + ": no such folder: " + source->string());
   int rc = git_remote_create_with_opts(remote.out(), url.c_str(), &create);
   if (rc < 0) fail(rc);
   const char* refspec_list[] = {kBranchRefspec, kTagRefspec};

@@ -690,7 +690,8 @@ TEST_CASE("a local mirror fetches what a new commit adds and outlives its source
     fs::remove_all(served.bare);
     REQUIRE(read_at(repo, "charts/c3/values.yaml") == "changed\n");
     REQUIRE(cmop::util::read_tree_file(repo.tree_at(tip), "charts/c3/values.yaml", "", 0) == "folder 3\n");
-    require_error(Errc::git, [&] { repo.sync(options); });
+    Error e = require_error(Errc::git, [&] { repo.sync(options); });
+    REQUIRE(e.reason() == "fetch: no such folder: " + served.bare.string());
     REQUIRE(repo.current_commit() == next);
   }
   SECTION("the source replaced by another history at the same path is followed") {
