@@ -84,10 +84,11 @@ void Progress::line(const std::string& text) const {
 }
 
 void report_error(const std::string& command, const std::string& text) {
-  std::cerr << "cmop " << command << ": " << text << "\n";
+  std::cerr << "cmop " << command << ": " << util::redact_text(text) << "\n";
 }
 
-std::string json_string(const std::string& text) {
+std::string json_string(const std::string& given) {
+  const std::string text = util::redact_text(given);
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   w.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));

@@ -53,10 +53,12 @@ class Progress {
   bool enabled_;
 };
 
-// "<what>: <reason>" on stderr, prefixed with the command.
+// "<what>: <reason>" on stderr, prefixed with the command; URLs in it redacted
+// (a libgit2 or resolver message may quote one with its credentials).
 void report_error(const std::string& command, const std::string& text);
 
-// A JSON string literal of `text` (quotes included).
+// A JSON string literal of `text` (quotes included), URLs in it redacted as in
+// report_error: what the commands print is shown, often in a shared CI log.
 std::string json_string(const std::string& text);
 
 }  // namespace cmop::oneshot

@@ -23,7 +23,7 @@ std::unique_ptr<Publisher> make_target_publisher(const TargetOptions& options) {
     try {
       return make_oci_publisher(std::move(oo));
     } catch (const Error& e) {
-      throw Error(Errc::invalid_argument, "--oci-registry \"" + options.oci_registry + "\"", e.reason());
+      throw Error(Errc::invalid_argument, "--oci-registry \"" + util::redact_url(options.oci_registry) + "\"", e.reason());
     }
   }
   if (!options.chartmuseum_url.empty()) {
