@@ -25,7 +25,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);
+    // The one-shot commands and verify promise CI scripts exit 2 for a run that
+    // could not start; a flag CLI11 refused is one (its own codes are 100+).
+    if (code != 0)
+      for (const auto* ran : app.get_subcommands())
+        if (ran->get_name() == "package" || ran->get_name() == "publish" || ran->get_name() == "verify") return 2;
+    return code;
   } catch (const cmop::Error& e) {
     std::cerr << "cmop: " << e.what() << "\n";
     return 1;

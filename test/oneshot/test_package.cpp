@@ -86,6 +86,9 @@ TEST_CASE("package: a fresh clone's charts packaged with their dependencies, a r
     auto none = run_cmop(job, {"package", "empty", "-d", "x"});
     CHECK(none.rc == 2);
     CHECK(none.err.find("no chart") != std::string::npos);
+    auto bad_output = run_cmop(job, {"package", "src/charts/solo", "-d", "x", "-o", "yaml"});
+    CHECK(bad_output.rc == 2);  // a flag CLI11 refuses exits 2 too, not CLI11's 105
+    CHECK(bad_output.err.find("--output") != std::string::npos);
   }
   SECTION("a terminal gets a progress line per chart") {
     std::string out;

@@ -195,6 +195,34 @@ TEST_CASE("publish --once: a bad repo or target fails the run with exit 2, namin
   INFO(registry_down.err);
   CHECK(registry_down.rc == 2);
   CHECK(registry_down.err.find("publishing to") != std::string::npos);
+
+  auto no_git = run_cmop(job, {"publish", "--once", "--local-repo-dir", "a"});
+  CHECK(no_git.rc == 2);  // a flag CLI11 refuses exits 2 too, not CLI11's 106
+  CHECK(no_git.err.find("--git is required") != std::string::npos);
+  auto bad_versioning = run_cmop(job, {"publish", "--once", "--git", repo.git_url(), "--local-repo-dir", "a",
+                                       "--versioning", "sometimes"});
+  CHECK(bad_versioning.rc == 2);
+  CHECK(bad_versioning.err.find("--versioning") != std::string::npos);
+}
+
+TEST_CASE("publish --once: credentials in a git or registry URL never reach the output") {
+  ChartsRepo repo;
+  const fs::path job = repo.fresh_dir("job");
+  const std::string nobody = "127.0.0.1:" + std::to_string(free_port());
+  auto git_down = run_cmop(job, {"publish", "--once", "--git", "https://ci:s3cr3t-git@" + nobody + "/charts.git",
+                                 "--local-repo-dir", "a", "--network-timeout", "5"});
+  INFO(git_down.err);
+  CHECK(git_down.rc == 2);
+  CHECK(git_down.err.find(nobody) != std::string::npos);
+  CHECK(git_down.err.find("s3cr3t") == std::string::npos);
+  for (const std::string output : {"text", "json"}) {
+    auto bad_registry = run_cmop(job, {"publish", "--once", "--git", repo.git_url(), "--oci-registry",
+                                       "oci://ci:s3cr3t-oci@" + nobody + "/charts", "-o", output});
+    INFO(bad_registry.err);
+    CHECK(bad_registry.rc == 2);
+    CHECK(bad_registry.err.find("--oci-registry") != std::string::npos);
+    CHECK((bad_registry.out + bad_registry.err).find("s3cr3t") == std::string::npos);
+  }
 }
 
 TEST_CASE("publish --once: into a ChartMuseum, the second job posts nothing") {
