@@ -261,20 +261,26 @@ class Replay:
         self.check("newer-accepted", "status", 201, resp.status)
         self.check("newer-accepted", "spec", dict(good["spec"], suspend=False, updateEveryMinutes=15),
                    created.get("spec"))
-        # Exactly one of git and mirror (oneOf): neither and both are refused on spec.
+        # Exactly one of git and mirror (oneOf): neither and both are refused, as
+        # kube-openapi words a oneOf failure (a cause without a field), neither also
+        # with the first alternative's failure.
         alternatives = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["oneOf"]
         self.check("newer-one-of", "alternatives", [{"required": ["git"]}, {"required": ["mirror"]}], alternatives)
         mirror = {"url": "oci://registry.example.com/charts", "charts": [{"name": "nginx", "versions": "^15"}]}
-        for name, spec in (("newer-neither", {"ref": "main"}),
-                           ("newer-both", {"git": "https://example.com/c.git", "mirror": mirror})):
+        one_of = 'Invalid value: "": "spec" must validate one and only one schema (oneOf). '
+        for name, spec, expected in (
+                ("newer-neither", {"ref": "main"},
+                 [("<nil>", one_of + "Found none valid"), ("spec.git", "Required value")]),
+                ("newer-both", {"git": "https://example.com/c.git", "mirror": mirror},
+                 [("<nil>", one_of + "Found 2 valid alternatives")])):
             body = dict(base, metadata={"name": name}, spec=spec)
             conn, resp = self.send({"method": "POST", "path": path, "body": body,
                                     "headers": {"Content-Type": "application/json"}})
             st = json.loads(resp.read())
             conn.close()
             self.check(name, "status", 422, resp.status)
-            self.check(name, "cause fields", ["spec"],
-                       [c.get("field") for c in (st.get("details") or {}).get("causes", [])])
+            self.check(name, "causes", expected,
+                       [(c.get("field"), c.get("message")) for c in (st.get("details") or {}).get("causes", [])])
         body = dict(base, metadata={"name": "newer-mirror"}, spec={"mirror": mirror})
         conn, resp = self.send({"method": "POST", "path": path, "body": body,
                                 "headers": {"Content-Type": "application/json"}})

@@ -137,16 +137,25 @@ def validate(value, schema, path, causes):
                                                % (path, schema["maximum"])))
     if "oneOf" in schema:
         matching = 0
+        first_failure = None
         for sub in schema["oneOf"]:
             sub_causes = []
             validate(value, sub, path, sub_causes)
             matching += not sub_causes
+            if sub_causes and first_failure is None:
+                first_failure = sub_causes
         if matching != 1:
-            # go-openapi's OneOfFail, as kube-openapi reports it (not recorded: see
-            # test/operate/fake_apiserver_conformance.py).
+            # go-openapi's oneOf failure is a plain error, not a field's: apiextensions
+            # turns it into field.Invalid(nil, "", ...), so the cause's field is "<nil>"
+            # and the path is quoted in the message. With none valid, the failures of
+            # the alternative that came closest follow (go-openapi's bestFailures; on a
+            # tie, as with required-only alternatives, the first). Not recorded: see
+            # test/operate/fake_apiserver_conformance.py.
             found = "Found none valid" if matching == 0 else "Found %d valid alternatives" % matching
-            causes.append(errors.invalid_value(path, "object", "%s in body must validate one and only one schema "
+            causes.append(errors.invalid_value("<nil>", "", '"%s" must validate one and only one schema '
                                                "(oneOf). %s" % (path, found)))
+            if matching == 0:
+                causes.extend(first_failure)
     if isinstance(value, dict):
         for key in schema.get("required", []):
             if key not in value:
