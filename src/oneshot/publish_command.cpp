@@ -29,7 +29,7 @@ namespace fs = std::filesystem;
 struct PublishFlags {
   bool once = false;
   std::string git, ref, path, name = "ci";
-  std::string git_username, git_password, ssh_key_file;
+  std::string git_username, git_password, ssh_key_file, ssh_known_hosts;
   std::string versioning = "immutable";
   publish::TargetOptions target;
   std::string local_repo_dir, oci_username, oci_password, signing_key;
@@ -129,6 +129,7 @@ sync::SyncReport sync_once(PublishFlags& f, const Network& network, const Progre
   wo.registry = network.dependency_registry;
   wo.sync_timeout = std::chrono::seconds(f.sync_timeout_seconds);
   wo.git_stall_timeout = std::chrono::seconds(f.network.network_timeout_seconds);
+  if (!f.ssh_known_hosts.empty()) wo.ssh_known_hosts = sync::read_ssh_known_hosts(f.ssh_known_hosts);
   util::TempDir state("cmop-publish-once-");
   sync::Workspace workspace(state.path() / "state", publisher, wo);
   sync::RepoSpec spec;
@@ -215,6 +216,9 @@ void add_publish_command(CLI::App& app) {
       ->envname("CMOP_GIT_PASSWORD");
   cmd->add_option("--ssh-key-file", f->ssh_key_file, "private key for an ssh git remote")
       ->envname("CMOP_SSH_KEY_FILE");
+  cmd->add_option("--ssh-known-hosts", f->ssh_known_hosts,
+                  "OpenSSH known_hosts file; when set, an ssh git server must present a listed host key")
+      ->envname("CMOP_SSH_KNOWN_HOSTS");
   auto& t = f->target;
   cmd->add_option("--oci-registry", t.oci_registry, "target: an OCI registry namespace, oci://host[:port]/path")
       ->envname("CMOP_OCI_REGISTRY");

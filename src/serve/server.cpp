@@ -87,16 +87,7 @@ void Server::Impl::open_workspace(const oci::ClientOptions& registry) {
   wo.allow_local_git = options.allow_local_git;
   wo.tls = registry.tls;
   wo.git_ca_file = options.git_ca_file.string();
-  if (!options.ssh_known_hosts_file.empty()) {
-    try {
-      wo.ssh_known_hosts = util::read_file(options.ssh_known_hosts_file);
-    } catch (const Error& e) {
-      throw Error(Errc::invalid_argument, "--ssh-known-hosts", options.ssh_known_hosts_file.string() + ": " + e.reason());
-    }
-    if (wo.ssh_known_hosts.find_first_not_of(" \t\r\n") == std::string::npos)
-      throw Error(Errc::invalid_argument, "--ssh-known-hosts",
-                  options.ssh_known_hosts_file.string() + " holds no host keys");
-  }
+  if (!options.ssh_known_hosts_file.empty()) wo.ssh_known_hosts = sync::read_ssh_known_hosts(options.ssh_known_hosts_file);
   wo.dependency_peers.allowed_hosts = options.dependency_hosts;
   wo.dependency_peers.allow_local_addresses = false;
   wo.dependency_peers.stall_timeout = options.network_timeout;  // the same patience as for git remotes

@@ -17,6 +17,18 @@
 namespace cmop::sync {
 namespace fs = std::filesystem;
 
+std::string read_ssh_known_hosts(const fs::path& file) {
+  std::string hosts;
+  try {
+    hosts = util::read_file(file);
+  } catch (const Error& e) {
+    throw Error(Errc::invalid_argument, "--ssh-known-hosts", file.string() + ": " + e.reason());
+  }
+  if (hosts.find_first_not_of(" \t\r\n") == std::string::npos)
+    throw Error(Errc::invalid_argument, "--ssh-known-hosts", file.string() + " holds no host keys");
+  return hosts;
+}
+
 Workspace::Impl::Impl(StateDir d, std::shared_ptr<publish::Publisher> p, WorkspaceOptions o)
     : state_dir(std::move(d)),
       dir(state_dir.path()),

@@ -196,6 +196,11 @@ TEST_CASE("publish --once: a bad repo or target fails the run with exit 2, namin
   CHECK(registry_down.rc == 2);
   CHECK(registry_down.err.find("publishing to") != std::string::npos);
 
+  std::ofstream(job / "known_hosts") << "\n";
+  auto no_host_keys = run_cmop(job, {"publish", "--once", "--git", repo.git_url(), "--local-repo-dir", "a",
+                                     "--ssh-known-hosts", "known_hosts"});
+  CHECK(no_host_keys.rc == 2);
+  CHECK(no_host_keys.err.find("--ssh-known-hosts: known_hosts holds no host keys") != std::string::npos);
   auto no_git = run_cmop(job, {"publish", "--once", "--local-repo-dir", "a"});
   CHECK(no_git.rc == 2);  // a flag CLI11 refuses exits 2 too, not CLI11's 106
   CHECK(no_git.err.find("--git is required") != std::string::npos);

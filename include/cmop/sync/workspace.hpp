@@ -50,6 +50,12 @@ struct WorkspaceOptions {
   MirrorLimits mirrors;
 };
 
+// WorkspaceOptions::ssh_known_hosts from an OpenSSH known_hosts file (the
+// --ssh-known-hosts of cmop serve and cmop publish). Throws Error(invalid_argument)
+// naming the flag when the file cannot be read or lists no host key: an empty
+// list would read as "host keys not verified".
+std::string read_ssh_known_hosts(const std::filesystem::path& file);
+
 class Workspace {
  public:
   // Owns `state_dir` (its lock and secrets) for its lifetime and reads the state in
