@@ -8,9 +8,11 @@
 #include <zlib.h>
 
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <set>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "cmop/error.hpp"
@@ -55,7 +57,8 @@ int hex_value(char c) {
 // mirror that holds `mirror`'s refs and everything they reach.
 class Wanted {
  public:
-  Wanted(git_repository* source, git_odb* mirror_odb) : source_(source), mirror_odb_(mirror_odb) {}
+  Wanted(git_repository* source, git_odb* mirror_odb, std::function<void()> check_in)
+      : source_(source), mirror_odb_(mirror_odb), check_in_(std::move(check_in)) {}
 
   // False when the source's tips cannot all be read (the transport reports why).
   bool collect(git_repository* mirror, LocalDepth depth) {
@@ -83,7 +86,10 @@ class Wanted {
   // Not yet listed, and not in the mirror (whose objects come with all they reach).
   bool want(const git_oid& id) {
     if (!seen_.insert(id).second) return false;
-    return git_odb_exists(mirror_odb_, &id) == 0;
+    if ((seen_.size() & 255) == 0) check_in_();
+    // Nearly every lookup of a cold copy misses; a miss must not rescan the pack
+    // folder each time (nothing else writes the mirror while its sync lock is held).
+    return git_odb_exists_ext(mirror_odb_, &id, GIT_ODB_LOOKUP_NO_REFRESH) == 0;
   }
 
   bool add_commit(const git_oid& id) {
@@ -179,6 +185,7 @@ class Wanted {
 
   git_repository* source_;
   git_odb* mirror_odb_;
+  std::function<void()> check_in_;  // every 256 objects looked at
   bool tips_only_ = false;
   std::unordered_set<git_oid, OidHash, OidEqual> seen_;
 };
@@ -212,7 +219,7 @@ void update_shallow(git_repository* mirror, git_odb* odb,
   std::set<std::string> roots;
   auto keep_if_parent_missing = [&](const git_oid& commit, const std::vector<git_oid>& parents) {
     for (const git_oid& parent : parents) {
-      if (git_odb_exists(odb, &parent) == 0) {
+      if (git_odb_exists_ext(odb, &parent, GIT_ODB_LOOKUP_NO_REFRESH) == 0) {
         roots.insert(git_oid_tostr_s(&commit));
         return;
       }
@@ -343,7 +350,12 @@ std::optional<fs::path> local_repository_path(std::string_view url) {
 }
 
 LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path, LocalDepth depth,
-                             const std::string& subject, std::chrono::steady_clock::time_point deadline) {
+                             const std::string& subject, const std::function<std::string()>& must_stop) {
+  // Progress for the caller's stall clock, and the end of the copy once it says so.
+  const auto check_in = [&] {
+    if (std::string why = must_stop(); !why.empty())
+      throw Error(Errc::network, subject, "copy from the local repository: timed out: " + why);
+  };
   // Opened as the transport opens it (no search upwards, same config).
   git_repository* raw_source = nullptr;
   if (git_repository_open(&raw_source, source_path.c_str()) < 0) {
@@ -361,7 +373,7 @@ LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path
   }
   Handle<git_odb, git_odb_free> source_odb(raw);
 
-  Wanted wanted(source.get(), mirror_odb.get());
+  Wanted wanted(source.get(), mirror_odb.get(), check_in);
   if (!wanted.collect(mirror, depth)) {
     git_error_clear();
     return {};
@@ -373,12 +385,13 @@ LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path
   std::size_t done = 0;
   std::vector<std::pair<git_oid, std::vector<git_oid>>> commits;
   for (const git_oid& id : wanted.objects) {
-    if ((++done & 255) == 0 && std::chrono::steady_clock::now() > deadline)
-      throw Error(Errc::network, subject, "copy from the local repository: timed out: the sync's deadline passed");
+    if ((++done & 255) == 0) check_in();
     git_odb_object* object = nullptr;
-    if (git_odb_read(&object, source_odb.get(), &id) < 0)
+    if (git_odb_read(&object, source_odb.get(), &id) < 0) {
+      check_in();  // a read the stop interrupted is the timeout, not a missing object
       throw Error(Errc::git, subject, "copy from the local repository: read " + std::string(git_oid_tostr_s(&id)) +
                                           ": " + last_git_error());
+    }
     Handle<git_odb_object, git_odb_object_free> owned(object);
     const char* data = static_cast<const char*>(git_odb_object_data(object));
     if (git_odb_object_type(object) == GIT_OBJECT_COMMIT)

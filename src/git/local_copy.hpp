@@ -18,9 +18,9 @@
 // the source staying put.
 #include <git2.h>
 
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -52,9 +52,12 @@ struct LocalCopy {
 // those whose parents it now has are taken out of it. Returns zero objects without
 // touching the mirror when `source` cannot be opened as a repository or a tip
 // cannot be read: the transport then reports that as it always did.
+// `must_stop` is called every few hundred objects looked at and copied: it
+// counts as progress for the caller's stall clock, and returns why the copy must
+// end (the sync's deadline passed, say), empty while it may go on.
 // Throws Error(git) naming `subject` when writing the copy fails, and
-// Error(network) when `deadline` passes.
+// Error(network) with must_stop's reason when it says stop.
 LocalCopy copy_local_objects(git_repository* mirror, const std::filesystem::path& source, LocalDepth depth,
-                             const std::string& subject, std::chrono::steady_clock::time_point deadline);
+                             const std::string& subject, const std::function<std::string()>& must_stop);
 
 }  // namespace cmop::git::detail

@@ -740,7 +740,11 @@ std::string Repository::Impl::fetch(git_repository* repo, const SyncOptions& syn
   detail::LocalCopy copied;
   if (auto source = detail::local_repository_path(url)) {
     watchdog.step("copy from the local repository");
-    copied = detail::copy_local_objects(repo, *source, local_depth, subject, sync_options.deadline);
+    // The copy reports progress: a large one outlasting the stall limit is not a
+    // remote that stopped answering; the deadline still ends it.
+    copied = detail::copy_local_objects(repo, *source, local_depth, subject, [&watchdog] {
+      return watchdog.callback_verdict() == 0 ? std::string() : watchdog.expired();
+    });
   }
   watchdog.step("download");
   options.depth = depth;

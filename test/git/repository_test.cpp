@@ -650,6 +650,30 @@ TEST_CASE("a local fetch copies the branches and tags, shallow then deepened, an
   REQUIRE(read_at(repo, "docs/feature.txt") == "feature only\n");
 }
 
+TEST_CASE("a local copy longer than the stall limit is progress, not a remote that stopped answering",
+          "[git][local]") {
+  Served served;
+  // ~80 MiB of poorly compressible files: a copy that takes far longer than the
+  // stall limit below, in steps far shorter than it.
+  std::uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 20000; ++i) {
+    std::string content(4096, '\0');
+    for (char& c : content) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      c = static_cast<char>(x);
+    }
+    served.work.write("data/" + std::to_string(i / 1000) + "/" + std::to_string(i) + ".bin", content);
+  }
+  const std::string tip = served.publish("many files");
+  Repository repo(served.mirror());
+  SyncOptions options = options_for("file://" + served.bare.string());
+  options.allow_local = true;
+  options.stall_timeout = std::chrono::milliseconds(200);
+  SyncResult cold = repo.sync(options);
+  CHECK(cold.commit == tip);
+  CHECK(cold.received_objects > 20000);
+}
+
 TEST_CASE("a local mirror fetches what a new commit adds and outlives its source", "[git][local]") {
   Served served;
   for (int d = 0; d < 10; ++d)
