@@ -208,6 +208,29 @@ std::vector<git_oid> raw_parents(std::string_view text) {
   return parents;
 }
 
+// Before the copy is made visible: lists in the mirror's `shallow` file, beside
+// what it lists, every commit about to be copied whose parents the mirror lacks
+// (some may come with the copy; update_shallow drops those after it). A mirror
+// whose process dies between the two is then over-shallow, which the next copy
+// mends, never a commit with missing parents that is not marked shallow (gc's
+// walk, and later copies, would fail on it).
+void mark_shallow_before_copy(git_repository* mirror, git_odb* odb,
+                              const std::vector<std::pair<git_oid, std::vector<git_oid>>>& copying) {
+  std::string added;
+  for (const auto& [commit, parents] : copying)
+    for (const git_oid& parent : parents)
+      if (git_odb_exists_ext(odb, &parent, GIT_ODB_LOOKUP_NO_REFRESH) == 0) {
+        added += std::string(git_oid_tostr_s(&commit)) + "\n";
+        break;
+      }
+  if (added.empty()) return;
+  const fs::path file = fs::path(git_repository_path(mirror)) / "shallow";
+  std::error_code ec;
+  std::string listed = fs::exists(file, ec) ? util::read_file(file) : std::string();
+  if (!listed.empty() && listed.back() != '\n') listed += '\n';
+  util::write_file_atomic(file, listed + added);
+}
+
 // Rewrites the mirror's `shallow` file: the commits listed before and the ones just
 // copied, each kept only while one of its parents is missing from the mirror.
 void update_shallow(git_repository* mirror, git_odb* odb,
@@ -399,6 +422,7 @@ LocalCopy copy_local_objects(git_repository* mirror, const fs::path& source_path
     pack.object(git_odb_object_type(object), data, git_odb_object_size(object));
   }
   LocalCopy copied;
+  mark_shallow_before_copy(mirror, mirror_odb.get(), commits);
   copied.bytes = pack.finish();
   copied.objects = wanted.objects.size();
   git_odb_refresh(mirror_odb.get());
