@@ -101,9 +101,10 @@ class LocalPublisher final : public Publisher {
     }
   }
 
-  // The index lists these bytes at the url it would write, and the file holds them.
+  // What publish() would leave as it is: the index lists these bytes at the url it
+  // would write (and needs no reconciling), the file holds them, and a signed
+  // package's .prov beside it is this very signature.
   bool holds(const package::Package& pkg) override {
-    if (!pkg.provenance.empty()) return false;  // publish() compares the .prov beside it
     const auto& md = pkg.metadata;
     require_safe_component("chart name", md.name);
     require_safe_component("chart version", md.version);
@@ -113,8 +114,11 @@ class LocalPublisher final : public Publisher {
     bool reconciled = false;
     const deps::IndexEntry* existing = find_entry(index_for_update(reconciled), md.name, md.version);
     std::error_code ec;
-    return existing && existing->digest == pkg.digest && existing->urls == std::vector<std::string>{url_for(filename)} &&
-           fs::is_regular_file(dir_ / filename, ec) && util::sha256_hex(util::read_file(dir_ / filename)) == pkg.digest;
+    const fs::path prov = dir_ / (filename + ".prov");
+    return existing && !reconciled && existing->digest == pkg.digest &&
+           existing->urls == std::vector<std::string>{url_for(filename)} && fs::is_regular_file(dir_ / filename, ec) &&
+           util::sha256_hex(util::read_file(dir_ / filename)) == pkg.digest &&
+           (pkg.provenance.empty() || (fs::is_regular_file(prov, ec) && util::read_file(prov) == pkg.provenance));
   }
 
   void publish(const package::Package& pkg, bool replace) override {

@@ -8,11 +8,10 @@ class SigningPublisher final : public publish::Publisher {
   SigningPublisher(std::shared_ptr<const SigningKey> key, std::shared_ptr<publish::Publisher> inner)
       : key_(std::move(key)), inner_(std::move(inner)) {}
 
-  void publish(const package::Package& pkg, bool replace) override {
-    package::Package signed_pkg = pkg;
-    signed_pkg.provenance = provenance(*key_, pkg);
-    inner_->publish(signed_pkg, replace);
-  }
+  void publish(const package::Package& pkg, bool replace) override { inner_->publish(sign(pkg), replace); }
+  // The signature is the same for the same package (its time is the commit's), so
+  // the target holds a signed package when it holds these bytes with this .prov.
+  bool holds(const package::Package& pkg) override { return inner_->holds(sign(pkg)); }
   void remove(const std::string& name, const std::string& version) override { inner_->remove(name, version); }
   void remove_exact(const std::string& name, const std::string& version, const std::string& digest) override {
     inner_->remove_exact(name, version, digest);
@@ -27,6 +26,12 @@ class SigningPublisher final : public publish::Publisher {
   void flush() override { inner_->flush(); }
 
  private:
+  package::Package sign(const package::Package& pkg) const {
+    package::Package with_signature = pkg;
+    with_signature.provenance = provenance(*key_, pkg);
+    return with_signature;
+  }
+
   std::shared_ptr<const SigningKey> key_;
   std::shared_ptr<publish::Publisher> inner_;
 };

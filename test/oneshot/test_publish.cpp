@@ -6,6 +6,7 @@
 #include "helm/helm_user.hpp"
 #include "publish/publish_fixtures.hpp"
 #include "oneshot_fixtures.hpp"
+#include "support/gpg_key.hpp"
 #include "support/registry_fixture.hpp"
 
 using namespace cmop;
@@ -165,6 +166,35 @@ TEST_CASE("publish --once: into a folder served over HTTP (--index-url), helm re
   CHECK(statuses_of(again.out) == kAllUnchanged);
   CHECK(util::read_file(site / "index.yaml") == index);
   CHECK(fs::last_write_time(site / "web-1.0.0.tgz") == web_mtime);
+}
+
+TEST_CASE("publish --once --signing-key: a second job finds every chart and its .prov there, and writes nothing") {
+  ChartsRepo repo;
+  GpgKey key("cmop-ci");
+  const fs::path site = repo.fresh_dir("site");
+  const std::vector<std::string> args{"publish",        "--once",          "--git",  repo.git_url(),
+                                      "--path",         "charts",          "--local-repo-dir", site.string(),
+                                      "--signing-key",  key.armored.string(), "--dependency-hosts", "127.0.0.1"};
+  first_job(repo, args);
+  REQUIRE(fs::exists(site / "web-1.0.0.tgz.prov"));
+  const std::string index = util::read_file(site / "index.yaml");
+  const auto prov_mtime = fs::last_write_time(site / "web-1.0.0.tgz.prov");
+
+  auto again = run_cmop(repo.fresh_dir("job"), args);
+  INFO(again.out << again.err);
+  CHECK(again.rc == 0);
+  CHECK(statuses_of(again.out) == kAllUnchanged);
+  CHECK(util::read_file(site / "index.yaml") == index);
+  CHECK(fs::last_write_time(site / "web-1.0.0.tgz.prov") == prov_mtime);
+
+  // Another key signs differently: the same package is not "there" under it.
+  GpgKey other("cmop-other");
+  std::vector<std::string> resigned = args;
+  resigned[std::find(resigned.begin(), resigned.end(), "--signing-key") - resigned.begin() + 1] = other.armored.string();
+  auto rotated = run_cmop(repo.fresh_dir("job"), resigned);
+  INFO(rotated.out << rotated.err);
+  CHECK(rotated.rc == 0);
+  CHECK(statuses_of(rotated.out).at("web") == "published");
 }
 
 TEST_CASE("publish --once: a bad repo or target fails the run with exit 2, naming it") {
