@@ -14,6 +14,7 @@
 #include "cmop/util/fs.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/url.hpp"
 #include "deps/dependency_source.hpp"
 
 namespace cmop::deps::detail {
@@ -275,7 +276,7 @@ std::string ChartRepositoryClient::download(const Remote& remote, const IndexEnt
   req.timeout = kFetchTimeout;
   req.max_response_body = kMaxArchiveBytes;
   // Credentials go only to the repository's own origin (Helm's default, passCredentialsAll off).
-  if (origin_of(url) == origin_of(remote.url)) req.headers = auth_headers(remote);
+  if (util::url_origin(url) == util::url_origin(remote.url)) req.headers = auth_headers(remote);
   const std::string shown_url = util::redact_url(url);
   net::Response res;
   try {

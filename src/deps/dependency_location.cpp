@@ -91,15 +91,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string origin_of(const std::string& url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return {};
-  auto host_end = url.find_first_of("/?#", scheme_end + 3);
-  std::string authority = url.substr(scheme_end + 3, host_end == std::string::npos ? std::string::npos : host_end - scheme_end - 3);
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority = authority.substr(at + 1);
-  return lower(url.substr(0, scheme_end)) + "://" + lower(authority);
-}
-
 std::string sha256_hex_of(const std::string& digest) {
   return lower(starts_with(digest, "sha256:") ? digest.substr(7) : digest);
 }

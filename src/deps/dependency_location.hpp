@@ -31,8 +31,6 @@ bool is_oci(const std::string& url);
 bool starts_with(std::string_view s, std::string_view prefix);
 std::string lower(std::string s);
 std::string trim_trailing_slash(std::string s);
-// "scheme://host:port" of a URL, lower-cased; empty when it has none.
-std::string origin_of(const std::string& url);
 // The hex of an index entry's digest ("sha256:" optional), lower-cased.
 std::string sha256_hex_of(const std::string& digest);
 // Basic auth for the remote's credentials; none when it has none.

@@ -14,6 +14,7 @@
 #include "cmop/util/base64.hpp"
 #include "cmop/util/hash.hpp"
 #include "cmop/util/redact.hpp"
+#include "cmop/util/url.hpp"
 
 namespace cmop::upstream {
 namespace {
@@ -24,17 +25,6 @@ constexpr const char* kProvenanceLayerMediaType = "application/vnd.cncf.helm.cha
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
-}
-
-// scheme://host[:port] of an absolute URL, lower-cased: credentials go to that origin only.
-std::string origin_of(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return {};
-  const auto host_end = url.find_first_of("/?#", scheme_end + 3);
-  std::string authority = url.substr(scheme_end + 3, host_end == std::string::npos ? std::string::npos
-                                                                                   : host_end - scheme_end - 3);
-  if (auto at = authority.rfind('@'); at != std::string::npos) authority.erase(0, at + 1);
-  return lower(url.substr(0, scheme_end) + "://" + authority);
 }
 
 std::string repository_base(const std::string& url) {
@@ -107,7 +97,7 @@ struct UpstreamSource::Impl {
     req.timeout = limits.request_timeout;
     req.max_response_body = static_cast<std::size_t>(max_bytes);
     // Credentials go only to the repository's own origin (Helm's default).
-    if (with_auth && (!spec.username.empty() || !spec.password.empty()) && origin_of(url) == origin_of(spec.url))
+    if (with_auth && (!spec.username.empty() || !spec.password.empty()) && util::url_origin(url) == util::url_origin(spec.url))
       req.headers.emplace_back("Authorization", "Basic " + util::base64_encode(spec.username + ":" + spec.password));
     ++http_requests;
     try {

@@ -14,3 +14,12 @@ TEST_CASE("an http(s) URL is one with a lower-case http:// or https:// scheme") 
   CHECK_FALSE(util::is_http_url("ftp://example.com"));
   CHECK_FALSE(util::is_http_url(""));
 }
+
+TEST_CASE("a URL's origin is its scheme and host:port, lower-cased, without userinfo, path or query") {
+  CHECK(cmop::util::url_origin("https://Charts.Example.com:8443/stable/index.yaml?x=1") ==
+        "https://charts.example.com:8443");
+  CHECK(cmop::util::url_origin("HTTP://user:p@ss@host/a") == "http://host");
+  CHECK(cmop::util::url_origin("https://host#frag") == "https://host");
+  CHECK(cmop::util::url_origin("https://host") == "https://host");
+  CHECK(cmop::util::url_origin("charts/web-1.0.0.tgz").empty());  // a relative URL has no origin of its own
+}
