@@ -88,7 +88,7 @@ std::optional<MirrorSpec> parse_mirror(const Value& spec) {
       if (str_at(c, "name").empty()) throw Error(Errc::invalid_argument, "spec.mirror.charts", "every entry needs a name");
       out.charts.emplace_back(str_at(c, "name"), str_at(c, "versions"));
     }
-  for (const char* git_only : {"ref", "path", "versioning", "secretRef"})
+  for (const char* git_only : {"ref", "path", "versioning", "secretRef", "webhook"})
     if (value_at(spec, git_only))
       throw Error(Errc::invalid_argument, std::string("spec.") + git_only, "is for git repos, not for a mirror");
   if (auto* deps = value_at(spec, "dependencies"); deps && deps->IsArray() && !deps->Empty())

@@ -868,6 +868,17 @@ TEST_CASE("operator with the real cmop serve: a Chartmuseum with spec.mirror mir
   CHECK(http("GET", sidecar.url() + "/repo/up").body.find("m1rror-pw") == std::string::npos);
   CHECK(sidecar.log().find("m1rror-pw") == std::string::npos);
 
+  // What only a git repo has (here a push webhook) is refused on a mirror, by name.
+  kube.create(resources::chartmuseums, kNs,
+              json(R"({"apiVersion":"cm.bitnami.com/v1alpha1","kind":"Chartmuseum","metadata":{"name":"hooked"},)"
+                   R"("spec":{)" + mirror + R"(,"webhook":{"secretRef":{"name":"upstream-creds"}}}})"));
+  eventually("hooked Stalled on InvalidSpec", [&] {
+    auto hooked = kube.get(resources::chartmuseums, kNs, "hooked");
+    return condition(hooked, "Stalled", "reason") == "InvalidSpec";
+  });
+  CHECK(condition(kube.get(resources::chartmuseums, kNs, "hooked"), "Stalled", "message")
+            .find("spec.webhook: is for git repos, not for a mirror") != std::string::npos);
+
   // Exactly one of git and mirror: the API server refuses both (and neither).
   bool refused = false;
   try {
