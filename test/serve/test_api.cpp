@@ -277,7 +277,22 @@ TEST_CASE("bad options are refused with the flag named", "[serve]") {
   auto o = test::local_options(tmp.path());
   o.workers = 0;
   CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--workers"));
+  // The library holds the options to the flags' ranges (serve::bounds).
+  o.workers = 257;
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--workers: must be at most 256, got 257"));
   o.workers = 1;
+  o.hook_rate_per_minute = 0;  // was taken as 1 before the ranges were shared
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--hook-rate-limit: must be at least 1, got 0"));
+  o.hook_rate_per_minute = 30;
+  o.network_timeout = std::chrono::seconds(86401);
+  CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("--network-timeout: must be at most 86400, got 86401"));
+  o.network_timeout = std::chrono::seconds(60);
+  // A refused option leaves no state dir behind: the checks run before it is made.
+  const auto fresh_state = tmp.path() / "never-made";
+  auto unopened = test::local_options(fresh_state);
+  unopened.ca_file = tmp.path() / "missing-ca.pem";
+  CHECK_THROWS_WITH(serve::Server(unopened), Catch::Contains("--ca-file"));
+  CHECK_FALSE(std::filesystem::exists(fresh_state));
   o.listen = "127.0.0.1";
   CHECK_THROWS_WITH(serve::Server(o), Catch::Contains("host:port"));
   o.listen = "127.0.0.1:0";
